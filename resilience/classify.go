@@ -1,5 +1,16 @@
 package resilience
 
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
 // Code is a Prisma-style error code, kept so the runbook's vocabulary works.
 type Code string
 
@@ -20,13 +31,233 @@ type Classification struct {
 	Reason     string // short, human, never contains a password
 	Connection bool   // connection-class failure (counts towards the breaker)
 	NotSent    bool   // provably failed before the statement was sent (safe to retry a write)
+	// RolledBack is set for 40001/40P01: the server aborted the whole
+	// transaction, so re-running it whole cannot apply anything twice.
+	RolledBack bool
+	// Canceled is set when the caller's context was canceled: never retried,
+	// never reported as P1001, never counted by the breaker.
+	Canceled bool
+}
+
+// PoolerMessages lists the lower-case message fragments Classify matches for
+// poolers (PgBouncer, Supavisor) that report availability problems without a
+// useful SQLSTATE (they send 08P01 or XX000, or close the socket after a
+// plain message). The first match wins.
+var PoolerMessages = []PoolerMessage{
+	// PgBouncer
+	{"no more connections allowed", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max_client_conn reached", Connection: true, NotSent: true}},
+	{"server login has been failing", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot log in to the server", Connection: true, NotSent: true}},
+	{"pgbouncer cannot connect to server", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot connect to the server", Connection: true, NotSent: true}},
+	{"query_wait_timeout", Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler timed out waiting for a server connection", Connection: true, NotSent: true}},
+	{"client_login_timeout", Classification{Retryable: true, Code: CodeTimeout, Reason: "pooler login timed out", Connection: true, NotSent: true}},
+	{"server conn crashed", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
+	{"server_idle_timeout", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler closed an idle connection", Connection: true}},
+	// Supavisor
+	{"unable to check out", Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
+	{"checkout timeout", Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
+	{"max client connections reached", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max client connections reached", Connection: true, NotSent: true}},
+	{"too many clients already", Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many clients", Connection: true, NotSent: true}},
+	{"dbhandler exited", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
+	{"db_termination", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
+	{"tenant or user not found", Classification{Code: CodeAuthFailed, Reason: "pooler does not know this tenant/user (check the user name)"}},
+}
+
+// PoolerMessage maps a lower-case message fragment to a classification.
+type PoolerMessage struct {
+	Fragment string
+	Class    Classification
 }
 
 // Classify tells whether err is worth retrying and which Prisma code it maps to.
+// It reads the error chain only (SQLSTATEs, pgx/net error types, pooler
+// messages); it never calls the database and never panics.
 func Classify(err error) Classification {
-	// TODO(issue 3): real classification.
 	if err == nil {
 		return Classification{}
 	}
-	return Classification{Reason: "unclassified"}
+	// A caller's cancellation beats everything: pgx wraps it in a ConnectError
+	// or a timeout error, and it must never look like an outage.
+	if errors.Is(err, context.Canceled) {
+		return Classification{Reason: "canceled by caller", Canceled: true}
+	}
+	var done *Error
+	if errors.As(err, &done) {
+		// Already went through an Executor: keep its verdict, do not retry again.
+		return Classification{Code: done.Code, Reason: done.Reason, Connection: done.Code == CodeUnreachable}
+	}
+	var ce *pgconn.ConnectError
+	connecting := errors.As(err, &ce)
+
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if c, ok := classifySQLState(pgErr, connecting); ok {
+			return c
+		}
+	}
+	if c, ok := classifyMessage(err, pgErr); ok {
+		return c
+	}
+	if pgErr != nil {
+		return classifySQLClass(pgErr, connecting)
+	}
+	if connecting {
+		return classifyConnect(err)
+	}
+	return classifyTransport(err)
+}
+
+// classifySQLState handles the SQLSTATEs whose meaning does not depend on
+// the message text.
+func classifySQLState(e *pgconn.PgError, connecting bool) (Classification, bool) {
+	switch code := e.Code; {
+	case code == "28000" || code == "28P01":
+		return Classification{Code: CodeAuthFailed, Reason: "authentication failed"}, true
+	case strings.HasPrefix(code, "28"):
+		return Classification{Code: CodeAuthFailed, Reason: "invalid authorization"}, true
+	case code == "3D000":
+		return Classification{Reason: "database does not exist"}, true
+	case code == "40001":
+		return Classification{Retryable: true, Code: CodeConflict, Reason: "serialization failure", RolledBack: true}, true
+	case code == "40P01":
+		return Classification{Retryable: true, Code: CodeConflict, Reason: "deadlock detected", RolledBack: true}, true
+	case code == "42P05" || code == "26000":
+		return Classification{Reason: "prepared statement conflict behind a transaction pooler: use pgbouncer=true (in pgx: default_query_exec_mode=exec or simple_protocol)"}, true
+	case code == "57P01":
+		return connOrClosed(connecting, "server shutting down (admin command)"), true
+	case code == "57P02":
+		return connOrClosed(connecting, "server crashed"), true
+	case code == "57P03":
+		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "server cannot accept connections now (starting up or shutting down)", Connection: true, NotSent: true}, true
+	case code == "53300":
+		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many connections", Connection: true, NotSent: true}, true
+	case code == "57014":
+		return Classification{Retryable: true, Code: CodeOpTimeout, Reason: "statement canceled (statement_timeout)"}, true
+	case strings.HasPrefix(code, "23"):
+		return Classification{Reason: "integrity constraint violation"}, true
+	case strings.HasPrefix(code, "42"):
+		return Classification{Reason: "syntax error or access rule violation"}, true
+	case strings.HasPrefix(code, "22"):
+		return Classification{Reason: "data exception"}, true
+	}
+	return Classification{}, false
+}
+
+// classifySQLClass handles what is left once the pooler messages had their
+// chance: class 08 and everything unknown.
+func classifySQLClass(e *pgconn.PgError, connecting bool) Classification {
+	if strings.HasPrefix(e.Code, "08") {
+		return connOrClosed(connecting, "connection exception")
+	}
+	if connecting {
+		// The server answered the handshake with an error we do not know:
+		// not an outage, and retrying will not change it.
+		return Classification{Reason: "server rejected the connection"}
+	}
+	return Classification{Reason: "database error"}
+}
+
+// connOrClosed picks P1001 for a failure while connecting (nothing was sent)
+// and P1017 once the connection was up.
+func connOrClosed(connecting bool, reason string) Classification {
+	if connecting {
+		return Classification{Retryable: true, Code: CodeUnreachable, Reason: reason, Connection: true, NotSent: true}
+	}
+	return Classification{Retryable: true, Code: CodeConnClosed, Reason: reason, Connection: true}
+}
+
+func classifyMessage(err error, pgErr *pgconn.PgError) (Classification, bool) {
+	var msg string
+	if pgErr != nil {
+		// Only generic SQLSTATEs are worth a message match; the others were
+		// handled above or mean what they say.
+		switch {
+		case pgErr.Code == "", pgErr.Code == "XX000", pgErr.Code == "58000", strings.HasPrefix(pgErr.Code, "08"):
+		default:
+			return Classification{}, false
+		}
+		msg = pgErr.Message
+	} else {
+		msg = err.Error()
+	}
+	msg = strings.ToLower(msg)
+	for _, pm := range PoolerMessages {
+		if strings.Contains(msg, pm.Fragment) {
+			return pm.Class, true
+		}
+	}
+	return Classification{}, false
+}
+
+// classifyConnect handles a *pgconn.ConnectError without a server error: the
+// statement was never sent, so every case is NotSent.
+func classifyConnect(err error) Classification {
+	c := Classification{Code: CodeUnreachable, Connection: true, NotSent: true, Retryable: true}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	dialing := errors.As(err, &opErr) && opErr.Op == "dial"
+	switch {
+	case errors.As(err, &dnsErr):
+		c.Reason = "DNS lookup failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		c.Reason = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		c.Reason = "connection reset during connect"
+	case isTimeout(err) && dialing:
+		c.Reason = "dial timeout"
+	case isTimeout(err):
+		// TCP connected, then the startup/auth exchange did not finish in time.
+		c.Code, c.Reason = CodeTimeout, "server reached but the handshake timed out"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		c.Reason = "server closed the connection during connect"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		c.Reason = "host unreachable"
+	default:
+		c.Reason = "connect failed"
+	}
+	return c
+}
+
+// classifyTransport handles errors after connecting, and bare net/io errors.
+func classifyTransport(err error) Classification {
+	safe := pgconn.SafeToRetry(err)
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr):
+		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "DNS lookup failed", Connection: true, NotSent: true}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "connection refused", Connection: true, NotSent: true}
+	case pgconn.Timeout(err):
+		return Classification{Retryable: true, Code: CodeOpTimeout, Reason: "operation timed out", Connection: true, NotSent: safe}
+	case isBareDeadline(err):
+		// pgxpool returns the bare context error when Acquire waits past the
+		// deadline; pgconn wraps every deadline it meets on a connection.
+		// Counts for the breaker: when connects hang, pgxpool callers only
+		// ever see this.
+		return Classification{Retryable: true, Code: CodePoolTimeout, Reason: "timed out acquiring a connection from the pool", Connection: true, NotSent: true}
+	case errors.Is(err, pgconn.ErrConnClosed):
+		// pgx calls this SafeToRetry, but it also returns it when its reader
+		// saw the socket die after the statement was flushed (seen with the
+		// fake server), so a write must not trust it.
+		return Classification{Retryable: true, Code: CodeConnClosed, Reason: "connection closed", Connection: true}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		return Classification{Retryable: true, Code: CodeConnClosed, Reason: "server closed the connection", Connection: true, NotSent: safe}
+	case isTimeout(err):
+		return Classification{Retryable: true, Code: CodeOpTimeout, Reason: "network timeout", Connection: true, NotSent: safe}
+	case safe:
+		return Classification{Retryable: true, Code: CodeConnClosed, Reason: "connection unusable before the statement was sent", Connection: true, NotSent: true}
+	}
+	return Classification{Reason: "not a database availability error"}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err)
+}
+
+// isBareDeadline is a context.DeadlineExceeded that no connection-level
+// wrapper (pgconn timeout, socket error) explains.
+func isBareDeadline(err error) bool {
+	var opErr *net.OpError
+	return errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) && !errors.As(err, &opErr)
 }

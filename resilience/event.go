@@ -1,10 +1,9 @@
 package resilience
 
 import (
+	"context"
 	"log/slog"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // EventKind names an observer event.
@@ -17,9 +16,16 @@ const (
 	EventSucceededAfterRetries EventKind = "succeeded_after_retries"
 	EventBreakerStateChanged   EventKind = "breaker_state_changed"
 	EventSucceeded             EventKind = "succeeded"
+	// EventRejected: the breaker was open, fn was not called (Code P1001).
+	EventRejected EventKind = "rejected"
 )
 
 // Event is one thing that happened during a call.
+//
+// Attempt is the attempt that failed (attempt_failed, retry_scheduled) or the
+// number of attempts made (gave_up, succeeded*). Delay is the backoff chosen
+// before the next attempt (retry_scheduled only). Elapsed is the time since
+// the call started.
 type Event struct {
 	Kind        EventKind
 	Op          string
@@ -32,26 +38,79 @@ type Event struct {
 	Elapsed     time.Duration
 }
 
-// Observer receives events.
+// Observer receives events. It is called synchronously on the caller's
+// goroutine (breaker events on the goroutine that caused the change), from
+// many goroutines at once, so it must be fast and concurrency safe.
 type Observer interface{ Observe(Event) }
 
 // Observers fans an event out to each observer.
 type Observers []Observer
 
+// Observe implements Observer.
 func (os Observers) Observe(e Event) {
 	for _, o := range os {
-		o.Observe(e)
+		if o != nil {
+			o.Observe(e)
+		}
 	}
 }
 
-// NewSlogObserver logs events as the documented "[DB Retry] ..." lines.
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(Event)
+
+// Observe implements Observer.
+func (f ObserverFunc) Observe(e Event) { f(e) }
+
+type slogObserver struct{ l *slog.Logger }
+
+// NewSlogObserver logs events with slog. The lines, by kind:
+//
+//	retry_scheduled          WARN  "[DB Retry] Attempt 1/3 failed, retrying in 180ms..."
+//	gave_up (with a code)    ERROR "[DB Retry] Giving up after 3/3 attempts"
+//	gave_up (no code)        DEBUG "[DB Retry] Not retrying: not an availability error"
+//	succeeded_after_retries  INFO  "[DB Retry] Succeeded on attempt 2/3"
+//	breaker_state_changed    WARN  "[DB Retry] Circuit breaker open" (or half-open, closed)
+//	rejected                 DEBUG "[DB Retry] Circuit breaker open, failing fast"
+//	attempt_failed           DEBUG "[DB Retry] Attempt 3/3 failed"
+//	succeeded                not logged
+//
+// Attributes: op, code, attempt, and where they apply max_attempts,
+// delay_ms, elapsed_ms, state and err (redacted with RedactText).
 func NewSlogObserver(l *slog.Logger) Observer {
-	// TODO(issue 3)
-	return Observers(nil)
+	if l == nil {
+		l = slog.Default()
+	}
+	return slogObserver{l}
 }
 
-// NewPrometheusObserver registers metrics on reg and records events.
-func NewPrometheusObserver(reg prometheus.Registerer) (Observer, error) {
-	// TODO(issue 3)
-	return Observers(nil), nil
+func (o slogObserver) Observe(e Event) {
+	ctx := context.Background()
+	var errAttr slog.Attr
+	if e.Err != nil {
+		errAttr = slog.String("err", RedactText(e.Err.Error()))
+	}
+	base := []slog.Attr{slog.String("op", e.Op), slog.String("code", string(e.Code)), slog.Int("attempt", e.Attempt)}
+	switch e.Kind {
+	case EventRetryScheduled:
+		o.l.LogAttrs(ctx, slog.LevelWarn,
+			"[DB Retry] Attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" failed, retrying in "+e.Delay.Round(time.Millisecond).String()+"...",
+			append(base, slog.Int("max_attempts", e.MaxAttempts), slog.Int64("delay_ms", e.Delay.Milliseconds()), errAttr)...)
+	case EventGaveUp:
+		if e.Code == "" {
+			o.l.LogAttrs(ctx, slog.LevelDebug, "[DB Retry] Not retrying: not an availability error", append(base, errAttr)...)
+			return
+		}
+		o.l.LogAttrs(ctx, slog.LevelError, "[DB Retry] Giving up after "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" attempts",
+			append(base, slog.Int("max_attempts", e.MaxAttempts), slog.Int64("elapsed_ms", e.Elapsed.Milliseconds()), errAttr)...)
+	case EventSucceededAfterRetries:
+		o.l.LogAttrs(ctx, slog.LevelInfo, "[DB Retry] Succeeded on attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts),
+			append(base, slog.Int64("elapsed_ms", e.Elapsed.Milliseconds()))...)
+	case EventBreakerStateChanged:
+		o.l.LogAttrs(ctx, slog.LevelWarn, "[DB Retry] Circuit breaker "+e.State, slog.String("state", e.State))
+	case EventRejected:
+		o.l.LogAttrs(ctx, slog.LevelDebug, "[DB Retry] Circuit breaker open, failing fast", base...)
+	case EventAttemptFailed:
+		o.l.LogAttrs(ctx, slog.LevelDebug, "[DB Retry] Attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" failed",
+			append(base, errAttr)...)
+	}
 }

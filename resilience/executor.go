@@ -3,8 +3,14 @@ package resilience
 import (
 	"context"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"time"
 
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"github.com/failsafe-go/failsafe-go/timeout"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -29,34 +35,108 @@ type Result struct {
 	Elapsed  time.Duration
 }
 
+const (
+	stateClosed   = "closed"
+	stateOpen     = "open"
+	stateHalfOpen = "half-open"
+)
+
 type options struct {
-	observer Observer
-	addr     string
+	observers Observers
+	addr      string
 }
 
 // Option configures an Executor.
 type Option func(*options)
 
-// WithObserver adds an observer.
-func WithObserver(o Observer) Option { return func(opts *options) { opts.observer = o } }
-
-// WithAddr sets the host:port used in Error() text.
-func WithAddr(hostport string) Option { return func(opts *options) { opts.addr = hostport } }
-
-// Executor runs operations through the policy.
-type Executor struct {
-	policy Policy
-	opts   options
+// WithObserver adds an observer; several can be added.
+func WithObserver(o Observer) Option {
+	return func(opts *options) {
+		if o != nil {
+			opts.observers = append(opts.observers, o)
+		}
+	}
 }
 
-// New builds an Executor.
+// WithAddr sets the host:port used in Error() text. Pass AddrFromDSN(dsn),
+// never the DSN itself.
+func WithAddr(hostport string) Option { return func(opts *options) { opts.addr = hostport } }
+
+// Executor runs operations through the policy. It is safe for concurrent
+// use; one Executor (and so one breaker) per database.
+type Executor struct {
+	policy   Policy
+	addr     string
+	observer Observer // nil when there are no observers
+	policies []failsafe.Policy[any]
+	breaker  circuitbreaker.CircuitBreaker[any] // nil when disabled
+}
+
+// errAttemptTimeout is the cause set on an attempt's context when the
+// per-attempt timeout fires, to tell it apart from the caller's deadline.
+var errAttemptTimeout = errors.New("resilience: attempt timeout")
+
+// New builds an Executor from a validated policy.
+//
+// Mechanics are failsafe-go's: a timeout policy enforces the budget around a
+// retry policy (attempt counting, backoff sleeps that stop on cancellation),
+// and a count-based circuit breaker guards whole calls. The per-attempt
+// timeout is a context deadline so that pgx sees it (it caps connect_timeout
+// too) and the classifier still gets pgx's real error.
 func New(p Policy, opts ...Option) (*Executor, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	x := &Executor{policy: p}
-	for _, o := range opts {
-		o(&x.opts)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	x := &Executor{policy: p, addr: o.addr}
+	switch len(o.observers) {
+	case 0:
+	case 1:
+		x.observer = o.observers[0]
+	default:
+		x.observer = o.observers
+	}
+
+	retry := retrypolicy.NewBuilder[any]().
+		// Only errors the attempt wrapper marked retryable are retried; it
+		// applies the read/write rule and the budget check.
+		HandleIf(func(_ any, err error) bool {
+			_, ok := err.(*retrySignal)
+			return ok
+		}).
+		WithMaxAttempts(p.MaxAttempts).
+		WithDelayFunc(func(exec failsafe.ExecutionAttempt[any]) time.Duration {
+			if sig, ok := exec.LastError().(*retrySignal); ok {
+				return sig.delay
+			}
+			return 0
+		}).
+		ReturnLastFailure().
+		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[any]) {
+			if sig, ok := e.LastError().(*retrySignal); ok {
+				sig.c.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Delay: e.Delay, Code: sig.class.Code, Err: sig.err})
+			}
+		}).
+		Build()
+	if p.Budget > 0 {
+		x.policies = append(x.policies, timeout.New[any](p.Budget))
+	}
+	x.policies = append(x.policies, retry)
+
+	if b := p.Breaker; b.Enabled {
+		x.breaker = circuitbreaker.NewBuilder[any]().
+			WithFailureThreshold(b.FailureThreshold).
+			WithSuccessThreshold(b.SuccessThreshold).
+			WithDelay(b.Delay).
+			OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
+				if x.observer != nil {
+					x.observer.Observe(Event{Kind: EventBreakerStateChanged, State: stateName(e.NewState), Code: CodeUnreachable})
+				}
+			}).
+			Build()
 	}
 	return x, nil
 }
@@ -64,21 +144,255 @@ func New(p Policy, opts ...Option) (*Executor, error) {
 // Policy returns the policy the Executor was built with.
 func (x *Executor) Policy() Policy { return x.policy }
 
-// BreakerState is "closed", "open" or "half-open".
-func (x *Executor) BreakerState() string { return "closed" }
+// BreakerState is "closed", "open" or "half-open" ("closed" when disabled).
+// An open breaker turns half-open lazily, on the first call after its delay.
+func (x *Executor) BreakerState() string {
+	if x.breaker == nil {
+		return stateClosed
+	}
+	return stateName(x.breaker.State())
+}
 
-var errNotImplemented = errors.New("resilience: not implemented yet")
+func stateName(s circuitbreaker.State) string {
+	switch s {
+	case circuitbreaker.OpenState:
+		return stateOpen
+	case circuitbreaker.HalfOpenState:
+		return stateHalfOpen
+	}
+	return stateClosed
+}
 
-// Do runs fn through the policy.
+// call is the state of one Do.
+type call struct {
+	x        *Executor
+	op       Op
+	fn       func(ctx context.Context) error
+	parent   context.Context
+	start    time.Time
+	attempts int
+	last     Classification // of the last attempt that ran to its end
+	lastErr  error
+	budget   bool // stopped because the budget was spent
+	permit   bool // holds a breaker permit that finish must give back
+}
+
+// retrySignal marks an attempt error the retry policy should retry.
+type retrySignal struct {
+	c     *call
+	err   error
+	class Classification
+	delay time.Duration
+}
+
+func (s *retrySignal) Error() string { return s.err.Error() }
+func (s *retrySignal) Unwrap() error { return s.err }
+
+func (c *call) emit(e Event) {
+	if c.x.observer == nil {
+		return
+	}
+	e.Op = c.op.Name
+	e.MaxAttempts = c.x.policy.MaxAttempts
+	e.Elapsed = time.Since(c.start)
+	c.x.observer.Observe(e)
+}
+
+// Do runs fn through the policy: fn gets a context bounded by the attempt
+// timeout and the call's budget and must honour it. Reads are retried on any
+// retryable error; writes only when the error proves nothing was applied
+// (NotSent, or RolledBack for 40001/40P01) or op.Idempotent is set. Every
+// failure is returned as *Error.
 func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) error) (Result, error) {
-	// TODO(issue 3)
-	return Result{}, errNotImplemented
+	c := call{x: x, op: op, fn: fn, parent: ctx, start: time.Now()}
+	if err := ctx.Err(); err != nil {
+		return c.finish(err)
+	}
+	if x.breaker != nil {
+		if c.permit = x.breaker.TryAcquirePermit(); !c.permit {
+			c.emit(Event{Kind: EventRejected, Code: CodeUnreachable, Err: ErrCircuitOpen})
+			return Result{Elapsed: time.Since(c.start)}, &Error{Code: CodeUnreachable, Op: op.Name, Addr: x.addr,
+				Reason: "circuit breaker open, failing fast", Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
+		}
+	}
+	err := failsafe.With(x.policies...).WithContext(ctx).RunWithExecution(c.attempt)
+	return c.finish(err)
+}
+
+// attempt runs fn once and decides whether the retry policy may retry.
+func (c *call) attempt(exec failsafe.Execution[any]) error {
+	if exec.IsCanceled() {
+		c.budget = c.parent.Err() == nil
+		return context.Canceled
+	}
+	c.attempts = exec.Attempts()
+	ctx := exec.Context()
+	var cancel context.CancelFunc
+	if t := c.x.policy.AttemptTimeout; t > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, t, errAttemptTimeout)
+	}
+	err := c.fn(ctx)
+	attemptTimedOut := err != nil && cancel != nil && context.Cause(ctx) == errAttemptTimeout
+	if cancel != nil {
+		cancel()
+	}
+	if err == nil {
+		return nil
+	}
+
+	var cl Classification
+	switch {
+	case c.parent.Err() != nil:
+		cl = callerCanceled(c.parent)
+	case exec.IsCanceled():
+		// The budget's timeout cut this attempt: its error says nothing new
+		// about the server, so keep the previous attempt's verdict.
+		c.budget = true
+		c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: CodeOpTimeout, Err: err})
+		return err
+	case attemptTimedOut:
+		cl = Classify(err)
+		if cl.Code == "" || cl.Canceled {
+			cl = Classification{Retryable: true, Code: CodeOpTimeout, Connection: true}
+		}
+		cl.Reason = "attempt timed out after " + c.x.policy.AttemptTimeout.String() + ": " + orDefault(cl.Reason, "operation timed out")
+	default:
+		cl = Classify(err)
+	}
+	c.last, c.lastErr = cl, err
+	c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: cl.Code, Err: err})
+
+	if !c.mayRetry(cl) || c.attempts >= c.x.policy.MaxAttempts {
+		return err
+	}
+	delay := c.x.backoff(c.attempts)
+	if b := c.x.policy.Budget; b > 0 && time.Since(c.start)+delay >= b {
+		c.budget = true // the next attempt could not start inside the budget
+		return err
+	}
+	return &retrySignal{c: c, err: err, class: cl, delay: delay}
+}
+
+// mayRetry applies the read/write rule.
+func (c *call) mayRetry(cl Classification) bool {
+	if !cl.Retryable || cl.Canceled {
+		return false
+	}
+	return c.op.Kind == Read || c.op.Idempotent || cl.NotSent || cl.RolledBack
+}
+
+// backoff is the full-jitter exponential delay after the failed-th attempt:
+// uniform in [0, min(MaxDelay, BaseDelay*Factor^(failed-1))]. failsafe-go's
+// own jitter is symmetric around the delay, hence the DelayFunc.
+func (x *Executor) backoff(failed int) time.Duration {
+	p := x.policy
+	ceil := float64(p.BaseDelay) * math.Pow(p.Factor, float64(failed-1))
+	if ceil > float64(p.MaxDelay) || math.IsNaN(ceil) {
+		ceil = float64(p.MaxDelay)
+	}
+	if p.Jitter && ceil >= 1 {
+		return time.Duration(rand.Int64N(int64(ceil) + 1))
+	}
+	return time.Duration(ceil)
+}
+
+func callerCanceled(ctx context.Context) Classification {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return Classification{Code: CodeOpTimeout, Reason: "caller's deadline exceeded", Canceled: true}
+	}
+	return Classification{Reason: "canceled by caller", Canceled: true}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// finish turns the outcome into Result and *Error, feeds the breaker and
+// emits the closing event.
+func (c *call) finish(err error) (Result, error) {
+	res := Result{Attempts: c.attempts, Elapsed: time.Since(c.start)}
+	var b circuitbreaker.CircuitBreaker[any]
+	if c.permit {
+		b = c.x.breaker
+	}
+	if err == nil {
+		if b != nil {
+			b.RecordSuccess()
+		}
+		kind := EventSucceeded
+		if c.attempts > 1 {
+			kind = EventSucceededAfterRetries
+		}
+		c.emit(Event{Kind: kind, Attempt: c.attempts})
+		return res, nil
+	}
+	var sig *retrySignal
+	if errors.As(err, &sig) {
+		err = sig.err
+	}
+
+	final, cause := c.last, err
+	switch {
+	case c.parent.Err() != nil:
+		final = callerCanceled(c.parent)
+		if !errors.Is(err, c.parent.Err()) {
+			cause = errors.Join(c.parent.Err(), err)
+		}
+	case c.budget || errors.Is(err, timeout.ErrExceeded):
+		if c.lastErr != nil {
+			cause = c.lastErr
+		}
+		if final.Code == "" {
+			// No attempt finished with a verdict: the server did not answer in time.
+			final = Classification{Code: CodeOpTimeout, Connection: true}
+		}
+		final.Reason = "budget " + c.x.policy.Budget.String() + " spent" + prefixed(final.Reason)
+	}
+
+	if b != nil {
+		switch {
+		case final.Canceled:
+			// A canceled probe proved nothing; fail it so the half-open
+			// permit is released (closed state needs no bookkeeping).
+			if b.IsHalfOpen() {
+				b.RecordFailure()
+			}
+		case final.Connection:
+			b.RecordFailure()
+		default:
+			b.RecordSuccess() // the server answered (e.g. 23505)
+		}
+	}
+	e := &Error{Code: final.Code, Op: c.op.Name, Addr: c.x.addr, Attempts: c.attempts, Reason: final.Reason, Err: cause, Elapsed: res.Elapsed}
+	c.emit(Event{Kind: EventGaveUp, Attempt: c.attempts, Code: final.Code, Err: cause})
+	return res, e
+}
+
+func prefixed(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return "; last attempt: " + reason
 }
 
 // Query runs fn through the policy and returns its value.
 func Query[T any](ctx context.Context, x *Executor, op Op, fn func(ctx context.Context) (T, error)) (T, Result, error) {
-	var zero T
-	return zero, Result{}, errNotImplemented
+	var out T
+	res, err := x.Do(ctx, op, func(ctx context.Context) error {
+		v, err := fn(ctx)
+		if err == nil {
+			out = v
+		}
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, res, err
+	}
+	return out, res, nil
 }
 
 // TxBeginner is satisfied by *pgxpool.Pool and *pgx.Conn.
@@ -87,6 +401,16 @@ type TxBeginner interface {
 }
 
 // Tx runs fn in a transaction begun on db, re-running the whole transaction on 40001/40P01.
+// fn must only use tx and ctx; it may run several times. A commit that fails
+// mid-flight is not retried for a non-idempotent write, since it may have
+// committed.
 func (x *Executor) Tx(ctx context.Context, db TxBeginner, op Op, fn func(ctx context.Context, tx pgx.Tx) error) (Result, error) {
-	return Result{}, errNotImplemented
+	return x.TxWithOptions(ctx, db, pgx.TxOptions{}, op, fn)
+}
+
+// TxWithOptions is Tx with explicit transaction options (isolation level...).
+func (x *Executor) TxWithOptions(ctx context.Context, db TxBeginner, opts pgx.TxOptions, op Op, fn func(ctx context.Context, tx pgx.Tx) error) (Result, error) {
+	return x.Do(ctx, op, func(ctx context.Context) error {
+		return pgx.BeginTxFunc(ctx, db, opts, func(tx pgx.Tx) error { return fn(ctx, tx) })
+	})
 }

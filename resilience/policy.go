@@ -2,6 +2,9 @@ package resilience
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,12 +23,12 @@ type Policy struct {
 	MaxDelay       time.Duration // 2s
 	Factor         float64       // 2
 	Jitter         bool          // full jitter, default true
-	AttemptTimeout time.Duration // 2s
+	AttemptTimeout time.Duration // 2s; 0 = none
 	Budget         time.Duration // 5s overall per call; 0 = none
 	Breaker        BreakerSettings
 }
 
-// DefaultPolicy returns the documented defaults.
+// DefaultPolicy returns the documented defaults (see the package doc).
 func DefaultPolicy() Policy {
 	return Policy{
 		MaxAttempts:    3,
@@ -37,21 +40,176 @@ func DefaultPolicy() Policy {
 		Budget:         5 * time.Second,
 		Breaker: BreakerSettings{
 			Enabled:          true,
-			FailureThreshold: 5,
-			Delay:            10 * time.Second,
+			FailureThreshold: 1,
+			Delay:            5 * time.Second,
 			SuccessThreshold: 1,
 		},
 	}
 }
 
-// Validate reports the first invalid field.
+// FieldError names the Policy field that failed validation.
+type FieldError struct {
+	Field string // e.g. "MaxDelay" or "Breaker.Delay"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return "resilience: policy " + e.Field + " " + e.Msg }
+
+// Validate reports the first invalid field as a *FieldError.
 func (p Policy) Validate() error {
-	// TODO(issue 3)
+	switch {
+	case p.MaxAttempts < 1:
+		return &FieldError{"MaxAttempts", fmt.Sprintf("must be >= 1, got %d", p.MaxAttempts)}
+	case p.BaseDelay < 0:
+		return &FieldError{"BaseDelay", fmt.Sprintf("must be >= 0, got %s", p.BaseDelay)}
+	case p.MaxDelay < p.BaseDelay:
+		return &FieldError{"MaxDelay", fmt.Sprintf("must be >= BaseDelay (%s), got %s", p.BaseDelay, p.MaxDelay)}
+	case !(p.Factor >= 1) || p.Factor > 1000: // also rejects NaN
+		return &FieldError{"Factor", fmt.Sprintf("must be between 1 and 1000, got %g", p.Factor)}
+	case p.AttemptTimeout < 0:
+		return &FieldError{"AttemptTimeout", fmt.Sprintf("must be >= 0 (0 = none), got %s", p.AttemptTimeout)}
+	case p.Budget < 0:
+		return &FieldError{"Budget", fmt.Sprintf("must be >= 0 (0 = none), got %s", p.Budget)}
+	}
+	if b := p.Breaker; b.Enabled {
+		switch {
+		case b.FailureThreshold < 1:
+			return &FieldError{"Breaker.FailureThreshold", "must be >= 1 when the breaker is enabled, got 0"}
+		case b.Delay <= 0:
+			return &FieldError{"Breaker.Delay", fmt.Sprintf("must be > 0 when the breaker is enabled, got %s", b.Delay)}
+		case b.SuccessThreshold < 1:
+			return &FieldError{"Breaker.SuccessThreshold", "must be >= 1 when the breaker is enabled, got 0"}
+		}
+	}
 	return nil
 }
 
-// PolicyFromEnv reads DB_RETRY_* and DB_BREAKER_* on top of DefaultPolicy.
+// envVar binds one environment variable to one Policy field.
+type envVar struct {
+	name  string
+	field string
+	set   func(p *Policy, v string) error
+}
+
+var envVars = []envVar{
+	{"DB_RETRY_MAX_ATTEMPTS", "MaxAttempts", func(p *Policy, v string) (err error) { p.MaxAttempts, err = parseInt(v); return }},
+	{"DB_RETRY_BASE_DELAY", "BaseDelay", func(p *Policy, v string) (err error) { p.BaseDelay, err = parseDuration(v); return }},
+	{"DB_RETRY_MAX_DELAY", "MaxDelay", func(p *Policy, v string) (err error) { p.MaxDelay, err = parseDuration(v); return }},
+	{"DB_RETRY_FACTOR", "Factor", func(p *Policy, v string) (err error) { p.Factor, err = strconv.ParseFloat(v, 64); return }},
+	{"DB_RETRY_JITTER", "Jitter", func(p *Policy, v string) (err error) { p.Jitter, err = strconv.ParseBool(v); return }},
+	{"DB_RETRY_ATTEMPT_TIMEOUT", "AttemptTimeout", func(p *Policy, v string) (err error) { p.AttemptTimeout, err = parseDuration(v); return }},
+	{"DB_RETRY_BUDGET", "Budget", func(p *Policy, v string) (err error) { p.Budget, err = parseDuration(v); return }},
+	{"DB_BREAKER_ENABLED", "Breaker.Enabled", func(p *Policy, v string) (err error) { p.Breaker.Enabled, err = strconv.ParseBool(v); return }},
+	{"DB_BREAKER_FAILURE_THRESHOLD", "Breaker.FailureThreshold", func(p *Policy, v string) (err error) {
+		p.Breaker.FailureThreshold, err = parseUint(v)
+		return
+	}},
+	{"DB_BREAKER_DELAY", "Breaker.Delay", func(p *Policy, v string) (err error) { p.Breaker.Delay, err = parseDuration(v); return }},
+	{"DB_BREAKER_SUCCESS_THRESHOLD", "Breaker.SuccessThreshold", func(p *Policy, v string) (err error) {
+		p.Breaker.SuccessThreshold, err = parseUint(v)
+		return
+	}},
+}
+
+// EnvVarNames lists the variables PolicyFromEnv reads.
+func EnvVarNames() []string {
+	names := make([]string, len(envVars))
+	for i, v := range envVars {
+		names[i] = v.name
+	}
+	return names
+}
+
+// PolicyFromEnv reads DB_RETRY_MAX_ATTEMPTS, DB_RETRY_BASE_DELAY, DB_RETRY_MAX_DELAY, DB_RETRY_FACTOR,
+// DB_RETRY_JITTER, DB_RETRY_ATTEMPT_TIMEOUT, DB_RETRY_BUDGET, DB_BREAKER_ENABLED, DB_BREAKER_FAILURE_THRESHOLD,
+// DB_BREAKER_DELAY, DB_BREAKER_SUCCESS_THRESHOLD on top of DefaultPolicy; errors name the variable.
+// Durations use Go syntax ("250ms", "2s"); an unset or blank variable keeps the default.
+// lookup is usually os.LookupEnv.
 func PolicyFromEnv(lookup func(string) (string, bool)) (Policy, error) {
-	// TODO(issue 3)
-	return DefaultPolicy(), errors.New("resilience: PolicyFromEnv not implemented yet")
+	p := DefaultPolicy()
+	set := make(map[string]string) // field -> variable, to name it in validation errors
+	for _, ev := range envVars {
+		raw, ok := lookup(ev.name)
+		v := strings.TrimSpace(raw)
+		if !ok || v == "" {
+			continue
+		}
+		if err := ev.set(&p, v); err != nil {
+			return DefaultPolicy(), fmt.Errorf("%s=%q: %w", ev.name, raw, unwrapParse(err))
+		}
+		set[ev.field] = ev.name
+	}
+	if err := p.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			name := set[fe.Field]
+			if name == "" {
+				// The field kept its default; blame the variable that made it invalid.
+				name = envNameOf(fe.Field) + " (not set, default used)"
+			}
+			return DefaultPolicy(), fmt.Errorf("%s: %s", name, fe.Msg)
+		}
+		return DefaultPolicy(), err
+	}
+	return p, nil
+}
+
+// CheckEnvNames returns an error naming every DB_RETRY_* or DB_BREAKER_*
+// variable in environ (os.Environ() form) that PolicyFromEnv does not know,
+// so a typo is not silently ignored.
+func CheckEnvNames(environ []string) error {
+	known := make(map[string]bool, len(envVars))
+	for _, ev := range envVars {
+		known[ev.name] = true
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if (strings.HasPrefix(name, "DB_RETRY_") || strings.HasPrefix(name, "DB_BREAKER_")) && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("unknown variable(s) %s; known: %s", strings.Join(unknown, ", "), strings.Join(EnvVarNames(), ", "))
+	}
+	return nil
+}
+
+func envNameOf(field string) string {
+	for _, ev := range envVars {
+		if ev.field == field {
+			return ev.name
+		}
+	}
+	return field
+}
+
+func parseInt(v string) (int, error) {
+	n, err := strconv.ParseInt(v, 10, 32)
+	return int(n), err
+}
+
+func parseUint(v string) (uint, error) {
+	n, err := strconv.ParseUint(v, 10, 32)
+	return uint(n), err
+}
+
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if _, numErr := strconv.ParseFloat(v, 64); numErr == nil && v != "0" {
+			return 0, fmt.Errorf("missing unit, write e.g. %sms or %ss", v, v)
+		}
+		return 0, errors.New("not a duration (use e.g. 250ms, 2s)")
+	}
+	return d, nil
+}
+
+// unwrapParse drops strconv's echo of the input, which the caller already quotes.
+func unwrapParse(err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return ne.Err
+	}
+	return err
 }

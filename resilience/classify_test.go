@@ -1,0 +1,352 @@
+package resilience
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// connectErr returns the real error of a pgx connect to dsn. cfgHook may
+// adjust the parsed config (e.g. the DNS resolver).
+func connectErr(t *testing.T, ctx context.Context, dsn string, cfgHook func(*pgx.ConnConfig)) error {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfgHook != nil {
+		cfgHook(cfg)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		conn.Close(ctx)
+		t.Fatalf("connect to %s unexpectedly succeeded", cfg.Host)
+	}
+	return err
+}
+
+func dsnFor(addr string) string {
+	return fmt.Sprintf("postgres://app:%s@%s/appdb?sslmode=disable&default_query_exec_mode=simple_protocol", testPassword, addr)
+}
+
+// nxdomainResolver is a Go resolver whose "network" is an in-process pipe to
+// a fake DNS server answering NXDOMAIN: a real *net.DNSError, no packets.
+func nxdomainResolver() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		client, server := net.Pipe()
+		go func() {
+			defer server.Close()
+			for {
+				var n uint16
+				if binary.Read(server, binary.BigEndian, &n) != nil {
+					return
+				}
+				q := make([]byte, n)
+				if _, err := io.ReadFull(server, q); err != nil || len(q) < 12 {
+					return
+				}
+				// Header: same ID, QR+RD, RA+NXDOMAIN, 1 question, no records.
+				end := 12
+				for end < len(q) && q[end] != 0 {
+					end += int(q[end]) + 1
+				}
+				end += 5 // root label + QTYPE + QCLASS
+				if end > len(q) {
+					return
+				}
+				resp := append([]byte{q[0], q[1], 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0}, q[12:end]...)
+				if binary.Write(server, binary.BigEndian, uint16(len(resp))) != nil {
+					return
+				}
+				if _, err := server.Write(resp); err != nil {
+					return
+				}
+			}
+		}()
+		return client, nil
+	}}
+}
+
+// queryErr connects to a fakePG answering every query with r and returns
+// the error of one query.
+func queryErr(t *testing.T, ctx context.Context, r reply) error {
+	t.Helper()
+	f := newFakePG(t, nil, func(string) reply { return r })
+	conn, err := pgx.Connect(context.Background(), f.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var v string
+	err = conn.QueryRow(ctx, "select v from t").Scan(&v)
+	if err == nil {
+		t.Fatal("query unexpectedly succeeded")
+	}
+	return err
+}
+
+func startupErr(t *testing.T, e *pgproto3.ErrorResponse) error {
+	t.Helper()
+	f := newFakePG(t, func() *pgproto3.ErrorResponse { return e }, nil)
+	return connectErr(t, context.Background(), f.dsn(), nil)
+}
+
+// poolAcquireTimeout returns the error of pgxpool.Acquire on a pool of one
+// connection that is held busy.
+func poolAcquireTimeout(t *testing.T) error {
+	t.Helper()
+	f := newFakePG(t, nil, nil)
+	cfg, err := pgxpool.ParseConfig(f.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	held, err := pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = pool.Exec(ctx, "select 1")
+	if err == nil {
+		t.Fatal("acquire on a full pool succeeded")
+	}
+	return err
+}
+
+type classCase struct {
+	name string
+	err  func(t *testing.T) error
+	want Classification
+	// reasonHas, when set, must appear in Reason.
+	reasonHas string
+}
+
+var (
+	unreachable = Classification{Retryable: true, Code: CodeUnreachable, Connection: true, NotSent: true}
+	closedConn  = Classification{Retryable: true, Code: CodeConnClosed, Connection: true}
+)
+
+func TestClassify(t *testing.T) {
+	cases := []classCase{
+		// *pgconn.ConnectError from real dials.
+		{name: "connect refused (closed port)", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), dsnFor(closedAddr(t)), nil)
+		}, want: unreachable, reasonHas: "refused"},
+		{name: "connect reset by listener", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), dsnFor(resetListener(t)), nil)
+		}, want: unreachable},
+		{name: "connect closed by listener (EOF)", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), dsnFor(closeListener(t)), nil)
+		}, want: unreachable, reasonHas: "closed"},
+		{name: "listener never answers, connect timeout", err: func(t *testing.T) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+		}, want: Classification{Retryable: true, Code: CodeTimeout, Connection: true, NotSent: true}, reasonHas: "timed out"},
+		{name: "listener never answers, connect_timeout in DSN", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), dsnFor(silentListener(t))+"&connect_timeout=1", nil)
+		}, want: Classification{Retryable: true, Code: CodeTimeout, Connection: true, NotSent: true}},
+		{name: "DNS failure for .invalid", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), dsnFor("db.p1001.invalid:5432"), func(c *pgx.ConnConfig) {
+				c.LookupFunc = nxdomainResolver().LookupHost
+			})
+		}, want: unreachable, reasonHas: "DNS"},
+		{name: "auth failed 28P01", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("28P01", `password authentication failed for user "app"`))
+		}, want: Classification{Code: CodeAuthFailed}},
+		{name: "unknown database 3D000", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("3D000", `database "appdb" does not exist`))
+		}, want: Classification{}, reasonHas: "does not exist"},
+		{name: "starting up 57P03", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("57P03", "the database system is starting up"))
+		}, want: unreachable},
+		{name: "too many connections 53300", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("53300", "sorry, too many clients already"))
+		}, want: unreachable},
+		{name: "08004 rejected at connect", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08004", "server rejected the connection"))
+		}, want: unreachable},
+		{name: "57P01 at connect", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("57P01", "terminating connection due to administrator command"))
+		}, want: unreachable},
+		// Pooler messages without a useful SQLSTATE.
+		{name: "pgbouncer max_client_conn (08P01)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08P01", "no more connections allowed (max_client_conn)"))
+		}, want: unreachable, reasonHas: "max_client_conn"},
+		{name: "pgbouncer server_login_retry (no SQLSTATE)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("", "server login has been failing, try again later (server_login_retry)"))
+		}, want: unreachable},
+		{name: "pgbouncer query_wait_timeout", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: fatalErr("08P01", "query_wait_timeout")})
+		}, want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}},
+		{name: "supavisor checkout timeout (XX000)", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: fatalErr("XX000", "Unable to check out process from the pool due to timeout")})
+		}, want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}},
+		{name: "supavisor max clients (XX000)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("XX000", "Max client connections reached"))
+		}, want: unreachable},
+		{name: "supavisor unknown tenant", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("XX000", "Tenant or user not found"))
+		}, want: Classification{Code: CodeAuthFailed}},
+		// SQLSTATEs after connecting.
+		{name: "08006 during query", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: fatalErr("08006", "connection failure")})
+		}, want: closedConn},
+		{name: "57P01 during query", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: fatalErr("57P01", "terminating connection due to administrator command")})
+		}, want: closedConn},
+		{name: "57P02 during query", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: fatalErr("57P02", "terminating connection because of crash of another server process")})
+		}, want: closedConn},
+		{name: "40001 serialization failure", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: pgErr("40001", "could not serialize access due to concurrent update")})
+		}, want: Classification{Retryable: true, Code: CodeConflict, RolledBack: true}},
+		{name: "40P01 deadlock", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: pgErr("40P01", "deadlock detected")})
+		}, want: Classification{Retryable: true, Code: CodeConflict, RolledBack: true}},
+		{name: "42P05 prepared statement exists (pooler)", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: pgErr("42P05", `prepared statement "stmtcache_1" already exists`)})
+		}, want: Classification{}, reasonHas: "use pgbouncer=true"},
+		{name: "26000 prepared statement missing (pooler)", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: pgErr("26000", `prepared statement "stmtcache_1" does not exist`)})
+		}, want: Classification{}, reasonHas: "use pgbouncer=true"},
+		{name: "23505 unique violation", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: pgErr("23505", "duplicate key value violates unique constraint")})
+		}, want: Classification{}},
+		{name: "42601 syntax error", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: pgErr("42601", "syntax error")})
+		}, want: Classification{}},
+		{name: "22P02 invalid input", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{err: pgErr("22P02", "invalid input syntax for type integer")})
+		}, want: Classification{}},
+		// Transport failures after connecting.
+		{name: "server closes mid-query (unexpected EOF)", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), reply{close: true})
+		}, want: closedConn},
+		{name: "query times out (pgconn.Timeout)", err: func(t *testing.T) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			err := queryErr(t, ctx, reply{hang: true})
+			if !pgconn.Timeout(err) {
+				t.Errorf("expected pgconn.Timeout, got %v", err)
+			}
+			return err
+		}, want: Classification{Retryable: true, Code: CodeOpTimeout, Connection: true}},
+		{name: "use of a closed conn (ErrConnClosed, SafeToRetry)", err: func(t *testing.T) error {
+			f := newFakePG(t, nil, nil)
+			conn, err := pgx.Connect(context.Background(), f.dsn())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.Close(context.Background())
+			_, err = conn.Exec(context.Background(), "select 1")
+			if !pgconn.SafeToRetry(err) || !errors.Is(err, pgconn.ErrConnClosed) {
+				t.Errorf("expected a SafeToRetry ErrConnClosed, got %v", err)
+			}
+			return err
+		}, want: closedConn}, // not NotSent: pgx also says ErrConnClosed after a flushed statement
+		{name: "pool acquire timeout", err: poolAcquireTimeout,
+			want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}},
+		// Bare net and io errors.
+		{name: "net dial refused", err: func(t *testing.T) error {
+			_, err := net.Dial("tcp", closedAddr(t))
+			return err
+		}, want: unreachable},
+		{name: "net read reset", err: func(t *testing.T) error {
+			c, err := net.Dial("tcp", resetListener(t))
+			if err != nil {
+				return err // a reset can already hit the dial
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, err = c.Read(make([]byte, 1))
+			return err
+		}, want: closedConn},
+		{name: "net read timeout", err: func(t *testing.T) error {
+			c, err := net.Dial("tcp", silentListener(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			_, err = c.Read(make([]byte, 1))
+			return err
+		}, want: Classification{Retryable: true, Code: CodeOpTimeout, Connection: true}},
+		{name: "io.EOF", err: func(*testing.T) error { return fmt.Errorf("read: %w", io.EOF) }, want: closedConn},
+		{name: "io.ErrUnexpectedEOF", err: func(*testing.T) error { return io.ErrUnexpectedEOF }, want: closedConn},
+		// The caller's own cancellation.
+		{name: "caller cancels during query", err: func(t *testing.T) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			return queryErr(t, ctx, reply{hang: true})
+		}, want: Classification{Canceled: true}},
+		{name: "caller cancels during connect", err: func(t *testing.T) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+		}, want: Classification{Canceled: true}},
+		{name: "caller context already canceled", err: func(t *testing.T) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return connectErr(t, ctx, dsnFor(closedAddr(t)), nil)
+		}, want: Classification{Canceled: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.err(t)
+			got := Classify(err)
+			reason := got.Reason
+			got.Reason = ""
+			if got != tc.want {
+				t.Errorf("Classify(%v)\n got %+v\nwant %+v", err, got, tc.want)
+			}
+			if reason == "" {
+				t.Errorf("empty reason for %v", err)
+			}
+			if tc.reasonHas != "" && !strings.Contains(reason, tc.reasonHas) {
+				t.Errorf("reason %q lacks %q", reason, tc.reasonHas)
+			}
+			if strings.Contains(reason, testPassword) {
+				t.Errorf("reason leaks the password: %q", reason)
+			}
+			if tc.want.Canceled && got.Code == CodeUnreachable {
+				t.Errorf("caller cancellation reported as P1001")
+			}
+			// Wrapping must not change the verdict.
+			wrapped := Classify(fmt.Errorf("getCustomPrompt: %w", err))
+			wrapped.Reason = ""
+			if wrapped != got {
+				t.Errorf("wrapped verdict %+v differs from %+v", wrapped, got)
+			}
+		})
+	}
+}
+
+func TestClassifyNilAndExecutorError(t *testing.T) {
+	if got := Classify(nil); got != (Classification{}) {
+		t.Errorf("Classify(nil) = %+v", got)
+	}
+	e := &Error{Code: CodeUnreachable, Reason: "connection refused", Err: io.EOF}
+	got := Classify(fmt.Errorf("outer: %w", e))
+	if got.Retryable || got.Code != CodeUnreachable || !got.Connection {
+		t.Errorf("an *Error must keep its code and not be retried again, got %+v", got)
+	}
+}
