@@ -1,0 +1,405 @@
+// Package chat is the bot's message handler: it resolves the chat's prompt
+// (custom, then cached, then default), runs the commands, asks the responder
+// and logs the conversation through the outbox.
+//
+// Every reply says which prompt it used (PromptSource), whether the database
+// failed it (Degraded, with the Prisma code) and how many attempts the
+// database call took. When the prompt lookup fails after retries, the handler
+// logs the runbook's lines:
+//
+//	[getCustomPrompt] Database connection error after retries, using fallback prompt
+//	[MessageHandler] Database connection error, replying in degraded mode
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/p1001/p1001/bot/msglog"
+	"github.com/p1001/p1001/bot/responder"
+	"github.com/p1001/p1001/resilience"
+)
+
+// PromptSource says which prompt a reply used.
+type PromptSource string
+
+const (
+	SourceCustom  PromptSource = "custom"  // read from the database just now
+	SourceCached  PromptSource = "cached"  // last-known-good custom prompt, within PROMPT_MAX_STALENESS
+	SourceDefault PromptSource = "default" // DEFAULT_PROMPT
+)
+
+// Store is the database side the handler needs. attempts is how many
+// attempts the call took through the retry layer.
+type Store interface {
+	GetPrompt(ctx context.Context, chatID string) (prompt string, found bool, attempts int, err error)
+	SetPrompt(ctx context.Context, chatID, prompt string) (attempts int, err error)
+	ResetPrompt(ctx context.Context, chatID string) (attempts int, err error)
+}
+
+// LogSink takes message-log records (the outbox).
+type LogSink interface {
+	Enqueue(recs ...msglog.Record) bool
+}
+
+// Observer is told about every reply (metrics).
+type Observer interface {
+	ObserveReply(r Reply, elapsed time.Duration)
+}
+
+// Message is one inbound chat message.
+type Message struct {
+	ChatID string
+	Text   string
+}
+
+// Reply is the handler's answer.
+type Reply struct {
+	Text         string
+	PromptSource PromptSource
+	// Degraded is true when the database call behind this reply failed.
+	// For /setprompt and /reset, !Degraded means the write was committed.
+	Degraded bool
+	// Attempts is how many attempts the reply's database call took.
+	Attempts int
+	// Code is the Prisma code (P1001, ...) when Degraded; "DB_ERROR" for a
+	// database error that is not about availability.
+	Code string
+	// Command is the command answered ("/help", ...), "" for a message.
+	Command string
+}
+
+// Options configures a Handler. Zero values take the defaults.
+type Options struct {
+	DefaultPrompt   string        // default "You are a helpful assistant."
+	MaxStaleness    time.Duration // cached prompt age limit; 0 disables the cache
+	CacheSize       int           // chats kept in the cache; default 10000
+	MaxMessageRunes int           // default 4096 (Telegram's limit)
+	MaxPromptRunes  int           // default 2000
+	Logger          *slog.Logger
+	Observer        Observer
+	// Now and NewKey exist for tests.
+	Now    func() time.Time
+	NewKey func() string
+}
+
+// DefaultPrompt is used when DEFAULT_PROMPT is not set.
+const DefaultPrompt = "You are a helpful assistant."
+
+// Handler handles messages. It is safe for concurrent use.
+type Handler struct {
+	store     Store
+	responder responder.Responder
+	sink      LogSink
+	opts      Options
+	log       *slog.Logger
+	cache     *promptCache
+}
+
+// New returns a Handler.
+func New(store Store, resp responder.Responder, sink LogSink, opts Options) (*Handler, error) {
+	if store == nil || resp == nil || sink == nil {
+		return nil, errors.New("chat: store, responder and log sink are required")
+	}
+	if strings.TrimSpace(opts.DefaultPrompt) == "" {
+		opts.DefaultPrompt = DefaultPrompt
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 10000
+	}
+	if opts.MaxMessageRunes <= 0 {
+		opts.MaxMessageRunes = 4096
+	}
+	if opts.MaxPromptRunes <= 0 {
+		opts.MaxPromptRunes = 2000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewKey == nil {
+		opts.NewKey = rand.Text
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{
+		store: store, responder: resp, sink: sink, opts: opts, log: log,
+		cache: newPromptCache(opts.CacheSize, opts.MaxStaleness, opts.Now),
+	}, nil
+}
+
+// InputError is bad input from the user or transport; transports answer 400.
+type InputError struct {
+	Field string
+	Msg   string
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
+
+// MaxChatIDLen bounds chat IDs, in bytes.
+const MaxChatIDLen = 128
+
+// Validate checks a message before any work is done.
+func (h *Handler) Validate(msg Message) error {
+	switch {
+	case msg.ChatID == "":
+		return &InputError{"chat id", "must not be empty"}
+	case len(msg.ChatID) > MaxChatIDLen:
+		return &InputError{"chat id", fmt.Sprintf("must be at most %d bytes", MaxChatIDLen)}
+	case !utf8.ValidString(msg.ChatID) || strings.IndexFunc(msg.ChatID, unicode.IsControl) >= 0:
+		return &InputError{"chat id", "must be printable UTF-8"}
+	case !utf8.ValidString(msg.Text):
+		return &InputError{"text", "must be valid UTF-8"}
+	case strings.ContainsRune(msg.Text, 0):
+		return &InputError{"text", "must not contain NUL characters"}
+	case strings.TrimSpace(msg.Text) == "":
+		return &InputError{"text", "must not be empty"}
+	case utf8.RuneCountInString(msg.Text) > h.opts.MaxMessageRunes:
+		return &InputError{"text", fmt.Sprintf("must be at most %d characters", h.opts.MaxMessageRunes)}
+	}
+	return nil
+}
+
+// Handle answers one message. It returns an error only for invalid input
+// (*InputError) or when ctx ends; database failures give a degraded reply.
+func (h *Handler) Handle(ctx context.Context, msg Message) (Reply, error) {
+	if err := h.Validate(msg); err != nil {
+		return Reply{}, err
+	}
+	start := h.opts.Now()
+	cmd, arg := parseCommand(msg.Text)
+	var (
+		reply Reply
+		err   error
+	)
+	switch {
+	case cmd == "/setprompt" && arg != "":
+		reply, err = h.setPrompt(ctx, msg.ChatID, arg)
+	case cmd == "/reset":
+		reply, err = h.resetPrompt(ctx, msg.ChatID)
+	default:
+		reply, err = h.withPrompt(ctx, msg, cmd, arg)
+	}
+	if err != nil {
+		return Reply{}, err
+	}
+	reply.Command = cmd
+	if reply.Degraded {
+		line := "[MessageHandler] Database connection error, replying in degraded mode"
+		if reply.Code == codeDBError {
+			line = "[MessageHandler] Database error, replying in degraded mode"
+		}
+		h.log.Warn(line, "chat", msg.ChatID, "code", reply.Code, "source", string(reply.PromptSource), "attempts", reply.Attempts)
+	}
+	h.record(msg, reply, start)
+	if h.opts.Observer != nil {
+		h.opts.Observer.ObserveReply(reply, h.opts.Now().Sub(start))
+	}
+	return reply, nil
+}
+
+// resolved is the prompt in effect for a chat, as far as this request knows.
+type resolved struct {
+	prompt   string
+	source   PromptSource
+	attempts int
+	code     string // "" when the lookup succeeded
+	age      time.Duration
+}
+
+// resolvePrompt reads the custom prompt through the retry layer and falls
+// back to the cache, then to the default.
+func (h *Handler) resolvePrompt(ctx context.Context, chatID string) (resolved, error) {
+	prompt, found, attempts, err := h.store.GetPrompt(ctx, chatID)
+	if err == nil {
+		h.cache.put(chatID, prompt, found)
+		if found {
+			return resolved{prompt: prompt, source: SourceCustom, attempts: attempts}, nil
+		}
+		return resolved{prompt: h.opts.DefaultPrompt, source: SourceDefault, attempts: attempts}, nil
+	}
+	if ctx.Err() != nil {
+		return resolved{}, fmt.Errorf("chat: prompt lookup: %w", ctx.Err())
+	}
+	r := h.fallback(chatID)
+	r.attempts = attempts
+	r.code = errorCode(err)
+	if r.code == codeDBError {
+		h.log.Error("[getCustomPrompt] Database error, using fallback prompt",
+			"chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts, "error", err.Error())
+	} else {
+		h.log.Error("[getCustomPrompt] Database connection error after retries, using fallback prompt",
+			"chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts, "error", err.Error())
+	}
+	return r, nil
+}
+
+// fallback is the cached custom prompt if fresh, else the default.
+func (h *Handler) fallback(chatID string) resolved {
+	if prompt, custom, age, ok := h.cache.get(chatID); ok && custom {
+		return resolved{prompt: prompt, source: SourceCached, age: age}
+	}
+	return resolved{prompt: h.opts.DefaultPrompt, source: SourceDefault}
+}
+
+// withPrompt answers everything that reads the prompt: messages, /prompt,
+// /help, usage errors and unknown commands. Resolving the prompt for all of
+// them keeps prompt_source, degraded and attempts meaningful on every reply.
+func (h *Handler) withPrompt(ctx context.Context, msg Message, cmd, arg string) (Reply, error) {
+	r, err := h.resolvePrompt(ctx, msg.ChatID)
+	if err != nil {
+		return Reply{}, err
+	}
+	reply := Reply{PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code}
+	switch cmd {
+	case "":
+		text, err := h.responder.Respond(ctx, responder.Request{ChatID: msg.ChatID, Prompt: r.prompt, Text: msg.Text})
+		if err != nil {
+			return Reply{}, fmt.Errorf("chat: responder: %w", err)
+		}
+		reply.Text = text
+	case "/prompt":
+		reply.Text = h.describePrompt(r)
+	case "/help", "/start":
+		reply.Text = helpText
+	case "/setprompt":
+		reply.Text = "Usage: /setprompt <text>: the prompt (persona) I should use in this chat."
+	default:
+		reply.Text = fmt.Sprintf("Unknown command %s. Try /help.", cmd)
+	}
+	return reply, nil
+}
+
+const helpText = `Commands:
+/setprompt <text> - set this chat's prompt (persona)
+/prompt - show the prompt in effect
+/reset - go back to the default prompt
+/help - this help
+Anything else is answered using the chat's prompt.`
+
+func (h *Handler) describePrompt(r resolved) string {
+	switch {
+	case r.source == SourceCustom:
+		return "Custom prompt: " + r.prompt
+	case r.source == SourceCached:
+		return fmt.Sprintf("I can't reach the database right now (%s). Last known custom prompt (from %s ago): %s",
+			r.code, r.age.Round(time.Second), r.prompt)
+	case r.code != "":
+		return fmt.Sprintf("I can't reach the database right now (%s), so I'm using the default prompt: %s", r.code, r.prompt)
+	default:
+		return "No custom prompt set; using the default: " + r.prompt
+	}
+}
+
+func (h *Handler) setPrompt(ctx context.Context, chatID, prompt string) (Reply, error) {
+	if n := utf8.RuneCountInString(prompt); n > h.opts.MaxPromptRunes {
+		r, err := h.resolvePrompt(ctx, chatID)
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{
+			Text:         fmt.Sprintf("That prompt is %d characters; the limit is %d. Nothing was saved.", n, h.opts.MaxPromptRunes),
+			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code,
+		}, nil
+	}
+	attempts, err := h.store.SetPrompt(ctx, chatID, prompt)
+	if err == nil {
+		h.cache.put(chatID, prompt, true)
+		return Reply{Text: "Saved. I'll answer as: " + responder.Persona(prompt), PromptSource: SourceCustom, Attempts: attempts}, nil
+	}
+	if ctx.Err() != nil {
+		return Reply{}, fmt.Errorf("chat: set prompt: %w", ctx.Err())
+	}
+	return h.writeFailed(chatID, "setCustomPrompt", "prompt not saved", attempts, err,
+		"Your prompt was NOT saved", "I could not confirm that your prompt was saved"), nil
+}
+
+func (h *Handler) resetPrompt(ctx context.Context, chatID string) (Reply, error) {
+	attempts, err := h.store.ResetPrompt(ctx, chatID)
+	if err == nil {
+		h.cache.put(chatID, "", false)
+		return Reply{Text: "Reset. I'll answer with the default prompt: " + responder.Persona(h.opts.DefaultPrompt),
+			PromptSource: SourceDefault, Attempts: attempts}, nil
+	}
+	if ctx.Err() != nil {
+		return Reply{}, fmt.Errorf("chat: reset prompt: %w", ctx.Err())
+	}
+	return h.writeFailed(chatID, "resetCustomPrompt", "prompt not reset", attempts, err,
+		"Your prompt was NOT reset", "I could not confirm that your prompt was reset"), nil
+}
+
+// writeFailed tells the user plainly that a write did not happen, or that it
+// may not have: a write that failed after it was sent is not known either way.
+func (h *Handler) writeFailed(chatID, op, outcome string, attempts int, err error, notDone, unsure string) Reply {
+	code := errorCode(err)
+	h.log.Error("["+op+"] Database error after retries, "+outcome,
+		"chat", chatID, "code", code, "attempts", attempts, "error", err.Error())
+	lead := unsure
+	if notSent(err) {
+		lead = notDone
+	}
+	r := h.fallback(chatID)
+	return Reply{
+		Text: fmt.Sprintf("%s: the database is unavailable right now (%s). Please try again later. Until then I'm using the %s prompt.",
+			lead, code, r.source),
+		PromptSource: r.source, Attempts: attempts, Degraded: true, Code: code,
+	}
+}
+
+// record logs the exchange through the outbox; a full outbox counts it.
+func (h *Handler) record(msg Message, reply Reply, at time.Time) {
+	h.sink.Enqueue(
+		msglog.Record{Key: h.opts.NewKey(), ChatID: msg.ChatID, Direction: msglog.Inbound, Text: msg.Text,
+			Command: reply.Command, At: at},
+		msglog.Record{Key: h.opts.NewKey(), ChatID: msg.ChatID, Direction: msglog.Outbound, Text: reply.Text,
+			PromptSource: string(reply.PromptSource), Degraded: reply.Degraded, Command: reply.Command, At: h.opts.Now()},
+	)
+}
+
+// parseCommand splits "/cmd@BotName args" into "/cmd" and "args". Text not
+// starting with "/" is a plain message.
+func parseCommand(text string) (cmd, arg string) {
+	text = strings.TrimSpace(text)
+	if !strings.HasPrefix(text, "/") {
+		return "", ""
+	}
+	cmd, arg, _ = strings.Cut(text, " ")
+	if i := strings.IndexAny(cmd, "\n\t"); i >= 0 { // "/setprompt\nmulti-line prompt"
+		cmd, arg = cmd[:i], cmd[i+1:]+" "+arg
+	}
+	cmd, _, _ = strings.Cut(cmd, "@") // Telegram groups: /help@MyBot
+	return strings.ToLower(cmd), strings.TrimSpace(arg)
+}
+
+// codeDBError marks a database failure that is not about availability.
+const codeDBError = "DB_ERROR"
+
+// errorCode is the Prisma code of a failed database call, or "DB_ERROR"
+// when the failure is not about availability (a bug, a missing table).
+func errorCode(err error) string {
+	var re *resilience.Error
+	if errors.As(err, &re) && re.Code != "" {
+		return string(re.Code)
+	}
+	if c := resilience.Classify(err); c.Code != "" {
+		return string(c.Code)
+	}
+	return codeDBError
+}
+
+// notSent reports whether a failed write provably never reached the server.
+func notSent(err error) bool {
+	var re *resilience.Error
+	if errors.As(err, &re) {
+		err = re.Err // Classify keeps an Executor's verdict but not NotSent
+	}
+	return err != nil && resilience.Classify(err).NotSent
+}
