@@ -20,13 +20,13 @@ type promObserver struct {
 
 // Metric names registered by NewPrometheusObserver.
 const (
-	MetricAttempts     = "db_retry_attempts_total"       // counter{op,result="success"|"failure"}: every attempt
-	MetricRetries      = "db_retry_retries_total"        // counter{op,code}: retries scheduled
-	MetricGiveUps      = "db_retry_giveups_total"        // counter{op,code}: failed calls (code "none" = not an availability error)
-	MetricRejected     = "db_retry_rejected_total"       // counter{op}: calls failed fast by the open breaker
-	MetricDelay        = "db_retry_delay_seconds"        // histogram: backoff delays chosen
+	MetricAttempts     = "db_retry_attempts_total"        // counter{op,result="success"|"failure"}: every attempt
+	MetricRetries      = "db_retry_retries_total"         // counter{op,code}: retries scheduled
+	MetricGiveUps      = "db_retry_giveups_total"         // counter{op,code}: failed calls (code "none" = not an availability error)
+	MetricRejected     = "db_retry_rejected_total"        // counter{op}: calls failed fast by the open breaker
+	MetricDelay        = "db_retry_delay_seconds"         // histogram: backoff delays chosen
 	MetricCallDuration = "db_retry_call_duration_seconds" // histogram{op,outcome="success"|"failure"}: whole calls, retries included
-	MetricBreakerState = "db_retry_breaker_state"        // gauge{state="closed"|"open"|"half-open"}: 1 for the current state
+	MetricBreakerState = "db_retry_breaker_state"         // gauge{state="closed"|"open"|"half-open"}: 1 for the current state
 )
 
 // NewPrometheusObserver registers the metrics above on reg (never the global

@@ -1,0 +1,544 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// recorder is an Observer that keeps every event.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (r *recorder) Observe(e Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) of(kind EventKind) []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Event
+	for _, e := range r.events {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// shortPolicy keeps tests fast: tiny delays, no breaker unless a test wants one.
+func shortPolicy() Policy {
+	p := DefaultPolicy()
+	p.BaseDelay = time.Millisecond
+	p.MaxDelay = 4 * time.Millisecond
+	p.AttemptTimeout = time.Second
+	p.Budget = 5 * time.Second
+	p.Breaker.Enabled = false
+	return p
+}
+
+func newExec(t *testing.T, p Policy, opts ...Option) (*Executor, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	x, err := New(p, append([]Option{WithObserver(rec), WithAddr("toxiproxy:6543")}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, rec
+}
+
+// refusedErr is one real connect-refused error, reused by fakes of fn.
+func refusedErr(t *testing.T) error {
+	t.Helper()
+	return connectErr(t, context.Background(), dsnFor(closedAddr(t)), nil)
+}
+
+func asError(t *testing.T, err error) *Error {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *Error, got %T: %v", err, err)
+	}
+	return e
+}
+
+func TestDoAttemptsAndGiveUp(t *testing.T) {
+	refused := refusedErr(t)
+	x, rec := newExec(t, shortPolicy())
+	var calls atomic.Int32
+	res, err := x.Do(context.Background(), Op{Name: "getCustomPrompt"}, func(context.Context) error {
+		calls.Add(1)
+		return refused
+	})
+	e := asError(t, err)
+	if calls.Load() != 3 || res.Attempts != 3 || e.Attempts != 3 {
+		t.Errorf("calls=%d res.Attempts=%d e.Attempts=%d, want 3", calls.Load(), res.Attempts, e.Attempts)
+	}
+	if e.Code != CodeUnreachable || e.Op != "getCustomPrompt" {
+		t.Errorf("got %+v", e)
+	}
+	if !strings.HasPrefix(err.Error(), "P1001: Can't reach database server at toxiproxy:6543") {
+		t.Errorf("Error() = %q", err.Error())
+	}
+	if !errors.Is(err, refused) {
+		t.Error("cause lost: errors.Is(err, cause) is false")
+	}
+	if n := len(rec.of(EventAttemptFailed)); n != 3 {
+		t.Errorf("attempt_failed events = %d, want 3", n)
+	}
+	if n := len(rec.of(EventRetryScheduled)); n != 2 {
+		t.Errorf("retry_scheduled events = %d, want 2", n)
+	}
+	if g := rec.of(EventGaveUp); len(g) != 1 || g[0].Code != CodeUnreachable || g[0].Attempt != 3 || g[0].Op != "getCustomPrompt" {
+		t.Errorf("gave_up events = %+v", g)
+	}
+}
+
+func TestDoSucceedsAfterRetries(t *testing.T) {
+	refused := refusedErr(t)
+	x, rec := newExec(t, shortPolicy())
+	var calls atomic.Int32
+	v, res, err := Query(context.Background(), x, Op{Name: "getCustomPrompt"}, func(context.Context) (string, error) {
+		if calls.Add(1) < 3 {
+			return "", refused
+		}
+		return "prompt", nil
+	})
+	if err != nil || v != "prompt" || res.Attempts != 3 {
+		t.Fatalf("Query = %q, %+v, %v", v, res, err)
+	}
+	if s := rec.of(EventSucceededAfterRetries); len(s) != 1 || s[0].Attempt != 3 {
+		t.Errorf("succeeded_after_retries = %+v", s)
+	}
+}
+
+func TestDoHealthyPathSingleAttempt(t *testing.T) {
+	x, rec := newExec(t, DefaultPolicy())
+	res, err := x.Do(context.Background(), Op{Name: "ok"}, func(context.Context) error { return nil })
+	if err != nil || res.Attempts != 1 {
+		t.Fatalf("Do = %+v, %v", res, err)
+	}
+	if s := rec.of(EventSucceeded); len(s) != 1 {
+		t.Errorf("succeeded events = %+v", s)
+	}
+}
+
+func TestDoNonRetryableStopsAtOnce(t *testing.T) {
+	x, rec := newExec(t, shortPolicy())
+	dup := queryErr(t, context.Background(), reply{err: pgErr("23505", "duplicate key value violates unique constraint")})
+	var calls atomic.Int32
+	_, err := x.Do(context.Background(), Op{Name: "insert", Kind: Write}, func(context.Context) error {
+		calls.Add(1)
+		return dup
+	})
+	e := asError(t, err)
+	if calls.Load() != 1 || e.Code != "" {
+		t.Errorf("calls=%d code=%q, want 1 call and no code", calls.Load(), e.Code)
+	}
+	if len(rec.of(EventRetryScheduled)) != 0 {
+		t.Error("a unique violation was retried")
+	}
+}
+
+func TestWriteRetryRule(t *testing.T) {
+	refused := refusedErr(t) // NotSent
+	closedMidQuery := queryErr(t, context.Background(), reply{close: true})
+	conflict := queryErr(t, context.Background(), reply{err: pgErr("40001", "could not serialize access")})
+	cases := []struct {
+		name string
+		op   Op
+		err  error
+		want int32
+	}{
+		{"read, connection closed mid-query", Op{Kind: Read}, closedMidQuery, 3},
+		{"write, connection closed mid-query", Op{Kind: Write}, closedMidQuery, 1},
+		{"idempotent write, connection closed mid-query", Op{Kind: Write, Idempotent: true}, closedMidQuery, 3},
+		{"write, refused before sending", Op{Kind: Write}, refused, 3},
+		{"write, serialization failure rolled back", Op{Kind: Write}, conflict, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x, _ := newExec(t, shortPolicy())
+			var calls atomic.Int32
+			_, err := x.Do(context.Background(), tc.op, func(context.Context) error {
+				calls.Add(1)
+				return tc.err
+			})
+			if err == nil || calls.Load() != tc.want {
+				t.Errorf("calls = %d, want %d (err %v)", calls.Load(), tc.want, err)
+			}
+		})
+	}
+}
+
+func TestDelaysWithinJitterBounds(t *testing.T) {
+	refused := refusedErr(t)
+	p := shortPolicy()
+	p.MaxAttempts = 6
+	p.BaseDelay = 10 * time.Millisecond
+	p.MaxDelay = 40 * time.Millisecond
+	p.Factor = 2
+	for _, jitter := range []bool{true, false} {
+		p.Jitter = jitter
+		x, rec := newExec(t, p)
+		var mu sync.Mutex
+		var starts, ends []time.Time
+		_, err := x.Do(context.Background(), Op{Name: "r"}, func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			starts = append(starts, time.Now())
+			ends = append(ends, time.Now())
+			return refused
+		})
+		if err == nil {
+			t.Fatal("expected failure")
+		}
+		sched := rec.of(EventRetryScheduled)
+		if len(sched) != 5 {
+			t.Fatalf("jitter=%v: %d retries scheduled, want 5", jitter, len(sched))
+		}
+		for i, e := range sched {
+			ceil := min(p.MaxDelay, p.BaseDelay<<i) // 10, 20, 40, 40, 40ms
+			if e.Attempt != i+1 {
+				t.Errorf("event %d: attempt %d", i, e.Attempt)
+			}
+			if e.Delay < 0 || e.Delay > ceil {
+				t.Errorf("jitter=%v retry %d: delay %v outside [0, %v]", jitter, i+1, e.Delay, ceil)
+			}
+			if !jitter && e.Delay != ceil {
+				t.Errorf("no jitter, retry %d: delay %v, want %v", i+1, e.Delay, ceil)
+			}
+			// The sleep really happened: timers never fire early.
+			if gap := starts[i+1].Sub(ends[i]); gap < e.Delay {
+				t.Errorf("retry %d started %v after the failure, before its delay %v", i+1, gap, e.Delay)
+			}
+		}
+	}
+}
+
+// Full jitter means uniform over [0, ceiling], not a band around it.
+func TestBackoffIsFullJitter(t *testing.T) {
+	p := DefaultPolicy()
+	x, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := time.Duration(1<<62), time.Duration(0)
+	for range 2000 {
+		d := x.backoff(2) // ceiling 200ms
+		if d < 0 || d > 200*time.Millisecond {
+			t.Fatalf("delay %v outside [0, 200ms]", d)
+		}
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo > 50*time.Millisecond || hi < 150*time.Millisecond {
+		t.Errorf("2000 draws span only [%v, %v] of [0, 200ms]", lo, hi)
+	}
+	if got := x.backoff(30); got > p.MaxDelay {
+		t.Errorf("backoff(30) = %v above the cap %v", got, p.MaxDelay)
+	}
+}
+
+func TestBudgetStopsRetriesEarly(t *testing.T) {
+	refused := refusedErr(t)
+	p := shortPolicy()
+	p.MaxAttempts = 50
+	p.BaseDelay = 20 * time.Millisecond
+	p.MaxDelay = 20 * time.Millisecond
+	p.Jitter = false
+	p.Budget = 150 * time.Millisecond
+	x, _ := newExec(t, p)
+	var calls atomic.Int32
+	res, err := x.Do(context.Background(), Op{Name: "r"}, func(context.Context) error {
+		calls.Add(1)
+		return refused
+	})
+	e := asError(t, err)
+	// 150ms of budget fits at most 8 attempts 20ms apart.
+	if n := calls.Load(); n < 2 || n > 8 {
+		t.Errorf("calls = %d, want 2..8 within the budget", n)
+	}
+	if res.Elapsed > 150*time.Millisecond+time.Second {
+		t.Errorf("elapsed %v far beyond the 150ms budget", res.Elapsed)
+	}
+	if e.Code != CodeUnreachable || !strings.Contains(e.Reason, "budget") {
+		t.Errorf("got code %s reason %q, want P1001 naming the budget", e.Code, e.Reason)
+	}
+}
+
+func TestBudgetCutsAHangingAttempt(t *testing.T) {
+	p := shortPolicy()
+	p.AttemptTimeout = 0 // only the budget bounds the attempt
+	p.Budget = 80 * time.Millisecond
+	x, _ := newExec(t, p)
+	f := newFakePG(t, nil, func(string) reply { return reply{hang: true} })
+	conn, err := pgx.Connect(context.Background(), f.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	res, err := x.Do(context.Background(), Op{Name: "r"}, func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, "select pg_sleep(60)")
+		return err
+	})
+	e := asError(t, err)
+	if res.Attempts != 1 || e.Code != CodeOpTimeout || !strings.Contains(e.Reason, "budget") {
+		t.Errorf("attempts=%d code=%s reason=%q, want 1 attempt, P1008, budget", res.Attempts, e.Code, e.Reason)
+	}
+	if !strings.HasPrefix(e.Error(), "P1008: Operations timed out after ") {
+		t.Errorf("Error() = %q", e.Error())
+	}
+}
+
+func TestAttemptTimeoutIsRetried(t *testing.T) {
+	p := shortPolicy()
+	p.AttemptTimeout = 50 * time.Millisecond
+	x, _ := newExec(t, p)
+	f := newFakePG(t, nil, func(string) reply { return reply{hang: true} })
+	var calls atomic.Int32
+	res, err := x.Do(context.Background(), Op{Name: "r"}, func(ctx context.Context) error {
+		calls.Add(1)
+		conn, err := pgx.Connect(ctx, f.dsn())
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, "select pg_sleep(60)")
+		return err
+	})
+	e := asError(t, err)
+	if calls.Load() != 3 || res.Attempts != 3 || e.Code != CodeOpTimeout || !strings.Contains(e.Reason, "attempt timed out") {
+		t.Errorf("calls=%d code=%s reason=%q, want 3 timed-out attempts with P1008", calls.Load(), e.Code, e.Reason)
+	}
+}
+
+func TestCanceledContextStopsAtOnce(t *testing.T) {
+	refused := refusedErr(t)
+	p := shortPolicy()
+	p.BaseDelay, p.MaxDelay, p.Jitter = 10*time.Second, 10*time.Second, false
+	p.Budget = 0
+	p.Breaker = DefaultPolicy().Breaker
+	p.Breaker.FailureThreshold = 1
+
+	t.Run("during backoff", func(t *testing.T) {
+		x, rec := newExec(t, p)
+		ctx, cancel := context.WithCancel(context.Background())
+		var calls atomic.Int32
+		done := make(chan struct{})
+		var res Result
+		var err error
+		go func() {
+			defer close(done)
+			res, err = x.Do(ctx, Op{Name: "r"}, func(context.Context) error {
+				calls.Add(1)
+				return refused
+			})
+		}()
+		for len(rec.of(EventRetryScheduled)) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second): // the pending delay is 10s
+			t.Fatal("Do did not return after cancel")
+		}
+		checkCanceled(t, x, res, err, calls.Load())
+	})
+	t.Run("during an attempt", func(t *testing.T) {
+		x, _ := newExec(t, p)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(30*time.Millisecond, cancel)
+		var calls atomic.Int32
+		res, err := x.Do(ctx, Op{Name: "r"}, func(ctx context.Context) error {
+			calls.Add(1)
+			return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+		})
+		checkCanceled(t, x, res, err, calls.Load())
+	})
+	t.Run("before the call", func(t *testing.T) {
+		x, _ := newExec(t, p)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var calls atomic.Int32
+		res, err := x.Do(ctx, Op{Name: "r"}, func(context.Context) error { calls.Add(1); return nil })
+		if calls.Load() != 0 || res.Attempts != 0 {
+			t.Errorf("fn ran %d times on a canceled context", calls.Load())
+		}
+		checkCanceled(t, x, res, err, 0)
+	})
+}
+
+func checkCanceled(t *testing.T, x *Executor, res Result, err error, calls int32) {
+	t.Helper()
+	e := asError(t, err)
+	if calls > 1 || res.Attempts > 1 {
+		t.Errorf("calls=%d attempts=%d after cancel, want at most 1", calls, res.Attempts)
+	}
+	if e.Code == CodeUnreachable || !errors.Is(err, context.Canceled) {
+		t.Errorf("code %q, errors.Is(Canceled)=%v: a cancel must not be P1001 and must keep context.Canceled", e.Code, errors.Is(err, context.Canceled))
+	}
+	if st := x.BreakerState(); st != "closed" {
+		t.Errorf("breaker %s after a canceled call, want closed (threshold 1)", st)
+	}
+}
+
+func breakerPolicy() Policy {
+	p := shortPolicy()
+	p.MaxAttempts = 2
+	p.Breaker = BreakerSettings{Enabled: true, FailureThreshold: 2, Delay: 100 * time.Millisecond, SuccessThreshold: 1}
+	return p
+}
+
+func TestBreakerOpensFailsFastAndCloses(t *testing.T) {
+	refused := refusedErr(t)
+	x, rec := newExec(t, breakerPolicy())
+	var calls atomic.Int32
+	fail := func(context.Context) error { calls.Add(1); return refused }
+	for i := range 2 {
+		if _, err := x.Do(context.Background(), Op{Name: "r"}, fail); err == nil {
+			t.Fatal("expected failure")
+		}
+		if want := []string{"closed", "open"}[i]; x.BreakerState() != want {
+			t.Errorf("after %d failed calls breaker is %s, want %s", i+1, x.BreakerState(), want)
+		}
+	}
+	before := calls.Load()
+	start := time.Now()
+	res, err := x.Do(context.Background(), Op{Name: "r"}, fail)
+	e := asError(t, err)
+	if calls.Load() != before {
+		t.Error("open breaker called fn")
+	}
+	if e.Code != CodeUnreachable || !errors.Is(err, ErrCircuitOpen) || res.Attempts != 0 {
+		t.Errorf("open breaker: code=%s attempts=%d err=%v", e.Code, res.Attempts, err)
+	}
+	if time.Since(start) > 50*time.Millisecond {
+		t.Errorf("fail-fast took %v", time.Since(start))
+	}
+	if len(rec.of(EventRejected)) != 1 {
+		t.Errorf("rejected events: %+v", rec.of(EventRejected))
+	}
+
+	time.Sleep(150 * time.Millisecond) // > Delay: the next call is the half-open probe
+	if _, err := x.Do(context.Background(), Op{Name: "r"}, func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("probe failed: %v", err)
+	}
+	if x.BreakerState() != "closed" {
+		t.Errorf("breaker %s after a successful probe", x.BreakerState())
+	}
+	var states []string
+	for _, e := range rec.of(EventBreakerStateChanged) {
+		states = append(states, e.State)
+	}
+	if strings.Join(states, ",") != "open,half-open,closed" {
+		t.Errorf("state changes %v, want open,half-open,closed", states)
+	}
+}
+
+func TestBreakerFailedProbeReopens(t *testing.T) {
+	refused := refusedErr(t)
+	x, _ := newExec(t, breakerPolicy())
+	fail := func(context.Context) error { return refused }
+	x.Do(context.Background(), Op{}, fail)
+	x.Do(context.Background(), Op{}, fail)
+	time.Sleep(150 * time.Millisecond)
+	var calls atomic.Int32
+	x.Do(context.Background(), Op{}, func(context.Context) error { calls.Add(1); return refused })
+	if calls.Load() == 0 {
+		t.Fatal("half-open breaker did not let the probe through")
+	}
+	if x.BreakerState() != "open" {
+		t.Errorf("breaker %s after a failed probe, want open", x.BreakerState())
+	}
+}
+
+func TestBreakerIgnoresNonConnectionErrors(t *testing.T) {
+	dup := queryErr(t, context.Background(), reply{err: pgErr("23505", "duplicate key")})
+	x, _ := newExec(t, breakerPolicy())
+	for range 5 {
+		x.Do(context.Background(), Op{}, func(context.Context) error { return dup })
+	}
+	if x.BreakerState() != "closed" {
+		t.Errorf("breaker %s after unique violations", x.BreakerState())
+	}
+}
+
+func TestTxRerunsWholeTransactionOnConflict(t *testing.T) {
+	var updates atomic.Int32
+	conflicts := int32(1)
+	f := newFakePG(t, nil, func(sql string) reply {
+		if strings.HasPrefix(sql, "update") {
+			if updates.Add(1) <= conflicts {
+				return reply{err: pgErr("40001", "could not serialize access due to concurrent update")}
+			}
+			return reply{tag: "UPDATE 1"}
+		}
+		return reply{rows: []string{"1"}}
+	})
+	conn, err := pgx.Connect(context.Background(), f.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	x, _ := newExec(t, shortPolicy())
+	var runs atomic.Int32
+	body := func(ctx context.Context, tx pgx.Tx) error {
+		runs.Add(1)
+		var v string
+		if err := tx.QueryRow(ctx, "select v from prompts").Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "update prompts set v = 'x'")
+		return err
+	}
+	res, err := x.Tx(context.Background(), conn, Op{Name: "setCustomPrompt", Kind: Write}, body)
+	if err != nil || res.Attempts != 2 || runs.Load() != 2 {
+		t.Fatalf("Tx: attempts=%d runs=%d err=%v, want the whole tx twice", res.Attempts, runs.Load(), err)
+	}
+
+	conflicts = 1 << 30 // always conflict now
+	updates.Store(0)
+	runs.Store(0)
+	_, err = x.Tx(context.Background(), conn, Op{Name: "setCustomPrompt", Kind: Write}, body)
+	e := asError(t, err)
+	if e.Code != CodeConflict || runs.Load() != 3 || !strings.HasPrefix(err.Error(), "P2034: Transaction failed due to a write conflict or a deadlock") {
+		t.Errorf("exhausted Tx: code=%s runs=%d err=%q", e.Code, runs.Load(), err)
+	}
+}
+
+func TestQueryAgainstFakeServer(t *testing.T) {
+	f := newFakePG(t, nil, func(string) reply { return reply{rows: []string{"be nice"}} })
+	conn, err := pgx.Connect(context.Background(), f.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	x, _ := newExec(t, DefaultPolicy())
+	v, res, err := Query(context.Background(), x, Op{Name: "getCustomPrompt"}, func(ctx context.Context) (string, error) {
+		var s string
+		err := conn.QueryRow(ctx, "select v from prompts").Scan(&s)
+		return s, err
+	})
+	if err != nil || v != "be nice" || res.Attempts != 1 {
+		t.Errorf("Query = %q, %+v, %v", v, res, err)
+	}
+}
+
+func TestNewRejectsInvalidPolicy(t *testing.T) {
+	p := DefaultPolicy()
+	p.MaxAttempts = 0
+	if _, err := New(p); err == nil || !strings.Contains(err.Error(), "MaxAttempts") {
+		t.Errorf("New with MaxAttempts 0: %v", err)
+	}
+}
