@@ -1,0 +1,169 @@
+// Package store is the bot's Postgres store on pgxpool: per-chat custom
+// prompts and the message log. Every query is parameterized and runs through
+// the resilience Executor, so it is retried, bounded and counted; the
+// migrations that create the tables are embedded (see Migrate).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/p1001/p1001/bot/dburl"
+	"github.com/p1001/p1001/bot/msglog"
+	"github.com/p1001/p1001/resilience"
+)
+
+// Operation names, as they appear in logs and metrics.
+const (
+	OpGetPrompt   = "getCustomPrompt"
+	OpSetPrompt   = "setCustomPrompt"
+	OpResetPrompt = "resetCustomPrompt"
+	OpLogMessages = "logMessages"
+)
+
+// Store implements chat.Store and msglog.Writer.
+type Store struct {
+	pool           *pgxpool.Pool
+	x              *resilience.Executor
+	acquireTimeout time.Duration
+	queryTimeout   time.Duration
+
+	sqlGet, sqlSet, sqlReset, sqlLog string
+}
+
+// New returns a Store on pool. cfg supplies the Prisma pool_timeout,
+// socket_timeout and schema.
+func New(pool *pgxpool.Pool, x *resilience.Executor, cfg *dburl.Config) *Store {
+	prompts := cfg.QualifiedTable("chat_prompts")
+	log := cfg.QualifiedTable("message_log")
+	return &Store{
+		pool:           pool,
+		x:              x,
+		acquireTimeout: cfg.AcquireTimeout,
+		queryTimeout:   cfg.QueryTimeout,
+		sqlGet:         `SELECT prompt FROM ` + prompts + ` WHERE chat_id = $1`,
+		sqlSet: `INSERT INTO ` + prompts + ` (chat_id, prompt, updated_at) VALUES ($1, $2, now())
+			ON CONFLICT (chat_id) DO UPDATE SET prompt = EXCLUDED.prompt, updated_at = now()`,
+		sqlReset: `DELETE FROM ` + prompts + ` WHERE chat_id = $1`,
+		// One statement per batch; ORDER BY ord keeps the identity column in
+		// the outbox's order. ON CONFLICT makes a re-sent batch harmless.
+		sqlLog: `INSERT INTO ` + log + ` (record_key, chat_id, direction, body, prompt_source, degraded, command, sent_at)
+			SELECT k, c, d, b, NULLIF(p, ''), g, NULLIF(m, ''), t
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::timestamptz[])
+				WITH ORDINALITY AS r(k, c, d, b, p, g, m, t, ord)
+			ORDER BY ord
+			ON CONFLICT (record_key) DO NOTHING`,
+	}
+}
+
+// withConn runs fn on a pooled connection, applying pool_timeout to the
+// acquire and socket_timeout to fn. An acquire that outlives pool_timeout
+// returns the bare deadline error, which resilience reports as P2024.
+func (s *Store) withConn(ctx context.Context, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if s.acquireTimeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, s.acquireTimeout)
+	}
+	conn, err := s.pool.Acquire(actx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if s.queryTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.queryTimeout)
+		defer cancel()
+	}
+	return fn(ctx, conn)
+}
+
+type promptRow struct {
+	prompt string
+	found  bool
+}
+
+// GetPrompt reads the chat's custom prompt; found is false when it has none.
+func (s *Store) GetPrompt(ctx context.Context, chatID string) (string, bool, int, error) {
+	row, res, err := resilience.Query(ctx, s.x, resilience.Op{Name: OpGetPrompt, Kind: resilience.Read},
+		func(ctx context.Context) (promptRow, error) {
+			var r promptRow
+			err := s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+				return conn.QueryRow(ctx, s.sqlGet, chatID).Scan(&r.prompt)
+			})
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return promptRow{}, nil
+			case err != nil:
+				return promptRow{}, err
+			}
+			r.found = true
+			return r, nil
+		})
+	return row.prompt, row.found, res.Attempts, err
+}
+
+// SetPrompt upserts the chat's custom prompt. An upsert is idempotent, so
+// the retry layer may repeat it even after an ambiguous failure.
+func (s *Store) SetPrompt(ctx context.Context, chatID, prompt string) (int, error) {
+	res, err := s.x.Do(ctx, resilience.Op{Name: OpSetPrompt, Kind: resilience.Write, Idempotent: true},
+		func(ctx context.Context) error {
+			return s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+				_, err := conn.Exec(ctx, s.sqlSet, chatID, prompt)
+				return err
+			})
+		})
+	return res.Attempts, err
+}
+
+// ResetPrompt deletes the chat's custom prompt (idempotent).
+func (s *Store) ResetPrompt(ctx context.Context, chatID string) (int, error) {
+	res, err := s.x.Do(ctx, resilience.Op{Name: OpResetPrompt, Kind: resilience.Write, Idempotent: true},
+		func(ctx context.Context) error {
+			return s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+				_, err := conn.Exec(ctx, s.sqlReset, chatID)
+				return err
+			})
+		})
+	return res.Attempts, err
+}
+
+// WriteLog inserts a batch of message-log records in one statement, in
+// order. Records whose key is already stored are skipped, which makes the
+// write idempotent.
+func (s *Store) WriteLog(ctx context.Context, recs []msglog.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	n := len(recs)
+	keys, chats, dirs, bodies, sources, cmds := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	degraded, at := make([]bool, n), make([]time.Time, n)
+	for i, r := range recs {
+		keys[i], chats[i], dirs[i], bodies[i], sources[i], cmds[i] = r.Key, r.ChatID, string(r.Direction), r.Text, r.PromptSource, r.Command
+		degraded[i], at[i] = r.Degraded, r.At
+	}
+	_, err := s.x.Do(ctx, resilience.Op{Name: OpLogMessages, Kind: resilience.Write, Idempotent: true},
+		func(ctx context.Context) error {
+			return s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+				_, err := conn.Exec(ctx, s.sqlLog, keys, chats, dirs, bodies, sources, degraded, cmds, at)
+				return err
+			})
+		})
+	return err
+}
+
+// IsPermanent reports a failed write that retrying cannot fix: the server
+// refused the data itself (SQLSTATE class 22, data exception, or 23,
+// integrity violation). The outbox uses it to drop a poisoned record instead
+// of blocking behind it; every other failure keeps the record queued.
+func IsPermanent(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
+}
