@@ -1,0 +1,34 @@
+# p1001: see README.md. Every target is a thin wrapper over go or hack/.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+# make chaos LABELS='smoke' passes a Ginkgo label filter.
+LABELS ?=
+export LABELS FORCE GINKGO_FLAGS
+
+.PHONY: help test chaos images clean lint fmt
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+test: ## unit tests with -race; needs Go only (no Docker, no database)
+	go vet ./...
+	go vet -tags chaos ./suites/...
+	go test -race -count=1 ./...
+
+chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
+	hack/chaos.sh
+
+images: ## build the offline images (FORCE=1 rebuilds present ones)
+	hack/images/build.sh
+
+clean: ## remove leftover containers and networks by label (IMAGES=1, REPORTS=1: those too)
+	hack/clean.sh
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	go vet ./...
+	go vet -tags chaos ./suites/...
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,97 @@
+package environment
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+)
+
+// Label is set on every container and network the environment creates, so
+// that `make clean` can find leftovers. RunLabel narrows it to one run.
+const (
+	Label    = "org.p1001.project"
+	RunLabel = "org.p1001.run"
+)
+
+// Network aliases and ports, as in DESIGN.md section 2.
+const (
+	AliasPostgres  = "postgres"
+	AliasPgBouncer = "pgbouncer"
+	AliasToxiproxy = "toxiproxy"
+	AliasBot       = "bot"
+
+	PortPostgres   = 5432
+	PortPgBouncer  = 6432
+	PortPooler     = 6543 // toxiproxy "pooler" proxy, like Supabase's pooler port
+	PortToxiproxy  = 8474
+	ProxyPooler    = "pooler"
+	ProxyDirect    = "direct"
+	defaultUser    = "p1001"
+	defaultDB      = "p1001"
+	envRunID       = "P1001_RUN_ID"
+	envPostgres    = "P1001_POSTGRES_IMAGE"
+	envPgBouncer   = "P1001_PGBOUNCER_IMAGE"
+	envToxiproxy   = "P1001_TOXIPROXY_IMAGE"
+	envBot         = "P1001_BOT_IMAGE"
+	defaultPGImage = "p1001/postgres:15"
+	defaultTPImage = "p1001/toxiproxy:2.12.0"
+	defaultBot     = "p1001/bot:dev"
+)
+
+// Config says which images to run and with which credentials.
+type Config struct {
+	PostgresImage  string
+	PgBouncerImage string // defaults to PostgresImage: the p1001 image runs both
+	ToxiproxyImage string
+	BotImage       string
+
+	User     string
+	Password string
+	Database string
+
+	// RunID goes into the RunLabel of everything started, so that the
+	// caller (hack/chaos.sh) can remove exactly this run's leftovers.
+	RunID string
+}
+
+// ConfigFromEnv reads the image names from P1001_*_IMAGE and makes a fresh
+// random password, so that every report can be checked for leaks of it.
+func ConfigFromEnv() (Config, error) {
+	pw, err := randomPassword()
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := Config{
+		PostgresImage:  getenv(envPostgres, defaultPGImage),
+		ToxiproxyImage: getenv(envToxiproxy, defaultTPImage),
+		BotImage:       getenv(envBot, defaultBot),
+		User:           defaultUser,
+		Password:       pw,
+		Database:       defaultDB,
+		RunID:          getenv(envRunID, "adhoc"),
+	}
+	cfg.PgBouncerImage = getenv(envPgBouncer, cfg.PostgresImage)
+	return cfg, nil
+}
+
+func getenv(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// randomPassword includes characters that must be escaped in a URL, so that
+// every DSN built from it is exercised on the awkward path.
+func randomPassword() (string, error) {
+	b := make([]byte, 9)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random password: %w", err)
+	}
+	return "pw-" + hex.EncodeToString(b) + "/@#", nil
+}
+
+func (c Config) labels() map[string]string {
+	return map[string]string{Label: "p1001", RunLabel: c.RunID}
+}
