@@ -18,7 +18,7 @@ import (
 // (or a scripted startup error) and simple queries with scripted replies.
 // It lets tests get real pgx errors without a database.
 type fakePG struct {
-	t        *testing.T
+	t        testing.TB
 	ln       net.Listener
 	startup  func() *pgproto3.ErrorResponse // nil reply = accept the login
 	query    func(sql string) reply
@@ -46,7 +46,7 @@ func fatalErr(code, msg string) *pgproto3.ErrorResponse {
 	return &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg}
 }
 
-func newFakePG(t *testing.T, startup func() *pgproto3.ErrorResponse, query func(sql string) reply) *fakePG {
+func newFakePG(t testing.TB, startup func() *pgproto3.ErrorResponse, query func(sql string) reply) *fakePG {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,97 @@
+package resilience
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestPolicyFromEnv(t *testing.T) {
+	def := DefaultPolicy()
+	cases := []struct {
+		name    string
+		env     map[string]string
+		want    func(p *Policy) // applied to the defaults
+		errHas  []string        // all must appear in the error
+		wantErr bool
+	}{
+		{name: "empty env keeps defaults", env: map[string]string{}, want: func(*Policy) {}},
+		{name: "blank values keep defaults", env: map[string]string{"DB_RETRY_MAX_ATTEMPTS": "  ", "DB_RETRY_BUDGET": ""}, want: func(*Policy) {}},
+		{name: "all set", env: map[string]string{
+			"DB_RETRY_MAX_ATTEMPTS": "5", "DB_RETRY_BASE_DELAY": "50ms", "DB_RETRY_MAX_DELAY": "1s", "DB_RETRY_FACTOR": "1.5",
+			"DB_RETRY_JITTER": "false", "DB_RETRY_ATTEMPT_TIMEOUT": "750ms", "DB_RETRY_BUDGET": "0",
+			"DB_BREAKER_ENABLED": "true", "DB_BREAKER_FAILURE_THRESHOLD": "4", "DB_BREAKER_DELAY": "30s", "DB_BREAKER_SUCCESS_THRESHOLD": "2",
+		}, want: func(p *Policy) {
+			p.MaxAttempts, p.BaseDelay, p.MaxDelay, p.Factor = 5, 50*time.Millisecond, time.Second, 1.5
+			p.Jitter, p.AttemptTimeout, p.Budget = false, 750*time.Millisecond, 0
+			p.Breaker = BreakerSettings{Enabled: true, FailureThreshold: 4, Delay: 30 * time.Second, SuccessThreshold: 2}
+		}},
+		{name: "breaker off ignores its zero thresholds", env: map[string]string{"DB_BREAKER_ENABLED": "0", "DB_BREAKER_FAILURE_THRESHOLD": "0"},
+			want: func(p *Policy) { p.Breaker.Enabled, p.Breaker.FailureThreshold = false, 0 }},
+		{name: "not an integer", env: map[string]string{"DB_RETRY_MAX_ATTEMPTS": "three"}, errHas: []string{"DB_RETRY_MAX_ATTEMPTS", `"three"`}},
+		{name: "zero attempts", env: map[string]string{"DB_RETRY_MAX_ATTEMPTS": "0"}, errHas: []string{"DB_RETRY_MAX_ATTEMPTS", ">= 1"}},
+		{name: "duration without unit", env: map[string]string{"DB_RETRY_BASE_DELAY": "100"}, errHas: []string{"DB_RETRY_BASE_DELAY", "100ms"}},
+		{name: "garbage duration", env: map[string]string{"DB_RETRY_ATTEMPT_TIMEOUT": "soon"}, errHas: []string{"DB_RETRY_ATTEMPT_TIMEOUT", "not a duration"}},
+		{name: "negative budget", env: map[string]string{"DB_RETRY_BUDGET": "-1s"}, errHas: []string{"DB_RETRY_BUDGET", ">= 0"}},
+		{name: "factor below 1", env: map[string]string{"DB_RETRY_FACTOR": "0.5"}, errHas: []string{"DB_RETRY_FACTOR"}},
+		{name: "factor NaN", env: map[string]string{"DB_RETRY_FACTOR": "NaN"}, errHas: []string{"DB_RETRY_FACTOR"}},
+		{name: "bad bool", env: map[string]string{"DB_RETRY_JITTER": "maybe"}, errHas: []string{"DB_RETRY_JITTER", `"maybe"`}},
+		{name: "max below base, both set", env: map[string]string{"DB_RETRY_BASE_DELAY": "3s", "DB_RETRY_MAX_DELAY": "1s"}, errHas: []string{"DB_RETRY_MAX_DELAY", "BaseDelay"}},
+		{name: "base above default max", env: map[string]string{"DB_RETRY_BASE_DELAY": "3s"}, errHas: []string{"DB_RETRY_MAX_DELAY", "default"}},
+		{name: "negative threshold", env: map[string]string{"DB_BREAKER_FAILURE_THRESHOLD": "-1"}, errHas: []string{"DB_BREAKER_FAILURE_THRESHOLD"}},
+		{name: "zero breaker delay", env: map[string]string{"DB_BREAKER_DELAY": "0s"}, errHas: []string{"DB_BREAKER_DELAY", "> 0"}},
+		{name: "zero success threshold", env: map[string]string{"DB_BREAKER_SUCCESS_THRESHOLD": "0"}, errHas: []string{"DB_BREAKER_SUCCESS_THRESHOLD"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := PolicyFromEnv(envOf(tc.env))
+			if tc.errHas != nil {
+				if err == nil {
+					t.Fatalf("want an error naming %v, got policy %+v", tc.errHas, got)
+				}
+				for _, s := range tc.errHas {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q lacks %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := def
+			tc.want(&want)
+			if got != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestDefaultPolicyMatchesTheIssue(t *testing.T) {
+	p := DefaultPolicy()
+	if p.MaxAttempts != 3 || p.BaseDelay != 100*time.Millisecond || p.Factor != 2 || p.MaxDelay != 2*time.Second ||
+		!p.Jitter || p.AttemptTimeout != 2*time.Second || p.Budget != 5*time.Second || !p.Breaker.Enabled {
+		t.Errorf("defaults drifted: %+v", p)
+	}
+	if err := p.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCheckEnvNames(t *testing.T) {
+	if err := CheckEnvNames([]string{"PATH=/bin", "DB_RETRY_MAX_ATTEMPTS=3", "DB_BREAKER_DELAY=1s"}); err != nil {
+		t.Errorf("known names rejected: %v", err)
+	}
+	err := CheckEnvNames([]string{"DB_RETRY_MAX_ATTEMPT=3", "DB_BREAKER_TIMEOUT=1s"})
+	if err == nil || !strings.Contains(err.Error(), "DB_RETRY_MAX_ATTEMPT,") || !strings.Contains(err.Error(), "DB_BREAKER_TIMEOUT") {
+		t.Errorf("typos not named: %v", err)
+	}
+}
