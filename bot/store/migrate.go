@@ -97,6 +97,9 @@ func provider(ctx context.Context, cfg *dburl.Config, log *slog.Logger, locking 
 	if cfg.Schema != "" && cfg.PgBouncer {
 		return nil, nil, ErrSchemaNeedsDirect
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	db := stdlib.OpenDB(*cfg.Pool.ConnConfig.Copy())
 	// The table locker's heartbeat runs beside the migration.
 	db.SetMaxOpenConns(3)

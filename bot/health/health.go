@@ -1,0 +1,166 @@
+// Package health tracks what the bot knows about its database, for /readyz
+// and metrics, without ever querying it: it listens to the retry layer's
+// events and to the migrator. A readiness probe that queried the database
+// would wait (or fail) exactly when the bot is designed to keep serving.
+package health
+
+import (
+	"sync"
+	"time"
+
+	"github.com/p1001/p1001/resilience"
+)
+
+// DB states.
+const (
+	StateUnknown = "unknown" // no database call has finished yet
+	StateUp      = "up"      // the last finished call reached the server
+	StateDown    = "down"    // the last finished call failed for availability
+)
+
+// Tracker implements resilience.Observer. It is safe for concurrent use.
+type Tracker struct {
+	now       func() time.Time
+	breaker   func() string
+	onRecover func()
+
+	mu         sync.Mutex
+	state      string
+	since      time.Time
+	lastOK     time.Time
+	lastFail   time.Time
+	lastCode   string
+	lastErr    string
+	migrated   bool
+	migrateErr string
+	draining   bool
+}
+
+// Options configures a Tracker.
+type Options struct {
+	// Breaker reports the circuit breaker state (Executor.BreakerState).
+	Breaker func() string
+	// OnRecover is called when a call succeeds after the database was down
+	// or unknown (the outbox flushes on it).
+	OnRecover func()
+	Now       func() time.Time
+}
+
+// New returns a Tracker in the unknown state.
+func New(opts Options) *Tracker {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Breaker == nil {
+		opts.Breaker = func() string { return "closed" }
+	}
+	return &Tracker{now: opts.Now, breaker: opts.Breaker, onRecover: opts.OnRecover, state: StateUnknown, since: opts.Now()}
+}
+
+// Observe records the outcome of finished calls.
+func (t *Tracker) Observe(e resilience.Event) {
+	switch e.Kind {
+	case resilience.EventSucceeded, resilience.EventSucceededAfterRetries:
+		t.up()
+	case resilience.EventGaveUp, resilience.EventRejected:
+		if e.Code == "" {
+			t.up() // the server answered, with an error of another kind
+			return
+		}
+		msg := ""
+		if e.Err != nil {
+			msg = resilience.RedactText(e.Err.Error())
+		}
+		t.down(string(e.Code), msg)
+	}
+}
+
+func (t *Tracker) up() {
+	t.mu.Lock()
+	recovered := t.state != StateUp
+	if recovered {
+		t.state, t.since = StateUp, t.now()
+	}
+	t.lastOK = t.now()
+	t.mu.Unlock()
+	if recovered && t.onRecover != nil {
+		t.onRecover()
+	}
+}
+
+func (t *Tracker) down(code, msg string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != StateDown {
+		t.state, t.since = StateDown, t.now()
+	}
+	t.lastFail, t.lastCode, t.lastErr = t.now(), code, msg
+}
+
+// MigrationFailed records a failed migration attempt; code is its Prisma
+// code when the database was unreachable. msg must be redacted.
+func (t *Tracker) MigrationFailed(code, msg string) {
+	t.mu.Lock()
+	t.migrateErr = msg
+	t.mu.Unlock()
+	if code != "" {
+		t.down(code, msg)
+	}
+}
+
+// Migrated records that the schema is in place.
+func (t *Tracker) Migrated() {
+	t.mu.Lock()
+	t.migrated, t.migrateErr = true, ""
+	t.mu.Unlock()
+	t.up()
+}
+
+// Drain marks the bot as shutting down: /readyz turns 503.
+func (t *Tracker) Drain() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.draining = true
+}
+
+// DB is the database part of a Snapshot.
+type DB struct {
+	State          string     `json:"state"`
+	Since          time.Time  `json:"since"`
+	Migrated       bool       `json:"migrated"`
+	MigrationError string     `json:"migration_error,omitempty"`
+	Breaker        string     `json:"breaker"`
+	LastSuccess    *time.Time `json:"last_success,omitempty"`
+	LastFailure    *time.Time `json:"last_failure,omitempty"`
+	LastCode       string     `json:"last_code,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+}
+
+// Snapshot is the /readyz body.
+type Snapshot struct {
+	// Status is "ready" (serving, whatever the database does) or "draining".
+	Status string `json:"status"`
+	DB     DB     `json:"db"`
+}
+
+// Snapshot returns the current state.
+func (t *Tracker) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := Snapshot{Status: "ready", DB: DB{
+		State: t.state, Since: t.since, Migrated: t.migrated, MigrationError: t.migrateErr,
+		Breaker: t.breaker(), LastCode: t.lastCode, LastError: t.lastErr,
+	}}
+	if t.draining {
+		s.Status = "draining"
+	}
+	if !t.lastOK.IsZero() {
+		ok := t.lastOK
+		s.DB.LastSuccess = &ok
+	}
+	if !t.lastFail.IsZero() {
+		f := t.lastFail
+		s.DB.LastFailure = &f
+	}
+	return s
+}

@@ -1,0 +1,65 @@
+package health
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/p1001/p1001/resilience"
+)
+
+func TestTrackerFollowsCalls(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	recovered := 0
+	tr := New(Options{Now: func() time.Time { return now }, OnRecover: func() { recovered++ }, Breaker: func() string { return "open" }})
+	steps := []struct {
+		event         resilience.Event
+		wantState     string
+		wantRecovered int
+	}{
+		{resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeUnreachable}, StateUnknown, 0}, // attempts alone decide nothing
+		{resilience.Event{Kind: resilience.EventGaveUp, Code: resilience.CodeUnreachable,
+			Err: errors.New("P1001: Can't reach database server at toxiproxy:6543: dial postgres://bot:hunter2@toxiproxy:6543/db")}, StateDown, 0},
+		{resilience.Event{Kind: resilience.EventRejected, Code: resilience.CodeUnreachable}, StateDown, 0},
+		{resilience.Event{Kind: resilience.EventSucceededAfterRetries}, StateUp, 1},
+		{resilience.Event{Kind: resilience.EventSucceeded}, StateUp, 1}, // already up: no second kick
+		{resilience.Event{Kind: resilience.EventGaveUp, Code: ""}, StateUp, 1}, // server answered (e.g. 23505)
+		{resilience.Event{Kind: resilience.EventGaveUp, Code: resilience.CodeOpTimeout}, StateDown, 1},
+		{resilience.Event{Kind: resilience.EventSucceeded}, StateUp, 2},
+	}
+	for i, s := range steps {
+		now = now.Add(time.Second)
+		tr.Observe(s.event)
+		snap := tr.Snapshot()
+		if snap.DB.State != s.wantState || recovered != s.wantRecovered {
+			t.Errorf("step %d (%s): state %s recovered %d, want %s %d", i, s.event.Kind, snap.DB.State, recovered, s.wantState, s.wantRecovered)
+		}
+		if i == 1 {
+			if strings.Contains(snap.DB.LastError, "hunter2") || !strings.Contains(snap.DB.LastError, "P1001") || snap.DB.LastCode != "P1001" {
+				t.Errorf("last error %q code %q: want P1001 and no password", snap.DB.LastError, snap.DB.LastCode)
+			}
+		}
+	}
+	if snap := tr.Snapshot(); snap.DB.Breaker != "open" || snap.Status != "ready" || snap.DB.LastSuccess == nil {
+		t.Errorf("snapshot = %+v", snap)
+	}
+}
+
+func TestTrackerMigrationAndDrain(t *testing.T) {
+	tr := New(Options{})
+	tr.MigrationFailed("P1001", "P1001: Can't reach database server at db:5432")
+	snap := tr.Snapshot()
+	if snap.DB.Migrated || snap.DB.State != StateDown || snap.DB.MigrationError == "" {
+		t.Errorf("after failed migration: %+v", snap.DB)
+	}
+	tr.Migrated()
+	snap = tr.Snapshot()
+	if !snap.DB.Migrated || snap.DB.State != StateUp || snap.DB.MigrationError != "" {
+		t.Errorf("after migration: %+v", snap.DB)
+	}
+	tr.Drain()
+	if got := tr.Snapshot().Status; got != "draining" {
+		t.Errorf("status = %q, want draining", got)
+	}
+}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/p1001/p1001/bot/dburl"
+	"github.com/p1001/p1001/bot/msglog"
+	"github.com/p1001/p1001/resilience"
+)
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func fastPolicy() resilience.Policy {
+	p := resilience.DefaultPolicy()
+	p.BaseDelay, p.MaxDelay = time.Millisecond, 5*time.Millisecond
+	p.AttemptTimeout, p.Budget = time.Second, 5*time.Second
+	p.Breaker.Enabled = false
+	return p
+}
+
+// TestUnreachableDatabase runs every operation against a loopback port with
+// nothing behind it: each must give up with P1001 after the policy's
+// attempts, naming the address and never the password.
+func TestUnreachableDatabase(t *testing.T) {
+	addr := closedPort(t)
+	cfg, err := dburl.Parse("DATABASE_URL", "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	x, err := resilience.New(fastPolicy(), resilience.WithAddr(cfg.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(pool, x, cfg)
+	ctx := context.Background()
+	ops := []struct {
+		name string
+		run  func() (int, error)
+	}{
+		{OpGetPrompt, func() (int, error) { _, _, n, err := s.GetPrompt(ctx, "c1"); return n, err }},
+		{OpSetPrompt, func() (int, error) { return s.SetPrompt(ctx, "c1", "p") }},
+		{OpResetPrompt, func() (int, error) { return s.ResetPrompt(ctx, "c1") }},
+		{OpLogMessages, func() (int, error) {
+			return 3, s.WriteLog(ctx, []msglog.Record{{Key: "k", ChatID: "c1", Direction: msglog.Inbound, Text: "t", At: time.Now()}})
+		}},
+	}
+	for _, op := range ops {
+		t.Run(op.name, func(t *testing.T) {
+			attempts, err := op.run()
+			var re *resilience.Error
+			if !errors.As(err, &re) {
+				t.Fatalf("err = %v, want *resilience.Error", err)
+			}
+			if re.Code != resilience.CodeUnreachable || re.Op != op.name || attempts != 3 || re.Attempts != 3 {
+				t.Errorf("code %s op %s attempts %d/%d, want P1001 %s 3", re.Code, re.Op, attempts, re.Attempts, op.name)
+			}
+			want := "P1001: Can't reach database server at " + addr
+			if !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "hunter2secret") {
+				t.Errorf("error %q: want prefix %q and no password", err, want)
+			}
+			if !notSentByClassify(err) {
+				t.Errorf("a refused connection must count as never sent")
+			}
+		})
+	}
+}
+
+func notSentByClassify(err error) bool {
+	var re *resilience.Error
+	return errors.As(err, &re) && resilience.Classify(re.Err).NotSent
+}
+
+func TestQueriesAreSchemaQualifiedAndParameterized(t *testing.T) {
+	tests := []struct {
+		url       string
+		wantTable string
+	}{
+		{"postgresql://u:p@h/d", `"chat_prompts"`},
+		{"postgresql://u:p@h/d?schema=tenant_1", `"tenant_1"."chat_prompts"`},
+	}
+	for _, tt := range tests {
+		cfg, err := dburl.Parse("DATABASE_URL", tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := New(nil, nil, cfg)
+		for _, q := range []string{s.sqlGet, s.sqlSet, s.sqlReset} {
+			if !strings.Contains(q, tt.wantTable) || !strings.Contains(q, "$1") {
+				t.Errorf("query %q: want table %s and $1 parameters", q, tt.wantTable)
+			}
+		}
+		if !strings.Contains(s.sqlLog, strings.Replace(tt.wantTable, "chat_prompts", "message_log", 1)) {
+			t.Errorf("log query %q not qualified", s.sqlLog)
+		}
+	}
+}
+
+func TestIsPermanent(t *testing.T) {
+	wrap := func(err error) error { return &resilience.Error{Op: OpLogMessages, Err: err} }
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{wrap(&pgconn.PgError{Code: "23514"}), true}, // check violation
+		{wrap(&pgconn.PgError{Code: "22021"}), true}, // bad byte sequence
+		{wrap(&pgconn.PgError{Code: "42P01"}), false},
+		{wrap(&pgconn.PgError{Code: "57P01"}), false},
+		{&resilience.Error{Code: resilience.CodeUnreachable}, false},
+		{context.Canceled, false},
+	}
+	for _, tt := range tests {
+		if got := IsPermanent(tt.err); got != tt.want {
+			t.Errorf("IsPermanent(%v) = %t, want %t", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestMigrationsAreEmbedded(t *testing.T) {
+	names, err := fs.Glob(Migrations(), "*.sql")
+	if err != nil || len(names) == 0 || names[0] != "00001_init.sql" {
+		t.Fatalf("embedded migrations = %v, %v", names, err)
+	}
+	b, _ := fs.ReadFile(Migrations(), names[0])
+	for _, want := range []string{"-- +goose Up", "chat_prompts", "message_log", "record_key"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q", names[0], want)
+		}
+	}
+}
+
+func TestSchemaThroughPgBouncerNeedsDirectURL(t *testing.T) {
+	cfg, err := dburl.Parse("DATABASE_URL", "postgresql://u:p@127.0.0.1:1/d?pgbouncer=true&schema=s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Migrate(context.Background(), cfg, nil); !errors.Is(err, ErrSchemaNeedsDirect) {
+		t.Errorf("Migrate = %v, want ErrSchemaNeedsDirect", err)
+	}
+}
