@@ -23,7 +23,7 @@ func TestTrackerFollowsCalls(t *testing.T) {
 			Err: errors.New("P1001: Can't reach database server at toxiproxy:6543: dial postgres://bot:hunter2@toxiproxy:6543/db")}, StateDown, 0},
 		{resilience.Event{Kind: resilience.EventRejected, Code: resilience.CodeUnreachable}, StateDown, 0},
 		{resilience.Event{Kind: resilience.EventSucceededAfterRetries}, StateUp, 1},
-		{resilience.Event{Kind: resilience.EventSucceeded}, StateUp, 1}, // already up: no second kick
+		{resilience.Event{Kind: resilience.EventSucceeded}, StateUp, 1},        // already up: no second kick
 		{resilience.Event{Kind: resilience.EventGaveUp, Code: ""}, StateUp, 1}, // server answered (e.g. 23505)
 		{resilience.Event{Kind: resilience.EventGaveUp, Code: resilience.CodeOpTimeout}, StateDown, 1},
 		{resilience.Event{Kind: resilience.EventSucceeded}, StateUp, 2},
