@@ -542,3 +542,23 @@ func TestNewRejectsInvalidPolicy(t *testing.T) {
 		t.Errorf("New with MaxAttempts 0: %v", err)
 	}
 }
+
+func TestCallerDeadlineIsP1008NotCounted(t *testing.T) {
+	p := shortPolicy()
+	p.Breaker = BreakerSettings{Enabled: true, FailureThreshold: 1, Delay: time.Minute, SuccessThreshold: 1}
+	x, _ := newExec(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	var calls atomic.Int32
+	_, err := x.Do(ctx, Op{Name: "r"}, func(ctx context.Context) error {
+		calls.Add(1)
+		return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+	})
+	e := asError(t, err)
+	if e.Code != CodeOpTimeout || calls.Load() != 1 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("code=%s calls=%d err=%v, want one attempt ending in P1008", e.Code, calls.Load(), err)
+	}
+	if x.BreakerState() != "closed" {
+		t.Errorf("breaker %s: the caller's deadline must not count", x.BreakerState())
+	}
+}
