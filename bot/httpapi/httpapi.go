@@ -81,7 +81,9 @@ func New(c Chat, opts Options) http.Handler {
 		opts.Instrument = func(_ string, h http.Handler) http.Handler { return h }
 	}
 	if opts.Ready == nil {
-		opts.Ready = func() health.Snapshot { return health.Snapshot{Status: "ready", DB: health.DB{State: health.StateUnknown}} }
+		opts.Ready = func() health.Snapshot {
+			return health.Snapshot{Status: "ready", DB: health.DB{State: health.StateUnknown}}
+		}
 	}
 	s := &server{chat: c, opts: opts}
 	mux := http.NewServeMux()
@@ -220,4 +222,6 @@ func writeError(w http.ResponseWriter, status int, msg, field string) {
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
 
 // WriteError writes an ErrorResponse.
-func WriteError(w http.ResponseWriter, status int, msg, field string) { writeError(w, status, msg, field) }
+func WriteError(w http.ResponseWriter, status int, msg, field string) {
+	writeError(w, status, msg, field)
+}

@@ -220,7 +220,9 @@ func TestOpsEndpoints(t *testing.T) {
 
 type failingChat struct{ err error }
 
-func (c failingChat) Handle(context.Context, chat.Message) (chat.Reply, error) { return chat.Reply{}, c.err }
+func (c failingChat) Handle(context.Context, chat.Message) (chat.Reply, error) {
+	return chat.Reply{}, c.err
+}
 
 func TestHandlerFailureIs500WithoutDetails(t *testing.T) {
 	srv := httptest.NewServer(httpapi.New(failingChat{errors.New("responder: secret internals")}, httpapi.Options{}))

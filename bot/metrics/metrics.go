@@ -213,8 +213,12 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.pool.Stat()
 	d := poolDescs
-	g := func(desc *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v) }
-	k := func(desc *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v) }
+	g := func(desc *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v)
+	}
+	k := func(desc *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v)
+	}
 	g(d.max, float64(s.MaxConns()))
 	g(d.total, float64(s.TotalConns()))
 	g(d.idle, float64(s.IdleConns()))
