@@ -32,17 +32,41 @@ remove_by_label() {
 	fi
 }
 
-# image_wanted NAME: true when NAME must be built (missing, or FORCE=1).
+# inputs_hash PATH...: a short hash of the named files (tracked or not), the
+# inputs an image is built from. Each image carries it as a label, so an
+# image whose inputs changed is rebuilt without FORCE=1.
+inputs_hash() {
+	(cd "$(git rev-parse --show-toplevel)" &&
+		git ls-files -co --exclude-standard -- "$@" | sort | xargs sha256sum | sha256sum | cut -c1-16)
+}
+
+# built_here NAME VARIABLE: images outside p1001/ come from the user's own
+# registry (VARIABLE points at them), so they are not built here.
+built_here() {
+	case "$1" in
+	p1001/*) return 0 ;;
+	*) say "$2=$1 is not a p1001/ image: not built here"; return 1 ;;
+	esac
+}
+
+# image_wanted NAME HASH: true when NAME must be built: missing, built from
+# other inputs, or FORCE=1.
 image_wanted() {
 	if [ "${FORCE:-0}" = 1 ]; then
 		say "$1: FORCE=1, rebuilding"
 		return 0
 	fi
-	if docker image inspect "$1" >/dev/null 2>&1; then
-		say "$1: present, not rebuilt (FORCE=1 rebuilds)"
-		return 1
+	local have
+	if ! have=$(docker image inspect -f '{{index .Config.Labels "org.p1001.inputs"}}' "$1" 2>/dev/null); then
+		say "$1: missing, building"
+		return 0
 	fi
-	return 0
+	if [ "$have" != "$2" ]; then
+		say "$1: its inputs changed ($have -> $2), rebuilding"
+		return 0
+	fi
+	say "$1: up to date ($2), not rebuilt (FORCE=1 rebuilds)"
+	return 1
 }
 
 # The label every image carries, so that `make clean IMAGES=1` finds them.

@@ -67,14 +67,14 @@ var _ = Describe("the chaos environment", Label("smoke"), func() {
 		toxiproxyIP, err := stack.Toxiproxy.ContainerIP(ctx)
 		Expect(err).NotTo(HaveOccurred())
 
-		Expect(clientAddr(ctx, mustConnect(ctx, stack.DSN.HostPooler))).To(Equal(pgbouncerIP),
+		Expect(clientAddr(ctx, mustConnect(ctx, stack.DSNs().HostPooler))).To(Equal(pgbouncerIP),
 			"the pooler path should reach postgres from the pgbouncer container")
-		Expect(clientAddr(ctx, mustConnect(ctx, stack.DSN.HostDirect))).To(Equal(toxiproxyIP),
+		Expect(clientAddr(ctx, mustConnect(ctx, stack.DSNs().HostDirect))).To(Equal(toxiproxyIP),
 			"the direct path should reach postgres from the toxiproxy container")
 	})
 
 	It("runs pgbouncer in transaction mode, as Supabase's pooler on 6543", func(ctx SpecContext) {
-		admin, err := url.Parse(stack.DSN.HostPooler)
+		admin, err := url.Parse(stack.DSNs().HostPooler)
 		Expect(err).NotTo(HaveOccurred())
 		admin.Path = "/pgbouncer"
 		conn, err := pgx.Connect(ctx, admin.String()+"&default_query_exec_mode=simple_protocol")
@@ -95,7 +95,7 @@ var _ = Describe("the chaos environment", Label("smoke"), func() {
 	})
 
 	It("slows every query by at least the latency of a 300 ms toxic", func(ctx SpecContext) {
-		conn := mustConnect(ctx, stack.DSN.HostPooler)
+		conn := mustConnect(ctx, stack.DSNs().HostPooler)
 		before := timeQuery(ctx, conn)
 
 		_, err := stack.Proxies[environment.ProxyPooler].AddToxic("latency", "latency", "downstream", 1,
@@ -118,7 +118,7 @@ var _ = Describe("the chaos environment", Label("smoke"), func() {
 
 		const connectTimeout = 2 * time.Second
 		start := time.Now()
-		_, err := connect(ctx, stack.DSN.HostPooler, map[string]string{"connect_timeout": "2"})
+		_, err := connect(ctx, stack.DSNs().HostPooler, map[string]string{"connect_timeout": "2"})
 		elapsed := time.Since(start)
 
 		var connectErr *pgconn.ConnectError
@@ -128,7 +128,7 @@ var _ = Describe("the chaos environment", Label("smoke"), func() {
 	})
 
 	It("breaks an in-flight connection with reset_peer", func(ctx SpecContext) {
-		conn := mustConnect(ctx, stack.DSN.HostPooler)
+		conn := mustConnect(ctx, stack.DSNs().HostPooler)
 		timeQuery(ctx, conn)
 
 		_, err := stack.Proxies[environment.ProxyPooler].AddToxic("reset", "reset_peer", "upstream", 1,
@@ -147,14 +147,14 @@ var _ = Describe("the chaos environment", Label("smoke"), func() {
 		Expect(pooler.Disable()).To(Succeed())
 		_, err := direct.AddToxic("blackhole", "timeout", "upstream", 1, toxiproxy.Attributes{"timeout": 0})
 		Expect(err).NotTo(HaveOccurred())
-		for _, dsn := range []string{stack.DSN.HostPooler, stack.DSN.HostDirect} {
+		for _, dsn := range []string{stack.DSNs().HostPooler, stack.DSNs().HostDirect} {
 			_, err := connect(ctx, dsn, map[string]string{"connect_timeout": "1"})
 			Expect(err).To(HaveOccurred(), "both paths should be broken before the reset")
 		}
 
 		Expect(stack.ResetFaults(ctx)).To(Succeed())
 
-		for _, dsn := range []string{stack.DSN.HostPooler, stack.DSN.HostDirect} {
+		for _, dsn := range []string{stack.DSNs().HostPooler, stack.DSNs().HostDirect} {
 			Expect(timeQuery(ctx, mustConnect(ctx, dsn))).To(BeNumerically(">", 0))
 		}
 	})

@@ -61,13 +61,21 @@ type Env struct {
 	// bounds each call.
 	Toxi    *toxiproxy.Client
 	Proxies map[string]*toxiproxy.Proxy
-	DSN     DSNs
 
 	// StartTimes holds how long each container took to be ready.
 	StartTimes map[string]time.Duration
 
 	mu         sync.Mutex
+	dsns       DSNs
+	bot        *testcontainers.DockerContainer
 	containers []testcontainers.Container
+}
+
+// DSNs returns the current ways to reach the database.
+func (e *Env) DSNs() DSNs {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dsns
 }
 
 // Start brings the stack up. On error it removes whatever it had started.
@@ -237,6 +245,12 @@ func (e *Env) createProxies(ctx context.Context) error {
 		}
 		e.Proxies[s.name] = p
 	}
+	return e.refreshDSNs(ctx)
+}
+
+// refreshDSNs works the DSNs out from the current port mappings, which a
+// restarted container may have changed.
+func (e *Env) refreshDSNs(ctx context.Context) error {
 	host, err := e.Toxiproxy.Host(ctx)
 	if err != nil {
 		return fmt.Errorf("toxiproxy host: %w", err)
@@ -257,7 +271,9 @@ func (e *Env) createProxies(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres port: %w", err)
 	}
-	e.DSN = DSNs{
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.dsns = DSNs{
 		HostPostgres:    e.dsn(pgHost, pgPort.Num(), ""),
 		HostPooler:      e.dsn(host, pooler.Num(), ""),
 		HostDirect:      e.dsn(host, direct.Num(), ""),

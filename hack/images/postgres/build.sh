@@ -10,7 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 image="${P1001_POSTGRES_IMAGE:-p1001/postgres:15}"
 require_docker
-image_wanted "$image" || exit 0
+built_here "$image" P1001_POSTGRES_IMAGE || exit 0
+inputs=$(inputs_hash hack/images/postgres)
+image_wanted "$image" "$inputs" || exit 0
 
 if ! command -v mmdebstrap >/dev/null 2>&1; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -54,7 +56,7 @@ mmdebstrap --variant=essential --mode=root --quiet \
 	bookworm "$work/rootfs.tar" "${mirror_args[@]}"
 say "$image: rootfs $(du -h "$work/rootfs.tar" | cut -f1), importing"
 
-docker import --change "LABEL $PROJECT_LABEL" \
+docker import --change "LABEL $PROJECT_LABEL" --change "LABEL org.p1001.inputs=$inputs" \
 	--change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 	--change 'ENV PGDATA=/var/lib/postgresql/data' \
 	--change 'ENV LANG=C.UTF-8' \

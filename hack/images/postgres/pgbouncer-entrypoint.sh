@@ -42,6 +42,8 @@ default_pool_size = $DEFAULT_POOL_SIZE
 ignore_startup_parameters = extra_float_digits,options
 server_login_retry = 1
 server_connect_timeout = 5
+# A restarted postgres may come back on another address; look it up again soon.
+dns_max_ttl = 1
 log_connections = 0
 log_disconnections = 0
 EOF

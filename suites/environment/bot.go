@@ -1,0 +1,152 @@
+package environment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// PortBot is the bot's HTTP port inside its container.
+const PortBot = 8080
+
+// BotOptions configure one bot container. Each scenario runs its own bot,
+// with its own retry policy, against the shared database containers.
+type BotOptions struct {
+	// Path is ProxyPooler (default) or ProxyDirect: which toxiproxy proxy
+	// the bot's DATABASE_URL points at.
+	Path string
+	// URLParams are the Prisma-style query parameters of DATABASE_URL.
+	// Nil means the runbook's: pgbouncer=true (pooler path only),
+	// connection_limit=10, connect_timeout=30.
+	URLParams map[string]string
+	// Env is added to the bot's environment (DB_RETRY_*, ...).
+	Env map[string]string
+}
+
+// Bot is a running bot container.
+type Bot struct {
+	Container *testcontainers.DockerContainer
+	// URL is the bot's HTTP API as reached from the host.
+	URL string
+	// DatabaseURL is what the bot was given; it holds the password.
+	DatabaseURL string
+}
+
+// DatabaseURL builds the container-side DATABASE_URL for opts, as a
+// Prisma/Supabase user writes it.
+func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
+	path := opts.Path
+	if path == "" {
+		path = ProxyPooler
+	}
+	var port uint16
+	switch path {
+	case ProxyPooler:
+		port = PortPooler
+	case ProxyDirect:
+		port = PortPostgres
+	default:
+		return "", fmt.Errorf("bot path %q: want %q or %q", path, ProxyPooler, ProxyDirect)
+	}
+	params := opts.URLParams
+	if params == nil {
+		params = map[string]string{"connection_limit": "10", "connect_timeout": "30"}
+		if path == ProxyPooler {
+			params["pgbouncer"] = "true"
+		}
+	}
+	q := url.Values{}
+	for k, v := range params {
+		q.Set(k, v)
+	}
+	return e.dsn(AliasToxiproxy, port, q.Encode()), nil
+}
+
+// StartBot starts the bot on the private network (alias "bot") and waits
+// for /healthz. The container keeps its port mapping on the default bridge,
+// so the host still reaches it while a partition cuts it from the database.
+// Only one bot runs at a time; stop it with StopBot.
+func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
+	dbURL, err := e.DatabaseURL(opts)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{
+		"DATABASE_URL": dbURL,
+		"HTTP_ADDR":    ":" + strconv.Itoa(PortBot),
+		"LOG_FORMAT":   "json",
+	}
+	maps.Copy(env, opts.Env)
+
+	start := time.Now()
+	httpPort := strconv.Itoa(PortBot) + "/tcp"
+	c, err := testcontainers.Run(ctx, e.cfg.BotImage,
+		testcontainers.WithLabels(e.cfg.labels()),
+		testcontainers.WithEnv(env),
+		testcontainers.WithExposedPorts(httpPort),
+		// Joined to the private network before it starts, so that its first
+		// connection attempts already resolve "toxiproxy".
+		testcontainers.WithLifecycleHooks(testcontainers.ContainerLifecycleHooks{
+			PostCreates: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
+				return e.connect(ctx, c.GetContainerID(), AliasBot)
+			}},
+		}),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(httpPort).
+			WithStartupTimeout(30*time.Second)),
+	)
+	if c != nil {
+		e.mu.Lock()
+		e.bot = c
+		e.mu.Unlock()
+	}
+	e.track(c, "bot", start)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start bot (%s): %w", e.cfg.BotImage, err), e.StopBot(ctx))
+	}
+	endpoint, err := c.PortEndpoint(ctx, httpPort, "http")
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("bot endpoint: %w", err), e.StopBot(ctx))
+	}
+	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL}, nil
+}
+
+// Logs returns everything the bot has logged so far.
+func (b *Bot) Logs(ctx context.Context) ([]byte, error) {
+	rc, err := b.Container.Logs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bot logs: %w", err)
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// StopBot stops the running bot gracefully (SIGTERM, up to 15 s, so that it
+// can flush its outbox) and removes it.
+func (e *Env) StopBot(ctx context.Context) error {
+	e.mu.Lock()
+	bot := e.bot
+	e.bot = nil
+	for i, c := range e.containers {
+		if c == testcontainers.Container(bot) {
+			e.containers = append(e.containers[:i], e.containers[i+1:]...)
+			break
+		}
+	}
+	e.mu.Unlock()
+	if bot == nil {
+		return nil
+	}
+	stop := 15 * time.Second
+	if err := bot.Stop(ctx, &stop); err != nil {
+		return errors.Join(fmt.Errorf("stop bot: %w", err), testcontainers.TerminateContainer(bot))
+	}
+	return testcontainers.TerminateContainer(bot)
+}

@@ -1,0 +1,195 @@
+package environment
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/jackc/pgx/v5"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+// The fault actions the scenario player needs, on the live stack. The
+// Toxiproxy client takes no context; ctx is checked before each call and
+// the client's own 30 s timeout bounds it.
+
+// ProxyControl drives one Toxiproxy proxy.
+type ProxyControl struct{ p *toxiproxy.Proxy }
+
+// Proxy returns the named proxy ("pooler" or "direct").
+func (e *Env) Proxy(name string) (ProxyControl, error) {
+	p, ok := e.Proxies[name]
+	if !ok {
+		return ProxyControl{}, fmt.Errorf("no toxiproxy proxy %q (have %q and %q)", name, ProxyPooler, ProxyDirect)
+	}
+	return ProxyControl{p: p}, nil
+}
+
+// AddToxic adds a toxic; it applies to established connections too.
+func (c ProxyControl) AddToxic(ctx context.Context, name, typ, stream string, toxicity float32, attrs map[string]any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := c.p.AddToxic(name, typ, stream, toxicity, toxiproxy.Attributes(attrs)); err != nil {
+		return fmt.Errorf("add %s toxic %q to %s: %w", typ, name, c.p.Name, err)
+	}
+	return nil
+}
+
+// RemoveToxic removes a toxic by name.
+func (c ProxyControl) RemoveToxic(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.p.RemoveToxic(name); err != nil {
+		return fmt.Errorf("remove toxic %q from %s: %w", name, c.p.Name, err)
+	}
+	return nil
+}
+
+// Disable closes the proxy's listener and every connection through it: new
+// connections are refused, as when the pooler is down.
+func (c ProxyControl) Disable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.p.Disable(); err != nil {
+		return fmt.Errorf("disable %s: %w", c.p.Name, err)
+	}
+	return nil
+}
+
+// Enable reopens the proxy.
+func (c ProxyControl) Enable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.p.Enable(); err != nil {
+		return fmt.Errorf("enable %s: %w", c.p.Name, err)
+	}
+	return nil
+}
+
+// Restart stops the named container ("postgres" or "pgbouncer") and starts
+// it again, returning once its wait strategy passes. Mapped host ports may
+// change; the host DSNs are refreshed.
+func (e *Env) Restart(ctx context.Context, name string) error {
+	var c testcontainers.Container
+	switch name {
+	case AliasPostgres:
+		c = e.Postgres
+	case AliasPgBouncer:
+		c = e.PgBouncer
+	default:
+		return fmt.Errorf("restart: no container %q (have %q and %q)", name, AliasPostgres, AliasPgBouncer)
+	}
+	stopTimeout := time.Second
+	if err := c.Stop(ctx, &stopTimeout); err != nil {
+		return fmt.Errorf("restart %s: stop: %w", name, err)
+	}
+	if err := c.Start(ctx); err != nil {
+		return fmt.Errorf("restart %s: start: %w", name, err)
+	}
+	return e.refreshDSNs(ctx)
+}
+
+// PausePgBouncer sends PAUSE on pgbouncer's admin console: it waits for the
+// server connections to be released and then holds new queries, as a
+// pooler under maintenance does.
+func (e *Env) PausePgBouncer(ctx context.Context) error { return e.pgbouncerAdmin(ctx, "PAUSE") }
+
+// ResumePgBouncer sends RESUME.
+func (e *Env) ResumePgBouncer(ctx context.Context) error { return e.pgbouncerAdmin(ctx, "RESUME") }
+
+func (e *Env) pgbouncerAdmin(ctx context.Context, command string) error {
+	host, err := e.PgBouncer.Host(ctx)
+	if err != nil {
+		return fmt.Errorf("pgbouncer %s: %w", command, err)
+	}
+	port, err := e.PgBouncer.MappedPort(ctx, strconv.Itoa(PortPgBouncer)+"/tcp")
+	if err != nil {
+		return fmt.Errorf("pgbouncer %s: %w", command, err)
+	}
+	u, err := url.Parse(e.dsn(host, port.Num(), "default_query_exec_mode=simple_protocol&sslmode=disable"))
+	if err != nil {
+		return err
+	}
+	u.Path = "/pgbouncer" // the admin console
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("pgbouncer %s: connect to the admin console: %w", command, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, command); err != nil {
+		return fmt.Errorf("pgbouncer %s: %w", command, err)
+	}
+	return nil
+}
+
+// Disconnect partitions a container (the bot) from the private network. The
+// host still reaches it: it keeps its port mapping on the default bridge.
+func (e *Env) Disconnect(ctx context.Context, name string) error {
+	id, err := e.containerID(name)
+	if err != nil {
+		return err
+	}
+	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		_, err := cli.NetworkDisconnect(ctx, e.Network.ID, client.NetworkDisconnectOptions{Container: id, Force: true})
+		if err != nil {
+			return fmt.Errorf("disconnect %s from the network: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// Reconnect joins a container to the private network again, under its alias.
+func (e *Env) Reconnect(ctx context.Context, name string) error {
+	id, err := e.containerID(name)
+	if err != nil {
+		return err
+	}
+	return e.connect(ctx, id, name)
+}
+
+func (e *Env) connect(ctx context.Context, id, alias string) error {
+	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		_, err := cli.NetworkConnect(ctx, e.Network.ID, client.NetworkConnectOptions{
+			Container:      id,
+			EndpointConfig: &network.EndpointSettings{Aliases: []string{alias}},
+		})
+		if err != nil {
+			return fmt.Errorf("connect %s to the network: %w", alias, err)
+		}
+		return nil
+	})
+}
+
+func (e *Env) withDocker(ctx context.Context, fn func(*testcontainers.DockerClient) error) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	return fn(cli)
+}
+
+func (e *Env) containerID(name string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case name == AliasPostgres && e.Postgres != nil:
+		return e.Postgres.GetContainerID(), nil
+	case name == AliasPgBouncer && e.PgBouncer != nil:
+		return e.PgBouncer.GetContainerID(), nil
+	case name == AliasToxiproxy && e.Toxiproxy != nil:
+		return e.Toxiproxy.GetContainerID(), nil
+	case name == AliasBot && e.bot != nil:
+		return e.bot.GetContainerID(), nil
+	}
+	return "", fmt.Errorf("no running container %q", name)
+}
