@@ -24,8 +24,8 @@ type BotOptions struct {
 	// the bot's DATABASE_URL points at.
 	Path string
 	// URLParams are the Prisma-style query parameters of DATABASE_URL.
-	// Nil means the runbook's: pgbouncer=true (pooler path only),
-	// connection_limit=10, connect_timeout=30.
+	// Nil means the runbook's, in its order: pgbouncer=true (pooler path
+	// only), connection_limit=10, connect_timeout=30.
 	URLParams map[string]string
 	// Env is added to the bot's environment (DB_RETRY_*, ...).
 	Env map[string]string
@@ -56,15 +56,15 @@ func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 	default:
 		return "", fmt.Errorf("bot path %q: want %q or %q", path, ProxyPooler, ProxyDirect)
 	}
-	params := opts.URLParams
-	if params == nil {
-		params = map[string]string{"connection_limit": "10", "connect_timeout": "30"}
+	if opts.URLParams == nil {
+		query := runbookParams
 		if path == ProxyPooler {
-			params["pgbouncer"] = "true"
+			query = "pgbouncer=true&" + query
 		}
+		return e.dsn(AliasToxiproxy, port, query), nil
 	}
 	q := url.Values{}
-	for k, v := range params {
+	for k, v := range opts.URLParams {
 		q.Set(k, v)
 	}
 	return e.dsn(AliasToxiproxy, port, q.Encode()), nil

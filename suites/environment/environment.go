@@ -29,6 +29,9 @@ import (
 
 const startupTimeout = 90 * time.Second
 
+// runbookParams are the pool parameters of the runbook's DATABASE_URL.
+const runbookParams = "connection_limit=10&connect_timeout=30"
+
 // DSNs are the ways to reach the database, all with the same credentials.
 type DSNs struct {
 	// HostPostgres reaches postgres from the host through its own mapped
@@ -279,7 +282,7 @@ func (e *Env) refreshDSNs(ctx context.Context) error {
 		HostDirect:      e.dsn(host, direct.Num(), ""),
 		ContainerPooler: e.dsn(AliasToxiproxy, PortPooler, ""),
 		ContainerDirect: e.dsn(AliasToxiproxy, PortPostgres, ""),
-		PrismaPooler:    e.dsn(AliasToxiproxy, PortPooler, "pgbouncer=true&connection_limit=10&connect_timeout=30"),
+		PrismaPooler:    e.dsn(AliasToxiproxy, PortPooler, "pgbouncer=true&"+runbookParams),
 	}
 	return nil
 }
