@@ -169,11 +169,11 @@ func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 // refused. It returns 0 on success, else the status, message and field for
 // the error response. Transports share it.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) (status int, msg, field string) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return http.StatusUnsupportedMediaType, "Content-Type must be application/json", ""
-		}
+	// The body must be JSON whatever the header says: `curl -d` labels JSON
+	// as a form, and refusing that would only confuse. A multipart upload is
+	// clearly something else.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); strings.HasPrefix(mt, "multipart/") {
+		return http.StatusUnsupportedMediaType, "send a JSON object, not " + mt, ""
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()

@@ -157,7 +157,7 @@ func TestBadRequests(t *testing.T) {
 		{"two objects", "POST", "/v1/chats/c1/messages", "application/json", `{"text":"a"}{"text":"b"}`, 400, "trailing data", ""},
 		{"NUL in text", "POST", "/v1/chats/c1/messages", "application/json", `{"text":"a\u0000b"}`, 400, "NUL", "text"},
 		{"body too large", "POST", "/v1/chats/c1/messages", "application/json", `{"text":"` + strings.Repeat("x", 2000) + `"}`, 413, "body larger than 1024 bytes", ""},
-		{"wrong content type", "POST", "/v1/chats/c1/messages", "text/plain", `{"text":"hi"}`, 415, "Content-Type must be application/json", ""},
+		{"multipart upload", "POST", "/v1/chats/c1/messages", "multipart/form-data; boundary=x", `--x--`, 415, "send a JSON object, not multipart/form-data", ""},
 		{"chat id too long", "POST", "/v1/chats/" + strings.Repeat("c", 129) + "/messages", "application/json", `{"text":"hi"}`, 400, "chat id", "id"},
 		{"GET on messages", "GET", "/v1/chats/c1/messages", "", ``, 405, "method GET not allowed; use POST", ""},
 		{"unknown path", "GET", "/v2/nothing", "", ``, 404, "no such endpoint", ""},
@@ -222,6 +222,14 @@ type failingChat struct{ err error }
 
 func (c failingChat) Handle(context.Context, chat.Message) (chat.Reply, error) {
 	return chat.Reply{}, c.err
+}
+
+func TestCurlDefaultContentTypeIsAccepted(t *testing.T) {
+	f := newFixture(t)
+	status, out := f.do(t, "POST", "/v1/chats/c1/messages", "application/x-www-form-urlencoded", `{"text":"hi"}`)
+	if status != 200 || !strings.Contains(string(out), `"reply"`) {
+		t.Errorf("curl -d style request = %d %s", status, out)
+	}
 }
 
 func TestHandlerFailureIs500WithoutDetails(t *testing.T) {

@@ -1,0 +1,247 @@
+// Package config reads the bot's settings from the environment, in one
+// place, and reports every bad or missing variable at once, by name.
+// docs/bot.md documents each variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/p1001/p1001/bot/chat"
+	"github.com/p1001/p1001/bot/dburl"
+	"github.com/p1001/p1001/bot/responder"
+	"github.com/p1001/p1001/bot/telegram"
+	"github.com/p1001/p1001/resilience"
+)
+
+// Config is everything the bot reads from its environment.
+type Config struct {
+	HTTPAddr  string
+	LogFormat string // "text" or "json"
+	LogLevel  slog.Level
+
+	// DB is DATABASE_URL, translated. MigrateDB is MIGRATE_DATABASE_URL, or
+	// DB when that is unset.
+	DB             *dburl.Config
+	MigrateDB      *dburl.Config
+	MigrateOnStart bool
+	Retry          resilience.Policy
+
+	DefaultPrompt      string
+	PromptMaxStaleness time.Duration
+	PromptCacheSize    int
+	MaxMessageChars    int
+	MaxPromptChars     int
+	MaxBodyBytes       int64
+
+	OutboxCapacity      int
+	OutboxBatchSize     int
+	OutboxRetryMaxDelay time.Duration
+	ShutdownTimeout     time.Duration
+
+	Responder string // "template" or "openai"
+	OpenAI    responder.OpenAIConfig
+
+	// Telegram is nil unless TELEGRAM_BOT_TOKEN is set.
+	Telegram *telegram.Config
+}
+
+// Defaults.
+const (
+	DefaultHTTPAddr           = ":8080"
+	DefaultPromptMaxStaleness = 10 * time.Minute
+	DefaultOpenAIBaseURL      = "https://api.openai.com/v1"
+	DefaultOpenAIModel        = "gpt-4o-mini"
+)
+
+// Load reads the configuration through lookup (os.LookupEnv). environ
+// (os.Environ) is checked for misspelt DB_RETRY_*/DB_BREAKER_* names.
+func Load(lookup func(string) (string, bool), environ []string) (Config, error) {
+	r := reader{lookup: lookup}
+	c := Config{
+		HTTPAddr:            r.str("HTTP_ADDR", DefaultHTTPAddr),
+		LogFormat:           r.oneOf("LOG_FORMAT", "text", "text", "json"),
+		LogLevel:            r.level("LOG_LEVEL"),
+		MigrateOnStart:      r.boolean("MIGRATE_ON_START", true),
+		DefaultPrompt:       r.str("DEFAULT_PROMPT", chat.DefaultPrompt),
+		PromptMaxStaleness:  r.duration("PROMPT_MAX_STALENESS", DefaultPromptMaxStaleness, 0),
+		PromptCacheSize:     r.integer("PROMPT_CACHE_SIZE", 10000, 1, 10_000_000),
+		MaxMessageChars:     r.integer("MAX_MESSAGE_CHARS", 4096, 1, 1<<20),
+		MaxPromptChars:      r.integer("MAX_PROMPT_CHARS", 2000, 1, 1<<20),
+		MaxBodyBytes:        int64(r.integer("MAX_BODY_BYTES", 64<<10, 256, 64<<20)),
+		OutboxCapacity:      r.integer("OUTBOX_CAPACITY", 1000, 1, 10_000_000),
+		OutboxBatchSize:     r.integer("OUTBOX_BATCH_SIZE", 100, 1, 10_000),
+		OutboxRetryMaxDelay: r.duration("OUTBOX_RETRY_MAX_DELAY", 2*time.Second, time.Millisecond),
+		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
+		Responder:           r.oneOf("RESPONDER", "template", "template", "openai"),
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		r.fail(fmt.Errorf("HTTP_ADDR=%q: want host:port or :port", c.HTTPAddr))
+	}
+	if strings.TrimSpace(c.DefaultPrompt) == "" {
+		r.fail(errors.New("DEFAULT_PROMPT is set but blank"))
+	}
+
+	policy, err := resilience.PolicyFromEnv(lookup)
+	r.fail(err)
+	r.fail(resilience.CheckEnvNames(environ))
+	c.Retry = policy
+
+	db, err := dburl.Parse("DATABASE_URL", r.str("DATABASE_URL", ""))
+	r.fail(err)
+	c.DB, c.MigrateDB = db, db
+	if raw, ok := lookup("MIGRATE_DATABASE_URL"); ok && strings.TrimSpace(raw) != "" {
+		mdb, err := dburl.Parse("MIGRATE_DATABASE_URL", raw)
+		r.fail(err)
+		c.MigrateDB = mdb
+	}
+	if c.MigrateDB != nil && c.MigrateDB.Schema != "" && c.MigrateDB.PgBouncer {
+		r.fail(errors.New("DATABASE_URL has schema= and pgbouncer=true: migrations need search_path, which PgBouncer refuses as a startup parameter; set MIGRATE_DATABASE_URL to a direct URL with the same schema="))
+	}
+
+	c.OpenAI = responder.OpenAIConfig{
+		BaseURL:    r.str("OPENAI_BASE_URL", DefaultOpenAIBaseURL),
+		APIKey:     r.str("OPENAI_API_KEY", ""),
+		Model:      r.str("OPENAI_MODEL", DefaultOpenAIModel),
+		Timeout:    r.duration("OPENAI_TIMEOUT", 20*time.Second, time.Millisecond),
+		MaxRetries: r.integer("OPENAI_MAX_RETRIES", 1, 0, 10),
+		Fallback:   r.str("OPENAI_FALLBACK_REPLY", responder.DefaultFallback),
+	}
+	if c.Responder == "openai" && !strings.HasPrefix(c.OpenAI.BaseURL, "http://") && !strings.HasPrefix(c.OpenAI.BaseURL, "https://") {
+		r.fail(fmt.Errorf("OPENAI_BASE_URL=%q must start with http:// or https://", c.OpenAI.BaseURL))
+	}
+
+	if token := r.str("TELEGRAM_BOT_TOKEN", ""); token != "" {
+		tg := telegram.Config{
+			Token:        token,
+			Secret:       r.str("TELEGRAM_WEBHOOK_SECRET", ""),
+			APIBaseURL:   r.str("TELEGRAM_API_BASE_URL", telegram.DefaultAPIBaseURL),
+			Timeout:      r.duration("TELEGRAM_TIMEOUT", 10*time.Second, time.Millisecond),
+			MaxBodyBytes: 1 << 20,
+		}
+		r.fail(tg.Validate())
+		c.Telegram = &tg
+	} else {
+		for _, name := range []string{"TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL", "TELEGRAM_TIMEOUT"} {
+			if v, ok := lookup(name); ok && v != "" {
+				r.fail(fmt.Errorf("%s is set but TELEGRAM_BOT_TOKEN is not: the Telegram webhook stays off", name))
+			}
+		}
+	}
+	if len(r.errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
+	}
+	return c, nil
+}
+
+// reader collects every error instead of stopping at the first.
+type reader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (r *reader) fail(err error) {
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+}
+
+// raw returns the trimmed value; unset and blank both mean "use the default".
+func (r *reader) raw(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (r *reader) str(name, def string) string {
+	if v, ok := r.raw(name); ok {
+		return v
+	}
+	return def
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(fmt.Errorf("%s=%q: want one of %s", name, v, strings.Join(allowed, ", ")))
+	return def
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(fmt.Errorf("%s=%q: want true or false", name, v))
+		return def
+	}
+	return b
+}
+
+func (r *reader) integer(name string, def, lo, hi int) int {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(fmt.Errorf("%s=%q: want an integer from %d to %d", name, v, lo, hi))
+		return def
+	}
+	return n
+}
+
+// duration parses Go syntax ("250ms", "10m"); 0 is allowed only when lo is 0.
+func (r *reader) duration(name string, def, lo time.Duration) time.Duration {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo {
+		r.fail(fmt.Errorf("%s=%q: want a duration of at least %v such as 500ms or 2s", name, v, lo))
+		return def
+	}
+	return d
+}
+
+func (r *reader) level(name string) slog.Level {
+	v, ok := r.raw(name)
+	if !ok {
+		return slog.LevelInfo
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail(fmt.Errorf("%s=%q: want debug, info, warn or error", name, v))
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Names lists every variable Load reads besides resilience's DB_RETRY_* and
+// DB_BREAKER_* (resilience.EnvVarNames); docs/bot.md documents each one.
+func Names() []string {
+	return []string{
+		"HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL",
+		"DATABASE_URL", "MIGRATE_DATABASE_URL", "MIGRATE_ON_START",
+		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE",
+		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",
+		"OUTBOX_CAPACITY", "OUTBOX_BATCH_SIZE", "OUTBOX_RETRY_MAX_DELAY", "SHUTDOWN_TIMEOUT",
+		"RESPONDER", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "OPENAI_TIMEOUT", "OPENAI_MAX_RETRIES", "OPENAI_FALLBACK_REPLY",
+		"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL", "TELEGRAM_TIMEOUT",
+	}
+}
