@@ -7,7 +7,9 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
@@ -23,9 +25,9 @@ type BotOptions struct {
 	// Path is ProxyPooler (default) or ProxyDirect: which toxiproxy proxy
 	// the bot's DATABASE_URL points at.
 	Path string
-	// URLParams are the Prisma-style query parameters of DATABASE_URL.
-	// Nil means the runbook's, in its order: pgbouncer=true (pooler path
-	// only), connection_limit=10, connect_timeout=30.
+	// URLParams override the runbook's Prisma parameters of DATABASE_URL
+	// (pgbouncer=true on the pooler path, connection_limit=10,
+	// connect_timeout=30) key by key; an empty value removes a key.
 	URLParams map[string]string
 	// Env is added to the bot's environment (DB_RETRY_*, ...).
 	Env map[string]string
@@ -56,18 +58,28 @@ func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 	default:
 		return "", fmt.Errorf("bot path %q: want %q or %q", path, ProxyPooler, ProxyDirect)
 	}
-	if opts.URLParams == nil {
-		query := runbookParams
-		if path == ProxyPooler {
-			query = "pgbouncer=true&" + query
+	// Built by hand to keep the runbook's order: url.Values would sort it.
+	params := [][2]string{{"connection_limit", "10"}, {"connect_timeout", "30"}}
+	if path == ProxyPooler {
+		params = append([][2]string{{"pgbouncer", "true"}}, params...)
+	}
+	overrides := maps.Clone(opts.URLParams)
+	var query []string
+	for _, kv := range params {
+		if v, ok := overrides[kv[0]]; ok {
+			kv[1] = v
+			delete(overrides, kv[0])
 		}
-		return e.dsn(AliasToxiproxy, port, query), nil
+		if kv[1] != "" {
+			query = append(query, url.QueryEscape(kv[0])+"="+url.QueryEscape(kv[1]))
+		}
 	}
-	q := url.Values{}
-	for k, v := range opts.URLParams {
-		q.Set(k, v)
+	for _, k := range slices.Sorted(maps.Keys(overrides)) {
+		if v := overrides[k]; v != "" {
+			query = append(query, url.QueryEscape(k)+"="+url.QueryEscape(v))
+		}
 	}
-	return e.dsn(AliasToxiproxy, port, q.Encode()), nil
+	return e.dsn(AliasToxiproxy, port, strings.Join(query, "&")), nil
 }
 
 // StartBot starts the bot on the private network (alias "bot") and waits
@@ -109,11 +121,11 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	}
 	e.track(c, "bot", start)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("start bot (%s): %w", e.cfg.BotImage, err), e.StopBot(ctx))
+		return nil, errors.Join(fmt.Errorf("start bot (%s): %w", e.cfg.BotImage, err), discardLogs(e.StopBot(ctx)))
 	}
 	endpoint, err := c.PortEndpoint(ctx, httpPort, "http")
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("bot endpoint: %w", err), e.StopBot(ctx))
+		return nil, errors.Join(fmt.Errorf("bot endpoint: %w", err), discardLogs(e.StopBot(ctx)))
 	}
 	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL}, nil
 }
@@ -128,25 +140,24 @@ func (b *Bot) Logs(ctx context.Context) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
-// StopBot stops the running bot gracefully (SIGTERM, up to 15 s, so that it
-// can flush its outbox) and removes it.
-func (e *Env) StopBot(ctx context.Context) error {
+// StopBot stops the running bot gracefully (SIGTERM, up to 15 s, so that
+// it can flush its outbox), returns everything it logged, shutdown
+// included, and removes it. Without a running bot it does nothing.
+func (e *Env) StopBot(ctx context.Context) ([]byte, error) {
 	e.mu.Lock()
 	bot := e.bot
 	e.bot = nil
-	for i, c := range e.containers {
-		if c == testcontainers.Container(bot) {
-			e.containers = append(e.containers[:i], e.containers[i+1:]...)
-			break
-		}
-	}
+	e.containers = slices.DeleteFunc(e.containers, func(c testcontainers.Container) bool {
+		return c == testcontainers.Container(bot)
+	})
 	e.mu.Unlock()
 	if bot == nil {
-		return nil
+		return nil, nil
 	}
 	stop := 15 * time.Second
-	if err := bot.Stop(ctx, &stop); err != nil {
-		return errors.Join(fmt.Errorf("stop bot: %w", err), testcontainers.TerminateContainer(bot))
-	}
-	return testcontainers.TerminateContainer(bot)
+	stopErr := bot.Stop(ctx, &stop)
+	logs, logsErr := (&Bot{Container: bot}).Logs(ctx)
+	return logs, errors.Join(stopErr, logsErr, testcontainers.TerminateContainer(bot))
 }
+
+func discardLogs(_ []byte, err error) error { return err }
