@@ -31,7 +31,15 @@ type BotOptions struct {
 	URLParams map[string]string
 	// Env is added to the bot's environment (DB_RETRY_*, ...).
 	Env map[string]string
+	// LogLines, when set, is called with every line the bot logs, as it
+	// logs it (make p1001 narrates them live).
+	LogLines func(line []byte)
 }
+
+// logFunc adapts a function to testcontainers' log consumer.
+type logFunc func(line []byte)
+
+func (f logFunc) Accept(l testcontainers.Log) { f(l.Content) }
 
 // Bot is a running bot container.
 type Bot struct {
@@ -100,7 +108,11 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 
 	start := time.Now()
 	httpPort := strconv.Itoa(PortBot) + "/tcp"
-	c, err := testcontainers.Run(ctx, e.cfg.BotImage,
+	var extra []testcontainers.ContainerCustomizer
+	if opts.LogLines != nil {
+		extra = append(extra, testcontainers.WithLogConsumers(logFunc(opts.LogLines)))
+	}
+	c, err := testcontainers.Run(ctx, e.cfg.BotImage, append(extra,
 		testcontainers.WithLabels(e.cfg.labels()),
 		testcontainers.WithEnv(env),
 		testcontainers.WithExposedPorts(httpPort),
@@ -113,7 +125,7 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 		}),
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(httpPort).
 			WithStartupTimeout(30*time.Second)),
-	)
+	)...)
 	if c != nil {
 		e.mu.Lock()
 		e.bot = c
