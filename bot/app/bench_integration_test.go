@@ -1,0 +1,98 @@
+//go:build integration
+
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/p1001/p1001/bot/chat"
+	"github.com/p1001/p1001/bot/config"
+)
+
+// BenchmarkPostMessageRealPostgres measures POST /v1/chats/{id}/messages on
+// the healthy path through the whole bot (loopback HTTP, handler, retry
+// layer, pgxpool, the outbox writing the message log) against
+// P1001_TEST_DATABASE_URL. -cpu sets the client concurrency via RunParallel.
+func BenchmarkPostMessageRealPostgres(b *testing.B) {
+	raw := os.Getenv("P1001_TEST_DATABASE_URL")
+	if raw == "" {
+		b.Fatal("P1001_TEST_DATABASE_URL is not set")
+	}
+	vars := map[string]string{"DATABASE_URL": raw}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt, err := Build(cfg, NewLogger("text", slog.LevelWarn, io.Discard), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt.Start()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := rt.Stop(ctx); err != nil {
+			b.Errorf("stop: %v", err)
+		}
+	}()
+	select {
+	case <-rt.Migrated():
+	case <-time.After(30 * time.Second):
+		b.Fatal("not migrated")
+	}
+	ctx := context.Background()
+	for i := range 100 {
+		if _, err := rt.Handler.Handle(ctx, chat.Message{ChatID: fmt.Sprintf("bench-%d", i), Text: "/setprompt You are a pirate. Arr."}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h, err := rt.HTTPHandler()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+
+	var mu sync.Mutex
+	var all []time.Duration
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		i := 0
+		for pb.Next() {
+			i++
+			start := time.Now()
+			resp, err := client.Post(fmt.Sprintf("%s/v1/chats/bench-%d/messages", srv.URL, i%100), "application/json", strings.NewReader(`{"text":"hello there"}`))
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			mine = append(mine, time.Since(start))
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"prompt_source":"custom"`) {
+				b.Fatalf("reply %d %s", resp.StatusCode, body)
+			}
+		}
+		mu.Lock()
+		all = append(all, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	slices.Sort(all)
+	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) }
+	b.ReportMetric(q(0.50), "p50-µs")
+	b.ReportMetric(q(0.99), "p99-µs")
+	b.ReportMetric(float64(len(all))/b.Elapsed().Seconds(), "req/s")
+}
