@@ -262,13 +262,14 @@ func FuzzParseNeverLeaksPassword(f *testing.F) {
 	f.Add("user", "pw", "host:6543", "pgbouncer=true&connection_limit=10&connect_timeout=30")
 	f.Add("u", "p%zz", "h", "x=1")
 	f.Add("u", "pa ss", "h:1", "")
+	const marker = "Zq7s3cr3t" // marks the password so that it cannot be confused with the rest
 	f.Fuzz(func(t *testing.T, user, password, hostport, query string) {
-		if len(password) < 6 || strings.ContainsAny(password, "@/?#") {
-			return // short passwords appear in ordinary text by chance
+		if strings.Contains(user+hostport+query, marker) || strings.ContainsAny(password, "@/?#") {
+			return
 		}
-		raw := "postgresql://" + user + ":" + password + "@" + hostport + "/db?" + query
+		raw := "postgresql://" + user + ":" + marker + password + "@" + hostport + "/db?" + query
 		_, err := Parse("DATABASE_URL", raw)
-		if err != nil && strings.Contains(err.Error(), password) {
+		if err != nil && strings.Contains(err.Error(), marker) {
 			t.Fatalf("error leaks the password: %q", err)
 		}
 	})
