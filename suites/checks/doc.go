@@ -1,0 +1,128 @@
+// Package checks decides whether the bot kept its promises in one recorded
+// scenario run. Every checker is a pure function of the scenario (its
+// expect block, retry policy and fault plan) and the history (ops, measured
+// fault events, logs, metrics, what postgres holds afterwards): no clock,
+// no I/O, so a recorded run can be re-checked offline.
+//
+// # API
+//
+//	Run(s, h) []Result         every guard and check, in the order of Checks()
+//	Failed(rs) []Result        the results that did not pass
+//	Measure(s, h) Figures      the report row's numbers
+//	PhaseOf(s, h, op) Phase    healthy | fault | transition | recovery
+//	KeepPromises(s)            Gomega matcher over history.History (or *History):
+//	                           Expect(h).To(checks.KeepPromises(s))
+//
+// Each checker is also exported (EveryMessageAnswered, AttemptsBounded, ...)
+// with its stable name as a constant (NameAnswered = "every-message-answered",
+// ...). A Result carries the name, whether it is a validity guard, the
+// verdict, the promise in one sentence (with the scenario's numbers), a
+// Detail quoting at most 5 offenders and counting the rest ("op #12
+// (message in chat c2 at 2.31s): ..."), and the indexes of every offending
+// op (Ops) and log line (Logs). Skipped is set, with Passed, when the
+// scenario does not ask for the promise or it cannot apply (no faults to
+// recover from); a score should leave skipped results out. The matcher's
+// failure message is one line per failed result, "[name] promise — detail",
+// guards first.
+//
+// # Phases
+//
+// Phases come from the measured fault events (FaultEvent.Start/Stop), not
+// the plan. Events of the same fault (a flapping outage) merge into one
+// window from the first start to the last stop; a fault with Stop < Start
+// never stopped. An op is in the fault phase when its [invoke, complete]
+// interval overlaps a window, even if it was invoked just before: its
+// lookup may have met the fault (Jepsen ops are intervals). Otherwise it is
+// healthy when invoked before the first fault started, in transition when
+// invoked less than expect.recovery_within after any fault stopped, and in
+// recovery after that (also between two faults). Transition allows the
+// union of the fault and recovery prompt sources.
+//
+// # Checks
+//
+//   - every-message-answered: every op has outcome ok, status 200 and a
+//     non-empty reply; op indexes are unique and contiguous. When the history
+//     has message_log counts (Logged) and expect.outbox_drained is set, each
+//     text is logged at least once per answered request and at most once per
+//     request that may have reached the bot (ok or info; fail never did).
+//   - attempts-bounded: no op reports more attempts than the policy's max
+//     (Scenario.Policy()). A degraded prompt lookup (message, /prompt,
+//     /setprompt without text) with a connection-class code (P1001, P1002,
+//     P1008, P1017, P2024) and attempts > 0 shows exactly
+//     expect.attempts_per_failed_lookup; 0 is the open breaker failing fast.
+//     Writes (/setprompt text, /reset) are held to the max only, since the
+//     retry layer may rightly stop a write whose statement may have been sent.
+//   - log-lines: each expect.log_lines entry is a substring of some line's
+//     rendered text ("msg key=value ...", attributes in key order); every
+//     "[DB Retry] Attempt X/Y", "Giving up after X/Y" and "Succeeded on
+//     attempt X/Y" line has Y = the policy's max and 1 <= X <= Y. Lines the
+//     history makes necessary: "[DB Retry] Attempt 1/Y failed" once any op
+//     reports 2+ attempts (a retry happened; a degraded reply alone does not
+//     imply one, since the breaker may have been open all along); the
+//     [MessageHandler] connection-error line once a reply is degraded with a
+//     connection-class code, the [getCustomPrompt] one once such a reply is a
+//     lookup; "P1001: Can't reach database server at host:port" somewhere in
+//     a line once a reply is degraded with P1001.
+//   - codes-seen: each expect.codes entry is the code of a degraded reply in
+//     a fault or transition phase, or the code attribute of a [DB Retry]
+//     line (log lines carry the bot's wall clock, so they are not phased).
+//   - prompt-sources: each answered op's prompt_source is allowed in its
+//     phase. A non-degraded "default" counts as "custom" when the chat may
+//     have had no custom prompt then (not seeded, or a /reset that was not
+//     followed by an acknowledged /setprompt): it is the chat's own prompt.
+//   - latency-bound: every op in a fault or transition phase, whatever its
+//     outcome, took at most expect.reply_latency_bound; an op with no
+//     completion time fails.
+//   - recovered: at least one op invoked from last stop + recovery_within on
+//     is answered, and every such answered op is in the recovery set and not
+//     degraded. Skipped without faults.
+//   - no-acked-write-lost: per chat with an acknowledged write, the final
+//     prompt in postgres (History.Prompts; absent = none) equals the value of
+//     a write that may have been the last to take effect. A /setprompt text
+//     sets the text, /reset deletes it. An acknowledged write (ok, not
+//     degraded) takes effect within [invoke, complete]; an unknown one (info,
+//     or a degraded reply) at any time after its invoke, or never (a COMMIT
+//     delayed by a toxic may land after the bot gave up); a failed one
+//     never. w may be last unless an acknowledged write other than w was
+//     invoked after w's latest effect. On failure the acknowledged writes
+//     that nothing acknowledged followed are named: one of them had to
+//     survive. Chats without an acknowledged write are not checked (their
+//     seeded prompt is not in the history).
+//   - outbox-drained: after recovery bot_outbox_depth is 0 and
+//     bot_outbox_dropped_total (all label sets summed) is reported and 0;
+//     bot_outbox_rejected_total and bot_outbox_lost_total, when reported,
+//     are 0. The scenario format has no allowance for drops: a scenario that
+//     overflows its outbox on purpose sets expect.outbox_drained: false.
+//
+// # Validity guards
+//
+//   - guard-faults-played: every planned fault (default name "<type>-<i>")
+//     has measured events, none with Err, and stopped; no measured fault is
+//     missing from the plan. Without it an unplayed fault would make every op
+//     healthy and every check vacuously true.
+//   - guard-traffic: at least expect.min_messages_per_fault ops were invoked
+//     inside each measured window.
+//   - guard-effect: degraded: one degraded reply in a fault or transition
+//     phase (over the whole scenario, not per fault); slower: the median
+//     latency of answered ops in the fault phase is at least
+//     expect.slower_by above the healthy phase's; none: no fault planned or
+//     measured.
+//   - guard-steady-state: before the first fault, and from last stop +
+//     recovery_within on, at least 3 ops each, every one answered, not
+//     degraded, with its chat's own prompt (as in prompt-sources). Without
+//     faults the whole run is the steady state.
+//
+// # Figures
+//
+// Messages counts ops of every kind; Custom/Cached/Default/Degraded count
+// answered ops by reported source. P50/P99 are nearest-rank over answered
+// ops. TimeToFallback runs from the first fault start to the completion of
+// the first degraded reply completed after it (0 if none). Recovery runs
+// from the last fault stop to the invoke of the first answered op after it
+// from which on every answered op is recovered (as in "recovered"); -1 if
+// never. With no faults (Faults == 0) both are 0.
+//
+// Zero values in a hand-built Scenario take the loader's defaults (attempts
+// per failed lookup = policy max, recovery_within 5s, ...); booleans are
+// taken as given, since Load and Parse already default them to true.
+package checks

@@ -1,0 +1,189 @@
+package checks
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/history"
+)
+
+// Names of the validity guards (stable ids).
+const (
+	NameFaultsPlayed = "guard-faults-played"
+	NameTraffic      = "guard-traffic"
+	NameEffect       = "guard-effect"
+	NameSteadyState  = "guard-steady-state"
+)
+
+// minSteady is how many requests each steady-state stretch needs.
+const minSteady = 3
+
+// GuardFaultsPlayed: every planned fault has measured events, none with
+// an error, and it stopped; no measured fault is missing from the plan.
+// Without it, a fault the player never applied would leave every op
+// "healthy" and every other check vacuously green.
+func GuardFaultsPlayed(s scenarios.Scenario, h history.History) Result {
+	r := rulesOf(s)
+	v := newVerdict(NameFaultsPlayed, true, "Every planned fault was applied and undone, with its start and stop measured.")
+	tl := newTimeline(h, r.recoveryWithin)
+	measured := map[string]window{}
+	for _, w := range tl.windows {
+		measured[w.fault] = w
+	}
+	for _, name := range r.planned {
+		w, ok := measured[name]
+		switch {
+		case !ok:
+			v.fail("fault %s has no measured start or stop", name)
+		case w.err != "":
+			v.fail("fault %s failed: %s", name, redact(w.err))
+		case w.stop == forever:
+			v.fail("fault %s started at %s and never stopped", name, offset(w.start))
+		}
+	}
+	for _, w := range tl.windows {
+		if !slices.Contains(r.planned, w.fault) {
+			v.fail("measured fault %s is not in the scenario's timeline", w.fault)
+		}
+	}
+	return v.result()
+}
+
+// GuardTraffic: at least expect.min_messages_per_fault requests were
+// invoked inside each measured fault window.
+func GuardTraffic(s scenarios.Scenario, h history.History) Result {
+	r := rulesOf(s)
+	v := newVerdict(NameTraffic, true, fmt.Sprintf("Each fault window saw at least %d requests.", r.minPerFault))
+	tl := newTimeline(h, r.recoveryWithin)
+	if !tl.hasFaults() {
+		return v.skip("no faults")
+	}
+	for _, w := range tl.windows {
+		n := 0
+		for _, o := range h.Ops {
+			if o.Invoke >= w.start && o.Invoke < w.stop {
+				n++
+			}
+		}
+		if n < r.minPerFault {
+			v.fail("fault %s [%s, %s) saw %d requests", w.fault, offset(w.start), offset(w.stop), n)
+		}
+	}
+	return v.result()
+}
+
+// GuardEffect: the faults visibly took effect, as expect.effect says:
+// degraded: at least one degraded reply in a fault or transition phase;
+// slower: the median latency of answered requests in the fault phase is at
+// least expect.slower_by above the median of the healthy phase;
+// none: no fault was planned or measured.
+func GuardEffect(s scenarios.Scenario, h history.History) Result {
+	r := rulesOf(s)
+	tl := newTimeline(h, r.recoveryWithin)
+	switch r.effect {
+	case scenarios.EffectDegraded:
+		v := newVerdict(NameEffect, true, "The faults had a visible effect: at least one degraded reply during a fault or its grace period.")
+		n, degraded := 0, 0
+		for _, o := range h.Ops {
+			if ph := tl.phase(o); ph == Fault || ph == Transition {
+				n++
+				if o.Outcome == history.OK && o.Degraded {
+					degraded++
+				}
+			}
+		}
+		if degraded == 0 {
+			v.fail("no degraded reply among the %d requests during the faults and their grace period", n)
+		}
+		return v.result()
+	case scenarios.EffectSlower:
+		v := newVerdict(NameEffect, true, fmt.Sprintf(
+			"The faults had a visible effect: the median reply during a fault is at least %s slower than when healthy.", r.slowerBy))
+		var healthy, fault []time.Duration
+		for _, o := range h.Ops {
+			if o.Outcome != history.OK {
+				continue
+			}
+			switch tl.phase(o) {
+			case Healthy:
+				healthy = append(healthy, o.Latency())
+			case Fault:
+				fault = append(fault, o.Latency())
+			}
+		}
+		switch {
+		case len(healthy) == 0:
+			v.fail("no answered request before the first fault to compare with")
+		case len(fault) == 0:
+			v.fail("no answered request during a fault")
+		default:
+			ph, pf := percentile(healthy, 0.5), percentile(fault, 0.5)
+			if pf < ph+r.slowerBy {
+				v.fail("median latency %s during the faults against %s when healthy: only %s slower",
+					pf.Round(time.Millisecond), ph.Round(time.Millisecond), (pf - ph).Round(time.Millisecond))
+			}
+		}
+		return v.result()
+	case scenarios.EffectNone:
+		v := newVerdict(NameEffect, true, "The baseline runs without faults.")
+		if len(r.planned) > 0 || tl.hasFaults() {
+			v.fail("expect.effect is none, but %d faults were planned and %d measured", len(r.planned), len(tl.windows))
+		}
+		return v.result()
+	default:
+		v := newVerdict(NameEffect, true, "The faults had a visible effect.")
+		v.fail("unknown expect.effect %q (want degraded, slower or none)", r.effect)
+		return v.result()
+	}
+}
+
+// GuardSteadyState: before the first fault, and from expect.recovery_within
+// after the last one, at least minSteady requests each, every one answered,
+// none degraded, each with its chat's own prompt read fresh (custom, or a
+// fresh default for a chat without one). With no faults the whole run is
+// the steady state.
+func GuardSteadyState(s scenarios.Scenario, h history.History) Result {
+	r := rulesOf(s)
+	v := newVerdict(NameSteadyState, true, fmt.Sprintf(
+		"The bot is healthy before the first fault and after recovery: at least %d requests each, all answered, none degraded, all with the chat's own prompt.",
+		minSteady))
+	tl := newTimeline(h, r.recoveryWithin)
+	p := newPrompts(s, h)
+	var before, after []history.Op
+	for _, o := range h.Ops {
+		switch {
+		case tl.phase(o) == Healthy:
+			before = append(before, o)
+		case tl.lastStop != forever && o.Invoke >= tl.lastStop+r.recoveryWithin:
+			after = append(after, o)
+		}
+	}
+	steady := func(when string, ops []history.Op) {
+		if len(ops) < minSteady {
+			v.fail("only %d requests %s", len(ops), when)
+		}
+		for _, o := range ops {
+			switch {
+			case o.Outcome != history.OK:
+				v.op(o, "%s: outcome %s%s", when, o.Outcome, statusAndError(o))
+			case o.Degraded:
+				v.op(o, "%s: degraded %s", when, o.Code)
+			case p.source(o) != scenarios.SourceCustom:
+				v.op(o, "%s: prompt_source %q", when, o.PromptSource)
+			}
+		}
+	}
+	if !tl.hasFaults() {
+		steady("in the run", before)
+		return v.result()
+	}
+	steady("before the first fault", before)
+	if tl.lastStop == forever {
+		v.fail("a fault never stopped, so there is no steady state after it")
+	} else {
+		steady(fmt.Sprintf("after recovery (from %s)", offset(tl.lastStop+r.recoveryWithin)), after)
+	}
+	return v.result()
+}

@@ -1,0 +1,115 @@
+package checks
+
+import (
+	"testing"
+	"time"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/history"
+)
+
+func TestGuardFaultsPlayed(t *testing.T) {
+	runCases(t, GuardFaultsPlayed, NameFaultsPlayed, true, []checkCase{
+		{name: "fault never measured", history: func(h *history.History) { h.Faults = nil },
+			detail: []string{"fault cut has no measured start or stop"}},
+		{name: "fault failed to apply", history: func(h *history.History) {
+			h.Faults[0].Err = "toxiproxy: disable pooler via postgres://app:s3cret@toxiproxy:6543/app: refused"
+		}, detail: []string{"fault cut failed: toxiproxy: disable pooler", "refused"}, absent: []string{"s3cret"}},
+		{name: "fault never stopped", history: func(h *history.History) { h.Faults[0].Stop = 0 },
+			detail: []string{"fault cut started at 2s and never stopped"}},
+		{name: "fault not in the plan", history: func(h *history.History) {
+			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "ghost", Start: 6 * time.Second, Stop: 7 * time.Second})
+		}, detail: []string{"measured fault ghost is not in the scenario's timeline"}},
+		{name: "flapping fault measured in several events", scenario: func(s *scenarios.Scenario) {
+			s.Faults[0].Flap = d(500 * time.Millisecond)
+		}, history: func(h *history.History) {
+			h.Faults = []scenarios.FaultEvent{
+				{Fault: "cut", Start: 2 * time.Second, Stop: 2500 * ms},
+				{Fault: "cut", Start: 3 * time.Second, Stop: 3500 * ms},
+				{Fault: "cut", Start: 4 * time.Second, Stop: 5 * time.Second},
+			}
+		}, pass: true},
+		{name: "unnamed fault gets the loader's default name", scenario: func(s *scenarios.Scenario) {
+			s.Faults[0].Name = ""
+		}, history: func(h *history.History) { h.Faults[0].Fault = "outage-0" }, pass: true},
+		{name: "baseline", scenario: func(s *scenarios.Scenario) { s.Faults = nil },
+			history: func(h *history.History) { h.Faults = nil }, pass: true},
+	})
+}
+
+func TestGuardTraffic(t *testing.T) {
+	runCases(t, GuardTraffic, NameTraffic, true, []checkCase{
+		{name: "too few requests in the window", scenario: func(s *scenarios.Scenario) {
+			s.Expect.MinMessagesPerFault = 6
+		}, promise: []string{"at least 6 requests"}, detail: []string{"fault cut [2s, 5s) saw 5 requests"}},
+		{name: "every window counts", history: func(h *history.History) {
+			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "again", Start: 9 * time.Second, Stop: 9500 * ms})
+		}, detail: []string{"fault again [9s, 9.5s) saw 0 requests"}},
+		{name: "default minimum", scenario: func(s *scenarios.Scenario) { s.Expect.MinMessagesPerFault = 0 },
+			history: func(h *history.History) { h.Ops = h.Ops[:8] }, promise: []string{"at least 5"}, detail: []string{"saw 4 requests"}},
+		{name: "baseline", history: func(h *history.History) { h.Faults = nil }, pass: true, skipped: true},
+	})
+}
+
+func TestGuardEffect(t *testing.T) {
+	slower := func(by time.Duration) func(*scenarios.Scenario) {
+		return func(s *scenarios.Scenario) { s.Expect.Effect, s.Expect.SlowerBy = "slower", d(by) }
+	}
+	// latencyFault turns the outage into 800ms of latency: nothing degrades.
+	latencyFault := func(h *history.History) {
+		for i := 4; i <= 8; i++ {
+			setOp(h, i, func(o *history.Op) {
+				o.PromptSource, o.Degraded, o.Code, o.Attempts, o.Complete = "custom", false, "", 1, o.Invoke+800*ms
+			})
+		}
+	}
+	runCases(t, GuardEffect, NameEffect, true, []checkCase{
+		{name: "no degraded reply", history: latencyFault,
+			detail: []string{"no degraded reply among the 6 requests during the faults and their grace period"}},
+		{name: "degraded outside the faults does not count", history: func(h *history.History) {
+			latencyFault(h)
+			setOp(h, 12, func(o *history.Op) { o.Degraded = true })
+		}, detail: []string{"no degraded reply"}},
+		{name: "degraded in the grace period counts", history: func(h *history.History) {
+			latencyFault(h)
+			setOp(h, 9, func(o *history.Op) { o.Degraded, o.PromptSource = true, "cached" })
+		}, pass: true},
+		{name: "slower enough", scenario: slower(700 * ms), history: latencyFault, pass: true},
+		{name: "not slower enough", scenario: slower(time.Second), history: latencyFault,
+			promise: []string{"at least 1s slower"}, detail: []string{"median latency 800ms during the faults against 10ms when healthy: only 790ms slower"}},
+		{name: "slower with nothing healthy to compare", scenario: slower(time.Second), history: func(h *history.History) {
+			h.Ops = h.Ops[4:]
+		}, detail: []string{"no answered request before the first fault"}},
+		{name: "none with a fault", scenario: func(s *scenarios.Scenario) { s.Expect.Effect = "none" },
+			detail: []string{"expect.effect is none, but 1 faults were planned and 1 measured"}},
+		{name: "none for a baseline", scenario: func(s *scenarios.Scenario) { s.Expect.Effect, s.Faults = "", nil },
+			history: func(h *history.History) { h.Faults = nil }, pass: true},
+		{name: "unknown effect", scenario: func(s *scenarios.Scenario) { s.Expect.Effect = "louder" },
+			detail: []string{`unknown expect.effect "louder"`}},
+	})
+}
+
+func TestGuardSteadyState(t *testing.T) {
+	runCases(t, GuardSteadyState, NameSteadyState, true, []checkCase{
+		{name: "degraded before the fault", history: func(h *history.History) {
+			setOp(h, 1, func(o *history.Op) { o.Degraded, o.Code, o.PromptSource = true, "P1017", "cached" })
+		}, detail: []string{"op #1 (message in chat c2 at 1s): before the first fault: degraded P1017"}, ops: []int{1}},
+		{name: "failed before the fault", history: func(h *history.History) {
+			setOp(h, 2, func(o *history.Op) { o.Outcome, o.Status = history.Fail, 500 })
+		}, detail: []string{"op #2", "before the first fault: outcome fail, HTTP 500"}, ops: []int{2}},
+		{name: "default prompt after recovery", history: func(h *history.History) {
+			setOp(h, 11, func(o *history.Op) { o.PromptSource = "default" })
+		}, detail: []string{"op #11", `after recovery (from 7s): prompt_source "default"`}, ops: []int{11}},
+		{name: "too little before", history: func(h *history.History) {
+			for i := range h.Ops[:3] {
+				h.Ops[i].Invoke += 2 * time.Second // now inside the fault
+				h.Ops[i].Complete += 2 * time.Second
+			}
+		}, detail: []string{"only 1 requests before the first fault"}},
+		{name: "nothing after recovery", history: func(h *history.History) { h.Ops = h.Ops[:10] },
+			detail: []string{"only 0 requests after recovery (from 7s)"}},
+		{name: "baseline: the whole run", scenario: func(s *scenarios.Scenario) { s.Faults = nil }, history: func(h *history.History) {
+			h.Faults = nil
+		}, detail: []string{"op #4", "in the run: degraded P1001"}, ops: []int{4, 5, 6, 7, 8}},
+	})
+}

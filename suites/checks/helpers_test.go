@@ -1,0 +1,183 @@
+package checks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/history"
+)
+
+const ms = time.Millisecond
+
+func d(x time.Duration) scenarios.Duration { return scenarios.Duration(x) }
+
+// testScenario is an outage of the pooler from 2s to 5s, with the loader's
+// defaults spelled out, a 2s recovery bound and the codes and log lines the
+// good history shows.
+func testScenario(mods ...func(*scenarios.Scenario)) scenarios.Scenario {
+	s := scenarios.Scenario{
+		Name:   "outage-test",
+		Labels: []string{"fault:outage"},
+		Traffic: scenarios.Traffic{
+			Chats: 2, Rate: 2, Duration: d(10 * time.Second), CustomPrompts: true,
+		},
+		Faults: []scenarios.Fault{{Name: "cut", At: d(2 * time.Second), For: d(3 * time.Second), Type: "outage", Proxy: "pooler"}},
+		Expect: scenarios.Expect{
+			Effect:                  "degraded",
+			AttemptsPerFailedLookup: 3,
+			PromptSources: scenarios.PromptSources{
+				Healthy:  []string{"custom"},
+				Fault:    []string{"custom", "cached", "default"},
+				Recovery: []string{"custom"},
+			},
+			AllAnswered:         true,
+			ReplyLatencyBound:   d(6 * time.Second),
+			RecoveryWithin:      d(2 * time.Second),
+			NoAckedWriteLost:    true,
+			OutboxDrained:       true,
+			LogLines:            []string{"[DB Retry] Attempt 1/3 failed", "[getCustomPrompt] Database connection error after retries"},
+			MinMessagesPerFault: 5,
+			Codes:               []string{"P1001"},
+		},
+	}
+	for _, m := range mods {
+		m(&s)
+	}
+	return s
+}
+
+// op is a healthy answered message: custom prompt, one attempt, 10ms.
+func op(chat string, at time.Duration) history.Op {
+	return history.Op{
+		Chat: chat, Kind: history.Message, Invoke: at, Complete: at + 10*ms,
+		Outcome: history.OK, Status: 200, Reply: "Arr, " + chat, PromptSource: "custom", Attempts: 1,
+	}
+}
+
+// fallback is a degraded answer with a P1001 code.
+func fallback(chat string, at time.Duration, source string, attempts int, latency time.Duration) history.Op {
+	o := op(chat, at)
+	o.Complete = at + latency
+	o.PromptSource, o.Degraded, o.Code, o.Attempts = source, true, "P1001", attempts
+	return o
+}
+
+func kind(k history.Kind, text string, o history.Op) history.Op {
+	o.Kind, o.Text = k, text
+	return o
+}
+
+// goodHistory is a run that keeps every promise of testScenario():
+//
+//	#0-#2  healthy messages, #3 an acknowledged /setprompt in chat c2
+//	#4     the first lookup in the outage: 3 attempts, cached, 1.2s
+//	#5-#8  fast fails by the open breaker (0 attempts), #6 a /prompt
+//	#9     transition, custom again
+//	#10-#12 after recovery
+func goodHistory() history.History {
+	ops := []history.Op{
+		op("c1", 500*ms),
+		op("c2", 1000*ms),
+		op("c1", 1500*ms),
+		kind(history.SetPrompt, "/setprompt You are a pirate.", op("c2", 1800*ms)),
+		fallback("c1", 2100*ms, "cached", 3, 1200*ms),
+		fallback("c2", 2500*ms, "cached", 0, 5*ms),
+		kind(history.GetPrompt, "/prompt", fallback("c1", 3000*ms, "cached", 0, 5*ms)),
+		fallback("c2", 3500*ms, "cached", 0, 5*ms),
+		fallback("c1", 4000*ms, "cached", 0, 5*ms),
+		op("c2", 5500*ms),
+		op("c1", 7500*ms),
+		op("c2", 8000*ms),
+		op("c1", 8500*ms),
+	}
+	logged := map[string]int{}
+	for i := range ops {
+		ops[i].Index = i
+		if ops[i].Text == "" {
+			ops[i].Text = fmt.Sprintf("hello %d", i)
+		}
+		logged[ops[i].Text]++
+	}
+	return history.History{
+		Scenario: "outage-test",
+		Base:     time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		Ops:      ops,
+		Faults:   []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: 2000 * ms, Stop: 5000 * ms}},
+		Logs: []history.LogLine{
+			{Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"op": "getCustomPrompt", "code": "P1001"}},
+			{Level: "WARN", Msg: "[DB Retry] Attempt 2/3 failed, retrying in 150ms...", Attrs: map[string]any{"op": "getCustomPrompt", "code": "P1001"}},
+			{Level: "ERROR", Msg: "[DB Retry] Giving up after 3/3 attempts", Attrs: map[string]any{"op": "getCustomPrompt", "code": "P1001"}},
+			{Level: "ERROR", Msg: lineLookupFailed, Attrs: map[string]any{
+				"chat": "c1", "code": "P1001", "error": "P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"}},
+			{Level: "WARN", Msg: lineDegraded, Attrs: map[string]any{"chat": "c1", "code": "P1001"}},
+		},
+		MetricsAfter: map[string]float64{"bot_outbox_depth": 0, `bot_outbox_dropped_total{reason="overflow"}`: 0},
+		Prompts:      map[string]string{"c1": "You are a seeded parrot.", "c2": "You are a pirate."},
+		Logged:       logged,
+	}
+}
+
+// checkCase is one hand-made history and what one checker must say of it.
+type checkCase struct {
+	name     string
+	scenario func(*scenarios.Scenario) // optional change to testScenario()
+	history  func(*history.History)    // change to goodHistory()
+	pass     bool
+	skipped  bool
+	promise  []string // substrings of Promise
+	detail   []string // substrings of Detail
+	absent   []string // substrings Detail must not have
+	ops      []int    // exactly Result.Ops
+}
+
+func runCases(t *testing.T, check func(scenarios.Scenario, history.History) Result, name string, guard bool, cases []checkCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mods []func(*scenarios.Scenario)
+			if tc.scenario != nil {
+				mods = append(mods, tc.scenario)
+			}
+			s := testScenario(mods...)
+			h := goodHistory()
+			if tc.history != nil {
+				tc.history(&h)
+			}
+			r := check(s, h)
+			if r.Name != name || r.Guard != guard {
+				t.Errorf("Name, Guard = %q, %v; want %q, %v", r.Name, r.Guard, name, guard)
+			}
+			if r.Promise == "" || !strings.HasSuffix(r.Promise, ".") {
+				t.Errorf("Promise %q: want one sentence", r.Promise)
+			}
+			if r.Passed != tc.pass || r.Skipped != tc.skipped {
+				t.Fatalf("Passed, Skipped = %v, %v; want %v, %v\n%s", r.Passed, r.Skipped, tc.pass, tc.skipped, r)
+			}
+			for _, want := range tc.promise {
+				if !strings.Contains(r.Promise, want) {
+					t.Errorf("Promise lacks %q: %s", want, r.Promise)
+				}
+			}
+			for _, want := range tc.detail {
+				if !strings.Contains(r.Detail, want) {
+					t.Errorf("Detail lacks %q:\n%s", want, r.Detail)
+				}
+			}
+			for _, bad := range tc.absent {
+				if strings.Contains(r.Detail, bad) {
+					t.Errorf("Detail has %q:\n%s", bad, r.Detail)
+				}
+			}
+			if !slices.Equal(r.Ops, tc.ops) {
+				t.Errorf("Ops = %v, want %v\n%s", r.Ops, tc.ops, r)
+			}
+		})
+	}
+}
+
+// setOp changes op #i of the history.
+func setOp(h *history.History, i int, f func(*history.Op)) { f(&h.Ops[i]) }

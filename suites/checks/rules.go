@@ -1,0 +1,123 @@
+package checks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/scenarios"
+)
+
+// rules is a scenario's expect block read once, with the loader's defaults
+// filled in where a hand-built Scenario left a zero value. Only this file
+// knows the scenarios package's field names.
+type rules struct {
+	policy    resilience.Policy
+	policyErr error // the bot would refuse this policy
+
+	effect           string
+	slowerBy         time.Duration
+	attempts         int // exact attempts of a failed lookup
+	sources          map[Phase][]string
+	allAnswered      bool
+	latencyBound     time.Duration // 0: the policy bounds nothing
+	recoveryWithin   time.Duration
+	noAckedWriteLost bool
+	outboxDrained    bool
+	logLines         []string
+	codes            []string
+	minPerFault      int
+	customPrompts    bool
+	planned          []string // planned fault names, in timeline order
+}
+
+func rulesOf(s scenarios.Scenario) rules {
+	e := s.Expect
+	r := rules{
+		effect:           e.Effect,
+		slowerBy:         e.SlowerBy.D(),
+		attempts:         e.AttemptsPerFailedLookup,
+		allAnswered:      e.AllAnswered,
+		latencyBound:     e.ReplyLatencyBound.D(),
+		recoveryWithin:   e.RecoveryWithin.D(),
+		noAckedWriteLost: e.NoAckedWriteLost,
+		outboxDrained:    e.OutboxDrained,
+		logLines:         e.LogLines,
+		codes:            e.Codes,
+		minPerFault:      e.MinMessagesPerFault,
+		customPrompts:    s.Traffic.CustomPrompts,
+	}
+	r.policy = s.Policy()
+	if err := r.policy.Validate(); err != nil {
+		r.policyErr = fmt.Errorf("scenario %s: bot.retry/bot.breaker: %w", s.Name, err)
+	}
+	if r.attempts == 0 {
+		r.attempts = r.policy.MaxAttempts
+	}
+	if r.effect == "" {
+		r.effect = scenarios.EffectDegraded
+		if len(s.Faults) == 0 {
+			r.effect = scenarios.EffectNone
+		}
+	}
+	if r.latencyBound == 0 {
+		if w := worstCaseCall(r.policy); w > 0 {
+			r.latencyBound = w + scenarios.DefaultLatencyMargin
+		}
+	}
+	if r.recoveryWithin == 0 {
+		r.recoveryWithin = scenarios.DefaultRecoveryWithin
+	}
+	if r.minPerFault == 0 {
+		r.minPerFault = scenarios.DefaultMinMessagesPerFault
+	}
+	r.sources = map[Phase][]string{
+		Healthy:  orDefault(e.PromptSources.Healthy, scenarios.SourceCustom),
+		Fault:    orDefault(e.PromptSources.Fault, scenarios.SourceCustom, scenarios.SourceCached, scenarios.SourceDefault),
+		Recovery: orDefault(e.PromptSources.Recovery, scenarios.SourceCustom),
+	}
+	r.sources[Transition] = union(r.sources[Fault], r.sources[Recovery])
+	for i, f := range s.Faults {
+		name := f.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%d", f.Type, i)
+		}
+		r.planned = append(r.planned, name)
+	}
+	return r
+}
+
+// worstCaseCall mirrors the loader's default for reply_latency_bound: the
+// budget, else attempts x attempt timeout plus the delays; 0 when neither
+// bounds a call.
+func worstCaseCall(p resilience.Policy) time.Duration {
+	if p.Budget > 0 {
+		return p.Budget
+	}
+	if p.AttemptTimeout <= 0 {
+		return 0
+	}
+	n := time.Duration(max(p.MaxAttempts, 1))
+	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
+}
+
+func orDefault(v []string, def ...string) []string {
+	if len(v) == 0 {
+		return def
+	}
+	return v
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func list(v []string) string { return strings.Join(v, "|") }

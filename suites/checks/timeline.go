@@ -1,0 +1,128 @@
+package checks
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/history"
+)
+
+// Phase is where an op sits relative to the measured faults.
+type Phase string
+
+const (
+	// Healthy: invoked and completed before the first fault started (or
+	// the scenario has no faults).
+	Healthy Phase = "healthy"
+	// Fault: the op's [invoke, complete] interval overlaps a fault window.
+	Fault Phase = "fault"
+	// Transition: invoked outside every window but less than
+	// expect.recovery_within after a fault stopped (the grace period).
+	Transition Phase = "transition"
+	// Recovery: invoked at least expect.recovery_within after a fault
+	// stopped, and overlapping no window.
+	Recovery Phase = "recovery"
+)
+
+// forever stands for an offset that never came (a fault never stopped, an
+// unknown write that may still take effect).
+const forever = time.Duration(math.MaxInt64)
+
+// window is the measured hull of one fault: from its first start to its
+// last stop over all its events (a flapping outage may record several).
+type window struct {
+	fault       string
+	start, stop time.Duration
+	err         string
+}
+
+// timeline is the measured fault windows of one history.
+type timeline struct {
+	windows              []window // by start
+	grace                time.Duration
+	firstStart, lastStop time.Duration
+}
+
+func newTimeline(h history.History, grace time.Duration) timeline {
+	var ws []window
+	at := map[string]int{}
+	for _, e := range h.Faults {
+		stop := e.Stop
+		if stop < e.Start {
+			stop = forever // never stopped, as far as the history knows
+		}
+		i, ok := at[e.Fault]
+		if !ok {
+			at[e.Fault] = len(ws)
+			ws = append(ws, window{fault: e.Fault, start: e.Start, stop: stop, err: e.Err})
+			continue
+		}
+		w := &ws[i]
+		w.start, w.stop = min(w.start, e.Start), max(w.stop, stop)
+		if w.err == "" {
+			w.err = e.Err
+		}
+	}
+	slices.SortStableFunc(ws, func(a, b window) int { return cmpDur(a.start, b.start) })
+	t := timeline{windows: ws, grace: grace, firstStart: forever, lastStop: -1}
+	for _, w := range ws {
+		t.firstStart = min(t.firstStart, w.start)
+		t.lastStop = max(t.lastStop, w.stop)
+	}
+	return t
+}
+
+func (t timeline) hasFaults() bool { return len(t.windows) > 0 }
+
+// end is when an op finished, or its invoke when the history has no
+// completion for it.
+func end(o history.Op) time.Duration { return max(o.Complete, o.Invoke) }
+
+func (t timeline) phase(o history.Op) Phase {
+	for _, w := range t.windows {
+		if o.Invoke < w.stop && end(o) >= w.start {
+			return Fault
+		}
+	}
+	if !t.hasFaults() || o.Invoke < t.firstStart {
+		return Healthy
+	}
+	for _, w := range t.windows {
+		if w.stop != forever && o.Invoke >= w.stop && o.Invoke-w.stop < t.grace {
+			return Transition
+		}
+	}
+	return Recovery
+}
+
+// PhaseOf says in which phase op ran, against the measured fault events of
+// h and the scenario's recovery_within (see Phase). An op is in a fault as
+// soon as its interval overlaps a window, even if it was invoked just
+// before: its database call may well have met the fault.
+func PhaseOf(s scenarios.Scenario, h history.History, op history.Op) Phase {
+	return newTimeline(h, rulesOf(s).recoveryWithin).phase(op)
+}
+
+func cmpDur(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// byInvoke returns the ops sorted by invoke offset, then index.
+func byInvoke(ops []history.Op) []history.Op {
+	out := slices.Clone(ops)
+	slices.SortStableFunc(out, func(a, b history.Op) int {
+		if c := cmpDur(a.Invoke, b.Invoke); c != 0 {
+			return c
+		}
+		return a.Index - b.Index
+	})
+	return out
+}
