@@ -33,12 +33,23 @@ func testURL(t *testing.T) string {
 	return u
 }
 
+// withParams sets (or replaces) query parameters of raw.
 func withParams(t *testing.T, raw string, params string) string {
 	t.Helper()
-	if strings.Contains(raw, "?") {
-		return raw + "&" + params
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return raw + "?" + params
+	q := u.Query()
+	extra, err := url.ParseQuery(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range extra {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 type env struct {
