@@ -1,0 +1,85 @@
+// Package history records what happened during one scenario, Jepsen style:
+// every request's invocation and completion, every fault's start and stop,
+// on one monotonic base, next to the bot's logs and metrics. Checkers read
+// it; the report writer renders it; history.jsonl stores it.
+package history
+
+import (
+	"time"
+
+	"github.com/p1001/p1001/scenarios"
+)
+
+// Outcome of one operation, as in Jepsen: ok (the bot answered), fail (it
+// certainly did not act: a 4xx/5xx answer), info (unknown: the request
+// timed out or the connection broke, so the bot may or may not have acted).
+type Outcome string
+
+const (
+	OK   Outcome = "ok"
+	Fail Outcome = "fail"
+	Info Outcome = "info"
+)
+
+// Kind of request the driver sent.
+type Kind string
+
+const (
+	Message   Kind = "message"
+	SetPrompt Kind = "setprompt"
+	GetPrompt Kind = "prompt"
+	Reset     Kind = "reset"
+)
+
+// Op is one request and its reply. Invoke and Complete are offsets from
+// History.Base on the monotonic clock.
+type Op struct {
+	Index    int           `json:"index"`
+	Chat     string        `json:"chat"`
+	Kind     Kind          `json:"kind"`
+	Text     string        `json:"text"`
+	Invoke   time.Duration `json:"invoke"`
+	Complete time.Duration `json:"complete"`
+	Outcome  Outcome       `json:"outcome"`
+
+	Status       int    `json:"status,omitempty"`
+	Reply        string `json:"reply,omitempty"`
+	PromptSource string `json:"prompt_source,omitempty"`
+	Degraded     bool   `json:"degraded,omitempty"`
+	Attempts     int    `json:"attempts"`
+	Code         string `json:"code,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// Latency is how long the reply took.
+func (o Op) Latency() time.Duration { return o.Complete - o.Invoke }
+
+// Acked reports whether the bot acknowledged a /setprompt as saved.
+func (o Op) Acked() bool { return o.Kind == SetPrompt && o.Outcome == OK && !o.Degraded }
+
+// LogLine is one line of the bot's JSON log.
+type LogLine struct {
+	Time  time.Time      `json:"time"`
+	Level string         `json:"level"`
+	Msg   string         `json:"msg"`
+	Attrs map[string]any `json:"attrs,omitempty"`
+}
+
+// History is everything recorded for one scenario run.
+type History struct {
+	Scenario string `json:"scenario"`
+	// Base is the wall-clock time of offset 0 (traffic start).
+	Base   time.Time              `json:"base"`
+	Ops    []Op                   `json:"ops"`
+	Faults []scenarios.FaultEvent `json:"faults"`
+	Logs   []LogLine              `json:"logs"`
+	// MetricsAfter are the bot's /metrics samples read after recovery,
+	// keyed by name{labels} as Prometheus prints them.
+	MetricsAfter map[string]float64 `json:"metrics_after,omitempty"`
+	// Prompts is what postgres holds per chat after recovery, read straight
+	// from postgres (not through the bot).
+	Prompts map[string]string `json:"prompts,omitempty"`
+	// Logged counts, per inbound message text, the rows of the bot's
+	// message_log in postgres after recovery (direction 'in').
+	Logged map[string]int `json:"logged,omitempty"`
+}

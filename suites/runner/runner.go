@@ -1,0 +1,241 @@
+// Package runner plays one scenario against the live environment: it starts
+// the scenario's bot, seeds the chats' custom prompts, runs the traffic and
+// the fault timeline on one clock, lets the bot recover, and gathers the
+// history (ops, faults, logs, metrics, what postgres holds) for the checkers.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/environment"
+	"github.com/p1001/p1001/suites/history"
+	"github.com/p1001/p1001/suites/traffic"
+)
+
+// Options tune a run.
+type Options struct {
+	// RunID keeps chat ids unique across runs on the same database.
+	RunID string
+	// Seed makes the traffic's command mix repeatable.
+	Seed uint64
+	// Progress, when set, is told what the run is doing.
+	Progress func(format string, args ...any)
+}
+
+const (
+	readyTimeout  = 60 * time.Second
+	settleTimeout = 20 * time.Second
+)
+
+// Run plays s and returns its history. An error means the run itself could
+// not be carried out (the bot did not start, a fault could not be applied);
+// whether the bot kept its promises is for the checkers to say.
+func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts Options) (h history.History, err error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	h.Scenario = s.Name
+	if err := env.ResetFaults(ctx); err != nil {
+		return h, err
+	}
+
+	progress("%s: starting the bot", s.Name)
+	bot, err := env.StartBot(ctx, environment.BotOptions{Path: s.Bot.Database, URLParams: s.Bot.URLParams, Env: s.BotEnv()})
+	if err != nil {
+		return h, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_, stopErr := env.StopBot(context.WithoutCancel(ctx))
+			err = errors.Join(err, stopErr)
+		}
+	}()
+	if err := waitReady(ctx, bot.URL); err != nil {
+		return h, err
+	}
+
+	cfg := traffic.Config{
+		BotURL:      bot.URL,
+		ChatPrefix:  s.Name + "-" + opts.RunID,
+		Chats:       s.Traffic.Chats,
+		Rate:        s.Traffic.Rate,
+		Duration:    s.Traffic.Duration.D(),
+		Concurrency: s.Traffic.Concurrency,
+		Commands:    s.Traffic.Commands,
+		Seed:        opts.Seed,
+	}
+	chats := make([]string, cfg.Chats)
+	for i := range chats {
+		chats[i] = cfg.ChatID(i)
+	}
+	if s.Traffic.CustomPrompts {
+		if err := seedPrompts(ctx, env.DSNs().HostPostgres, chats); err != nil {
+			return h, err
+		}
+	}
+
+	progress("%s: %d requests over %s across %d chats, %d fault(s)", s.Name,
+		int(s.Traffic.Rate*s.Traffic.Duration.D().Seconds()), s.Traffic.Duration, s.Traffic.Chats, len(s.Faults))
+	h.Base = time.Now()
+	driver, err := traffic.New(cfg, h.Base)
+	if err != nil {
+		return h, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		h.Ops, err = driver.Run(gctx)
+		return err
+	})
+	g.Go(func() (err error) {
+		h.Faults, err = scenarios.Play(gctx, s, target{env}, h.Base)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return h, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+
+	progress("%s: traffic done, letting the bot settle", s.Name)
+	h.MetricsAfter, err = settle(ctx, bot.URL)
+	if err != nil {
+		return h, err
+	}
+	if h.Prompts, h.Logged, err = readDatabase(ctx, env.DSNs().HostPostgres, chats); err != nil {
+		return h, err
+	}
+	stopped = true
+	logs, err := env.StopBot(ctx)
+	h.Logs = ParseLogs(logs)
+	return h, err
+}
+
+// target adapts the environment to the player's interface.
+type target struct{ *environment.Env }
+
+func (t target) Proxy(name string) (scenarios.Proxy, error) { return t.Env.Proxy(name) }
+
+// waitReady polls /readyz until the bot reports its database up and the
+// migrations applied, so that the healthy phase is healthy.
+func waitReady(ctx context.Context, botURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	var last string
+	for {
+		var ready struct {
+			DB struct {
+				State    string `json:"state"`
+				Migrated bool   `json:"migrated"`
+			} `json:"db"`
+		}
+		body, err := get(ctx, botURL+"/readyz")
+		if err == nil {
+			err = json.Unmarshal(body, &ready)
+		}
+		if err == nil && ready.DB.Migrated && ready.DB.State == "up" {
+			return nil
+		}
+		last = fmt.Sprintf("%s %v", body, err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the bot did not report its database up and migrated within %s (last /readyz: %s)", readyTimeout, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// settle waits until the outbox is empty (or settleTimeout passes; the
+// checkers judge what is left) and returns the metrics read then.
+func settle(ctx context.Context, botURL string) (map[string]float64, error) {
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		body, err := get(ctx, botURL+"/metrics")
+		if err != nil {
+			return nil, fmt.Errorf("read the bot's metrics: %w", err)
+		}
+		metrics, err := ParseMetrics(body)
+		if err != nil {
+			return nil, err
+		}
+		if metrics["bot_outbox_depth"] == 0 || time.Now().After(deadline) {
+			return metrics, nil
+		}
+		select {
+		case <-ctx.Done():
+			return metrics, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func get(ctx context.Context, target string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+}
+
+// Persona is the custom prompt seeded for a chat.
+func Persona(chat string) string { return "persona of " + chat }
+
+func seedPrompts(ctx context.Context, dsn string, chats []string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("seed prompts: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, chat := range chats {
+		if _, err := conn.Exec(ctx, `INSERT INTO chat_prompts (chat_id, prompt) VALUES ($1, $2)
+			ON CONFLICT (chat_id) DO UPDATE SET prompt = EXCLUDED.prompt, updated_at = now()`, chat, Persona(chat)); err != nil {
+			return fmt.Errorf("seed the prompt of %s: %w", chat, err)
+		}
+	}
+	return nil
+}
+
+// readDatabase reads, straight from postgres, the chats' prompts and how
+// often each of their inbound messages was logged.
+func readDatabase(ctx context.Context, dsn string, chats []string) (map[string]string, map[string]int, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read postgres after the run: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	prompts := map[string]string{}
+	rows, err := conn.Query(ctx, `SELECT chat_id, prompt FROM chat_prompts WHERE chat_id = ANY($1)`, chats)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read prompts: %w", err)
+	}
+	var chat, prompt string
+	if _, err := pgx.ForEachRow(rows, []any{&chat, &prompt}, func() error { prompts[chat] = prompt; return nil }); err != nil {
+		return nil, nil, fmt.Errorf("read prompts: %w", err)
+	}
+	logged := map[string]int{}
+	rows, err = conn.Query(ctx, `SELECT body, count(*) FROM message_log
+		WHERE chat_id = ANY($1) AND direction = 'in' GROUP BY body`, chats)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the message log: %w", err)
+	}
+	var body string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&body, &n}, func() error { logged[body] = n; return nil }); err != nil {
+		return nil, nil, fmt.Errorf("read the message log: %w", err)
+	}
+	return prompts, logged, nil
+}

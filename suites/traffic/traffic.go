@@ -1,0 +1,200 @@
+// Package traffic drives a bot's HTTP API at a fixed rate across N chats and
+// records every request Jepsen style (invoke, then ok/fail/info) on the
+// caller's monotonic base.
+package traffic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/p1001/p1001/suites/history"
+)
+
+// Config says what to send.
+type Config struct {
+	BotURL string
+	// ChatPrefix makes chat ids unique per scenario and run, since the
+	// database is shared by the whole suite.
+	ChatPrefix  string
+	Chats       int
+	Rate        float64 // requests per second, all chats together
+	Duration    time.Duration
+	Concurrency int // most requests in flight; 0 means Chats
+	// Commands maps "setprompt", "prompt" and "reset" to the share of
+	// requests that are that command; the rest are plain messages.
+	Commands map[string]float64
+	// Seed makes the command mix and chat order repeatable.
+	Seed uint64
+	// RequestTimeout bounds one request; past it the outcome is info.
+	RequestTimeout time.Duration
+}
+
+// ChatID is the id of chat i under cfg.
+func (c Config) ChatID(i int) string { return fmt.Sprintf("%s-c%d", c.ChatPrefix, i) }
+
+func (c Config) validate() error {
+	switch {
+	case c.BotURL == "":
+		return errors.New("traffic: BotURL is empty")
+	case c.Chats < 1:
+		return fmt.Errorf("traffic: chats = %d, want >= 1", c.Chats)
+	case c.Rate <= 0:
+		return fmt.Errorf("traffic: rate = %v, want > 0", c.Rate)
+	case c.Duration <= 0:
+		return fmt.Errorf("traffic: duration = %v, want > 0", c.Duration)
+	}
+	return nil
+}
+
+// reply is the bot's JSON answer (bot/httpapi).
+type reply struct {
+	Reply        string `json:"reply"`
+	PromptSource string `json:"prompt_source"`
+	Degraded     bool   `json:"degraded"`
+	Attempts     int    `json:"attempts"`
+	Code         string `json:"code"`
+	Error        string `json:"error"`
+}
+
+// Driver sends the traffic. One Driver runs once.
+type Driver struct {
+	cfg    Config
+	client *http.Client
+	base   time.Time
+	rng    *rand.Rand
+}
+
+// New returns a driver whose offsets are measured from base.
+func New(cfg Config, base time.Time) (*Driver, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = cfg.Chats
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	return &Driver{
+		cfg:    cfg,
+		client: &http.Client{Timeout: cfg.RequestTimeout},
+		base:   base,
+		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x9001)),
+	}, nil
+}
+
+// Run sends requests open-loop at the configured rate until Duration has
+// passed since base, then waits for those in flight. A request that cannot
+// start because Concurrency requests are in flight waits, and its invoke
+// time is when it really went out. Run returns the ops ordered by index.
+func (d *Driver) Run(ctx context.Context) ([]history.Op, error) {
+	interval := time.Duration(float64(time.Second) / d.cfg.Rate)
+	total := int(d.cfg.Duration / interval)
+	ops := make([]history.Op, total)
+	slots := make(chan struct{}, d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := range total {
+		// Pace against the schedule, not the previous send, so that slow
+		// replies do not lower the offered rate.
+		if wait := time.Duration(i)*interval - time.Since(d.base); wait > 0 {
+			select {
+			case <-ctx.Done():
+				wg.Wait()
+				return ops[:i], ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return ops[:i], ctx.Err()
+		case slots <- struct{}{}:
+		}
+		op := d.next(i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			ops[op.Index] = d.send(ctx, op)
+		}()
+	}
+	wg.Wait()
+	return ops, nil
+}
+
+// next picks the i-th request: chats in turn, commands by their shares.
+func (d *Driver) next(i int) history.Op {
+	chat := d.cfg.ChatID(i % d.cfg.Chats)
+	op := history.Op{Index: i, Chat: chat, Kind: history.Message, Text: fmt.Sprintf("hello %d from %s", i, chat)}
+	r := d.rng.Float64()
+	for _, c := range []struct {
+		name string
+		kind history.Kind
+		text string
+	}{
+		{"setprompt", history.SetPrompt, fmt.Sprintf("/setprompt persona-%d of %s", i, chat)},
+		{"prompt", history.GetPrompt, "/prompt"},
+		{"reset", history.Reset, "/reset"},
+	} {
+		share := d.cfg.Commands[c.name]
+		if r < share {
+			op.Kind, op.Text = c.kind, c.text
+			break
+		}
+		r -= share
+	}
+	return op
+}
+
+func (d *Driver) send(ctx context.Context, op history.Op) history.Op {
+	body, err := json.Marshal(map[string]string{"text": op.Text})
+	if err != nil {
+		op.Outcome, op.Error = history.Fail, err.Error()
+		return op
+	}
+	target := d.cfg.BotURL + "/v1/chats/" + url.PathEscape(op.Chat) + "/messages"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		op.Outcome, op.Error = history.Fail, err.Error()
+		return op
+	}
+	req.Header.Set("Content-Type", "application/json")
+
+	op.Invoke = time.Since(d.base)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		op.Complete = time.Since(d.base)
+		// The request may or may not have reached the bot.
+		op.Outcome, op.Error = history.Info, err.Error()
+		return op
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	op.Complete = time.Since(d.base)
+	op.Status = resp.StatusCode
+	if err != nil {
+		op.Outcome, op.Error = history.Info, fmt.Sprintf("read reply: %v", err)
+		return op
+	}
+	var r reply
+	if err := json.Unmarshal(data, &r); err != nil {
+		op.Outcome, op.Error = history.Fail, fmt.Sprintf("status %d, body is not JSON: %.200q", resp.StatusCode, data)
+		return op
+	}
+	if resp.StatusCode != http.StatusOK {
+		op.Outcome, op.Error = history.Fail, fmt.Sprintf("status %d: %s", resp.StatusCode, r.Error)
+		return op
+	}
+	op.Outcome = history.OK
+	op.Reply, op.PromptSource, op.Degraded, op.Attempts, op.Code = r.Reply, r.PromptSource, r.Degraded, r.Attempts, r.Code
+	return op
+}

@@ -1,0 +1,140 @@
+package traffic
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/p1001/p1001/suites/history"
+)
+
+// fakeBot answers like bot/httpapi: degraded for chat c1, 500 for texts
+// containing "boom", and a slow reply for "slow".
+func fakeBot(t *testing.T) (*httptest.Server, *sync.Map) {
+	t.Helper()
+	var seen sync.Map
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chats/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Text string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, `{"error":"bad json"}`, http.StatusBadRequest)
+			return
+		}
+		chat := r.PathValue("id")
+		seen.Store(req.Text, chat)
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(req.Text, "boom") {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"error":"boom"}`))
+			return
+		}
+		source, degraded, attempts := "custom", false, 1
+		if strings.HasSuffix(chat, "-c1") {
+			source, degraded, attempts = "default", true, 3
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"reply": "ok " + req.Text, "prompt_source": source, "degraded": degraded, "attempts": attempts,
+		})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, &seen
+}
+
+func TestRunRecordsEveryRequest(t *testing.T) {
+	srv, seen := fakeBot(t)
+	base := time.Now()
+	d, err := New(Config{
+		BotURL: srv.URL, ChatPrefix: "t", Chats: 2, Rate: 200, Duration: 100 * time.Millisecond,
+		Commands: map[string]float64{"setprompt": 0.25}, Seed: 1,
+	}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := d.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 20 {
+		t.Fatalf("got %d ops, want 20 (200/s for 100ms)", len(ops))
+	}
+	setprompts := 0
+	for i, op := range ops {
+		if op.Index != i {
+			t.Errorf("op %d has index %d", i, op.Index)
+		}
+		if op.Outcome != history.OK || op.Status != http.StatusOK {
+			t.Errorf("op %d: outcome %s status %d (%s)", i, op.Outcome, op.Status, op.Error)
+		}
+		if op.Complete < op.Invoke || op.Invoke < 0 {
+			t.Errorf("op %d: invoke %v complete %v", i, op.Invoke, op.Complete)
+		}
+		if _, ok := seen.Load(op.Text); !ok {
+			t.Errorf("op %d (%q) never reached the bot", i, op.Text)
+		}
+		wantDegraded := op.Chat == "t-c1"
+		if op.Degraded != wantDegraded || (wantDegraded && (op.PromptSource != "default" || op.Attempts != 3)) {
+			t.Errorf("op %d (%s): degraded %v source %s attempts %d", i, op.Chat, op.Degraded, op.PromptSource, op.Attempts)
+		}
+		if op.Kind == history.SetPrompt {
+			setprompts++
+			if !strings.HasPrefix(op.Text, "/setprompt ") {
+				t.Errorf("op %d is a setprompt with text %q", i, op.Text)
+			}
+		}
+	}
+	if setprompts == 0 || setprompts == len(ops) {
+		t.Errorf("setprompt share 0.25 gave %d of %d", setprompts, len(ops))
+	}
+}
+
+func TestRunOutcomes(t *testing.T) {
+	srv, _ := fakeBot(t)
+	unreachable := httptest.NewServer(http.NotFoundHandler())
+	unreachable.Close() // a closed port: the request cannot be sent
+
+	tests := []struct {
+		name string
+		url  string
+		text string
+		want history.Outcome
+	}{
+		{"server error is fail", srv.URL, "boom", history.Fail},
+		{"refused connection is info", unreachable.URL, "hello", history.Info},
+		{"answer is ok", srv.URL, "hello", history.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := New(Config{BotURL: tt.url, ChatPrefix: "t", Chats: 1, Rate: 1, Duration: time.Second}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			op := d.send(context.Background(), history.Op{Chat: "t-c0", Kind: history.Message, Text: tt.text})
+			if op.Outcome != tt.want {
+				t.Fatalf("outcome %s (%s), want %s", op.Outcome, op.Error, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Chats: 1, Rate: 1, Duration: time.Second}, "BotURL"},
+		{Config{BotURL: "x", Rate: 1, Duration: time.Second}, "chats"},
+		{Config{BotURL: "x", Chats: 1, Duration: time.Second}, "rate"},
+		{Config{BotURL: "x", Chats: 1, Rate: 1}, "duration"},
+	}
+	for _, tt := range tests {
+		if _, err := New(tt.cfg, time.Now()); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
+		}
+	}
+}
