@@ -87,7 +87,7 @@ func Chat(ctx context.Context, cfg config.Config, log *slog.Logger, version, cha
 		_ = rt.Stop(stopCtx)
 	}()
 
-	fmt.Fprintf(out, "p1001 bot %s: chatting as %q. Type /help for commands, /quit to leave.\n", version, chatID)
+	fmt.Fprintf(out, "%s: chatting as %q. Type /help for commands, /quit to leave.\n", version, chatID)
 	lines := make(chan string)
 	readErr := make(chan error, 1)
 	go func() {
