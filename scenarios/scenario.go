@@ -1,0 +1,374 @@
+package scenarios
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/p1001/p1001/resilience"
+)
+
+// Fault types: Toxiproxy's toxics plus the four that act on containers or
+// whole proxies.
+const (
+	TypeOutage    = "outage"    // proxy disabled (connections refused), optionally flapping
+	TypeRestart   = "restart"   // container stopped and started again
+	TypePause     = "pause"     // PgBouncer PAUSE ... RESUME through its admin console
+	TypePartition = "partition" // container disconnected from the network, then reconnected
+
+	TypeLatency   = "latency"
+	TypeBandwidth = "bandwidth"
+	TypeSlowClose = "slow_close"
+	TypeTimeout   = "timeout"
+	TypeResetPeer = "reset_peer"
+	TypeSlicer    = "slicer"
+	TypeLimitData = "limit_data"
+)
+
+// Proxies, streams, targets and databases a scenario may name.
+const (
+	ProxyPooler = "pooler" // toxiproxy :6543 -> pgbouncer, the runbook's pooler URL
+	ProxyDirect = "direct" // toxiproxy :5432 -> postgres
+
+	StreamUpstream   = "upstream"   // client -> server
+	StreamDownstream = "downstream" // server -> client
+
+	TargetPostgres  = "postgres"
+	TargetPgBouncer = "pgbouncer"
+	TargetBot       = "bot"
+)
+
+// Effects: the evidence that the faults took effect (a validity guard).
+const (
+	EffectDegraded = "degraded" // at least one degraded reply during a fault window
+	EffectSlower   = "slower"   // p50 latency during faults >= healthy p50 + slower_by
+	EffectNone     = "none"     // baseline only (label fault:none)
+)
+
+// Prompt sources, as the bot reports them.
+const (
+	SourceCustom  = "custom"
+	SourceCached  = "cached"
+	SourceDefault = "default"
+)
+
+// Fault kinds that are not fault types. A kind is what a fault:<kind> label
+// names; see Scenario.Kinds.
+const (
+	KindNone           = "none"            // no faults: the healthy baseline
+	KindFlapping       = "flapping"        // outage with flap
+	KindJitter         = "jitter"          // latency with jitter > 0
+	KindBlackHole      = "black_hole"      // timeout toxic with timeout 0
+	KindPoolExhaustion = "pool_exhaustion" // label only: the bot's own pool is the bottleneck
+)
+
+// Defaults applied by Load and Parse where the YAML leaves a field out.
+const (
+	DefaultDatabase            = ProxyPooler
+	DefaultStream              = StreamDownstream
+	DefaultToxicity            = 1.0
+	DefaultRestartWindow       = 3 * time.Second // planned window of a restart (see Fault.For)
+	DefaultRecoveryWithin      = 5 * time.Second
+	DefaultMinMessagesPerFault = 5
+	// DefaultLatencyMargin is added to the policy's worst case (budget, or
+	// attempts x attempt timeout + delays) for the default reply_latency_bound.
+	DefaultLatencyMargin = time.Second
+)
+
+// Duration is a time.Duration written in Go syntax ("300ms", "2s") in YAML
+// and JSON.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes d in Go syntax; yaml and encoding/json both use it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads Go syntax ("300ms"). A bare number is an error: it
+// has no unit.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := parseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Scenario is one scenario file, with defaults applied.
+type Scenario struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Labels      []string `yaml:"labels"`
+	Bot         Bot      `yaml:"bot"`
+	Traffic     Traffic  `yaml:"traffic"`
+	Faults      []Fault  `yaml:"faults,omitempty"`
+	Expect      Expect   `yaml:"expect"`
+	// File is the path the scenario was loaded from (the name given to Parse).
+	File string `yaml:"-"`
+}
+
+// Bot configures the bot container for one scenario. Unset (nil) retry and
+// breaker fields keep the bot's own defaults: BotEnv leaves them out.
+type Bot struct {
+	// Database is the toxiproxy proxy the bot's DATABASE_URL goes through:
+	// "pooler" (default) or "direct".
+	Database string `yaml:"database"`
+	// URLParams are Prisma parameters set on the bot's DATABASE_URL,
+	// replacing the same keys of the environment's runbook URL.
+	URLParams map[string]string `yaml:"url_params,omitempty"`
+	Retry     Retry             `yaml:"retry,omitempty"`
+	Breaker   Breaker           `yaml:"breaker,omitempty"`
+	// PromptMaxStaleness -> PROMPT_MAX_STALENESS; nil keeps the bot's default.
+	PromptMaxStaleness *Duration `yaml:"prompt_max_staleness,omitempty"`
+	// Env is extra environment for the bot container.
+	Env map[string]string `yaml:"env,omitempty"`
+}
+
+// Retry -> DB_RETRY_*. nil keeps the bot's default.
+type Retry struct {
+	MaxAttempts    *int      `yaml:"max_attempts,omitempty"`
+	BaseDelay      *Duration `yaml:"base_delay,omitempty"`
+	MaxDelay       *Duration `yaml:"max_delay,omitempty"`
+	Factor         *float64  `yaml:"factor,omitempty"`
+	Jitter         *bool     `yaml:"jitter,omitempty"`
+	AttemptTimeout *Duration `yaml:"attempt_timeout,omitempty"`
+	Budget         *Duration `yaml:"budget,omitempty"`
+}
+
+// Breaker -> DB_BREAKER_*. nil keeps the bot's default.
+type Breaker struct {
+	Enabled          *bool     `yaml:"enabled,omitempty"`
+	FailureThreshold *int      `yaml:"failure_threshold,omitempty"`
+	Delay            *Duration `yaml:"delay,omitempty"`
+	SuccessThreshold *int      `yaml:"success_threshold,omitempty"`
+}
+
+// Traffic is what the traffic driver sends.
+type Traffic struct {
+	Chats int     `yaml:"chats"`
+	Rate  float64 `yaml:"rate"` // messages per second, all chats together
+	// Duration is the total traffic time; every fault ends before it.
+	Duration Duration `yaml:"duration"`
+	// Concurrency is the most requests in flight (default: Chats).
+	Concurrency int `yaml:"concurrency"`
+	// CustomPrompts seeds every chat with a custom prompt first (default true).
+	CustomPrompts bool `yaml:"custom_prompts"`
+	// Commands maps a command (setprompt, prompt, reset, help) to the
+	// fraction of sends that are that command.
+	Commands map[string]float64 `yaml:"commands,omitempty"`
+}
+
+// Fault is one entry of the timeline.
+type Fault struct {
+	// Name is unique in the scenario (default "<type>-<index>"); it is also
+	// the toxic's name in Toxiproxy.
+	Name string `yaml:"name"`
+	// At is the offset from the start of traffic.
+	At Duration `yaml:"at"`
+	// For is how long the fault lasts. For a restart it is the planned
+	// window (default 3s), used for validation and FaultWindows; the player
+	// records the real one.
+	For  Duration `yaml:"for,omitempty"`
+	Type string   `yaml:"type"`
+	// Proxy is set for outage and the toxics.
+	Proxy string `yaml:"proxy,omitempty"`
+	// Target is the container: restart postgres|pgbouncer, pause pgbouncer,
+	// partition bot.
+	Target string `yaml:"target,omitempty"`
+	// Stream and Toxicity are set for toxics (defaults downstream, 1).
+	Stream   string  `yaml:"stream,omitempty"`
+	Toxicity float32 `yaml:"toxicity,omitempty"`
+	// Flap toggles an outage every Flap within the window (0 = steady).
+	Flap Duration `yaml:"flap,omitempty"`
+	// Attributes are the toxic's attributes, every one of its type filled
+	// in (Toxiproxy's units: ms, KB/s, bytes, µs for slicer delay).
+	Attributes map[string]int64 `yaml:"attributes,omitempty"`
+}
+
+// End is At+For.
+func (f Fault) End() time.Duration { return time.Duration(f.At) + time.Duration(f.For) }
+
+// IsToxic reports whether the fault is a Toxiproxy toxic.
+func (f Fault) IsToxic() bool { _, ok := toxicAttrs[f.Type]; return ok }
+
+// Where is the proxy or container the fault acts on.
+func (f Fault) Where() string {
+	if f.Proxy != "" {
+		return f.Proxy
+	}
+	return f.Target
+}
+
+// Expect is what the checkers assert.
+type Expect struct {
+	Effect   string   `yaml:"effect"`
+	SlowerBy Duration `yaml:"slower_by,omitempty"`
+	// AttemptsPerFailedLookup is the exact attempt count of a degraded reply
+	// whose lookup failed after retries (default: the policy's max
+	// attempts). Replies fast-failed by the open breaker report 0.
+	AttemptsPerFailedLookup int           `yaml:"attempts_per_failed_lookup"`
+	PromptSources           PromptSources `yaml:"prompt_sources"`
+	AllAnswered             bool          `yaml:"all_answered"`
+	// ReplyLatencyBound bounds every reply during faults (default: the
+	// policy's worst case + DefaultLatencyMargin).
+	ReplyLatencyBound   Duration `yaml:"reply_latency_bound"`
+	RecoveryWithin      Duration `yaml:"recovery_within"`
+	NoAckedWriteLost    bool     `yaml:"no_acked_write_lost"`
+	OutboxDrained       bool     `yaml:"outbox_drained"`
+	LogLines            []string `yaml:"log_lines,omitempty"`
+	MinMessagesPerFault int      `yaml:"min_messages_per_fault"`
+	// Codes are Prisma codes (P1001, P2024, ...) that must each show up at
+	// least once during the faults, on a degraded reply or in the bot's
+	// [DB Retry] log lines.
+	Codes []string `yaml:"codes,omitempty"`
+}
+
+// PromptSources lists the prompt sources allowed in each phase.
+type PromptSources struct {
+	Healthy  []string `yaml:"healthy"`  // before the first fault starts
+	Fault    []string `yaml:"fault"`    // inside a fault window, and until RecoveryWithin after the last
+	Recovery []string `yaml:"recovery"` // from RecoveryWithin after the last fault end
+}
+
+// Window is the planned [Start, End) of one fault, as offsets from the
+// start of traffic.
+type Window struct {
+	Fault      string
+	Start, End time.Duration
+}
+
+// FaultWindows returns the planned window of every fault, in timeline
+// order. A restart's window is its planned For; the player's FaultEvent
+// has the measured one.
+func (s Scenario) FaultWindows() []Window {
+	ws := make([]Window, 0, len(s.Faults))
+	for _, f := range s.Faults {
+		ws = append(ws, Window{Fault: f.Name, Start: f.At.D(), End: f.End()})
+	}
+	slices.SortStableFunc(ws, func(a, b Window) int { return int(a.Start - b.Start) })
+	return ws
+}
+
+// Kinds returns the sorted fault kinds of the scenario: each fault's type,
+// plus flapping, jitter and black_hole where they apply; ["none"] when
+// there are no faults. Every kind is also a fault:<kind> label.
+func (s Scenario) Kinds() []string {
+	if len(s.Faults) == 0 {
+		return []string{KindNone}
+	}
+	var kinds []string
+	for _, f := range s.Faults {
+		kinds = append(kinds, f.Type)
+		switch {
+		case f.Type == TypeOutage && f.Flap > 0:
+			kinds = append(kinds, KindFlapping)
+		case f.Type == TypeLatency && f.Attributes["jitter"] > 0:
+			kinds = append(kinds, KindJitter)
+		case f.Type == TypeTimeout && f.Attributes["timeout"] == 0:
+			kinds = append(kinds, KindBlackHole)
+		}
+	}
+	slices.Sort(kinds)
+	return slices.Compact(kinds)
+}
+
+// Policy returns the retry policy the bot runs with: resilience's defaults
+// overlaid with what the scenario sets.
+func (s Scenario) Policy() resilience.Policy {
+	p := resilience.DefaultPolicy()
+	r, b := s.Bot.Retry, s.Bot.Breaker
+	setIf(&p.MaxAttempts, r.MaxAttempts)
+	setDur(&p.BaseDelay, r.BaseDelay)
+	setDur(&p.MaxDelay, r.MaxDelay)
+	setIf(&p.Factor, r.Factor)
+	setIf(&p.Jitter, r.Jitter)
+	setDur(&p.AttemptTimeout, r.AttemptTimeout)
+	setDur(&p.Budget, r.Budget)
+	setIf(&p.Breaker.Enabled, b.Enabled)
+	if b.FailureThreshold != nil && *b.FailureThreshold >= 0 {
+		p.Breaker.FailureThreshold = uint(*b.FailureThreshold)
+	}
+	setDur(&p.Breaker.Delay, b.Delay)
+	if b.SuccessThreshold != nil && *b.SuccessThreshold >= 0 {
+		p.Breaker.SuccessThreshold = uint(*b.SuccessThreshold)
+	}
+	return p
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setDur(dst *time.Duration, v *Duration) {
+	if v != nil {
+		*dst = v.D()
+	}
+}
+
+// BotEnv returns the bot container's environment for the scenario: the
+// DB_RETRY_* and DB_BREAKER_* variables for every retry and breaker field
+// the scenario sets, PROMPT_MAX_STALENESS when set, and Bot.Env. Fields left
+// unset are left out, so the bot's own defaults apply. DATABASE_URL is the
+// environment's to build (from Bot.Database and Bot.URLParams).
+func (s Scenario) BotEnv() map[string]string {
+	env := make(map[string]string, len(s.Bot.Env)+12)
+	for k, v := range s.Bot.Env {
+		env[k] = v
+	}
+	r, b := s.Bot.Retry, s.Bot.Breaker
+	putInt(env, "DB_RETRY_MAX_ATTEMPTS", r.MaxAttempts)
+	putDur(env, "DB_RETRY_BASE_DELAY", r.BaseDelay)
+	putDur(env, "DB_RETRY_MAX_DELAY", r.MaxDelay)
+	if r.Factor != nil {
+		env["DB_RETRY_FACTOR"] = strconv.FormatFloat(*r.Factor, 'g', -1, 64)
+	}
+	putBool(env, "DB_RETRY_JITTER", r.Jitter)
+	putDur(env, "DB_RETRY_ATTEMPT_TIMEOUT", r.AttemptTimeout)
+	putDur(env, "DB_RETRY_BUDGET", r.Budget)
+	putBool(env, "DB_BREAKER_ENABLED", b.Enabled)
+	putInt(env, "DB_BREAKER_FAILURE_THRESHOLD", b.FailureThreshold)
+	putDur(env, "DB_BREAKER_DELAY", b.Delay)
+	putInt(env, "DB_BREAKER_SUCCESS_THRESHOLD", b.SuccessThreshold)
+	putDur(env, "PROMPT_MAX_STALENESS", s.Bot.PromptMaxStaleness)
+	return env
+}
+
+func putInt(env map[string]string, k string, v *int) {
+	if v != nil {
+		env[k] = strconv.Itoa(*v)
+	}
+}
+
+func putBool(env map[string]string, k string, v *bool) {
+	if v != nil {
+		env[k] = strconv.FormatBool(*v)
+	}
+}
+
+func putDur(env map[string]string, k string, v *Duration) {
+	if v != nil {
+		env[k] = v.String()
+	}
+}
+
+// HasLabel reports whether the scenario carries label.
+func (s Scenario) HasLabel(label string) bool { return slices.Contains(s.Labels, label) }
+
+// worstCaseCall is the longest one database call can take under p, or 0
+// when p bounds it neither by a budget nor by an attempt timeout.
+func worstCaseCall(p resilience.Policy) time.Duration {
+	if p.Budget > 0 {
+		return p.Budget
+	}
+	if p.AttemptTimeout <= 0 {
+		return 0
+	}
+	n := time.Duration(max(p.MaxAttempts, 1))
+	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
+}

@@ -1,0 +1,697 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/p1001/p1001/resilience"
+)
+
+// Limits that keep a scenario something the suite can run.
+const (
+	maxChats       = 1000
+	maxRate        = 1000.0 // messages per second
+	maxConcurrency = 1000
+	maxTraffic     = 10 * time.Minute
+	maxAttempts    = 100
+	minFlap        = 10 * time.Millisecond
+	maxAttr        = 1_000_000_000
+	maxCommandMix  = 0.5
+)
+
+var (
+	namePattern      = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	faultNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	labelPattern     = regexp.MustCompile(`^([a-z]+):([a-z0-9_]+)$`)
+	envKeyPattern    = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	codePattern      = regexp.MustCompile(`^P[0-9]{4}$`)
+)
+
+// attrSpec describes one toxic attribute.
+type attrSpec struct {
+	name     string
+	unit     string
+	required bool
+	min      int64
+}
+
+// toxicAttrs lists every toxic type's attributes, as Toxiproxy names them.
+var toxicAttrs = map[string][]attrSpec{
+	TypeLatency:   {{"latency", "ms", true, 0}, {"jitter", "ms", false, 0}},
+	TypeBandwidth: {{"rate", "KB/s", true, 1}}, // 0 would mean unlimited: no fault
+	TypeSlowClose: {{"delay", "ms", true, 1}},
+	TypeTimeout:   {{"timeout", "ms, 0 = black hole", true, 0}},
+	TypeResetPeer: {{"timeout", "ms", false, 0}},
+	TypeSlicer:    {{"average_size", "bytes", true, 1}, {"size_variation", "bytes", false, 0}, {"delay", "µs", false, 0}},
+	TypeLimitData: {{"bytes", "bytes", true, 1}},
+}
+
+var (
+	faultTypes = []string{TypeOutage, TypeRestart, TypePause, TypePartition,
+		TypeLatency, TypeBandwidth, TypeSlowClose, TypeTimeout, TypeResetPeer, TypeSlicer, TypeLimitData}
+	proxies      = []string{ProxyPooler, ProxyDirect}
+	streams      = []string{StreamUpstream, StreamDownstream}
+	sources      = []string{SourceCustom, SourceCached, SourceDefault}
+	commandNames = []string{"help", "prompt", "reset", "setprompt"}
+	effects      = []string{EffectDegraded, EffectSlower, EffectNone}
+	// labelOnlyKinds are fault kinds that no fault type implies.
+	labelOnlyKinds = []string{KindPoolExhaustion}
+	labelKeys      = []string{"fault", "path"}
+	knownCodes     = []resilience.Code{resilience.CodeAuthFailed, resilience.CodeUnreachable, resilience.CodeTimeout,
+		resilience.CodeOpTimeout, resilience.CodeConnClosed, resilience.CodePoolTimeout, resilience.CodeConflict}
+)
+
+// FaultKinds returns every kind a fault:<kind> label may name.
+func FaultKinds() []string {
+	kinds := slices.Concat(faultTypes, []string{KindNone, KindFlapping, KindJitter, KindBlackHole}, labelOnlyKinds)
+	slices.Sort(kinds)
+	return kinds
+}
+
+// urlParams mirrors the Prisma parameters bot/dburl accepts (scenarios may
+// not import bot/), each with a check of its value.
+var urlParams = map[string]func(string) error{
+	"application_name": nonEmpty,
+	"connect_timeout":  seconds,
+	"connection_limit": func(v string) error {
+		if n, err := strconv.ParseInt(v, 10, 32); err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive integer", v)
+		}
+		return nil
+	},
+	"pgbouncer": func(v string) error {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		return nil
+	},
+	"pool_timeout":   seconds,
+	"schema":         nonEmpty,
+	"socket_timeout": seconds,
+	"sslmode": func(v string) error {
+		if !slices.Contains([]string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}, v) {
+			return fmt.Errorf("%q is not one of disable, allow, prefer, require, verify-ca, verify-full", v)
+		}
+		return nil
+	},
+	"sslrootcert": nonEmpty,
+	"statement_cache_size": func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 {
+			return fmt.Errorf("%q is not a non-negative integer", v)
+		}
+		return nil
+	},
+}
+
+func nonEmpty(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// seconds checks a Prisma timeout: a number of seconds, 0 to 86400.
+func seconds(v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 0 && f <= 86400) {
+		return fmt.Errorf("%q is not a number of seconds between 0 and 86400", v)
+	}
+	return nil
+}
+
+// envOwned are variables that typed fields set or the environment owns.
+var envOwned = map[string]string{
+	"DATABASE_URL":         "the environment builds it from bot.database and bot.url_params",
+	"MIGRATE_DATABASE_URL": "the environment owns the database URLs",
+	"PROMPT_MAX_STALENESS": "use bot.prompt_max_staleness",
+}
+
+// applyDefaults fills in every field the file left out. It goes by what
+// the file set (ps), not by zero values, so an explicit 0 is validated
+// rather than silently replaced.
+func (s *Scenario) applyDefaults(ps positions) {
+	if !ps.has("bot.database") {
+		s.Bot.Database = DefaultDatabase
+	}
+	if !ps.has("traffic.concurrency") {
+		s.Traffic.Concurrency = s.Traffic.Chats
+	}
+	if !ps.has("traffic.custom_prompts") {
+		s.Traffic.CustomPrompts = true
+	}
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		path := fmt.Sprintf("faults[%d]", i)
+		if !ps.has(path + ".name") {
+			f.Name = fmt.Sprintf("%s-%d", f.Type, i)
+		}
+		switch {
+		case f.Type == TypeRestart && !ps.has(path+".for"):
+			f.For = Duration(DefaultRestartWindow)
+		case f.Type == TypePause && !ps.has(path+".target"):
+			f.Target = TargetPgBouncer
+		case f.Type == TypePartition && !ps.has(path+".target"):
+			f.Target = TargetBot
+		}
+		if specs, ok := toxicAttrs[f.Type]; ok {
+			if !ps.has(path + ".stream") {
+				f.Stream = DefaultStream
+			}
+			if !ps.has(path + ".toxicity") {
+				f.Toxicity = DefaultToxicity
+			}
+			for _, a := range specs {
+				if _, set := f.Attributes[a.name]; !set && !a.required {
+					if f.Attributes == nil {
+						f.Attributes = map[string]int64{}
+					}
+					f.Attributes[a.name] = 0 // Toxiproxy's own default
+				}
+			}
+		}
+	}
+
+	e := &s.Expect
+	if len(s.Faults) == 0 && !ps.has("expect.effect") {
+		e.Effect = EffectNone
+	}
+	p := s.Policy()
+	if !ps.has("expect.attempts_per_failed_lookup") {
+		e.AttemptsPerFailedLookup = p.MaxAttempts
+	}
+	defaultList(ps, "expect.prompt_sources.healthy", &e.PromptSources.Healthy, SourceCustom)
+	defaultList(ps, "expect.prompt_sources.fault", &e.PromptSources.Fault, SourceCustom, SourceCached, SourceDefault)
+	defaultList(ps, "expect.prompt_sources.recovery", &e.PromptSources.Recovery, SourceCustom)
+	defaultBool(ps, "expect.all_answered", &e.AllAnswered)
+	defaultBool(ps, "expect.no_acked_write_lost", &e.NoAckedWriteLost)
+	defaultBool(ps, "expect.outbox_drained", &e.OutboxDrained)
+	if !ps.has("expect.reply_latency_bound") {
+		// 0 when the policy bounds nothing: validation then asks for it.
+		if w := worstCaseCall(p); w > 0 && p.MaxAttempts <= maxAttempts {
+			e.ReplyLatencyBound = Duration(w + DefaultLatencyMargin)
+		}
+	}
+	if !ps.has("expect.recovery_within") {
+		e.RecoveryWithin = Duration(DefaultRecoveryWithin)
+	}
+	if !ps.has("expect.min_messages_per_fault") {
+		e.MinMessagesPerFault = DefaultMinMessagesPerFault
+	}
+}
+
+func defaultList(ps positions, path string, dst *[]string, def ...string) {
+	if !ps.has(path) {
+		*dst = def
+	}
+}
+
+func defaultBool(ps positions, path string, dst *bool) {
+	if !ps.has(path) {
+		*dst = true
+	}
+}
+
+// validator reports problems on the line of the field they concern.
+type validator struct {
+	probs *problems
+	pos   positions
+}
+
+func (v *validator) errf(field, format string, args ...any) {
+	if v.probs.bad[field] {
+		return // already reported as undecodable
+	}
+	v.probs.add(v.pos.line(field), field, format, args...)
+}
+
+// Validate checks a scenario that already has its defaults (as Load and
+// Parse return it); the errors carry no line numbers. Load and Parse run
+// the same checks with lines.
+func (s Scenario) Validate() error {
+	probs := &problems{file: s.File, bad: map[string]bool{}}
+	if probs.file == "" {
+		probs.file = s.Name
+	}
+	s.validate(&validator{probs: probs, pos: positions{}})
+	return probs.err()
+}
+
+func (s Scenario) validate(v *validator) {
+	switch {
+	case s.Name == "":
+		v.errf("name", "is required")
+	case len(s.Name) > 64 || !namePattern.MatchString(s.Name):
+		v.errf("name", "%q must be lower-case words of [a-z0-9] joined by single hyphens, at most 64 characters", s.Name)
+	}
+	if strings.TrimSpace(s.Description) == "" {
+		v.errf("description", "is required: say in a sentence or two what the scenario proves")
+	}
+	s.validateBot(v)
+	s.validateTraffic(v)
+	s.validateFaults(v)
+	s.validateLabels(v)
+	s.validateExpect(v)
+	s.validatePhases(v)
+}
+
+func (s Scenario) validateBot(v *validator) {
+	b := s.Bot
+	if !slices.Contains(proxies, b.Database) {
+		v.errf("bot.database", "%q is not one of %s", b.Database, strings.Join(proxies, ", "))
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.URLParams)) {
+		check, ok := urlParams[k]
+		if !ok {
+			v.errf("bot.url_params."+k, "unknown Prisma parameter (known: %s)", strings.Join(slices.Sorted(maps.Keys(urlParams)), ", "))
+			continue
+		}
+		if err := check(b.URLParams[k]); err != nil {
+			v.errf("bot.url_params."+k, "%v", err)
+		}
+	}
+	r, br := b.Retry, b.Breaker
+	if r.MaxAttempts != nil && *r.MaxAttempts > maxAttempts {
+		v.errf("bot.retry.max_attempts", "must be at most %d, got %d", maxAttempts, *r.MaxAttempts)
+	}
+	for field, n := range map[string]*int{"bot.breaker.failure_threshold": br.FailureThreshold, "bot.breaker.success_threshold": br.SuccessThreshold} {
+		if n != nil && (*n < 0 || *n > math.MaxInt32) {
+			v.errf(field, "must be between 0 and %d, got %d", math.MaxInt32, *n)
+		}
+	}
+	if err := s.Policy().Validate(); err != nil {
+		var fe *resilience.FieldError
+		if errors.As(err, &fe) {
+			field, set := s.policyField(fe.Field)
+			msg := fe.Msg
+			if !set {
+				msg += " (this field is not set: the bot's default is used)"
+			}
+			v.errf(field, "%s", msg)
+		} else {
+			v.errf("bot.retry", "%v", err)
+		}
+	}
+	if d := b.PromptMaxStaleness; d != nil && *d < 0 {
+		v.errf("bot.prompt_max_staleness", "must not be negative, got %s", *d)
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.Env)) {
+		field := "bot.env." + k
+		switch {
+		case !envKeyPattern.MatchString(k):
+			v.errf(field, "variable names are [A-Z][A-Z0-9_]*")
+		case envOwned[k] != "":
+			v.errf(field, "not allowed here: %s", envOwned[k])
+		case strings.HasPrefix(k, "DB_RETRY_") || strings.HasPrefix(k, "DB_BREAKER_"):
+			v.errf(field, "not allowed here: use bot.retry and bot.breaker")
+		}
+	}
+}
+
+// policyField maps a resilience.Policy field to its YAML path and says
+// whether the scenario sets it.
+func (s Scenario) policyField(name string) (string, bool) {
+	r, b := s.Bot.Retry, s.Bot.Breaker
+	fields := map[string]struct {
+		path string
+		set  bool
+	}{
+		"MaxAttempts":              {"bot.retry.max_attempts", r.MaxAttempts != nil},
+		"BaseDelay":                {"bot.retry.base_delay", r.BaseDelay != nil},
+		"MaxDelay":                 {"bot.retry.max_delay", r.MaxDelay != nil},
+		"Factor":                   {"bot.retry.factor", r.Factor != nil},
+		"Jitter":                   {"bot.retry.jitter", r.Jitter != nil},
+		"AttemptTimeout":           {"bot.retry.attempt_timeout", r.AttemptTimeout != nil},
+		"Budget":                   {"bot.retry.budget", r.Budget != nil},
+		"Breaker.Enabled":          {"bot.breaker.enabled", b.Enabled != nil},
+		"Breaker.FailureThreshold": {"bot.breaker.failure_threshold", b.FailureThreshold != nil},
+		"Breaker.Delay":            {"bot.breaker.delay", b.Delay != nil},
+		"Breaker.SuccessThreshold": {"bot.breaker.success_threshold", b.SuccessThreshold != nil},
+	}
+	f, ok := fields[name]
+	if !ok {
+		return "bot.retry", false
+	}
+	return f.path, f.set
+}
+
+func (s Scenario) validateTraffic(v *validator) {
+	t := s.Traffic
+	chatsOK := t.Chats >= 1 && t.Chats <= maxChats
+	if !chatsOK {
+		v.errf("traffic.chats", "must be between 1 and %d, got %d", maxChats, t.Chats)
+	}
+	if !(t.Rate > 0 && t.Rate <= maxRate) {
+		v.errf("traffic.rate", "must be a number of messages per second above 0 and at most %g, got %g", maxRate, t.Rate)
+	}
+	if t.Duration <= 0 || t.Duration.D() > maxTraffic {
+		v.errf("traffic.duration", "must be above 0 and at most %s, got %s", maxTraffic, t.Duration)
+	}
+	// A concurrency taken from bad chats is not a second problem.
+	if (t.Concurrency < 1 || t.Concurrency > maxConcurrency) && (chatsOK || t.Concurrency != t.Chats) {
+		v.errf("traffic.concurrency", "must be between 1 and %d, got %d", maxConcurrency, t.Concurrency)
+	}
+	sum := 0.0
+	for _, k := range slices.Sorted(maps.Keys(t.Commands)) {
+		f := t.Commands[k]
+		switch {
+		case !slices.Contains(commandNames, k):
+			v.errf("traffic.commands."+k, "unknown command (known: %s)", strings.Join(commandNames, ", "))
+		case !(f >= 0 && f <= 1):
+			v.errf("traffic.commands."+k, "must be a fraction between 0 and 1, got %g", f)
+		default:
+			sum += f
+		}
+	}
+	if sum > maxCommandMix {
+		v.errf("traffic.commands", "fractions add up to %.3g; at most %g, so that most sends are messages", sum, maxCommandMix)
+	}
+}
+
+// resource is what two faults must not act on at the same time.
+func (f Fault) resource() string {
+	if f.Proxy != "" {
+		return "proxy " + f.Proxy
+	}
+	if f.Target != "" {
+		return "container " + f.Target
+	}
+	return ""
+}
+
+func (s Scenario) validateFaults(v *validator) {
+	names := map[string]int{}
+	for i, f := range s.Faults {
+		path := fmt.Sprintf("faults[%d]", i)
+		field := func(name string) string { return path + "." + name }
+		toxic := f.IsToxic()
+		if !slices.Contains(faultTypes, f.Type) {
+			if f.Type == "" {
+				v.errf(field("type"), "is required (one of %s)", strings.Join(faultTypes, ", "))
+			} else {
+				v.errf(field("type"), "unknown fault type %q (known: %s)", f.Type, strings.Join(faultTypes, ", "))
+			}
+			continue // the rest depends on the type
+		}
+		switch prev, dup := names[f.Name]; {
+		case len(f.Name) > 64 || !faultNamePattern.MatchString(f.Name):
+			v.errf(field("name"), "%q must be [a-z0-9_-], starting with a letter or digit, at most 64 characters", f.Name)
+		case dup:
+			v.errf(field("name"), "%q is also the name of faults[%d]", f.Name, prev)
+		default:
+			names[f.Name] = i
+		}
+		if f.At < 0 {
+			v.errf(field("at"), "must not be negative, got %s", f.At)
+		}
+		if f.For <= 0 {
+			if f.For == 0 && f.Type != TypeRestart {
+				v.errf(field("for"), "is required: how long the %s lasts", f.Type)
+			} else {
+				v.errf(field("for"), "must be above 0, got %s", f.For)
+			}
+		}
+
+		// Proxy, target, stream, toxicity, flap and attributes each belong
+		// to some types only; elsewhere they are mistakes, not ignored.
+		switch {
+		case f.Type == TypeOutage || toxic:
+			if !slices.Contains(proxies, f.Proxy) {
+				if f.Proxy == "" {
+					v.errf(field("proxy"), "is required for %s (one of %s)", f.Type, strings.Join(proxies, ", "))
+				} else {
+					v.errf(field("proxy"), "unknown proxy %q (known: %s)", f.Proxy, strings.Join(proxies, ", "))
+				}
+			}
+			if f.Target != "" {
+				v.errf(field("target"), "not used by %s, which acts on a proxy", f.Type)
+			}
+		default:
+			if f.Proxy != "" {
+				v.errf(field("proxy"), "not used by %s, which acts on a container (target)", f.Type)
+			}
+			var allowed []string
+			switch f.Type {
+			case TypeRestart:
+				allowed = []string{TargetPostgres, TargetPgBouncer}
+			case TypePause:
+				allowed = []string{TargetPgBouncer}
+			case TypePartition:
+				allowed = []string{TargetBot}
+			}
+			if !slices.Contains(allowed, f.Target) {
+				if f.Target == "" {
+					v.errf(field("target"), "is required for %s (one of %s)", f.Type, strings.Join(allowed, ", "))
+				} else {
+					v.errf(field("target"), "%s cannot act on %q (allowed: %s)", f.Type, f.Target, strings.Join(allowed, ", "))
+				}
+			}
+		}
+		if toxic {
+			if !slices.Contains(streams, f.Stream) {
+				v.errf(field("stream"), "%q is not one of %s", f.Stream, strings.Join(streams, ", "))
+			}
+			if !(f.Toxicity > 0 && f.Toxicity <= 1) {
+				v.errf(field("toxicity"), "must be above 0 and at most 1, got %g", f.Toxicity)
+			}
+			validateAttrs(v, field("attributes"), f)
+		} else {
+			if f.Stream != "" {
+				v.errf(field("stream"), "only toxics have a stream, not %s", f.Type)
+			}
+			if f.Toxicity != 0 {
+				v.errf(field("toxicity"), "only toxics have a toxicity, not %s", f.Type)
+			}
+			if len(f.Attributes) > 0 {
+				v.errf(field("attributes"), "only toxics have attributes, not %s", f.Type)
+			}
+		}
+		if f.Flap != 0 {
+			switch {
+			case f.Type != TypeOutage:
+				v.errf(field("flap"), "only an outage can flap, not %s", f.Type)
+			case f.Flap < Duration(minFlap) || (f.For > 0 && f.Flap >= f.For):
+				v.errf(field("flap"), "must be at least %s and shorter than for (%s), got %s", minFlap, f.For, f.Flap)
+			}
+		}
+		if end := f.End(); s.Traffic.Duration > 0 && end > s.Traffic.Duration.D() {
+			v.errf(field("for"), "the fault ends at %s, after the traffic (traffic.duration %s)", end, s.Traffic.Duration)
+		}
+	}
+	s.validateOverlaps(v)
+}
+
+func validateAttrs(v *validator, path string, f Fault) {
+	specs := toxicAttrs[f.Type]
+	for _, k := range slices.Sorted(maps.Keys(f.Attributes)) {
+		i := slices.IndexFunc(specs, func(a attrSpec) bool { return a.name == k })
+		if i < 0 {
+			known := make([]string, len(specs))
+			for j, a := range specs {
+				known[j] = a.name
+			}
+			v.errf(path+"."+k, "unknown attribute for %s (known: %s)", f.Type, strings.Join(known, ", "))
+			continue
+		}
+		if n := f.Attributes[k]; n < specs[i].min || n > maxAttr {
+			v.errf(path+"."+k, "must be between %d and %d (%s), got %d", specs[i].min, maxAttr, specs[i].unit, n)
+		}
+	}
+	for _, a := range specs {
+		if _, ok := f.Attributes[a.name]; a.required && !ok {
+			v.errf(path+"."+a.name, "is required for %s (%s)", f.Type, a.unit)
+		}
+	}
+	switch f.Type {
+	case TypeLatency:
+		if f.Attributes["latency"] == 0 && f.Attributes["jitter"] == 0 {
+			v.errf(path+".latency", "latency and jitter are both 0: the toxic would do nothing")
+		}
+	case TypeSlicer:
+		// Toxiproxy needs the variation below the average size.
+		if avg, vr := f.Attributes["average_size"], f.Attributes["size_variation"]; avg > 0 && vr >= avg {
+			v.errf(path+".size_variation", "must be smaller than average_size (%d), got %d", avg, vr)
+		}
+	}
+}
+
+func (s Scenario) validateOverlaps(v *validator) {
+	for i, a := range s.Faults {
+		for j := range i {
+			b := s.Faults[j]
+			if a.resource() == "" || a.resource() != b.resource() {
+				continue
+			}
+			if a.At.D() < b.End() && b.At.D() < a.End() {
+				where := ""
+				if line := v.pos.line(fmt.Sprintf("faults[%d]", j)); line > 0 {
+					where = fmt.Sprintf(" (line %d)", line)
+				}
+				v.errf(fmt.Sprintf("faults[%d]", i), "window [%s, %s) overlaps faults[%d] %q [%s, %s)%s on %s",
+					a.At, a.End(), j, b.Name, b.At, time.Duration(b.End()), where, a.resource())
+			}
+		}
+	}
+}
+
+func (s Scenario) validateLabels(v *validator) {
+	if len(s.Labels) == 0 {
+		v.errf("labels", "are required: fault:<kind> for each fault kind and path:%s", s.Bot.Database)
+		return
+	}
+	// A kind outside the vocabulary comes from a bad fault type, which is
+	// reported on the fault.
+	kinds := slices.DeleteFunc(s.Kinds(), func(k string) bool { return !slices.Contains(FaultKinds(), k) })
+	seen := map[string]bool{}
+	var paths, faultLabels []string
+	for i, l := range s.Labels {
+		field := fmt.Sprintf("labels[%d]", i)
+		m := labelPattern.FindStringSubmatch(l)
+		switch {
+		case m == nil:
+			v.errf(field, "%q is not key:value (lower-case key, value of [a-z0-9_])", l)
+			continue
+		case seen[l]:
+			v.errf(field, "%q is listed twice", l)
+			continue
+		case !slices.Contains(labelKeys, m[1]):
+			v.errf(field, "unknown label key %q (known: %s)", m[1], strings.Join(labelKeys, ", "))
+			continue
+		}
+		seen[l] = true
+		switch key, val := m[1], m[2]; key {
+		case "path":
+			paths = append(paths, val)
+			if val != s.Bot.Database {
+				v.errf(field, "%q does not match bot.database (%s)", l, s.Bot.Database)
+			}
+		case "fault":
+			faultLabels = append(faultLabels, val)
+			switch {
+			case !slices.Contains(FaultKinds(), val):
+				v.errf(field, "unknown fault kind %q (known: %s)", val, strings.Join(FaultKinds(), ", "))
+			case !slices.Contains(kinds, val) && !slices.Contains(labelOnlyKinds, val):
+				v.errf(field, "%q names no fault of this scenario (its kinds: %s)", l, strings.Join(kinds, ", "))
+			}
+		}
+	}
+	if len(paths) != 1 {
+		v.errf("labels", "need exactly one path label (path:%s), got %d", s.Bot.Database, len(paths))
+	}
+	for _, k := range kinds {
+		if !slices.Contains(faultLabels, k) {
+			v.errf("labels", "missing fault:%s: every fault kind needs its label so that label filters select the scenario", k)
+		}
+	}
+}
+
+func (s Scenario) validateExpect(v *validator) {
+	e := s.Expect
+	baseline := len(s.Faults) == 0
+	switch {
+	case e.Effect == "":
+		v.errf("expect.effect", "is required: the evidence that the faults took effect (%s or %s)", EffectDegraded, EffectSlower)
+	case !slices.Contains(effects, e.Effect):
+		v.errf("expect.effect", "unknown effect %q (known: %s)", e.Effect, strings.Join(effects, ", "))
+	case baseline && e.Effect != EffectNone:
+		v.errf("expect.effect", "a scenario without faults can only expect %s", EffectNone)
+	case !baseline && e.Effect == EffectNone:
+		v.errf("expect.effect", "%s is only for the baseline without faults: a fault must show an effect (%s or %s)", EffectNone, EffectDegraded, EffectSlower)
+	}
+	switch {
+	case e.Effect == EffectSlower && e.SlowerBy <= 0:
+		v.errf("expect.slower_by", "must be above 0 with effect %s, got %s", EffectSlower, e.SlowerBy)
+	case e.Effect != EffectSlower && e.SlowerBy != 0:
+		v.errf("expect.slower_by", "only used with effect %s", EffectSlower)
+	}
+	if maxA := s.Policy().MaxAttempts; e.AttemptsPerFailedLookup < 1 || e.AttemptsPerFailedLookup > maxA {
+		v.errf("expect.attempts_per_failed_lookup", "must be between 1 and the policy's max attempts (%d), got %d", maxA, e.AttemptsPerFailedLookup)
+	}
+	for phase, list := range map[string][]string{"healthy": e.PromptSources.Healthy, "fault": e.PromptSources.Fault, "recovery": e.PromptSources.Recovery} {
+		field := "expect.prompt_sources." + phase
+		if len(list) == 0 {
+			v.errf(field, "must list at least one of %s", strings.Join(sources, ", "))
+		}
+		for i, src := range list {
+			switch {
+			case !slices.Contains(sources, src):
+				v.errf(fmt.Sprintf("%s[%d]", field, i), "unknown prompt source %q (known: %s)", src, strings.Join(sources, ", "))
+			case slices.Index(list, src) != i:
+				v.errf(fmt.Sprintf("%s[%d]", field, i), "%q is listed twice", src)
+			}
+		}
+	}
+	if e.ReplyLatencyBound <= 0 {
+		v.errf("expect.reply_latency_bound", "must be above 0, got %s (there is no default when bot.retry sets neither budget nor attempt_timeout)", e.ReplyLatencyBound)
+	}
+	if e.RecoveryWithin <= 0 {
+		v.errf("expect.recovery_within", "must be above 0, got %s", e.RecoveryWithin)
+	}
+	for i, l := range e.LogLines {
+		if strings.TrimSpace(l) == "" {
+			v.errf(fmt.Sprintf("expect.log_lines[%d]", i), "must not be blank")
+		}
+	}
+	if e.MinMessagesPerFault < 1 {
+		v.errf("expect.min_messages_per_fault", "must be at least 1, got %d", e.MinMessagesPerFault)
+	}
+	for i, c := range e.Codes {
+		field := fmt.Sprintf("expect.codes[%d]", i)
+		switch {
+		case !codePattern.MatchString(c) || !slices.Contains(knownCodes, resilience.Code(c)):
+			known := make([]string, len(knownCodes))
+			for j, k := range knownCodes {
+				known[j] = string(k)
+			}
+			v.errf(field, "unknown Prisma code %q (known: %s)", c, strings.Join(known, ", "))
+		case slices.Index(e.Codes, c) != i:
+			v.errf(field, "%q is listed twice", c)
+		}
+	}
+	if baseline && len(e.Codes) > 0 {
+		v.errf("expect.codes", "a scenario without faults has no fault codes to expect")
+	}
+}
+
+// validatePhases is a static validity guard: at the scenario's rate, each
+// fault window, the healthy phase before the first fault and the recovery
+// phase after it must each hold at least min_messages_per_fault messages,
+// or the checkers would prove nothing.
+func (s Scenario) validatePhases(v *validator) {
+	t, e := s.Traffic, s.Expect
+	if len(s.Faults) == 0 || !(t.Rate > 0) || t.Duration <= 0 || e.MinMessagesPerFault < 1 {
+		return
+	}
+	expected := func(d time.Duration) float64 { return t.Rate * d.Seconds() }
+	need := float64(e.MinMessagesPerFault)
+	first, last := 0, 0
+	for i, f := range s.Faults {
+		if f.At < s.Faults[first].At {
+			first = i
+		}
+		if f.End() > s.Faults[last].End() {
+			last = i
+		}
+		if f.For > 0 && expected(f.For.D()) < need {
+			v.errf(fmt.Sprintf("faults[%d].for", i), "at traffic.rate %g/s the %s window holds ~%.1f messages, fewer than expect.min_messages_per_fault (%d)",
+				t.Rate, f.For, expected(f.For.D()), e.MinMessagesPerFault)
+		}
+	}
+	if at := s.Faults[first].At.D(); at >= 0 && expected(at) < need {
+		v.errf(fmt.Sprintf("faults[%d].at", first), "the healthy phase before the first fault holds ~%.1f messages at traffic.rate %g/s, fewer than expect.min_messages_per_fault (%d): start the fault later",
+			expected(at), t.Rate, e.MinMessagesPerFault)
+	}
+	if e.RecoveryWithin > 0 {
+		tail := t.Duration.D() - s.Faults[last].End() - e.RecoveryWithin.D()
+		if tail < 0 || expected(tail) < need {
+			v.errf("traffic.duration", "the recovery phase (after the last fault ends at %s, plus expect.recovery_within %s) holds ~%.1f messages, fewer than expect.min_messages_per_fault (%d): lengthen the traffic",
+				s.Faults[last].End(), e.RecoveryWithin, max(expected(tail), 0), e.MinMessagesPerFault)
+		}
+	}
+}
