@@ -1,0 +1,83 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/checks"
+	"github.com/p1001/p1001/suites/history"
+	"github.com/p1001/p1001/suites/runner"
+)
+
+// catalogDir is the scenario catalog; P1001_SCENARIOS points elsewhere.
+func catalogDir() string {
+	if dir := os.Getenv("P1001_SCENARIOS"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "..", "scenarios")
+}
+
+// reportDir is where histories go: P1001_REPORT_DIR (set by make chaos),
+// else a directory of this process that Ginkgo does not clean up.
+func reportDir() string {
+	if dir := os.Getenv("P1001_REPORT_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join(os.TempDir(), "p1001-reports")
+}
+
+// playScenario runs one catalog entry and checks every promise.
+func playScenario(ctx SpecContext, s scenarios.Scenario) {
+	h, err := runner.Run(ctx, stack, s, runner.Options{
+		RunID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff),
+		Seed:  uint64(GinkgoRandomSeed()),
+		Progress: func(format string, args ...any) {
+			GinkgoWriter.Printf(time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+		},
+	})
+	// The history is written even when the run broke half-way: it is what a
+	// reviewer opens first.
+	Expect(writeHistory(s, h)).To(Succeed())
+	Expect(err).NotTo(HaveOccurred(), "run scenario %s", s.Name)
+	Expect(h).To(checks.KeepPromises(s))
+}
+
+func writeHistory(s scenarios.Scenario, h history.History) error {
+	dir := filepath.Join(reportDir(), "scenarios", s.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		return err
+	}
+	AddReportEntry("history", f.Name())
+	if err := h.WriteJSONL(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+var _ = Describe("scenario", func() {
+	catalog, err := scenarios.LoadDir(catalogDir())
+	if err != nil {
+		It("catalog loads", func() { Fail(err.Error()) })
+		return
+	}
+	entries := make([]TableEntry, 0, len(catalog))
+	for _, s := range catalog {
+		// The timeout is generous: a scenario's traffic lasts seconds, and
+		// this only bounds a hang.
+		entries = append(entries, Entry(s.Name, Label(s.Labels...), SpecTimeout(3*time.Minute), s))
+	}
+	DescribeTable("keeps the bot's promises", playScenario, entries)
+})
