@@ -5,8 +5,10 @@ SHELL := /usr/bin/env bash
 # make chaos LABELS='smoke' passes a Ginkgo label filter.
 LABELS ?=
 export LABELS FORCE GINKGO_FLAGS
+# make p1001 FAULT=blackhole ARGS=-i KEEP=1 SHOW_SECRETS=1
+export FAULT ARGS KEEP SHOW_SECRETS
 
-.PHONY: help test chaos images clean lint fmt
+.PHONY: help test chaos p1001 images clean lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +20,9 @@ test: ## unit tests with -race; needs Go only (no Docker, no database)
 
 chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
 	hack/chaos.sh
+
+p1001: ## reproduce P1001 with narration (FAULT=outage|blackhole|reset|latency, ARGS=-i console, KEEP=1) (needs Docker)
+	hack/p1001.sh
 
 images: ## build the offline images (FORCE=1 rebuilds present ones)
 	hack/images/build.sh

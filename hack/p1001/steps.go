@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Expectation is what a fault must make the bot show.
+type Expectation struct {
+	// ReplyCodes are the codes the first degraded reply may carry: the code
+	// the retry layer gave up with.
+	ReplyCodes []string
+	// LogCodes must each appear as the code of at least one documented
+	// line of that first lookup (a retry line or the give-up line).
+	LogCodes []string
+	// ErrorText must appear in the error of the [getCustomPrompt] line,
+	// which always starts with the reply's code.
+	ErrorText string
+	// ExactAttempts: the lookup must make the policy's maximum of
+	// attempts. Otherwise at least two (one retry) will do: attempts that
+	// wait for a timeout run into the call's budget first.
+	ExactAttempts bool
+}
+
+// DemoBot is what the narrated run needs from the bot; BotClient implements it.
+type DemoBot interface {
+	ConsoleBot
+	Gauge(ctx context.Context, name string) (float64, error)
+}
+
+// Bounds of the narrated run. They are generous: they tell "the breaker
+// answered" from "the retries ran", not fast from slow.
+const (
+	// fastFailBound: a reply the breaker failed fast comes back well under
+	// one attempt's backoff; DESIGN.md's target is 50 ms.
+	fastFailBound = 250 * time.Millisecond
+	// recoveryBound: the breaker's delay (5 s by default) plus one outbox
+	// retry (2 s at most) plus margin.
+	recoveryBound = 20 * time.Second
+	// logWait: how long a documented line may take to come through
+	// Docker's log stream after the reply it explains.
+	logWait   = 5 * time.Second
+	drainWait = 20 * time.Second
+	// breakerMessages is how many messages step 4 sends.
+	breakerMessages = 3
+	pollEvery       = 250 * time.Millisecond
+)
+
+// Timing holds the waits and bounds of the narrated run.
+type Timing struct {
+	LogWait       time.Duration
+	PollEvery     time.Duration
+	RecoveryBound time.Duration
+}
+
+func (d *Demo) timing() Timing {
+	t := d.Timing
+	if t.LogWait == 0 {
+		t.LogWait = logWait
+	}
+	if t.PollEvery == 0 {
+		t.PollEvery = pollEvery
+	}
+	if t.RecoveryBound == 0 {
+		t.RecoveryBound = recoveryBound
+	}
+	return t
+}
+
+// Demo is the narrated reproduction: steps 1 to 5 (main does the clean-up).
+type Demo struct {
+	N      *Narrator
+	Bot    DemoBot
+	Logs   *LogWatcher
+	Proxy  Proxy
+	Fault  Fault
+	Expect Expectation
+	Chat   string
+	// MaxAttempts is the bot's retry policy (from its [Bot] serving line).
+	MaxAttempts int
+	// Timing overrides the bounds above (tests shorten them); zero fields
+	// keep the defaults.
+	Timing Timing
+
+	persona  string
+	failures []string
+}
+
+// Failures lists the expectations that were not met.
+func (d *Demo) Failures() []string { return slices.Clone(d.failures) }
+
+// expect records one promise: ok is whether it was kept.
+func (d *Demo) expect(ok bool, format string, args ...any) bool {
+	msg := fmt.Sprintf(format, args...)
+	if ok {
+		d.N.OK("%s", msg)
+	} else {
+		d.failures = append(d.failures, msg)
+		d.N.Fail("%s", msg)
+	}
+	return ok
+}
+
+// Steps are steps 1 to 5, in order.
+func (d *Demo) Steps() []struct {
+	Title string
+	Run   func(context.Context) error
+} {
+	return []struct {
+		Title string
+		Run   func(context.Context) error
+	}{
+		{"set a custom prompt and show a reply that uses it", d.StepCustom},
+		{"cut the database: " + d.Fault.Describe(), d.StepCut},
+		{"send a message while the database is away; the bot's own log lines follow", d.StepDegraded},
+		{"the circuit breaker fails the next messages fast", d.StepBreaker},
+		{"restore the database and wait for custom replies", d.StepRestore},
+	}
+}
+
+// send shows the message and its reply.
+func (d *Demo) send(ctx context.Context, text string) (Reply, error) {
+	d.N.You(text)
+	r, err := d.Bot.Send(ctx, d.Chat, text)
+	if err != nil {
+		return r, err
+	}
+	d.N.Bot(r)
+	return r, nil
+}
+
+// StepCustom sets the chat's prompt and shows a reply that quotes it.
+func (d *Demo) StepCustom(ctx context.Context) error {
+	d.persona = "You are a lighthouse keeper who answers in short, calm sentences."
+	set, err := d.send(ctx, "/setprompt "+d.persona)
+	if err != nil {
+		return err
+	}
+	d.expect(!set.Degraded, "/setprompt committed (degraded=%v)", set.Degraded)
+	r, err := d.send(ctx, "Hello, who am I talking to?")
+	if err != nil {
+		return err
+	}
+	d.expect(r.PromptSource == "custom" && !r.Degraded && strings.Contains(r.Reply, "lighthouse keeper"),
+		"the reply uses the custom prompt (prompt_source=%s, degraded=%v)", r.PromptSource, r.Degraded)
+	// The message log is written after the reply; let it land, so that the
+	// fault meets no write in flight and the first failure is the message's.
+	if err := d.waitOutboxEmpty(ctx); err != nil {
+		return err
+	}
+	d.N.Say("message log written (outbox empty): the database is idle")
+	return nil
+}
+
+func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
+	deadline := time.Now().Add(drainWait)
+	for {
+		depth, err := d.Bot.Gauge(ctx, "bot_outbox_depth")
+		if err != nil {
+			return err
+		}
+		if depth == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the bot's outbox still holds %v record(s) after %s", depth, drainWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// StepCut applies the fault.
+func (d *Demo) StepCut(ctx context.Context) error {
+	if err := d.Fault.Apply(ctx, d.Proxy); err != nil {
+		return err
+	}
+	d.N.OK("pooler proxy: %s", d.Fault)
+	return nil
+}
+
+// StepDegraded sends one message through the fault: the retries, the P1001
+// line and the fallback show in the bot's log, and the reply still comes.
+func (d *Demo) StepDegraded(ctx context.Context) error {
+	mark := d.Logs.Mark()
+	const text = "Are you still there?"
+	d.N.You(text)
+	r, err := d.Bot.Send(ctx, d.Chat, text)
+	if err != nil {
+		return err
+	}
+	chat := map[string]string{"chat": d.Chat}
+	// The handler logs before it replies; wait for the line to come through
+	// so that the log reads in the order things happened.
+	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []LogLine) bool {
+		return countMsg(lines, "[MessageHandler] ", chat) > 0
+	})
+	d.N.Bot(r)
+
+	d.expect(r.Degraded && r.PromptSource == "cached" && strings.Contains(r.Reply, "lighthouse keeper"),
+		"a reply still arrived (after %s), from the cached custom prompt (prompt_source=%s, degraded=%v)",
+		roundDuration(r.Latency), r.PromptSource, r.Degraded)
+	d.expect(slices.Contains(d.Expect.ReplyCodes, r.Code), "code %s (want %s)", r.Code, strings.Join(d.Expect.ReplyCodes, " or "))
+	if d.Expect.ExactAttempts {
+		d.expect(r.Attempts == d.MaxAttempts, "the lookup made %d attempt(s) (want all %d)", r.Attempts, d.MaxAttempts)
+	} else {
+		d.expect(r.Attempts >= 2 && r.Attempts <= d.MaxAttempts,
+			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, d.MaxAttempts)
+	}
+
+	retry := fmt.Sprintf("[DB Retry] Attempt 1/%d failed, retrying in ", d.MaxAttempts)
+	lookup := map[string]string{"op": "getCustomPrompt"}
+	var lines []LogLine
+	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(ls []LogLine) bool {
+		lines = slices.Clone(ls)
+		return countMsg(ls, retry, lookup) > 0 &&
+			countMsg(ls, "[getCustomPrompt] Database connection error after retries", chat) > 0 &&
+			countMsg(ls, "[DB Retry] Circuit breaker open", nil) > 0
+	})
+	d.expect(countMsg(lines, retry, lookup) > 0, "log: %s... op=getCustomPrompt", retry)
+	var gaveUp string
+	for _, l := range lines {
+		if strings.HasPrefix(l.Msg, "[getCustomPrompt] Database connection error after retries") && l.Attr("chat") == d.Chat {
+			gaveUp = l.Attr("error")
+		}
+	}
+	d.expect(gaveUp != "", "log: [getCustomPrompt] Database connection error after retries, using fallback prompt")
+	d.expect(strings.HasPrefix(gaveUp, r.Code+": ") && strings.Contains(gaveUp, d.Expect.ErrorText),
+		"its error is the reply's code in Prisma's words%s (error=%q)", quoteIf(" and holds ", d.Expect.ErrorText), gaveUp)
+	d.expect(countMsg(lines, "[MessageHandler] Database connection error", chat) > 0,
+		"log: [MessageHandler] Database connection error, replying in degraded mode")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if strings.HasPrefix(l.Msg, "[DB Retry] ") && l.Attr("op") == "getCustomPrompt" {
+			seen[l.Attr("code")] = true
+		}
+	}
+	for _, code := range d.Expect.LogCodes {
+		d.expect(seen[code], "log: a [DB Retry] line with code=%s", code)
+	}
+	d.expect(countMsg(lines, "[DB Retry] Circuit breaker open", nil) > 0, "log: [DB Retry] Circuit breaker open")
+	return nil
+}
+
+// StepBreaker sends a few more messages while the breaker is open: each is
+// answered at once, without touching the database.
+func (d *Demo) StepBreaker(ctx context.Context) error {
+	fast := 0
+	var slowest time.Duration
+	for i := 1; i <= breakerMessages; i++ {
+		mark := d.Logs.Mark()
+		text := fmt.Sprintf("Still there? (%d/%d)", i, breakerMessages)
+		d.N.You(text)
+		r, err := d.Bot.Send(ctx, d.Chat, text)
+		if err != nil {
+			return err
+		}
+		d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []LogLine) bool {
+			return countMsg(lines, "[MessageHandler] ", map[string]string{"chat": d.Chat}) > 0
+		})
+		d.N.Bot(r)
+		slowest = max(slowest, r.Latency)
+		if r.Degraded && r.Attempts == 0 && r.Latency < fastFailBound && r.PromptSource == "cached" {
+			fast++
+		}
+	}
+	d.expect(fast == breakerMessages,
+		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
+		fast, breakerMessages, fastFailBound, roundDuration(slowest))
+	return nil
+}
+
+// StepRestore clears the fault and sends a message every pollEvery until a
+// reply uses the custom prompt again; the recovery time runs from the
+// moment the fault is gone.
+func (d *Demo) StepRestore(ctx context.Context) error {
+	if err := d.Fault.Clear(ctx, d.Proxy); err != nil {
+		return err
+	}
+	restored := time.Now()
+	d.N.OK("pooler proxy restored")
+	t := d.timing()
+	d.N.Say("sending a message every %s until a reply uses the custom prompt again", t.PollEvery)
+	d.N.Say("(the bot's log lines meanwhile are counted, and shown once the custom prompt is back)")
+	mark := d.Logs.Mark()
+	d.Logs.Mute(true)
+	defer func() {
+		d.Logs.Mute(false)
+		for _, g := range GroupDocumented(d.Logs.Since(mark)) {
+			d.N.LogCount(g)
+		}
+	}()
+
+	var last string
+	repeats := 0
+	flush := func() {
+		if repeats > 0 {
+			d.N.Say("... and %d more like it", repeats)
+			repeats = 0
+		}
+	}
+	recovered := false
+	for n := 1; time.Since(restored) < t.RecoveryBound; n++ {
+		text := fmt.Sprintf("Back yet? (%d)", n)
+		r, err := d.Bot.Send(ctx, d.Chat, text)
+		if err != nil {
+			return err
+		}
+		// Replies that say the same (source, degraded, attempts) are
+		// counted, not repeated.
+		if sig := fmt.Sprintf("%s/%v/%d", r.PromptSource, r.Degraded, r.Attempts); sig != last {
+			flush()
+			d.N.You(text)
+			d.N.Bot(r)
+			last = sig
+		} else {
+			repeats++
+		}
+		if r.PromptSource == "custom" && !r.Degraded {
+			flush()
+			recovered = true
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(t.PollEvery):
+		}
+	}
+	flush()
+	recovery := time.Since(restored)
+	if !d.expect(recovered, "custom replies again %s after the restore (bound %s)", recovery.Round(10*time.Millisecond), t.RecoveryBound) {
+		return nil
+	}
+	d.N.Say("(until the breaker's delay, DB_BREAKER_DELAY, 5s by default, has passed, it lets no call through; then one probe closes it)")
+	r, err := d.send(ctx, "Good to have you back. Who are you?")
+	if err != nil {
+		return err
+	}
+	d.expect(r.PromptSource == "custom" && !r.Degraded && r.Attempts == 1,
+		"and the next one too (prompt_source=%s, degraded=%v, attempts %d)", r.PromptSource, r.Degraded, r.Attempts)
+	if err := d.waitOutboxEmpty(ctx); err != nil {
+		d.N.Say("message log: %v", err)
+	} else {
+		d.N.Say("message log: the outbox is empty again (what was said during the fault is in postgres)")
+	}
+	return nil
+}
+
+func quoteIf(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s%q", prefix, s)
+}
