@@ -42,6 +42,7 @@ const (
 const (
 	EffectDegraded = "degraded" // at least one degraded reply during a fault window
 	EffectSlower   = "slower"   // p50 latency during faults >= healthy p50 + slower_by
+	EffectRetried  = "retried"  // at least one reply during a fault window took more than one attempt
 	EffectNone     = "none"     // baseline only (label fault:none)
 )
 

@@ -60,7 +60,7 @@ var (
 	streams      = []string{StreamUpstream, StreamDownstream}
 	sources      = []string{SourceCustom, SourceCached, SourceDefault}
 	commandNames = []string{"help", "prompt", "reset", "setprompt"}
-	effects      = []string{EffectDegraded, EffectSlower, EffectNone}
+	effects      = []string{EffectDegraded, EffectSlower, EffectRetried, EffectNone}
 	// labelOnlyKinds are fault kinds that no fault type implies.
 	labelOnlyKinds = []string{KindPoolExhaustion}
 	labelKeys      = []string{"fault", "path"}
@@ -596,13 +596,13 @@ func (s Scenario) validateExpect(v *validator) {
 	baseline := len(s.Faults) == 0
 	switch {
 	case e.Effect == "":
-		v.errf("expect.effect", "is required: the evidence that the faults took effect (%s or %s)", EffectDegraded, EffectSlower)
+		v.errf("expect.effect", "is required: the evidence that the faults took effect (%s, %s or %s)", EffectDegraded, EffectSlower, EffectRetried)
 	case !slices.Contains(effects, e.Effect):
 		v.errf("expect.effect", "unknown effect %q (known: %s)", e.Effect, strings.Join(effects, ", "))
 	case baseline && e.Effect != EffectNone:
 		v.errf("expect.effect", "a scenario without faults can only expect %s", EffectNone)
 	case !baseline && e.Effect == EffectNone:
-		v.errf("expect.effect", "%s is only for the baseline without faults: a fault must show an effect (%s or %s)", EffectNone, EffectDegraded, EffectSlower)
+		v.errf("expect.effect", "%s is only for the baseline without faults: a fault must show an effect (%s, %s or %s)", EffectNone, EffectDegraded, EffectSlower, EffectRetried)
 	}
 	switch {
 	case e.Effect == EffectSlower && e.SlowerBy <= 0:

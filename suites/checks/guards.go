@@ -78,6 +78,9 @@ func GuardTraffic(s scenarios.Scenario, h history.History) Result {
 // degraded: at least one degraded reply in a fault or transition phase;
 // slower: the median latency of answered requests in the fault phase is at
 // least expect.slower_by above the median of the healthy phase;
+// retried: at least one reply in a fault or transition phase took more
+// than one attempt (the fault reached the database path, and the retry
+// layer absorbed it);
 // none: no fault was planned or measured.
 func GuardEffect(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
@@ -96,6 +99,21 @@ func GuardEffect(s scenarios.Scenario, h history.History) Result {
 		}
 		if degraded == 0 {
 			v.fail("no degraded reply among the %d requests during the faults and their grace period", n)
+		}
+		return v.result()
+	case scenarios.EffectRetried:
+		v := newVerdict(NameEffect, true, "The faults had a visible effect: at least one reply during a fault or its grace period needed a retry.")
+		n, retried := 0, 0
+		for _, o := range h.Ops {
+			if ph := tl.phase(o); ph == Fault || ph == Transition {
+				n++
+				if o.Outcome == history.OK && o.Attempts > 1 {
+					retried++
+				}
+			}
+		}
+		if retried == 0 {
+			v.fail("no reply took more than one attempt among the %d requests during the faults and their grace period", n)
 		}
 		return v.result()
 	case scenarios.EffectSlower:
@@ -134,7 +152,7 @@ func GuardEffect(s scenarios.Scenario, h history.History) Result {
 		return v.result()
 	default:
 		v := newVerdict(NameEffect, true, "The faults had a visible effect.")
-		v.fail("unknown expect.effect %q (want degraded, slower or none)", r.effect)
+		v.fail("unknown expect.effect %q (want degraded, slower, retried or none)", r.effect)
 		return v.result()
 	}
 }

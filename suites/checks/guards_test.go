@@ -55,6 +55,7 @@ func TestGuardEffect(t *testing.T) {
 	slower := func(by time.Duration) func(*scenarios.Scenario) {
 		return func(s *scenarios.Scenario) { s.Expect.Effect, s.Expect.SlowerBy = "slower", d(by) }
 	}
+	retried := func(s *scenarios.Scenario) { s.Expect.Effect = "retried" }
 	// latencyFault turns the outage into 800ms of latency: nothing degrades.
 	latencyFault := func(h *history.History) {
 		for i := 4; i <= 8; i++ {
@@ -73,6 +74,16 @@ func TestGuardEffect(t *testing.T) {
 		{name: "degraded in the grace period counts", history: func(h *history.History) {
 			latencyFault(h)
 			setOp(h, 9, func(o *history.Op) { o.Degraded, o.PromptSource = true, "cached" })
+		}, pass: true},
+		{name: "retried: no retry during the faults", scenario: retried, history: latencyFault,
+			promise: []string{"needed a retry"}, detail: []string{"no reply took more than one attempt among the 6 requests"}},
+		{name: "retried: a retry outside the faults does not count", scenario: retried, history: func(h *history.History) {
+			latencyFault(h)
+			setOp(h, 12, func(o *history.Op) { o.Attempts = 2 })
+		}, detail: []string{"no reply took more than one attempt"}},
+		{name: "retried: a retried reply during the fault", scenario: retried, history: func(h *history.History) {
+			latencyFault(h)
+			setOp(h, 5, func(o *history.Op) { o.Attempts = 2 })
 		}, pass: true},
 		{name: "slower enough", scenario: slower(700 * ms), history: latencyFault, pass: true},
 		{name: "not slower enough", scenario: slower(time.Second), history: latencyFault,

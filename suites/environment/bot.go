@@ -117,7 +117,9 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 		testcontainers.WithEnv(env),
 		testcontainers.WithExposedPorts(httpPort),
 		// Joined to the private network before it starts, so that its first
-		// connection attempts already resolve "toxiproxy".
+		// connection attempts already resolve "toxiproxy". Its ports stay
+		// published on the default bridge (see createNetwork), so that a
+		// partition does not cut the host off too.
 		testcontainers.WithLifecycleHooks(testcontainers.ContainerLifecycleHooks{
 			PostCreates: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
 				return e.connect(ctx, c.GetContainerID(), AliasBot)

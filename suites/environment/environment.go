@@ -52,8 +52,9 @@ type DSNs struct {
 
 // Env is a running stack. Close it, also when a spec fails.
 type Env struct {
-	cfg     Config
-	Network *testcontainers.DockerNetwork
+	cfg Config
+	// NetworkID and NetworkName identify the private network.
+	NetworkID, NetworkName string
 
 	Postgres  *tcpostgres.PostgresContainer
 	PgBouncer *testcontainers.DockerContainer
@@ -101,9 +102,8 @@ func Start(ctx context.Context, cfg Config) (env *Env, err error) {
 	}()
 
 	start := time.Now()
-	env.Network, err = tcnetwork.New(ctx, tcnetwork.WithLabels(cfg.labels()))
-	if err != nil {
-		return env, fmt.Errorf("create network: %w", err)
+	if err := env.createNetwork(ctx); err != nil {
+		return env, err
 	}
 	env.StartTimes["network"] = time.Since(start)
 
@@ -147,7 +147,7 @@ func isNilContainer(c testcontainers.Container) bool {
 
 func (e *Env) common(aliases ...string) []testcontainers.ContainerCustomizer {
 	return []testcontainers.ContainerCustomizer{
-		tcnetwork.WithNetwork(aliases, e.Network),
+		tcnetwork.WithNetworkName(aliases, e.NetworkName),
 		testcontainers.WithLabels(e.cfg.labels()),
 	}
 }
@@ -336,11 +336,10 @@ func (e *Env) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if e.Network != nil {
-		if err := e.Network.Remove(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("remove network: %w", err))
+	if e.NetworkID != "" {
+		if err := e.removeNetwork(ctx); err != nil {
+			errs = append(errs, err)
 		}
-		e.Network = nil
 	}
 	return errors.Join(errs...)
 }

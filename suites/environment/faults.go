@@ -2,6 +2,7 @@ package environment
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -139,7 +140,7 @@ func (e *Env) Disconnect(ctx context.Context, name string) error {
 		return err
 	}
 	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
-		_, err := cli.NetworkDisconnect(ctx, e.Network.ID, client.NetworkDisconnectOptions{Container: id, Force: true})
+		_, err := cli.NetworkDisconnect(ctx, e.NetworkID, client.NetworkDisconnectOptions{Container: id, Force: true})
 		if err != nil {
 			return fmt.Errorf("disconnect %s from the network: %w", name, err)
 		}
@@ -158,13 +159,45 @@ func (e *Env) Reconnect(ctx context.Context, name string) error {
 
 func (e *Env) connect(ctx context.Context, id, alias string) error {
 	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
-		_, err := cli.NetworkConnect(ctx, e.Network.ID, client.NetworkConnectOptions{
+		_, err := cli.NetworkConnect(ctx, e.NetworkID, client.NetworkConnectOptions{
 			Container:      id,
 			EndpointConfig: &network.EndpointSettings{Aliases: []string{alias}},
 		})
 		if err != nil {
 			return fmt.Errorf("connect %s to the network: %w", alias, err)
 		}
+		return nil
+	})
+}
+
+// createNetwork makes the private network, named p1001-<run>-<random>.
+// The name matters: a container on several networks publishes its ports
+// through the network whose name sorts first, and the bot must keep its
+// mapping on the default "bridge" while a partition cuts it from this one.
+// testcontainers' network.New names networks with a UUID, which sorts
+// before "bridge" half of the time.
+func (e *Env) createNetwork(ctx context.Context) error {
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return fmt.Errorf("network name: %w", err)
+	}
+	name := fmt.Sprintf("p1001-%s-%x", e.cfg.RunID, suffix)
+	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		res, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: e.cfg.labels()})
+		if err != nil {
+			return fmt.Errorf("create network %s: %w", name, err)
+		}
+		e.NetworkID, e.NetworkName = res.ID, name
+		return nil
+	})
+}
+
+func (e *Env) removeNetwork(ctx context.Context) error {
+	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		if _, err := cli.NetworkRemove(ctx, e.NetworkID, client.NetworkRemoveOptions{}); err != nil {
+			return fmt.Errorf("remove network %s: %w", e.NetworkName, err)
+		}
+		e.NetworkID, e.NetworkName = "", ""
 		return nil
 	})
 }
