@@ -366,11 +366,11 @@ func (c *Console) status(ctx context.Context) {
 
 // readinessLine is the bot's view of its database in one line.
 func readinessLine(r Readiness) string {
-	s := fmt.Sprintf("database %s, breaker %s", r.DB.State, r.DB.Breaker)
-	if r.DB.State != "up" && r.DB.LastCode != "" {
-		s += fmt.Sprintf(", last error %s", r.DB.LastError)
+	state := r.DB.State
+	if state != "up" && r.DB.LastCode != "" {
+		state += " (" + r.DB.LastCode + ")"
 	}
-	return s
+	return fmt.Sprintf("database %s, breaker %s", state, r.DB.Breaker)
 }
 
 // watch announces every change of the bot's database state or breaker.

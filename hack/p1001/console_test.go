@@ -226,7 +226,7 @@ func TestConsoleAnnouncesDatabaseChanges(t *testing.T) {
 	go func() { done <- c.Run(ctx, in) }()
 	feed <- "down"
 	feed <- "hello"
-	waitFor(t, &out, "bot: database down, breaker open, last error P1001")
+	waitFor(t, &out, "bot: database down (P1001), breaker open")
 	feed <- "up"
 	feed <- "hello again"
 	waitFor(t, &out, "bot: database up, breaker closed")
