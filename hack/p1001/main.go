@@ -63,6 +63,9 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	if o.Interactive && *fault != "" {
 		return o, fmt.Errorf("FAULT=%s applies to the narrated run; the console (-i) toggles faults with its own commands", *fault)
 	}
+	if o.ShowSecrets && !o.Keep {
+		return o, errors.New("SHOW_SECRETS=1 (-show-secrets) only applies with KEEP=1 (-keep): without it no DSN is printed")
+	}
 	if *latency <= 0 || *latency%time.Millisecond != 0 {
 		return o, fmt.Errorf("-latency %s: want a positive whole number of milliseconds", *latency)
 	}

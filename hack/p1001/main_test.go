@@ -27,6 +27,7 @@ func TestParseOptions(t *testing.T) {
 		{args: "-i -fault reset", wantErr: "FAULT=reset applies to the narrated run"},
 		{args: "-latency 0s", wantErr: "-latency 0s"},
 		{args: "-latency 1500us", wantErr: "whole number of milliseconds"},
+		{args: "-show-secrets", wantErr: "SHOW_SECRETS=1 (-show-secrets) only applies with KEEP=1"},
 		{args: "-param connect_timeout", wantErr: `"connect_timeout": want key=value`},
 		{args: "-i extra", wantErr: `unexpected argument(s) ["extra"]`},
 	}
