@@ -55,6 +55,20 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return "resilience: policy " + e.Field + " " + e.Msg }
 
+// WorstCaseCall is the longest one call can take under p: the budget, else
+// every attempt's timeout plus the longest delays between them; 0 when p
+// bounds a call by neither.
+func (p Policy) WorstCaseCall() time.Duration {
+	if p.Budget > 0 {
+		return p.Budget
+	}
+	if p.AttemptTimeout <= 0 {
+		return 0
+	}
+	n := time.Duration(max(p.MaxAttempts, 1))
+	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
+}
+
 // Validate reports the first invalid field as a *FieldError.
 func (p Policy) Validate() error {
 	switch {

@@ -95,3 +95,23 @@ func TestCheckEnvNames(t *testing.T) {
 		t.Errorf("typos not named: %v", err)
 	}
 }
+
+func TestWorstCaseCall(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Policy
+		want time.Duration
+	}{
+		{"the budget bounds the call", Policy{MaxAttempts: 3, AttemptTimeout: 2 * time.Second, MaxDelay: 2 * time.Second, Budget: 5 * time.Second}, 5 * time.Second},
+		{"no budget: attempts and the delays between them", Policy{MaxAttempts: 3, AttemptTimeout: time.Second, MaxDelay: 100 * time.Millisecond}, 3200 * time.Millisecond},
+		{"one attempt has no delay", Policy{MaxAttempts: 1, AttemptTimeout: time.Second, MaxDelay: time.Second}, time.Second},
+		{"unbounded", Policy{MaxAttempts: 3}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.WorstCaseCall(); got != tt.want {
+				t.Errorf("WorstCaseCall() = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

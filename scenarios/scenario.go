@@ -361,15 +361,3 @@ func putDur(env map[string]string, k string, v *Duration) {
 // HasLabel reports whether the scenario carries label.
 func (s Scenario) HasLabel(label string) bool { return slices.Contains(s.Labels, label) }
 
-// worstCaseCall is the longest one database call can take under p, or 0
-// when p bounds it neither by a budget nor by an attempt timeout.
-func worstCaseCall(p resilience.Policy) time.Duration {
-	if p.Budget > 0 {
-		return p.Budget
-	}
-	if p.AttemptTimeout <= 0 {
-		return 0
-	}
-	n := time.Duration(max(p.MaxAttempts, 1))
-	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
-}

@@ -194,7 +194,7 @@ func (s *Scenario) applyDefaults(ps positions) {
 	defaultBool(ps, "expect.outbox_drained", &e.OutboxDrained)
 	if !ps.has("expect.reply_latency_bound") {
 		// 0 when the policy bounds nothing: validation then asks for it.
-		if w := worstCaseCall(p); w > 0 && p.MaxAttempts <= maxAttempts {
+		if w := p.WorstCaseCall(); w > 0 && p.MaxAttempts <= maxAttempts {
 			e.ReplyLatencyBound = Duration(w + DefaultLatencyMargin)
 		}
 	}

@@ -88,30 +88,14 @@ func GuardEffect(s scenarios.Scenario, h history.History) Result {
 	switch r.effect {
 	case scenarios.EffectDegraded:
 		v := newVerdict(NameEffect, true, "The faults had a visible effect: at least one degraded reply during a fault or its grace period.")
-		n, degraded := 0, 0
-		for _, o := range h.Ops {
-			if ph := tl.phase(o); ph == Fault || ph == Transition {
-				n++
-				if o.Outcome == history.OK && o.Degraded {
-					degraded++
-				}
-			}
-		}
+		n, degraded := countDuringFaults(h, tl, func(o history.Op) bool { return o.Degraded })
 		if degraded == 0 {
 			v.fail("no degraded reply among the %d requests during the faults and their grace period", n)
 		}
 		return v.result()
 	case scenarios.EffectRetried:
 		v := newVerdict(NameEffect, true, "The faults had a visible effect: at least one reply during a fault or its grace period needed a retry.")
-		n, retried := 0, 0
-		for _, o := range h.Ops {
-			if ph := tl.phase(o); ph == Fault || ph == Transition {
-				n++
-				if o.Outcome == history.OK && o.Attempts > 1 {
-					retried++
-				}
-			}
-		}
+		n, retried := countDuringFaults(h, tl, func(o history.Op) bool { return o.Attempts > 1 })
 		if retried == 0 {
 			v.fail("no reply took more than one attempt among the %d requests during the faults and their grace period", n)
 		}
@@ -155,6 +139,20 @@ func GuardEffect(s scenarios.Scenario, h history.History) Result {
 		v.fail("unknown expect.effect %q (want degraded, slower, retried or none)", r.effect)
 		return v.result()
 	}
+}
+
+// countDuringFaults counts the requests invoked in a fault or transition
+// phase, and among them the answered ones that match.
+func countDuringFaults(h history.History, tl timeline, match func(history.Op) bool) (requests, matched int) {
+	for _, o := range h.Ops {
+		if ph := tl.phase(o); ph == Fault || ph == Transition {
+			requests++
+			if o.Outcome == history.OK && match(o) {
+				matched++
+			}
+		}
+	}
+	return requests, matched
 }
 
 // GuardSteadyState: before the first fault, and from expect.recovery_within

@@ -63,7 +63,7 @@ func rulesOf(s scenarios.Scenario) rules {
 		}
 	}
 	if r.latencyBound == 0 {
-		if w := worstCaseCall(r.policy); w > 0 {
+		if w := r.policy.WorstCaseCall(); w > 0 {
 			r.latencyBound = w + scenarios.DefaultLatencyMargin
 		}
 	}
@@ -89,19 +89,6 @@ func rulesOf(s scenarios.Scenario) rules {
 	return r
 }
 
-// worstCaseCall mirrors the loader's default for reply_latency_bound: the
-// budget, else attempts x attempt timeout plus the delays; 0 when neither
-// bounds a call.
-func worstCaseCall(p resilience.Policy) time.Duration {
-	if p.Budget > 0 {
-		return p.Budget
-	}
-	if p.AttemptTimeout <= 0 {
-		return 0
-	}
-	n := time.Duration(max(p.MaxAttempts, 1))
-	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
-}
 
 func orDefault(v []string, def ...string) []string {
 	if len(v) == 0 {
