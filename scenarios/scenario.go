@@ -360,4 +360,3 @@ func putDur(env map[string]string, k string, v *Duration) {
 
 // HasLabel reports whether the scenario carries label.
 func (s Scenario) HasLabel(label string) bool { return slices.Contains(s.Labels, label) }
-

@@ -89,7 +89,6 @@ func rulesOf(s scenarios.Scenario) rules {
 	return r
 }
 
-
 func orDefault(v []string, def ...string) []string {
 	if len(v) == 0 {
 		return def
