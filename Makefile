@@ -30,6 +30,16 @@ images: ## build the offline images (FORCE=1 rebuilds present ones)
 clean: ## remove leftover containers and networks by label (IMAGES=1, REPORTS=1: those too)
 	hack/clean.sh
 
+# make report RUN=reports/<run> rebuilds that run's report from its histories.
+RUN ?= reports/latest
+.PHONY: report report-screenshot
+
+report: ## rebuild report.json, report.md, index.html of RUN (default reports/latest) from its histories, no containers
+	go run ./hack/report "$(RUN)"
+
+report-screenshot: ## render RUN's index.html in headless Chromium to index.png (installs chromium when root)
+	RUN="$(RUN)" hack/report/screenshot.sh
+
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...

@@ -6,14 +6,19 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
+	"os"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
+	"github.com/p1001/p1001/suites/report"
 )
 
 func TestChaos(t *testing.T) {
@@ -45,3 +50,39 @@ func resetFaults(ctx context.Context) {
 
 var _ = BeforeEach(resetFaults)
 var _ = AfterEach(resetFaults)
+
+// The report (report.md, index.html, report.json) is built from the
+// histories in the report dir once every spec has run, also after a
+// failure or an interrupt. A report that cannot be built, or that would
+// carry the stack's password, fails the suite.
+var _ = ReportAfterSuite("chaos report", func(r Report) {
+	dir := reportDir()
+	info := report.NewRunInfo(cmp.Or(os.Getenv("P1001_RUN_ID"), "adhoc"), r.StartTime)
+	info.GinkgoVersion = types.VERSION
+	info.LabelFilter = r.SuiteConfig.LabelFilter
+	var secrets []string
+	if stack != nil { // nil when the stack never came up
+		cfg := stack.Config()
+		info.RunID = cfg.RunID
+		info.Images = []report.Image{
+			report.NewImage("postgres", cfg.PostgresImage),
+			report.NewImage("pgbouncer", cfg.PgBouncerImage),
+			report.NewImage("toxiproxy", cfg.ToxiproxyImage),
+			report.NewImage("bot", cfg.BotImage),
+		}
+		info.StartTimesMS = map[string]float64{}
+		for part, d := range stack.StartTimes {
+			info.StartTimesMS[part] = float64(d.Microseconds()) / 1000
+		}
+		secrets = append(secrets, cfg.Password)
+	}
+	_, err := report.WriteRunInfo(dir, info)
+	Expect(err).NotTo(HaveOccurred(), "write run.json")
+	catalog, err := scenarios.LoadDir(catalogDir())
+	Expect(err).NotTo(HaveOccurred(), "load the catalog for the report")
+	rep, err := report.Build(dir, catalog)
+	Expect(err).NotTo(HaveOccurred(), "build the report in %s", dir)
+	Expect(report.CheckNoSecrets(dir, secrets...)).To(Succeed(), "no report file may carry the stack's password")
+	GinkgoWriter.Printf("report: %s, %d of %d scenarios kept all promises; open %s/%s\n",
+		rep.Verdict, rep.ScenariosPassed, rep.ScenariosRun, dir, report.HTMLFile)
+})

@@ -1,0 +1,58 @@
+// Command report rebuilds a chaos run's report (report.json, report.md,
+// index.html) from its histories and run.json, without running containers:
+//
+//	go run ./hack/report [-scenarios DIR] [RUN_DIR]
+//
+// RUN_DIR defaults to reports/latest; the catalog to P1001_SCENARIOS, else
+// scenarios/. `make report RUN=<dir>` runs it.
+package main
+
+import (
+	"cmp"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/report"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		slog.Error("report", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	catalogDir := fs.String("scenarios", cmp.Or(os.Getenv("P1001_SCENARIOS"), "scenarios"), "scenario catalog directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return fmt.Errorf("want at most one run directory, got %d arguments", fs.NArg())
+	}
+	runDir := cmp.Or(fs.Arg(0), "reports/latest")
+	if st, err := os.Stat(runDir); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("run directory %s is not a directory", runDir)
+	}
+	catalog, err := scenarios.LoadDir(*catalogDir)
+	if err != nil {
+		return fmt.Errorf("load the catalog: %w", err)
+	}
+	r, err := report.Build(runDir, catalog)
+	if err != nil {
+		return err
+	}
+	score := "n/a"
+	if r.Score != nil {
+		score = fmt.Sprintf("%.1f", *r.Score)
+	}
+	fmt.Printf("%s: %s, %d of %d scenarios kept all promises, resilience score %s; open %s/%s\n",
+		runDir, r.Verdict, r.ScenariosPassed, r.ScenariosRun, score, runDir, report.HTMLFile)
+	return nil
+}

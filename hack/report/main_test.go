@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/p1001/p1001/suites/report"
+)
+
+// copyRun copies the report package's fixture run to a temporary dir.
+func copyRun(t *testing.T) string {
+	t.Helper()
+	from := filepath.Join("..", "..", "suites", "report", "testdata", "run")
+	to := filepath.Join(t.TempDir(), "run")
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+func TestRun(t *testing.T) {
+	t.Setenv(report.StepSummaryEnv, "")
+	catalog := filepath.Join("..", "..", "suites", "report", "testdata", "catalog")
+	runDir := copyRun(t)
+	if err := run([]string{"-scenarios", catalog, runDir}); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, name := range []string{report.JSONFile, report.MarkdownFile, report.HTMLFile} {
+		if st, err := os.Stat(filepath.Join(runDir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+
+	t.Setenv("P1001_SCENARIOS", catalog)
+	if err := run([]string{runDir}); err != nil {
+		t.Errorf("run with P1001_SCENARIOS: %v", err)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	t.Setenv(report.StepSummaryEnv, "")
+	catalog := filepath.Join("..", "..", "suites", "report", "testdata", "catalog")
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing run dir", []string{"-scenarios", catalog, filepath.Join(t.TempDir(), "nope")}, "run directory"},
+		{"run dir is a file", []string{"-scenarios", catalog, file}, "is not a directory"},
+		{"two run dirs", []string{"-scenarios", catalog, "a", "b"}, "at most one run directory"},
+		{"missing catalog", []string{"-scenarios", filepath.Join(t.TempDir(), "nope"), copyRun(t)}, "load the catalog"},
+		{"unknown flag", []string{"-colour"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(tt.args)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,110 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"maps"
+	"slices"
+	"strings"
+)
+
+//go:embed index.html.tmpl
+var indexTemplate string
+
+// page is what index.html.tmpl renders.
+type page struct {
+	Report
+	VerdictLine string
+	RunLine     string
+	Rows        []pageRow
+	Broken      []brokenPromise
+	SeverityRow []kindSeverity
+}
+
+type pageRow struct {
+	Scenario
+	FaultText    string
+	P50, P99     string
+	Fallback     string
+	Recovery     string
+	VerdictText  string
+	VerdictClass string
+	PolicyText   string
+	// Chart is the SVG gonum/plot rendered from redacted data; it is
+	// trusted markup.
+	Chart template.HTML
+}
+
+type brokenPromise struct {
+	Scenario, Check, Kind, Promise, Detail, History string
+}
+
+type kindSeverity struct {
+	Kind     string
+	Severity int
+}
+
+var pageFuncs = template.FuncMap{
+	"ms":   fmtMS,
+	"pct":  func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
+	"join": strings.Join,
+}
+
+var pageTemplate = template.Must(template.New("index").Funcs(pageFuncs).Parse(indexTemplate))
+
+// renderHTML writes index.html: one self-contained file (inline CSS and
+// SVG, no script, no external reference) that opens offline.
+func renderHTML(r Report, charts map[string]string) ([]byte, error) {
+	p := page{Report: r, VerdictLine: verdictLine(r), RunLine: runLine(r)}
+	for _, s := range r.Scenarios {
+		row := pageRow{
+			Scenario:    s,
+			FaultText:   faultSummary(s),
+			P50:         fmtMS(s.Figures.P50MS),
+			P99:         fmtMS(s.Figures.P99MS),
+			Fallback:    fallbackText(s.Figures),
+			Recovery:    recoveryText(s.Figures),
+			VerdictText: verdictCell(s),
+			PolicyText:  policyText(s.Policy),
+			Chart:       template.HTML(charts[s.Name]), // #nosec G203 -- gonum/plot output over redacted text
+		}
+		row.VerdictClass = verdictClass(s)
+		p.Rows = append(p.Rows, row)
+		for _, c := range s.Checks {
+			if c.Passed {
+				continue
+			}
+			kind := "broke"
+			if c.Guard {
+				kind = "proved nothing"
+			}
+			p.Broken = append(p.Broken, brokenPromise{s.Name, c.Name, kind, c.Promise, c.Detail, s.History})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Severities)) {
+		p.SeverityRow = append(p.SeverityRow, kindSeverity{k, r.Severities[k]})
+	}
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, p); err != nil {
+		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// policyText summarises a retry policy in one line.
+func policyText(p Policy) string {
+	s := fmt.Sprintf("%d attempts, backoff %s×%g up to %s", p.MaxAttempts, fmtMS(p.BaseDelayMS), p.Factor, fmtMS(p.MaxDelayMS))
+	if p.Jitter {
+		s += " (full jitter)"
+	}
+	s += fmt.Sprintf(", attempt timeout %s, budget %s", fmtMS(p.AttemptTimeoutMS), fmtMS(p.BudgetMS))
+	if p.BreakerEnabled {
+		s += fmt.Sprintf("; breaker opens after %d failure(s), half-opens after %s, closes after %d success(es)",
+			p.BreakerFailures, fmtMS(p.BreakerDelayMS), p.BreakerSuccesses)
+	} else {
+		s += "; breaker disabled"
+	}
+	return s
+}

@@ -1,0 +1,189 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// detailLimit bounds a failure's detail in report.md; report.json and
+// index.html carry it whole.
+const detailLimit = 300
+
+// renderMarkdown writes report.md: the verdict line first, then one row per
+// scenario, then every broken promise with a link to its history.
+func renderMarkdown(r Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s %s\n\n", verdictEmoji[string(r.Verdict)], verdictLine(r))
+	b.WriteString(runLine(r) + "\n\n")
+	if len(r.Scenarios) > 0 {
+		b.WriteString("| scenario | faults | msgs | custom / cached / default | max attempts | p50 | p99 | time to fallback | recovery | verdict |\n")
+		b.WriteString("|---|---|---:|---|---:|---:|---:|---:|---:|---|\n")
+		for _, s := range r.Scenarios {
+			fig := s.Figures
+			fmt.Fprintf(&b, "| [%s](%s) | %s | %d | %d / %d / %d | %d | %s | %s | %s | %s | %s |\n",
+				s.Name, s.History, mdCell(faultSummary(s)), fig.Messages, fig.Custom, fig.Cached, fig.Default,
+				fig.MaxAttempts, fmtMS(fig.P50MS), fmtMS(fig.P99MS),
+				fallbackText(fig), recoveryText(fig), verdictEmoji[verdictClass(s)]+" "+verdictCell(s))
+		}
+		b.WriteString("\n")
+	}
+	var broken []string
+	for _, s := range r.Scenarios {
+		for _, c := range s.Checks {
+			if c.Passed {
+				continue
+			}
+			kind := "broke"
+			if c.Guard {
+				kind = "proved nothing"
+			}
+			line := fmt.Sprintf("- **%s** %s `%s`: %s", s.Name, kind, c.Name, mdInline(c.Promise))
+			if c.Detail != "" {
+				line += " — " + mdInline(truncate(c.Detail, detailLimit))
+			}
+			line += fmt.Sprintf(" ([history](%s))", s.History)
+			broken = append(broken, line)
+		}
+	}
+	if len(broken) > 0 {
+		b.WriteString("## Broken promises\n\n")
+		b.WriteString(strings.Join(broken, "\n") + "\n\n")
+	}
+	b.WriteString("Open `index.html` for the charts (latency per message, fault windows, breaker state, retries) and every checker's verdict; `report.json` has the same content (schema `" + Schema + "`).\n")
+	return b.String()
+}
+
+// verdictLine is the report's first line: the hard verdict, how many
+// scenarios kept all promises, and the score next to it.
+func verdictLine(r Report) string {
+	if r.Verdict == Empty {
+		return "EMPTY: no scenario ran in this run (no history under scenarios/), so it proves nothing"
+	}
+	return fmt.Sprintf("%s: %d of %d scenarios kept all promises · resilience score %s",
+		strings.ToUpper(string(r.Verdict)), r.ScenariosPassed, r.ScenariosRun, scoreText(r.Score))
+}
+
+// verdictEmoji marks verdicts in Markdown (GitHub renders them; the HTML
+// uses colours instead, as a headless browser may have no emoji font).
+var verdictEmoji = map[string]string{
+	string(Pass): "✅", string(Fail): "❌", string(Empty): "⚪", "invalid": "⚠️",
+}
+
+// verdictClass is pass, fail, or invalid (a validity guard failed).
+func verdictClass(s Scenario) string {
+	if s.Invalid {
+		return "invalid"
+	}
+	return string(s.Verdict)
+}
+
+func scoreText(s *float64) string {
+	if s == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f/100", *s)
+}
+
+// runLine says which run this is and what it ran on.
+func runLine(r Report) string {
+	parts := []string{fmt.Sprintf("Run `%s`: %d of %d catalog scenarios ran", r.Run, r.ScenariosRun, r.CatalogSize)}
+	if n := len(r.NotRun); n > 0 && n <= 8 {
+		parts[0] += " (not run: " + strings.Join(r.NotRun, ", ") + ")"
+	} else if n > 8 {
+		parts[0] += fmt.Sprintf(" (%d not run)", n)
+	}
+	if e := r.Environment; e != nil {
+		if e.LabelFilter != "" {
+			parts = append(parts, "labels `"+e.LabelFilter+"`")
+		}
+		parts = append(parts, e.GoVersion)
+		if e.GinkgoVersion != "" {
+			parts = append(parts, "Ginkgo "+e.GinkgoVersion)
+		}
+		parts = append(parts, fmt.Sprintf("%d cores", e.Cores))
+	}
+	if r.BotBuild != "" {
+		parts = append(parts, "bot `"+r.BotBuild+"`")
+	}
+	return strings.Join(parts, " · ") + ". The score weighs each scenario by the severity of its faults and counts its share of checks met; the verdict is the gate, the score only sits next to it."
+}
+
+// faultSummary lists a scenario's measured fault windows.
+func faultSummary(s Scenario) string {
+	if len(s.Faults) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, f := range s.Faults {
+		stop := "never stopped"
+		if f.StopMS != nil {
+			stop = fmt.Sprintf("%.1fs", *f.StopMS/1000)
+		}
+		p := fmt.Sprintf("%s %s %.1f–%s", f.Type, f.Where, f.StartMS/1000, stop)
+		if f.Name != f.Type {
+			p = f.Name + ": " + p
+		}
+		if f.Error != "" {
+			p += " (error)"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func fallbackText(f Figures) string {
+	switch {
+	case f.Faults == 0:
+		return "—"
+	case f.TimeToFallbackMS == nil:
+		return "none"
+	}
+	return fmtMS(*f.TimeToFallbackMS)
+}
+
+func recoveryText(f Figures) string {
+	switch {
+	case f.Faults == 0:
+		return "—"
+	case f.RecoveryMS == nil:
+		return "never"
+	}
+	return fmtMS(*f.RecoveryMS)
+}
+
+func verdictCell(s Scenario) string {
+	if s.Verdict == Pass {
+		return "pass"
+	}
+	return fmt.Sprintf("%s (%d of %d checks met)", verdictClass(s), s.ChecksMet, s.ChecksCounted)
+}
+
+// fmtMS prints milliseconds the way a reader compares them: 0.8ms, 42ms,
+// 1.25s.
+func fmtMS(v float64) string {
+	d := time.Duration(v * float64(time.Millisecond))
+	switch {
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", v)
+	case d < time.Second:
+		return fmt.Sprintf("%.0fms", v)
+	}
+	return fmt.Sprintf("%.2fs", v/1000)
+}
+
+// mdCell escapes what would break a table cell.
+func mdCell(s string) string { return strings.ReplaceAll(mdInline(s), "|", `\|`) }
+
+// mdInline keeps text on one line.
+func mdInline(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,138 @@
+package report
+
+import (
+	"time"
+)
+
+// Schema versions report.json. A change that removes or renames a field,
+// or changes a field's meaning or unit, bumps it; adding a field does not.
+const Schema = "p1001.report/v1"
+
+// Verdict is the hard verdict of a run or a scenario.
+type Verdict string
+
+const (
+	// Pass: every scenario of the run kept every promise, guards included.
+	Pass Verdict = "pass"
+	// Fail: at least one check or validity guard failed.
+	Fail Verdict = "fail"
+	// Empty: the run holds no scenario history (e.g. a label filter that
+	// selected no scenario): it proves nothing either way.
+	Empty Verdict = "empty"
+)
+
+// Report is report.json. docs/report.md documents every field.
+type Report struct {
+	Schema      string    `json:"schema"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// Run is the run directory's name (reports/<run>).
+	Run     string  `json:"run"`
+	Verdict Verdict `json:"verdict"`
+	// ScenariosRun counts the scenarios with a history in the run;
+	// ScenariosPassed those that kept every promise.
+	ScenariosRun    int `json:"scenarios_run"`
+	ScenariosPassed int `json:"scenarios_passed"`
+	// CatalogSize is the number of scenarios in the catalog; NotRun names
+	// those without a history (label-filtered, or the run stopped early).
+	CatalogSize int      `json:"catalog_size"`
+	NotRun      []string `json:"not_run"`
+	// Score is the resilience score, 0..100 (see docs/report.md); null for
+	// an empty run. It never replaces the verdict.
+	Score *float64 `json:"score"`
+	// Severities is the weight of each fault kind in the score.
+	Severities map[string]int `json:"severities"`
+	// Environment is run.json; null when the run dir has none.
+	Environment *RunInfo `json:"environment"`
+	// BotBuild is the bot's build (its bot_build_info version label), as
+	// the first history with metrics reported it.
+	BotBuild  string     `json:"bot_build,omitempty"`
+	Scenarios []Scenario `json:"scenarios"`
+}
+
+// Scenario is one scenario's row, figures, checks and derived timelines.
+type Scenario struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// File is the scenario file's base name in the catalog.
+	File string `json:"file"`
+	// History is the history.jsonl path, relative to the run dir.
+	History string   `json:"history"`
+	Labels  []string `json:"labels"`
+	// Kinds are the fault kinds the scenario exercises; Severity is the
+	// largest of their severities, the scenario's weight in the score.
+	Kinds    []string `json:"kinds"`
+	Severity int      `json:"severity"`
+	Verdict  Verdict  `json:"verdict"`
+	// Invalid is set when a validity guard failed: the run proved nothing.
+	Invalid bool `json:"invalid"`
+	// ChecksCounted is the number of non-skipped results (guards included),
+	// ChecksMet those that passed, Share = met/counted (0 when none counted).
+	ChecksCounted int     `json:"checks_counted"`
+	ChecksMet     int     `json:"checks_met"`
+	Share         float64 `json:"share"`
+	// Policy is the retry policy the bot ran with in this scenario.
+	Policy  Policy  `json:"policy"`
+	Faults  []Fault `json:"faults"`
+	Figures Figures `json:"figures"`
+	// BreakerEnabled is the policy's; Breaker is the derived state over
+	// time (empty when the breaker is disabled).
+	BreakerEnabled bool          `json:"breaker_enabled"`
+	Breaker        []BreakerSpan `json:"breaker"`
+	// Retries counts the bot's "[DB Retry] Attempt X/Y failed" lines with
+	// X < Y (a retry followed); PeakRetriesPerSecond is the largest rate
+	// over 250 ms bins.
+	Retries              int     `json:"retries"`
+	PeakRetriesPerSecond float64 `json:"peak_retries_per_second"`
+	Checks               []Check `json:"checks"`
+}
+
+// Fault is one measured fault event (offsets from the history's base).
+type Fault struct {
+	Name    string  `json:"name"`
+	Type    string  `json:"type"`
+	Where   string  `json:"where"`
+	StartMS float64 `json:"start_ms"`
+	// StopMS is null when the fault never stopped, as far as the history
+	// knows.
+	StopMS *float64 `json:"stop_ms"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// Figures are the report row's numbers (checks.Measure, in report units).
+type Figures struct {
+	Messages    int     `json:"messages"`
+	Custom      int     `json:"custom"`
+	Cached      int     `json:"cached"`
+	Default     int     `json:"default"`
+	Degraded    int     `json:"degraded"`
+	MaxAttempts int     `json:"max_attempts"`
+	P50MS       float64 `json:"p50_ms"`
+	P99MS       float64 `json:"p99_ms"`
+	Faults      int     `json:"faults"`
+	// TimeToFallbackMS is null when there was no fault or no degraded reply
+	// after the first fault started.
+	TimeToFallbackMS *float64 `json:"time_to_fallback_ms"`
+	// RecoveryMS is null when there was no fault, or it never recovered.
+	RecoveryMS *float64 `json:"recovery_ms"`
+}
+
+// BreakerSpan is the breaker's state from FromMS to ToMS.
+type BreakerSpan struct {
+	State  string  `json:"state"`
+	FromMS float64 `json:"from_ms"`
+	ToMS   float64 `json:"to_ms"`
+}
+
+// Check is one checker's verdict (checks.Result, redacted).
+type Check struct {
+	Name    string `json:"name"`
+	Guard   bool   `json:"guard"`
+	Passed  bool   `json:"passed"`
+	Skipped bool   `json:"skipped"`
+	Promise string `json:"promise"`
+	Detail  string `json:"detail,omitempty"`
+	// Ops are the offending ops' indexes, Logs the offending log lines'
+	// positions in the history.
+	Ops  []int `json:"ops,omitempty"`
+	Logs []int `json:"logs,omitempty"`
+}

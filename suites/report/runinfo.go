@@ -1,0 +1,175 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/p1001/p1001/resilience"
+)
+
+// RunInfoFile is the name of the run's environment record in a run dir.
+const RunInfoFile = "run.json"
+
+// RunInfoSchema versions run.json.
+const RunInfoSchema = "p1001.run/v1"
+
+// RunInfo is the environment a chaos run ran in: what the suite knows at
+// BeforeSuite time and writes to run.json, and what report.json repeats
+// under "environment". It carries no DSN and no password.
+type RunInfo struct {
+	Schema string `json:"schema"`
+	// RunID is P1001_RUN_ID (the reports/<run> name), or "adhoc".
+	RunID string `json:"run_id"`
+	// Started is when the suite started (wall clock, UTC).
+	Started time.Time `json:"started"`
+	// Images are the container images the stack ran, by role (postgres,
+	// pgbouncer, toxiproxy, bot).
+	Images []Image `json:"images"`
+	// Policy is resilience.DefaultPolicy(): what every scenario runs with
+	// unless it overrides a field (report.json has each scenario's own).
+	Policy Policy `json:"policy"`
+	// GoVersion is the Go toolchain that built the suite (runtime.Version).
+	GoVersion string `json:"go_version"`
+	// GinkgoVersion is the Ginkgo library the suite ran with.
+	GinkgoVersion string `json:"ginkgo_version,omitempty"`
+	// OS and Arch are runtime.GOOS and runtime.GOARCH; Cores is
+	// runtime.NumCPU() of the machine that ran the suite.
+	OS    string `json:"os"`
+	Arch  string `json:"arch"`
+	Cores int    `json:"cores"`
+	// LabelFilter is the Ginkgo label filter of the run ("" = everything).
+	LabelFilter string `json:"label_filter,omitempty"`
+	// StartTimesMS is how long each part of the stack took to be ready.
+	StartTimesMS map[string]float64 `json:"start_times_ms,omitempty"`
+}
+
+// Image is one container image of the stack.
+type Image struct {
+	Role string `json:"role"`
+	// Name is the image reference as run ("p1001/postgres:15").
+	Name string `json:"name"`
+	// Version is the reference's tag ("15"); "" when it has none.
+	Version string `json:"version"`
+}
+
+// NewImage splits an image reference into name and version (its tag).
+func NewImage(role, ref string) Image {
+	name, _, _ := strings.Cut(ref, "@") // name[:tag]@sha256:...
+	version := ""
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		version = name[i+1:]
+	}
+	return Image{Role: role, Name: ref, Version: version}
+}
+
+// Policy is resilience.Policy in report units: durations in milliseconds.
+type Policy struct {
+	MaxAttempts      int     `json:"max_attempts"`
+	BaseDelayMS      float64 `json:"base_delay_ms"`
+	MaxDelayMS       float64 `json:"max_delay_ms"`
+	Factor           float64 `json:"factor"`
+	Jitter           bool    `json:"jitter"`
+	AttemptTimeoutMS float64 `json:"attempt_timeout_ms"`
+	BudgetMS         float64 `json:"budget_ms"`
+	BreakerEnabled   bool    `json:"breaker_enabled"`
+	BreakerFailures  uint    `json:"breaker_failure_threshold"`
+	BreakerDelayMS   float64 `json:"breaker_delay_ms"`
+	BreakerSuccesses uint    `json:"breaker_success_threshold"`
+}
+
+// PolicyOf converts a resilience.Policy.
+func PolicyOf(p resilience.Policy) Policy {
+	return Policy{
+		MaxAttempts:      p.MaxAttempts,
+		BaseDelayMS:      ms(p.BaseDelay),
+		MaxDelayMS:       ms(p.MaxDelay),
+		Factor:           p.Factor,
+		Jitter:           p.Jitter,
+		AttemptTimeoutMS: ms(p.AttemptTimeout),
+		BudgetMS:         ms(p.Budget),
+		BreakerEnabled:   p.Breaker.Enabled,
+		BreakerFailures:  p.Breaker.FailureThreshold,
+		BreakerDelayMS:   ms(p.Breaker.Delay),
+		BreakerSuccesses: p.Breaker.SuccessThreshold,
+	}
+}
+
+// NewRunInfo fills what this process knows by itself: Go version, OS,
+// cores, the default policy, the start time. The suite adds the images,
+// the Ginkgo version, the label filter and the start times.
+func NewRunInfo(runID string, started time.Time) RunInfo {
+	return RunInfo{
+		Schema:    RunInfoSchema,
+		RunID:     runID,
+		Started:   started.UTC(),
+		Policy:    PolicyOf(resilience.DefaultPolicy()),
+		GoVersion: runtime.Version(),
+		OS:        runtime.GOOS,
+		Arch:      runtime.GOARCH,
+		Cores:     runtime.NumCPU(),
+	}
+}
+
+// WriteRunInfo writes runDir/run.json unless it exists already (a re-run
+// of the report, or a later --repeat of the suite, keeps the first
+// record). It reports whether it wrote the file.
+func WriteRunInfo(runDir string, info RunInfo) (bool, error) {
+	if info.Schema == "" {
+		info.Schema = RunInfoSchema
+	}
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return false, fmt.Errorf("encode %s: %w", RunInfoFile, err)
+	}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return false, fmt.Errorf("write %s: %w", RunInfoFile, err)
+	}
+	path := filepath.Join(runDir, RunInfoFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// ReadRunInfo reads runDir/run.json. A missing file is not an error: ok is
+// false. A file of another schema is.
+func ReadRunInfo(runDir string) (info RunInfo, ok bool, err error) {
+	path := filepath.Join(runDir, RunInfoFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return RunInfo{}, false, nil
+	}
+	if err != nil {
+		return RunInfo{}, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&info); err != nil {
+		return RunInfo{}, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if info.Schema != RunInfoSchema {
+		return RunInfo{}, false, fmt.Errorf("read %s: field schema is %q, want %q", path, info.Schema, RunInfoSchema)
+	}
+	return info, true, nil
+}
+
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
