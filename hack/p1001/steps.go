@@ -42,7 +42,9 @@ const (
 	recoveryBound = 20 * time.Second
 	// logWait: how long a documented line may take to come through
 	// Docker's log stream after the reply it explains.
-	logWait   = 5 * time.Second
+	logWait = 5 * time.Second
+	// drainWait: how long the bot's outbox may take to write the message
+	// log once the database answers.
 	drainWait = 20 * time.Second
 	// breakerMessages is how many messages step 4 sends.
 	breakerMessages = 3
