@@ -119,6 +119,7 @@ func latencyPlot(sr series, endS float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.X.Min, p.X.Max = 0, endS
 	p.X.Label.Text = "offset (s)"
+	p.X.Tick.Marker = plainTicks{}
 	p.Y.Label.Text = "reply latency (ms, log)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
@@ -224,6 +225,7 @@ func retriesPlot(sr series, endS float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.X.Min, p.X.Max = 0, endS
 	p.X.Label.Text = "offset (s)"
+	p.X.Tick.Marker = plainTicks{}
 	p.Y.Label.Text = "retries/s"
 	p.Y.Tick.Marker = plainTicks{}
 	p.Add(plotter.NewGrid())
@@ -343,7 +345,7 @@ func (b breakerBand) Plot(c draw.Canvas, p *plot.Plot) {
 }
 
 // plainTicks are plot.DefaultTicks labelled without trailing zeros
-// ("25", not "25.00").
+// ("25" and "2.5", not "25.00" and "2.50").
 type plainTicks struct{}
 
 func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
