@@ -3,12 +3,8 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -17,33 +13,14 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/environment"
 )
 
-// botReply is the bot's JSON answer.
-type botReply struct {
-	Reply        string `json:"reply"`
-	PromptSource string `json:"prompt_source"`
-	Degraded     bool   `json:"degraded"`
-	Attempts     int    `json:"attempts"`
-	Code         string `json:"code"`
-}
-
-func say(ctx context.Context, bot *environment.Bot, chat, text string) botReply {
+func say(ctx context.Context, bot *botapi.Client, chat, text string) botapi.Reply {
 	GinkgoHelper()
-	body, err := json.Marshal(map[string]string{"text": text})
+	r, err := bot.Send(ctx, chat, text)
 	Expect(err).NotTo(HaveOccurred())
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bot.URL+"/v1/chats/"+chat+"/messages", bytes.NewReader(body))
-	Expect(err).NotTo(HaveOccurred())
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(resp.StatusCode).To(Equal(http.StatusOK), "reply body: %s", data)
-	var r botReply
-	Expect(json.Unmarshal(data, &r)).To(Succeed())
 	return r
 }
 
@@ -58,12 +35,13 @@ var _ = Describe("the bot binary", Label("smoke", "bot"), func() {
 		// Matched redacted: a failure message must not print the password.
 		Expect(resilience.RedactDSN(bot.DatabaseURL)).To(HaveSuffix("@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"))
 
+		client := botapi.New(bot.URL, nil)
 		chat := fmt.Sprintf("roundtrip-%d", time.Now().UnixNano())
 		persona := "a lighthouse keeper who answers in haiku"
-		set := say(ctx, bot, chat, "/setprompt "+persona)
+		set := say(ctx, client, chat, "/setprompt "+persona)
 		Expect(set.Degraded).To(BeFalse(), "the write should be committed: %+v", set)
 
-		r := say(ctx, bot, chat, "hello")
+		r := say(ctx, client, chat, "hello")
 		Expect(r.PromptSource).To(Equal("custom"))
 		Expect(r.Degraded).To(BeFalse())
 		Expect(r.Attempts).To(Equal(1))

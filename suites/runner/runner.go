@@ -6,17 +6,15 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/history"
 	"github.com/p1001/p1001/suites/traffic"
@@ -62,7 +60,8 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 			err = errors.Join(err, stopErr)
 		}
 	}()
-	if err := waitReady(ctx, bot.URL); err != nil {
+	client := botapi.New(bot.URL, nil)
+	if err := waitReady(ctx, client); err != nil {
 		return h, err
 	}
 
@@ -107,7 +106,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	}
 
 	progress("%s: traffic done, letting the bot settle", s.Name)
-	h.MetricsAfter, err = settle(ctx, bot.URL)
+	h.MetricsAfter, err = settle(ctx, client)
 	if err != nil {
 		return h, err
 	}
@@ -127,25 +126,16 @@ func (t target) Proxy(name string) (scenarios.Proxy, error) { return t.Env.Proxy
 
 // waitReady polls /readyz until the bot reports its database up and the
 // migrations applied, so that the healthy phase is healthy.
-func waitReady(ctx context.Context, botURL string) error {
+func waitReady(ctx context.Context, bot *botapi.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	var last string
 	for {
-		var ready struct {
-			DB struct {
-				State    string `json:"state"`
-				Migrated bool   `json:"migrated"`
-			} `json:"db"`
-		}
-		body, err := get(ctx, botURL+"/readyz")
-		if err == nil {
-			err = json.Unmarshal(body, &ready)
-		}
-		if err == nil && ready.DB.Migrated && ready.DB.State == "up" {
+		r, err := bot.Readiness(ctx)
+		if err == nil && r.Ready() {
 			return nil
 		}
-		last = fmt.Sprintf("%s %v", body, err)
+		last = fmt.Sprintf("%+v %v", r, err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the bot did not report its database up and migrated within %s (last /readyz: %s)", readyTimeout, last)
@@ -156,16 +146,12 @@ func waitReady(ctx context.Context, botURL string) error {
 
 // settle waits until the outbox is empty (or settleTimeout passes; the
 // checkers judge what is left) and returns the metrics read then.
-func settle(ctx context.Context, botURL string) (map[string]float64, error) {
+func settle(ctx context.Context, bot *botapi.Client) (map[string]float64, error) {
 	deadline := time.Now().Add(settleTimeout)
 	for {
-		body, err := get(ctx, botURL+"/metrics")
+		metrics, err := bot.Metrics(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read the bot's metrics: %w", err)
-		}
-		metrics, err := ParseMetrics(body)
-		if err != nil {
-			return nil, err
 		}
 		if metrics["bot_outbox_depth"] == 0 || time.Now().After(deadline) {
 			return metrics, nil
@@ -176,19 +162,6 @@ func settle(ctx context.Context, botURL string) (map[string]float64, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func get(ctx context.Context, target string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 }
 
 // Persona is the custom prompt seeded for a chat.

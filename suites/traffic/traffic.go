@@ -4,18 +4,15 @@
 package traffic
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -55,20 +52,10 @@ func (c Config) validate() error {
 	return nil
 }
 
-// reply is the bot's JSON answer (bot/httpapi).
-type reply struct {
-	Reply        string `json:"reply"`
-	PromptSource string `json:"prompt_source"`
-	Degraded     bool   `json:"degraded"`
-	Attempts     int    `json:"attempts"`
-	Code         string `json:"code"`
-	Error        string `json:"error"`
-}
-
 // Driver sends the traffic. One Driver runs once.
 type Driver struct {
 	cfg    Config
-	client *http.Client
+	client *botapi.Client
 	base   time.Time
 	rng    *rand.Rand
 }
@@ -86,7 +73,7 @@ func New(cfg Config, base time.Time) (*Driver, error) {
 	}
 	return &Driver{
 		cfg:    cfg,
-		client: &http.Client{Timeout: cfg.RequestTimeout},
+		client: botapi.New(cfg.BotURL, &http.Client{Timeout: cfg.RequestTimeout}),
 		base:   base,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x9001)),
 	}, nil
@@ -156,45 +143,22 @@ func (d *Driver) next(i int) history.Op {
 }
 
 func (d *Driver) send(ctx context.Context, op history.Op) history.Op {
-	body, err := json.Marshal(map[string]string{"text": op.Text})
-	if err != nil {
-		op.Outcome, op.Error = history.Fail, err.Error()
-		return op
-	}
-	target := d.cfg.BotURL + "/v1/chats/" + url.PathEscape(op.Chat) + "/messages"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		op.Outcome, op.Error = history.Fail, err.Error()
-		return op
-	}
-	req.Header.Set("Content-Type", "application/json")
-
 	op.Invoke = time.Since(d.base)
-	resp, err := d.client.Do(req)
-	if err != nil {
-		op.Complete = time.Since(d.base)
+	r, err := d.client.Send(ctx, op.Chat, op.Text)
+	op.Complete = time.Since(d.base)
+	var status *botapi.StatusError
+	switch {
+	case errors.As(err, &status):
+		op.Outcome, op.Status, op.Error = history.Fail, status.Status, err.Error()
+	case errors.Is(err, botapi.ErrNotSent):
 		// The request may or may not have reached the bot.
 		op.Outcome, op.Error = history.Info, err.Error()
-		return op
+	case err != nil:
+		// An answer came, but not the documented one.
+		op.Outcome, op.Status, op.Error = history.Fail, http.StatusOK, err.Error()
+	default:
+		op.Outcome, op.Status = history.OK, http.StatusOK
+		op.Reply, op.PromptSource, op.Degraded, op.Attempts, op.Code = r.Reply, r.PromptSource, r.Degraded, r.Attempts, r.Code
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	op.Complete = time.Since(d.base)
-	op.Status = resp.StatusCode
-	if err != nil {
-		op.Outcome, op.Error = history.Info, fmt.Sprintf("read reply: %v", err)
-		return op
-	}
-	var r reply
-	if err := json.Unmarshal(data, &r); err != nil {
-		op.Outcome, op.Error = history.Fail, fmt.Sprintf("status %d, body is not JSON: %.200q", resp.StatusCode, data)
-		return op
-	}
-	if resp.StatusCode != http.StatusOK {
-		op.Outcome, op.Error = history.Fail, fmt.Sprintf("status %d: %s", resp.StatusCode, r.Error)
-		return op
-	}
-	op.Outcome = history.OK
-	op.Reply, op.PromptSource, op.Degraded, op.Attempts, op.Code = r.Reply, r.PromptSource, r.Degraded, r.Attempts, r.Code
 	return op
 }
