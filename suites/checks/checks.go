@@ -316,10 +316,10 @@ func renderLog(l history.LogLine) string {
 // clock, not the history's offsets, so they are not placed in phases).
 func CodesSeen(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
-	v := newVerdict(NameCodes, false, fmt.Sprintf("The faults show the codes %s.", list(r.codes)))
 	if len(r.codes) == 0 {
-		return v.skip("expect.codes is empty")
+		return newVerdict(NameCodes, false, "The faults show the Prisma codes the scenario expects.").skip("expect.codes is empty")
 	}
+	v := newVerdict(NameCodes, false, fmt.Sprintf("The faults show the codes %s.", list(r.codes)))
 	tl := newTimeline(h, r.recoveryWithin)
 	seen := map[string]bool{}
 	for _, o := range h.Ops {
