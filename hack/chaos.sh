@@ -26,4 +26,10 @@ args=(--tags chaos --timeout="${TIMEOUT:-40m}"
 [ -n "${LABELS:-}" ] && args+=(--label-filter="$LABELS")
 [ -t 1 ] || args+=(--no-color)
 # shellcheck disable=SC2086 # GINKGO_FLAGS is a word list (e.g. --repeat=2)
-go tool ginkgo "${args[@]}" ${GINKGO_FLAGS:-} ./suites/chaos
+status=0
+go tool ginkgo "${args[@]}" ${GINKGO_FLAGS:-} ./suites/chaos || status=$?
+# The report's verdict line is what a reviewer reads first.
+if [ -s "$out/report.md" ]; then
+	say "$(head -n 1 "$out/report.md" | sed 's/^# //'): $out/index.html"
+fi
+exit "$status"
