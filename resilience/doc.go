@@ -43,7 +43,7 @@
 //	DB_RETRY_BUDGET               5s     whole call, retries and delays included (0 = none)
 //	DB_BREAKER_ENABLED            true
 //	DB_BREAKER_FAILURE_THRESHOLD  1      consecutive failed calls that open it
-//	DB_BREAKER_DELAY              5s     open -> half-open
+//	DB_BREAKER_DELAY              1s     open -> half-open
 //	DB_BREAKER_SUCCESS_THRESHOLD  1      successful probes that close it
 //
 // So with defaults the delay after failure n is uniform in

@@ -41,7 +41,10 @@ func DefaultPolicy() Policy {
 		Breaker: BreakerSettings{
 			Enabled:          true,
 			FailureThreshold: 1,
-			Delay:            5 * time.Second,
+			// DESIGN.md wants custom prompts back within a second of the
+			// database's return; the breaker's delay bounds that. A probe
+			// costs one call (often the outbox's flush), once a second.
+			Delay:            time.Second,
 			SuccessThreshold: 1,
 		},
 	}
