@@ -40,6 +40,12 @@ report: ## rebuild report.json, report.md, index.html of RUN (default reports/la
 report-screenshot: ## render RUN's index.html in headless Chromium to index.png (installs chromium when root)
 	RUN="$(RUN)" hack/report/screenshot.sh
 
+# make bench BENCH_FLAGS='-cycles 8' passes flags to hack/bench (-h lists them).
+.PHONY: bench
+
+bench: ## time to fallback (runbook config vs p1001), recovery, overhead, throughput: reports/bench/<time>.md (needs Docker, ~6 min)
+	hack/bench.sh
+
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
