@@ -102,7 +102,7 @@ func RenderMarkdown(r *Report) string {
 	if o := r.Overhead; o != nil {
 		p("`%s` over one pooled pgx connection (exec mode, as with `pgbouncer=true`), %s; bare, and through "+
 			"`resilience.Executor` with `DefaultPolicy()` (no observers). %d rounds of %d queries per variant, "+
-			"alternating which goes first.\n\n", o.Query, o.Path, o.Rounds, o.Batch)
+			"bare and wrapped alternating query by query.\n\n", o.Query, o.Path, o.Rounds, o.Batch)
 		p("| variant | queries | min | median | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, v := range []struct {
 			name string
@@ -111,7 +111,7 @@ func RenderMarkdown(r *Report) string {
 			p("| %s | %d | %s | %s | %s | %s |\n", v.name, v.s.N, fmtUS(v.s.Min.Value), fmtUS(v.s.Median.Value),
 				fmtUS(v.s.P99.Value), fmtUS(v.s.Max.Value))
 		}
-		p("\nWrapped / bare, per round (mean over mean): min %.4f, median %.4f, max %.4f. "+
+		p("\nWrapped / bare, per round (median over median): min %.4f, median %.4f, max %.4f. "+
 			"**Overhead: %+.2f%%** (median round ratio); difference of the per-query medians: %+.1f µs.\n\n",
 			o.RoundRatio.Min.Value, o.RoundRatio.Median.Value, o.RoundRatio.Max.Value, o.OverheadPct, o.DiffUS)
 	}
@@ -149,11 +149,8 @@ func RenderMarkdown(r *Report) string {
 
 	p("## 5. The suite's own cost\n\n")
 	if len(r.Cost.StartTimesMS) > 0 {
-		p("Stack start (testcontainers, until each wait strategy passed; postgres, pgbouncer and toxiproxy start in parallel):")
-		for _, k := range slices.Sorted(maps.Keys(r.Cost.StartTimesMS)) {
-			p(" %s %s;", k, fmtMS(r.Cost.StartTimesMS[k]))
-		}
-		p("\n\n")
+		p("Stack start (testcontainers, until each wait strategy passed; postgres, pgbouncer and toxiproxy start in parallel): %s.\n\n",
+			startTimes(r.Cost.StartTimesMS))
 	}
 	for _, bs := range r.Cost.BotStarts {
 		p("- %s bot: container up (`/healthz`) in %s, database up and migrated (`/readyz`) after %s.\n", bs.Config, fmtMS(bs.ContainerMS), fmtMS(bs.ReadyMS))
@@ -290,6 +287,23 @@ func codes(c map[string]int) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(c)) {
 		parts = append(parts, fmt.Sprintf("%s ×%d", k, c[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// startTimes lists the stack's parts in start order, the total last.
+func startTimes(times map[string]float64) string {
+	order := []string{"network", "postgres", "pgbouncer", "toxiproxy"}
+	for _, k := range slices.Sorted(maps.Keys(times)) {
+		if !slices.Contains(order, k) && k != "total" {
+			order = append(order, k)
+		}
+	}
+	var parts []string
+	for _, k := range append(order, "total") {
+		if v, ok := times[k]; ok {
+			parts = append(parts, k+" "+fmtMS(v))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -36,7 +36,7 @@ func TestRenderMarkdown(t *testing.T) {
 		"| healthy | 10000 | 2000 | 1900 / 2000 / 2100 | 1.00 ms / 6.00 ms / 20.0 ms / 20.0 ms | 0 | 0 | 0 |",
 		"| outage | 25000 | 5000 |",
 		// cost
-		"postgres 3.79 s; total 3.88 s;",
+		"in parallel): postgres 3.79 s, total 3.88 s.",
 		"- runbook bot: container up (`/healthz`) in 436 ms, database up and migrated (`/readyz`) after 439 ms.",
 		"the full catalog): 25 specs, 25 passed, **2m25.4s wall time** (read, not rerun)",
 		// left out, validity
@@ -92,6 +92,10 @@ func TestFormats(t *testing.T) {
 		if got := fmtRatio(r); got != want {
 			t.Errorf("fmtRatio(%+v) = %q, want %q", r, got, want)
 		}
+	}
+	times := map[string]float64{"total": 3880, "bot": 400, "toxiproxy": 800, "network": 60, "postgres": 3790}
+	if got, want := startTimes(times), "network 60.0 ms, postgres 3.79 s, toxiproxy 800 ms, bot 400 ms, total 3.88 s"; got != want {
+		t.Errorf("startTimes = %q, want %q", got, want)
 	}
 	if got := spread(Summary{}, fmtMS); got != "no samples" {
 		t.Errorf("spread of nothing = %q", got)

@@ -16,8 +16,10 @@ const overheadQuery = "SELECT prompt FROM chat_prompts WHERE chat_id = $1"
 
 // overhead times the same query bare and through a resilience.Executor
 // with the default policy, over one pooled connection through the pooler
-// proxy (toxiproxy, PgBouncer). Rounds alternate which variant goes first,
-// so that drift on a shared machine falls on both alike.
+// proxy (toxiproxy, PgBouncer). The two alternate query by query, each
+// pair in the other order than the last, so that drift on a shared
+// machine falls on both alike; each round compares the two medians, which
+// a stray slow query does not move.
 func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*OverheadResult, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -47,47 +49,46 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*Overhe
 		func() error { _, err := lookup(ctx); return err },
 		func() error { _, _, err := resilience.Query(ctx, x, op, lookup); return err },
 	}
-	timeBatch := func(v int, into *[]Sample) (float64, error) {
-		var total time.Duration
-		for range batch {
-			start := time.Now()
-			if err := variants[v](); err != nil {
-				return 0, fmt.Errorf("overhead: %s query: %w", [2]string{"bare", "wrapped"}[v], err)
-			}
-			d := time.Since(start)
-			total += d
-			*into = append(*into, Sample{Value: float64(d) / float64(time.Microsecond)})
+	names := [2]string{"bare", "wrapped"}
+	timeOne := func(v int) (float64, error) {
+		start := time.Now()
+		if err := variants[v](); err != nil {
+			return 0, fmt.Errorf("overhead: %s query: %w", names[v], err)
 		}
-		return float64(total) / float64(batch), nil
+		return float64(time.Since(start)) / float64(time.Microsecond), nil
 	}
 
-	var discard, bare, wrapped, ratios []Sample
-	for v := range variants { // warm-up: connection, pgbouncer's server link
-		if _, err := timeBatch(v, &discard); err != nil {
+	for i := range batch { // warm-up: the connection, PgBouncer's server link
+		if _, err := timeOne(i % 2); err != nil {
 			return nil, err
 		}
 	}
+	var all [2][]Sample
+	var ratios []Sample
 	for r := range rounds {
-		var mean [2]float64
-		order := [2]int{0, 1}
-		if r%2 == 1 {
-			order = [2]int{1, 0}
-		}
-		for _, v := range order {
-			into := &bare
-			if v == 1 {
-				into = &wrapped
+		var round [2][]Sample
+		for i := range batch {
+			order := [2]int{0, 1}
+			if (r+i)%2 == 1 {
+				order = [2]int{1, 0}
 			}
-			if mean[v], err = timeBatch(v, into); err != nil {
-				return nil, err
+			for _, v := range order {
+				us, err := timeOne(v)
+				if err != nil {
+					return nil, err
+				}
+				round[v] = append(round[v], Sample{Value: us})
 			}
 		}
-		ratios = append(ratios, Sample{Value: mean[1] / mean[0]})
+		bare, wrapped := Summarize("µs", round[0]), Summarize("µs", round[1])
+		ratios = append(ratios, Sample{Value: wrapped.Median.Value / bare.Median.Value})
+		all[0] = append(all[0], round[0]...)
+		all[1] = append(all[1], round[1]...)
 	}
 	res := &OverheadResult{
 		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: overheadQuery,
 		Rounds: rounds, Batch: batch,
-		Bare: Summarize("µs", bare), Wrapped: Summarize("µs", wrapped), RoundRatio: Summarize("ratio", ratios),
+		Bare: Summarize("µs", all[0]), Wrapped: Summarize("µs", all[1]), RoundRatio: Summarize("ratio", ratios),
 	}
 	res.OverheadPct = (res.RoundRatio.Median.Value - 1) * 100
 	res.DiffUS = res.Wrapped.Median.Value - res.Bare.Median.Value

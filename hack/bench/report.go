@@ -242,7 +242,7 @@ type OverheadResult struct {
 	Batch   int     `json:"batch"`
 	Bare    Summary `json:"bare"`
 	Wrapped Summary `json:"wrapped"`
-	// RoundRatio is, per round, the wrapped batch's mean over the bare one's.
+	// RoundRatio is, per round, the wrapped queries' median over the bare ones'.
 	RoundRatio  Summary `json:"round_ratio"`
 	OverheadPct float64 `json:"overhead_pct"`
 	// DiffUS is the difference of the per-query medians, in µs.
