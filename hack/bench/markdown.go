@@ -34,7 +34,10 @@ func RenderMarkdown(r *Report) string {
 	p("Images: %s.\n\n", strings.Join(images, ", "))
 
 	p("## Configurations\n\n")
-	p("Each configuration runs in its own bot container, one after the other, against the same stack and the same DATABASE_URL.\n\n")
+	p("Each configuration runs in its own bot container, one after the other, against the same stack and the same DATABASE_URL. "+
+		"The runbook's: 3 attempts, no circuit breaker, no budget (`DB_RETRY_BUDGET=0`), and each attempt may take as long as "+
+		"`connect_timeout=30`, the runbook's own per-attempt wait (an attempt timeout of 0 would let a query on an established, "+
+		"black-holed connection wait forever). p1001's: the shipped defaults, nothing set.\n\n")
 	p("| config | attempts | attempt timeout | budget | breaker | DATABASE_URL parameters | environment | bot |\n")
 	p("|---|---:|---:|---:|---|---|---|---|\n")
 	for _, c := range r.Configs {
