@@ -77,8 +77,9 @@ func validReport() *Report {
 	}
 	r.Overhead = &OverheadResult{
 		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: overheadQuery, Rounds: 40, Batch: 100,
-		Bare: Summarize("µs", Exact(270, 338, 530)), Wrapped: Summarize("µs", Exact(260, 345, 490)),
+		Bare: Summarize("µs", Exact(270, 338, 530)), BareDeadline: Summarize("µs", Exact(272, 342, 500)), Wrapped: Summarize("µs", Exact(260, 345, 490)),
 		RoundRatio: Summarize("ratio", Exact(0.98, 1.004, 1.03)), OverheadPct: 0.4, DiffUS: 7,
+		RoundRatioDeadline: Summarize("ratio", Exact(0.97, 1.002, 1.01)), OverheadDeadlinePct: 0.2,
 	}
 	r.Micro = &MicroResult{
 		Command: "go test -run=^$ -bench=. -count=6 ./resilience/", Count: 6,

@@ -73,7 +73,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "throughput: time before the window opens")
 	fs.DurationVar(&o.Window, "window", 5*time.Second, "throughput: the measured window (whole seconds)")
 	fs.DurationVar(&o.LatencyToxic, "latency", 50*time.Millisecond, "throughput: the latency toxic's delay")
-	fs.IntVar(&o.OverheadRounds, "overhead-rounds", 40, "overhead: interleaved bare/wrapped rounds")
+	fs.IntVar(&o.OverheadRounds, "overhead-rounds", 40, "overhead: rounds of the three variants taking turns")
 	fs.IntVar(&o.OverheadBatch, "overhead-batch", 100, "overhead: queries per variant per round")
 	fs.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the micro-benchmarks")
 	fs.StringVar(&o.Benchstat, "benchstat", benchstatTool, "benchstat, as a module path@version for go run")
@@ -273,7 +273,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 	r.Configs = configs
 	r.Ratios = Ratios(r.Fallback)
 
-	log.Info("healthy-path overhead: bare vs wrapped pgx queries through the pooler proxy", "rounds", opts.OverheadRounds, "batch", opts.OverheadBatch)
+	log.Info("healthy-path overhead: bare, bare with a deadline and wrapped pgx queries through the pooler proxy", "rounds", opts.OverheadRounds, "batch", opts.OverheadBatch)
 	if r.Overhead, err = overhead(ctx, env.DSNs().HostPooler, overheadChat, opts.OverheadRounds, opts.OverheadBatch); err != nil {
 		return nil, err
 	}

@@ -34,9 +34,9 @@ func RenderMarkdown(r *Report) string {
 	p("Images: %s.\n\n", strings.Join(images, ", "))
 
 	p("## Configurations\n\n")
-	p("Each configuration runs in its own bot container, one after the other, against the same stack and the same DATABASE_URL. "+
-		"The runbook's: 3 attempts, no circuit breaker, no budget (`DB_RETRY_BUDGET=0`), and each attempt may take as long as "+
-		"`connect_timeout=30`, the runbook's own per-attempt wait (an attempt timeout of 0 would let a query on an established, "+
+	p("Each configuration runs in its own bot container, one after the other, against the same stack and the same DATABASE_URL. " +
+		"The runbook's: 3 attempts, no circuit breaker, no budget (`DB_RETRY_BUDGET=0`), and each attempt may take as long as " +
+		"`connect_timeout=30`, the runbook's own per-attempt wait (an attempt timeout of 0 would let a query on an established, " +
 		"black-holed connection wait forever). p1001's: the shipped defaults, nothing set.\n\n")
 	p("| config | attempts | attempt timeout | budget | breaker | DATABASE_URL parameters | environment | bot |\n")
 	p("|---|---:|---:|---:|---|---|---|---|\n")
@@ -103,20 +103,23 @@ func RenderMarkdown(r *Report) string {
 
 	p("## 3. Healthy-path overhead\n\n")
 	if o := r.Overhead; o != nil {
-		p("`%s` over one pooled pgx connection (exec mode, as with `pgbouncer=true`), %s; bare, and through "+
-			"`resilience.Executor` with `DefaultPolicy()` (no observers). %d rounds of %d queries per variant, "+
-			"bare and wrapped alternating query by query.\n\n", o.Query, o.Path, o.Rounds, o.Batch)
+		p("`%s` over one pooled pgx connection (exec mode, as with `pgbouncer=true`), %s: bare pgx with a context "+
+			"that has no deadline; bare with the attempt timeout's deadline (what any caller with a timeout pays: pgx then "+
+			"watches the context); and through `resilience.Executor` with `DefaultPolicy()` (no observers). %d rounds of %d "+
+			"queries per variant, the three taking turns query by query.\n\n", o.Query, o.Path, o.Rounds, o.Batch)
 		p("| variant | queries | min | median | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, v := range []struct {
 			name string
 			s    Summary
-		}{{"bare pgx", o.Bare}, {"wrapped (resilience.Query)", o.Wrapped}} {
+		}{{"bare pgx", o.Bare}, {"bare pgx, with a deadline", o.BareDeadline}, {"wrapped (resilience.Query)", o.Wrapped}} {
 			p("| %s | %d | %s | %s | %s | %s |\n", v.name, v.s.N, fmtUS(v.s.Min.Value), fmtUS(v.s.Median.Value),
 				fmtUS(v.s.P99.Value), fmtUS(v.s.Max.Value))
 		}
 		p("\nWrapped / bare, per round (median over median): min %.4f, median %.4f, max %.4f. "+
-			"**Overhead: %+.2f%%** (median round ratio); difference of the per-query medians: %+.1f µs.\n\n",
-			o.RoundRatio.Min.Value, o.RoundRatio.Median.Value, o.RoundRatio.Max.Value, o.OverheadPct, o.DiffUS)
+			"**Overhead: %+.2f%%** (median round ratio); difference of the per-query medians: %+.1f µs. "+
+			"Against bare with a deadline: %+.2f%% (round ratios %.4f / %.4f / %.4f).\n\n",
+			o.RoundRatio.Min.Value, o.RoundRatio.Median.Value, o.RoundRatio.Max.Value, o.OverheadPct, o.DiffUS,
+			o.OverheadDeadlinePct, o.RoundRatioDeadline.Min.Value, o.RoundRatioDeadline.Median.Value, o.RoundRatioDeadline.Max.Value)
 	}
 	if mi := r.Micro; mi != nil {
 		p("Go micro-benchmarks, `%s` (before any container started):\n\n", mi.Command)

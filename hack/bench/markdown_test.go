@@ -29,6 +29,8 @@ func TestRenderMarkdown(t *testing.T) {
 		// overhead and micro-benchmarks
 		"| bare pgx | 3 | 270 µs | 338 µs | 530 µs | 530 µs |",
 		"**Overhead: +0.40%**",
+		"| bare pgx, with a deadline | 3 | 272 µs | 342 µs | 500 µs | 500 µs |",
+		"Against bare with a deadline: +0.20% (round ratios 0.9700 / 1.0020 / 1.0100).",
 		"| Query_Wrapped | 6 | 32300 / 32300 / 32300 | 0 | 20 |",
 		"Query_Wrapped vs Query_Bare (a loopback query to an in-process fake server): +8600 ns/op (+36.3%)",
 		"```\nQuery_Bare-2  23.7µ ± 1%\n```",

@@ -14,11 +14,13 @@ import (
 // overheadQuery is the bot's prompt lookup.
 const overheadQuery = "SELECT prompt FROM chat_prompts WHERE chat_id = $1"
 
-// overhead times the same query bare and through a resilience.Executor
-// with the default policy, over one pooled connection through the pooler
-// proxy (toxiproxy, PgBouncer). The two alternate query by query, each
-// pair in the other order than the last, so that drift on a shared
-// machine falls on both alike; each round compares the two medians, which
+// overhead times the same query three ways over one pooled connection
+// through the pooler proxy (toxiproxy, PgBouncer): bare with a context
+// that has no deadline, bare with the attempt timeout's deadline (what any
+// caller with a timeout pays: pgx then watches the context), and through
+// a resilience.Executor with the default policy. The three take turns
+// query by query, each in another order than the last, so that drift on
+// a shared machine falls on all alike; each round compares medians, which
 // a stray slow query does not move.
 func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*OverheadResult, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -35,7 +37,8 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*Overhe
 		return nil, fmt.Errorf("overhead: pool: %w", err)
 	}
 	defer pool.Close()
-	x, err := resilience.New(resilience.DefaultPolicy(), resilience.WithAddr(resilience.AddrFromDSN(dsn)))
+	policy := resilience.DefaultPolicy()
+	x, err := resilience.New(policy, resilience.WithAddr(resilience.AddrFromDSN(dsn)))
 	if err != nil {
 		return nil, fmt.Errorf("overhead: executor: %w", err)
 	}
@@ -45,11 +48,20 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*Overhe
 		return prompt, err
 	}
 	op := resilience.Op{Name: "getCustomPrompt"}
-	variants := [2]func() error{
-		func() error { _, err := lookup(ctx); return err },
-		func() error { _, _, err := resilience.Query(ctx, x, op, lookup); return err },
+	// The caller's ctx would be watched too; the bare variant must not be.
+	background := context.WithoutCancel(ctx)
+	const bare, deadline, wrapped = 0, 1, 2
+	variants := [3]func() error{
+		bare: func() error { _, err := lookup(background); return err },
+		deadline: func() error {
+			actx, cancel := context.WithTimeout(background, policy.AttemptTimeout)
+			defer cancel()
+			_, err := lookup(actx)
+			return err
+		},
+		wrapped: func() error { _, _, err := resilience.Query(ctx, x, op, lookup); return err },
 	}
-	names := [2]string{"bare", "wrapped"}
+	names := [3]string{"bare", "bare with a deadline", "wrapped"}
 	timeOne := func(v int) (float64, error) {
 		start := time.Now()
 		if err := variants[v](); err != nil {
@@ -59,20 +71,17 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*Overhe
 	}
 
 	for i := range batch { // warm-up: the connection, PgBouncer's server link
-		if _, err := timeOne(i % 2); err != nil {
+		if _, err := timeOne(i % len(variants)); err != nil {
 			return nil, err
 		}
 	}
-	var all [2][]Sample
-	var ratios []Sample
+	var all [3][]Sample
+	var ratios, ratiosDeadline []Sample
 	for r := range rounds {
-		var round [2][]Sample
+		var round [3][]Sample
 		for i := range batch {
-			order := [2]int{0, 1}
-			if (r+i)%2 == 1 {
-				order = [2]int{1, 0}
-			}
-			for _, v := range order {
+			for k := range variants {
+				v := (r + i + k) % len(variants)
 				us, err := timeOne(v)
 				if err != nil {
 					return nil, err
@@ -80,17 +89,22 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*Overhe
 				round[v] = append(round[v], Sample{Value: us})
 			}
 		}
-		bare, wrapped := Summarize("µs", round[0]), Summarize("µs", round[1])
-		ratios = append(ratios, Sample{Value: wrapped.Median.Value / bare.Median.Value})
-		all[0] = append(all[0], round[0]...)
-		all[1] = append(all[1], round[1]...)
+		var med [3]float64
+		for v := range round {
+			med[v] = Summarize("µs", round[v]).Median.Value
+			all[v] = append(all[v], round[v]...)
+		}
+		ratios = append(ratios, Sample{Value: med[wrapped] / med[bare]})
+		ratiosDeadline = append(ratiosDeadline, Sample{Value: med[wrapped] / med[deadline]})
 	}
 	res := &OverheadResult{
 		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: overheadQuery,
 		Rounds: rounds, Batch: batch,
-		Bare: Summarize("µs", all[0]), Wrapped: Summarize("µs", all[1]), RoundRatio: Summarize("ratio", ratios),
+		Bare: Summarize("µs", all[bare]), BareDeadline: Summarize("µs", all[deadline]), Wrapped: Summarize("µs", all[wrapped]),
+		RoundRatio: Summarize("ratio", ratios), RoundRatioDeadline: Summarize("ratio", ratiosDeadline),
 	}
 	res.OverheadPct = (res.RoundRatio.Median.Value - 1) * 100
+	res.OverheadDeadlinePct = (res.RoundRatioDeadline.Median.Value - 1) * 100
 	res.DiffUS = res.Wrapped.Median.Value - res.Bare.Median.Value
 	return res, nil
 }

@@ -233,19 +233,23 @@ type ThroughputResult struct {
 	Errors        int     `json:"errors"`
 }
 
-// OverheadResult compares the same query bare and through the retry
-// layer, interleaved round by round.
+// OverheadResult compares the same query bare, bare with a deadline,
+// and through the retry layer, taking turns query by query.
 type OverheadResult struct {
-	Path    string  `json:"path"`
-	Query   string  `json:"query"`
-	Rounds  int     `json:"rounds"`
-	Batch   int     `json:"batch"`
-	Bare    Summary `json:"bare"`
-	Wrapped Summary `json:"wrapped"`
-	// RoundRatio is, per round, the wrapped queries' median over the bare ones'.
-	RoundRatio  Summary `json:"round_ratio"`
-	OverheadPct float64 `json:"overhead_pct"`
-	// DiffUS is the difference of the per-query medians, in µs.
+	Path         string  `json:"path"`
+	Query        string  `json:"query"`
+	Rounds       int     `json:"rounds"`
+	Batch        int     `json:"batch"`
+	Bare         Summary `json:"bare"`
+	BareDeadline Summary `json:"bare_deadline"`
+	Wrapped      Summary `json:"wrapped"`
+	// RoundRatio is, per round, the wrapped queries' median over the bare
+	// ones'; RoundRatioDeadline over the bare-with-a-deadline ones'.
+	RoundRatio          Summary `json:"round_ratio"`
+	RoundRatioDeadline  Summary `json:"round_ratio_deadline"`
+	OverheadPct         float64 `json:"overhead_pct"`
+	OverheadDeadlinePct float64 `json:"overhead_deadline_pct"`
+	// DiffUS is the difference of the wrapped and bare per-query medians, in µs.
 	DiffUS float64 `json:"diff_us"`
 }
 

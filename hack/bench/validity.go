@@ -10,7 +10,7 @@ const (
 	MinCycles            = 3  // fault on/off cycles per outage and configuration
 	MinSteady            = 20 // steady-state messages per outage and configuration
 	MinThroughputReplies = 50 // replies inside a throughput window
-	MinOverheadRounds    = 10 // interleaved bare/wrapped rounds
+	MinOverheadRounds    = 10 // overhead rounds (bare, with a deadline, wrapped)
 	MinMicroRuns         = 5  // runs of each micro-benchmark
 )
 
