@@ -140,8 +140,9 @@ func (f *fakeBot) Send(_ context.Context, chat, text string) (Reply, error) {
 		f.afterUp++
 		if f.b.recoverAfter < 0 || f.afterUp <= f.b.recoverAfter {
 			broken = true // the breaker has not let a probe through yet
-		} else {
+		} else if f.breakerOpen {
 			f.breakerOpen = false
+			f.log("[DB Retry] Circuit breaker closed", map[string]any{"state": "closed"})
 		}
 	}
 	if !broken {

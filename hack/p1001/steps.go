@@ -37,8 +37,8 @@ const (
 	// fastFailBound: a reply the breaker failed fast comes back well under
 	// one attempt's backoff; DESIGN.md's target is 50 ms.
 	fastFailBound = 250 * time.Millisecond
-	// recoveryBound: the breaker's delay (5 s by default) plus one outbox
-	// retry (2 s at most) plus margin.
+	// recoveryBound: the breaker's delay (DB_BREAKER_DELAY, 1 s by
+	// default) plus one outbox retry (2 s at most), with a wide margin.
 	recoveryBound = 20 * time.Second
 	// logWait: how long a documented line may take to come through
 	// Docker's log stream after the reply it explains.
@@ -251,27 +251,26 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 }
 
 // StepBreaker sends a few more messages while the breaker is open: each is
-// answered at once, without touching the database.
+// answered at once, without touching the database. They go back to back:
+// the breaker stays open only for its delay (DB_BREAKER_DELAY).
 func (d *Demo) StepBreaker(ctx context.Context) error {
+	mark := d.Logs.Mark()
 	fast := 0
 	var slowest time.Duration
 	for i := 1; i <= breakerMessages; i++ {
-		mark := d.Logs.Mark()
-		text := fmt.Sprintf("Still there? (%d/%d)", i, breakerMessages)
-		d.N.You(text)
-		r, err := d.Bot.Send(ctx, d.Chat, text)
+		r, err := d.send(ctx, fmt.Sprintf("Still there? (%d/%d)", i, breakerMessages))
 		if err != nil {
 			return err
 		}
-		d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []LogLine) bool {
-			return countMsg(lines, "[MessageHandler] ", map[string]string{"chat": d.Chat}) > 0
-		})
-		d.N.Bot(r)
 		slowest = max(slowest, r.Latency)
 		if r.Degraded && r.Attempts == 0 && r.Latency < fastFailBound && r.PromptSource == "cached" {
 			fast++
 		}
 	}
+	// Let their log lines through before the next step speaks.
+	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []LogLine) bool {
+		return countMsg(lines, "[MessageHandler] ", map[string]string{"chat": d.Chat}) >= breakerMessages
+	})
 	d.expect(fast == breakerMessages,
 		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
 		fast, breakerMessages, fastFailBound, roundDuration(slowest))
@@ -293,6 +292,11 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	mark := d.Logs.Mark()
 	d.Logs.Mute(true)
 	defer func() {
+		// The probe that closed the breaker is logged before the reply that
+		// shows it; wait for its line so that the count is complete.
+		d.Logs.WaitFor(ctx, mark, t.LogWait, func(lines []LogLine) bool {
+			return countMsg(lines, "[DB Retry] Circuit breaker closed", nil) > 0
+		})
 		d.Logs.Mute(false)
 		for _, g := range GroupDocumented(d.Logs.Since(mark)) {
 			d.N.LogCount(g)
@@ -340,7 +344,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	if !d.expect(recovered, "custom replies again %s after the restore (bound %s)", recovery.Round(10*time.Millisecond), t.RecoveryBound) {
 		return nil
 	}
-	d.N.Say("(until the breaker's delay, DB_BREAKER_DELAY, 5s by default, has passed, it lets no call through; then one probe closes it)")
+	d.N.Say("(the breaker lets no call through until its delay, DB_BREAKER_DELAY, has passed; then one probe closes it)")
 	r, err := d.send(ctx, "Good to have you back. Who are you?")
 	if err != nil {
 		return err
