@@ -60,6 +60,26 @@ type Runtime struct {
 	wg       sync.WaitGroup
 }
 
+// resetter is the part of *pgxpool.Pool that resetOnBrokenConn needs.
+type resetter interface{ Reset() }
+
+// resetOnBrokenConn empties the pool when an attempt finds its connection
+// closed under it (P1017). After a network cut or a pooler restart every
+// idle connection is as dead as the one that failed, and the next
+// attempts would spend themselves on them, each another P1017, instead of
+// reconnecting: a lookup could give up without ever trying a new
+// connection. Connections in use are closed when they are released.
+func resetOnBrokenConn(pool func() resetter) resilience.Observer {
+	return resilience.ObserverFunc(func(e resilience.Event) {
+		if e.Kind != resilience.EventAttemptFailed || e.Code != resilience.CodeConnClosed {
+			return
+		}
+		if p := pool(); p != nil {
+			p.Reset()
+		}
+	})
+}
+
 // Build creates the runtime. It does not touch the database.
 func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error) {
 	rt := &Runtime{Config: cfg, Log: log, Metrics: metrics.New(version), migrated: make(chan struct{})}
@@ -88,11 +108,18 @@ func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	var pool *pgxpool.Pool // set below; the executor's observers need it
 	x, err := resilience.New(cfg.Retry,
 		resilience.WithAddr(cfg.DB.Addr),
 		resilience.WithObserver(resilience.NewSlogObserver(log)),
 		resilience.WithObserver(promObs),
 		resilience.WithObserver(rt.Tracker),
+		resilience.WithObserver(resetOnBrokenConn(func() resetter {
+			if pool == nil { // a nil *pgxpool.Pool is not a nil resetter
+				return nil
+			}
+			return pool
+		})),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("retry policy: %w", err)
@@ -101,7 +128,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error
 	breaker = x.BreakerState
 
 	// pgxpool connects lazily (MinConns is 0): this succeeds with the database down.
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.DB.Pool)
+	pool, err = pgxpool.NewWithConfig(context.Background(), cfg.DB.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL=%s: %w", cfg.DB.Redacted, err)
 	}

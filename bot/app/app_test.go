@@ -16,6 +16,7 @@ import (
 	"github.com/p1001/p1001/bot/config"
 	"github.com/p1001/p1001/bot/health"
 	"github.com/p1001/p1001/bot/httpapi"
+	"github.com/p1001/p1001/resilience"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test to share.
@@ -212,4 +213,32 @@ func TestWriteBound(t *testing.T) {
 	if got := writeBound(cfg); got != 22*time.Second {
 		t.Errorf("writeBound = %v, want 5s budget + 7s responder + 10s margin", got)
 	}
+}
+
+type countingPool struct{ resets int }
+
+func (c *countingPool) Reset() { c.resets++ }
+
+func TestResetOnBrokenConn(t *testing.T) {
+	tests := []struct {
+		name  string
+		event resilience.Event
+		want  int
+	}{
+		{"closed connection resets the pool", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeConnClosed}, 1},
+		{"refused connect leaves it", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeUnreachable}, 0},
+		{"timeout leaves it", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeOpTimeout}, 0},
+		{"a give-up is not an attempt", resilience.Event{Kind: resilience.EventGaveUp, Code: resilience.CodeConnClosed}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := &countingPool{}
+			resetOnBrokenConn(func() resetter { return pool }).Observe(tt.event)
+			if pool.resets != tt.want {
+				t.Errorf("%d resets, want %d", pool.resets, tt.want)
+			}
+		})
+	}
+	// Before the pool exists the observer must not panic.
+	resetOnBrokenConn(func() resetter { return nil }).Observe(resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeConnClosed})
 }
