@@ -20,7 +20,8 @@ func validReport() *Report {
 		Schema: Schema, Stamp: "20261126T100000Z", Started: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
 		WallS: 345.6, Command: "make bench",
 		Machine: Machine{Cores: 2, GOMAXPROCS: 2, GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPU: "AMD EPYC", LoadBefore: 1.5, LoadAfter: 2.5},
-		Images:  []Image{{"postgres", "p1001/postgres:15"}, {"bot", "p1001/bot:dev"}},
+		Images: []Image{{Role: "postgres", Name: "p1001/postgres:15", ID: "sha256:1db0ffe7595c5a3d0123"},
+			{Role: "bot", Name: "p1001/bot:dev", ID: "sha256:33805c1b9a35ffff"}},
 		Settings: Settings{
 			CapMS: 15000, Cycles: 3, SlowCycles: 3, SteadyMessages: 10, SteadyIntervalMS: 100, RecoveryStreak: 5,
 			RecoveryTimeoutMS: 30000, RecoveryPaceMS: 25, Chats: 16, Concurrency: 16, WarmupMS: 1000, WindowMS: 5000,
@@ -29,10 +30,11 @@ func validReport() *Report {
 		Configs: []BotConfig{
 			{Name: ConfigRunbook, Env: map[string]string{"DB_BREAKER_ENABLED": "false"},
 				DatabaseURL: "postgresql://p1001:xxxxx@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30",
-				Policy:      PolicyView{MaxAttempts: 3, AttemptTimeoutMS: 30000}},
+				Policy:      PolicyView{MaxAttempts: 3, AttemptTimeoutMS: 30000}, BotVersion: "p1001 bot abc go1.26.8"},
 			{Name: ConfigP1001, Env: map[string]string{},
 				DatabaseURL: "postgresql://p1001:xxxxx@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30",
-				Policy:      PolicyView{MaxAttempts: 3, AttemptTimeoutMS: 2000, BudgetMS: 5000, BreakerEnabled: true, BreakerDelayMS: 1000}},
+				Policy:      PolicyView{MaxAttempts: 3, AttemptTimeoutMS: 2000, BudgetMS: 5000, BreakerEnabled: true, BreakerDelayMS: 1000},
+				BotVersion:  "p1001 bot abc go1.26.8"},
 		},
 	}
 	for _, cfg := range []string{ConfigRunbook, ConfigP1001} {

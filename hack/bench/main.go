@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moby/moby/client"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/p1001/p1001/resilience"
@@ -230,9 +231,16 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 		return nil, err
 	}
 	r.Images = []Image{
-		{"postgres", cfg.PostgresImage}, {"pgbouncer", cfg.PgBouncerImage},
-		{"toxiproxy", cfg.ToxiproxyImage}, {"bot", cfg.BotImage},
+		{Role: "postgres", Name: cfg.PostgresImage}, {Role: "pgbouncer", Name: cfg.PgBouncerImage},
+		{Role: "toxiproxy", Name: cfg.ToxiproxyImage}, {Role: "bot", Name: cfg.BotImage},
 	}
+	if err := imageIDs(ctx, r.Images); err != nil {
+		return nil, err
+	}
+	// Both bots start from the same build even if the tag moves on
+	// meanwhile (make images or make chaos elsewhere on a shared machine).
+	cfg.BotImage = r.Images[3].ID
+
 	log.Info("starting the stack", "run", cfg.RunID)
 	env, err := environment.Start(ctx, cfg)
 	if err != nil {
@@ -354,6 +362,25 @@ func (b *bench) measureBot(ctx context.Context, bot *botRun, r *Report) error {
 			return err
 		}
 		r.Throughput = append(r.Throughput, res)
+	}
+	return nil
+}
+
+// imageIDs fills in each image's ID. It talks to Docker directly: the
+// testcontainers client would read its configuration before the
+// environment has set it (Ryuk off).
+func imageIDs(ctx context.Context, images []Image) error {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	for i := range images {
+		res, err := cli.ImageInspect(ctx, images[i].Name)
+		if err != nil {
+			return fmt.Errorf("image %s (%s): %w (make images builds it)", images[i].Name, images[i].Role, err)
+		}
+		images[i].ID = res.ID
 	}
 	return nil
 }

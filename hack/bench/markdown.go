@@ -29,7 +29,7 @@ func RenderMarkdown(r *Report) string {
 		m.GoVersion, m.OS, m.Arch, m.LoadBefore, m.LoadAfter, fmtSeconds(r.WallS))
 	var images []string
 	for _, img := range r.Images {
-		images = append(images, fmt.Sprintf("%s `%s`", img.Role, img.Name))
+		images = append(images, fmt.Sprintf("%s `%s` (`%s`)", img.Role, img.Name, shortID(img.ID)))
 	}
 	p("Images: %s.\n\n", strings.Join(images, ", "))
 
@@ -186,7 +186,8 @@ func RenderMarkdown(r *Report) string {
 	p("The bench asserts nothing about speed. A run is invalid only when a figure has too few samples "+
 		"(fewer than %d cycles or %d steady-state samples per outage and configuration, %d replies per throughput window, "+
 		"%d overhead rounds, %d runs per micro-benchmark) or a fault never took effect (a cycle with no degraded reply and no capped wait; "+
-		"degraded replies while healthy; replies faster than the latency toxic; replies that did not fall back during the outage).\n\n",
+		"degraded replies while healthy; replies faster than the latency toxic; replies that did not fall back during the outage), "+
+		"or the two configurations ran different bot builds.\n\n",
 		MinCycles, MinSteady, MinThroughputReplies, MinOverheadRounds, MinMicroRuns)
 	if len(r.Problems) == 0 {
 		p("No problem found.\n")
@@ -312,4 +313,16 @@ func startTimes(times map[string]float64) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// shortID is an image ID as `docker images` shows it.
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	if id == "" {
+		return "id unknown"
+	}
+	return id
 }

@@ -12,7 +12,7 @@ func TestRenderMarkdown(t *testing.T) {
 		"**Valid run.**",
 		"`make bench` on 2 cores (GOMAXPROCS 2, AMD EPYC), go1.26.8 linux/amd64",
 		"wall time 5m45.6s",
-		"postgres `p1001/postgres:15`, bot `p1001/bot:dev`",
+		"postgres `p1001/postgres:15` (`1db0ffe7595c`), bot `p1001/bot:dev` (`33805c1b9a35`)",
 		// configurations
 		"| runbook | 3 | 30.00 s | none | off | `pgbouncer=true&connection_limit=10&connect_timeout=30` | `DB_BREAKER_ENABLED=false` |",
 		"| p1001 | 3 | 2.00 s | 5.00 s | on, 1.00 s to half-open |",

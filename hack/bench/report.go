@@ -55,10 +55,12 @@ type Machine struct {
 	LoadAfter  float64 `json:"load_after,omitempty"`
 }
 
-// Image is one container image of the stack, by role.
+// Image is one container image of the stack, by role, with the ID it
+// had when the stack started.
 type Image struct {
 	Role string `json:"role"`
 	Name string `json:"name"`
+	ID   string `json:"id,omitempty"`
 }
 
 // Settings are the run's knobs, as used.

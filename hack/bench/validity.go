@@ -28,6 +28,14 @@ func Validate(r *Report) []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
+	// Side by side means the same build: only the retry settings differ.
+	for _, c := range r.Configs[min(1, len(r.Configs)):] {
+		if c.BotVersion != r.Configs[0].BotVersion {
+			add("the %s bot is %q and the %s bot %q: the configurations ran different builds",
+				r.Configs[0].Name, r.Configs[0].BotVersion, c.Name, c.BotVersion)
+		}
+	}
+
 	for _, cfg := range []string{ConfigRunbook, ConfigP1001} {
 		for _, o := range AllOutages() {
 			i := slices.IndexFunc(r.Fallback, func(f FallbackResult) bool { return f.Config == cfg && f.Outage == o })

@@ -87,6 +87,8 @@ func TestValidateFindsEachProblem(t *testing.T) {
 		{"too few overhead rounds", func(r *Report) { r.Overhead.Rounds = 9 }, "overhead: 9 rounds, want at least 10"},
 		{"too few micro-benchmark runs", func(r *Report) { r.Micro.Benchmarks[1].Runs = 4 }, "micro-benchmark Query_Wrapped: 4 runs, want at least 5"},
 		{"no micro-benchmarks", func(r *Report) { r.Micro = nil }, "micro-benchmarks: none ran"},
+		{"two builds", func(r *Report) { r.Configs[1].BotVersion = "p1001 bot def-dirty go1.26.8" },
+			`the runbook bot is "p1001 bot abc go1.26.8" and the p1001 bot "p1001 bot def-dirty go1.26.8"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
