@@ -1,21 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/botapi"
 )
 
 // Msg is one message sent to the bot and what came back.
@@ -58,11 +51,16 @@ func (m Msg) Sample() (Sample, bool) {
 	return Sample{Value: m.LatencyMS, AtLeast: m.Capped}, true
 }
 
-// botClient talks to one bot's HTTP API.
+// botClient is botapi's client with the bench's connection pool and its
+// per-message cap.
 type botClient struct {
-	base string
+	api  *botapi.Client
 	http *http.Client
 }
+
+// readyPoll is how often startBot reads /readyz: it sets the resolution of
+// a bot's measured start (ReadyMS).
+const readyPoll = 100 * time.Millisecond
 
 func newBotClient(base string, conns int) *botClient {
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -70,7 +68,8 @@ func newBotClient(base string, conns int) *botClient {
 	// would mostly measure TCP handshakes.
 	t.MaxIdleConnsPerHost = conns
 	t.MaxIdleConns = conns
-	return &botClient{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: t}}
+	hc := &http.Client{Transport: t}
+	return &botClient{api: botapi.New(base, hc), http: hc}
 }
 
 func (c *botClient) close() { c.http.CloseIdleConnections() }
@@ -80,119 +79,37 @@ func (c *botClient) close() { c.http.CloseIdleConnections() }
 // the message is Capped, with limit as its latency.
 func (c *botClient) send(ctx context.Context, chat, text string, limit time.Duration) Msg {
 	m := Msg{Chat: chat}
-	body, err := json.Marshal(map[string]string{"text": text})
-	if err != nil {
-		m.Error = err.Error()
-		return m
-	}
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.base+"/v1/chats/"+url.PathEscape(chat)+"/messages", bytes.NewReader(body))
-	if err != nil {
-		m.Error = err.Error()
-		return m
-	}
-	req.Header.Set("Content-Type", "application/json")
-	start := time.Now()
-	data, status, err := c.do(req)
-	m.LatencyMS = ms(time.Since(start))
+	r, err := c.api.Send(rctx, chat, text)
+	m.LatencyMS = ms(r.Latency)
+	var status *botapi.StatusError
 	switch {
-	case err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		m.Capped, m.LatencyMS = true, ms(limit)
-		return m
+	case errors.As(err, &status):
+		m.Error = fmt.Sprintf("HTTP %d: %.200s", status.Status, status.Answer)
 	case err != nil:
 		m.Error = resilience.RedactText(err.Error())
-		return m
-	case status != http.StatusOK:
-		m.Error = fmt.Sprintf("HTTP %d: %.200s", status, bytes.TrimSpace(data))
-		return m
+	default:
+		m.Source, m.Degraded, m.Attempts, m.Code = r.PromptSource, r.Degraded, r.Attempts, r.Code
 	}
-	var r struct {
-		Source   string `json:"prompt_source"`
-		Degraded bool   `json:"degraded"`
-		Attempts int    `json:"attempts"`
-		Code     string `json:"code"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		m.Error = fmt.Sprintf("reply is not JSON: %.200q", data)
-		return m
-	}
-	m.Source, m.Degraded, m.Attempts, m.Code = r.Source, r.Degraded, r.Attempts, r.Code
 	return m
-}
-
-func (c *botClient) do(req *http.Request) ([]byte, int, error) {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return data, resp.StatusCode, err
-}
-
-func (c *botClient) get(ctx context.Context, path string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", path, err)
-	}
-	data, status, err := c.do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", path, err)
-	}
-	if status != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d: %.200s", path, status, bytes.TrimSpace(data))
-	}
-	return data, nil
-}
-
-// waitReady polls /readyz until the bot reports its database up and its
-// migrations applied.
-func (c *botClient) waitReady(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last string
-	for {
-		var ready struct {
-			DB struct {
-				State    string `json:"state"`
-				Migrated bool   `json:"migrated"`
-			} `json:"db"`
-		}
-		data, err := c.get(ctx, "/readyz")
-		if err == nil {
-			err = json.Unmarshal(data, &ready)
-		}
-		if err == nil && ready.DB.Migrated && ready.DB.State == "up" {
-			return nil
-		}
-		last = fmt.Sprintf("%.200s %v", data, err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the bot did not report its database up and migrated within %s (last /readyz: %s)", timeout, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // version reads bot_build_info's version label from /metrics.
 func (c *botClient) version(ctx context.Context) (string, error) {
-	data, err := c.get(ctx, "/metrics")
+	metrics, err := c.api.Metrics(ctx)
 	if err != nil {
 		return "", err
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(data))
-	if err != nil {
-		return "", fmt.Errorf("parse /metrics: %w", err)
-	}
-	for _, m := range families["bot_build_info"].GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "version" {
-				return l.GetValue(), nil
-			}
+	for key := range metrics {
+		name, labels, err := botapi.ParseSeriesKey(key)
+		if err != nil {
+			return "", err
+		}
+		if v, ok := labels["version"]; ok && name == "bot_build_info" {
+			return v, nil
 		}
 	}
 	return "", errors.New("/metrics has no bot_build_info{version}")

@@ -316,7 +316,7 @@ func (b *bench) startBot(ctx context.Context, c *BotConfig, r *Report) (*botRun,
 	}
 	c.DatabaseURL = resilience.RedactDSN(bot.DatabaseURL)
 	client := newBotClient(bot.URL, 2*b.opts.Concurrency)
-	if err := client.waitReady(ctx, time.Minute); err != nil {
+	if err := client.api.WaitReady(ctx, time.Minute, readyPoll); err != nil {
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
 	}
 	r.Cost.BotStarts = append(r.Cost.BotStarts, BotStart{

@@ -1,5 +1,6 @@
-// Package botapi is a small client of the bot's HTTP API (docs/bot.md) for
-// the harness: send a message, read /readyz and /metrics.
+// Package botapi is the harness's one client of the bot's HTTP API
+// (docs/bot.md): send a message and time it, read /readyz and /metrics,
+// wait for the bot to be ready.
 package botapi
 
 import (
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Reply is the bot's answer to one message.
@@ -22,6 +24,10 @@ type Reply struct {
 	Attempts     int    `json:"attempts"`
 	Code         string `json:"code,omitempty"`
 	Command      string `json:"command,omitempty"`
+
+	// Latency is the round trip as seen from here: from handing the
+	// request to the transport until the whole answer was read.
+	Latency time.Duration `json:"-"`
 }
 
 // Readiness is the bot's /readyz.
@@ -42,10 +48,15 @@ func (r Readiness) Ready() bool { return r.DB.State == "up" && r.DB.Migrated }
 // maxBody bounds what is read of any answer.
 const maxBody = 4 << 20
 
+// getTimeout bounds each GET: /readyz and /metrics answer at once (they
+// never query the database), so a bot silent for this long is hung.
+const getTimeout = 5 * time.Second
+
 // Client talks to one bot.
 type Client struct {
-	base string
-	http *http.Client
+	base       string
+	http       *http.Client
+	getTimeout time.Duration
 }
 
 // New returns a client of the bot at base (http://host:port). hc may be
@@ -54,13 +65,18 @@ func New(base string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: hc}
+	return &Client{base: strings.TrimRight(base, "/"), http: hc, getTimeout: getTimeout}
 }
 
 // StatusError is a non-200 answer to a message.
 type StatusError struct {
 	Status int
-	Body   string
+	// Body is the bot's error message, or the quoted start of an answer
+	// that is not the documented error JSON.
+	Body string
+	// Answer is the answer as it came, without surrounding white space,
+	// for showing it whole.
+	Answer string
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %s", e.Status, e.Body) }
@@ -71,7 +87,8 @@ var ErrNotSent = errors.New("no answer")
 
 // Send posts text to chat. Errors: *StatusError for a non-200 answer,
 // ErrNotSent (wrapped) when no answer came, anything else for an answer
-// that is not the documented JSON.
+// that is not the documented JSON. Once the request went out, the Reply
+// carries its Latency also with an error: how long it took to fail.
 func (c *Client) Send(ctx context.Context, chat, text string) (Reply, error) {
 	body, err := json.Marshal(map[string]string{"text": text})
 	if err != nil {
@@ -83,29 +100,41 @@ func (c *Client) Send(ctx context.Context, chat, text string) (Reply, error) {
 		return Reply{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
+	start := time.Now()
+	status, data, err := c.do(req)
+	latency := time.Since(start)
 	if err != nil {
-		return Reply{}, fmt.Errorf("%w: %w", ErrNotSent, err)
+		return Reply{Latency: latency}, fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return Reply{}, fmt.Errorf("%w: read the reply: %w", ErrNotSent, err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		var e struct {
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("%.200q", data)
 		}
-		return Reply{}, &StatusError{Status: resp.StatusCode, Body: e.Error}
+		return Reply{Latency: latency}, &StatusError{Status: status, Body: e.Error, Answer: string(bytes.TrimSpace(data))}
 	}
 	var r Reply
 	if err := json.Unmarshal(data, &r); err != nil {
-		return Reply{}, fmt.Errorf("reply is not JSON: %.200q", data)
+		return Reply{Latency: latency}, fmt.Errorf("reply is not JSON: %.200q", data)
 	}
+	r.Latency = latency
 	return r, nil
+}
+
+// do sends req and reads the whole answer; an error means no answer came.
+func (c *Client) do(req *http.Request) (int, []byte, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, nil, fmt.Errorf("read the reply: %w", err)
+	}
+	return resp.StatusCode, data, nil
 }
 
 // Readiness reads /readyz.
@@ -130,19 +159,45 @@ func (c *Client) Metrics(ctx context.Context) (map[string]float64, error) {
 	return ParseMetrics(data)
 }
 
+// WaitReady polls /readyz every poll until the bot reports its database
+// up and its migrations applied, for at most timeout; the error then names
+// the last state seen.
+func (c *Client) WaitReady(ctx context.Context, timeout, poll time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last string
+	for {
+		r, err := c.Readiness(ctx)
+		if err == nil && r.Ready() {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("db state %q, migrated %v, last code %q", r.DB.State, r.DB.Migrated, r.DB.LastCode)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the bot did not report its database up and migrated within %s (last /readyz: %s)", timeout, last)
+		case <-time.After(poll):
+		}
+	}
+}
+
+// get reads path; an answer other than 200 is an error showing its start.
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.getTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
-	resp, err := c.http.Do(req)
+	status, data, err := c.do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", path, err)
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d: %.200s", path, status, bytes.TrimSpace(data))
 	}
 	return data, nil
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestSend(t *testing.T) {
@@ -19,7 +22,7 @@ func TestSend(t *testing.T) {
 			_, _ = w.Write([]byte(`{"error":"text is empty","field":"text"}`))
 		case "html":
 			w.WriteHeader(http.StatusBadGateway)
-			_, _ = w.Write([]byte(`<html>bad gateway</html>`))
+			_, _ = w.Write([]byte("<html>bad gateway</html>\n"))
 		case "garbled":
 			_, _ = w.Write([]byte(`not json`))
 		}
@@ -31,7 +34,11 @@ func TestSend(t *testing.T) {
 
 	c := New(srv.URL+"/", nil)
 	r, err := c.Send(context.Background(), "ok", "hello")
-	if err != nil || r != (Reply{Reply: "hi", PromptSource: "cached", Degraded: true, Attempts: 3, Code: "P1001"}) {
+	if err != nil || r.Latency <= 0 {
+		t.Fatalf("Send(ok) = %+v, %v; want a reply with its latency", r, err)
+	}
+	r.Latency = 0
+	if r != (Reply{Reply: "hi", PromptSource: "cached", Degraded: true, Attempts: 3, Code: "P1001"}) {
 		t.Fatalf("Send(ok) = %+v, %v", r, err)
 	}
 
@@ -39,16 +46,19 @@ func TestSend(t *testing.T) {
 		name, chat string
 		client     *Client
 		status     int
+		answer     string // the StatusError's Answer
 		notSent    bool
+		timed      bool // the request went out: the Reply carries a latency
 	}{
-		{"JSON error body", "bad", c, http.StatusBadRequest, false},
-		{"non-JSON error body", "html", c, http.StatusBadGateway, false},
-		{"garbled 200", "garbled", c, 0, false},
-		{"nothing listening", "ok", New(closed.URL, nil), 0, true},
+		{"JSON error body", "bad", c, http.StatusBadRequest, `{"error":"text is empty","field":"text"}`, false, true},
+		{"non-JSON error body", "html", c, http.StatusBadGateway, `<html>bad gateway</html>`, false, true},
+		{"garbled 200", "garbled", c, 0, "", false, true},
+		{"nothing listening", "ok", New(closed.URL, nil), 0, "", true, true},
+		{"unusable base URL", "ok", New("http://[::1", nil), 0, "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.client.Send(context.Background(), tt.chat, "hello")
+			r, err := tt.client.Send(context.Background(), tt.chat, "hello")
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -56,8 +66,17 @@ func TestSend(t *testing.T) {
 			if got := errors.As(err, &se); got != (tt.status != 0) || (got && se.Status != tt.status) {
 				t.Errorf("error %v: want status %d", err, tt.status)
 			}
+			if se != nil && se.Answer != tt.answer {
+				t.Errorf("Answer = %q, want %q", se.Answer, tt.answer)
+			}
 			if got := errors.Is(err, ErrNotSent); got != tt.notSent {
 				t.Errorf("error %v: ErrNotSent = %v, want %v", err, got, tt.notSent)
+			}
+			if got := r.Latency > 0; got != tt.timed {
+				t.Errorf("Latency = %v with error %v; want one: %v", r.Latency, err, tt.timed)
+			}
+			if r.Reply != "" || r.PromptSource != "" || r.Attempts != 0 {
+				t.Errorf("a failed Send returned a reply: %+v", r)
 			}
 		})
 	}
@@ -75,5 +94,103 @@ func TestReadiness(t *testing.T) {
 	r.DB.Migrated = false
 	if r.Ready() {
 		t.Error("a database not migrated yet reads as ready")
+	}
+}
+
+func TestGet(t *testing.T) {
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ok/readyz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"status":"ready","db":{"state":"down","migrated":true,"breaker":"open","last_code":"P1001"}}`))
+	})
+	mux.HandleFunc("GET /ok/metrics", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("# TYPE bot_outbox_depth gauge\nbot_outbox_depth 7\n"))
+	})
+	mux.HandleFunc("GET /draining/", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("  {\"status\":\"draining\"}\n"))
+	})
+	mux.HandleFunc("GET /garbled/", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("not json{"))
+	})
+	mux.HandleFunc("GET /hung/", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer close(release)
+
+	tests := []struct {
+		name, base string
+		readyz     string // what the Readiness error contains; "" for none
+		metrics    string // likewise for Metrics
+	}{
+		{"answers", "/ok", "", ""},
+		{"draining", "/draining", `GET /readyz: HTTP 503: {"status":"draining"}`, `GET /metrics: HTTP 503: {"status":"draining"}`},
+		{"not the documented body", "/garbled", "/readyz is not JSON", "parse metrics"},
+		{"hung", "/hung", "deadline exceeded", "deadline exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New(srv.URL+tt.base, nil)
+			c.getTimeout = 100 * time.Millisecond
+			ready, err := c.Readiness(context.Background())
+			if !errorContains(err, tt.readyz) {
+				t.Errorf("Readiness() error %v, want one containing %q", err, tt.readyz)
+			}
+			if err == nil && (ready.DB.State != "down" || ready.DB.Breaker != "open" || ready.DB.LastCode != "P1001" || ready.Ready()) {
+				t.Errorf("Readiness() = %+v", ready)
+			}
+			metrics, err := c.Metrics(context.Background())
+			if !errorContains(err, tt.metrics) {
+				t.Errorf("Metrics() error %v, want one containing %q", err, tt.metrics)
+			}
+			if err == nil && (metrics["bot_outbox_depth"] != 7 || len(metrics) != 1) {
+				t.Errorf("Metrics() = %v", metrics)
+			}
+		})
+	}
+}
+
+// errorContains: err is nil and want empty, or err's text contains want.
+func errorContains(err error, want string) bool {
+	if want == "" || err == nil {
+		return want == "" && err == nil
+	}
+	return strings.Contains(err.Error(), want)
+}
+
+func TestWaitReady(t *testing.T) {
+	tests := []struct {
+		name    string
+		answers []string // /readyz bodies in turn; the last one repeats
+		err     string   // what the error contains; "" for none
+	}{
+		{"ready at once", []string{`{"db":{"state":"up","migrated":true}}`}, ""},
+		{"ready after the migrations", []string{
+			`{"db":{"state":"unknown"}}`, `{"db":{"state":"up","migrated":false}}`, `{"db":{"state":"up","migrated":true}}`}, ""},
+		{"database down", []string{`{"db":{"state":"down","migrated":true,"last_code":"P1001"}}`},
+			`within 300ms (last /readyz: db state "down", migrated true, last code "P1001")`},
+		{"not JSON", []string{`<html>`}, "within 300ms (last /readyz: /readyz is not JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var polls atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := int(polls.Add(1))
+				_, _ = w.Write([]byte(tt.answers[min(n, len(tt.answers))-1]))
+			}))
+			defer srv.Close()
+			err := New(srv.URL, nil).WaitReady(context.Background(), 300*time.Millisecond, 10*time.Millisecond)
+			if !errorContains(err, tt.err) {
+				t.Errorf("WaitReady() = %v, want an error containing %q", err, tt.err)
+			}
+			if tt.err == "" && int(polls.Load()) != len(tt.answers) {
+				t.Errorf("ready after %d polls, want %d", polls.Load(), len(tt.answers))
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/common/expfmt"
@@ -57,4 +58,37 @@ func seriesKey(name string, labels map[string]string) string {
 		parts = append(parts, fmt.Sprintf("%s=%q", k, labels[k]))
 	}
 	return name + "{" + strings.Join(parts, ",") + "}"
+}
+
+// ParseSeriesKey splits a key of ParseMetrics' map back into the metric's
+// name and labels: name{a="x",b="y"} gives name and {a: x, b: y}.
+func ParseSeriesKey(key string) (string, map[string]string, error) {
+	labels := map[string]string{}
+	name, rest, found := strings.Cut(key, "{")
+	if name == "" {
+		return "", nil, fmt.Errorf("series key %q: no metric name", key)
+	}
+	if !found {
+		return name, labels, nil
+	}
+	for {
+		label, value, ok := strings.Cut(rest, "=")
+		if !ok || label == "" || !strings.HasPrefix(value, `"`) {
+			return "", nil, fmt.Errorf("series key %q: want label=\"value\" at %q", key, rest)
+		}
+		quoted, err := strconv.QuotedPrefix(value)
+		if err != nil {
+			return "", nil, fmt.Errorf("series key %q: label %s: %w", key, label, err)
+		}
+		// QuotedPrefix has checked the quoting: Unquote cannot fail.
+		labels[label], _ = strconv.Unquote(quoted)
+		switch rest = value[len(quoted):]; {
+		case rest == "}":
+			return name, labels, nil
+		case strings.HasPrefix(rest, ","):
+			rest = rest[1:]
+		default:
+			return "", nil, fmt.Errorf("series key %q: want , or } after label %s", key, label)
+		}
+	}
 }

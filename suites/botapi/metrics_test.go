@@ -1,6 +1,11 @@
 package botapi
 
-import "testing"
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+)
 
 func TestParseMetrics(t *testing.T) {
 	data := []byte(`# TYPE bot_outbox_depth gauge
@@ -35,5 +40,44 @@ bot_reply_duration_seconds_count 5
 	}
 	if _, err := ParseMetrics([]byte("bot_outbox_depth{ 3\n")); err == nil {
 		t.Error("malformed exposition parsed without error")
+	}
+}
+
+func TestParseSeriesKey(t *testing.T) {
+	tests := []struct {
+		key, name string
+		labels    map[string]string
+		err       bool
+	}{
+		{key: "bot_outbox_depth", name: "bot_outbox_depth", labels: map[string]string{}},
+		{key: `bot_build_info{commit="abc",version="p1001 bot abc go1.26.8"}`, name: "bot_build_info",
+			labels: map[string]string{"commit": "abc", "version": "p1001 bot abc go1.26.8"}},
+		{key: seriesKey("odd", map[string]string{"v": `a,b="c"}`, "w": "é\n"}), name: "odd",
+			labels: map[string]string{"v": `a,b="c"}`, "w": "é\n"}},
+		{key: "", err: true},
+		{key: `{a="x"}`, err: true},
+		{key: "m{}", err: true},
+		{key: `m{a=x}`, err: true},
+		{key: `m{a="x"`, err: true},
+		{key: `m{a="x}`, err: true},
+		{key: `m{a="x";b="y"}`, err: true},
+		{key: `m{a="x"}}`, err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			name, labels, err := ParseSeriesKey(tt.key)
+			if (err != nil) != tt.err {
+				t.Fatalf("ParseSeriesKey(%q) error %v, want one: %v", tt.key, err, tt.err)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.key)) {
+					t.Errorf("error %v does not name the key", err)
+				}
+				return
+			}
+			if name != tt.name || !maps.Equal(labels, tt.labels) {
+				t.Errorf("ParseSeriesKey(%q) = %q, %v; want %q, %v", tt.key, name, labels, tt.name, tt.labels)
+			}
+		})
 	}
 }
