@@ -61,7 +61,8 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		}
 	}()
 	client := botapi.New(bot.URL, nil)
-	if err := waitReady(ctx, client); err != nil {
+	// A healthy phase must start healthy: database up, migrations applied.
+	if err := client.WaitReady(ctx, readyTimeout, 200*time.Millisecond); err != nil {
 		return h, err
 	}
 
@@ -123,26 +124,6 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 type target struct{ *environment.Env }
 
 func (t target) Proxy(name string) (scenarios.Proxy, error) { return t.Env.Proxy(name) }
-
-// waitReady polls /readyz until the bot reports its database up and the
-// migrations applied, so that the healthy phase is healthy.
-func waitReady(ctx context.Context, bot *botapi.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	var last string
-	for {
-		r, err := bot.Readiness(ctx)
-		if err == nil && r.Ready() {
-			return nil
-		}
-		last = fmt.Sprintf("%+v %v", r, err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the bot did not report its database up and migrated within %s (last /readyz: %s)", readyTimeout, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
 
 // settle waits until the outbox is empty (or settleTimeout passes; the
 // checkers judge what is left) and returns the metrics read then.
