@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -220,10 +221,16 @@ func resetListener(t *testing.T) string {
 	})
 }
 
-// closeListener accepts and closes every connection cleanly (FIN).
+// closeListener accepts every connection, reads the client's first
+// message and closes cleanly (FIN). Closing with that message still unread
+// would make the kernel send a reset instead, whenever it has arrived.
 func closeListener(t *testing.T) string {
 	t.Helper()
-	return acceptLoop(t, func(c net.Conn) { c.Close() })
+	return acceptLoop(t, func(c net.Conn) {
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		_, _ = c.Read(make([]byte, 1024))
+		c.Close()
+	})
 }
 
 // silentListener completes TCP handshakes (the kernel does) but never answers.
