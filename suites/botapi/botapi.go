@@ -165,15 +165,18 @@ func (c *Client) Metrics(ctx context.Context) (map[string]float64, error) {
 func (c *Client) WaitReady(ctx context.Context, timeout, poll time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var last string
+	last := "no answer yet"
 	for {
 		r, err := c.Readiness(ctx)
 		if err == nil && r.Ready() {
 			return nil
 		}
-		if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			// Cut by the deadline itself: the previous answer says more.
+		case err != nil:
 			last = err.Error()
-		} else {
+		default:
 			last = fmt.Sprintf("db state %q, migrated %v, last code %q", r.DB.State, r.DB.Migrated, r.DB.LastCode)
 		}
 		select {
