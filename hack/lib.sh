@@ -12,7 +12,7 @@ require_docker() {
 	command -v docker >/dev/null 2>&1 ||
 		die "Docker is not installed: make chaos runs real postgres, pgbouncer and toxiproxy containers and cannot run without a Docker Engine."
 	docker info >/dev/null 2>&1 ||
-		die "Docker is not reachable (is the daemon running, and may $(id -un) use /var/run/docker.sock?): make chaos cannot run without it."
+		die "Docker is not reachable at ${DOCKER_HOST:-/var/run/docker.sock} (is the daemon running, and may $(id -un) use it?): the chaos harness cannot run without it."
 }
 
 # remove_by_label LABEL: removes the project's containers, then networks, carrying LABEL.
