@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/checks"
 	"github.com/p1001/p1001/suites/history"
 )
@@ -272,14 +273,9 @@ func historyPath(name string) string { return ScenariosDir + "/" + name + "/" + 
 // botBuild reads the version label of the bot's bot_build_info metric.
 func botBuild(h history.History) string {
 	for k := range h.MetricsAfter {
-		rest, ok := strings.CutPrefix(k, "bot_build_info{")
-		if !ok {
-			continue
-		}
-		for _, kv := range strings.Split(strings.TrimSuffix(rest, "}"), ",") {
-			if v, ok := strings.CutPrefix(kv, `version="`); ok {
-				return redact(strings.TrimSuffix(v, `"`))
-			}
+		name, labels, err := botapi.ParseSeriesKey(k)
+		if err == nil && name == "bot_build_info" && labels["version"] != "" {
+			return redact(labels["version"])
 		}
 	}
 	return ""

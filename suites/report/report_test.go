@@ -412,8 +412,8 @@ func TestReportJSONSchema(t *testing.T) {
 	if r.Environment != nil && r.Environment.Policy.MaxAttempts != 3 {
 		t.Errorf("environment policy = %+v", r.Environment.Policy)
 	}
-	if r.BotBuild == "" {
-		t.Error("bot_build is empty; the fixture's metrics carry bot_build_info")
+	if want := "p1001 bot 4d3ace2-dirty go1.26.8"; r.BotBuild != want {
+		t.Errorf("bot_build = %q, want %q from the fixture's bot_build_info", r.BotBuild, want)
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
