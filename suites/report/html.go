@@ -41,6 +41,24 @@ type brokenPromise struct {
 	Scenario, Check, Kind, Promise, Detail, History string
 }
 
+// brokenPromises lists every failed check of r, for both renderings.
+func brokenPromises(r Report) []brokenPromise {
+	var out []brokenPromise
+	for _, s := range r.Scenarios {
+		for _, c := range s.Checks {
+			if c.Passed {
+				continue
+			}
+			kind := "broke"
+			if c.Guard {
+				kind = "proved nothing"
+			}
+			out = append(out, brokenPromise{s.Name, c.Name, kind, c.Promise, c.Detail, s.History})
+		}
+	}
+	return out
+}
+
 type kindSeverity struct {
 	Kind     string
 	Severity int
@@ -72,17 +90,8 @@ func renderHTML(r Report, charts map[string]string) ([]byte, error) {
 		}
 		row.VerdictClass = verdictClass(s)
 		p.Rows = append(p.Rows, row)
-		for _, c := range s.Checks {
-			if c.Passed {
-				continue
-			}
-			kind := "broke"
-			if c.Guard {
-				kind = "proved nothing"
-			}
-			p.Broken = append(p.Broken, brokenPromise{s.Name, c.Name, kind, c.Promise, c.Detail, s.History})
-		}
 	}
+	p.Broken = brokenPromises(r)
 	for _, k := range slices.Sorted(maps.Keys(r.Severities)) {
 		p.SeverityRow = append(p.SeverityRow, kindSeverity{k, r.Severities[k]})
 	}

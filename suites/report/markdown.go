@@ -29,22 +29,13 @@ func renderMarkdown(r Report) string {
 		b.WriteString("\n")
 	}
 	var broken []string
-	for _, s := range r.Scenarios {
-		for _, c := range s.Checks {
-			if c.Passed {
-				continue
-			}
-			kind := "broke"
-			if c.Guard {
-				kind = "proved nothing"
-			}
-			line := fmt.Sprintf("- **%s** %s `%s`: %s", s.Name, kind, c.Name, mdInline(c.Promise))
-			if c.Detail != "" {
-				line += " — " + mdInline(truncate(c.Detail, detailLimit))
-			}
-			line += fmt.Sprintf(" ([history](%s))", s.History)
-			broken = append(broken, line)
+	for _, bp := range brokenPromises(r) {
+		line := fmt.Sprintf("- **%s** %s `%s`: %s", bp.Scenario, bp.Kind, bp.Check, mdInline(bp.Promise))
+		if bp.Detail != "" {
+			line += " — " + mdInline(truncate(bp.Detail, detailLimit))
 		}
+		line += fmt.Sprintf(" ([history](%s))", bp.History)
+		broken = append(broken, line)
 	}
 	if len(broken) > 0 {
 		b.WriteString("## Broken promises\n\n")
