@@ -7,17 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/config"
+	"github.com/p1001/p1001/bot/internal/httpbench"
 )
 
 // BenchmarkPostMessageRealPostgres measures POST /v1/chats/{id}/messages on
@@ -63,36 +60,5 @@ func BenchmarkPostMessageRealPostgres(b *testing.B) {
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-
-	var mu sync.Mutex
-	var all []time.Duration
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		i := 0
-		for pb.Next() {
-			i++
-			start := time.Now()
-			resp, err := client.Post(fmt.Sprintf("%s/v1/chats/bench-%d/messages", srv.URL, i%100), "application/json", strings.NewReader(`{"text":"hello there"}`))
-			if err != nil {
-				b.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			mine = append(mine, time.Since(start))
-			if resp.StatusCode != 200 || !strings.Contains(string(body), `"prompt_source":"custom"`) {
-				b.Fatalf("reply %d %s", resp.StatusCode, body)
-			}
-		}
-		mu.Lock()
-		all = append(all, mine...)
-		mu.Unlock()
-	})
-	b.StopTimer()
-	slices.Sort(all)
-	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) }
-	b.ReportMetric(q(0.50), "p50-µs")
-	b.ReportMetric(q(0.99), "p99-µs")
-	b.ReportMetric(float64(len(all))/b.Elapsed().Seconds(), "req/s")
+	httpbench.Loopback(b, srv.URL, "bench")
 }

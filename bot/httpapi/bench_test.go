@@ -5,41 +5,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/httpapi"
 	"github.com/p1001/p1001/bot/internal/fakestore"
+	"github.com/p1001/p1001/bot/internal/httpbench"
 	"github.com/p1001/p1001/bot/metrics"
 	"github.com/p1001/p1001/bot/msglog"
 	"github.com/p1001/p1001/bot/responder"
 )
-
-// latencies collects per-request durations from parallel workers.
-type latencies struct {
-	mu  sync.Mutex
-	all []time.Duration
-}
-
-func (l *latencies) add(d []time.Duration) {
-	l.mu.Lock()
-	l.all = append(l.all, d...)
-	l.mu.Unlock()
-}
-
-func (l *latencies) report(b *testing.B) {
-	slices.Sort(l.all)
-	if len(l.all) == 0 {
-		return
-	}
-	q := func(p float64) float64 { return float64(l.all[int(p*float64(len(l.all)-1))].Microseconds()) }
-	b.ReportMetric(q(0.50), "p50-µs")
-	b.ReportMetric(q(0.99), "p99-µs")
-}
 
 // benchHandler is the full HTTP path (mux, JSON, handler, template responder,
 // outbox, metrics) over a healthy in-memory store, with a drained outbox.
@@ -66,7 +43,7 @@ func benchHandler(b *testing.B) http.Handler {
 // path, in process (no sockets), across 100 chats with custom prompts.
 func BenchmarkPostMessage(b *testing.B) {
 	h := benchHandler(b)
-	var lat latencies
+	var lat httpbench.Latencies
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -83,10 +60,10 @@ func BenchmarkPostMessage(b *testing.B) {
 				b.Fatalf("reply %d %s", rec.Code, rec.Body.String())
 			}
 		}
-		lat.add(mine)
+		lat.Add(mine)
 	})
 	b.StopTimer()
-	lat.report(b)
+	lat.Report(b)
 }
 
 // BenchmarkPostMessageLoopback adds a real loopback TCP server and client
@@ -94,30 +71,5 @@ func BenchmarkPostMessage(b *testing.B) {
 func BenchmarkPostMessageLoopback(b *testing.B) {
 	srv := httptest.NewServer(benchHandler(b))
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	var lat latencies
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		i := 0
-		for pb.Next() {
-			i++
-			start := time.Now()
-			resp, err := client.Post(fmt.Sprintf("%s/v1/chats/chat-%d/messages", srv.URL, i%100), "application/json", strings.NewReader(`{"text":"hello there"}`))
-			if err != nil {
-				b.Fatal(err)
-			}
-			var buf [512]byte
-			n, _ := resp.Body.Read(buf[:])
-			resp.Body.Close()
-			mine = append(mine, time.Since(start))
-			if resp.StatusCode != http.StatusOK || !strings.Contains(string(buf[:n]), `"prompt_source":"custom"`) {
-				b.Fatalf("reply %d %s", resp.StatusCode, buf[:n])
-			}
-		}
-		lat.add(mine)
-	})
-	b.StopTimer()
-	lat.report(b)
+	httpbench.Loopback(b, srv.URL, "chat")
 }
