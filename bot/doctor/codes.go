@@ -41,9 +41,7 @@ func verdictOf(err error) verdict {
 		} else if pgErr.Message != "" {
 			v.reason = c.Reason + ": " + pgErr.Severity + " " + pgErr.Code + " " + pgErr.Message
 		}
-		if pgErr.Code == "3D000" || strings.Contains(strings.ToLower(pgErr.Message), "no such database") {
-			// PgBouncer says "no such database" (08P01) for a name it does
-			// not route; Postgres says 3D000.
+		if unknownDatabase(pgErr) {
 			v.setCode(CodeUnknownDatabase)
 		}
 	}
@@ -51,6 +49,15 @@ func verdictOf(err error) verdict {
 		v.advice = adviceFor(v.code, c.Reason)
 	}
 	return v
+}
+
+// unknownDatabase: Postgres says 3D000. PgBouncer says "no such database"
+// (08P01) for a name it does not route, and passes the server's "database
+// ... does not exist" on as 08P01 when its own login to the server fails.
+func unknownDatabase(e *pgconn.PgError) bool {
+	m := strings.ToLower(e.Message)
+	return e.Code == "3D000" || strings.Contains(m, "no such database") ||
+		(strings.HasPrefix(e.Code, "08") && strings.HasPrefix(m, "database ") && strings.HasSuffix(m, " does not exist"))
 }
 
 // setCode replaces the code, keeping the bot's in botCode.

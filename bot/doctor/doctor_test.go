@@ -109,6 +109,8 @@ func TestRunFailures(t *testing.T) {
 			step: StepStartup, code: CodeUnknownDatabase, botCode: "none", contains: "does not exist"},
 		{name: "pgbouncer: no such database", url: loginErr(fatal("08P01", "no such database: appdb")),
 			step: StepStartup, code: CodeUnknownDatabase, botCode: resilience.CodeUnreachable, contains: "no such database"},
+		{name: "pgbouncer: the server's unknown database", url: loginErr(fatal("08P01", `database "appdb" does not exist`)),
+			step: StepStartup, code: CodeUnknownDatabase, botCode: resilience.CodeUnreachable, contains: "does not exist"},
 		{name: "server full", url: loginErr(fatal("53300", "sorry, too many clients already")),
 			step: StepStartup, code: resilience.CodeUnreachable, contains: "too many connections"},
 		// Supavisor's refusals, in its own words (supabase/supavisor,

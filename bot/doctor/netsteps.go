@@ -239,6 +239,7 @@ func (r *run) stepTLS(ctx context.Context, s *Step) bool {
 			return true
 		}
 		s.Summary = fmt.Sprintf("sslmode=%s: the server offers no TLS (answered in %s); the bot goes on without it", mode, round(took))
+		r.slowAnswer(s, took)
 		return false
 	case 'S':
 	default:
@@ -263,6 +264,15 @@ func (r *run) stepTLS(ctx context.Context, s *Step) bool {
 		s.Details = append(s.Details, fmt.Sprintf("certificate %q issued by %q, valid until %s", crt.Subject.CommonName, crt.Issuer.CommonName, crt.NotAfter.Format("2006-01-02")))
 	}
 	return false
+}
+
+// slowAnswer warns when one answer took a quarter of the attempt timeout:
+// a login needs three or four such round trips within it.
+func (r *run) slowAnswer(s *Step, took time.Duration) {
+	if at := r.opts.Policy.AttemptTimeout; at > 0 && took > at/4 {
+		s.Status = Warn
+		s.Details = append(s.Details, fmt.Sprintf("one answer took %s: a login needs 3 or 4 round trips, and the bot allows %s for all of them (attempt timeout)", round(took), at))
+	}
 }
 
 // tlsFail is a P1011 step; the bot logs the same failure under its own code.
