@@ -8,7 +8,10 @@ export LABELS FORCE GINKGO_FLAGS
 # make p1001 FAULT=blackhole ARGS=-i KEEP=1 SHOW_SECRETS=1
 export FAULT ARGS KEEP SHOW_SECRETS
 
-.PHONY: help test chaos p1001 images clean lint fmt
+# make doctor URL='postgresql://...' DOCTOR_FLAGS='-json' (URL defaults to $DATABASE_URL)
+export URL DOCTOR_FLAGS
+
+.PHONY: help test chaos p1001 doctor images clean lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +26,10 @@ chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>
 
 p1001: ## reproduce P1001 with narration (FAULT=outage|blackhole|reset|latency, ARGS=-i console, KEEP=1) (needs Docker)
 	hack/p1001.sh
+
+doctor: ## check URL (default: the DATABASE_URL variable) step by step and name the cause of a P1001 (DOCTOR_FLAGS=-json)
+	@go build -o bin/bot ./bot/cmd/bot
+	@DATABASE_URL="$${URL:-$${DATABASE_URL:-}}" bin/bot doctor $(DOCTOR_FLAGS)
 
 images: ## build the offline images (FORCE=1 rebuilds present ones)
 	hack/images/build.sh

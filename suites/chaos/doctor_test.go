@@ -4,10 +4,8 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,77 +15,32 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/testcontainers/testcontainers-go"
-	tcnetwork "github.com/testcontainers/testcontainers-go/network"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/p1001/p1001/suites/environment"
 )
-
-// doctorReport is the part of `bot doctor -json` (schema p1001.doctor/v1)
-// the specs read, decoded as any consumer of the schema would, without the
-// bot's own types.
-type doctorReport struct {
-	Schema     string `json:"schema"`
-	Healthy    bool   `json:"healthy"`
-	FailedStep string `json:"failed_step"`
-	Code       string `json:"code"`
-	Stopped    string `json:"stopped"`
-	ElapsedNS  int64  `json:"elapsed_ns"`
-	BoundNS    int64  `json:"bound_ns"`
-	Steps      []struct {
-		Name    string   `json:"name"`
-		Status  string   `json:"status"`
-		Summary string   `json:"summary"`
-		Details []string `json:"details"`
-		Code    string   `json:"code"`
-		BotCode string   `json:"bot_code"`
-		Reason  string   `json:"reason"`
-	} `json:"steps"`
-}
-
-func (r doctorReport) String() string {
-	var b strings.Builder
-	for _, s := range r.Steps {
-		fmt.Fprintf(&b, "  %-8s %-7s %s %s %s\n", s.Name, s.Status, s.Code, s.Summary, s.Reason)
-	}
-	return b.String()
-}
 
 // doctorTimeout is each step's timeout (-timeout): tight, so a black hole
 // costs seconds, yet well above a healthy step on a loaded machine.
 const doctorTimeout = 2 * time.Second
 
-// runDoctor runs the real binary, `bot doctor -json`, in the bot image on
-// the stack's network (so the aliases resolve as they do for the bot), and
-// returns its exit code and report.
-func runDoctor(ctx context.Context, databaseURL string) (int, doctorReport, string) {
+// runDoctor runs the real binary in the bot image on the stack's network.
+func runDoctor(ctx context.Context, databaseURL string) (int, environment.DoctorReport, string) {
 	GinkgoHelper()
-	cfg := stack.Config()
-	c, err := testcontainers.Run(ctx, cfg.BotImage,
-		tcnetwork.WithNetworkName([]string{"doctor"}, stack.NetworkName),
-		testcontainers.WithLabels(map[string]string{environment.Label: "p1001", environment.RunLabel: cfg.RunID}),
-		testcontainers.WithEnv(map[string]string{"DATABASE_URL": databaseURL}),
-		testcontainers.WithCmd("doctor", "-json", "-timeout", doctorTimeout.String()),
-		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(time.Minute)),
-	)
-	if c != nil {
-		DeferCleanup(func(ctx SpecContext) { Expect(testcontainers.TerminateContainer(c)).To(Succeed()) })
+	res, err := stack.RunDoctor(ctx, databaseURL, "-timeout", doctorTimeout.String())
+	if res != nil {
+		Expect(string(res.Output)).NotTo(ContainSubstring(stack.Config().Password), "the doctor printed the password")
 	}
-	Expect(err).NotTo(HaveOccurred(), "run bot doctor")
-	state, err := c.State(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	rc, err := c.Logs(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	out, err := io.ReadAll(rc)
-	rc.Close()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(string(out)).NotTo(ContainSubstring(cfg.Password), "the doctor printed the password")
-	var rep doctorReport
-	Expect(json.Unmarshal(out, &rep)).To(Succeed(), "doctor output:\n%s", out)
-	Expect(rep.Schema).To(Equal("p1001.doctor/v1"))
-	AddReportEntry("doctor", rep.String())
-	return state.ExitCode, rep, string(out)
+	AddReportEntry("doctor", res.Report.Verdict())
+	return res.ExitCode, res.Report, string(res.Output)
+}
+
+func describe(r environment.DoctorReport) string {
+	var b strings.Builder
+	for _, s := range r.Steps {
+		fmt.Fprintf(&b, "  %-8s %-7s %s %s %s\n", s.Name, s.Status, s.Code, s.Summary, s.Reason)
+	}
+	return b.String()
 }
 
 // exhaustConnections opens connections from the host straight to postgres
@@ -162,24 +115,24 @@ var _ = Describe("bot doctor", Label("doctor"), func() {
 				c.fault(ctx)
 			}
 			code, rep, out := runDoctor(ctx, dbURL)
-			GinkgoWriter.Printf("doctor:\n%s", rep)
-			Expect(rep.ElapsedNS).To(BeNumerically("<=", rep.BoundNS), "the run outlasted its printed bound")
+			GinkgoWriter.Printf("doctor:\n%s", describe(rep))
+			Expect(rep.Elapsed).To(BeNumerically("<=", rep.Bound), "the run outlasted its printed bound")
 			if c.step == "" {
 				Expect(code).To(Equal(0), "exit code; report:\n%s", out)
 				Expect(rep.Healthy).To(BeTrue())
 				for _, s := range rep.Steps {
 					Expect(s.Status).To(Equal("ok"), "step %s: %s %v", s.Name, s.Summary, s.Details)
 				}
-				Expect(time.Duration(rep.ElapsedNS)).To(BeNumerically("<", 2*time.Second), "a healthy run takes under 2 s")
+				Expect(time.Duration(rep.Elapsed)).To(BeNumerically("<", 2*time.Second), "a healthy run takes under 2 s")
 				return
 			}
 			Expect(code).To(Equal(1), "exit code; report:\n%s", out)
 			Expect(rep.Healthy).To(BeFalse())
-			Expect(rep.FailedStep).To(Equal(c.step), "failing step; report:\n%s", rep)
-			Expect(rep.Code).To(Equal(c.code), "code; report:\n%s", rep)
+			Expect(rep.FailedStep).To(Equal(c.step), "failing step; report:\n%s", describe(rep))
+			Expect(rep.Code).To(Equal(c.code), "code; report:\n%s", describe(rep))
 			for _, s := range rep.Steps {
 				if s.Name == c.step {
-					Expect(s.Summary+" "+s.Reason+" "+strings.Join(s.Details, " ")).To(ContainSubstring(c.contains))
+					Expect(s.Summary + " " + s.Reason + " " + strings.Join(s.Details, " ")).To(ContainSubstring(c.contains))
 				}
 			}
 		},
