@@ -170,6 +170,13 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 	fault := Fault{Kind: opts.Fault, Latency: opts.Latency}
 	d := &Demo{N: n, Bot: st.client, Logs: st.logs, Proxy: st.proxy, Fault: fault, Expect: expectations(fault),
 		Chat: demoChat, MaxAttempts: st.maxAttempts}
+	d.Doctor = func(ctx context.Context) (*environment.DoctorReport, error) {
+		res, err := st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
+		if err != nil {
+			return nil, err
+		}
+		return &res.Report, nil
+	}
 	steps := d.Steps()
 	st.steps = len(steps) + 1
 	for i, s := range steps {

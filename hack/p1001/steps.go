@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/p1001/p1001/suites/environment"
 )
 
 // Expectation is what a fault must make the bot show.
@@ -86,9 +88,13 @@ type Demo struct {
 	// Timing overrides the bounds above (tests shorten them); zero fields
 	// keep the defaults.
 	Timing Timing
+	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
+	// while the fault is on; its verdict shows after the breaker step.
+	Doctor func(ctx context.Context) (*environment.DoctorReport, error)
 
 	persona  string
 	failures []string
+	doctor   chan doctorOutcome
 }
 
 // Failures lists the expectations that were not met.
@@ -184,6 +190,7 @@ func (d *Demo) StepCut(ctx context.Context) error {
 		return err
 	}
 	d.N.OK("pooler proxy: %s", d.Fault)
+	d.startDoctor(ctx)
 	return nil
 }
 
@@ -274,6 +281,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 	d.expect(fast == breakerMessages,
 		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
 		fast, breakerMessages, fastFailBound, roundDuration(slowest))
+	d.showDoctor(ctx)
 	return nil
 }
 

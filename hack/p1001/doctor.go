@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/p1001/p1001/suites/environment"
+)
+
+// doctorTimeout is the doctor's step timeout in the narrated run: the
+// bot's attempt timeout, so a black hole costs the doctor what it costs one
+// attempt of the bot.
+const doctorTimeout = 2 * time.Second
+
+// doctorOutcome is one run of `bot doctor` against the bot's URL.
+type doctorOutcome struct {
+	report *environment.DoctorReport
+	err    error
+}
+
+// startDoctor runs the doctor in the background as soon as the fault is on:
+// the breaker stays open for only its delay, so the narrated steps cannot
+// wait for it.
+func (d *Demo) startDoctor(ctx context.Context) {
+	if d.Doctor == nil {
+		return
+	}
+	ch := make(chan doctorOutcome, 1)
+	d.doctor = ch
+	go func() {
+		rep, err := d.Doctor(ctx)
+		ch <- doctorOutcome{rep, err}
+	}()
+}
+
+// showDoctor shows the doctor's verdict next to the bot's log lines; the
+// doctor must name a failure while the fault is on.
+func (d *Demo) showDoctor(ctx context.Context) {
+	if d.doctor == nil {
+		return
+	}
+	var o doctorOutcome
+	select {
+	case o = <-d.doctor:
+	case <-ctx.Done():
+		return
+	}
+	d.doctor = nil
+	if o.err != nil {
+		d.expect(false, "bot doctor ran against the bot's DATABASE_URL: %v", o.err)
+		return
+	}
+	d.N.line("doc", "| bot doctor, against the bot's DATABASE_URL inside the network:", false)
+	for _, s := range o.report.Steps {
+		if s.Status == "skipped" {
+			continue
+		}
+		mark := map[string]string{"ok": "✔", "warn": "⚠", "fail": "✗"}[s.Status]
+		d.N.line("doc", fmt.Sprintf("| %s %-8s %s", mark, s.Name, s.Summary), false)
+		if s.Status == "fail" {
+			code := s.Code
+			if s.BotCode != "" {
+				code += " (the bot logs " + s.BotCode + ")"
+			}
+			d.N.line("doc", fmt.Sprintf("|   %s: %s", code, s.Reason), false)
+			d.N.line("doc", "|   advice: "+s.Advice, false)
+		}
+	}
+	d.expect(!o.report.Healthy && o.report.FailedStep != "", "bot doctor names the fault: %s", o.report.Verdict())
+}
