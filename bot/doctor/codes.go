@@ -101,11 +101,14 @@ type refusal struct {
 	advice    string
 }
 
+const tenantAdvice = "The pooler does not know this tenant: on Supabase's pooler the user is postgres.<project-ref> (not postgres), and the host must be your project's region (aws-0-<region>.pooler.supabase.com)."
+
+// Older Supavisor releases said "Tenant or user not found".
 var refusals = []refusal{
 	{[]string{"(enotfound)", "not found"}, "tenant/user not found",
-		"The pooler does not know this tenant: on Supabase's pooler the user is postgres.<project-ref> (not postgres), and the host must be your project's region (aws-0-<region>.pooler.supabase.com)."},
+		tenantAdvice},
 	{[]string{"tenant or user not found"}, "tenant/user not found",
-		"The pooler does not know this tenant: on Supabase's pooler the user is postgres.<project-ref> (not postgres), and the host must be your project's region (aws-0-<region>.pooler.supabase.com)."},
+		tenantAdvice},
 	{[]string{"max client connections reached"}, "max client connections reached",
 		"Is the connection pool full? The pooler refuses new clients for this project: lower connection_limit per instance, count your instances (each has its own pool), and look for leaked connections."},
 	{[]string{"max clients reached in session mode"}, "max clients reached in session mode",
