@@ -28,8 +28,8 @@ type verdict struct {
 }
 
 // verdictOf classifies err with the bot's own Classify and adds the
-// runbook's advice. Only P1003 is named here; the code the bot logs for it
-// is kept in botCode.
+// runbook's advice. P1003, and P1000 where the pooler's wording hides it
+// from Classify, are named here; the code the bot logs is kept in botCode.
 func verdictOf(err error) verdict {
 	c := resilience.Classify(err)
 	v := verdict{code: c.Code, reason: c.Reason}
@@ -41,8 +41,11 @@ func verdictOf(err error) verdict {
 		} else if pgErr.Message != "" {
 			v.reason = c.Reason + ": " + pgErr.Severity + " " + pgErr.Code + " " + pgErr.Message
 		}
-		if unknownDatabase(pgErr) {
+		switch {
+		case unknownDatabase(pgErr):
 			v.setCode(CodeUnknownDatabase)
+		case authFailed(pgErr):
+			v.setCode(resilience.CodeAuthFailed)
 		}
 	}
 	if v.advice == "" {
@@ -58,6 +61,14 @@ func unknownDatabase(e *pgconn.PgError) bool {
 	m := strings.ToLower(e.Message)
 	return e.Code == "3D000" || strings.Contains(m, "no such database") ||
 		(strings.HasPrefix(e.Code, "08") && strings.HasPrefix(m, "database ") && strings.HasSuffix(m, " does not exist"))
+}
+
+// authFailed: PgBouncer 1.18 answers a wrong password (or an unknown user)
+// under SCRAM with 08P01 "SASL authentication failed", which Classify reads
+// as a connection exception (P1001); Postgres and Supavisor send 28P01.
+func authFailed(e *pgconn.PgError) bool {
+	m := strings.ToLower(e.Message)
+	return strings.Contains(m, "sasl authentication failed") || strings.Contains(m, "password authentication failed")
 }
 
 // setCode replaces the code, keeping the bot's in botCode.

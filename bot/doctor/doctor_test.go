@@ -105,6 +105,8 @@ func TestRunFailures(t *testing.T) {
 		}, step: StepTLS, code: CodeTLS, botCode: resilience.CodeUnreachable, contains: "does not offer TLS"},
 		{name: "wrong password", url: loginErr(fatal("28P01", `password authentication failed for user "app"`)),
 			step: StepStartup, code: resilience.CodeAuthFailed, contains: "password authentication failed"},
+		{name: "wrong password through PgBouncer (SCRAM)", url: loginErr(fatal("08P01", "SASL authentication failed")),
+			step: StepStartup, code: resilience.CodeAuthFailed, botCode: resilience.CodeUnreachable, contains: "SASL authentication failed"},
 		{name: "unknown database", url: loginErr(fatal("3D000", `database "appdb" does not exist`)),
 			step: StepStartup, code: CodeUnknownDatabase, botCode: "none", contains: "does not exist"},
 		{name: "pgbouncer: no such database", url: loginErr(fatal("08P01", "no such database: appdb")),
