@@ -222,14 +222,14 @@ func (r *run) stepTLS(ctx context.Context, s *Step) bool {
 	}
 	took := time.Since(t0)
 	if err != nil {
-		what := "closed the connection"
+		summary := fmt.Sprintf("TCP connected, then the server closed the connection instead of answering the first message (the TLS request, sslmode=%s), after %s", mode, round(took))
 		switch {
 		case isNetTimeout(err), errors.Is(err, context.DeadlineExceeded):
-			what = "silence"
+			summary = fmt.Sprintf("TCP connected, then silence: no answer to the first message (the TLS request, sslmode=%s) within %s", mode, round(took))
 		case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-			what = "a reset"
+			summary = fmt.Sprintf("TCP connected, then a reset instead of an answer to the first message (the TLS request, sslmode=%s), after %s", mode, round(took))
 		}
-		fail(s, asConnectError(err), fmt.Sprintf("TCP connected, then %s: no answer to the first message (the TLS request, sslmode=%s) within %s", what, mode, round(took)))
+		fail(s, asConnectError(err), summary)
 		return true
 	}
 	switch answer[0] {

@@ -174,9 +174,10 @@ var _ = Describe("bot doctor", Label("doctor"), func() {
 				p.User = url.UserPassword(p.User.Username(), "not-the-password")
 				return p.String()
 			},
-			step:     "startup",
-			code:     "P1000",
-			contains: "password authentication failed",
+			step: "startup",
+			code: "P1000",
+			// PgBouncer 1.18 under SCRAM: 08P01 "SASL authentication failed".
+			contains: "authentication failed",
 		}),
 		Entry("unknown database", doctorCase{
 			url:      func(u string) string { return strings.Replace(u, "/"+stack.Config().Database+"?", "/no_such_db?", 1) },
