@@ -38,6 +38,9 @@ func verdictOf(err error) verdict {
 		if r, ok := supavisorRefusal(pgErr.Message); ok {
 			v.reason = "Supavisor: " + r.name + " (" + pgErr.Message + ")"
 			v.advice = r.advice
+			if v.code == "" && r.code != "" {
+				v.setCode(r.code)
+			}
 		} else if pgErr.Message != "" {
 			v.reason = c.Reason + ": " + pgErr.Severity + " " + pgErr.Code + " " + pgErr.Message
 		}
@@ -110,28 +113,30 @@ type refusal struct {
 	fragments []string // all must appear (lower case)
 	name      string
 	advice    string
+	// code is named when Classify has none for this wording: resilience
+	// maps Supavisor's older "Tenant or user not found" to P1000, and the
+	// doctor keeps that meaning for the newer "(ENOTFOUND)" text.
+	code resilience.Code
 }
 
 const tenantAdvice = "The pooler does not know this tenant: on Supabase's pooler the user is postgres.<project-ref> (not postgres), and the host must be your project's region (aws-0-<region>.pooler.supabase.com)."
 
 // Older Supavisor releases said "Tenant or user not found".
 var refusals = []refusal{
-	{[]string{"(enotfound)", "not found"}, "tenant/user not found",
-		tenantAdvice},
-	{[]string{"tenant or user not found"}, "tenant/user not found",
-		tenantAdvice},
+	{[]string{"(enotfound)", "not found"}, "tenant/user not found", tenantAdvice, resilience.CodeAuthFailed},
+	{[]string{"tenant or user not found"}, "tenant/user not found", tenantAdvice, resilience.CodeAuthFailed},
 	{[]string{"max client connections reached"}, "max client connections reached",
-		"Is the connection pool full? The pooler refuses new clients for this project: lower connection_limit per instance, count your instances (each has its own pool), and look for leaked connections."},
+		"Is the connection pool full? The pooler refuses new clients for this project: lower connection_limit per instance, count your instances (each has its own pool), and look for leaked connections.", ""},
 	{[]string{"max clients reached in session mode"}, "max clients reached in session mode",
-		"Session mode (the pooler on port 5432) gives each client its own server connection, up to pool_size: use transaction mode (port 6543, pgbouncer=true), as the runbook says."},
+		"Session mode (the pooler on port 5432) gives each client its own server connection, up to pool_size: use transaction mode (port 6543, pgbouncer=true), as the runbook says.", ""},
 	{[]string{"(ecircuitbreaker)", "too many authentication failures"}, "too many authentication failures",
-		"Supavisor blocks new connections after repeated wrong passwords: fix the password (Settings > Database), then wait; every retry with the old one extends the block."},
+		"Supavisor blocks new connections after repeated wrong passwords: fix the password (Settings > Database), then wait; every retry with the old one extends the block.", ""},
 	{[]string{"(ecircuitbreaker)"}, "circuit breaker open",
-		"Supavisor blocks new connections after repeated failures to reach the database: check that the project is not paused and the database is up, then wait; retries extend the block."},
+		"Supavisor blocks new connections after repeated failures to reach the database: check that the project is not paused and the database is up, then wait; retries extend the block.", ""},
 	{[]string{"(emaxpoolsreached)"}, "max pools reached",
-		"Supavisor has reached its pool count for this project: fewer distinct users/databases/search_paths."},
+		"Supavisor has reached its pool count for this project: fewer distinct users/databases/search_paths.", ""},
 	{[]string{"(einvaliduserinfo)"}, "invalid user or database name",
-		"The user or database name has characters the pooler rejects: percent-encode them in the URL."},
+		"The user or database name has characters the pooler rejects: percent-encode them in the URL.", ""},
 }
 
 func supavisorRefusal(msg string) (refusal, bool) {
