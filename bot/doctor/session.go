@@ -113,8 +113,13 @@ func (r *run) stepPooler(ctx context.Context, s *Step) bool {
 		defer cancel()
 		_ = b.Close(cctx)
 	}()
-	marker := randomHex()
-	leaked, lost, err := probeTransactionMode(ctx, a, b, marker)
+	// Which server connection each transaction gets is the pooler's choice
+	// (PgBouncer: the last one released), so a probe that shows nothing is
+	// tried again with a new marker before the doctor calls it session mode.
+	var leaked, lost bool
+	for try := 0; try < 3 && err == nil && !leaked && !lost; try++ {
+		leaked, lost, err = probeTransactionMode(ctx, a, b, randomHex())
+	}
 	if err != nil {
 		s.Status = Warn
 		s.Summary = "a pooler is in front; its mode is unknown: " + err.Error()
