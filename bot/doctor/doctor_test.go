@@ -420,3 +420,16 @@ func resetPort(t *testing.T) string {
 	_, p, _ := net.SplitHostPort(ln.Addr().String())
 	return p
 }
+
+// TestRunSessionPooler: a pooler whose session SET survives is in session
+// mode, a warning (the runbook uses transaction mode).
+func TestRunSessionPooler(t *testing.T) {
+	s := newServer(t, nil, postgresAnswers(77, 5, 100)) // pid 77 is not the cancel key's
+	rep := runAgainst(t, dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5"))
+	if !rep.Healthy {
+		t.Fatalf("failed at %s", rep.FailedStep)
+	}
+	if p := stepOf(t, rep, StepPooler); p.Status != Warn || !strings.Contains(p.Summary, "session mode") {
+		t.Errorf("pooler step %s: %q", p.Status, p.Summary)
+	}
+}
