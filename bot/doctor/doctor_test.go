@@ -424,7 +424,8 @@ func resetPort(t *testing.T) string {
 // TestRunSessionPooler: a pooler whose session SET survives is in session
 // mode, a warning (the runbook uses transaction mode).
 func TestRunSessionPooler(t *testing.T) {
-	s := newServer(t, nil, postgresAnswers(77, 5, 100)) // pid 77 is not the cancel key's
+	// Each client keeps its own session; pid 77 is not the cancel key's.
+	s := newSessionServer(t, func() func(string) result { return postgresAnswers(77, 5, 100) })
 	rep := runAgainst(t, dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5"))
 	if !rep.Healthy {
 		t.Fatalf("failed at %s", rep.FailedStep)

@@ -22,9 +22,12 @@ type server struct {
 	pid uint32
 	// answer scripts a simple query; nil rows with no error is "SELECT 0".
 	answer func(sql string) result
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
+	// perConn, when set, makes each connection's own answer script (its
+	// own session state), as Postgres or a session-mode pooler keeps it.
+	perConn func() func(sql string) result
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
 }
 
 // result is one query's answer: each row's text values, their type OIDs.
@@ -48,11 +51,22 @@ func fatal(code, msg string) *pgproto3.ErrorResponse {
 
 func newServer(t *testing.T, login func() *pgproto3.ErrorResponse, answer func(string) result) *server {
 	t.Helper()
+	return start(t, &server{login: login, answer: answer})
+}
+
+// newSessionServer gives each connection its own script from perConn.
+func newSessionServer(t *testing.T, perConn func() func(string) result) *server {
+	t.Helper()
+	return start(t, &server{perConn: perConn})
+}
+
+func start(t *testing.T, s *server) *server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{ln: ln, login: login, answer: answer, pid: 4242}
+	s.ln, s.pid = ln, 4242
 	s.wg.Add(1)
 	go s.accept()
 	t.Cleanup(func() {
@@ -125,6 +139,10 @@ func (s *server) serve(c net.Conn) {
 	if be.Flush() != nil {
 		return
 	}
+	answer := s.answer
+	if s.perConn != nil {
+		answer = s.perConn()
+	}
 	tx := byte('I')
 	for {
 		msg, err := be.Receive()
@@ -143,8 +161,8 @@ func (s *server) serve(c net.Conn) {
 		case strings.HasPrefix(upper, "ROLLBACK"), strings.HasPrefix(upper, "COMMIT"):
 			r, tx = result{tag: "ROLLBACK"}, 'I'
 		default:
-			if s.answer != nil {
-				r = s.answer(sql)
+			if answer != nil {
+				r = answer(sql)
 			}
 		}
 		time.Sleep(r.delay)
