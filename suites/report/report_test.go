@@ -456,7 +456,8 @@ func TestSchemaDocumented(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Report{}), "report")
-	if !strings.Contains(string(doc), Schema) || !strings.Contains(string(doc), RunInfoSchema) {
+	walk(reflect.TypeOf(Suite{}), "suite")
+	if !strings.Contains(string(doc), Schema) || !strings.Contains(string(doc), RunInfoSchema) || !strings.Contains(string(doc), SuiteSchema) {
 		t.Error("docs/report.md does not name the schema versions")
 	}
 	for kind, sev := range severities() {
