@@ -48,11 +48,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	score := "n/a"
-	if r.Score != nil {
-		score = fmt.Sprintf("%.1f", *r.Score)
-	}
-	fmt.Printf("%s: %s, %d of %d scenarios kept all promises, resilience score %s; open %s/%s\n",
-		runDir, r.Verdict, r.ScenariosPassed, r.ScenariosRun, score, runDir, report.HTMLFile)
+	fmt.Printf("%s: %s; open %s/%s\n", runDir, r.Headline(), runDir, report.HTMLFile)
 	return nil
 }

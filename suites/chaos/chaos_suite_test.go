@@ -151,6 +151,5 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	rep, err := report.Build(dir, catalog)
 	Expect(err).NotTo(HaveOccurred(), "build the report in %s", dir)
 	Expect(report.CheckNoSecrets(dir, secrets...)).To(Succeed(), "no report file may carry the stack's password")
-	GinkgoWriter.Printf("report: %s, %d of %d specs passed, %d of %d scenarios kept all promises; open %s/%s\n",
-		rep.Verdict, rep.SpecsPassed, rep.SpecsSelected, rep.ScenariosPassed, rep.ScenariosSelected, dir, report.HTMLFile)
+	GinkgoWriter.Printf("report: %s; open %s/%s\n", rep.Headline(), dir, report.HTMLFile)
 })

@@ -15,7 +15,7 @@ const detailLimit = 300
 // scenario, then every broken promise with a link to its history.
 func renderMarkdown(r Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s %s\n\n", verdictEmoji[string(r.Verdict)], verdictLine(r))
+	fmt.Fprintf(&b, "# %s\n\n", r.Headline())
 	if len(r.VerdictReasons) > 0 {
 		b.WriteString("**Why " + strings.ToUpper(string(r.Verdict)) + ":**\n\n")
 		for _, reason := range r.VerdictReasons {
@@ -86,6 +86,12 @@ func renderMarkdown(r Report) string {
 	}
 	b.WriteString("Open `index.html` for the charts (latency per message, fault windows, breaker state, retries) and every checker's verdict; `report.json` has the same content (schema `" + Schema + "`).\n")
 	return b.String()
+}
+
+// Headline is report.md's first line without its "# ": the verdict's mark
+// and verdictLine. make chaos prints it last.
+func (r Report) Headline() string {
+	return verdictEmoji[string(r.Verdict)] + " " + verdictLine(r)
 }
 
 // verdictLine is the report's first line: the hard verdict, how many
