@@ -2,9 +2,11 @@ package report
 
 import (
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -333,5 +335,61 @@ func TestFmtMS(t *testing.T) {
 		if got := fmtMS(tt.ms); got != tt.want {
 			t.Errorf("fmtMS(%v) = %q, want %q", tt.ms, got, tt.want)
 		}
+	}
+}
+
+func TestWriteEvidence(t *testing.T) {
+	const pw = "p@ss/w0rd+live"
+	runDir := t.TempDir()
+	log := "start\n" +
+		"dial postgresql://bot:" + url.QueryEscape(pw) + "@toxiproxy:6543/p1001 failed\n" +
+		"password=" + pw + " host=postgres\n" +
+		"the live one as is: " + pw + "\n" +
+		`{"msg":"send","token":"12345678:abcdefghijklmnopqrstuvwxyz0123456789"}` + "\n"
+	paths, err := WriteEvidence(runDir, "the bot binary keeps a custom prompt", map[string][]byte{"bot.log": []byte(log), "postgres.log": []byte("ready\n")}, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := EvidenceDir("the bot binary keeps a custom prompt")
+	if want := []string{dir + "/bot.log", dir + "/postgres.log"}; !slices.Equal(paths, want) {
+		t.Errorf("paths = %q, want %q", paths, want)
+	}
+	got, err := os.ReadFile(filepath.Join(runDir, filepath.FromSlash(paths[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw), "abcdefghijklmnopqrstuvwxyz0123456789"} {
+		if strings.Contains(string(got), secret) {
+			t.Errorf("bot.log keeps %q:\n%s", secret, got)
+		}
+	}
+	if !strings.HasPrefix(string(got), "start\ndial postgresql://bot:xxxxx@toxiproxy:6543/p1001 failed\n") {
+		t.Errorf("bot.log lost its content:\n%s", got)
+	}
+	if err := CheckNoSecrets(runDir, pw); err != nil {
+		t.Error(err)
+	}
+	files, err := evidenceFiles(runDir, "the bot binary keeps a custom prompt")
+	if err != nil || !slices.Equal(files, paths) {
+		t.Errorf("evidenceFiles = %q, %v; want %q", files, err, paths)
+	}
+	for _, bad := range []string{"", "../x", "a/b", `a\b`, ".."} {
+		if _, err := WriteEvidence(runDir, "s", map[string][]byte{bad: nil}); err == nil || !strings.Contains(err.Error(), "plain name") {
+			t.Errorf("file name %q: err = %v, want a plain-name error", bad, err)
+		}
+	}
+}
+
+func TestEvidenceDir(t *testing.T) {
+	a := EvidenceDir("scenario keeps the bot's promises outage-pooler")
+	if !regexp.MustCompile(`^failures/scenario-keeps-the-bot-s-promises-outage-pooler-[0-9a-f]{8}$`).MatchString(a) {
+		t.Errorf("EvidenceDir = %q", a)
+	}
+	if b := EvidenceDir("scenario keeps the bots promises outage-pooler"); a == b {
+		t.Error("two names that differ only in punctuation share a directory")
+	}
+	long := EvidenceDir(strings.Repeat("ab ", 100) + "BeforeSuite (/x.go:3)")
+	if len(long) > len(FailuresDir)+1+80+9 || strings.Contains(long, "..") {
+		t.Errorf("EvidenceDir of a long name = %q", long)
 	}
 }

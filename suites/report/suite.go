@@ -2,9 +2,7 @@ package report
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -206,23 +204,12 @@ func WriteSuite(runDir string, s Suite) error {
 	return writeFile(filepath.Join(runDir, SuiteFile), append(b, '\n'))
 }
 
-// ReadSuite reads runDir/suite.json; ok is false when there is none.
+// ReadSuite reads runDir/suite.json; ok is false when there is none. A
+// file of another schema is an error.
 func ReadSuite(runDir string) (s Suite, ok bool, err error) {
-	path := filepath.Join(runDir, SuiteFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Suite{}, false, nil
-	}
-	if err != nil {
-		return Suite{}, false, fmt.Errorf("read %s: %w", path, err)
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return Suite{}, false, fmt.Errorf("read %s: %w", path, err)
-	}
-	if s.Schema != SuiteSchema {
-		return Suite{}, false, fmt.Errorf("read %s: field schema is %q, want %q", path, s.Schema, SuiteSchema)
+	ok, err = readRecord(filepath.Join(runDir, SuiteFile), SuiteSchema, &s, &s.Schema)
+	if !ok || err != nil {
+		return Suite{}, false, err
 	}
 	return s, true, nil
 }
