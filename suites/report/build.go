@@ -266,7 +266,9 @@ func verdictReasons(r Report, suite Suite) []string {
 	}
 	for _, sp := range r.Specs {
 		if sp.Scenario == "" && sp.failed() {
-			out = append(out, fmt.Sprintf("%s %s: %s", sp.Name, sp.State, truncate(firstLine(sp.Failure), 200)))
+			// Whole, on one line: Gomega's first line is often only
+			// "Unexpected error:".
+			out = append(out, fmt.Sprintf("%s %s: %s", sp.Name, sp.State, truncate(strings.Join(strings.Fields(sp.Failure), " "), 240)))
 		}
 	}
 	if r.SpecsKnown {

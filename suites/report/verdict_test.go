@@ -162,7 +162,7 @@ func TestRunVerdict(t *testing.T) {
 			histories: []string{"healthy-baseline"},
 			verdict:   Fail,
 			headline:  "# ❌ FAIL: 1 of 2 specs passed · 1 of 1 scenarios kept all promises · resilience score 60.0/100",
-			reasons:   []string{"the bot binary " + smokeSpec + " failed: Expected <string>: DB_ERROR to equal custom: relation \"chat_prompts\" does not exist (postgresql://bot:xxxxx@toxiproxy:6543/p1001)"},
+			reasons:   []string{"the bot binary " + smokeSpec + " failed: Expected <string>: DB_ERROR to equal custom: relation \"chat_prompts\" does not exist (postgresql://bot:xxxxx@toxiproxy:6543/p1001) second line"},
 		},
 		{
 			name:       "interrupted before a selected scenario ran",
