@@ -28,6 +28,9 @@ args=(--tags chaos --timeout="${TIMEOUT:-40m}"
 # shellcheck disable=SC2086 # GINKGO_FLAGS is a word list (e.g. --repeat=2)
 status=0
 go tool ginkgo "${args[@]}" ${GINKGO_FLAGS:-} ./suites/chaos || status=$?
+# Clean up now, so that the verdict below is the last line printed.
+remove_by_label "$RUN_LABEL_KEY=$run_id"
+trap - EXIT
 # One verdict for the run: the report's headline, report.json's verdict, this
 # script's last line and its exit code agree. When the suite died before its
 # ReportAfterSuite (a build error, a crash), the report is built from what it
