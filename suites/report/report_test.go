@@ -507,6 +507,18 @@ func TestBuildErrors(t *testing.T) {
 			want: []string{"run.json", `unknown field "colour"`},
 		},
 		{
+			name: "suite.json with an unknown field",
+			prepare: func(t *testing.T, runDir string) {
+				writeFileIn(t, runDir, SuiteFile, `{"schema":"p1001.suite/v1","specs":[],"colour":"blue"}`)
+			},
+			want: []string{"suite.json", `unknown field "colour"`},
+		},
+		{
+			name:    "suite.json of another schema",
+			prepare: func(t *testing.T, runDir string) { writeFileIn(t, runDir, SuiteFile, `{"schema":"p1001.suite/v0"}`) },
+			want:    []string{"suite.json", "field schema", "p1001.suite/v0"},
+		},
+		{
 			name:    "run.json of another schema",
 			prepare: func(t *testing.T, runDir string) { writeRunJSON(t, runDir, `{"schema":"p1001.run/v0"}`) },
 			want:    []string{"run.json", "field schema", "p1001.run/v0"},
@@ -547,7 +559,12 @@ func writeHistory(t *testing.T, runDir, dir, content string) {
 
 func writeRunJSON(t *testing.T, runDir, content string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(runDir, RunInfoFile), []byte(content), 0o644); err != nil {
+	writeFileIn(t, runDir, RunInfoFile, content)
+}
+
+func writeFileIn(t *testing.T, runDir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(runDir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -282,3 +282,93 @@ func TestFailedSpecListed(t *testing.T) {
 		t.Error("index.html's Failures section does not link the bot's log")
 	}
 }
+
+func TestNewSelector(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    types.SuiteConfig
+		text   string
+		labels []string
+		want   bool
+	}{
+		{"no filter", types.SuiteConfig{}, "scenario keeps the bot's promises slicer", []string{"fault:slicer"}, true},
+		{"label filter matches", types.SuiteConfig{LabelFilter: "fault:outage || smoke"}, "x", []string{"smoke", "bot"}, true},
+		{"label filter leaves out", types.SuiteConfig{LabelFilter: "fault:outage"}, "x", []string{"fault:slicer"}, false},
+		{"label negation", types.SuiteConfig{LabelFilter: "!smoke"}, "x", []string{"smoke"}, false},
+		{"focus over suite description and text", types.SuiteConfig{FocusStrings: []string{"^p1001 chaos scenario"}}, "scenario keeps the bot's promises slicer", nil, true},
+		{"focus misses", types.SuiteConfig{FocusStrings: []string{"outage"}}, "scenario keeps the bot's promises slicer", nil, false},
+		{"skip", types.SuiteConfig{SkipStrings: []string{"slicer", "nothing"}}, "scenario keeps the bot's promises slicer", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sel, err := NewSelector("p1001 chaos", tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sel(tt.text, tt.labels); got != tt.want {
+				t.Errorf("selected = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	for _, cfg := range []types.SuiteConfig{{LabelFilter: "a &&"}, {FocusStrings: []string{"("}}, {SkipStrings: []string{"["}}} {
+		if _, err := NewSelector("p1001 chaos", cfg); err == nil {
+			t.Errorf("NewSelector(%+v) accepted a broken filter", cfg)
+		}
+	}
+}
+
+func TestSuiteFromGinkgo(t *testing.T) {
+	r := types.Report{
+		SuiteDescription:           "p1001 chaos",
+		SuiteConfig:                types.SuiteConfig{LabelFilter: "smoke"},
+		SpecialSuiteFailureReasons: []string{"Interrupted by User\nmore detail"},
+		PreRunStats:                types.PreRunStats{TotalSpecs: 2, SpecsThatWillRun: 1},
+		SpecReports: types.SpecReports{
+			{LeafNodeType: types.NodeTypeIt, ContainerHierarchyTexts: []string{"the bot binary"}, LeafNodeText: "answers", LeafNodeLabels: []string{"smoke"},
+				State: types.SpecStatePanicked, RunTime: 1250 * time.Millisecond,
+				Failure: types.Failure{Message: "boom", ForwardedPanic: "runtime error: dial postgresql://bot:" + fixtureSecret + "@x/db",
+					FailureNodeType: types.NodeTypeIt, Location: types.CodeLocation{FileName: "/s/bot_test.go", LineNumber: 7},
+					AdditionalFailure: &types.AdditionalFailure{Failure: types.Failure{Message: "stop bot: context canceled"}}}},
+			{LeafNodeType: types.NodeTypeIt, ContainerHierarchyTexts: scenarioTexts, LeafNodeText: "slicer", LeafNodeLabels: []string{"fault:slicer"}, State: types.SpecStateSkipped},
+			{LeafNodeType: types.NodeTypeCleanupAfterSuite, LeafNodeLocation: types.CodeLocation{FileName: "/s/chaos_suite_test.go", LineNumber: 36}, State: types.SpecStatePassed},
+		},
+	}
+	s, err := SuiteFromGinkgo(r, scenarioSpecOf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Schema != SuiteSchema || s.Succeeded || s.SpecsTotal != 2 || s.SpecsSelected != 1 || s.LabelFilter != "smoke" || len(s.ScenariosSelected) != 0 {
+		t.Errorf("suite = %+v", s)
+	}
+	if len(s.Specs) != 3 {
+		t.Fatalf("%d specs, want 3", len(s.Specs))
+	}
+	bot, slicer, cleanup := s.Specs[0], s.Specs[1], s.Specs[2]
+	if bot.Name != "the bot binary answers" || bot.Node != "It" || bot.Scenario != "" || !bot.Selected || bot.State != "panicked" || bot.DurationMS != 1250 ||
+		bot.Location != "/s/bot_test.go:7" || bot.FailureNode != "It" {
+		t.Errorf("bot spec = %+v", bot)
+	}
+	if want := "boom\npanic: runtime error: dial postgresql://bot:xxxxx@x/db\nalso: stop bot: context canceled"; bot.Failure != want {
+		t.Errorf("failure = %q, want %q", bot.Failure, want)
+	}
+	if slicer.Scenario != "slicer" || slicer.Selected || slicer.ran() {
+		t.Errorf("slicer spec = %+v: want the slicer scenario, not selected, not run", slicer)
+	}
+	if cleanup.Name != "DeferCleanup (Suite) (/s/chaos_suite_test.go:36)" || !cleanup.Selected || cleanup.isSpec() {
+		t.Errorf("cleanup node = %+v", cleanup)
+	}
+	if !bot.failed() || !bot.completed() || slicer.completed() {
+		t.Error("failed/completed disagree with the states")
+	}
+	runDir := t.TempDir()
+	if err := WriteSuite(runDir, s); err != nil {
+		t.Fatal(err)
+	}
+	back, ok, err := ReadSuite(runDir)
+	if err != nil || !ok || back.Specs[0].Failure != bot.Failure || back.FailureReasons[0] != "Interrupted by User\nmore detail" {
+		t.Errorf("ReadSuite = %+v, %v, %v", back, ok, err)
+	}
+	if strings.Contains(readFile(t, filepath.Join(runDir, SuiteFile)), fixtureSecret) {
+		t.Error("suite.json quotes the secret")
+	}
+}
