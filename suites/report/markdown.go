@@ -104,8 +104,12 @@ func verdictLine(r Report) string {
 	if r.SpecsKnown {
 		specs = fmt.Sprintf("%d of %d specs passed", r.SpecsPassed, r.SpecsSelected)
 	}
-	return fmt.Sprintf("%s: %s · %d of %d scenarios kept all promises · resilience score %s",
-		strings.ToUpper(string(r.Verdict)), specs, r.ScenariosPassed, r.ScenariosSelected, scoreText(r.Score))
+	scen := "no scenario selected"
+	if r.ScenariosSelected > 0 {
+		scen = fmt.Sprintf("%d of %d scenarios kept all promises", r.ScenariosPassed, r.ScenariosSelected)
+	}
+	return fmt.Sprintf("%s: %s · %s · resilience score %s",
+		strings.ToUpper(string(r.Verdict)), specs, scen, scoreText(r.Score))
 }
 
 // otherSpecs are the specs and suite nodes that play no scenario (the

@@ -193,7 +193,7 @@ func TestRunVerdict(t *testing.T) {
 			name:     "a label filter that selects only the smoke spec",
 			run:      ginkgoRun{filter: "smoke", before: passed, states: map[string]types.SpecState{smokeSpec: passed, "healthy-baseline": skipped, "black-hole": skipped, "outage-flapping": skipped}},
 			verdict:  Pass,
-			headline: "# ✅ PASS: 1 of 1 specs passed · 0 of 0 scenarios kept all promises · resilience score n/a",
+			headline: "# ✅ PASS: 1 of 1 specs passed · no scenario selected · resilience score n/a",
 		},
 	}
 	for _, tt := range tests {
