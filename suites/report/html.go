@@ -73,9 +73,10 @@ type kindSeverity struct {
 }
 
 var pageFuncs = template.FuncMap{
-	"ms":   fmtMS,
-	"pct":  func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
-	"join": strings.Join,
+	"ms":    fmtMS,
+	"pct":   func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
+	"join":  strings.Join,
+	"upper": func(v Verdict) string { return strings.ToUpper(string(v)) },
 }
 
 var pageTemplate = template.Must(template.New("index").Funcs(pageFuncs).Parse(indexTemplate))
