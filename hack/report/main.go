@@ -1,5 +1,6 @@
 // Command report rebuilds a chaos run's report (report.json, report.md,
-// index.html) from its histories and run.json, without running containers:
+// index.html) from its histories, run.json and suite.json, without running
+// containers:
 //
 //	go run ./hack/report [-scenarios DIR] [RUN_DIR]
 //
