@@ -28,8 +28,36 @@ args=(--tags chaos --timeout="${TIMEOUT:-40m}"
 # shellcheck disable=SC2086 # GINKGO_FLAGS is a word list (e.g. --repeat=2)
 status=0
 go tool ginkgo "${args[@]}" ${GINKGO_FLAGS:-} ./suites/chaos || status=$?
-# The report's verdict line is what a reviewer reads first.
-if [ -s "$out/report.md" ]; then
-	say "$(head -n 1 "$out/report.md" | sed 's/^# //'): $out/index.html"
+# Clean up now, so that the verdict below is the last line printed.
+remove_by_label "$RUN_LABEL_KEY=$run_id"
+trap - EXIT
+# One verdict for the run: the report's headline, report.json's verdict, this
+# script's last line and its exit code agree. When the suite died before its
+# ReportAfterSuite (a build error, a crash), the report is built from what it
+# left, and says FAIL: its specs are unknown.
+if [ ! -s "$out/report.md" ]; then
+	say "the suite wrote no report (ginkgo exited $status); building it from what the run left"
+	go run ./hack/report "$out" >/dev/null || true
 fi
+headline=""
+[ -s "$out/report.md" ] && headline=$(head -n 1 "$out/report.md" | sed 's/^# //')
+case "$headline" in
+"✅ PASS: "*)
+	if [ "$status" -ne 0 ]; then
+		# Ginkgo failed after the report was written (ReportAfterSuite's own
+		# checks, say): the run fails whatever the report says.
+		say "❌ FAIL: ginkgo exited $status after the report was written (see its output above); the report says: $headline"
+		exit "$status"
+	fi
+	say "$headline: $out/index.html"
+	exit 0
+	;;
+"")
+	say "❌ FAIL: no report could be built (ginkgo exited $status): see the output above"
+	;;
+*)
+	say "$headline: $out/index.html"
+	;;
+esac
+[ "$status" -ne 0 ] || status=1
 exit "$status"

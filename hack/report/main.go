@@ -1,5 +1,6 @@
 // Command report rebuilds a chaos run's report (report.json, report.md,
-// index.html) from its histories and run.json, without running containers:
+// index.html) from its histories, run.json and suite.json, without running
+// containers:
 //
 //	go run ./hack/report [-scenarios DIR] [RUN_DIR]
 //
@@ -48,11 +49,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	score := "n/a"
-	if r.Score != nil {
-		score = fmt.Sprintf("%.1f", *r.Score)
-	}
-	fmt.Printf("%s: %s, %d of %d scenarios kept all promises, resilience score %s; open %s/%s\n",
-		runDir, r.Verdict, r.ScenariosPassed, r.ScenariosRun, score, runDir, report.HTMLFile)
+	fmt.Printf("%s: %s; open %s/%s\n", runDir, r.Headline(), runDir, report.HTMLFile)
 	return nil
 }

@@ -8,7 +8,11 @@ package chaos
 import (
 	"cmp"
 	"context"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +34,8 @@ func TestChaos(t *testing.T) {
 var stack *environment.Env
 
 var _ = BeforeSuite(func(ctx SpecContext) {
+	// Every failure, of a spec or of a suite node, leaves its evidence.
+	DeferOnFailure(gatherEvidence, NodeTimeout(time.Minute))
 	cfg, err := environment.ConfigFromEnv()
 	Expect(err).NotTo(HaveOccurred())
 	stack, err = environment.Start(ctx, cfg)
@@ -50,6 +56,55 @@ func resetFaults(ctx context.Context) {
 
 var _ = BeforeEach(resetFaults)
 var _ = AfterEach(resetFaults)
+
+// A spec's evidence never shows an earlier spec's bot.
+var _ = BeforeEach(func() { stack.ForgetBotLogs() })
+
+// evidenceTail is how many of the last lines of the Postgres, PgBouncer
+// and Toxiproxy logs a failure keeps.
+const evidenceTail = 200
+
+// gatherEvidence runs when a spec or a suite node fails, right after the
+// failing node (before the spec's cleanup stops its bot): the bot's full
+// log and the last lines of the stack's logs go to the run dir
+// (failures/<slug>/, linked from the report) and into the spec's report
+// entries (ginkgo.json, junit.xml), scrubbed of the stack's password and
+// redacted.
+func gatherEvidence(ctx SpecContext) {
+	sr := CurrentSpecReport()
+	if stack == nil {
+		GinkgoWriter.Println("evidence: the chaos environment never came up; no logs to gather")
+		return
+	}
+	secret := stack.Config().Password
+	files := map[string][]byte{}
+	var problems []string
+	if logs, err := stack.BotLogs(ctx); err != nil {
+		problems = append(problems, err.Error())
+	} else if len(logs) > 0 {
+		files["bot.log"] = logs
+	}
+	for _, part := range []string{environment.PartPostgres, environment.PartPgBouncer, environment.PartToxiproxy} {
+		tail, err := stack.LogTail(ctx, part, evidenceTail)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		files[part+".log"] = tail
+	}
+	if len(problems) > 0 {
+		files["evidence-errors.txt"] = []byte(strings.Join(problems, "\n") + "\n")
+	}
+	paths, err := report.WriteEvidence(reportDir(), report.SpecName(sr), files, secret)
+	Expect(err).NotTo(HaveOccurred(), "write the evidence of the failure")
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		AddReportEntry("evidence "+name, report.Scrub(string(files[name]), secret), ReportEntryVisibilityNever)
+	}
+	for i, p := range paths {
+		paths[i] = filepath.Join(reportDir(), filepath.FromSlash(p))
+	}
+	AddReportEntry("evidence", strings.Join(paths, "\n"), ReportEntryVisibilityFailureOrVerbose)
+}
 
 // The report (report.md, index.html, report.json) is built from the
 // histories in the report dir once every spec has run, also after a
@@ -80,9 +135,21 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	Expect(err).NotTo(HaveOccurred(), "write run.json")
 	catalog, err := scenarios.LoadDir(catalogDir())
 	Expect(err).NotTo(HaveOccurred(), "load the catalog for the report")
+	// suite.json: every spec's outcome, so that the report's verdict is
+	// the whole run's, not only the scenarios'.
+	sel, err := report.NewSelector(r.SuiteDescription, r.SuiteConfig)
+	Expect(err).NotTo(HaveOccurred())
+	var selected []string
+	for _, s := range catalog {
+		if sel(scenarioSpecText(s.Name), s.Labels) {
+			selected = append(selected, s.Name)
+		}
+	}
+	suite, err := report.SuiteFromGinkgo(r, scenarioOf, selected)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(report.WriteSuite(dir, suite)).To(Succeed(), "write %s", report.SuiteFile)
 	rep, err := report.Build(dir, catalog)
 	Expect(err).NotTo(HaveOccurred(), "build the report in %s", dir)
 	Expect(report.CheckNoSecrets(dir, secrets...)).To(Succeed(), "no report file may carry the stack's password")
-	GinkgoWriter.Printf("report: %s, %d of %d scenarios kept all promises; open %s/%s\n",
-		rep.Verdict, rep.ScenariosPassed, rep.ScenariosRun, dir, report.HTMLFile)
+	GinkgoWriter.Printf("report: %s; open %s/%s\n", rep.Headline(), dir, report.HTMLFile)
 })

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
 	"github.com/p1001/p1001/scenarios"
@@ -67,7 +69,28 @@ func writeHistory(s scenarios.Scenario, h history.History) error {
 	return f.Close()
 }
 
-var _ = Describe("scenario", func() {
+// The scenario specs' texts: Describe(scenarioContainer) >
+// DescribeTable(scenarioTable) > Entry(<scenario name>). The report tells
+// a scenario's spec from the others by them.
+const (
+	scenarioContainer = "scenario"
+	scenarioTable     = "keeps the bot's promises"
+)
+
+// scenarioSpecText is the full text of a scenario's spec.
+func scenarioSpecText(name string) string {
+	return scenarioContainer + " " + scenarioTable + " " + name
+}
+
+// scenarioOf names the scenario a spec plays, "" for the other specs.
+func scenarioOf(sr types.SpecReport) string {
+	if slices.Equal(sr.ContainerHierarchyTexts, []string{scenarioContainer, scenarioTable}) {
+		return sr.LeafNodeText
+	}
+	return ""
+}
+
+var _ = Describe(scenarioContainer, func() {
 	catalog, err := scenarios.LoadDir(catalogDir())
 	if err != nil {
 		It("catalog loads", func() { Fail(err.Error()) })
@@ -79,5 +102,5 @@ var _ = Describe("scenario", func() {
 		// this only bounds a hang.
 		entries = append(entries, Entry(s.Name, Label(s.Labels...), SpecTimeout(3*time.Minute), s))
 	}
-	DescribeTable("keeps the bot's promises", playScenario, entries)
+	DescribeTable(scenarioTable, playScenario, entries)
 })

@@ -131,6 +131,7 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	if c != nil {
 		e.mu.Lock()
 		e.bot = c
+		e.botLogs = nil
 		e.mu.Unlock()
 	}
 	e.track(c, "bot", start)
@@ -171,6 +172,9 @@ func (e *Env) StopBot(ctx context.Context) ([]byte, error) {
 	stop := 15 * time.Second
 	stopErr := bot.Stop(ctx, &stop)
 	logs, logsErr := (&Bot{Container: bot}).Logs(ctx)
+	e.mu.Lock()
+	e.botLogs = logs
+	e.mu.Unlock()
 	return logs, errors.Join(stopErr, logsErr, testcontainers.TerminateContainer(bot))
 }
 

@@ -73,6 +73,9 @@ type Env struct {
 	dsns       DSNs
 	bot        *testcontainers.DockerContainer
 	containers []testcontainers.Container
+	// botLogs is what the last stopped bot logged, kept for the evidence of
+	// a failed spec (BotLogs).
+	botLogs []byte
 }
 
 // DSNs returns the current ways to reach the database.

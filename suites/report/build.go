@@ -77,13 +77,17 @@ func Build(runDir string, catalog []scenarios.Scenario) (Report, error) {
 func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Report, map[string]string, error) {
 	sev := severities()
 	r := Report{
-		Schema:      Schema,
-		GeneratedAt: now.UTC().Truncate(time.Second),
-		Run:         filepath.Base(runDir),
-		CatalogSize: len(catalog),
-		NotRun:      []string{},
-		Severities:  sev,
-		Scenarios:   []Scenario{},
+		Schema:         Schema,
+		GeneratedAt:    now.UTC().Truncate(time.Second),
+		Run:            filepath.Base(runDir),
+		VerdictReasons: []string{},
+		CatalogSize:    len(catalog),
+		NotRun:         []string{},
+		NotSelected:    []string{},
+		Incomplete:     []string{},
+		Severities:     sev,
+		Scenarios:      []Scenario{},
+		Specs:          []SpecResult{},
 	}
 	info, ok, err := ReadRunInfo(runDir)
 	if err != nil {
@@ -97,22 +101,72 @@ func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Repor
 		}
 		r.Environment = &info
 	}
+	suite, known, err := ReadSuite(runDir)
+	if err != nil {
+		return r, nil, err
+	}
+	r.SpecsKnown = known
+	if err := r.addSpecs(runDir, suite); err != nil {
+		return r, nil, err
+	}
 
 	hists, err := readHistories(runDir, catalog)
 	if err != nil {
 		return r, nil, err
 	}
+	selected := map[string]bool{}
+	for _, name := range suite.ScenariosSelected {
+		selected[name] = true
+	}
+	specOf := map[string]Spec{}
+	for _, sp := range suite.Specs {
+		if sp.Scenario != "" {
+			specOf[sp.Scenario] = sp
+		}
+	}
+	var outcomes []outcome
 	charts := map[string]string{}
 	for _, s := range catalog {
-		h, ok := hists[s.Name]
-		if !ok {
+		h, ran := hists[s.Name]
+		sp, hasSpec := specOf[s.Name]
+		if !ran {
 			r.NotRun = append(r.NotRun, s.Name)
+			switch {
+			case !known: // whether the filters selected it is unknown
+			case !selected[s.Name]:
+				r.NotSelected = append(r.NotSelected, s.Name)
+			default:
+				r.Incomplete = append(r.Incomplete, s.Name)
+				r.ScenariosSelected++
+				w, _, err := severityOf(sev, s)
+				if err != nil {
+					return r, nil, err
+				}
+				outcomes = append(outcomes, outcome{severity: w})
+			}
 			continue
+		}
+		// A scenario with a history completed when its spec ran to its end
+		// (without suite.json, the history is all there is to go by).
+		if known && !(hasSpec && sp.completed()) {
+			r.Incomplete = append(r.Incomplete, s.Name)
 		}
 		row, err := scenarioRow(sev, s, h)
 		if err != nil {
 			return r, nil, err
 		}
+		if hasSpec {
+			row.SpecState = sp.State
+			if !sp.completed() || sp.failed() {
+				row.Verdict = Fail
+			}
+		} else if known {
+			row.Verdict = Fail
+		}
+		if row.Verdict == Pass {
+			row.Score = 1
+		}
+		outcomes = append(outcomes, outcome{severity: row.Severity, kept: row.Verdict == Pass})
 		sr := seriesOf(s, h)
 		row.Breaker = sr.breaker
 		if row.Breaker == nil {
@@ -131,20 +185,145 @@ func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Repor
 		}
 		r.Scenarios = append(r.Scenarios, row)
 		r.ScenariosRun++
+		r.ScenariosSelected++
 		if row.Verdict == Pass {
 			r.ScenariosPassed++
 		}
 	}
-	r.Score = score(r.Scenarios)
+	for _, sp := range r.Specs {
+		if sp.Scenario == "" && sp.failed() {
+			outcomes = append(outcomes, outcome{severity: maxSeverity})
+		}
+	}
+	r.Score = score(outcomes)
+	r.VerdictReasons = verdictReasons(r, suite)
 	switch {
-	case r.ScenariosRun == 0:
-		r.Verdict = Empty
-	case r.ScenariosPassed == r.ScenariosRun:
-		r.Verdict = Pass
-	default:
+	case len(r.VerdictReasons) > 0:
 		r.Verdict = Fail
+	case known && suite.SpecsSelected == 0 || !known && r.ScenariosRun == 0:
+		r.Verdict = Empty
+	default:
+		r.Verdict = Pass
 	}
 	return r, charts, nil
+}
+
+// addSpecs copies suite.json's specs into the report with their verdicts
+// and evidence, and counts them.
+func (r *Report) addSpecs(runDir string, suite Suite) error {
+	for _, sp := range suite.Specs {
+		res := SpecResult{Spec: sp, Evidence: []string{}}
+		res.Name = redact(res.Name)
+		res.Failure = redact(res.Failure)
+		res.Location = redact(res.Location)
+		switch {
+		case sp.failed():
+			res.Verdict = string(Fail)
+		case sp.State == "passed":
+			res.Verdict = string(Pass)
+		case sp.State == "pending":
+			res.Verdict = "pending"
+		case sp.ran():
+			res.Verdict = "skipped"
+		case !sp.Selected:
+			res.Verdict = "not selected"
+		default:
+			res.Verdict = "not run"
+		}
+		files, err := evidenceFiles(runDir, sp.Name)
+		if err != nil {
+			return err
+		}
+		res.Evidence = append(res.Evidence, files...)
+		if sp.Scenario != "" && (sp.failed() || len(files) > 0) {
+			res.Evidence = append(res.Evidence, historyPath(sp.Scenario))
+		}
+		if sp.isSpec() {
+			switch {
+			case sp.failed():
+				r.SpecsFailed++
+			case sp.State == "passed":
+				r.SpecsPassed++
+			}
+		}
+		r.Specs = append(r.Specs, res)
+	}
+	r.SpecsSelected = suite.SpecsSelected
+	return nil
+}
+
+// maxReasonNames bounds the names one verdict reason lists.
+const maxReasonNames = 6
+
+// verdictReasons says, one sentence each, why the run is not a pass.
+func verdictReasons(r Report, suite Suite) []string {
+	out := []string{}
+	if !r.SpecsKnown {
+		out = append(out, "no "+SuiteFile+": the suite's record of its specs is missing (the suite stopped before its report, or the run dir predates the record), so the specs outside the scenarios are unknown")
+	}
+	for _, reason := range suite.FailureReasons {
+		out = append(out, "the suite: "+firstLine(reason))
+	}
+	for _, sp := range r.Specs {
+		if sp.Scenario == "" && sp.failed() {
+			// Whole, on one line: Gomega's first line is often only
+			// "Unexpected error:".
+			out = append(out, fmt.Sprintf("%s %s: %s", sp.Name, sp.State, truncate(strings.Join(strings.Fields(sp.Failure), " "), 240)))
+		}
+	}
+	if r.SpecsKnown {
+		ran := 0
+		for _, sp := range r.Specs {
+			if sp.isSpec() && sp.ran() {
+				ran++
+			}
+		}
+		if missing := r.SpecsSelected - ran; missing > 0 {
+			out = append(out, fmt.Sprintf("%d of %d selected specs did not run", missing, r.SpecsSelected))
+		}
+	}
+	if n := len(r.Incomplete); n > 0 {
+		out = append(out, fmt.Sprintf("%d selected scenario(s) did not complete: %s", n, names(r.Incomplete)))
+	}
+	var broken, invalid, specFailed []string
+	for _, s := range r.Scenarios {
+		if slices.Contains(r.Incomplete, s.Name) {
+			continue
+		}
+		switch {
+		case s.Invalid:
+			invalid = append(invalid, s.Name)
+		case s.ChecksMet < s.ChecksCounted:
+			broken = append(broken, s.Name)
+		case s.Verdict == Fail:
+			specFailed = append(specFailed, s.Name)
+		}
+	}
+	if n := len(broken); n > 0 {
+		out = append(out, fmt.Sprintf("%d scenario(s) broke promises: %s", n, names(broken)))
+	}
+	if n := len(invalid); n > 0 {
+		out = append(out, fmt.Sprintf("%d scenario(s) proved nothing (a validity guard failed): %s", n, names(invalid)))
+	}
+	if n := len(specFailed); n > 0 {
+		out = append(out, fmt.Sprintf("%d scenario spec(s) failed although every check passed: %s", n, names(specFailed)))
+	}
+	if r.SpecsKnown && !suite.Succeeded && len(out) == 0 {
+		out = append(out, "Ginkgo reports the suite failed")
+	}
+	return out
+}
+
+func names(list []string) string {
+	if len(list) <= maxReasonNames {
+		return strings.Join(list, ", ")
+	}
+	return strings.Join(list[:maxReasonNames], ", ") + fmt.Sprintf(" and %d more", len(list)-maxReasonNames)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }
 
 // readHistories reads runDir/scenarios/*/history.jsonl, by scenario name.

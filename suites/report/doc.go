@@ -1,13 +1,21 @@
 // Package report turns a chaos run's directory (reports/<run>/) into what a
-// reviewer reads: report.md (the verdict line, one row per scenario, every
-// broken promise with a link to its history), index.html (one
+// reviewer reads: report.md (the whole run's verdict line and why, one row
+// per scenario, the other specs, every failure with links to its evidence,
+// every broken promise with a link to its history), index.html (one
 // self-contained page: per scenario an SVG chart of reply latency, breaker
 // state and retries, rendered with gonum/plot, and the checkers' verdicts)
-// and report.json (the same content, schema "p1001.report/v1", documented
+// and report.json (the same content, schema "p1001.report/v2", documented
 // in docs/report.md). It also appends report.md to $GITHUB_STEP_SUMMARY.
 //
+// The verdict is the whole run's: suite.json (SuiteFromGinkgo, written by
+// the chaos suite from Ginkgo's own report) says how every spec ended,
+// smoke and bot specs and suite nodes included, and whether the run was
+// interrupted; a failed spec, a selected scenario that did not complete,
+// or a missing suite.json fails the run. WriteEvidence stores a failed
+// spec's logs under failures/, scrubbed and redacted.
+//
 // Build is a pure function of the run dir and the catalog: it reads each
-// scenarios/<name>/history.jsonl and run.json, and runs checks.Run and
+// scenarios/<name>/history.jsonl, run.json and suite.json, and runs checks.Run and
 // checks.Measure, which are deterministic, so `make report RUN=<dir>`
 // re-renders (and re-checks) an earlier run without containers.
 //

@@ -21,6 +21,14 @@ type page struct {
 	Rows        []pageRow
 	Broken      []brokenPromise
 	SeverityRow []kindSeverity
+	OtherSpecs  []SpecResult
+	Failures    []failureItem
+	Costs       []severityCost
+}
+
+type severityCost struct {
+	Severity int
+	Percent  float64
 }
 
 type pageRow struct {
@@ -65,9 +73,10 @@ type kindSeverity struct {
 }
 
 var pageFuncs = template.FuncMap{
-	"ms":   fmtMS,
-	"pct":  func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
-	"join": strings.Join,
+	"ms":    fmtMS,
+	"pct":   func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
+	"join":  strings.Join,
+	"upper": func(v Verdict) string { return strings.ToUpper(string(v)) },
 }
 
 var pageTemplate = template.Must(template.New("index").Funcs(pageFuncs).Parse(indexTemplate))
@@ -92,6 +101,11 @@ func renderHTML(r Report, charts map[string]string) ([]byte, error) {
 		p.Rows = append(p.Rows, row)
 	}
 	p.Broken = brokenPromises(r)
+	p.OtherSpecs = otherSpecs(r)
+	p.Failures = failures(r)
+	for _, sev := range slices.Sorted(maps.Keys(failureCost)) {
+		p.Costs = append(p.Costs, severityCost{sev, 100 * failureCost[sev]})
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.Severities)) {
 		p.SeverityRow = append(p.SeverityRow, kindSeverity{k, r.Severities[k]})
 	}

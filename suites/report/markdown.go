@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"time"
 )
@@ -14,7 +15,14 @@ const detailLimit = 300
 // scenario, then every broken promise with a link to its history.
 func renderMarkdown(r Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s %s\n\n", verdictEmoji[string(r.Verdict)], verdictLine(r))
+	fmt.Fprintf(&b, "# %s\n\n", r.Headline())
+	if len(r.VerdictReasons) > 0 {
+		b.WriteString("**Why " + strings.ToUpper(string(r.Verdict)) + ":**\n\n")
+		for _, reason := range r.VerdictReasons {
+			b.WriteString("- " + mdInline(reason) + "\n")
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString(runLine(r) + "\n\n")
 	if len(r.Scenarios) > 0 {
 		b.WriteString("| scenario | faults | msgs | custom / cached / default | max attempts | p50 | p99 | time to fallback | recovery | verdict |\n")
@@ -25,6 +33,41 @@ func renderMarkdown(r Report) string {
 				s.Name, s.History, mdCell(faultSummary(s)), fig.Messages, fig.Custom, fig.Cached, fig.Default,
 				fig.MaxAttempts, fmtMS(fig.P50MS), fmtMS(fig.P99MS),
 				fallbackText(fig), recoveryText(fig), verdictEmoji[verdictClass(s)]+" "+verdictCell(s))
+		}
+		b.WriteString("\n")
+	}
+	if others := otherSpecs(r); len(others) > 0 {
+		b.WriteString("## Specs outside the scenarios\n\n")
+		b.WriteString("| spec | labels | verdict | time |\n|---|---|---|---:|\n")
+		for _, sp := range others {
+			fmt.Fprintf(&b, "| %s | %s | %s %s | %s |\n", mdCell(sp.Name), mdCell(strings.Join(sp.Labels, ", ")),
+				specEmoji(sp.Verdict), sp.Verdict, fmtMS(sp.DurationMS))
+		}
+		b.WriteString("\n")
+	}
+	if fails := failures(r); len(fails) > 0 {
+		b.WriteString("## Failures\n\nEach failed spec with its failure and the evidence the suite gathered when it failed (`" + FailuresDir + "/`: the bot's full log, the last lines of the Postgres, PgBouncer and Toxiproxy logs; the scenario's history).\n\n")
+		for _, f := range fails {
+			line := fmt.Sprintf("- **%s** %s", mdInline(f.Name), f.State)
+			if f.Node != "" {
+				line += fmt.Sprintf(" in [%s]", f.Node)
+			}
+			if f.Location != "" {
+				line += " at `" + f.Location + "`"
+			}
+			if f.Message != "" {
+				line += ": " + mdInline(truncate(f.Message, detailLimit))
+			}
+			var links []string
+			for _, e := range f.Evidence {
+				links = append(links, fmt.Sprintf("[%s](%s)", e.Name, e.Path))
+			}
+			if len(links) > 0 {
+				line += " — evidence: " + strings.Join(links, ", ")
+			} else {
+				line += " — no evidence gathered"
+			}
+			b.WriteString(line + "\n")
 		}
 		b.WriteString("\n")
 	}
@@ -45,14 +88,75 @@ func renderMarkdown(r Report) string {
 	return b.String()
 }
 
+// Headline is report.md's first line without its "# ": the verdict's mark
+// and verdictLine. make chaos prints it last.
+func (r Report) Headline() string {
+	return verdictEmoji[string(r.Verdict)] + " " + verdictLine(r)
+}
+
 // verdictLine is the report's first line: the hard verdict, how many
 // scenarios kept all promises, and the score next to it.
 func verdictLine(r Report) string {
 	if r.Verdict == Empty {
-		return "EMPTY: no scenario ran in this run (no history under scenarios/), so it proves nothing"
+		return "EMPTY: the run's filters selected no spec, so it proves nothing"
 	}
-	return fmt.Sprintf("%s: %d of %d scenarios kept all promises · resilience score %s",
-		strings.ToUpper(string(r.Verdict)), r.ScenariosPassed, r.ScenariosRun, scoreText(r.Score))
+	specs := "specs unknown (no " + SuiteFile + ")"
+	if r.SpecsKnown {
+		specs = fmt.Sprintf("%d of %d specs passed", r.SpecsPassed, r.SpecsSelected)
+	}
+	scen := "no scenario selected"
+	if r.ScenariosSelected > 0 {
+		scen = fmt.Sprintf("%d of %d scenarios kept all promises", r.ScenariosPassed, r.ScenariosSelected)
+	}
+	return fmt.Sprintf("%s: %s · %s · resilience score %s",
+		strings.ToUpper(string(r.Verdict)), specs, scen, scoreText(r.Score))
+}
+
+// otherSpecs are the specs and suite nodes that play no scenario (the
+// scenarios have their own table).
+func otherSpecs(r Report) []SpecResult {
+	var out []SpecResult
+	for _, sp := range r.Specs {
+		if sp.Scenario == "" {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// specEmoji marks a spec's verdict in Markdown.
+func specEmoji(v string) string {
+	switch v {
+	case string(Pass):
+		return "✅"
+	case string(Fail), "not run":
+		return "❌"
+	}
+	return "⚪"
+}
+
+type link struct{ Name, Path string }
+
+// failureItem is one failed spec in the Failures section.
+type failureItem struct {
+	Name, State, Node, Location, Message string
+	Evidence                             []link
+}
+
+// failures lists every failed spec with its evidence, for both renderings.
+func failures(r Report) []failureItem {
+	var out []failureItem
+	for _, sp := range r.Specs {
+		if sp.Verdict != string(Fail) {
+			continue
+		}
+		f := failureItem{Name: sp.Name, State: sp.State, Node: sp.FailureNode, Location: sp.Location, Message: sp.Failure}
+		for _, p := range sp.Evidence {
+			f.Evidence = append(f.Evidence, link{Name: path.Base(p), Path: p})
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // verdictEmoji marks verdicts in Markdown (GitHub renders them; the HTML
@@ -78,12 +182,22 @@ func scoreText(s *float64) string {
 
 // runLine says which run this is and what it ran on.
 func runLine(r Report) string {
-	parts := []string{fmt.Sprintf("Run `%s`: %d of %d catalog scenarios ran", r.Run, r.ScenariosRun, r.CatalogSize)}
-	if n := len(r.NotRun); n > 0 && n <= 8 {
-		parts[0] += " (not run: " + strings.Join(r.NotRun, ", ") + ")"
-	} else if n > 8 {
-		parts[0] += fmt.Sprintf(" (%d not run)", n)
+	first := fmt.Sprintf("Run `%s`: %d of %d catalog scenarios ran", r.Run, r.ScenariosRun, r.CatalogSize)
+	listed := func(label string, names []string) {
+		switch n := len(names); {
+		case n > 0 && n <= 8:
+			first += " (" + label + ": " + strings.Join(names, ", ") + ")"
+		case n > 8:
+			first += fmt.Sprintf(" (%d %s)", n, label)
+		}
 	}
+	if r.SpecsKnown {
+		listed("not selected", r.NotSelected)
+		listed("did not complete", r.Incomplete)
+	} else {
+		listed("not run", r.NotRun)
+	}
+	parts := []string{first}
 	if e := r.Environment; e != nil {
 		if e.LabelFilter != "" {
 			parts = append(parts, "labels `"+e.LabelFilter+"`")
@@ -97,7 +211,7 @@ func runLine(r Report) string {
 	if r.BotBuild != "" {
 		parts = append(parts, "bot `"+r.BotBuild+"`")
 	}
-	return strings.Join(parts, " · ") + ". The score weighs each scenario by the severity of its faults and counts its share of checks met; the verdict is the gate, the score only sits next to it."
+	return strings.Join(parts, " · ") + ". The score starts at 100 and each failed scenario takes its severity's share of what is left (15, 25 or 40 %; a failed spec outside the scenarios 40 %); the verdict is the gate, the score only sits next to it."
 }
 
 // faultSummary lists a scenario's measured fault windows.

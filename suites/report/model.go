@@ -6,18 +6,19 @@ import (
 
 // Schema versions report.json. A change that removes or renames a field,
 // or changes a field's meaning or unit, bumps it; adding a field does not.
-const Schema = "p1001.report/v1"
+const Schema = "p1001.report/v2"
 
 // Verdict is the hard verdict of a run or a scenario.
 type Verdict string
 
 const (
-	// Pass: every scenario of the run kept every promise, guards included.
+	// Pass: every selected spec ran and passed, and every scenario kept
+	// every promise, guards included.
 	Pass Verdict = "pass"
-	// Fail: at least one check or validity guard failed.
+	// Fail: a spec failed or did not run, the suite was interrupted, or a
+	// check or validity guard failed (VerdictReasons says which).
 	Fail Verdict = "fail"
-	// Empty: the run holds no scenario history (e.g. a label filter that
-	// selected no scenario): it proves nothing either way.
+	// Empty: the filters selected no spec: it proves nothing either way.
 	Empty Verdict = "empty"
 )
 
@@ -28,6 +29,17 @@ type Report struct {
 	// Run is the run directory's name (reports/<run>).
 	Run     string  `json:"run"`
 	Verdict Verdict `json:"verdict"`
+	// VerdictReasons say why the verdict is fail, one sentence each
+	// (empty when it is not).
+	VerdictReasons []string `json:"verdict_reasons"`
+	// SpecsKnown is false when the run dir has no suite.json, so the specs
+	// outside the scenarios are unknown (and the verdict is fail).
+	// SpecsSelected counts the specs (Its) the filters selected,
+	// SpecsPassed those that passed, SpecsFailed those that failed.
+	SpecsKnown    bool `json:"specs_known"`
+	SpecsSelected int  `json:"specs_selected"`
+	SpecsPassed   int  `json:"specs_passed"`
+	SpecsFailed   int  `json:"specs_failed"`
 	// ScenariosRun counts the scenarios with a history in the run;
 	// ScenariosPassed those that kept every promise.
 	ScenariosRun    int `json:"scenarios_run"`
@@ -36,6 +48,14 @@ type Report struct {
 	// those without a history (label-filtered, or the run stopped early).
 	CatalogSize int      `json:"catalog_size"`
 	NotRun      []string `json:"not_run"`
+	// ScenariosSelected counts the catalog scenarios the filters selected
+	// (ScenariosRun without suite.json); NotSelected names those they left
+	// out; Incomplete those selected that did not complete (no history, or
+	// their spec was interrupted, timed out or never ran): each fails the
+	// run.
+	ScenariosSelected int      `json:"scenarios_selected"`
+	NotSelected       []string `json:"not_selected"`
+	Incomplete        []string `json:"incomplete"`
 	// Score is the resilience score, 0..100 (see docs/report.md); null for
 	// an empty run. It never replaces the verdict.
 	Score *float64 `json:"score"`
@@ -47,6 +67,21 @@ type Report struct {
 	// the first history with metrics reported it.
 	BotBuild  string     `json:"bot_build,omitempty"`
 	Scenarios []Scenario `json:"scenarios"`
+	// Specs are every spec and suite node Ginkgo reported (suite.json),
+	// with their verdicts and, for failed ones, the failure and evidence.
+	Specs []SpecResult `json:"specs"`
+}
+
+// SpecResult is one spec of the run (suite.json's record) and its verdict.
+type SpecResult struct {
+	Spec
+	// Verdict is pass, fail, "not run" (selected, but the run never got to
+	// it), "not selected", pending or skipped (it called Skip).
+	Verdict string `json:"verdict"`
+	// Evidence are the files the suite gathered when the spec failed
+	// (failures/<slug>/...), plus the scenario's history when it has one;
+	// relative to the run dir.
+	Evidence []string `json:"evidence"`
 }
 
 // Scenario is one scenario's row, figures, checks and derived timelines.
@@ -70,6 +105,13 @@ type Scenario struct {
 	ChecksCounted int     `json:"checks_counted"`
 	ChecksMet     int     `json:"checks_met"`
 	Share         float64 `json:"share"`
+	// Score is the scenario's score: 1 when it kept every promise and its
+	// spec passed, else 0 (see docs/report.md).
+	Score float64 `json:"score"`
+	// SpecState is the Ginkgo state of the scenario's spec ("" without
+	// suite.json); a failed spec fails the scenario even when every check
+	// passed (the run broke half-way, or timed out).
+	SpecState string `json:"spec_state"`
 	// Policy is the retry policy the bot ran with in this scenario.
 	Policy  Policy  `json:"policy"`
 	Faults  []Fault `json:"faults"`

@@ -1,9 +1,13 @@
 package report
 
 import (
+	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,14 +156,75 @@ func TestSeverityOf(t *testing.T) {
 	}
 }
 
+// catalogOutcomes is the real catalog (../../scenarios) as scored
+// outcomes, all kept.
+func catalogOutcomes(t *testing.T) ([]outcome, []scenarios.Scenario) {
+	t.Helper()
+	cat, err := scenarios.LoadDir("../../scenarios")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []outcome
+	for _, s := range cat {
+		w, _, err := severityOf(severities(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, outcome{severity: w, kept: true})
+	}
+	return out, cat
+}
+
+// TestScore shows what the score makes of healthy and broken runs of the
+// real catalog: a broken promise is never a rounding error.
 func TestScore(t *testing.T) {
 	if score(nil) != nil {
-		t.Error("score of no scenario is not nil")
+		t.Error("score of nothing is not nil")
 	}
-	got := score([]Scenario{{Severity: 1, Share: 1}, {Severity: 3, Share: 0.5}})
-	if want := 100 * (1 + 1.5) / 4; got == nil || *got != want {
-		t.Errorf("score = %v, want %v", got, want)
+	healthy, cat := catalogOutcomes(t)
+	failing := func(names ...string) []outcome {
+		out := slices.Clone(healthy)
+		for i, s := range cat {
+			if slices.Contains(names, s.Name) {
+				out[i].kept = false
+			}
+		}
+		return out
 	}
+	tests := []struct {
+		name     string
+		outcomes []outcome
+		want     float64
+	}{
+		{"healthy: 19 of 19 kept", healthy, 100},
+		{"one severity-1 scenario failed (slicer)", failing("slicer"), 85},
+		{"one severity-2 scenario failed (pgbouncer-pause)", failing("pgbouncer-pause"), 75},
+		{"one severity-3 scenario failed (outage-pooler)", failing("outage-pooler"), 60},
+		// A bot that never serves its cache breaks prompt-sources wherever
+		// cached replies are the promised fallback.
+		{"never uses its cache (outage-pooler, outage-direct, black-hole-budget)", failing("outage-pooler", "outage-direct", "black-hole-budget"), 21.6},
+		{"a failed spec outside the scenarios (smoke)", append(slices.Clone(healthy), outcome{severity: maxSeverity}), 60},
+		{"nothing kept", failing(catalogNames(cat)...), 100 * math.Pow(0.85, 6) * math.Pow(0.75, 5) * math.Pow(0.6, 8)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := score(tt.outcomes)
+			if got == nil || math.Abs(*got-tt.want) > 1e-9 {
+				t.Errorf("score = %v, want %v", got, tt.want)
+			}
+			if got != nil && tt.want < 100 && *got >= 90 {
+				t.Errorf("a run with a failure scores %.1f, not clearly below a healthy run", *got)
+			}
+		})
+	}
+}
+
+func catalogNames(cat []scenarios.Scenario) []string {
+	var out []string
+	for _, s := range cat {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 func logAt(base time.Time, at time.Duration, msg string) history.LogLine {
@@ -270,5 +335,61 @@ func TestFmtMS(t *testing.T) {
 		if got := fmtMS(tt.ms); got != tt.want {
 			t.Errorf("fmtMS(%v) = %q, want %q", tt.ms, got, tt.want)
 		}
+	}
+}
+
+func TestWriteEvidence(t *testing.T) {
+	const pw = "p@ss/w0rd+live"
+	runDir := t.TempDir()
+	log := "start\n" +
+		"dial postgresql://bot:" + url.QueryEscape(pw) + "@toxiproxy:6543/p1001 failed\n" +
+		"password=" + pw + " host=postgres\n" +
+		"the live one as is: " + pw + "\n" +
+		`{"msg":"send","token":"12345678:abcdefghijklmnopqrstuvwxyz0123456789"}` + "\n"
+	paths, err := WriteEvidence(runDir, "the bot binary keeps a custom prompt", map[string][]byte{"bot.log": []byte(log), "postgres.log": []byte("ready\n")}, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := EvidenceDir("the bot binary keeps a custom prompt")
+	if want := []string{dir + "/bot.log", dir + "/postgres.log"}; !slices.Equal(paths, want) {
+		t.Errorf("paths = %q, want %q", paths, want)
+	}
+	got, err := os.ReadFile(filepath.Join(runDir, filepath.FromSlash(paths[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw), "abcdefghijklmnopqrstuvwxyz0123456789"} {
+		if strings.Contains(string(got), secret) {
+			t.Errorf("bot.log keeps %q:\n%s", secret, got)
+		}
+	}
+	if !strings.HasPrefix(string(got), "start\ndial postgresql://bot:xxxxx@toxiproxy:6543/p1001 failed\n") {
+		t.Errorf("bot.log lost its content:\n%s", got)
+	}
+	if err := CheckNoSecrets(runDir, pw); err != nil {
+		t.Error(err)
+	}
+	files, err := evidenceFiles(runDir, "the bot binary keeps a custom prompt")
+	if err != nil || !slices.Equal(files, paths) {
+		t.Errorf("evidenceFiles = %q, %v; want %q", files, err, paths)
+	}
+	for _, bad := range []string{"", "../x", "a/b", `a\b`, ".."} {
+		if _, err := WriteEvidence(runDir, "s", map[string][]byte{bad: nil}); err == nil || !strings.Contains(err.Error(), "plain name") {
+			t.Errorf("file name %q: err = %v, want a plain-name error", bad, err)
+		}
+	}
+}
+
+func TestEvidenceDir(t *testing.T) {
+	a := EvidenceDir("scenario keeps the bot's promises outage-pooler")
+	if !regexp.MustCompile(`^failures/scenario-keeps-the-bot-s-promises-outage-pooler-[0-9a-f]{8}$`).MatchString(a) {
+		t.Errorf("EvidenceDir = %q", a)
+	}
+	if b := EvidenceDir("scenario keeps the bots promises outage-pooler"); a == b {
+		t.Error("two names that differ only in punctuation share a directory")
+	}
+	long := EvidenceDir(strings.Repeat("ab ", 100) + "BeforeSuite (/x.go:3)")
+	if len(long) > len(FailuresDir)+1+80+9 || strings.Contains(long, "..") {
+		t.Errorf("EvidenceDir of a long name = %q", long)
 	}
 }

@@ -191,40 +191,37 @@ func TestMarkdownRows(t *testing.T) {
 func TestVerdictLineAndScore(t *testing.T) {
 	runDir, r := fixture(t)
 	md := readFile(t, filepath.Join(runDir, MarkdownFile))
-	// Shares from the checkers themselves; weights from the documented
-	// table: none 1, outage/flapping 3.
-	share := func(name string) float64 {
-		met, counted := 0, 0
-		for _, res := range checks.Run(scenarioByName(t, name), readFixtureHistory(t, name)) {
-			if res.Skipped {
-				continue
-			}
-			counted++
-			if res.Passed {
-				met++
-			}
-		}
-		return float64(met) / float64(counted)
-	}
-	wantScore := 100 * (1*share("healthy-baseline") + 3*share("outage-flapping")) / 4
-	wantFirst := fmt.Sprintf("# ❌ FAIL: 1 of 2 scenarios kept all promises · resilience score %.1f/100", wantScore)
+	// outage-flapping (severity 3: outage, flapping) failed: 100 × (1 - 0.40).
+	const wantScore = 60.0
+	wantFirst := "# ❌ FAIL: 1 of 2 specs passed · 1 of 2 scenarios kept all promises · resilience score 60.0/100"
 	if first, _, _ := strings.Cut(md, "\n"); first != wantFirst {
 		t.Errorf("first line = %q, want %q", first, wantFirst)
 	}
 	if r.Score == nil || math.Abs(*r.Score-wantScore) > 1e-9 {
 		t.Errorf("Score = %v, want %v", r.Score, wantScore)
 	}
-	if r.Verdict != Fail || r.ScenariosRun != 2 || r.ScenariosPassed != 1 {
-		t.Errorf("verdict %s, %d of %d passed; want fail, 1 of 2", r.Verdict, r.ScenariosPassed, r.ScenariosRun)
+	if r.Verdict != Fail || r.ScenariosRun != 2 || r.ScenariosPassed != 1 || r.ScenariosSelected != 2 {
+		t.Errorf("verdict %s, %d of %d passed (%d selected); want fail, 1 of 2 (2)", r.Verdict, r.ScenariosPassed, r.ScenariosRun, r.ScenariosSelected)
 	}
-	if !slices.Equal(r.NotRun, []string{"black-hole"}) {
-		t.Errorf("NotRun = %q, want [black-hole]", r.NotRun)
+	if !slices.Equal(r.NotRun, []string{"black-hole"}) || !slices.Equal(r.NotSelected, []string{"black-hole"}) || len(r.Incomplete) != 0 {
+		t.Errorf("NotRun = %q, NotSelected = %q, Incomplete = %q; want black-hole not run because not selected", r.NotRun, r.NotSelected, r.Incomplete)
+	}
+	for _, s := range r.Scenarios {
+		if want := map[string]float64{"healthy-baseline": 1, "outage-flapping": 0}[s.Name]; s.Score != want {
+			t.Errorf("%s: score %v, want %v", s.Name, s.Score, want)
+		}
 	}
 	for _, want := range []string{
-		"(not run: black-hole)",
+		"**Why FAIL:**\n\n- 1 scenario(s) proved nothing (a validity guard failed): outage-flapping\n",
+		"(not selected: black-hole)",
 		"- **outage-flapping** proved nothing `guard-faults-played`: Every planned fault was applied and undone",
 		"- **outage-flapping** broke `every-message-answered`: ",
 		"([history](scenarios/outage-flapping/history.jsonl))",
+		"## Specs outside the scenarios",
+		"| the chaos environment routes the pooler proxy through pgbouncer and the direct proxy straight to postgres | smoke | ⚪ not selected |",
+		"## Failures",
+		"- **scenario keeps the bot's promises outage-flapping** failed in [It] at `/src/p1001/suites/chaos/scenarios_test.go:55`: outage-flapping broke every-message-answered",
+		"evidence: [bot.log](failures/scenario-keeps-the-bot-s-promises-outage-flapping-0f731d94/bot.log), [postgres.log](failures/scenario-keeps-the-bot-s-promises-outage-flapping-0f731d94/postgres.log), [history.jsonl](scenarios/outage-flapping/history.jsonl)",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
@@ -232,6 +229,9 @@ func TestVerdictLineAndScore(t *testing.T) {
 	}
 	if strings.Contains(md, "**healthy-baseline** broke") {
 		t.Error("report.md lists a broken promise for healthy-baseline, which kept them all")
+	}
+	if strings.Contains(md, fixtureSecret) {
+		t.Error("report.md quotes the fixture's secret from a failure message")
 	}
 }
 
@@ -290,7 +290,10 @@ func TestHTMLSelfContained(t *testing.T) {
 		}
 	}
 	for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(page, -1) {
-		if !strings.HasPrefix(m[1], "#") && !strings.HasPrefix(m[1], "scenarios/") {
+		if strings.HasPrefix(m[1], "#") {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(runDir, filepath.FromSlash(m[1]))); err != nil || !st.Mode().IsRegular() || filepath.IsAbs(m[1]) || strings.Contains(m[1], "..") {
 			t.Errorf("index.html links to %q, neither an anchor nor a file of the run", m[1])
 		}
 	}
@@ -389,7 +392,7 @@ func TestReportJSONSchema(t *testing.T) {
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("report.json does not decode strictly into Report: %v", err)
 	}
-	if r.Schema != "p1001.report/v1" {
+	if r.Schema != "p1001.report/v2" {
 		t.Errorf("schema = %q", r.Schema)
 	}
 	if r.Environment == nil || r.Environment.Cores != 2 || r.Environment.GinkgoVersion != "2.34.0" || len(r.Environment.Images) != 4 {
@@ -407,7 +410,8 @@ func TestReportJSONSchema(t *testing.T) {
 	}
 	// Every field is present (null where documented), none omitted by
 	// accident.
-	for _, k := range []string{"schema", "generated_at", "run", "verdict", "scenarios_run", "scenarios_passed", "catalog_size", "not_run", "score", "severities", "environment", "scenarios"} {
+	for _, k := range []string{"schema", "generated_at", "run", "verdict", "verdict_reasons", "specs_known", "specs_selected", "specs_passed", "specs_failed",
+		"scenarios_run", "scenarios_passed", "catalog_size", "not_run", "scenarios_selected", "not_selected", "incomplete", "score", "severities", "environment", "scenarios", "specs"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("report.json lacks %q", k)
 		}
@@ -452,7 +456,8 @@ func TestSchemaDocumented(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Report{}), "report")
-	if !strings.Contains(string(doc), Schema) || !strings.Contains(string(doc), RunInfoSchema) {
+	walk(reflect.TypeOf(Suite{}), "suite")
+	if !strings.Contains(string(doc), Schema) || !strings.Contains(string(doc), RunInfoSchema) || !strings.Contains(string(doc), SuiteSchema) {
 		t.Error("docs/report.md does not name the schema versions")
 	}
 	for kind, sev := range severities() {
@@ -502,6 +507,18 @@ func TestBuildErrors(t *testing.T) {
 			want: []string{"run.json", `unknown field "colour"`},
 		},
 		{
+			name: "suite.json with an unknown field",
+			prepare: func(t *testing.T, runDir string) {
+				writeFileIn(t, runDir, SuiteFile, `{"schema":"p1001.suite/v1","specs":[],"colour":"blue"}`)
+			},
+			want: []string{"suite.json", `unknown field "colour"`},
+		},
+		{
+			name:    "suite.json of another schema",
+			prepare: func(t *testing.T, runDir string) { writeFileIn(t, runDir, SuiteFile, `{"schema":"p1001.suite/v0"}`) },
+			want:    []string{"suite.json", "field schema", "p1001.suite/v0"},
+		},
+		{
 			name:    "run.json of another schema",
 			prepare: func(t *testing.T, runDir string) { writeRunJSON(t, runDir, `{"schema":"p1001.run/v0"}`) },
 			want:    []string{"run.json", "field schema", "p1001.run/v0"},
@@ -542,7 +559,12 @@ func writeHistory(t *testing.T, runDir, dir, content string) {
 
 func writeRunJSON(t *testing.T, runDir, content string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(runDir, RunInfoFile), []byte(content), 0o644); err != nil {
+	writeFileIn(t, runDir, RunInfoFile, content)
+}
+
+func writeFileIn(t *testing.T, runDir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(runDir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -550,25 +572,50 @@ func writeRunJSON(t *testing.T, runDir, content string) {
 func TestEmptyRun(t *testing.T) {
 	t.Setenv(StepSummaryEnv, "")
 	runDir := t.TempDir()
+	if err := WriteSuite(runDir, Suite{Succeeded: true, LabelFilter: "fault:meteor", SpecsTotal: 9}); err != nil {
+		t.Fatal(err)
+	}
 	r, err := Build(runDir, loadCatalog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Verdict != Empty || r.Score != nil || len(r.NotRun) != 3 || r.Environment != nil {
-		t.Errorf("empty run: verdict %s, score %v, not run %q, environment %v", r.Verdict, r.Score, r.NotRun, r.Environment)
+	if r.Verdict != Empty || r.Score != nil || len(r.NotRun) != 3 || len(r.NotSelected) != 3 || r.Environment != nil {
+		t.Errorf("empty run: verdict %s, score %v, not run %q, not selected %q, environment %v", r.Verdict, r.Score, r.NotRun, r.NotSelected, r.Environment)
 	}
 	md := readFile(t, filepath.Join(runDir, MarkdownFile))
-	if !strings.HasPrefix(md, "# ⚪ EMPTY: no scenario ran") {
+	if !strings.HasPrefix(md, "# ⚪ EMPTY: the run's filters selected no spec") {
 		t.Errorf("report.md starts %q", md[:min(len(md), 60)])
 	}
 	if strings.Contains(md, "| scenario |") {
 		t.Error("an empty run's report.md has a table")
 	}
 	js := readFile(t, filepath.Join(runDir, JSONFile))
-	for _, want := range []string{`"score": null`, `"environment": null`, `"scenarios": []`} {
+	for _, want := range []string{`"score": null`, `"environment": null`, `"scenarios": []`, `"verdict_reasons": []`} {
 		if !strings.Contains(js, want) {
 			t.Errorf("report.json lacks %s", want)
 		}
+	}
+}
+
+// TestNoSuiteRecord: a run dir without suite.json (the suite died before
+// its report) is no pass, even when every history kept its promises.
+func TestNoSuiteRecord(t *testing.T) {
+	t.Setenv(StepSummaryEnv, "")
+	runDir := t.TempDir()
+	copyDir(t, "testdata/run/scenarios/healthy-baseline", filepath.Join(runDir, "scenarios", "healthy-baseline"))
+	r, err := Build(runDir, loadCatalog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != Fail || r.SpecsKnown || r.ScenariosPassed != 1 || len(r.Incomplete) != 0 {
+		t.Errorf("verdict %s, specs known %v, %d passed, incomplete %q", r.Verdict, r.SpecsKnown, r.ScenariosPassed, r.Incomplete)
+	}
+	md := readFile(t, filepath.Join(runDir, MarkdownFile))
+	if want := "# ❌ FAIL: specs unknown (no suite.json) · 1 of 1 scenarios kept all promises · resilience score 100.0/100\n"; !strings.HasPrefix(md, want) {
+		t.Errorf("report.md starts %q, want %q", md[:min(len(md), 120)], want)
+	}
+	if !strings.Contains(md, "- no suite.json: the suite's record of its specs is missing") {
+		t.Error("report.md does not say why")
 	}
 }
 

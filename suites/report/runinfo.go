@@ -152,23 +152,33 @@ func WriteRunInfo(runDir string, info RunInfo) (bool, error) {
 // ReadRunInfo reads runDir/run.json. A missing file is not an error: ok is
 // false. A file of another schema is.
 func ReadRunInfo(runDir string) (info RunInfo, ok bool, err error) {
-	path := filepath.Join(runDir, RunInfoFile)
+	ok, err = readRecord(filepath.Join(runDir, RunInfoFile), RunInfoSchema, &info, &info.Schema)
+	if !ok || err != nil {
+		return RunInfo{}, false, err
+	}
+	return info, true, nil
+}
+
+// readRecord decodes the JSON file at path strictly (no unknown field)
+// into v and wants *schema, decoded with it, to be want. A missing file is
+// not an error: ok is false.
+func readRecord(path, want string, v any, schema *string) (ok bool, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return RunInfo{}, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return RunInfo{}, false, fmt.Errorf("read %s: %w", path, err)
+		return false, fmt.Errorf("read %s: %w", path, err)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&info); err != nil {
-		return RunInfo{}, false, fmt.Errorf("read %s: %w", path, err)
+	if err := dec.Decode(v); err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
 	}
-	if info.Schema != RunInfoSchema {
-		return RunInfo{}, false, fmt.Errorf("read %s: field schema is %q, want %q", path, info.Schema, RunInfoSchema)
+	if *schema != want {
+		return false, fmt.Errorf("read %s: field schema is %q, want %q", path, *schema, want)
 	}
-	return info, true, nil
+	return true, nil
 }
 
 // ms is d in milliseconds, to the microsecond.

@@ -64,17 +64,36 @@ func severityOf(sev map[string]int, s scenarios.Scenario) (int, []string, error)
 	return w, kinds, nil
 }
 
-// score is the severity-weighted mean of the scenarios' shares of checks
-// met, times 100; nil when no scenario ran.
-func score(rows []Scenario) *float64 {
-	var num, den float64
-	for _, r := range rows {
-		num += float64(r.Severity) * r.Share
-		den += float64(r.Severity)
-	}
-	if den == 0 {
+// failureCost is the share of the score a failed scenario takes away, by
+// its severity. A failed scenario is one that broke a promise, proved
+// nothing (a validity guard failed), or did not complete; a failed spec
+// outside the scenarios costs as much as the most severe one (the bot or
+// its stack is broken outside any fault). Costs multiply, so one broken
+// promise is never a rounding error, whatever the catalog's size.
+var failureCost = map[int]float64{1: 0.15, 2: 0.25, 3: 0.40}
+
+// maxSeverity is the largest severity, the weight of a failed spec outside
+// the scenarios.
+const maxSeverity = 3
+
+// outcome is one scored item: a scenario, or a failed spec outside them.
+type outcome struct {
+	severity int
+	kept     bool
+}
+
+// score is 100 times the product, over every failed outcome, of
+// (1 - failureCost[severity]): 100 when everything held, 60 after one
+// failed severity-3 scenario, 36 after two. Nil when nothing was scored.
+func score(outcomes []outcome) *float64 {
+	if len(outcomes) == 0 {
 		return nil
 	}
-	v := 100 * num / den
+	v := 100.0
+	for _, o := range outcomes {
+		if !o.kept {
+			v *= 1 - failureCost[o.severity]
+		}
+	}
 	return &v
 }
