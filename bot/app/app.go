@@ -80,6 +80,10 @@ func resetOnBrokenConn(pool func() resetter) resilience.Observer {
 	})
 }
 
+// migrateConnectTimeout caps the migrator's connects: it runs outside the
+// retry layer, so nothing else bounds a hung handshake.
+const migrateConnectTimeout = 10 * time.Second
+
 // Build creates the runtime. It does not touch the database.
 func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error) {
 	rt := &Runtime{Config: cfg, Log: log, Metrics: metrics.New(version), migrated: make(chan struct{})}
@@ -89,7 +93,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error
 			"connect_timeout", cfg.DB.Pool.ConnConfig.ConnectTimeout.String(), "attempt_timeout", cfg.Retry.AttemptTimeout.String())
 	}
 	// Migrations run outside the retry layer: bound their connects too.
-	cfg.MigrateDB.CapConnectTimeout(10 * time.Second)
+	cfg.MigrateDB.CapConnectTimeout(migrateConnectTimeout)
 
 	rt.Outbox = msglog.New(msglog.Options{
 		Capacity: cfg.OutboxCapacity, BatchSize: cfg.OutboxBatchSize, RetryMaxDelay: cfg.OutboxRetryMaxDelay,

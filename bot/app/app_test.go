@@ -242,3 +242,36 @@ func TestResetOnBrokenConn(t *testing.T) {
 	// Before the pool exists the observer must not panic.
 	resetOnBrokenConn(func() resetter { return nil }).Observe(resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeConnClosed})
 }
+
+// TestConnectTimeoutCapsAreIndependent: without MIGRATE_DATABASE_URL the
+// migrations use DATABASE_URL too, but they get their own connect cap
+// (migrateConnectTimeout), not the message path's attempt timeout.
+func TestConnectTimeoutCapsAreIndependent(t *testing.T) {
+	tests := []struct {
+		name    string
+		extra   map[string]string
+		db, mig time.Duration
+	}{
+		{"one URL for both", nil, time.Second, migrateConnectTimeout},
+		{"a migration URL of its own", map[string]string{"MIGRATE_DATABASE_URL": "postgresql://bot:pw@127.0.0.1:1/p1001?connect_timeout=30"},
+			time.Second, migrateConnectTimeout},
+		{"a migration URL with a shorter timeout keeps it", map[string]string{"MIGRATE_DATABASE_URL": "postgresql://bot:pw@127.0.0.1:1/p1001?connect_timeout=3"},
+			time.Second, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := unreachableConfig(t, tt.extra) // connect_timeout=30, DB_RETRY_ATTEMPT_TIMEOUT=1s
+			rt, err := Build(cfg, NewLogger("text", slog.LevelError, io.Discard), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Pool.Close()
+			if got := rt.Config.DB.Pool.ConnConfig.ConnectTimeout; got != tt.db {
+				t.Errorf("DATABASE_URL connect timeout = %v, want %v (the attempt timeout)", got, tt.db)
+			}
+			if got := rt.Config.MigrateDB.Pool.ConnConfig.ConnectTimeout; got != tt.mig {
+				t.Errorf("migration connect timeout = %v, want %v", got, tt.mig)
+			}
+		})
+	}
+}
