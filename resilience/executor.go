@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
@@ -70,6 +71,11 @@ type Executor struct {
 	observer Observer // nil when there are no observers
 	policies []failsafe.Policy[any]
 	breaker  circuitbreaker.CircuitBreaker[any] // nil when disabled
+	// lastFailure is the verdict of the last call that failed the breaker,
+	// nil once a call succeeds: an open breaker reports a non-transient
+	// cause (P1000, ...) under its own code, since "can't reach" would send
+	// the reader after the network instead of the password.
+	lastFailure atomic.Pointer[Classification]
 }
 
 // errAttemptTimeout is the cause set on an attempt's context when the
@@ -210,9 +216,13 @@ func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 	}
 	if x.breaker != nil {
 		if c.permit = x.breaker.TryAcquirePermit(); !c.permit {
-			c.emit(Event{Kind: EventRejected, Code: CodeUnreachable, Err: ErrCircuitOpen})
-			return Result{Elapsed: time.Since(c.start)}, &Error{Code: CodeUnreachable, Op: op.Name, Addr: x.addr,
-				Reason: "circuit breaker open, failing fast", Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
+			code, reason := CodeUnreachable, "circuit breaker open, failing fast"
+			if last := x.lastFailure.Load(); last != nil && last.NonTransient {
+				code, reason = last.Code, "circuit breaker open after "+last.Reason+", failing fast"
+			}
+			c.emit(Event{Kind: EventRejected, Code: code, Err: ErrCircuitOpen})
+			return Result{Elapsed: time.Since(c.start)}, &Error{Code: code, Op: op.Name, Addr: x.addr,
+				Reason: reason, Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
 		}
 	}
 	err := failsafe.With(x.policies...).WithContext(ctx).RunWithExecution(c.attempt)
@@ -321,6 +331,7 @@ func (c *call) finish(err error) (Result, error) {
 	if err == nil {
 		if b != nil {
 			b.RecordSuccess()
+			c.x.lastFailure.Store(nil)
 		}
 		kind := EventSucceeded
 		if c.attempts > 1 {
@@ -361,9 +372,13 @@ func (c *call) finish(err error) (Result, error) {
 				b.RecordFailure()
 			}
 		case final.Connection:
+			// Non-transient refusals (P1000, P1003, P1011) count too: each
+			// call would open one more connection that fails the same way.
 			b.RecordFailure()
+			c.x.lastFailure.Store(&final)
 		default:
 			b.RecordSuccess() // the server answered (e.g. 23505)
+			c.x.lastFailure.Store(nil)
 		}
 	}
 	e := &Error{Code: final.Code, Op: c.op.Name, Addr: c.x.addr, Attempts: c.attempts, Reason: final.Reason, Err: cause, Elapsed: res.Elapsed}
