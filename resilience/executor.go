@@ -3,8 +3,6 @@ package resilience
 import (
 	"context"
 	"errors"
-	"math"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -291,20 +289,8 @@ func (c *call) mayRetry(cl Classification) bool {
 	return c.op.Kind == Read || c.op.Idempotent || cl.NotSent || cl.RolledBack
 }
 
-// backoff is the full-jitter exponential delay after the failed-th attempt:
-// uniform in [0, min(MaxDelay, BaseDelay*Factor^(failed-1))]. failsafe-go's
-// own jitter is symmetric around the delay, hence the DelayFunc.
-func (x *Executor) backoff(failed int) time.Duration {
-	p := x.policy
-	ceil := float64(p.BaseDelay) * math.Pow(p.Factor, float64(failed-1))
-	if ceil > float64(p.MaxDelay) || math.IsNaN(ceil) {
-		ceil = float64(p.MaxDelay)
-	}
-	if p.Jitter && ceil >= 1 {
-		return time.Duration(rand.Int64N(int64(ceil) + 1))
-	}
-	return time.Duration(ceil)
-}
+// backoff is the policy's delay after the failed-th attempt.
+func (x *Executor) backoff(failed int) time.Duration { return x.policy.Backoff(failed) }
 
 func callerCanceled(ctx context.Context) Classification {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
