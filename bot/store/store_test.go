@@ -29,6 +29,21 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// poolAt is a lazy pool on url (nothing is dialled yet), closed after t.
+func poolAt(t *testing.T, url string) (*dburl.Config, *pgxpool.Pool) {
+	t.Helper()
+	cfg, err := dburl.Parse("DATABASE_URL", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return cfg, pool
+}
+
 func fastPolicy() resilience.Policy {
 	p := resilience.DefaultPolicy()
 	p.BaseDelay, p.MaxDelay = time.Millisecond, 5*time.Millisecond
@@ -42,15 +57,7 @@ func fastPolicy() resilience.Policy {
 // attempts, naming the address and never the password.
 func TestUnreachableDatabase(t *testing.T) {
 	addr := closedPort(t)
-	cfg, err := dburl.Parse("DATABASE_URL", "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.Pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	cfg, pool := poolAt(t, "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
 	x, err := resilience.New(fastPolicy(), resilience.WithAddr(cfg.Addr))
 	if err != nil {
 		t.Fatal(err)
@@ -168,16 +175,7 @@ func TestSchemaThroughPgBouncerNeedsDirectURL(t *testing.T) {
 // they go to the database; a non-transient migrator failure fails them at
 // once.
 func TestSchemaGate(t *testing.T) {
-	addr := closedPort(t)
-	cfg, err := dburl.Parse("DATABASE_URL", "postgresql://bot:pw@"+addr+"/p1001?connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.Pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	cfg, pool := poolAt(t, "postgresql://bot:pw@"+closedPort(t)+"/p1001?connect_timeout=1")
 	p := fastPolicy()
 	p.Budget = 200 * time.Millisecond
 	x, err := resilience.New(p, resilience.WithAddr(cfg.Addr))

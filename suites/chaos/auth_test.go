@@ -105,16 +105,8 @@ var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, func() {
 			env = map[string]string{}
 		}
 		env["SHUTDOWN_TIMEOUT"] = "2s"
-		bot, err := stack.StartBot(ctx, environment.BotOptions{
+		bot, stop := startBot(ctx, environment.BotOptions{
 			Path: environment.ProxyDirect, Password: "wrong-" + rand.Text(), Env: env,
-		})
-		Expect(err).NotTo(HaveOccurred())
-		stopped := false
-		DeferCleanup(func(ctx SpecContext) {
-			if !stopped {
-				_, err := stack.StopBot(ctx)
-				Expect(err).NotTo(HaveOccurred())
-			}
 		})
 
 		start := countAtServer(ctx, toxiproxyIP)
@@ -153,10 +145,7 @@ var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, func() {
 			tried += op.Attempts
 		}
 		m.ready = readiness(ctx, bot.URL)
-		stopped = true
-		logs, err := stack.StopBot(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		m.logs = string(logs)
+		m.logs = string(stop(ctx))
 		Expect(m.logs).NotTo(ContainSubstring(stack.Config().Password))
 
 		m.logins, m.conns = perSecond(steady, end)

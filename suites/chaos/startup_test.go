@@ -41,6 +41,28 @@ func freshDatabase(ctx context.Context, admin *pgx.Conn, name string) {
 	})
 }
 
+// startBot starts a bot for this spec. stop stops it and returns its logs;
+// a spec that fails before calling stop has it stopped at cleanup.
+func startBot(ctx context.Context, opts environment.BotOptions) (*environment.Bot, func(context.Context) []byte) {
+	GinkgoHelper()
+	bot, err := stack.StartBot(ctx, opts)
+	Expect(err).NotTo(HaveOccurred())
+	stopped := false
+	DeferCleanup(func(ctx SpecContext) {
+		if !stopped {
+			_, err := stack.StopBot(ctx)
+			Expect(err).NotTo(HaveOccurred())
+		}
+	})
+	return bot, func(ctx context.Context) []byte {
+		GinkgoHelper()
+		stopped = true
+		logs, err := stack.StopBot(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		return logs
+	}
+}
+
 // schemaReadyAt is when the bot logged "[Migrate] schema ready".
 func schemaReadyAt(logs []byte) (time.Time, bool) {
 	for line := range strings.SplitSeq(string(logs), "\n") {
@@ -71,15 +93,7 @@ func startOnEmptyDatabase(ctx SpecContext, admin *pgx.Conn, iteration int, laten
 		Expect(err).NotTo(HaveOccurred())
 	}
 
-	bot, err := stack.StartBot(ctx, environment.BotOptions{Database: name})
-	Expect(err).NotTo(HaveOccurred())
-	stopped := false
-	DeferCleanup(func(ctx SpecContext) {
-		if !stopped {
-			_, err := stack.StopBot(ctx)
-			Expect(err).NotTo(HaveOccurred())
-		}
-	})
+	bot, stop := startBot(ctx, environment.BotOptions{Database: name})
 
 	client := botapi.New(bot.URL, nil)
 	type sent struct {
@@ -147,9 +161,7 @@ func startOnEmptyDatabase(ctx SpecContext, admin *pgx.Conn, iteration int, laten
 		}
 	}
 
-	stopped = true
-	logs, err := stack.StopBot(ctx)
-	Expect(err).NotTo(HaveOccurred())
+	logs := stop(ctx)
 	for _, bad := range []string{"DB_ERROR", "42P01"} {
 		Expect(string(logs)).NotTo(ContainSubstring(bad), "the bot's own migration showed as a database error")
 	}
