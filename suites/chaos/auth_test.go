@@ -60,7 +60,7 @@ func perSecond(from, to serverCounts) (logins, conns float64) {
 	return float64(to.loginsRefused-from.loginsRefused) / s, float64(to.connections-from.connections) / s
 }
 
-var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, func() {
+var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, ContinueOnFailure, func() {
 	var toxiproxyIP string
 	BeforeAll(func(ctx SpecContext) {
 		admin, err := pgx.Connect(ctx, stack.DSNs().HostPostgres)
