@@ -2,6 +2,8 @@ package resilience
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -15,10 +17,12 @@ import (
 type Code string
 
 const (
-	CodeAuthFailed  Code = "P1000" // authentication failed, not retryable
+	CodeAuthFailed  Code = "P1000" // authentication failed (or the pooler does not know the tenant/user), not retryable
 	CodeUnreachable Code = "P1001" // can't reach database server (refused, DNS, dial timeout, reset during connect, breaker open)
 	CodeTimeout     Code = "P1002" // reached but timed out
 	CodeOpTimeout   Code = "P1008" // operation timed out
+	CodeDBMissing   Code = "P1003" // the database does not exist, not retryable
+	CodeTLS         Code = "P1011" // error opening a TLS connection, not retryable
 	CodeConnClosed  Code = "P1017" // server closed the connection
 	CodePoolTimeout Code = "P2024" // timed out acquiring from the pool
 	CodeConflict    Code = "P2034" // write conflict / deadlock
@@ -37,6 +41,19 @@ type Classification struct {
 	// Canceled is set when the caller's context was canceled: never retried,
 	// never reported as P1001, never counted by the breaker.
 	Canceled bool
+	// NonTransient marks a failure that retrying soon cannot fix: a wrong
+	// password, an unknown database, a TLS or configuration error, a pooler
+	// that does not know the tenant/user. It is never retried, counts for
+	// the breaker like unreachability (Connection), and long-running
+	// retriers (the migrator) back off far. Retrying auth failures is what
+	// makes Supabase's pooler block a project (ECIRCUITBREAKER).
+	NonTransient bool
+}
+
+// nonTransient is the classification of a refusal that only a change of
+// configuration or credentials can fix. sent is false while connecting.
+func nonTransient(code Code, reason string, connecting bool) Classification {
+	return Classification{Code: code, Reason: reason, Connection: true, NotSent: connecting, NonTransient: true}
 }
 
 // PoolerMessages lists the lower-case message fragments Classify matches for
@@ -59,7 +76,7 @@ var PoolerMessages = []PoolerMessage{
 	{"too many clients already", Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many clients", Connection: true, NotSent: true}},
 	{"dbhandler exited", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
 	{"db_termination", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
-	{"tenant or user not found", Classification{Code: CodeAuthFailed, Reason: "pooler does not know this tenant/user (check the user name)"}},
+	{"tenant or user not found", nonTransient(CodeAuthFailed, "pooler does not know this tenant/user (check the user name)", true)},
 }
 
 // PoolerMessage maps a lower-case message fragment to a classification.
@@ -101,9 +118,57 @@ func Classify(err error) Classification {
 		return classifySQLClass(pgErr, connecting)
 	}
 	if connecting {
+		if c, ok := classifyTLS(err); ok {
+			return c
+		}
 		return classifyConnect(err)
 	}
 	return classifyTransport(err)
+}
+
+// classifyTLS recognises a connect that failed in its TLS handshake or
+// because the server refused TLS that the URL's sslmode requires: a
+// certificate or configuration problem that no retry fixes. pgx joins the
+// errors of every host and fallback it tried (sslmode=prefer tries TLS,
+// then plain), so it counts only when each of them is a TLS failure.
+func classifyTLS(err error) (Classification, bool) {
+	parts := []error{err}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			parts = j.Unwrap()
+			break
+		}
+	}
+	var c Classification
+	for _, p := range parts {
+		pc, ok := tlsFailure(p)
+		if !ok {
+			return Classification{}, false
+		}
+		c = pc
+	}
+	return c, true
+}
+
+func tlsFailure(err error) (Classification, bool) {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		record   tls.RecordHeaderError
+		alert    tls.AlertError
+	)
+	switch {
+	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid):
+		return nonTransient(CodeTLS, "TLS certificate not accepted (check sslmode and sslrootcert)", true), true
+	case errors.As(err, &record), errors.As(err, &alert):
+		return nonTransient(CodeTLS, "TLS handshake failed (check sslmode)", true), true
+	case strings.Contains(strings.ToLower(err.Error()), "server refused tls connection"):
+		// pgconn's plain error when sslmode=require meets a server without TLS.
+		return nonTransient(CodeTLS, "server refused TLS, which sslmode requires", true), true
+	}
+	return Classification{}, false
 }
 
 // classifySQLState handles the SQLSTATEs whose meaning does not depend on
@@ -111,11 +176,11 @@ func Classify(err error) Classification {
 func classifySQLState(e *pgconn.PgError, connecting bool) (Classification, bool) {
 	switch code := e.Code; {
 	case code == "28000" || code == "28P01":
-		return Classification{Code: CodeAuthFailed, Reason: "authentication failed"}, true
+		return nonTransient(CodeAuthFailed, "authentication failed", connecting), true
 	case strings.HasPrefix(code, "28"):
-		return Classification{Code: CodeAuthFailed, Reason: "invalid authorization"}, true
+		return nonTransient(CodeAuthFailed, "invalid authorization", connecting), true
 	case code == "3D000":
-		return Classification{Reason: "database does not exist"}, true
+		return nonTransient(CodeDBMissing, "database does not exist", connecting), true
 	case code == "40001":
 		return Classification{Retryable: true, Code: CodeConflict, Reason: "serialization failure", RolledBack: true}, true
 	case code == "40P01":

@@ -2,11 +2,13 @@ package resilience
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +143,8 @@ type classCase struct {
 
 var (
 	unreachable = Classification{Retryable: true, Code: CodeUnreachable, Connection: true, NotSent: true}
+	authFailed  = Classification{Code: CodeAuthFailed, Connection: true, NotSent: true, NonTransient: true}
+	tlsFailed   = Classification{Code: CodeTLS, Connection: true, NotSent: true, NonTransient: true}
 	closedConn  = Classification{Retryable: true, Code: CodeConnClosed, Connection: true}
 )
 
@@ -171,10 +175,23 @@ func TestClassify(t *testing.T) {
 		}, want: unreachable, reasonHas: "DNS"},
 		{name: "auth failed 28P01", err: func(t *testing.T) error {
 			return startupErr(t, fatalErr("28P01", `password authentication failed for user "app"`))
-		}, want: Classification{Code: CodeAuthFailed}},
+		}, want: authFailed},
+		{name: "auth failed 28000 (pg_hba)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("28000", `no pg_hba.conf entry for host`))
+		}, want: authFailed},
 		{name: "unknown database 3D000", err: func(t *testing.T) error {
 			return startupErr(t, fatalErr("3D000", `database "appdb" does not exist`))
-		}, want: Classification{}, reasonHas: "does not exist"},
+		}, want: Classification{Code: CodeDBMissing, Connection: true, NotSent: true, NonTransient: true}, reasonHas: "does not exist"},
+		// TLS: a certificate or sslmode problem, not an outage.
+		{name: "sslmode=require, server refuses TLS", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), tlsDSN(tlsListener(t, nil), "require"), nil)
+		}, want: tlsFailed, reasonHas: "refused TLS"},
+		{name: "sslmode=verify-full, certificate of an unknown authority", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), tlsDSN(tlsListener(t, selfSigned(t)), "verify-full"), nil)
+		}, want: tlsFailed, reasonHas: "certificate"},
+		{name: "sslmode=prefer, TLS refused then the plain connect fails: not TLS", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), tlsDSN(tlsListener(t, nil), "prefer"), nil)
+		}, want: unreachable},
 		{name: "starting up 57P03", err: func(t *testing.T) error {
 			return startupErr(t, fatalErr("57P03", "the database system is starting up"))
 		}, want: unreachable},
@@ -205,7 +222,7 @@ func TestClassify(t *testing.T) {
 		}, want: unreachable},
 		{name: "supavisor unknown tenant", err: func(t *testing.T) error {
 			return startupErr(t, fatalErr("XX000", "Tenant or user not found"))
-		}, want: Classification{Code: CodeAuthFailed}},
+		}, want: authFailed},
 		// SQLSTATEs after connecting.
 		{name: "08006 during query", err: func(t *testing.T) error {
 			return queryErr(t, context.Background(), reply{err: fatalErr("08006", "connection failure")})
@@ -349,4 +366,52 @@ func TestClassifyNilAndExecutorError(t *testing.T) {
 	if got.Retryable || got.Code != CodeUnreachable || !got.Connection {
 		t.Errorf("an *Error must keep its code and not be retried again, got %+v", got)
 	}
+}
+
+// tlsDSN is dsnFor with another sslmode.
+func tlsDSN(addr, mode string) string {
+	return strings.Replace(dsnFor(addr), "sslmode=disable", "sslmode="+mode, 1)
+}
+
+// tlsListener answers each SSLRequest: 'N' (no TLS) when cert is nil, then
+// closes; else 'S' and a TLS handshake with cert.
+func tlsListener(t *testing.T, cert *tls.Certificate) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := io.ReadFull(c, make([]byte, 8)); err != nil { // SSLRequest
+					return
+				}
+				if cert == nil {
+					c.Write([]byte{'N'})
+					return
+				}
+				c.Write([]byte{'S'})
+				tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}}).Handshake()
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// selfSigned is a certificate no system root vouches for.
+func selfSigned(t *testing.T) *tls.Certificate {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS()
+	defer srv.Close()
+	cert := srv.TLS.Certificates[0]
+	return &cert
 }

@@ -80,10 +80,24 @@
 //     "server conn crashed", "server_idle_timeout"; Supavisor's "Unable to
 //     check out process from the pool due to timeout", "checkout timeout",
 //     "Max client connections reached", "Too many clients already",
-//     "DbHandler exited", "db_termination". Supavisor's "Tenant or user not
-//     found" is P1000, not retryable.
+//     "DbHandler exited", "db_termination".
 //
-// Not retryable: 28xxx (P1000), 3D000, 42P05 and 26000 (prepared statements
+// Non-transient (Classification.NonTransient): refusals that only a change
+// of configuration or credentials fixes. Never retried, but connection-class,
+// so they count for the breaker like unreachability, and the open breaker
+// then fails calls fast under their own code (not P1001), naming the cause:
+//
+//   - 28xxx and Supavisor's "Tenant or user not found": P1000.
+//   - 3D000 (the database does not exist): P1003.
+//   - TLS: a certificate not accepted (unknown authority, wrong host name),
+//     a failed handshake, or a server refusing the TLS that sslmode requires:
+//     P1011. With sslmode=prefer a refused TLS try followed by a plain
+//     connect is judged by the plain connect.
+//
+// Retrying them is what makes Supabase's pooler (Supavisor) block every new
+// connection of a project ("too many authentication failures").
+//
+// Not retryable either: 42P05 and 26000 (prepared statements
 // behind a transaction pooler; the reason says "use pgbouncer=true", in pgx
 // terms default_query_exec_mode=exec or simple_protocol), 23xxx, 42xxx,
 // 22xxx and anything unknown (Code ""). A canceled caller context is never
@@ -108,7 +122,8 @@
 // connection-class error (Classification.Connection) is a failure; any other
 // outcome in which the server answered, even 23505, is a success. After
 // FailureThreshold consecutive failures it opens and every call fails at
-// once with P1001 (cause ErrCircuitOpen, Attempts 0) without calling fn.
+// once with P1001 (cause ErrCircuitOpen, Attempts 0) without calling fn, or
+// with the last failure's own code when it was non-transient (P1000, ...).
 // After Delay the next call is a half-open probe; SuccessThreshold
 // successful probes close it, a failed one reopens it. A probe canceled by
 // its caller counts as failed so the probe slot is freed. Counting calls

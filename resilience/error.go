@@ -42,6 +42,10 @@ func (e *Error) Error() string {
 		b.WriteString("P1001: Can't reach database server" + at)
 	case CodeTimeout:
 		b.WriteString("P1002: The database server" + at + " was reached but timed out")
+	case CodeDBMissing:
+		b.WriteString("P1003: Database does not exist at the database server" + at)
+	case CodeTLS:
+		b.WriteString("P1011: Error opening a TLS connection to the database server" + at)
 	case CodeOpTimeout:
 		b.WriteString("P1008: Operations timed out after " + e.Elapsed.Round(time.Millisecond).String())
 	case CodeConnClosed:

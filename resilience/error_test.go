@@ -23,6 +23,8 @@ func TestErrorText(t *testing.T) {
 			"P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"},
 		{&Error{Code: CodeAuthFailed, Addr: "db:5432", Err: cause}, "P1000: Authentication failed against database server at db:5432"},
 		{&Error{Code: CodeTimeout, Addr: "db:5432"}, "P1002: The database server at db:5432 was reached but timed out"},
+		{&Error{Code: CodeDBMissing, Addr: "db:5432", Reason: "database does not exist"}, "P1003: Database does not exist at the database server at db:5432: database does not exist"},
+		{&Error{Code: CodeTLS, Addr: "db:5432", Reason: "server refused TLS, which sslmode requires"}, "P1011: Error opening a TLS connection to the database server at db:5432: server refused TLS, which sslmode requires"},
 		{&Error{Code: CodeOpTimeout, Elapsed: 5 * time.Second}, "P1008: Operations timed out after 5s"},
 		{&Error{Code: CodeConnClosed}, "P1017: Server has closed the connection"},
 		{&Error{Code: CodePoolTimeout}, "P2024: Timed out fetching a new connection from the connection pool"},

@@ -3,8 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
-	"math"
-	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
@@ -70,6 +69,11 @@ type Executor struct {
 	observer Observer // nil when there are no observers
 	policies []failsafe.Policy[any]
 	breaker  circuitbreaker.CircuitBreaker[any] // nil when disabled
+	// lastFailure is the verdict of the last call that failed the breaker,
+	// nil once a call succeeds: an open breaker reports a non-transient
+	// cause (P1000, ...) under its own code, since "can't reach" would send
+	// the reader after the network instead of the password.
+	lastFailure atomic.Pointer[Classification]
 }
 
 // errAttemptTimeout is the cause set on an attempt's context when the
@@ -210,9 +214,13 @@ func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 	}
 	if x.breaker != nil {
 		if c.permit = x.breaker.TryAcquirePermit(); !c.permit {
-			c.emit(Event{Kind: EventRejected, Code: CodeUnreachable, Err: ErrCircuitOpen})
-			return Result{Elapsed: time.Since(c.start)}, &Error{Code: CodeUnreachable, Op: op.Name, Addr: x.addr,
-				Reason: "circuit breaker open, failing fast", Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
+			code, reason := CodeUnreachable, "circuit breaker open, failing fast"
+			if last := x.lastFailure.Load(); last != nil && last.NonTransient {
+				code, reason = last.Code, "circuit breaker open after "+last.Reason+", failing fast"
+			}
+			c.emit(Event{Kind: EventRejected, Code: code, Err: ErrCircuitOpen})
+			return Result{Elapsed: time.Since(c.start)}, &Error{Code: code, Op: op.Name, Addr: x.addr,
+				Reason: reason, Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
 		}
 	}
 	err := failsafe.With(x.policies...).WithContext(ctx).RunWithExecution(c.attempt)
@@ -281,20 +289,8 @@ func (c *call) mayRetry(cl Classification) bool {
 	return c.op.Kind == Read || c.op.Idempotent || cl.NotSent || cl.RolledBack
 }
 
-// backoff is the full-jitter exponential delay after the failed-th attempt:
-// uniform in [0, min(MaxDelay, BaseDelay*Factor^(failed-1))]. failsafe-go's
-// own jitter is symmetric around the delay, hence the DelayFunc.
-func (x *Executor) backoff(failed int) time.Duration {
-	p := x.policy
-	ceil := float64(p.BaseDelay) * math.Pow(p.Factor, float64(failed-1))
-	if ceil > float64(p.MaxDelay) || math.IsNaN(ceil) {
-		ceil = float64(p.MaxDelay)
-	}
-	if p.Jitter && ceil >= 1 {
-		return time.Duration(rand.Int64N(int64(ceil) + 1))
-	}
-	return time.Duration(ceil)
-}
+// backoff is the policy's delay after the failed-th attempt.
+func (x *Executor) backoff(failed int) time.Duration { return x.policy.Backoff(failed) }
 
 func callerCanceled(ctx context.Context) Classification {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -321,6 +317,7 @@ func (c *call) finish(err error) (Result, error) {
 	if err == nil {
 		if b != nil {
 			b.RecordSuccess()
+			c.x.lastFailure.Store(nil)
 		}
 		kind := EventSucceeded
 		if c.attempts > 1 {
@@ -361,9 +358,13 @@ func (c *call) finish(err error) (Result, error) {
 				b.RecordFailure()
 			}
 		case final.Connection:
+			// Non-transient refusals (P1000, P1003, P1011) count too: each
+			// call would open one more connection that fails the same way.
 			b.RecordFailure()
+			c.x.lastFailure.Store(&final)
 		default:
 			b.RecordSuccess() // the server answered (e.g. 23505)
+			c.x.lastFailure.Store(nil)
 		}
 	}
 	e := &Error{Code: final.Code, Op: c.op.Name, Addr: c.x.addr, Attempts: c.attempts, Reason: final.Reason, Err: cause, Elapsed: res.Elapsed}

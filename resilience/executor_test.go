@@ -562,3 +562,54 @@ func TestCallerDeadlineIsP1008NotCounted(t *testing.T) {
 		t.Errorf("breaker %s: the caller's deadline must not count", x.BreakerState())
 	}
 }
+
+// TestNonTransientFailuresAreTriedOnceAndOpenTheBreaker: a wrong password
+// is tried once (never retried), counts for the breaker, and the open
+// breaker fails the next calls fast under the password's code, not P1001,
+// until a call succeeds.
+func TestNonTransientFailuresAreTriedOnceAndOpenTheBreaker(t *testing.T) {
+	authErr := startupErr(t, fatalErr("28P01", `password authentication failed for user "app"`))
+	p := breakerPolicy()
+	p.MaxAttempts = 3
+	p.Breaker.FailureThreshold = 1
+	x, rec := newExec(t, p)
+	var calls atomic.Int32
+	fail := func(context.Context) error { calls.Add(1); return authErr }
+
+	res, err := x.Do(context.Background(), Op{Name: "getCustomPrompt"}, fail)
+	if e := asError(t, err); e.Code != CodeAuthFailed || res.Attempts != 1 || calls.Load() != 1 {
+		t.Fatalf("first call: code %s, %d attempts, %d calls; want P1000 after exactly one attempt", e.Code, res.Attempts, calls.Load())
+	}
+	if len(rec.of(EventRetryScheduled)) != 0 {
+		t.Error("a wrong password was retried")
+	}
+	if x.BreakerState() != "open" {
+		t.Fatalf("breaker %s after a wrong password, want open", x.BreakerState())
+	}
+	for range 10 {
+		res, err := x.Do(context.Background(), Op{Name: "getCustomPrompt"}, fail)
+		e := asError(t, err)
+		if e.Code != CodeAuthFailed || res.Attempts != 0 || !errors.Is(err, ErrCircuitOpen) || !strings.Contains(e.Reason, "authentication failed") {
+			t.Fatalf("open breaker: code %s, %d attempts, reason %q; want P1000, 0 attempts, naming the cause", e.Code, res.Attempts, e.Reason)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Errorf("the open breaker let %d more connects through", calls.Load()-1)
+	}
+	for _, e := range rec.of(EventRejected) {
+		if e.Code != CodeAuthFailed {
+			t.Errorf("rejected event code %s, want P1000", e.Code)
+		}
+	}
+
+	// A success clears the cause: a later outage fails fast as P1001 again.
+	time.Sleep(150 * time.Millisecond)
+	if _, err := x.Do(context.Background(), Op{}, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	refused := refusedErr(t)
+	x.Do(context.Background(), Op{}, func(context.Context) error { return refused })
+	if _, err := x.Do(context.Background(), Op{}, fail); asError(t, err).Code != CodeUnreachable {
+		t.Errorf("after an outage the open breaker says %s, want P1001", asError(t, err).Code)
+	}
+}

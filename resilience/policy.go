@@ -3,6 +3,8 @@ package resilience
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +72,22 @@ func (p Policy) WorstCaseCall() time.Duration {
 	}
 	n := time.Duration(max(p.MaxAttempts, 1))
 	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
+}
+
+// Backoff is the full-jitter exponential delay after the failed-th failed
+// attempt: uniform in [0, min(MaxDelay, BaseDelay*Factor^(failed-1))], or
+// that ceiling without Jitter. failsafe-go's own jitter is symmetric around
+// the delay, hence this function. Other retriers (the bot's migrator) use it
+// with a Policy of their own.
+func (p Policy) Backoff(failed int) time.Duration {
+	ceil := float64(p.BaseDelay) * math.Pow(p.Factor, float64(max(failed, 1)-1))
+	if ceil > float64(p.MaxDelay) || math.IsNaN(ceil) {
+		ceil = float64(p.MaxDelay)
+	}
+	if p.Jitter && ceil >= 1 {
+		return time.Duration(rand.Int64N(int64(ceil) + 1))
+	}
+	return time.Duration(ceil)
 }
 
 // Validate reports the first invalid field as a *FieldError.

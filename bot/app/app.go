@@ -4,8 +4,9 @@
 // Start order matters for the promise "serve even when the database is
 // down": the pool is created without connecting, the HTTP server listens at
 // once, and migrations run in the background, retried until they succeed;
-// until then replies fall back to the default prompt and the outbox holds
-// the message log.
+// a request that needs the schema waits for it within its budget, then
+// falls back (degraded, with the migrator's code), and the outbox holds the
+// message log.
 package app
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -80,6 +82,10 @@ func resetOnBrokenConn(pool func() resetter) resilience.Observer {
 	})
 }
 
+// migrateConnectTimeout caps the migrator's connects: it runs outside the
+// retry layer, so nothing else bounds a hung handshake.
+const migrateConnectTimeout = 10 * time.Second
+
 // Build creates the runtime. It does not touch the database.
 func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error) {
 	rt := &Runtime{Config: cfg, Log: log, Metrics: metrics.New(version), migrated: make(chan struct{})}
@@ -89,7 +95,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error
 			"connect_timeout", cfg.DB.Pool.ConnConfig.ConnectTimeout.String(), "attempt_timeout", cfg.Retry.AttemptTimeout.String())
 	}
 	// Migrations run outside the retry layer: bound their connects too.
-	cfg.MigrateDB.CapConnectTimeout(10 * time.Second)
+	cfg.MigrateDB.CapConnectTimeout(migrateConnectTimeout)
 
 	rt.Outbox = msglog.New(msglog.Options{
 		Capacity: cfg.OutboxCapacity, BatchSize: cfg.OutboxBatchSize, RetryMaxDelay: cfg.OutboxRetryMaxDelay,
@@ -134,7 +140,9 @@ func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error
 	}
 	rt.Pool = pool
 	rt.Metrics.RegisterPool(pool)
-	rt.Store = store.New(pool, x, cfg.DB)
+	// A request that needs the schema waits for the migrator, within one
+	// call's budget; past it the reply is degraded with the migrator's code.
+	rt.Store = store.New(pool, x, cfg.DB, store.WithSchemaGate(rt.migrated, rt.Tracker.MigrationCause))
 
 	var resp responder.Responder = responder.Template{}
 	if cfg.Responder == "openai" {
@@ -177,10 +185,33 @@ func (rt *Runtime) Start() {
 // Migrated is closed once the schema is in place.
 func (rt *Runtime) Migrated() <-chan struct{} { return rt.migrated }
 
-// migrateUntilDone applies the migrations, retrying with capped backoff
-// until they succeed or ctx ends.
+// migrateDelay is the migrator's wait after its failures-th consecutive
+// failure of one kind: "equal jitter", uniform in [ceiling/2, ceiling],
+// with the ceiling doubling (resilience.Policy.Backoff without jitter), so
+// bots started together spread out and none comes back sooner than half
+// the ceiling. While the database is unreachable the ceiling stays short
+// (250 ms to 5 s), so the schema follows the database's return within
+// seconds. A non-transient failure (wrong password, unknown database, TLS)
+// backs off from 1 s to about a minute: retrying it is what makes
+// Supabase's pooler block a project for too many authentication failures.
+func migrateDelay(failures int, nonTransient bool) time.Duration {
+	p := resilience.Policy{BaseDelay: 250 * time.Millisecond, Factor: 2, MaxDelay: 5 * time.Second}
+	if nonTransient {
+		p.BaseDelay, p.MaxDelay = time.Second, time.Minute
+	}
+	ceiling := p.Backoff(failures)
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+// migrateUntilDone applies the migrations, retrying with backoff until they
+// succeed or ctx ends. It logs when the cause of failure changes, not on
+// every attempt; /readyz shows the current cause.
 func (rt *Runtime) migrateUntilDone(ctx context.Context) {
-	delay := 250 * time.Millisecond
+	var (
+		lastCause string
+		failures  int // consecutive failures of the same kind
+		lastKind  bool
+	)
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, time.Minute)
 		applied, err := store.Migrate(actx, rt.Config.MigrateDB, rt.Log)
@@ -198,16 +229,31 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		c := resilience.Classify(err)
+		if c.NonTransient != lastKind {
+			failures = 0
+		}
+		failures++
+		lastKind = c.NonTransient
+		delay := migrateDelay(failures, c.NonTransient)
 		msg := describe(err, rt.Config.MigrateDB)
-		code := resilience.Classify(err).Code
-		rt.Tracker.MigrationFailed(string(code), msg)
-		rt.Log.Warn("[Migrate] schema not applied yet, retrying", "attempt", attempt, "code", string(code), "retry_in", delay.String(), "error", msg)
+		rt.Tracker.MigrationFailed(health.MigrationFailure{Code: string(c.Code), Cause: c.Reason, Error: msg,
+			NonTransient: c.NonTransient, RetryAt: time.Now().Add(delay)})
+		cause := string(c.Code) + " " + c.Reason
+		if c.Code == "" {
+			cause = msg // unclassified: the message is the only way to tell two apart
+		}
+		level := slog.LevelDebug
+		if cause != lastCause {
+			level, lastCause = slog.LevelWarn, cause
+		}
+		rt.Log.Log(ctx, level, "[Migrate] schema not applied yet, retrying", "attempt", attempt, "code", string(c.Code),
+			"non_transient", c.NonTransient, "retry_in", delay.Round(time.Millisecond).String(), "error", msg)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
 			return
 		}
-		delay = min(2*delay, 5*time.Second)
 	}
 }
 

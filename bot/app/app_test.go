@@ -10,9 +10,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/config"
 	"github.com/p1001/p1001/bot/health"
 	"github.com/p1001/p1001/bot/httpapi"
@@ -92,9 +96,12 @@ func post(t *testing.T, base, chatID, text string) httpapi.MessageResponse {
 // TestServeWithTheDatabaseDown is the promise of the whole bot: it starts,
 // answers every message in degraded mode, says so on /readyz and in the
 // documented log lines, and shuts down cleanly, counting the message-log
-// records it could not store.
+// records it could not store. The schema never comes, so each request
+// waits one budget for it and then falls back with the migrator's code,
+// without asking the database (0 attempts).
 func TestServeWithTheDatabaseDown(t *testing.T) {
-	cfg := unreachableConfig(t, nil)
+	const budget = 300 * time.Millisecond
+	cfg := unreachableConfig(t, map[string]string{"DB_RETRY_BUDGET": budget.String()})
 	logs := &syncBuffer{}
 	log := NewLogger("text", slog.LevelInfo, logs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -106,10 +113,14 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, cfg, log, "test", ln) }()
 
+	start := time.Now()
 	r := post(t, base, "c1", "hello")
-	want := httpapi.MessageResponse{Reply: "[You are a helpful assistant.] You said: hello", PromptSource: "default", Degraded: true, Attempts: 3, Code: "P1001"}
+	want := httpapi.MessageResponse{Reply: "[You are a helpful assistant.] You said: hello", PromptSource: "default", Degraded: true, Attempts: 0, Code: "P1001"}
 	if r != want {
 		t.Errorf("reply = %+v, want %+v", r, want)
+	}
+	if took := time.Since(start); took < budget {
+		t.Errorf("the reply came after %v, before the budget (%v) for the schema was spent", took, budget)
 	}
 	r = post(t, base, "c1", "/setprompt You are a pirate.")
 	if !r.Degraded || !strings.HasPrefix(r.Reply, "Your prompt was NOT saved") {
@@ -123,8 +134,9 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	var snap health.Snapshot
 	json.NewDecoder(resp.Body).Decode(&snap)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || snap.DB.State != health.StateDown || snap.DB.Migrated {
-		t.Errorf("/readyz = %d %+v; want 200 with the database down and not migrated", resp.StatusCode, snap)
+	if resp.StatusCode != 200 || snap.DB.State != health.StateDown || snap.DB.Migrated || snap.DB.MigrationCode != "P1001" ||
+		snap.DB.MigrationCause != "connection refused" || snap.DB.MigrationRetryAt == nil {
+		t.Errorf("/readyz = %d %+v; want 200 with the database down, not migrated, and why", resp.StatusCode, snap)
 	}
 
 	resp, err = http.Get(base + "/metrics")
@@ -139,7 +151,6 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 		`bot_outbox_depth 4`,
 		`bot_db_up 0`,
 		`bot_db_pool_max_conns 10`,
-		`db_retry_giveups_total{code="P1001",op="getCustomPrompt"} 1`,
 	} {
 		if !strings.Contains(string(metricsBody), m) {
 			t.Errorf("/metrics lacks %q", m)
@@ -157,8 +168,8 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	}
 	out := logs.String()
 	for _, line := range []string{
-		"[DB Retry] Attempt 1/3 failed, retrying in",
-		`msg="[getCustomPrompt] Database connection error after retries, using fallback prompt" chat=c1 code=P1001 source=default attempts=3 error="P1001: Can't reach database server at 127.0.0.1:`,
+		`msg="[getCustomPrompt] Database connection error after retries, using fallback prompt" chat=c1 code=P1001 source=default attempts=0 error="P1001: Can't reach database server at 127.0.0.1:`,
+		"schema not in place yet",
 		`msg="[MessageHandler] Database connection error, replying in degraded mode" chat=c1 code=P1001`,
 		"[Migrate] schema not applied yet, retrying",
 		"message-log records lost\" lost=4",
@@ -171,10 +182,15 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	if strings.Contains(out, "hunter2secret") {
 		t.Error("the database password reached the logs")
 	}
+	if strings.Contains(out, "relation") || strings.Contains(out, "DB_ERROR") || strings.Contains(out, "[DB Retry]") {
+		t.Error("a request reached the database before its schema")
+	}
 }
 
 func TestChatREPL(t *testing.T) {
-	cfg := unreachableConfig(t, map[string]string{"DEFAULT_PROMPT": "You are the console bot."})
+	// MIGRATE_ON_START=false: the schema is taken as in place, so the
+	// lookup goes to the (unreachable) database and retries.
+	cfg := unreachableConfig(t, map[string]string{"DEFAULT_PROMPT": "You are the console bot.", "MIGRATE_ON_START": "false"})
 	in := strings.NewReader("hello\n\n/help\n" + "\x00bad\n" + "/quit\nnever read\n")
 	var out bytes.Buffer
 	err := Chat(context.Background(), cfg, NewLogger("text", slog.LevelError, io.Discard), "test", "me", in, &out)
@@ -241,4 +257,192 @@ func TestResetOnBrokenConn(t *testing.T) {
 	}
 	// Before the pool exists the observer must not panic.
 	resetOnBrokenConn(func() resetter { return nil }).Observe(resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeConnClosed})
+}
+
+// TestConnectTimeoutCapsAreIndependent: without MIGRATE_DATABASE_URL the
+// migrations use DATABASE_URL too, but they get their own connect cap
+// (migrateConnectTimeout), not the message path's attempt timeout.
+func TestConnectTimeoutCapsAreIndependent(t *testing.T) {
+	tests := []struct {
+		name    string
+		extra   map[string]string
+		db, mig time.Duration
+	}{
+		{"one URL for both", nil, time.Second, migrateConnectTimeout},
+		{"a migration URL of its own", map[string]string{"MIGRATE_DATABASE_URL": "postgresql://bot:pw@127.0.0.1:1/p1001?connect_timeout=30"},
+			time.Second, migrateConnectTimeout},
+		{"a migration URL with a shorter timeout keeps it", map[string]string{"MIGRATE_DATABASE_URL": "postgresql://bot:pw@127.0.0.1:1/p1001?connect_timeout=3"},
+			time.Second, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := unreachableConfig(t, tt.extra) // connect_timeout=30, DB_RETRY_ATTEMPT_TIMEOUT=1s
+			rt, err := Build(cfg, NewLogger("text", slog.LevelError, io.Discard), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Pool.Close()
+			if got := rt.Config.DB.Pool.ConnConfig.ConnectTimeout; got != tt.db {
+				t.Errorf("DATABASE_URL connect timeout = %v, want %v (the attempt timeout)", got, tt.db)
+			}
+			if got := rt.Config.MigrateDB.Pool.ConnConfig.ConnectTimeout; got != tt.mig {
+				t.Errorf("migration connect timeout = %v, want %v", got, tt.mig)
+			}
+		})
+	}
+}
+
+// authRefuser is a Postgres server that refuses every login with 28P01,
+// counting the logins it was asked for.
+type authRefuser struct {
+	addr   string
+	logins atomic.Int32
+}
+
+func newAuthRefuser(t *testing.T) *authRefuser {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	a := &authRefuser{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				be := pgproto3.NewBackend(c, c)
+				for {
+					msg, err := be.ReceiveStartupMessage()
+					if err != nil {
+						return
+					}
+					if _, ok := msg.(*pgproto3.StartupMessage); ok {
+						break
+					}
+					if _, err := c.Write([]byte{'N'}); err != nil { // no TLS
+						return
+					}
+				}
+				a.logins.Add(1)
+				be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "bot"`})
+				be.Flush()
+			}()
+		}
+	}()
+	return a
+}
+
+// TestWrongPasswordIsNotAStorm: a wrong password is asked once, then the
+// breaker keeps the message path off the server; every reply says P1000.
+func TestWrongPasswordIsNotAStorm(t *testing.T) {
+	srv := newAuthRefuser(t)
+	cfg := unreachableConfig(t, map[string]string{
+		"DATABASE_URL":       "postgresql://bot:hunter2secret@" + srv.addr + "/p1001?pgbouncer=true",
+		"MIGRATE_ON_START":   "false", // the message path alone
+		"DB_BREAKER_ENABLED": "true",
+		"DB_BREAKER_DELAY":   "10s",
+	})
+	rt, err := Build(cfg, NewLogger("text", slog.LevelError, io.Discard), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Start()
+	defer stopWithin(t, rt, time.Second)
+	for i := range 50 {
+		r, err := rt.Handler.Handle(context.Background(), chat.Message{ChatID: "c1", Text: "hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Degraded || r.Code != "P1000" || r.Attempts > 1 {
+			t.Fatalf("reply %d = %+v; want degraded P1000 after at most one attempt", i, r)
+		}
+	}
+	if n := srv.logins.Load(); n != 1 {
+		t.Errorf("the server was asked for %d logins by 50 messages, want 1", n)
+	}
+}
+
+// TestMigratorBacksOffNonTransientFailures: the migrator logs a wrong
+// password once (not on every attempt), /readyz shows the cause, and the
+// requests that wait for the schema never ask the server themselves.
+func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
+	srv := newAuthRefuser(t)
+	cfg := unreachableConfig(t, map[string]string{
+		"DATABASE_URL":    "postgresql://bot:hunter2secret@" + srv.addr + "/p1001?pgbouncer=true",
+		"DB_RETRY_BUDGET": "200ms",
+	})
+	logs := &syncBuffer{}
+	rt, err := Build(cfg, NewLogger("text", slog.LevelInfo, logs), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Start()
+	defer stopWithin(t, rt, time.Second)
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		r, err := rt.Handler.Handle(context.Background(), chat.Message{ChatID: "c1", Text: "/setprompt You are a pirate."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Code == "P1001" && srv.logins.Load() == 0 {
+			continue // the migrator's first attempt has not finished yet
+		}
+		if !r.Degraded || r.Code != "P1000" || r.Attempts != 0 || !strings.HasPrefix(r.Text, "Your prompt was NOT saved") {
+			t.Fatalf("/setprompt before the schema = %+v; want NOT saved, P1000, 0 attempts", r)
+		}
+		time.Sleep(20 * time.Millisecond) // a steady trickle; the replies come at once
+	}
+	// Waits of at least 0.5 s, then 1 s, then 2 s: at most 3 attempts in
+	// 2.5 s (the transient backoff, from 125 ms, would allow 5).
+	if n := srv.logins.Load(); n < 1 || n > 3 {
+		t.Errorf("%d logins in 2.5 s; want 1 to 3", n)
+	}
+	if n := strings.Count(logs.String(), "[Migrate] schema not applied yet"); n != 1 {
+		t.Errorf("the unchanged cause was logged %d times, want once:\n%s", n, logs.String())
+	}
+	snap := rt.Tracker.Snapshot()
+	if snap.DB.MigrationCode != "P1000" || !snap.DB.MigrationNonTransient || snap.DB.MigrationCause != "authentication failed" ||
+		snap.DB.MigrationRetryAt == nil || snap.DB.LastCode != "P1000" {
+		t.Errorf("/readyz does not show the cause: %+v", snap.DB)
+	}
+	if strings.Contains(logs.String(), "hunter2secret") {
+		t.Error("the password reached the logs")
+	}
+}
+
+// stopWithin stops rt; the outbox cannot drain into a refusing server, so
+// the flush gets d.
+func stopWithin(t *testing.T, rt *Runtime, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	rt.Stop(ctx)
+}
+
+func TestMigrateDelay(t *testing.T) {
+	tests := []struct {
+		failures     int
+		nonTransient bool
+		lo, hi       time.Duration
+	}{
+		{1, false, 125 * time.Millisecond, 250 * time.Millisecond},
+		{3, false, 500 * time.Millisecond, time.Second},
+		{10, false, 2500 * time.Millisecond, 5 * time.Second},
+		{1, true, 500 * time.Millisecond, time.Second},
+		{4, true, 4 * time.Second, 8 * time.Second},
+		{7, true, 30 * time.Second, time.Minute},
+		{50, true, 30 * time.Second, time.Minute},
+	}
+	for _, tt := range tests {
+		for range 100 {
+			if d := migrateDelay(tt.failures, tt.nonTransient); d < tt.lo || d > tt.hi {
+				t.Fatalf("migrateDelay(%d, %v) = %v, want within [%v, %v]", tt.failures, tt.nonTransient, d, tt.lo, tt.hi)
+			}
+		}
+	}
 }

@@ -150,7 +150,7 @@ func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger, status bo
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	db := cfg.MigrateDB
-	db.CapConnectTimeout(10 * time.Second)
+	db.CapConnectTimeout(migrateConnectTimeout)
 	if status {
 		st, err := store.Status(ctx, db, log)
 		if err != nil {

@@ -395,10 +395,15 @@ func errorCode(err error) string {
 	return codeDBError
 }
 
-// notSent reports whether a failed write provably never reached the server.
+// notSent reports whether a failed write provably never reached the server:
+// a call that made no attempt (the breaker failed it fast, or the schema was
+// not in place yet) or whose error says so.
 func notSent(err error) bool {
 	var re *resilience.Error
 	if errors.As(err, &re) {
+		if re.Attempts == 0 {
+			return true
+		}
 		err = re.Err // Classify keeps an Executor's verdict but not NotSent
 	}
 	return err != nil && resilience.Classify(err).NotSent

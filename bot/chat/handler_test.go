@@ -338,6 +338,14 @@ func TestCommands(t *testing.T) {
 			},
 		},
 		{
+			name: "/setprompt that made no attempt (breaker open, schema not in place) says NOT saved",
+			steps: []step{
+				{text: "/setprompt You are a pirate.", outage: &resilience.Error{Code: resilience.CodeAuthFailed, Op: "setCustomPrompt", Attempts: 0, Err: errors.New("schema not in place yet")},
+					wantText:   "Your prompt was NOT saved: the database is unavailable right now (P1000). Please try again later. Until then I'm using the default prompt.",
+					wantSource: SourceDefault, wantDegraded: true, wantCommand: "/setprompt"},
+			},
+		},
+		{
 			name: "/setprompt with no text shows usage and saves nothing",
 			steps: []step{
 				{text: "/setprompt   ", wantText: "Usage: /setprompt <text>: the prompt (persona) I should use in this chat.", wantSource: SourceDefault, wantCommand: "/setprompt"},

@@ -94,7 +94,12 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 
 	db, err := dburl.Parse("DATABASE_URL", r.str("DATABASE_URL", ""))
 	r.fail(err)
-	c.DB, c.MigrateDB = db, db
+	c.DB = db
+	if db != nil {
+		// A copy, not the same pointer: app.Build caps each one's connect
+		// timeout differently.
+		c.MigrateDB = db.Clone()
+	}
 	if raw, ok := lookup("MIGRATE_DATABASE_URL"); ok && strings.TrimSpace(raw) != "" {
 		mdb, err := dburl.Parse("MIGRATE_DATABASE_URL", raw)
 		r.fail(err)

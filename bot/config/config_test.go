@@ -35,7 +35,10 @@ func TestDefaults(t *testing.T) {
 		{"LogFormat", c.LogFormat, "text"},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
 		{"MigrateOnStart", c.MigrateOnStart, true},
-		{"MigrateDB is DB", c.MigrateDB == c.DB, true},
+		// The same URL, in a copy of its own: capping one's connect timeout
+		// must not cap the other's (app.Build caps them differently).
+		{"MigrateDB is a copy of DB", c.MigrateDB != c.DB && c.MigrateDB.Pool != c.DB.Pool && c.MigrateDB.Pool.ConnConfig != c.DB.Pool.ConnConfig, true},
+		{"MigrateDB has DB's URL", c.MigrateDB.Redacted, c.DB.Redacted},
 		{"pgbouncer exec mode", c.DB.Pool.ConnConfig.DefaultQueryExecMode, pgx.QueryExecModeExec},
 		{"DefaultPrompt", c.DefaultPrompt, "You are a helpful assistant."},
 		{"PromptMaxStaleness", c.PromptMaxStaleness, 10 * time.Minute},

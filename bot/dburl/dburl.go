@@ -224,6 +224,14 @@ func Parse(name, raw string) (*Config, error) {
 	return cfg, nil
 }
 
+// Clone returns a deep copy: capping one copy's connect timeout leaves the
+// other alone.
+func (c *Config) Clone() *Config {
+	cp := *c
+	cp.Pool = c.Pool.Copy()
+	return &cp
+}
+
 // CapConnectTimeout limits the connect timeout to limit, so that one attempt
 // never waits longer than the retry policy's attempt timeout. It reports
 // whether it changed anything. With no connect_timeout in the URL the limit

@@ -24,16 +24,31 @@ type Tracker struct {
 	breaker   func() string
 	onRecover func()
 
-	mu         sync.Mutex
-	state      string
-	since      time.Time
-	lastOK     time.Time
-	lastFail   time.Time
-	lastCode   string
-	lastErr    string
-	migrated   bool
-	migrateErr string
-	draining   bool
+	mu        sync.Mutex
+	state     string
+	since     time.Time
+	lastOK    time.Time
+	lastFail  time.Time
+	lastCode  string
+	lastErr   string
+	migrated  bool
+	migration MigrationFailure // the last failed attempt; zero once migrated
+	draining  bool
+}
+
+// MigrationFailure is a failed migration attempt, as /readyz shows it.
+type MigrationFailure struct {
+	// Code is the Prisma code (P1001, P1000, ...), "" for a failure that is
+	// not about reaching the database.
+	Code string
+	// Cause is the short reason (resilience.Classification.Reason).
+	Cause string
+	// Error is the whole message; it must be redacted.
+	Error string
+	// NonTransient: only a change of credentials or configuration fixes it.
+	NonTransient bool
+	// RetryAt is when the migrator tries again.
+	RetryAt time.Time
 }
 
 // Options configures a Tracker.
@@ -97,21 +112,31 @@ func (t *Tracker) down(code, msg string) {
 	t.lastFail, t.lastCode, t.lastErr = t.now(), code, msg
 }
 
-// MigrationFailed records a failed migration attempt; code is its Prisma
-// code when the database was unreachable. msg must be redacted.
-func (t *Tracker) MigrationFailed(code, msg string) {
+// MigrationFailed records a failed migration attempt. A coded failure
+// (the database could not be reached or refused the bot) also marks the
+// database down.
+func (t *Tracker) MigrationFailed(f MigrationFailure) {
 	t.mu.Lock()
-	t.migrateErr = msg
+	t.migration = f
 	t.mu.Unlock()
-	if code != "" {
-		t.down(code, msg)
+	if f.Code != "" {
+		t.down(f.Code, f.Error)
 	}
+}
+
+// MigrationCause is the Prisma code of the last failed migration attempt
+// ("" when there was none or it was not about reaching the database) and
+// whether that failure is non-transient.
+func (t *Tracker) MigrationCause() (code string, nonTransient bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.migration.Code, t.migration.NonTransient
 }
 
 // Migrated records that the schema is in place.
 func (t *Tracker) Migrated() {
 	t.mu.Lock()
-	t.migrated, t.migrateErr = true, ""
+	t.migrated, t.migration = true, MigrationFailure{}
 	t.mu.Unlock()
 	t.up()
 }
@@ -125,15 +150,22 @@ func (t *Tracker) Drain() {
 
 // DB is the database part of a Snapshot.
 type DB struct {
-	State          string     `json:"state"`
-	Since          time.Time  `json:"since"`
-	Migrated       bool       `json:"migrated"`
-	MigrationError string     `json:"migration_error,omitempty"`
-	Breaker        string     `json:"breaker"`
-	LastSuccess    *time.Time `json:"last_success,omitempty"`
-	LastFailure    *time.Time `json:"last_failure,omitempty"`
-	LastCode       string     `json:"last_code,omitempty"`
-	LastError      string     `json:"last_error,omitempty"`
+	State          string    `json:"state"`
+	Since          time.Time `json:"since"`
+	Migrated       bool      `json:"migrated"`
+	MigrationError string    `json:"migration_error,omitempty"`
+	// MigrationCode and MigrationCause say why the last migration attempt
+	// failed; MigrationNonTransient that retrying soon will not help (a
+	// wrong password, ...); MigrationRetryAt when the migrator tries again.
+	MigrationCode         string     `json:"migration_code,omitempty"`
+	MigrationCause        string     `json:"migration_cause,omitempty"`
+	MigrationNonTransient bool       `json:"migration_non_transient,omitempty"`
+	MigrationRetryAt      *time.Time `json:"migration_retry_at,omitempty"`
+	Breaker               string     `json:"breaker"`
+	LastSuccess           *time.Time `json:"last_success,omitempty"`
+	LastFailure           *time.Time `json:"last_failure,omitempty"`
+	LastCode              string     `json:"last_code,omitempty"`
+	LastError             string     `json:"last_error,omitempty"`
 }
 
 // Snapshot is the /readyz body.
@@ -148,9 +180,15 @@ func (t *Tracker) Snapshot() Snapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := Snapshot{Status: "ready", DB: DB{
-		State: t.state, Since: t.since, Migrated: t.migrated, MigrationError: t.migrateErr,
-		Breaker: t.breaker(), LastCode: t.lastCode, LastError: t.lastErr,
+		State: t.state, Since: t.since, Migrated: t.migrated,
+		MigrationError: t.migration.Error, MigrationCode: t.migration.Code, MigrationCause: t.migration.Cause,
+		MigrationNonTransient: t.migration.NonTransient,
+		Breaker:               t.breaker(), LastCode: t.lastCode, LastError: t.lastErr,
 	}}
+	if !t.migration.RetryAt.IsZero() {
+		at := t.migration.RetryAt
+		s.DB.MigrationRetryAt = &at
+	}
 	if t.draining {
 		s.Status = "draining"
 	}

@@ -48,15 +48,28 @@ func TestTrackerFollowsCalls(t *testing.T) {
 
 func TestTrackerMigrationAndDrain(t *testing.T) {
 	tr := New(Options{})
-	tr.MigrationFailed("P1001", "P1001: Can't reach database server at db:5432")
+	retry := time.Now().Add(time.Minute)
+	tr.MigrationFailed(MigrationFailure{Code: "P1000", Cause: "authentication failed", NonTransient: true, RetryAt: retry,
+		Error: "P1000: Authentication failed against database server at db:5432: authentication failed"})
 	snap := tr.Snapshot()
-	if snap.DB.Migrated || snap.DB.State != StateDown || snap.DB.MigrationError == "" {
+	if snap.DB.Migrated || snap.DB.State != StateDown || snap.DB.MigrationError == "" || snap.DB.LastCode != "P1000" {
 		t.Errorf("after failed migration: %+v", snap.DB)
+	}
+	if snap.DB.MigrationCode != "P1000" || snap.DB.MigrationCause != "authentication failed" || !snap.DB.MigrationNonTransient ||
+		snap.DB.MigrationRetryAt == nil || !snap.DB.MigrationRetryAt.Equal(retry) {
+		t.Errorf("the cause is not on /readyz: %+v", snap.DB)
+	}
+	if code, nonTransient := tr.MigrationCause(); code != "P1000" || !nonTransient {
+		t.Errorf("MigrationCause = %q, %v; want P1000, true", code, nonTransient)
 	}
 	tr.Migrated()
 	snap = tr.Snapshot()
-	if !snap.DB.Migrated || snap.DB.State != StateUp || snap.DB.MigrationError != "" {
+	if !snap.DB.Migrated || snap.DB.State != StateUp || snap.DB.MigrationError != "" || snap.DB.MigrationCode != "" ||
+		snap.DB.MigrationRetryAt != nil {
 		t.Errorf("after migration: %+v", snap.DB)
+	}
+	if code, _ := tr.MigrationCause(); code != "" {
+		t.Errorf("MigrationCause after migration = %q", code)
 	}
 	tr.Drain()
 	if got := tr.Snapshot().Status; got != "draining" {

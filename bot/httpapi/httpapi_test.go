@@ -186,7 +186,7 @@ func TestBadRequests(t *testing.T) {
 func TestOpsEndpoints(t *testing.T) {
 	f := newFixture(t)
 	f.send(t, "c1", "hello")
-	f.tracker.MigrationFailed("P1001", "P1001: Can't reach database server at db:5432")
+	f.tracker.MigrationFailed(health.MigrationFailure{Code: "P1001", Error: "P1001: Can't reach database server at db:5432"})
 
 	status, out := f.do(t, "GET", "/healthz", "", "")
 	if status != 200 || !strings.Contains(string(out), `"ok"`) {

@@ -34,20 +34,49 @@ type Store struct {
 	x              *resilience.Executor
 	acquireTimeout time.Duration
 	queryTimeout   time.Duration
+	addr           string
+	schema         *schemaGate // nil: the schema is assumed in place
 
 	sqlGet, sqlSet, sqlReset, sqlLog string
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// schemaGate holds the prompt operations back until the migrations ran.
+type schemaGate struct {
+	ready <-chan struct{}
+	cause func() (code string, nonTransient bool)
+}
+
+// ErrSchemaPending is the cause of a call that gave up waiting for the
+// schema: the database was never asked.
+var ErrSchemaPending = errors.New("schema not in place yet: the migrations have not finished")
+
+// WithSchemaGate makes the prompt operations wait until ready is closed
+// (the migrations ran), for at most one call's budget
+// (resilience.Policy.WorstCaseCall) or until ctx ends. Past the budget they
+// fail without touching the database, as a *resilience.Error with the
+// migrator's last code (cause(); P1001 when it has none yet), cause
+// ErrSchemaPending and 0 attempts: the bot's own migration is not a
+// database error ("relation does not exist") the user should see. When the
+// migrator's last failure is non-transient (a wrong password), waiting
+// cannot help, so they fail at once.
+func WithSchemaGate(ready <-chan struct{}, cause func() (code string, nonTransient bool)) Option {
+	return func(s *Store) { s.schema = &schemaGate{ready: ready, cause: cause} }
+}
+
 // New returns a Store on pool. cfg supplies the Prisma pool_timeout,
 // socket_timeout and schema.
-func New(pool *pgxpool.Pool, x *resilience.Executor, cfg *dburl.Config) *Store {
+func New(pool *pgxpool.Pool, x *resilience.Executor, cfg *dburl.Config, opts ...Option) *Store {
 	prompts := cfg.QualifiedTable("chat_prompts")
 	log := cfg.QualifiedTable("message_log")
-	return &Store{
+	s := &Store{
 		pool:           pool,
 		x:              x,
 		acquireTimeout: cfg.AcquireTimeout,
 		queryTimeout:   cfg.QueryTimeout,
+		addr:           cfg.Addr,
 		sqlGet:         `SELECT prompt FROM ` + prompts + ` WHERE chat_id = $1`,
 		sqlSet: `INSERT INTO ` + prompts + ` (chat_id, prompt, updated_at) VALUES ($1, $2, now())
 			ON CONFLICT (chat_id) DO UPDATE SET prompt = EXCLUDED.prompt, updated_at = now()`,
@@ -61,6 +90,43 @@ func New(pool *pgxpool.Pool, x *resilience.Executor, cfg *dburl.Config) *Store {
 			ORDER BY ord
 			ON CONFLICT (record_key) DO NOTHING`,
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// awaitSchema returns once the schema is in place, or fails op as described
+// in WithSchemaGate.
+func (s *Store) awaitSchema(ctx context.Context, op string) error {
+	if s.schema == nil {
+		return nil
+	}
+	select {
+	case <-s.schema.ready:
+		return nil
+	default:
+	}
+	if _, nonTransient := s.schema.cause(); !nonTransient {
+		var expired <-chan time.Time
+		if d := s.x.Policy().WorstCaseCall(); d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			expired = t.C
+		}
+		select {
+		case <-s.schema.ready:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("%s: waiting for the schema: %w", op, ctx.Err())
+		case <-expired:
+		}
+	}
+	code := resilience.CodeUnreachable
+	if c, _ := s.schema.cause(); c != "" {
+		code = resilience.Code(c)
+	}
+	return &resilience.Error{Code: code, Op: op, Addr: s.addr, Reason: ErrSchemaPending.Error(), Err: ErrSchemaPending}
 }
 
 // withConn runs fn on a pooled connection, applying pool_timeout to the
@@ -92,6 +158,9 @@ type promptRow struct {
 
 // GetPrompt reads the chat's custom prompt; found is false when it has none.
 func (s *Store) GetPrompt(ctx context.Context, chatID string) (string, bool, int, error) {
+	if err := s.awaitSchema(ctx, OpGetPrompt); err != nil {
+		return "", false, 0, err
+	}
 	row, res, err := resilience.Query(ctx, s.x, resilience.Op{Name: OpGetPrompt, Kind: resilience.Read},
 		func(ctx context.Context) (promptRow, error) {
 			var r promptRow
@@ -113,6 +182,9 @@ func (s *Store) GetPrompt(ctx context.Context, chatID string) (string, bool, int
 // SetPrompt upserts the chat's custom prompt. An upsert is idempotent, so
 // the retry layer may repeat it even after an ambiguous failure.
 func (s *Store) SetPrompt(ctx context.Context, chatID, prompt string) (int, error) {
+	if err := s.awaitSchema(ctx, OpSetPrompt); err != nil {
+		return 0, err
+	}
 	res, err := s.x.Do(ctx, resilience.Op{Name: OpSetPrompt, Kind: resilience.Write, Idempotent: true},
 		func(ctx context.Context) error {
 			return s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
@@ -125,6 +197,9 @@ func (s *Store) SetPrompt(ctx context.Context, chatID, prompt string) (int, erro
 
 // ResetPrompt deletes the chat's custom prompt (idempotent).
 func (s *Store) ResetPrompt(ctx context.Context, chatID string) (int, error) {
+	if err := s.awaitSchema(ctx, OpResetPrompt); err != nil {
+		return 0, err
+	}
 	res, err := s.x.Do(ctx, resilience.Op{Name: OpResetPrompt, Kind: resilience.Write, Idempotent: true},
 		func(ctx context.Context) error {
 			return s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {

@@ -29,6 +29,21 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// poolAt is a lazy pool on url (nothing is dialled yet), closed after t.
+func poolAt(t *testing.T, url string) (*dburl.Config, *pgxpool.Pool) {
+	t.Helper()
+	cfg, err := dburl.Parse("DATABASE_URL", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return cfg, pool
+}
+
 func fastPolicy() resilience.Policy {
 	p := resilience.DefaultPolicy()
 	p.BaseDelay, p.MaxDelay = time.Millisecond, 5*time.Millisecond
@@ -42,15 +57,7 @@ func fastPolicy() resilience.Policy {
 // attempts, naming the address and never the password.
 func TestUnreachableDatabase(t *testing.T) {
 	addr := closedPort(t)
-	cfg, err := dburl.Parse("DATABASE_URL", "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.Pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	cfg, pool := poolAt(t, "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
 	x, err := resilience.New(fastPolicy(), resilience.WithAddr(cfg.Addr))
 	if err != nil {
 		t.Fatal(err)
@@ -160,4 +167,69 @@ func TestSchemaThroughPgBouncerNeedsDirectURL(t *testing.T) {
 	if _, err := Migrate(context.Background(), cfg, nil); !errors.Is(err, ErrSchemaNeedsDirect) {
 		t.Errorf("Migrate = %v, want ErrSchemaNeedsDirect", err)
 	}
+}
+
+// TestSchemaGate: before the migrations ran, the prompt operations wait
+// for them within one call's budget, then fail with the migrator's code and
+// 0 attempts, never touching the database; once the schema is in place
+// they go to the database; a non-transient migrator failure fails them at
+// once.
+func TestSchemaGate(t *testing.T) {
+	cfg, pool := poolAt(t, "postgresql://bot:pw@"+closedPort(t)+"/p1001?connect_timeout=1")
+	p := fastPolicy()
+	p.Budget = 200 * time.Millisecond
+	x, err := resilience.New(p, resilience.WithAddr(cfg.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		code         string
+		nonTransient bool
+		openAfter    time.Duration // 0: never
+		wantCode     resilience.Code
+		wantAttempts int
+		minWait      time.Duration
+		maxWait      time.Duration
+	}{
+		{"never migrated, no failure yet: P1001 after the budget", "", false, 0, resilience.CodeUnreachable, 0, p.Budget, time.Second},
+		{"never migrated, migrator says P1002", "P1002", false, 0, resilience.CodeTimeout, 0, p.Budget, time.Second},
+		{"wrong password: at once, P1000", "P1000", true, 0, resilience.CodeAuthFailed, 0, 0, 50 * time.Millisecond},
+		{"migrated while waiting: the database is asked", "P1001", false, 50 * time.Millisecond, resilience.CodeUnreachable, 3, 50 * time.Millisecond, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ready := make(chan struct{})
+			if tt.openAfter > 0 {
+				time.AfterFunc(tt.openAfter, func() { close(ready) })
+			}
+			s := New(pool, x, cfg, WithSchemaGate(ready, func() (string, bool) { return tt.code, tt.nonTransient }))
+			start := time.Now()
+			attempts, err := s.SetPrompt(context.Background(), "c1", "p")
+			took := time.Since(start)
+			var re *resilience.Error
+			if !errors.As(err, &re) {
+				t.Fatalf("err = %v, want *resilience.Error", err)
+			}
+			if re.Code != tt.wantCode || attempts != tt.wantAttempts || re.Op != OpSetPrompt {
+				t.Errorf("code %s, %d attempts, op %s; want %s, %d, %s", re.Code, attempts, re.Op, tt.wantCode, tt.wantAttempts, OpSetPrompt)
+			}
+			if (tt.wantAttempts == 0) != errors.Is(err, ErrSchemaPending) {
+				t.Errorf("err %v: ErrSchemaPending is the cause exactly when the database was not asked", err)
+			}
+			if took < tt.minWait || took > tt.maxWait {
+				t.Errorf("took %v, want within [%v, %v]", took, tt.minWait, tt.maxWait)
+			}
+		})
+	}
+
+	t.Run("the caller's context ends the wait", func(t *testing.T) {
+		s := New(pool, x, cfg, WithSchemaGate(make(chan struct{}), func() (string, bool) { return "", false }))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		_, _, _, err := s.GetPrompt(ctx, "c1")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want the caller's deadline", err)
+		}
+	})
 }

@@ -39,6 +39,10 @@ type Readiness struct {
 		Breaker   string `json:"breaker"`
 		LastCode  string `json:"last_code"`
 		LastError string `json:"last_error"`
+		// Why the last migration attempt failed (docs/bot.md, /readyz).
+		MigrationCode         string `json:"migration_code"`
+		MigrationCause        string `json:"migration_cause"`
+		MigrationNonTransient bool   `json:"migration_non_transient"`
 	} `json:"db"`
 }
 

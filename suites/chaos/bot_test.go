@@ -36,6 +36,9 @@ var _ = Describe("the bot binary", Label("smoke", "bot"), func() {
 		Expect(resilience.RedactDSN(bot.DatabaseURL)).To(HaveSuffix("@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"))
 
 		client := botapi.New(bot.URL, nil)
+		// What this spec needs is the schema in place: /readyz says when
+		// (a request sent earlier waits for it, within its budget).
+		Expect(client.WaitReady(ctx, time.Minute, 100*time.Millisecond)).To(Succeed())
 		chat := fmt.Sprintf("roundtrip-%d", time.Now().UnixNano())
 		persona := "a lighthouse keeper who answers in haiku"
 		set := say(ctx, client, chat, "/setprompt "+persona)

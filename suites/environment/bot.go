@@ -29,6 +29,12 @@ type BotOptions struct {
 	// (pgbouncer=true on the pooler path, connection_limit=10,
 	// connect_timeout=30) key by key; an empty value removes a key.
 	URLParams map[string]string
+	// Database, when set, replaces the stack's database name in
+	// DATABASE_URL (a fresh database per start, ...).
+	Database string
+	// Password, when set, replaces the stack's password in DATABASE_URL
+	// (a wrong one, to see the bot refused).
+	Password string
 	// Env is added to the bot's environment (DB_RETRY_*, ...).
 	Env map[string]string
 	// LogLines, when set, is called with every line the bot logs, as it
@@ -87,7 +93,21 @@ func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 			query = append(query, url.QueryEscape(k)+"="+url.QueryEscape(v))
 		}
 	}
-	return e.dsn(AliasToxiproxy, port, strings.Join(query, "&")), nil
+	dsn := e.dsn(AliasToxiproxy, port, strings.Join(query, "&"))
+	if opts.Database == "" && opts.Password == "" {
+		return dsn, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("bot DATABASE_URL: %w", err)
+	}
+	if opts.Database != "" {
+		u.Path = "/" + opts.Database
+	}
+	if opts.Password != "" {
+		u.User = url.UserPassword(e.cfg.User, opts.Password)
+	}
+	return u.String(), nil
 }
 
 // StartBot starts the bot on the private network (alias "bot") and waits

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net"
 	"strings"
 	"testing"
@@ -14,6 +15,13 @@ func lookupFrom(m map[string]string) (func(string) (string, bool), []string) {
 		environ = append(environ, k+"="+v)
 	}
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }, environ
+}
+
+// with returns a copy of env with key set to value.
+func with(env map[string]string, key, value string) map[string]string {
+	out := maps.Clone(env)
+	out[key] = value
+	return out
 }
 
 func closedAddr(t *testing.T) string {
@@ -50,7 +58,12 @@ func TestRun(t *testing.T) {
 			code: 2, wantErr: `unknown parameter(s) "connection_limt"`, notInStdio: "hunter2secret"},
 		{name: "migrate with the database down", args: []string{"migrate"}, env: fast, code: 1,
 			wantErr: "P1001: Can't reach database server at 127.0.0.1:", notInStdio: "hunter2secret"},
-		{name: "chat with the database down", args: []string{"chat", "-chat", "c9"}, env: fast, stdin: "hi\n", code: 0,
+		// The schema never comes: the lookup waits one budget for it, then
+		// falls back without asking the database.
+		{name: "chat with the database down", args: []string{"chat", "-chat", "c9"}, env: with(fast, "DB_RETRY_BUDGET", "200ms"), stdin: "hi\n", code: 0,
+			wantOut: "(prompt_source=default attempts=0 degraded code=P1001)", notInStdio: "hunter2secret"},
+		{name: "chat with the database down and the schema taken as in place", args: []string{"chat", "-chat", "c9"},
+			env: with(fast, "MIGRATE_ON_START", "false"), stdin: "hi\n", code: 0,
 			wantOut: "(prompt_source=default attempts=3 degraded code=P1001)", notInStdio: "hunter2secret"},
 		{name: "serve on a busy address", args: []string{"serve", "-addr", "256.0.0.1:1"}, env: fast, code: 1, wantErr: "cannot listen"},
 	}
