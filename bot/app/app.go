@@ -94,7 +94,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	// Migrations run outside the retry layer: bound their connects too.
 	cfg.MigrateDB.CapConnectTimeout(10 * time.Second)
 
-	rt.Spool = openSpool(cfg.SpoolPath, log)
+	rt.Spool = openSpool(cfg.SpoolPath, cfg.SpoolFsync, log)
 	defer func() {
 		if err != nil && rt.Spool != nil {
 			rt.Spool.Close()
@@ -173,12 +173,12 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 // openSpool opens the spool at path ("" means none). A spool that cannot be
 // had does not stop the bot: it runs with the message log in memory, and
 // says so.
-func openSpool(path string, log *slog.Logger) *msglog.Spool {
+func openSpool(path string, fsync msglog.Fsync, log *slog.Logger) *msglog.Spool {
 	if path == "" {
 		log.Info("[Spool] off (SPOOL_PATH=off): message-log records are held in memory only, a crash loses them")
 		return nil
 	}
-	sp, err := msglog.OpenSpool(path, log)
+	sp, err := msglog.OpenSpool(path, fsync, log)
 	if err != nil {
 		log.Error("[Spool] cannot open the spool: message-log records are held in memory only, a crash loses them",
 			"path", path, "error", err.Error())

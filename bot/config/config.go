@@ -14,6 +14,7 @@ import (
 
 	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/dburl"
+	"github.com/p1001/p1001/bot/msglog"
 	"github.com/p1001/p1001/bot/responder"
 	"github.com/p1001/p1001/bot/telegram"
 	"github.com/p1001/p1001/resilience"
@@ -47,6 +48,7 @@ type Config struct {
 	// the message log in memory only.
 	SpoolPath     string
 	SpoolMaxBytes int64
+	SpoolFsync    msglog.Fsync
 
 	Responder string // "template" or "openai"
 	OpenAI    responder.OpenAIConfig
@@ -87,6 +89,7 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
 		SpoolPath:           r.str("SPOOL_PATH", DefaultSpoolPath),
 		SpoolMaxBytes:       int64(r.integer("SPOOL_MAX_BYTES", DefaultSpoolMaxBytes, 64<<10, 1<<40)),
+		SpoolFsync:          msglog.Fsync(r.oneOf("SPOOL_FSYNC", string(msglog.FsyncBackground), string(msglog.FsyncBackground), string(msglog.FsyncReply))),
 		Responder:           r.oneOf("RESPONDER", "template", "template", "openai"),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -256,7 +259,7 @@ func Names() []string {
 		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE",
 		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",
 		"OUTBOX_CAPACITY", "OUTBOX_BATCH_SIZE", "OUTBOX_RETRY_MAX_DELAY", "SHUTDOWN_TIMEOUT",
-		"SPOOL_PATH", "SPOOL_MAX_BYTES",
+		"SPOOL_PATH", "SPOOL_MAX_BYTES", "SPOOL_FSYNC",
 		"RESPONDER", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "OPENAI_TIMEOUT", "OPENAI_MAX_RETRIES", "OPENAI_FALLBACK_REPLY",
 		"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL", "TELEGRAM_TIMEOUT",
 	}

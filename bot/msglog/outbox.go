@@ -285,6 +285,9 @@ func (o *Outbox) Stats() Stats {
 	defer o.mu.Unlock()
 	s := o.stats
 	s.Depth = len(o.queue) - o.head
+	if o.opts.Spool != nil {
+		s.SpoolErrors += o.opts.Spool.deleteErrors()
+	}
 	return s
 }
 
@@ -306,8 +309,7 @@ func records(es []entry) []Record {
 }
 
 // pop removes the oldest entries, es, which the caller has just written or
-// dropped, from the queue and from the spool. A failed delete leaves them
-// in the spool, to be replayed (harmlessly: the store ignores known keys).
+// dropped, from the queue and from the spool (see Spool.forget).
 func (o *Outbox) pop(es []entry, written bool) {
 	n := len(es)
 	var ids []uint64
@@ -318,14 +320,10 @@ func (o *Outbox) pop(es []entry, written bool) {
 			size += int64(e.size)
 		}
 	}
-	var delErr error
 	if len(ids) > 0 {
-		delErr = o.opts.Spool.delete(ids)
+		o.opts.Spool.forget(ids)
 	}
 	o.mu.Lock()
-	if delErr != nil {
-		o.stats.SpoolErrors++
-	}
 	o.stats.SpoolBytes -= size
 	clear(o.queue[o.head : o.head+n])
 	o.head += n
@@ -346,10 +344,6 @@ func (o *Outbox) pop(es []entry, written bool) {
 	o.mu.Unlock()
 	if endOfOverflow {
 		o.log.Info("[Outbox] accepting records again", "dropped_total", dropped)
-	}
-	if delErr != nil && !errors.Is(delErr, ErrSpoolClosed) {
-		o.log.Warn("[Spool] cannot delete records the database has: they will be replayed (harmless) at the next start",
-			"records", len(ids), "error", delErr.Error())
 	}
 }
 

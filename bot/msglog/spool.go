@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,11 +18,30 @@ import (
 
 // The spool is the outbox's durable copy on local disk: a bbolt file whose
 // one bucket maps a growing sequence number (big-endian, so cursor order is
-// arrival order) to a JSON record. A record is written, and fsynced, before
-// Enqueue returns, and deleted once the database has it. Appends and
-// deletes that arrive while a commit is running share the next commit:
-// one fsync for a group of concurrent replies, without a fixed batching
-// delay on the reply path.
+// arrival order) to a JSON record. A record is committed before Enqueue
+// returns, and deleted once the database has it. Appends and deletes that
+// arrive while a commit is running share the next commit: one commit (and
+// fsync) for a group of concurrent replies, without a fixed batching delay
+// on the reply path.
+//
+// Fsync decides whether Enqueue also waits for the disk (FsyncReply), or
+// only for the write to the kernel, which a crash of the process cannot
+// undo, with the fdatasync following at once in the background
+// (FsyncBackground): see docs/bot.md for what each survives.
+
+// Fsync is when the spool's writes reach the disk.
+type Fsync string
+
+const (
+	// FsyncReply: each commit is fsynced (bbolt's two fdatasyncs) before
+	// Enqueue returns. Survives a power cut; costs a sync on every reply.
+	FsyncReply Fsync = "reply"
+	// FsyncBackground: a commit is written to the kernel before Enqueue
+	// returns and fdatasynced right after, off the reply path. Survives a
+	// crash or kill of the process; a power cut can lose the last
+	// milliseconds, or leave a file that is moved aside at the next start.
+	FsyncBackground Fsync = "background"
+)
 
 var bucketName = []byte("records.v1")
 
@@ -51,8 +71,13 @@ type Spool struct {
 	stopped chan struct{}
 	once    sync.Once
 
+	delErrors atomic.Uint64
+
 	loaded []entry // what the last run left, handed to the outbox once
 	stats  SpoolStats
+	fsync  Fsync
+	dirty  chan struct{} // FsyncBackground: a commit waits for its fdatasync
+	synced chan struct{} // closed when the syncer has stopped
 }
 
 // spoolReq is one append or delete waiting for a commit.
@@ -70,9 +95,12 @@ type spoolReq struct {
 // line is logged, SpoolStats.Corrupt counts it, and a fresh spool is
 // created. OpenSpool fails only when no spool can be had at all (for
 // example the directory is read-only, or another process holds the file).
-func OpenSpool(path string, log *slog.Logger) (*Spool, error) {
+func OpenSpool(path string, fsync Fsync, log *slog.Logger) (*Spool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if fsync != FsyncReply && fsync != FsyncBackground {
+		return nil, fmt.Errorf("spool fsync mode %q: want %s or %s", fsync, FsyncReply, FsyncBackground)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("spool %s: %w", path, err)
@@ -95,13 +123,34 @@ func OpenSpool(path string, log *slog.Logger) (*Spool, error) {
 			return nil, fmt.Errorf("spool %s (fresh): %w", path, err)
 		}
 	}
-	s.db, s.loaded = db, loaded
+	s.db, s.loaded, s.fsync = db, loaded, fsync
 	s.stats.Replayed = uint64(len(loaded))
 	s.reqs = make(chan *spoolReq, 4*maxGroup)
 	s.closing = make(chan struct{})
 	s.stopped = make(chan struct{})
+	s.dirty = make(chan struct{}, 1)
+	s.synced = make(chan struct{})
+	// bbolt orders its own two syncs (pages, then meta) only when it syncs.
+	db.NoSync = fsync == FsyncBackground
 	go s.commitLoop()
+	go s.syncLoop()
 	return s, nil
+}
+
+// syncLoop fdatasyncs after commits that did not (FsyncBackground); commits
+// made during one sync share the next.
+func (s *Spool) syncLoop() {
+	defer close(s.synced)
+	for {
+		select {
+		case <-s.dirty:
+			if err := s.db.Sync(); err != nil {
+				s.log.Error("[Spool] cannot sync the spool to disk", "path", s.path, "error", err.Error())
+			}
+		case <-s.stopped:
+			return
+		}
+	}
 }
 
 // errBusy: another process holds the file lock; the file is not ours to move.
@@ -174,6 +223,9 @@ func (s *Spool) Path() string { return s.path }
 // Stats returns the spool's counters.
 func (s *Spool) Stats() SpoolStats { return s.stats }
 
+// deleteErrors counts failed deletes (see forget).
+func (s *Spool) deleteErrors() uint64 { return s.delErrors.Load() }
+
 // takeLoaded hands what the last run left to the outbox, once.
 func (s *Spool) takeLoaded() []entry {
 	l := s.loaded
@@ -199,12 +251,18 @@ func (s *Spool) append(vals [][]byte) ([]uint64, error) {
 	return r.ids, nil
 }
 
-// delete removes records by id; ids not stored are ignored.
-func (s *Spool) delete(ids []uint64) error {
+// forget removes records by id without waiting: the delete joins the next
+// commit, with the next replies' appends. Until it is committed the
+// records would only be replayed, which the store makes harmless; a failed
+// delete is logged and counted (Errors).
+func (s *Spool) forget(ids []uint64) {
 	if len(ids) == 0 {
-		return nil
+		return
 	}
-	return s.do(&spoolReq{dels: ids, done: make(chan error, 1)})
+	select {
+	case s.reqs <- &spoolReq{dels: ids, done: make(chan error, 1)}:
+	case <-s.closing:
+	}
 }
 
 func (s *Spool) do(r *spoolReq) error {
@@ -233,14 +291,21 @@ func (s *Spool) commitLoop() {
 	defer close(s.stopped)
 	for {
 		var first *spoolReq
+		closing := false
 		select {
 		case first = <-s.reqs:
 		case <-s.closing:
-			return
+			// Commit what was handed over before Close, then stop.
+			closing = true
+			select {
+			case first = <-s.reqs:
+			default:
+				return
+			}
 		}
 		group := []*spoolReq{first}
 	gather:
-		for len(group) < maxGroup {
+		for len(group) < maxGroup || closing {
 			select {
 			case r := <-s.reqs:
 				group = append(group, r)
@@ -249,15 +314,28 @@ func (s *Spool) commitLoop() {
 			}
 		}
 		err := s.commit(group)
-		if err != nil {
-			// One bad request must not fail the others: retry them alone.
-			for _, r := range group {
+		for _, r := range group {
+			if err != nil {
+				// One bad request must not fail the others: retry them alone.
 				r.done <- s.commit([]*spoolReq{r})
+			} else {
+				r.done <- nil
 			}
-			continue
 		}
 		for _, r := range group {
-			r.done <- nil
+			if len(r.dels) > 0 { // nobody waits for a delete: account for it here
+				if derr := <-r.done; derr != nil {
+					s.delErrors.Add(1)
+					s.log.Warn("[Spool] cannot delete records the database has: they will be replayed (harmless) at the next start",
+						"records", len(r.dels), "error", derr.Error())
+				}
+			}
+		}
+		if s.fsync == FsyncBackground {
+			select {
+			case s.dirty <- struct{}{}:
+			default: // a sync is already due
+			}
 		}
 	}
 }
@@ -296,7 +374,8 @@ func (s *Spool) Close() error {
 	s.once.Do(func() {
 		close(s.closing)
 		<-s.stopped
-		err = s.db.Close()
+		<-s.synced
+		err = errors.Join(s.db.Sync(), s.db.Close())
 	})
 	return err
 }

@@ -16,7 +16,7 @@ import (
 
 func openSpool(t *testing.T, path string, log *slog.Logger) *Spool {
 	t.Helper()
-	sp, err := OpenSpool(path, log)
+	sp, err := OpenSpool(path, FsyncReply, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestSpoolUnreadableFileIsMovedAside(t *testing.T) {
 			before, _ := os.ReadFile(path)
 
 			var logs bytes.Buffer
-			sp, err := OpenSpool(path, slog.New(slog.NewTextHandler(&logs, nil)))
+			sp, err := OpenSpool(path, FsyncBackground, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatalf("OpenSpool = %v, want a fresh spool", err)
 			}
@@ -180,7 +180,7 @@ func TestSpoolUnreadableFileIsMovedAside(t *testing.T) {
 func TestSpoolHeldByAnotherProcessIsLeftAlone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spool.db")
 	openSpool(t, path, nil)
-	if _, err := OpenSpool(path, nil); err == nil || !errors.Is(err, errBusy) {
+	if _, err := OpenSpool(path, FsyncReply, nil); err == nil || !errors.Is(err, errBusy) {
 		t.Fatalf("second OpenSpool = %v, want a lock error", err)
 	}
 	if aside, _ := filepath.Glob(path + ".unreadable-*"); len(aside) != 0 {
@@ -238,25 +238,40 @@ func TestSpoolWriteFailureKeepsTheRecordInMemory(t *testing.T) {
 }
 
 func TestSpoolConcurrentEnqueuesAreAllDurable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "spool.db")
-	sp := openSpool(t, path, nil)
-	o := New(Options{Spool: sp, Capacity: 10000})
-	var wg sync.WaitGroup
-	for g := range 16 {
-		wg.Go(func() {
-			for i := range 20 {
-				o.Enqueue(recs(g*1000+2*i, 2)...)
+	for _, mode := range []Fsync{FsyncReply, FsyncBackground} {
+		t.Run(string(mode), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "spool.db")
+			sp, err := OpenSpool(path, mode, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := New(Options{Spool: sp, Capacity: 10000})
+			var wg sync.WaitGroup
+			for g := range 16 {
+				wg.Go(func() {
+					for i := range 20 {
+						o.Enqueue(recs(g*1000+2*i, 2)...)
+					}
+				})
+			}
+			wg.Wait()
+			if err := sp.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got := spooled(t, path)
+			seen := map[string]bool{}
+			for _, k := range got {
+				seen[k] = true
+			}
+			if len(got) != 640 || len(seen) != 640 {
+				t.Errorf("spool holds %d records (%d distinct), want 640", len(got), len(seen))
 			}
 		})
 	}
-	wg.Wait()
-	sp.Close()
-	got := spooled(t, path)
-	seen := map[string]bool{}
-	for _, k := range got {
-		seen[k] = true
-	}
-	if len(got) != 640 || len(seen) != 640 {
-		t.Errorf("spool holds %d records (%d distinct), want 640", len(got), len(seen))
+}
+
+func TestSpoolRefusesAnUnknownFsyncMode(t *testing.T) {
+	if _, err := OpenSpool(filepath.Join(t.TempDir(), "spool.db"), "sometimes", nil); err == nil || !strings.Contains(err.Error(), `"sometimes"`) {
+		t.Errorf("OpenSpool = %v, want an error naming the mode", err)
 	}
 }
