@@ -8,8 +8,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,11 +216,62 @@ func (b *runningBot) send(t *testing.T, chat, text string) httpapi.MessageRespon
 	return r
 }
 
-// TestIntegrationOutageThenKillOrTerm answers 20 messages with the database
-// away (a closed loopback port), ends the bot with SIGKILL or SIGTERM, and
-// starts it again with the database back and the same spool: the 20
-// inbound messages and their 20 replies are in message_log, once each.
-// SIGTERM must end the bot within 2 s and log the records as kept.
+// cutProxy forwards loopback connections to target until cut, which closes
+// the listener and every connection: the database goes away under a bot
+// that has already migrated.
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *cutProxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestIntegrationOutageThenKillOrTerm starts the bot through a proxy to the
+// database, lets it migrate, cuts the proxy, answers 20 messages, ends the
+// bot with SIGKILL or SIGTERM, and starts it again with the database back
+// and the same spool: the 20 inbound messages and their 20 replies are in
+// message_log, once each. SIGTERM must end the bot within 2 s (without the
+// spool it waited for the whole 15 s SHUTDOWN_TIMEOUT) and log the records
+// as kept.
 func TestIntegrationOutageThenKillOrTerm(t *testing.T) {
 	dbURL := os.Getenv("P1001_TEST_DATABASE_URL")
 	if dbURL == "" {
@@ -228,19 +281,21 @@ func TestIntegrationOutageThenKillOrTerm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := "postgresql://bot:pw@" + l.Addr().String() + "/p1001"
-	l.Close()
 	bin := buildBot(t)
 
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			spool := "SPOOL_PATH=" + filepath.Join(t.TempDir(), "spool.db")
 			chat := "kill-" + rand.Text()[:10]
-			b := startBot(t, bin, "DATABASE_URL="+down, spool)
+			proxy := newCutProxy(t, cfg.Addr)
+			u, err := url.Parse(dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Host = proxy.addr()
+			b := startBot(t, bin, "DATABASE_URL="+u.String(), spool)
+			b.waitMigrated(t)
+			proxy.cut()
 			for i := range 20 {
 				if r := b.send(t, chat, fmt.Sprintf("message %02d", i)); !r.Degraded {
 					t.Fatalf("reply %d not degraded with the database away: %+v", i, r)
