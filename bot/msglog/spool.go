@@ -26,7 +26,7 @@ import (
 //
 // Fsync decides whether Enqueue also waits for the disk (FsyncReply), or
 // only for the write to the kernel, which a crash of the process cannot
-// undo, with the fdatasync following at once in the background
+// undo, with an fdatasync following within syncEvery in the background
 // (FsyncBackground): see docs/bot.md for what each survives.
 
 // Fsync is when the spool's writes reach the disk.
@@ -37,8 +37,8 @@ const (
 	// Enqueue returns. Survives a power cut; costs a sync on every reply.
 	FsyncReply Fsync = "reply"
 	// FsyncBackground: a commit is written to the kernel before Enqueue
-	// returns and fdatasynced right after, off the reply path. Survives a
-	// crash or kill of the process; a power cut can lose the last
+	// returns and fdatasynced within syncEvery, off the reply path. Survives
+	// a crash or kill of the process; a power cut can lose the last
 	// milliseconds, or leave a file that is moved aside at the next start.
 	FsyncBackground Fsync = "background"
 )
@@ -47,6 +47,10 @@ var bucketName = []byte("records.v1")
 
 // ErrSpoolClosed is returned by writes after Close.
 var ErrSpoolClosed = errors.New("spool closed")
+
+// syncEvery is the longest FsyncBackground leaves a commit unsynced
+// after the previous sync, besides the sync itself.
+const syncEvery = 50 * time.Millisecond
 
 // maxGroup bounds the requests one commit takes, so one commit stays short.
 const maxGroup = 512
@@ -146,6 +150,13 @@ func (s *Spool) syncLoop() {
 		case <-s.dirty:
 			if err := s.db.Sync(); err != nil {
 				s.log.Error("[Spool] cannot sync the spool to disk", "path", s.path, "error", err.Error())
+			}
+			// A sync slows the commits that run beside it (their writes wait
+			// for the pages being written back): at most one per syncEvery.
+			select {
+			case <-time.After(syncEvery):
+			case <-s.stopped:
+				return
 			}
 		case <-s.stopped:
 			return
