@@ -141,12 +141,7 @@ type runningBot struct {
 // image) on a free loopback port and waits for /healthz.
 func startBot(t *testing.T, bin string, env ...string) *runningBot {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := closedAddr(t) // free now, for the bot to listen on
 	b := &runningBot{base: "http://" + addr, logs: &lockedBuffer{}, exited: make(chan error, 1)}
 	b.cmd = exec.Command(bin, "serve")
 	b.cmd.Env = append([]string{"HTTP_ADDR=" + addr, "LOG_FORMAT=json"}, env...)
