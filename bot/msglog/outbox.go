@@ -6,8 +6,8 @@
 // batches. While the database is down the records wait, up to a fixed
 // capacity; what does not fit is dropped and counted, never silently.
 //
-// With a Spool, every accepted record is also on local disk (fsynced)
-// before Enqueue returns, is deleted from it once the database has it, and
+// With a Spool, every accepted record is also committed to local disk
+// before Enqueue returns (synced before or just after, see Fsync), is deleted from it once the database has it, and
 // what a previous run left there is queued first. On shutdown Drain
 // flushes what it can; the rest is kept in the spool for the next start.
 // Without one, the rest is reported as lost.
@@ -169,7 +169,7 @@ func New(opts Options) *Outbox {
 // logged. It reports whether they were accepted; refused records are counted
 // as overflow.
 //
-// With a spool, Enqueue returns once the records are on disk. If the spool
+// With a spool, Enqueue returns once the records are committed to it. If the spool
 // cannot be written, they are queued in memory only (logged once per
 // episode, counted in Stats.SpoolErrors): the reply is not held back.
 func (o *Outbox) Enqueue(recs ...Record) bool {
