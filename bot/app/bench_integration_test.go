@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,13 +21,26 @@ import (
 // BenchmarkPostMessageRealPostgres measures POST /v1/chats/{id}/messages on
 // the healthy path through the whole bot (loopback HTTP, handler, retry
 // layer, pgxpool, the outbox writing the message log) against
-// P1001_TEST_DATABASE_URL. -cpu sets the client concurrency via RunParallel.
+// P1001_TEST_DATABASE_URL, without the spool (memory only) and with it,
+// in both SPOOL_FSYNC modes. -cpu sets the client concurrency via
+// RunParallel.
 func BenchmarkPostMessageRealPostgres(b *testing.B) {
 	raw := os.Getenv("P1001_TEST_DATABASE_URL")
 	if raw == "" {
 		b.Fatal("P1001_TEST_DATABASE_URL is not set")
 	}
-	vars := map[string]string{"DATABASE_URL": raw}
+	for _, spool := range []string{"off", "background", "reply"} {
+		b.Run("spool="+spool, func(b *testing.B) {
+			vars := map[string]string{"DATABASE_URL": raw, "SPOOL_PATH": "off"}
+			if spool != "off" {
+				vars["SPOOL_PATH"], vars["SPOOL_FSYNC"] = filepath.Join(b.TempDir(), "spool.db"), spool
+			}
+			benchPostMessage(b, vars)
+		})
+	}
+}
+
+func benchPostMessage(b *testing.B, vars map[string]string) {
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -73,7 +73,7 @@ func keysOf(rs []Record) []string {
 }
 
 // waitFor polls cond; the generous limit only bounds a broken run.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -84,7 +84,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func startRun(t *testing.T, o *Outbox, w Writer, ready <-chan struct{}) {
+func startRun(t testing.TB, o *Outbox, w Writer, ready <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

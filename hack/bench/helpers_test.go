@@ -77,6 +77,13 @@ func validReport() *Report {
 		{Setting: SettingOutage, Config: ConfigP1001, Concurrency: 16, WindowMS: 5000, Replies: 25000, RepliesPerSec: 5000, Degraded: 25000,
 			PerSecond: Summarize("replies/s", Exact(4900, 5000, 5100)), Latency: Summarize("ms", Exact(0.1, 2, 12))},
 	}
+	r.Settings.SpoolRounds = 1
+	for i, c := range spoolConfigs() {
+		rps := 2000 - 100*float64(i)
+		r.Spool = append(r.Spool, ThroughputResult{Setting: SettingHealthy, Config: c.Name, Concurrency: 16, WindowMS: 5000,
+			Replies: int(5 * rps), RepliesPerSec: rps, PerSecond: Summarize("replies/s", Exact(rps)), Latency: Summarize("ms", Exact(1, 6, 20+float64(i)))})
+	}
+	r.SpoolCost = SpoolCost(r.Spool)
 	r.Overhead = &OverheadResult{
 		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: overheadQuery, Rounds: 40, Batch: 100,
 		Bare: Summarize("µs", Exact(270, 338, 530)), BareDeadline: Summarize("µs", Exact(272, 342, 500)), Wrapped: Summarize("µs", Exact(260, 345, 490)),

@@ -42,6 +42,7 @@ type Options struct {
 	Concurrency        int
 	Warmup, Window     time.Duration
 	LatencyToxic       time.Duration
+	SpoolRounds        int
 	OverheadRounds     int
 	OverheadBatch      int
 	BenchCount         int
@@ -74,6 +75,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "throughput: time before the window opens")
 	fs.DurationVar(&o.Window, "window", 5*time.Second, "throughput: the measured window (whole seconds)")
 	fs.DurationVar(&o.LatencyToxic, "latency", 50*time.Millisecond, "throughput: the latency toxic's delay")
+	fs.IntVar(&o.SpoolRounds, "spool-rounds", 2, "durable outbox cost: rounds of healthy throughput without the spool and in each SPOOL_FSYNC mode, in turn")
 	fs.IntVar(&o.OverheadRounds, "overhead-rounds", 40, "overhead: rounds of the three variants taking turns")
 	fs.IntVar(&o.OverheadBatch, "overhead-batch", 100, "overhead: queries per variant per round")
 	fs.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the micro-benchmarks")
@@ -108,6 +110,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 		{"-warmup", o.Warmup >= 0},
 		{"-window", o.Window >= time.Second && o.Window%time.Second == 0},
 		{"-latency", o.LatencyToxic > 0 && o.LatencyToxic%time.Millisecond == 0},
+		{"-spool-rounds", o.SpoolRounds > 0},
 		{"-overhead-rounds", o.OverheadRounds > 0},
 		{"-overhead-batch", o.OverheadBatch > 0},
 		{"-bench-count", o.BenchCount > 0},
@@ -206,6 +209,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 			RecoveryStreak: opts.RecoveryStreak, RecoveryTimeoutMS: ms(opts.RecoveryTimeout), RecoveryPaceMS: ms(opts.RecoveryPace),
 			Chats: opts.Chats, Concurrency: opts.Concurrency, WarmupMS: ms(opts.Warmup), WindowMS: ms(opts.Window),
 			LatencyToxicMS: int(opts.LatencyToxic.Milliseconds()),
+			SpoolRounds:    opts.SpoolRounds,
 			OverheadRounds: opts.OverheadRounds, OverheadBatch: opts.OverheadBatch, BenchCount: opts.BenchCount,
 		},
 	}
@@ -280,6 +284,11 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 	}
 	r.Configs = configs
 	r.Ratios = Ratios(r.Fallback)
+
+	if err := b.spoolCost(ctx, r); err != nil {
+		return nil, err
+	}
+	r.SpoolCost = SpoolCost(r.Spool)
 
 	log.Info("healthy-path overhead: bare, bare with a deadline and wrapped pgx queries through the pooler proxy", "rounds", opts.OverheadRounds, "batch", opts.OverheadBatch)
 	if r.Overhead, err = overhead(ctx, env.DSNs().HostPooler, overheadChat, opts.OverheadRounds, opts.OverheadBatch); err != nil {

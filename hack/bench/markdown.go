@@ -152,6 +152,20 @@ func RenderMarkdown(r *Report) string {
 			spread3(t.PerSecond, fmtNum), spread(t.Latency, fmtMS), t.Degraded, t.Capped, t.Errors)
 	}
 	p("\n")
+	if len(r.SpoolCost) > 0 {
+		p("### The durable outbox's cost\n\n")
+		p("The healthy closed loop again, against a fresh bot per window: without the spool (`SPOOL_PATH=off`), and with it "+
+			"in each `SPOOL_FSYNC` mode, taking turns (%d rounds). The goal: at most 10%% fewer replies per second than without.\n\n", r.Settings.SpoolRounds)
+		p("| configuration | windows | replies/s | vs spool=off | p99 (mean of windows) |\n|---|---:|---:|---:|---:|\n")
+		for _, row := range r.SpoolCost {
+			p("| %s | %d | %.0f | %+.1f%% | %s |\n", row.Config, row.Windows, row.RepliesPerSec, row.ChangePct, fmtMS(row.P99MS))
+		}
+		p("\n| window | replies | replies/s | latency (min / median / p99 / max) | degraded | errors |\n|---|---:|---:|---|---:|---:|\n")
+		for _, t := range r.Spool {
+			p("| %s | %d | %.0f | %s | %d | %d |\n", t.Config, t.Replies, t.RepliesPerSec, spread(t.Latency, fmtMS), t.Degraded, t.Errors)
+		}
+		p("\n")
+	}
 
 	p("## 5. The suite's own cost\n\n")
 	if len(r.Cost.StartTimesMS) > 0 {

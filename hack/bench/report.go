@@ -31,9 +31,13 @@ type Report struct {
 	Fallback   []FallbackResult   `json:"fallback"`
 	Ratios     []RatioRow         `json:"ratios"`
 	Throughput []ThroughputResult `json:"throughput"`
-	Overhead   *OverheadResult    `json:"overhead,omitempty"`
-	Micro      *MicroResult       `json:"micro,omitempty"`
-	Cost       Cost               `json:"cost"`
+	// Spool is the durable outbox's cost: healthy throughput windows of the
+	// spool configurations (Config names them); SpoolCost sums them up.
+	Spool     []ThroughputResult `json:"spool,omitempty"`
+	SpoolCost []SpoolRow         `json:"spool_cost,omitempty"`
+	Overhead  *OverheadResult    `json:"overhead,omitempty"`
+	Micro     *MicroResult       `json:"micro,omitempty"`
+	Cost      Cost               `json:"cost"`
 	// LeftOut lists what this run did not measure, and why.
 	LeftOut []string `json:"left_out,omitempty"`
 	// Problems make the run invalid; Valid is their absence.
@@ -78,6 +82,7 @@ type Settings struct {
 	WarmupMS          float64 `json:"warmup_ms"`
 	WindowMS          float64 `json:"window_ms"`
 	LatencyToxicMS    int     `json:"latency_toxic_ms"`
+	SpoolRounds       int     `json:"spool_rounds"`
 	OverheadRounds    int     `json:"overhead_rounds"`
 	OverheadBatch     int     `json:"overhead_batch"`
 	BenchCount        int     `json:"bench_count"`

@@ -58,6 +58,20 @@ func Validate(r *Report) []string {
 		}
 	}
 
+	for _, c := range spoolConfigs() {
+		if !slices.ContainsFunc(r.Spool, func(t ThroughputResult) bool { return t.Config == c.Name }) {
+			add("durable outbox cost, %s: not measured", c.Name)
+		}
+	}
+	for _, t := range r.Spool {
+		switch {
+		case t.Replies < MinThroughputReplies:
+			add("durable outbox cost, %s: %d replies in the window, want at least %d", t.Config, t.Replies, MinThroughputReplies)
+		case t.Degraded > 0:
+			add("durable outbox cost, %s: %d of %d replies were degraded: the stack was not healthy", t.Config, t.Degraded, t.Replies)
+		}
+	}
+
 	for _, setting := range []string{SettingHealthy, SettingLatency, SettingOutage} {
 		i := slices.IndexFunc(r.Throughput, func(t ThroughputResult) bool { return t.Setting == setting })
 		if i < 0 {

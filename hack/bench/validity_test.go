@@ -83,6 +83,9 @@ func TestValidateFindsEachProblem(t *testing.T) {
 		{"a throughput setting not measured", func(r *Report) {
 			r.Throughput = r.Throughput[:2]
 		}, "throughput, outage: not measured"},
+		{"a spool configuration not measured", func(r *Report) { r.Spool = r.Spool[:2] }, "durable outbox cost, spool=reply: not measured"},
+		{"too few replies without the spool", func(r *Report) { r.Spool[0].Replies = 49 }, "durable outbox cost, spool=off: 49 replies in the window"},
+		{"degraded replies with the spool", func(r *Report) { r.Spool[1].Degraded = 3 }, "durable outbox cost, spool=background: 3 of 9500 replies were degraded"},
 		{"no overhead", func(r *Report) { r.Overhead = nil }, "overhead: not measured"},
 		{"too few overhead rounds", func(r *Report) { r.Overhead.Rounds = 9 }, "overhead: 9 rounds, want at least 10"},
 		{"too few micro-benchmark runs", func(r *Report) { r.Micro.Benchmarks[1].Runs = 4 }, "micro-benchmark Query_Wrapped: 4 runs, want at least 5"},
@@ -99,5 +102,29 @@ func TestValidateFindsEachProblem(t *testing.T) {
 				t.Errorf("Validate = %q, want exactly one problem containing %q", problems, tt.want)
 			}
 		})
+	}
+}
+
+func TestSpoolCost(t *testing.T) {
+	windows := []ThroughputResult{
+		{Config: SpoolOff, WindowMS: 5000, Replies: 10000, Latency: Summarize("ms", Exact(1, 10))},
+		{Config: SpoolBackground, WindowMS: 5000, Replies: 9000, Latency: Summarize("ms", Exact(1, 12))},
+		{Config: SpoolOff, WindowMS: 5000, Replies: 10000, Latency: Summarize("ms", Exact(1, 20))},
+		{Config: SpoolBackground, WindowMS: 5000, Replies: 9500, Latency: Summarize("ms", Exact(1, 14))},
+	}
+	got := SpoolCost(windows)
+	if len(got) != 2 {
+		t.Fatalf("rows = %+v, want spool=off and spool=background", got)
+	}
+	want := []SpoolRow{
+		{Config: SpoolOff, Windows: 2, RepliesPerSec: 2000, P99MS: 15, ChangePct: 0},
+		{Config: SpoolBackground, Windows: 2, RepliesPerSec: 1850, P99MS: 13, ChangePct: -7.5},
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Config != w.Config || g.Windows != w.Windows || g.RepliesPerSec != w.RepliesPerSec || g.P99MS != w.P99MS ||
+			g.ChangePct < w.ChangePct-1e-9 || g.ChangePct > w.ChangePct+1e-9 {
+			t.Errorf("row %d = %+v, want %+v", i, g, w)
+		}
 	}
 }
