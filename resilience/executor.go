@@ -3,7 +3,6 @@ package resilience
 import (
 	"context"
 	"errors"
-	"math"
 	"math/rand/v2"
 	"time"
 
@@ -285,15 +284,11 @@ func (c *call) mayRetry(cl Classification) bool {
 // uniform in [0, min(MaxDelay, BaseDelay*Factor^(failed-1))]. failsafe-go's
 // own jitter is symmetric around the delay, hence the DelayFunc.
 func (x *Executor) backoff(failed int) time.Duration {
-	p := x.policy
-	ceil := float64(p.BaseDelay) * math.Pow(p.Factor, float64(failed-1))
-	if ceil > float64(p.MaxDelay) || math.IsNaN(ceil) {
-		ceil = float64(p.MaxDelay)
-	}
-	if p.Jitter && ceil >= 1 {
+	ceil := x.policy.BackoffCeiling(failed)
+	if x.policy.Jitter && ceil >= 1 {
 		return time.Duration(rand.Int64N(int64(ceil) + 1))
 	}
-	return time.Duration(ceil)
+	return ceil
 }
 
 func callerCanceled(ctx context.Context) Classification {

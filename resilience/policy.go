@@ -3,6 +3,7 @@ package resilience
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,17 @@ func (p Policy) WorstCaseCall() time.Duration {
 	}
 	n := time.Duration(max(p.MaxAttempts, 1))
 	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
+}
+
+// BackoffCeiling is the longest delay after the failed-th attempt (1 for
+// the first): min(MaxDelay, BaseDelay*Factor^(failed-1)). With Jitter the
+// delay is uniform in [0, ceiling], without it the ceiling itself.
+func (p Policy) BackoffCeiling(failed int) time.Duration {
+	ceil := float64(p.BaseDelay) * math.Pow(p.Factor, float64(max(failed, 1)-1))
+	if ceil > float64(p.MaxDelay) || math.IsNaN(ceil) {
+		return p.MaxDelay
+	}
+	return time.Duration(ceil)
 }
 
 // Validate reports the first invalid field as a *FieldError.

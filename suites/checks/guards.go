@@ -74,7 +74,7 @@ func GuardTraffic(s scenarios.Scenario, h history.History) Result {
 	return v.result()
 }
 
-// GuardEffect: the faults visibly took effect, as expect.effect says:
+// ReplyEffect: the faults show in the replies, as expect.effect says:
 // degraded: at least one degraded reply in a fault or transition phase;
 // slower: the median latency of answered requests in the fault phase is at
 // least expect.slower_by above the median of the healthy phase;
@@ -82,27 +82,27 @@ func GuardTraffic(s scenarios.Scenario, h history.History) Result {
 // than one attempt (the fault reached the database path, and the retry
 // layer absorbed it);
 // none: no fault was planned or measured.
-func GuardEffect(s scenarios.Scenario, h history.History) Result {
+func ReplyEffect(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	tl := newTimeline(h, r.recoveryWithin)
 	switch r.effect {
 	case scenarios.EffectDegraded:
-		v := newVerdict(NameEffect, true, "The faults had a visible effect: at least one degraded reply during a fault or its grace period.")
+		v := newVerdict(NameReplyEffect, false, "The faults show in the replies: at least one degraded reply during a fault or its grace period.")
 		n, degraded := countDuringFaults(h, tl, func(o history.Op) bool { return o.Degraded })
 		if degraded == 0 {
 			v.fail("no degraded reply among the %d requests during the faults and their grace period", n)
 		}
 		return v.result()
 	case scenarios.EffectRetried:
-		v := newVerdict(NameEffect, true, "The faults had a visible effect: at least one reply during a fault or its grace period needed a retry.")
+		v := newVerdict(NameReplyEffect, false, "The faults show in the replies: at least one reply during a fault or its grace period needed a retry.")
 		n, retried := countDuringFaults(h, tl, func(o history.Op) bool { return o.Attempts > 1 })
 		if retried == 0 {
 			v.fail("no reply took more than one attempt among the %d requests during the faults and their grace period", n)
 		}
 		return v.result()
 	case scenarios.EffectSlower:
-		v := newVerdict(NameEffect, true, fmt.Sprintf(
-			"The faults had a visible effect: the median reply during a fault is at least %s slower than when healthy.", r.slowerBy))
+		v := newVerdict(NameReplyEffect, false, fmt.Sprintf(
+			"The faults show in the replies: the median reply during a fault is at least %s slower than when healthy.", r.slowerBy))
 		var healthy, fault []time.Duration
 		for _, o := range h.Ops {
 			if o.Outcome != history.OK {
@@ -129,13 +129,13 @@ func GuardEffect(s scenarios.Scenario, h history.History) Result {
 		}
 		return v.result()
 	case scenarios.EffectNone:
-		v := newVerdict(NameEffect, true, "The baseline runs without faults.")
+		v := newVerdict(NameReplyEffect, false, "The baseline runs without faults.")
 		if len(r.planned) > 0 || tl.hasFaults() {
 			v.fail("expect.effect is none, but %d faults were planned and %d measured", len(r.planned), len(tl.windows))
 		}
 		return v.result()
 	default:
-		v := newVerdict(NameEffect, true, "The faults had a visible effect.")
+		v := newVerdict(NameReplyEffect, false, "The faults show in the replies.")
 		v.fail("unknown expect.effect %q (want degraded, slower, retried or none)", r.effect)
 		return v.result()
 	}

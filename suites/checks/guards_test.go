@@ -51,7 +51,7 @@ func TestGuardTraffic(t *testing.T) {
 	})
 }
 
-func TestGuardEffect(t *testing.T) {
+func TestReplyEffect(t *testing.T) {
 	slower := func(by time.Duration) func(*scenarios.Scenario) {
 		return func(s *scenarios.Scenario) { s.Expect.Effect, s.Expect.SlowerBy = "slower", d(by) }
 	}
@@ -64,7 +64,7 @@ func TestGuardEffect(t *testing.T) {
 			})
 		}
 	}
-	runCases(t, GuardEffect, NameEffect, true, []checkCase{
+	runCases(t, ReplyEffect, NameReplyEffect, false, []checkCase{
 		{name: "no degraded reply", history: latencyFault,
 			detail: []string{"no degraded reply among the 6 requests during the faults and their grace period"}},
 		{name: "degraded outside the faults does not count", history: func(h *history.History) {
