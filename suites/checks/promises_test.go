@@ -208,7 +208,10 @@ func TestGuardEffect(t *testing.T) {
 		return history.Probe{Fault: "cut", Kind: kind, Where: "pooler", Start: start, End: start + took, OK: ok, TimedOut: timedOut, Toxics: toxics}
 	}
 	fault := func(f scenarios.Fault) func(*scenarios.Scenario) {
-		return func(s *scenarios.Scenario) { f.Name, f.At, f.For = "cut", d(2*time.Second), d(3*time.Second); s.Faults = []scenarios.Fault{f} }
+		return func(s *scenarios.Scenario) {
+			f.Name, f.At, f.For = "cut", d(2*time.Second), d(3*time.Second)
+			s.Faults = []scenarios.Fault{f}
+		}
 	}
 	probes := func(ps ...history.Probe) func(*history.History) {
 		return func(h *history.History) { h.Probes = ps }
