@@ -90,7 +90,7 @@ func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, ba
 	toxicsAt := f.At.D() + f.For.D()/2
 	toxicsDone := !f.IsToxic() && f.Type != scenarios.TypeOutage
 	for next := max(f.At.D()-probeLead, 0); next < f.End(); next = max(next+probeEvery, now()) {
-		if sleepUntil(ctx, base.Add(next)) != nil {
+		if scenarios.SleepUntil(ctx, base.Add(next)) != nil {
 			return out
 		}
 		p := history.Probe{Fault: f.Name, Kind: kind, Where: where, Start: now()}
@@ -161,16 +161,4 @@ func closeProbe(ctx context.Context, conn *pgx.Conn) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	_ = conn.Close(cctx) // the fault may hold the connection; it is dropped either way
-}
-
-// sleepUntil waits for t or the end of ctx.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
