@@ -31,10 +31,10 @@ const (
 	AttemptTimeoutMargin = 250 * time.Millisecond
 	// jitterAlpha is the chance that an honest full-jitter bot fails the
 	// uniformity test of one retry number (or of all pooled).
-	jitterAlpha = 1e-4
+	jitterAlpha = 1e-6
 	// minJitterSamples is the fewest delays the uniformity test judges;
 	// below it no honest sample could be told from a broken one anyway.
-	minJitterSamples = 5
+	minJitterSamples = 8
 )
 
 var (

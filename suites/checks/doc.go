@@ -96,7 +96,7 @@
 //     when the k-th end of an attempt n+1 is logged, at least k of those
 //     lines have had their D run out (2ms of log resolution allowed); with
 //     jitter, D/ceiling of each n (and pooled) passes a Kolmogorov-Smirnov
-//     test against U[0,1] at alpha 1e-4 (from 5 samples). Skipped when the
+//     test against U[0,1] at alpha 1e-6 (from 8 samples). Skipped when the
 //     log has no retry.
 //   - attempt-timeout: per op and n, the ends of attempts n+1 are matched
 //     first-due first to retry lines whose D ran out; an end whose only

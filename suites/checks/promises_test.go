@@ -256,9 +256,9 @@ func TestKSUniform(t *testing.T) {
 	if _, p := ksUniform(even); p < 0.5 {
 		t.Errorf("evenly spread values: p = %g, want about 1", p)
 	}
-	zeros := make([]float64, 5)
+	zeros := make([]float64, minJitterSamples)
 	if d, p := ksUniform(zeros); d != 1 || p >= jitterAlpha {
-		t.Errorf("five zeros: D, p = %g, %g; want 1 and p < %g", d, p, jitterAlpha)
+		t.Errorf("%d zeros: D, p = %g, %g; want 1 and p < %g", len(zeros), d, p, jitterAlpha)
 	}
 	half := []float64{0.5, 0.5, 0.5, 0.5}
 	if _, p := ksUniform(half); p < jitterAlpha {
