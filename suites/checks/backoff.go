@@ -194,15 +194,10 @@ func Backoff(s scenarios.Scenario, h history.History) Result {
 			dues := retries[op][n]
 			next := ends[op][n+1]
 			anyEnd = anyEnd || len(next) > 0
-			ready := 0
-			for k, e := range next {
-				for ready < len(dues) && !dues[ready].due().After(e.at.Add(logSlack)) {
-					ready++
-				}
-				if k+1 > ready {
-					v.log(e.log, h.Logs[e.log], "attempt %d of %s ended at %s, when only %d of the %d %q lines before it had waited out their delay: the bot did not wait as it logged",
-						n+1, op, e.at.Format("15:04:05.000"), ready, countBefore(dues, e.at), fmt.Sprintf("Attempt %d failed, retrying in", n))
-				}
+			for _, k := range unwaited(dues, next) {
+				e := next[k]
+				v.log(e.log, h.Logs[e.log], "attempt %d of %s ended at %s, when only %d of the %d %q lines before it had waited out their delay: the bot did not wait as it logged",
+					n+1, op, e.at.Format("15:04:05.000"), readyBy(dues, e.at), countBefore(dues, e.at), fmt.Sprintf("Attempt %d failed, retrying in", n))
 			}
 		}
 	}
@@ -285,6 +280,34 @@ func sortedIntKeys[V any](m map[int]V) []int {
 	return keys
 }
 
+// unwaited returns the indexes of the ends (sorted by time) that came
+// when fewer retries had waited out their logged delay (dues, sorted by
+// due time) than attempts had ended: Hall's condition for matching every
+// end to its own retry, which an honest bot always meets.
+func unwaited(dues []retryLine, ends []attemptEnd) []int {
+	var out []int
+	ready := 0
+	for k, e := range ends {
+		for ready < len(dues) && !dues[ready].due().After(e.at.Add(logSlack)) {
+			ready++
+		}
+		if k+1 > ready {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func readyBy(dues []retryLine, t time.Time) int {
+	n := 0
+	for _, d := range dues {
+		if !d.due().After(t.Add(logSlack)) {
+			n++
+		}
+	}
+	return n
+}
+
 func countBefore(rs []retryLine, t time.Time) int {
 	n := 0
 	for _, r := range rs {
@@ -313,7 +336,8 @@ func countRetries(retries map[string]map[int][]retryLine) int {
 // finds a matching whenever one exists); an end that only retries due
 // longer ago than the bound could have started is an attempt that
 // outlasted its timeout. First attempts have no start in the log; the
-// reply's latency (latency-bound) bounds them.
+// reply's latency (latency-bound) bounds them. Attempts the bot started
+// without waiting (see Backoff) have no known start and are not judged.
 func AttemptTimeout(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	p := r.policy
@@ -334,6 +358,12 @@ func AttemptTimeout(s scenarios.Scenario, h history.History) Result {
 	for _, op := range sortedKeys(retries) {
 		for _, n := range sortedIntKeys(retries[op]) {
 			dues := retries[op][n]
+			if len(unwaited(dues, ends[op][n+1])) > 0 {
+				// Attempts that did not wait have no known start: backoff
+				// fails them, and their durations cannot be judged.
+				v.note("attempts %d of %s are not timed: the bot did not wait before them (see %s)", n+1, op, NameBackoff)
+				continue
+			}
 			next, expired := 0, -1 // dues[next:] are unmatched; expired: the latest due that ran out unmatched
 			for _, e := range ends[op][n+1] {
 				for next < len(dues) && dues[next].due().Add(bound).Before(e.at.Add(-logSlack)) {

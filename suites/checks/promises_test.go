@@ -85,6 +85,9 @@ func TestAttemptTimeout(t *testing.T) {
 			d := spread(10)
 			retryCalls(h, 10, 2*time.Second, d, d)
 		}, promise: []string{"attempt timeout 500ms plus 250ms"}, detail: []string{"attempt 2 of getCustomPrompt ended", "longer than 750ms"}},
+		{name: "attempts that did not wait are left to backoff", scenario: at500, history: func(h *history.History) {
+			retryCalls(h, 10, 3*ms, spread(10), func(int, int) int { return 0 })
+		}, pass: true, detail: []string{"attempts 2 of getCustomPrompt are not timed: the bot did not wait before them (see backoff)"}},
 		{name: "the good history", pass: true},
 		{name: "no attempt timeout", scenario: func(s *scenarios.Scenario) {
 			z := d(0)
