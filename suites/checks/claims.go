@@ -32,14 +32,18 @@ func replyPersona(o history.Op) (string, bool) {
 
 // fill is a moment the bot's prompt cache may have taken a chat's custom
 // prompt: a reply that read it fresh (custom, not degraded) or an
-// acknowledged /setprompt, within [op.Invoke, op.Complete].
+// acknowledged /setprompt, within [earliest, op.Complete].
 type fill struct {
 	op      history.Op
 	persona string
 	known   bool // the reply quotes the persona
+	// earliest is the op's invoke, or, when it was invoked inside a
+	// proven fault that cuts the bot's path, that fault's stop: no read
+	// could succeed before it.
+	earliest time.Duration
 }
 
-func fillsOf(h history.History) map[string][]fill {
+func fillsOf(h history.History, cut []window) map[string][]fill {
 	out := map[string][]fill{}
 	for _, o := range h.Ops {
 		if o.Outcome != history.OK || o.Degraded || o.PromptSource != scenarios.SourceCustom {
@@ -49,7 +53,27 @@ func fillsOf(h history.History) map[string][]fill {
 			continue
 		}
 		p, ok := replyPersona(o)
-		out[o.Chat] = append(out[o.Chat], fill{o, p, ok})
+		earliest := o.Invoke
+		for _, w := range cut {
+			if earliest >= w.start && earliest < w.stop {
+				earliest = w.stop
+			}
+		}
+		out[o.Chat] = append(out[o.Chat], fill{o, p, ok, earliest})
+	}
+	return out
+}
+
+// cutWindows are the measured windows of the faults that cut the bot's
+// database path (see cuts) and that a probe proved in effect.
+func cutWindows(r rules, h history.History) []window {
+	tl := newTimeline(h, r.recoveryWithin)
+	proofs := proven(r, tl, h)
+	var out []window
+	for _, w := range tl.windows {
+		if f, ok := r.faults[w.fault]; ok && cuts(f, r.botPath) && proofs[w.fault].ok && w.stop != forever {
+			out = append(out, w)
+		}
 	}
 	return out
 }
@@ -57,15 +81,16 @@ func fillsOf(h history.History) map[string][]fill {
 // CacheStaleness: a reply that claims the cached prompt quotes a prompt
 // that the history shows the bot read or saved for that chat (a custom,
 // non-degraded reply, or an acknowledged /setprompt) no longer than
-// PROMPT_MAX_STALENESS before it: some such op began before the reply
-// ended, and ended at most the limit before the reply began (the most
-// lenient reading of both intervals). With the cache off (0) no reply may
-// claim it.
+// PROMPT_MAX_STALENESS before it: some such op could have read before the
+// reply ended (it began before, and not inside a proven fault that cuts
+// the bot's path, or that fault stopped before), and ended at most the
+// limit before the reply began (the most lenient reading of both
+// intervals). With the cache off (0) no reply may claim it.
 func CacheStaleness(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NameStaleness, false, fmt.Sprintf(
 		"A cached reply quotes the chat's own prompt, read or saved by the bot at most %s (PROMPT_MAX_STALENESS) before, as the history shows.", r.staleness))
-	fills := fillsOf(h)
+	fills := fillsOf(h, cutWindows(r, h))
 	for _, o := range h.Ops {
 		if o.Outcome != history.OK || o.PromptSource != scenarios.SourceCached {
 			continue
@@ -77,7 +102,7 @@ func CacheStaleness(s scenarios.Scenario, h history.History) Result {
 		persona, known := replyPersona(o)
 		var youngest *fill
 		for i, f := range fills[o.Chat] {
-			if f.op.Invoke >= o.Complete || (known && f.known && f.persona != persona) {
+			if f.earliest >= o.Complete || (known && f.known && f.persona != persona) {
 				continue
 			}
 			if youngest == nil || f.op.Complete > youngest.op.Complete {
@@ -133,13 +158,9 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NamePromptClaims, false,
 		"A reply's prompt source is possible: not a fresh read while a proven fault cuts the bot's database path, nor the default prompt while the chat's cached prompt was fresh.")
-	tl := newTimeline(h, r.recoveryWithin)
-	proofs := proven(r, tl, h)
-	for _, w := range tl.windows {
-		f, ok := r.faults[w.fault]
-		if !ok || !cuts(f, r.botPath) || !proofs[w.fault].ok || w.stop == forever {
-			continue
-		}
+	cut := cutWindows(r, h)
+	for _, w := range cut {
+		f := r.faults[w.fault]
 		for _, o := range h.Ops {
 			if o.Outcome != history.OK || o.Degraded || o.Invoke < w.start || end(o) > w.stop {
 				continue
@@ -149,7 +170,7 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 		}
 	}
 	if r.staleness > 0 {
-		fills := fillsOf(h)
+		fills := fillsOf(h, cut)
 		writes := writesOf(h)
 		for _, o := range h.Ops {
 			if o.Outcome != history.OK || !o.Degraded || o.PromptSource != scenarios.SourceDefault {

@@ -164,6 +164,17 @@ func TestCacheStaleness(t *testing.T) {
 			h.Ops = h.Ops[:5]
 		}, pass: true},
 		{name: "cache off", scenario: stale(0), detail: []string{"the cache is off"}, ops: []int{4, 5, 6, 7, 8}},
+		{name: "a read straddling the proven outage could not have filled the cache inside it", scenario: stale(300 * ms), history: func(h *history.History) {
+			// #9 read c1's prompt between 2.9s and 5.5s; #6 at 3s claims
+			// the cache, which only #2 (ended 1.51s) could have filled.
+			setOp(h, 9, func(o *history.Op) { o.Chat, o.Invoke = "c1", 2900*ms })
+			h.Ops = h.Ops[:10]
+			for i := 4; i <= 8; i++ {
+				if h.Ops[i].Chat == "c2" {
+					setOp(h, i, func(o *history.Op) { o.PromptSource = "default" })
+				}
+			}
+		}, detail: []string{"op #6", "the bot last read or saved it in op #2"}, ops: []int{4, 6, 8}},
 	})
 }
 
