@@ -137,8 +137,11 @@
 //     has measured events, none with Err, and stopped; no measured fault is
 //     missing from the plan. Without it an unplayed fault would make every op
 //     healthy and every check vacuously true.
-//   - guard-traffic: at least expect.min_messages_per_fault ops were invoked
-//     inside each measured window.
+//   - guard-traffic: at least expect.min_messages_per_fault ops met each
+//     measured window: invoked inside it or in flight when it began (a bot
+//     hanging through a fault throttles the driver; its hung requests still
+//     met the fault). A window where the bot held all traffic.concurrency
+//     slots of the driver for 90% of it passes with a note.
 //   - guard-effect: every measured fault window holds a probe of the
 //     harness's own (History.Probes, run entirely inside the window) that
 //     shows the fault: an SQL probe that failed (outage, restart,

@@ -33,6 +33,7 @@ type rules struct {
 	faults           map[string]scenarios.Fault      // planned faults by name
 	minPerFault      int
 	customPrompts    bool
+	concurrency      int // the traffic driver's slots (traffic.concurrency, default chats)
 	planned          []string // planned fault names, in timeline order
 }
 
@@ -55,6 +56,7 @@ func rulesOf(s scenarios.Scenario) rules {
 		codes:            e.Codes,
 		minPerFault:      e.MinMessagesPerFault,
 		customPrompts:    s.Traffic.CustomPrompts,
+		concurrency:      s.Traffic.Concurrency,
 		staleness:        DefaultPromptMaxStaleness,
 		botPath:          s.Bot.Database,
 		faults:           map[string]scenarios.Fault{},
@@ -68,6 +70,9 @@ func rulesOf(s scenarios.Scenario) rules {
 	r.policy = s.Policy()
 	if err := r.policy.Validate(); err != nil {
 		r.policyErr = fmt.Errorf("scenario %s: bot.retry/bot.breaker: %w", s.Name, err)
+	}
+	if r.concurrency == 0 {
+		r.concurrency = s.Traffic.Chats
 	}
 	if r.attempts == 0 {
 		r.attempts = r.policy.MaxAttempts
