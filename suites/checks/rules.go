@@ -33,7 +33,7 @@ type rules struct {
 	faults           map[string]scenarios.Fault      // planned faults by name
 	minPerFault      int
 	customPrompts    bool
-	concurrency      int // the traffic driver's slots (traffic.concurrency, default chats)
+	concurrency      int      // the traffic driver's slots (traffic.concurrency, default chats)
 	planned          []string // planned fault names, in timeline order
 }
 
