@@ -74,20 +74,27 @@ func (p Policy) WorstCaseCall() time.Duration {
 	return n*p.AttemptTimeout + (n-1)*p.MaxDelay
 }
 
-// Backoff is the full-jitter exponential delay after the failed-th failed
-// attempt: uniform in [0, min(MaxDelay, BaseDelay*Factor^(failed-1))], or
-// that ceiling without Jitter. failsafe-go's own jitter is symmetric around
-// the delay, hence this function. Other retriers (the bot's migrator) use it
-// with a Policy of their own.
-func (p Policy) Backoff(failed int) time.Duration {
+// BackoffCeiling is the longest delay after the failed-th attempt (1 for
+// the first): min(MaxDelay, BaseDelay*Factor^(failed-1)). With Jitter the
+// delay is uniform in [0, ceiling], without it the ceiling itself.
+func (p Policy) BackoffCeiling(failed int) time.Duration {
 	ceil := float64(p.BaseDelay) * math.Pow(p.Factor, float64(max(failed, 1)-1))
 	if ceil > float64(p.MaxDelay) || math.IsNaN(ceil) {
-		ceil = float64(p.MaxDelay)
+		return p.MaxDelay
 	}
+	return time.Duration(ceil)
+}
+
+// Backoff is the full-jitter exponential delay after the failed-th failed
+// attempt: uniform in [0, BackoffCeiling(failed)], or that ceiling without
+// Jitter. failsafe-go's own jitter is symmetric around the delay, hence this
+// function. Other retriers (the bot's migrator) use it with a Policy of their own.
+func (p Policy) Backoff(failed int) time.Duration {
+	ceil := p.BackoffCeiling(failed)
 	if p.Jitter && ceil >= 1 {
 		return time.Duration(rand.Int64N(int64(ceil) + 1))
 	}
-	return time.Duration(ceil)
+	return ceil
 }
 
 // Validate reports the first invalid field as a *FieldError.

@@ -79,7 +79,7 @@ func TestCatalog(t *testing.T) {
 	has("slow_close", func(s Scenario, f Fault) bool { return f.Type == TypeSlowClose })
 	has("pool exhaustion (small connection_limit, many chats, P2024)", func(s Scenario, f Fault) bool {
 		return s.HasLabel("fault:pool_exhaustion") && s.Bot.URLParams["connection_limit"] != "" &&
-			s.Traffic.Chats >= 8 && slices.Contains(s.Expect.Codes, "P2024")
+			s.Traffic.Chats >= 8 && slices.Contains(s.Expect.Codes[f.Name].Must, "P2024")
 	})
 	has("a postgres restart", func(s Scenario, f Fault) bool { return f.Type == TypeRestart && f.Target == TargetPostgres })
 	has("a PgBouncer pause", func(s Scenario, f Fault) bool { return f.Type == TypePause })

@@ -333,17 +333,19 @@ func TestParseErrors(t *testing.T) {
 				"expect:",                         // 11
 				"  effect: degraded",              // 12
 				"  attempts_per_failed_lookup: 4", // 13
-				"  prompt_sources: {fault: [cached, stale, cached]}", // 14
-				"  codes: [P1001, P9999]",                            // 15
-				"  log_lines: ['  ']",                                // 16
-				"  min_messages_per_fault: 0",                        // 17
-				"  recovery_within: 0s",                              // 18
+				"  prompt_sources: {fault: [cached, stale, cached]}",                          // 14
+				"  codes: {cut: {must: [P1001, P9999], may: [P1001]}, nope: {must: [P1001]}}", // 15
+				"  log_lines: ['  ']",         // 16
+				"  min_messages_per_fault: 0", // 17
+				"  recovery_within: 0s",       // 18
 			})...),
 			want: []string{
 				"t.yaml:13: expect.attempts_per_failed_lookup: must be between 1 and the policy's max attempts (3), got 4",
 				`t.yaml:14: expect.prompt_sources.fault[1]: unknown prompt source "stale" (known: custom, cached, default)`,
 				`t.yaml:14: expect.prompt_sources.fault[2]: "cached" is listed twice`,
-				`t.yaml:15: expect.codes[1]: unknown Prisma code "P9999"`,
+				`t.yaml:15: expect.codes.cut.must[1]: unknown Prisma code "P9999"`,
+				`t.yaml:15: expect.codes.cut.may[0]: "P1001" is already in must`,
+				`t.yaml:15: expect.codes.nope: names no fault of this scenario (its faults: cut)`,
 				"t.yaml:16: expect.log_lines[0]: must not be blank",
 				"t.yaml:17: expect.min_messages_per_fault: must be at least 1, got 0",
 				"t.yaml:18: expect.recovery_within: must be above 0, got 0s",

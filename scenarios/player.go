@@ -161,7 +161,7 @@ func op(ctx context.Context, timeout time.Duration, fn func(context.Context) err
 // before the fault's start.
 func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 	defer func() { err = errors.Join(p.errs...) }()
-	if sleepUntil(ctx, p.base.Add(p.f.At.D())) != nil {
+	if SleepUntil(ctx, p.base.Add(p.f.At.D())) != nil {
 		return false, nil
 	}
 	switch {
@@ -182,7 +182,7 @@ func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 			return true, nil
 		}
 		p.ev.Start = p.now()
-		_ = sleepUntil(ctx, p.base.Add(p.f.End())) // on ctx end: undo now
+		_ = SleepUntil(ctx, p.base.Add(p.f.End())) // on ctx end: undo now
 		if err := op(ctx, opTimeout, undo); err != nil {
 			p.fail("undo", err)
 		}
@@ -238,7 +238,7 @@ func (p *faultPlayer) flap(ctx context.Context) (started bool) {
 	end := p.base.Add(p.f.End())
 	down, applied := false, false
 	for next := p.base.Add(p.f.At.D()); next.Before(end); next = next.Add(p.f.Flap.D()) {
-		if sleepUntil(ctx, next) != nil {
+		if SleepUntil(ctx, next) != nil {
 			break
 		}
 		toggle, step := px.Disable, "disable"
@@ -259,7 +259,7 @@ func (p *faultPlayer) flap(ctx context.Context) (started bool) {
 		}
 	}
 	if len(p.errs) == 0 {
-		_ = sleepUntil(ctx, end)
+		_ = SleepUntil(ctx, end)
 	}
 	if down {
 		if err := op(ctx, opTimeout, px.Enable); err != nil {
@@ -270,8 +270,9 @@ func (p *faultPlayer) flap(ctx context.Context) (started bool) {
 	return applied || len(p.errs) > 0
 }
 
-// sleepUntil waits for the deadline t or the end of ctx.
-func sleepUntil(ctx context.Context, t time.Time) error {
+// SleepUntil waits for the deadline t or the end of ctx (the player's clock,
+// also the harness's probes').
+func SleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err()

@@ -222,10 +222,25 @@ type Expect struct {
 	OutboxDrained       bool     `yaml:"outbox_drained"`
 	LogLines            []string `yaml:"log_lines,omitempty"`
 	MinMessagesPerFault int      `yaml:"min_messages_per_fault"`
-	// Codes are Prisma codes (P1001, P2024, ...) that must each show up at
-	// least once during the faults, on a degraded reply or in the bot's
-	// [DB Retry] log lines.
-	Codes []string `yaml:"codes,omitempty"`
+	// Codes says, per fault name, which Prisma codes the fault's cause
+	// implies: each Must code shows up during that fault (on a degraded
+	// reply or a [DB Retry] log line), and no code other than Must and May
+	// does. A fault left out is not checked for codes.
+	Codes map[string]FaultCodes `yaml:"codes,omitempty"`
+}
+
+// FaultCodes are the Prisma codes one fault must and may produce.
+type FaultCodes struct {
+	// Must: each shows up at least once during the fault.
+	Must []string `yaml:"must,omitempty"`
+	// May: allowed as well (e.g. P1017 for the pooled connections an
+	// outage closes, next to its P1001 for the refused reconnects).
+	May []string `yaml:"may,omitempty"`
+}
+
+// Allows reports whether code is one the fault must or may produce.
+func (c FaultCodes) Allows(code string) bool {
+	return slices.Contains(c.Must, code) || slices.Contains(c.May, code)
 }
 
 // PromptSources lists the prompt sources allowed in each phase.

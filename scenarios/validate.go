@@ -641,17 +641,35 @@ func (s Scenario) validateExpect(v *validator) {
 	if e.MinMessagesPerFault < 1 {
 		v.errf("expect.min_messages_per_fault", "must be at least 1, got %d", e.MinMessagesPerFault)
 	}
-	for i, c := range e.Codes {
-		field := fmt.Sprintf("expect.codes[%d]", i)
-		switch {
-		case !codePattern.MatchString(c) || !slices.Contains(knownCodes, resilience.Code(c)):
-			known := make([]string, len(knownCodes))
-			for j, k := range knownCodes {
-				known[j] = string(k)
+	faultNames := make([]string, len(s.Faults))
+	for i, f := range s.Faults {
+		faultNames[i] = f.Name
+	}
+	for _, name := range slices.Sorted(maps.Keys(e.Codes)) {
+		fc, field := e.Codes[name], "expect.codes."+name
+		if !slices.Contains(faultNames, name) {
+			v.errf(field, "names no fault of this scenario (its faults: %s)", strings.Join(faultNames, ", "))
+			continue
+		}
+		for _, list := range []struct {
+			key   string
+			codes []string
+		}{{"must", fc.Must}, {"may", fc.May}} {
+			for i, c := range list.codes {
+				f := fmt.Sprintf("%s.%s[%d]", field, list.key, i)
+				switch {
+				case !codePattern.MatchString(c) || !slices.Contains(knownCodes, resilience.Code(c)):
+					known := make([]string, len(knownCodes))
+					for j, k := range knownCodes {
+						known[j] = string(k)
+					}
+					v.errf(f, "unknown Prisma code %q (known: %s)", c, strings.Join(known, ", "))
+				case slices.Index(list.codes, c) != i:
+					v.errf(f, "%q is listed twice", c)
+				case list.key == "may" && slices.Contains(fc.Must, c):
+					v.errf(f, "%q is already in must", c)
+				}
 			}
-			v.errf(field, "unknown Prisma code %q (known: %s)", c, strings.Join(known, ", "))
-		case slices.Index(e.Codes, c) != i:
-			v.errf(field, "%q is listed twice", c)
 		}
 	}
 	if baseline && len(e.Codes) > 0 {

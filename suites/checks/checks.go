@@ -17,7 +17,7 @@ const (
 	NameAnswered      = "every-message-answered"
 	NameAttempts      = "attempts-bounded"
 	NameLogLines      = "log-lines"
-	NameCodes         = "codes-seen"
+	NameCodes         = "codes-by-cause"
 	NamePromptSources = "prompt-sources"
 	NameLatency       = "latency-bound"
 	NameRecovered     = "recovered"
@@ -308,40 +308,6 @@ func renderLog(l history.LogLine) string {
 		fmt.Fprintf(&b, " %s=%v", k, l.Attrs[k])
 	}
 	return b.String()
-}
-
-// CodesSeen: every code of expect.codes shows up at least once, on a
-// degraded reply during a fault or its grace period, or as the code
-// attribute of a [DB Retry] log line (log lines carry the bot's wall
-// clock, not the history's offsets, so they are not placed in phases).
-func CodesSeen(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
-	if len(r.codes) == 0 {
-		return newVerdict(NameCodes, false, "The faults show the Prisma codes the scenario expects.").skip("expect.codes is empty")
-	}
-	v := newVerdict(NameCodes, false, fmt.Sprintf("The faults show the codes %s.", list(r.codes)))
-	tl := newTimeline(h, r.recoveryWithin)
-	seen := map[string]bool{}
-	for _, o := range h.Ops {
-		if o.Outcome == history.OK && o.Degraded {
-			if ph := tl.phase(o); ph == Fault || ph == Transition {
-				seen[o.Code] = true
-			}
-		}
-	}
-	for _, l := range h.Logs {
-		if strings.HasPrefix(l.Msg, "[DB Retry]") {
-			if c, ok := l.Attrs["code"].(string); ok {
-				seen[c] = true
-			}
-		}
-	}
-	for _, c := range r.codes {
-		if !seen[c] {
-			v.fail("no degraded reply during the faults and no [DB Retry] line has code %s", c)
-		}
-	}
-	return v.result()
 }
 
 // PromptSources: every answered request's prompt_source is allowed in its

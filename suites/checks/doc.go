@@ -63,9 +63,46 @@
 //     connection-class code, the [getCustomPrompt] one once such a reply is a
 //     lookup; "P1001: Can't reach database server at host:port" somewhere in
 //     a line once a reply is degraded with P1001.
-//   - codes-seen: each expect.codes entry is the code of a degraded reply in
-//     a fault or transition phase, or the code attribute of a [DB Retry]
-//     line (log lines carry the bot's wall clock, so they are not phased).
+//   - codes-by-cause: per fault with declared codes (expect.codes), each
+//     must code shows on a degraded reply that tried the database (attempts
+//     > 0: fast fails carry the breaker's P1001) or a [DB Retry] line with a
+//     code (not the breaker's "failing fast"), from 100ms before the fault's
+//     start to recovery_within after its stop (replies by the harness's
+//     clock, log lines by theirs); and every code seen in that span is a
+//     must or may code of a fault active then (not judged while a fault
+//     without declared codes is active, nor outside every span).
+//   - effect-on-replies: expect.effect, as the replies show it. degraded:
+//     one degraded reply in a fault or transition phase; slower: the median
+//     latency of answered ops in the fault phase is at least
+//     expect.slower_by above the healthy phase's; retried: one reply in a
+//     fault or transition phase took more than one attempt; none: no fault
+//     planned or measured.
+//   - prompt-claims: no op answered without degradation lies entirely
+//     inside the window of a fault that cuts the bot's database path
+//     (outage without flap, timeout, reset_peer 0 on bot.database's proxy;
+//     pause on the pooler path; partition of the bot) and that a probe
+//     proved (guard-effect); no degraded "default" reply while an op of that
+//     chat that read or saved its custom prompt (custom and not degraded)
+//     ended before it began and began within PROMPT_MAX_STALENESS of its
+//     end, with no /reset invoked in between.
+//   - cache-staleness: every "cached" reply quotes (template responder:
+//     "[persona] You said: ...") a persona that an op of the same chat read
+//     or saved (custom and not degraded; a /setprompt's "I'll answer as:")
+//     that began before the reply ended and ended at most
+//     PROMPT_MAX_STALENESS (+1ms) before it began; none with the cache off.
+//   - backoff: from the bot's log timestamps (LOG_LEVEL=debug marks every
+//     attempt's end): every "Attempt n/Y failed, retrying in D" has D at
+//     most Policy.BackoffCeiling(n) (equal without jitter); per op and n,
+//     when the k-th end of an attempt n+1 is logged, at least k of those
+//     lines have had their D run out (2ms of log resolution allowed); with
+//     jitter, D/ceiling of each n (and pooled) passes a Kolmogorov-Smirnov
+//     test against U[0,1] at alpha 1e-6 (from 8 samples). Skipped when the
+//     log has no retry.
+//   - attempt-timeout: per op and n, the ends of attempts n+1 are matched
+//     first-due first to retry lines whose D ran out; an end whose only
+//     candidates were due more than attempt timeout + AttemptTimeoutMargin
+//     (250ms) earlier outlasted its timeout. Skipped without an attempt
+//     timeout or retries.
 //   - prompt-sources: each answered op's prompt_source is allowed in its
 //     phase. A non-degraded "default" counts as "custom" when the chat may
 //     have had no custom prompt then (not seeded, or a /reset that was not
@@ -100,13 +137,19 @@
 //     has measured events, none with Err, and stopped; no measured fault is
 //     missing from the plan. Without it an unplayed fault would make every op
 //     healthy and every check vacuously true.
-//   - guard-traffic: at least expect.min_messages_per_fault ops were invoked
-//     inside each measured window.
-//   - guard-effect: degraded: one degraded reply in a fault or transition
-//     phase (over the whole scenario, not per fault); slower: the median
-//     latency of answered ops in the fault phase is at least
-//     expect.slower_by above the healthy phase's; none: no fault planned or
-//     measured.
+//   - guard-traffic: at least expect.min_messages_per_fault ops met each
+//     measured window: invoked inside it or in flight when it began (a bot
+//     hanging through a fault throttles the driver; its hung requests still
+//     met the fault). A window where the bot held all traffic.concurrency
+//     slots of the driver for 90% of it passes with a note.
+//   - guard-effect: every measured fault window holds a probe of the
+//     harness's own (History.Probes, run entirely inside the window) that
+//     shows the fault: an SQL probe that failed (outage, restart,
+//     reset_peer, limit_data) or got no answer (timeout, pause), one slowed
+//     by at least latency - jitter (latency), Toxiproxy listing the toxic
+//     (bandwidth, slicer, slow_close), Docker showing the target detached
+//     (partition). The bot's replies play no part: a bot that masks a fault
+//     fails behaviour checks, and "invalid" means the fault did not happen.
 //   - guard-steady-state: before the first fault, and from last stop +
 //     recovery_within on, at least 3 ops each, every one answered, not
 //     degraded, with its chat's own prompt (as in prompt-sources). Without

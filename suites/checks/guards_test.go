@@ -41,17 +41,30 @@ func TestGuardTraffic(t *testing.T) {
 	runCases(t, GuardTraffic, NameTraffic, true, []checkCase{
 		{name: "too few requests in the window", scenario: func(s *scenarios.Scenario) {
 			s.Expect.MinMessagesPerFault = 6
-		}, promise: []string{"at least 6 requests"}, detail: []string{"fault cut [2s, 5s) saw 5 requests"}},
+		}, promise: []string{"at least 6 requests"}, detail: []string{"fault cut [2s, 5s) met 5 requests"}},
 		{name: "every window counts", history: func(h *history.History) {
 			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "again", Start: 9 * time.Second, Stop: 9500 * ms})
-		}, detail: []string{"fault again [9s, 9.5s) saw 0 requests"}},
+		}, detail: []string{"fault again [9s, 9.5s) met 0 requests"}},
 		{name: "default minimum", scenario: func(s *scenarios.Scenario) { s.Expect.MinMessagesPerFault = 0 },
-			history: func(h *history.History) { h.Ops = h.Ops[:8] }, promise: []string{"at least 5"}, detail: []string{"saw 4 requests"}},
+			history: func(h *history.History) { h.Ops = h.Ops[:8] }, promise: []string{"at least 5"}, detail: []string{"met 4 requests"}},
+		{name: "requests hung through the window count (a bot masking the fault throttles the driver)", history: func(h *history.History) {
+			h.Ops = h.Ops[:5]
+			for i := range h.Ops {
+				setOp(h, i, func(o *history.Op) { o.Complete = 5100 * ms })
+			}
+		}, pass: true},
+		{name: "every driver slot held by the bot through the window", scenario: func(s *scenarios.Scenario) {
+			s.Traffic.Concurrency = 2
+		}, history: func(h *history.History) {
+			h.Ops = append(h.Ops[:4], h.Ops[9:]...)
+			setOp(h, 2, func(o *history.Op) { o.Complete = 5100 * ms })
+			setOp(h, 3, func(o *history.Op) { o.Complete = 5100 * ms })
+		}, pass: true, detail: []string{"fault cut met only 2 requests because the bot held all 2 of the driver's slots"}},
 		{name: "baseline", history: func(h *history.History) { h.Faults = nil }, pass: true, skipped: true},
 	})
 }
 
-func TestGuardEffect(t *testing.T) {
+func TestReplyEffect(t *testing.T) {
 	slower := func(by time.Duration) func(*scenarios.Scenario) {
 		return func(s *scenarios.Scenario) { s.Expect.Effect, s.Expect.SlowerBy = "slower", d(by) }
 	}
@@ -64,7 +77,7 @@ func TestGuardEffect(t *testing.T) {
 			})
 		}
 	}
-	runCases(t, GuardEffect, NameEffect, true, []checkCase{
+	runCases(t, ReplyEffect, NameReplyEffect, false, []checkCase{
 		{name: "no degraded reply", history: latencyFault,
 			detail: []string{"no degraded reply among the 6 requests during the faults and their grace period"}},
 		{name: "degraded outside the faults does not count", history: func(h *history.History) {

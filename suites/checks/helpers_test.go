@@ -41,7 +41,7 @@ func testScenario(mods ...func(*scenarios.Scenario)) scenarios.Scenario {
 			OutboxDrained:       true,
 			LogLines:            []string{"[DB Retry] Attempt 1/3 failed", "[getCustomPrompt] Database connection error after retries"},
 			MinMessagesPerFault: 5,
-			Codes:               []string{"P1001"},
+			Codes:               map[string]scenarios.FaultCodes{"cut": {Must: []string{"P1001"}, May: []string{"P1017"}}},
 		},
 	}
 	for _, m := range mods {
@@ -104,21 +104,43 @@ func goodHistory() history.History {
 	}
 	return history.History{
 		Scenario: "outage-test",
-		Base:     time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		Base:     testBase,
 		Ops:      ops,
 		Faults:   []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: 2000 * ms, Stop: 5000 * ms}},
 		Logs: []history.LogLine{
-			{Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"op": "getCustomPrompt", "code": "P1001"}},
-			{Level: "WARN", Msg: "[DB Retry] Attempt 2/3 failed, retrying in 150ms...", Attrs: map[string]any{"op": "getCustomPrompt", "code": "P1001"}},
-			{Level: "ERROR", Msg: "[DB Retry] Giving up after 3/3 attempts", Attrs: map[string]any{"op": "getCustomPrompt", "code": "P1001"}},
-			{Level: "ERROR", Msg: lineLookupFailed, Attrs: map[string]any{
+			// op #4's lookup: attempt 1 fails on the closed pooled
+			// connection, 2 and 3 are refused; the waits are real.
+			logAt(2105*ms, "DEBUG", "[DB Retry] Attempt 1/3 failed", "P1017", 1, -1),
+			logAt(2105*ms, "WARN", "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", "P1017", 1, 80),
+			logAt(2190*ms, "DEBUG", "[DB Retry] Attempt 2/3 failed", "P1001", 2, -1),
+			logAt(2190*ms, "WARN", "[DB Retry] Attempt 2/3 failed, retrying in 150ms...", "P1001", 2, 150),
+			logAt(2345*ms, "DEBUG", "[DB Retry] Attempt 3/3 failed", "P1001", 3, -1),
+			logAt(2345*ms, "ERROR", "[DB Retry] Giving up after 3/3 attempts", "P1001", 3, -1),
+			{Time: testBase.Add(2346 * ms), Level: "ERROR", Msg: lineLookupFailed, Attrs: map[string]any{
 				"chat": "c1", "code": "P1001", "error": "P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"}},
-			{Level: "WARN", Msg: lineDegraded, Attrs: map[string]any{"chat": "c1", "code": "P1001"}},
+			{Time: testBase.Add(2346 * ms), Level: "WARN", Msg: lineDegraded, Attrs: map[string]any{"chat": "c1", "code": "P1001"}},
+		},
+		Probes: []history.Probe{
+			{Fault: "cut", Kind: history.ProbeSQL, Where: "pooler", Start: 1700 * ms, End: 1702 * ms, OK: true},
+			{Fault: "cut", Kind: history.ProbeSQL, Where: "pooler", Start: 2050 * ms, End: 2051 * ms, Err: "connection refused"},
+			{Fault: "cut", Kind: history.ProbeToxics, Where: "pooler", Start: 3500 * ms, End: 3501 * ms, OK: true},
 		},
 		MetricsAfter: map[string]float64{"bot_outbox_depth": 0, `bot_outbox_dropped_total{reason="overflow"}`: 0},
 		Prompts:      map[string]string{"c1": "You are a seeded parrot.", "c2": "You are a pirate."},
 		Logged:       logged,
 	}
+}
+
+var testBase = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// logAt is a [DB Retry] line of getCustomPrompt at offset at from
+// testBase; delayMS >= 0 adds delay_ms.
+func logAt(at time.Duration, level, msg, code string, attempt int, delayMS int) history.LogLine {
+	attrs := map[string]any{"op": "getCustomPrompt", "code": code, "attempt": float64(attempt), "max_attempts": float64(3)}
+	if delayMS >= 0 {
+		attrs["delay_ms"] = float64(delayMS)
+	}
+	return history.LogLine{Time: testBase.Add(at), Level: level, Msg: msg, Attrs: attrs}
 }
 
 // checkCase is one hand-made history and what one checker must say of it.
@@ -181,3 +203,10 @@ func runCases(t *testing.T, check func(scenarios.Scenario, history.History) Resu
 
 // setOp changes op #i of the history.
 func setOp(h *history.History, i int, f func(*history.Op)) { f(&h.Ops[i]) }
+
+// dropLine removes every log line whose message starts with msgPrefix.
+func dropLine(msgPrefix string) func(*history.History) {
+	return func(h *history.History) {
+		h.Logs = slices.DeleteFunc(h.Logs, func(l history.LogLine) bool { return strings.HasPrefix(l.Msg, msgPrefix) })
+	}
+}

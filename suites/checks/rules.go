@@ -27,11 +27,19 @@ type rules struct {
 	noAckedWriteLost bool
 	outboxDrained    bool
 	logLines         []string
-	codes            []string
+	codes            map[string]scenarios.FaultCodes // by fault name
+	staleness        time.Duration                   // PROMPT_MAX_STALENESS; 0: no cache
+	botPath          string                          // the proxy the bot's DATABASE_URL goes through
+	faults           map[string]scenarios.Fault      // planned faults by name
 	minPerFault      int
 	customPrompts    bool
+	concurrency      int      // the traffic driver's slots (traffic.concurrency, default chats)
 	planned          []string // planned fault names, in timeline order
 }
+
+// DefaultPromptMaxStaleness is the bot's PROMPT_MAX_STALENESS when a
+// scenario leaves it unset (docs/bot.md).
+const DefaultPromptMaxStaleness = 10 * time.Minute
 
 func rulesOf(s scenarios.Scenario) rules {
 	e := s.Expect
@@ -48,10 +56,23 @@ func rulesOf(s scenarios.Scenario) rules {
 		codes:            e.Codes,
 		minPerFault:      e.MinMessagesPerFault,
 		customPrompts:    s.Traffic.CustomPrompts,
+		concurrency:      s.Traffic.Concurrency,
+		staleness:        DefaultPromptMaxStaleness,
+		botPath:          s.Bot.Database,
+		faults:           map[string]scenarios.Fault{},
+	}
+	if s.Bot.PromptMaxStaleness != nil {
+		r.staleness = s.Bot.PromptMaxStaleness.D()
+	}
+	if r.botPath == "" {
+		r.botPath = scenarios.DefaultDatabase
 	}
 	r.policy = s.Policy()
 	if err := r.policy.Validate(); err != nil {
 		r.policyErr = fmt.Errorf("scenario %s: bot.retry/bot.breaker: %w", s.Name, err)
+	}
+	if r.concurrency == 0 {
+		r.concurrency = s.Traffic.Chats
 	}
 	if r.attempts == 0 {
 		r.attempts = r.policy.MaxAttempts
@@ -85,6 +106,8 @@ func rulesOf(s scenarios.Scenario) rules {
 			name = fmt.Sprintf("%s-%d", f.Type, i)
 		}
 		r.planned = append(r.planned, name)
+		f.Name = name
+		r.faults[name] = f
 	}
 	return r
 }

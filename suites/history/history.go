@@ -82,4 +82,45 @@ type History struct {
 	// Logged counts, per inbound message text, the rows of the bot's
 	// message_log in postgres after recovery (direction 'in').
 	Logged map[string]int `json:"logged,omitempty"`
+	// Probes are the harness's own looks at the stack during the faults
+	// (see Probe): the evidence that a fault took effect which does not
+	// depend on the bot.
+	Probes []Probe `json:"probes,omitempty"`
 }
+
+// Probe kinds.
+const (
+	// ProbeSQL is a connection of the harness's own through the fault's
+	// path (a Toxiproxy proxy, so the fault applies to it) running SELECT 1.
+	ProbeSQL = "sql"
+	// ProbeToxics reads Toxiproxy's own state of the proxy: its toxics and
+	// whether it is enabled.
+	ProbeToxics = "toxics"
+	// ProbeNetwork asks Docker whether the container is attached to the
+	// stack's network.
+	ProbeNetwork = "network"
+)
+
+// Probe is one look of the harness at the stack while a fault was planned,
+// made without the bot. Start and End are offsets from Base, like ops.
+type Probe struct {
+	Fault string        `json:"fault"`
+	Kind  string        `json:"kind"`
+	Where string        `json:"where"` // the proxy or container probed
+	Start time.Duration `json:"start"`
+	End   time.Duration `json:"end"`
+	// OK: the SQL probe was answered; the network probe found the
+	// container attached. For toxics probes, whether the API answered.
+	OK bool `json:"ok"`
+	// TimedOut: the SQL probe got no answer within its deadline.
+	TimedOut bool `json:"timed_out,omitempty"`
+	// Err is the probe's error (passwords redacted).
+	Err string `json:"err,omitempty"`
+	// Toxics lists, for a toxics probe, the proxy's toxics as
+	// "name:type:stream" and Enabled whether the proxy accepted connections.
+	Toxics  []string `json:"toxics,omitempty"`
+	Enabled bool     `json:"enabled,omitempty"`
+}
+
+// Took is how long the probe ran.
+func (p Probe) Took() time.Duration { return p.End - p.Start }

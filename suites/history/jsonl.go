@@ -16,6 +16,7 @@ import (
 //	{"record":"op", ...Op}                                             one per request
 //	{"record":"fault", ...scenarios.FaultEvent}                        one per fault
 //	{"record":"log", ...LogLine}                                       one per bot log line
+//	{"record":"probe", ...Probe}                                       one per harness probe
 //	{"record":"state", "metrics_after":..., "prompts":..., "logged":...} last line
 //
 // Lines are self-describing so that tools (jq, grep) can slice a history
@@ -40,6 +41,11 @@ type faultLine struct {
 type logLine struct {
 	Record string `json:"record"`
 	LogLine
+}
+
+type probeLine struct {
+	Record string `json:"record"`
+	Probe
 }
 
 type stateLine struct {
@@ -69,6 +75,11 @@ func (h History) WriteJSONL(w io.Writer) error {
 	for _, l := range h.Logs {
 		if err := enc.Encode(logLine{"log", l}); err != nil {
 			return fmt.Errorf("write history log line: %w", err)
+		}
+	}
+	for _, p := range h.Probes {
+		if err := enc.Encode(probeLine{"probe", p}); err != nil {
+			return fmt.Errorf("write history probe of %s: %w", p.Fault, err)
 		}
 	}
 	if err := enc.Encode(stateLine{"state", h.MetricsAfter, h.Prompts, h.Logged}); err != nil {
@@ -111,6 +122,10 @@ func ReadJSONL(r io.Reader) (History, error) {
 			var v logLine
 			err = json.Unmarshal(line, &v)
 			h.Logs = append(h.Logs, v.LogLine)
+		case "probe":
+			var v probeLine
+			err = json.Unmarshal(line, &v)
+			h.Probes = append(h.Probes, v.Probe)
 		case "state":
 			var v stateLine
 			err = json.Unmarshal(line, &v)

@@ -22,15 +22,19 @@ func TestJSONLRoundTrip(t *testing.T) {
 		Faults:       []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: time.Second, Stop: 3 * time.Second}},
 		Logs:         []LogLine{{Time: time.Date(2026, 11, 26, 9, 0, 1, 0, time.UTC), Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"code": "P1001"}}},
 		MetricsAfter: map[string]float64{"bot_outbox_depth": 0},
-		Prompts:      map[string]string{"c0": "persona"},
-		Logged:       map[string]int{"hi": 2},
+		Probes: []Probe{
+			{Fault: "cut", Kind: ProbeSQL, Where: "pooler", Start: 1100 * time.Millisecond, End: 1102 * time.Millisecond, Err: "connection refused"},
+			{Fault: "cut", Kind: ProbeToxics, Where: "pooler", Start: 1200 * time.Millisecond, End: 1201 * time.Millisecond, OK: true, Toxics: []string{"t:latency:downstream"}},
+		},
+		Prompts: map[string]string{"c0": "persona"},
+		Logged:  map[string]int{"hi": 2},
 	}
 	var buf bytes.Buffer
 	if err := want.WriteJSONL(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(buf.String(), "\n"); lines != 1+3+1+1+1 {
-		t.Errorf("history has %d lines, want 7 (run, 3 ops, fault, log, state)", lines)
+	if lines := strings.Count(buf.String(), "\n"); lines != 1+3+1+1+2+1 {
+		t.Errorf("history has %d lines, want 9 (run, 3 ops, fault, log, 2 probes, state)", lines)
 	}
 	got, err := ReadJSONL(&buf)
 	if err != nil {

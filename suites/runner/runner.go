@@ -49,7 +49,13 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	}
 
 	progress("%s: starting the bot", s.Name)
-	bot, err := env.StartBot(ctx, environment.BotOptions{Path: s.Bot.Database, URLParams: s.Bot.URLParams, Env: s.BotEnv()})
+	botEnv := s.BotEnv()
+	if _, set := botEnv["LOG_LEVEL"]; !set {
+		// The debug lines mark the end of every failed attempt, which
+		// the backoff and attempt-timeout checks time.
+		botEnv["LOG_LEVEL"] = "debug"
+	}
+	bot, err := env.StartBot(ctx, environment.BotOptions{Path: s.Bot.Database, URLParams: s.Bot.URLParams, Env: botEnv})
 	if err != nil {
 		return h, err
 	}
@@ -101,6 +107,10 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	g.Go(func() (err error) {
 		h.Faults, err = scenarios.Play(gctx, s, target{env}, h.Base)
 		return err
+	})
+	g.Go(func() error {
+		h.Probes = probeFaults(gctx, env, s, h.Base)
+		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return h, fmt.Errorf("scenario %s: %w", s.Name, err)
