@@ -19,6 +19,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/format"
 
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
@@ -27,6 +28,9 @@ import (
 
 func TestChaos(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// A failed Expect on a connect error would print its Config, password
+	// included, to the terminal, ginkgo.json and junit.xml.
+	format.RegisterCustomFormatter(report.FormatError)
 	RunSpecs(t, "p1001 chaos")
 }
 

@@ -104,3 +104,15 @@ func CheckNoSecrets(runDir string, secrets ...string) error {
 	}
 	return nil
 }
+
+// FormatError is a Gomega custom formatter (format.RegisterCustomFormatter)
+// for every error: its redacted message. Gomega's default dumps an error's
+// fields, and a *pgconn.ConnectError holds its whole Config, password
+// included, which would then reach the terminal, ginkgo.json and junit.xml.
+func FormatError(v any) (string, bool) {
+	err, ok := v.(error)
+	if !ok || err == nil {
+		return "", false
+	}
+	return fmt.Sprintf("<%T>: %s", err, redact(err.Error())), true
+}
