@@ -32,7 +32,9 @@ func TestBotClientSend(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 
-	const limit = 100 * time.Millisecond
+	// capLimit is the cap of the one case that must hit it; the others get
+	// a cap no loaded machine reaches, as they test what a reply says.
+	const capLimit, noCap = 100 * time.Millisecond, time.Minute
 	tests := []struct {
 		name, base, chat string
 		want             Msg    // Chat, latency and Error aside
@@ -41,7 +43,7 @@ func TestBotClientSend(t *testing.T) {
 	}{
 		{"custom reply", srv.URL, "custom", Msg{Source: "custom", Attempts: 1}, "", true},
 		{"fallback", srv.URL, "fallback", Msg{Source: "cached", Degraded: true, Attempts: 3, Code: "P1001"}, "", true},
-		{"past the cap", srv.URL, "slow", Msg{Capped: true, LatencyMS: ms(limit)}, "", false},
+		{"past the cap", srv.URL, "slow", Msg{Capped: true, LatencyMS: ms(capLimit)}, "", false},
 		{"HTTP 500", srv.URL, "broken", Msg{}, `HTTP 500: {"error":"internal error"}`, false},
 		{"not JSON", srv.URL, "garbled", Msg{}, `reply is not JSON: "not json"`, false},
 		{"nothing listening", closed.URL, "custom", Msg{}, "connection refused", false},
@@ -50,6 +52,10 @@ func TestBotClientSend(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newBotClient(tt.base, 2)
 			defer c.close()
+			limit := noCap
+			if tt.want.Capped {
+				limit = capLimit
+			}
 			m := c.send(context.Background(), tt.chat, "hello", limit)
 			if m.Chat != tt.chat || m.Replied() != tt.replied {
 				t.Errorf("send = %+v; want chat %s, replied %v", m, tt.chat, tt.replied)
