@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/scenarios"
@@ -136,6 +138,13 @@ func probeSQL(ctx context.Context, conn *pgx.Conn, dsn string, deadline time.Dur
 			// Through PgBouncer in transaction mode: no prepared statements.
 			cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 			cfg.ConnectTimeout = deadline
+			// A timed-out probe drops its connection instead of sending a
+			// cancel request: PgBouncer 1.18 can die on a cancel client
+			// that goes away first (pgbouncer#801, FATAL "bad client state:
+			// 0"), and the probe must not be what breaks the stack.
+			cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+				return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
+			}
 			if conn, err = pgx.ConnectConfig(pctx, cfg); err != nil {
 				conn = nil
 				return err
