@@ -77,6 +77,18 @@ var PoolerMessages = []PoolerMessage{
 	{"dbhandler exited", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
 	{"db_termination", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
 	{"tenant or user not found", nonTransient(CodeAuthFailed, "pooler does not know this tenant/user (check the user name)", true)},
+	{"(enotfound)", nonTransient(CodeAuthFailed, "pooler does not know this tenant/user (check the user name)", true)},
+	{"(ecircuitbreaker)", nonTransient(CodeAuthFailed, "pooler blocks new connections after too many authentication failures", true)},
+	// A login refused by the server and relayed by PgBouncer arrives as
+	// 08P01 with the server's words, not as 28P01/3D000: the same
+	// non-transient causes, which retrying through the pooler would turn
+	// into the authentication storm that gets a project blocked.
+	{"sasl authentication failed", nonTransient(CodeAuthFailed, "authentication failed", true)},
+	{"password authentication failed", nonTransient(CodeAuthFailed, "authentication failed", true)},
+	{"no such user", nonTransient(CodeAuthFailed, "pooler does not know this user", true)},
+	{"no such database", nonTransient(CodeDBMissing, "pooler does not know this database", true)},
+	{"role \"", nonTransient(CodeAuthFailed, "role does not exist", true)}, // role "x" does not exist
+	{"database \"", nonTransient(CodeDBMissing, "database does not exist", true)},
 }
 
 // PoolerMessage maps a lower-case message fragment to a classification.

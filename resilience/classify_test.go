@@ -223,6 +223,30 @@ func TestClassify(t *testing.T) {
 		{name: "supavisor unknown tenant", err: func(t *testing.T) error {
 			return startupErr(t, fatalErr("XX000", "Tenant or user not found"))
 		}, want: authFailed},
+		{name: "supavisor unknown tenant, current text (XX000)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("XX000", "(ENOTFOUND) tenant/user postgres.nonexistent_tenant not found"))
+		}, want: authFailed},
+		{name: "supavisor auth circuit breaker (XX000)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("XX000", "(ECIRCUITBREAKER) too many authentication failures, new connections are temporarily blocked"))
+		}, want: authFailed},
+		{name: "pgbouncer relays a wrong password (08P01)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08P01", "SASL authentication failed"))
+		}, want: authFailed},
+		{name: "pgbouncer relays password authentication failed (08P01)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08P01", `password authentication failed for user "bot"`))
+		}, want: authFailed},
+		{name: "pgbouncer unknown user (08P01)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08P01", "no such user"))
+		}, want: authFailed},
+		{name: "pgbouncer relays an unknown role (08P01)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08P01", `role "ghost" does not exist`))
+		}, want: authFailed},
+		{name: "pgbouncer unknown database (08P01)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08P01", "no such database: nope"))
+		}, want: Classification{Code: CodeDBMissing, Connection: true, NotSent: true, NonTransient: true}},
+		{name: "pgbouncer relays database does not exist (08P01)", err: func(t *testing.T) error {
+			return startupErr(t, fatalErr("08P01", `database "nope" does not exist`))
+		}, want: Classification{Code: CodeDBMissing, Connection: true, NotSent: true, NonTransient: true}},
 		// SQLSTATEs after connecting.
 		{name: "08006 during query", err: func(t *testing.T) error {
 			return queryErr(t, context.Background(), reply{err: fatalErr("08006", "connection failure")})
