@@ -73,6 +73,10 @@ type Env struct {
 	dsns       DSNs
 	bot        *testcontainers.DockerContainer
 	containers []testcontainers.Container
+	// botVolume is the running bot's spool volume; botLogs what the bot's
+	// earlier lives logged (see restartBot).
+	botVolume string
+	botLogs   []byte
 }
 
 // DSNs returns the current ways to reach the database.
@@ -316,15 +320,16 @@ func (e *Env) ResetFaults(ctx context.Context) error {
 	return nil
 }
 
-// Close terminates every container and removes the network. It keeps going
+// Close terminates every container and removes the bot's spool volume and
+// the network. It keeps going
 // past errors and returns them all.
 func (e *Env) Close(ctx context.Context) error {
 	if e == nil {
 		return nil
 	}
 	e.mu.Lock()
-	containers := e.containers
-	e.containers = nil
+	containers, volume := e.containers, e.botVolume
+	e.containers, e.bot, e.botVolume = nil, nil, ""
 	e.mu.Unlock()
 
 	var errs []error
@@ -333,6 +338,11 @@ func (e *Env) Close(ctx context.Context) error {
 		// nothing here needs a clean shutdown.
 		if err := testcontainers.TerminateContainer(containers[i],
 			testcontainers.StopContext(ctx), testcontainers.StopTimeout(time.Second)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if volume != "" {
+		if err := e.removeVolume(ctx, volume); err != nil {
 			errs = append(errs, err)
 		}
 	}
