@@ -118,6 +118,10 @@ func (d *Driver) Run(ctx context.Context) ([]history.Op, error) {
 	return ops, nil
 }
 
+// SetBotURL sends the requests not yet sent to the bot's new address (a
+// restarted bot may have another host port). Safe during Run.
+func (d *Driver) SetBotURL(url string) { d.client.SetBase(url) }
+
 // next picks the i-th request: chats in turn, commands by their shares.
 func (d *Driver) next(i int) history.Op {
 	chat := d.cfg.ChatID(i % d.cfg.Chats)
