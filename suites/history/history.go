@@ -82,4 +82,6 @@ type History struct {
 	// Logged counts, per inbound message text, the rows of the bot's
 	// message_log in postgres after recovery (direction 'in').
 	Logged map[string]int `json:"logged,omitempty"`
+	// LoggedReplies counts the same per reply text (direction 'out').
+	LoggedReplies map[string]int `json:"logged_replies,omitempty"`
 }

@@ -19,11 +19,12 @@ func TestJSONLRoundTrip(t *testing.T) {
 			{Index: 1, Chat: "c1", Kind: SetPrompt, Text: "/setprompt x", Invoke: 2 * time.Millisecond, Complete: 900 * time.Millisecond, Outcome: OK, Status: 200, PromptSource: "default", Degraded: true, Attempts: 3, Code: "P1001"},
 			{Index: 2, Chat: "c0", Kind: Message, Text: "hi", Invoke: 5 * time.Millisecond, Complete: 30 * time.Second, Outcome: Info, Error: "timeout"},
 		},
-		Faults:       []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: time.Second, Stop: 3 * time.Second}},
-		Logs:         []LogLine{{Time: time.Date(2026, 11, 26, 9, 0, 1, 0, time.UTC), Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"code": "P1001"}}},
-		MetricsAfter: map[string]float64{"bot_outbox_depth": 0},
-		Prompts:      map[string]string{"c0": "persona"},
-		Logged:       map[string]int{"hi": 2},
+		Faults:        []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: time.Second, Stop: 3 * time.Second}},
+		Logs:          []LogLine{{Time: time.Date(2026, 11, 26, 9, 0, 1, 0, time.UTC), Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"code": "P1001"}}},
+		MetricsAfter:  map[string]float64{"bot_outbox_depth": 0},
+		Prompts:       map[string]string{"c0": "persona"},
+		Logged:        map[string]int{"hi": 2},
+		LoggedReplies: map[string]int{"[persona] You said: hi": 1},
 	}
 	var buf bytes.Buffer
 	if err := want.WriteJSONL(&buf); err != nil {
