@@ -52,7 +52,7 @@ const (
 	// EffectUnanswered: at least one request during a fault window got no
 	// answer at all (the bot was down: kill, bot-restart).
 	EffectUnanswered = "unanswered"
-	EffectNone     = "none"     // baseline only (label fault:none)
+	EffectNone       = "none" // baseline only (label fault:none)
 )
 
 // Prompt sources, as the bot reports them.
