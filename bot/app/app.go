@@ -53,7 +53,10 @@ type Runtime struct {
 	Pool     *pgxpool.Pool
 	Store    *store.Store
 	Outbox   *msglog.Outbox
-	Handler  *chat.Handler
+	// Spool is the outbox's durable copy; nil when SPOOL_PATH=off or it
+	// could not be opened.
+	Spool   *msglog.Spool
+	Handler *chat.Handler
 
 	migrated chan struct{}
 	cancel   context.CancelFunc
@@ -81,7 +84,7 @@ func resetOnBrokenConn(pool func() resetter) resilience.Observer {
 }
 
 // Build creates the runtime. It does not touch the database.
-func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error) {
+func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err error) {
 	rt := &Runtime{Config: cfg, Log: log, Metrics: metrics.New(version), migrated: make(chan struct{})}
 
 	if cfg.DB.CapConnectTimeout(cfg.Retry.AttemptTimeout) {
@@ -91,9 +94,16 @@ func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error
 	// Migrations run outside the retry layer: bound their connects too.
 	cfg.MigrateDB.CapConnectTimeout(10 * time.Second)
 
+	rt.Spool = openSpool(cfg.SpoolPath, log)
+	defer func() {
+		if err != nil && rt.Spool != nil {
+			rt.Spool.Close()
+		}
+	}()
 	rt.Outbox = msglog.New(msglog.Options{
 		Capacity: cfg.OutboxCapacity, BatchSize: cfg.OutboxBatchSize, RetryMaxDelay: cfg.OutboxRetryMaxDelay,
 		Permanent: store.IsPermanent, Logger: log,
+		Spool: rt.Spool, SpoolMaxBytes: cfg.SpoolMaxBytes,
 	})
 	rt.Metrics.RegisterOutbox(rt.Outbox)
 
@@ -160,6 +170,23 @@ func Build(cfg config.Config, log *slog.Logger, version string) (*Runtime, error
 	return rt, nil
 }
 
+// openSpool opens the spool at path ("" means none). A spool that cannot be
+// had does not stop the bot: it runs with the message log in memory, and
+// says so.
+func openSpool(path string, log *slog.Logger) *msglog.Spool {
+	if path == "" {
+		log.Info("[Spool] off (SPOOL_PATH=off): message-log records are held in memory only, a crash loses them")
+		return nil
+	}
+	sp, err := msglog.OpenSpool(path, log)
+	if err != nil {
+		log.Error("[Spool] cannot open the spool: message-log records are held in memory only, a crash loses them",
+			"path", path, "error", err.Error())
+		return nil
+	}
+	return sp
+}
+
 // Start runs the migrator (when MIGRATE_ON_START) and the outbox writer in
 // the background until Stop.
 func (rt *Runtime) Start() {
@@ -224,7 +251,8 @@ func describe(err error, db *dburl.Config) string {
 }
 
 // Stop ends the background work, flushes the outbox within ctx (logging
-// what is lost) and closes the pool.
+// what is kept in the spool, or lost without one), closes the spool and
+// the pool.
 func (rt *Runtime) Stop(ctx context.Context) error {
 	if rt.cancel != nil {
 		rt.cancel()
@@ -239,6 +267,11 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		done, cancel := context.WithCancel(ctx)
 		cancel()
 		err = rt.Outbox.Drain(done, rt.Store)
+	}
+	if rt.Spool != nil {
+		if cerr := rt.Spool.Close(); cerr != nil {
+			rt.Log.Warn("[Spool] closing the spool", "error", cerr.Error())
+		}
 	}
 	rt.Pool.Close()
 	return err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +57,7 @@ func unreachableConfig(t *testing.T, extra map[string]string) config.Config {
 		"DB_BREAKER_ENABLED":       "false",
 		"SHUTDOWN_TIMEOUT":         "200ms",
 		"OUTBOX_RETRY_MAX_DELAY":   "10ms",
+		"SPOOL_PATH":               filepath.Join(t.TempDir(), "spool.db"),
 	}
 	for k, v := range extra {
 		vars[k] = v
@@ -91,8 +94,8 @@ func post(t *testing.T, base, chatID, text string) httpapi.MessageResponse {
 
 // TestServeWithTheDatabaseDown is the promise of the whole bot: it starts,
 // answers every message in degraded mode, says so on /readyz and in the
-// documented log lines, and shuts down cleanly, counting the message-log
-// records it could not store.
+// documented log lines, and shuts down cleanly, keeping the message-log
+// records it could not store in the spool.
 func TestServeWithTheDatabaseDown(t *testing.T) {
 	cfg := unreachableConfig(t, nil)
 	logs := &syncBuffer{}
@@ -137,6 +140,7 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 		`bot_replies_total{degraded="true",prompt_source="default"} 2`,
 		`bot_degraded_replies_total{code="P1001"} 2`,
 		`bot_outbox_depth 4`,
+		`bot_spool_durable 1`,
 		`bot_db_up 0`,
 		`bot_db_pool_max_conns 10`,
 		`db_retry_giveups_total{code="P1001",op="getCustomPrompt"} 1`,
@@ -161,7 +165,7 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 		`msg="[getCustomPrompt] Database connection error after retries, using fallback prompt" chat=c1 code=P1001 source=default attempts=3 error="P1001: Can't reach database server at 127.0.0.1:`,
 		`msg="[MessageHandler] Database connection error, replying in degraded mode" chat=c1 code=P1001`,
 		"[Migrate] schema not applied yet, retrying",
-		"message-log records lost\" lost=4",
+		"KEPT in the spool for the next start\" kept=4",
 		"[Bot] stopped",
 	} {
 		if !strings.Contains(out, line) {
@@ -170,6 +174,77 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	}
 	if strings.Contains(out, "hunter2secret") {
 		t.Error("the database password reached the logs")
+	}
+}
+
+// TestShutdownDuringAnOutageKeepsTheSpool: with the database gone and the
+// default 15 s SHUTDOWN_TIMEOUT, shutting down takes well under 2 s, the
+// records stay in the spool, logged as kept, and the next start replays
+// them.
+func TestShutdownDuringAnOutageKeepsTheSpool(t *testing.T) {
+	spool := filepath.Join(t.TempDir(), "spool.db")
+	cfg := unreachableConfig(t, map[string]string{
+		"SPOOL_PATH": spool, "SHUTDOWN_TIMEOUT": "15s", "DB_BREAKER_ENABLED": "true", "OUTBOX_RETRY_MAX_DELAY": "2s",
+	})
+	serve := func(t *testing.T, work func(base string)) (took time.Duration, logs string) {
+		t.Helper()
+		buf := &syncBuffer{}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Serve(ctx, cfg, NewLogger("text", slog.LevelInfo, buf), "test", ln) }()
+		work("http://" + ln.Addr().String())
+		start := time.Now()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve = %v, want a clean shutdown", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Serve did not return")
+		}
+		return time.Since(start), buf.String()
+	}
+	metric := func(t *testing.T, base, want string) {
+		t.Helper()
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	took, logs := serve(t, func(base string) {
+		for i := range 20 {
+			post(t, base, "c1", fmt.Sprintf("message %d", i))
+		}
+		metric(t, base, "bot_outbox_depth 40")
+	})
+	t.Logf("shutdown with the database down took %s", took)
+	if took > 2*time.Second {
+		t.Errorf("shutdown took %s, want at most 2s", took)
+	}
+	if !strings.Contains(logs, `KEPT in the spool for the next start" kept=40`) || strings.Contains(logs, "message-log records lost") {
+		t.Errorf("logs lack the 40 records kept, or call some lost:\n%s", logs)
+	}
+	if !strings.Contains(logs, "outbox_kept=40 outbox_lost=0") {
+		t.Errorf("[Bot] stopped does not count 40 kept:\n%s", logs)
+	}
+
+	_, logs = serve(t, func(base string) {
+		metric(t, base, "bot_outbox_replayed_total 40")
+		metric(t, base, "bot_outbox_depth 40")
+	})
+	if !strings.Contains(logs, "[Spool] replaying message-log records left by the last run\" records=40") {
+		t.Errorf("the replay is not logged:\n%s", logs)
 	}
 }
 

@@ -29,6 +29,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, version str
 	h, err := rt.HTTPHandler()
 	if err != nil {
 		rt.Pool.Close()
+		if rt.Spool != nil {
+			rt.Spool.Close()
+		}
 		return err
 	}
 	srv := &http.Server{
@@ -68,7 +71,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, version str
 		return stopErr
 	}
 	st := rt.Outbox.Stats()
-	log.Info("[Bot] stopped", "outbox_flushed", st.Flushed, "outbox_lost", st.Lost, "outbox_dropped", st.DroppedOverflow)
+	log.Info("[Bot] stopped", "outbox_flushed", st.Flushed, "outbox_kept", st.Kept, "outbox_lost", st.Lost, "outbox_dropped", st.DroppedOverflow)
 	return nil
 }
 

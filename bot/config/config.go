@@ -43,6 +43,10 @@ type Config struct {
 	OutboxBatchSize     int
 	OutboxRetryMaxDelay time.Duration
 	ShutdownTimeout     time.Duration
+	// SpoolPath is the outbox's durable spool; "" (SPOOL_PATH=off) keeps
+	// the message log in memory only.
+	SpoolPath     string
+	SpoolMaxBytes int64
 
 	Responder string // "template" or "openai"
 	OpenAI    responder.OpenAIConfig
@@ -57,6 +61,9 @@ const (
 	DefaultPromptMaxStaleness = 10 * time.Minute
 	DefaultOpenAIBaseURL      = "https://api.openai.com/v1"
 	DefaultOpenAIModel        = "gpt-4o-mini"
+	// DefaultSpoolPath is in the bot image's volume (hack/images/bot).
+	DefaultSpoolPath     = "/var/lib/p1001/spool.db"
+	DefaultSpoolMaxBytes = 64 << 20
 )
 
 // Load reads the configuration through lookup (os.LookupEnv). environ
@@ -78,10 +85,18 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		OutboxBatchSize:     r.integer("OUTBOX_BATCH_SIZE", 100, 1, 10_000),
 		OutboxRetryMaxDelay: r.duration("OUTBOX_RETRY_MAX_DELAY", 2*time.Second, time.Millisecond),
 		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
+		SpoolPath:           r.str("SPOOL_PATH", DefaultSpoolPath),
+		SpoolMaxBytes:       int64(r.integer("SPOOL_MAX_BYTES", DefaultSpoolMaxBytes, 64<<10, 1<<40)),
 		Responder:           r.oneOf("RESPONDER", "template", "template", "openai"),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		r.fail(fmt.Errorf("HTTP_ADDR=%q: want host:port or :port", c.HTTPAddr))
+	}
+	switch {
+	case strings.EqualFold(c.SpoolPath, "off"):
+		c.SpoolPath = ""
+	case strings.HasSuffix(c.SpoolPath, "/"):
+		r.fail(fmt.Errorf("SPOOL_PATH=%q names a directory: want a file such as %s, or off", c.SpoolPath, DefaultSpoolPath))
 	}
 	if strings.TrimSpace(c.DefaultPrompt) == "" {
 		r.fail(errors.New("DEFAULT_PROMPT is set but blank"))
@@ -241,6 +256,7 @@ func Names() []string {
 		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE",
 		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",
 		"OUTBOX_CAPACITY", "OUTBOX_BATCH_SIZE", "OUTBOX_RETRY_MAX_DELAY", "SHUTDOWN_TIMEOUT",
+		"SPOOL_PATH", "SPOOL_MAX_BYTES",
 		"RESPONDER", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "OPENAI_TIMEOUT", "OPENAI_MAX_RETRIES", "OPENAI_FALLBACK_REPLY",
 		"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL", "TELEGRAM_TIMEOUT",
 	}

@@ -40,6 +40,8 @@ func TestDefaults(t *testing.T) {
 		{"DefaultPrompt", c.DefaultPrompt, "You are a helpful assistant."},
 		{"PromptMaxStaleness", c.PromptMaxStaleness, 10 * time.Minute},
 		{"OutboxCapacity", c.OutboxCapacity, 1000},
+		{"SpoolPath", c.SpoolPath, "/var/lib/p1001/spool.db"},
+		{"SpoolMaxBytes", c.SpoolMaxBytes, int64(64 << 20)},
 		{"Responder", c.Responder, "template"},
 		{"Retry", c.Retry, resilience.DefaultPolicy()},
 		{"Telegram off", c.Telegram == nil, true},
@@ -70,6 +72,8 @@ func TestEverySetting(t *testing.T) {
 		"OUTBOX_BATCH_SIZE":       "3",
 		"OUTBOX_RETRY_MAX_DELAY":  "250ms",
 		"SHUTDOWN_TIMEOUT":        "3s",
+		"SPOOL_PATH":              "/data/bot/spool.db",
+		"SPOOL_MAX_BYTES":         "1048576",
 		"RESPONDER":               "openai",
 		"OPENAI_BASE_URL":         "http://127.0.0.1:11434/v1",
 		"OPENAI_API_KEY":          "sk-x",
@@ -106,6 +110,8 @@ func TestEverySetting(t *testing.T) {
 		{"OutboxBatchSize", c.OutboxBatchSize, 3},
 		{"OutboxRetryMaxDelay", c.OutboxRetryMaxDelay, 250 * time.Millisecond},
 		{"ShutdownTimeout", c.ShutdownTimeout, 3 * time.Second},
+		{"SpoolPath", c.SpoolPath, "/data/bot/spool.db"},
+		{"SpoolMaxBytes", c.SpoolMaxBytes, int64(1 << 20)},
 		{"Responder", c.Responder, "openai"},
 		{"OpenAI.BaseURL", c.OpenAI.BaseURL, "http://127.0.0.1:11434/v1"},
 		{"OpenAI.APIKey", c.OpenAI.APIKey, "sk-x"},
@@ -136,6 +142,8 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 		"PROMPT_MAX_STALENESS":    "10",
 		"OUTBOX_CAPACITY":         "0",
 		"SHUTDOWN_TIMEOUT":        "-1s",
+		"SPOOL_PATH":              "/var/lib/p1001/",
+		"SPOOL_MAX_BYTES":         "100",
 		"RESPONDER":               "gpt",
 		"TELEGRAM_WEBHOOK_SECRET": "x",
 		"DB_RETRY_MAX_ATTEMPTS":   "three",
@@ -146,7 +154,7 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, name := range []string{`"connection_limt"`, "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "MIGRATE_ON_START",
-		"PROMPT_MAX_STALENESS", "OUTBOX_CAPACITY", "SHUTDOWN_TIMEOUT", "RESPONDER", "TELEGRAM_WEBHOOK_SECRET",
+		"PROMPT_MAX_STALENESS", "OUTBOX_CAPACITY", "SHUTDOWN_TIMEOUT", "SPOOL_PATH", "SPOOL_MAX_BYTES", "RESPONDER", "TELEGRAM_WEBHOOK_SECRET",
 		"DB_RETRY_MAX_ATTEMPTS", "DB_RETRY_MAX_ATTEMPT"} {
 		if !strings.Contains(msg, name) {
 			t.Errorf("error does not name %s:\n%s", name, msg)
@@ -191,6 +199,15 @@ func TestDocsCoverEveryVariable(t *testing.T) {
 	for _, name := range append(Names(), resilience.EnvVarNames()...) {
 		if !strings.Contains(string(doc), "`"+name+"`") {
 			t.Errorf("docs/bot.md does not document `%s`", name)
+		}
+	}
+}
+
+func TestSpoolOff(t *testing.T) {
+	for _, v := range []string{"off", "OFF"} {
+		c, err := Load(env(map[string]string{"DATABASE_URL": runbookURL, "SPOOL_PATH": v}))
+		if err != nil || c.SpoolPath != "" {
+			t.Errorf("SPOOL_PATH=%s: path %q, err %v; want no spool", v, c.SpoolPath, err)
 		}
 	}
 }

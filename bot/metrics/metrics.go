@@ -152,6 +152,25 @@ func (m *Metrics) RegisterOutbox(o *msglog.Outbox) {
 			stat(func(s msglog.Stats) float64 { return float64(s.Lost) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bot_outbox_failed_writes_total", Help: "Failed batch writes (each retried)."},
 			stat(func(s msglog.Stats) float64 { return float64(s.FailedWrites) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bot_outbox_kept_total", Help: "Records left in the spool at shutdown for the next start."},
+			stat(func(s msglog.Stats) float64 { return float64(s.Kept) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bot_outbox_replayed_total", Help: "Records found in the spool at start and queued first."},
+			stat(func(s msglog.Stats) float64 { return float64(s.Replayed) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bot_spool_durable", Help: "1 when message-log records are written to the spool (SPOOL_PATH) before the reply leaves."},
+			stat(func(s msglog.Stats) float64 {
+				if s.Durable {
+					return 1
+				}
+				return 0
+			})),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bot_spool_bytes", Help: "Encoded size of the records in the spool."},
+			stat(func(s msglog.Stats) float64 { return float64(s.SpoolBytes) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bot_spool_max_bytes", Help: "Most bytes of records the spool holds (SPOOL_MAX_BYTES)."},
+			stat(func(s msglog.Stats) float64 { return float64(s.SpoolMaxBytes) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bot_spool_errors_total", Help: "Failed spool writes or deletes."},
+			stat(func(s msglog.Stats) float64 { return float64(s.SpoolErrors) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bot_spool_corrupt_total", Help: "Unreadable spool files moved aside at start."},
+			stat(func(s msglog.Stats) float64 { return float64(s.SpoolCorrupt) })),
 	)
 }
 

@@ -2,15 +2,21 @@
 // them to the database.
 //
 // Every record goes through the outbox, healthy or not, so a reply never
-// waits for the message log: one writer drains the queue in order, in
+// waits for the database: one writer drains the queue in order, in
 // batches. While the database is down the records wait, up to a fixed
-// capacity; what does not fit is dropped and counted, never silently. On
-// shutdown Drain flushes what it can and reports the rest as lost.
+// capacity; what does not fit is dropped and counted, never silently.
+//
+// With a Spool, every accepted record is also on local disk (fsynced)
+// before Enqueue returns, is deleted from it once the database has it, and
+// what a previous run left there is queued first. On shutdown Drain
+// flushes what it can; the rest is kept in the spool for the next start.
+// Without one, the rest is reported as lost.
 package msglog
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -56,6 +62,17 @@ type Options struct {
 	// that still fail are dropped and counted. Nil: nothing is permanent.
 	Permanent func(error) bool
 	Logger    *slog.Logger
+	// Spool, when set, makes the outbox durable: see the package doc. The
+	// outbox takes over the records it holds; the caller closes it after
+	// Drain.
+	Spool *Spool
+	// SpoolMaxBytes bounds the records held in the spool (their encoded
+	// size); records that would pass it are dropped as overflow, like
+	// records past Capacity. Default 64 MiB.
+	SpoolMaxBytes int64
+	// FinalFlush bounds Drain with a spool: what the database has not
+	// taken by then is safe in the spool anyway. Default 1s.
+	FinalFlush time.Duration
 }
 
 // Stats are the outbox's counters since it was created.
@@ -65,8 +82,24 @@ type Stats struct {
 	Flushed         uint64 // records written
 	DroppedOverflow uint64 // refused because the outbox was full
 	DroppedRejected uint64 // refused by the database permanently
-	Lost            uint64 // still queued when Drain gave up
+	Lost            uint64 // still queued when Drain gave up (no spool)
 	FailedWrites    uint64 // failed batch writes (each retried)
+
+	// With a spool.
+	Durable       bool   // a spool is in use
+	Kept          uint64 // left in the spool by Drain for the next start
+	Replayed      uint64 // found in the spool at start, queued first
+	SpoolBytes    int64  // encoded size of the records in the spool
+	SpoolMaxBytes int64
+	SpoolErrors   uint64 // failed spool writes or deletes (see Enqueue)
+	SpoolCorrupt  uint64 // unreadable spool files moved aside at start
+}
+
+// entry is a queued record with its place in the spool (id 0: memory only).
+type entry struct {
+	rec  Record
+	id   uint64
+	size int
 }
 
 // Outbox is a bounded FIFO of records with a single writer.
@@ -76,10 +109,15 @@ type Outbox struct {
 	wake chan struct{}
 
 	mu    sync.Mutex
-	queue []Record // queue[head:] are pending, oldest first
+	queue []entry // queue[head:] are pending, oldest first
 	head  int
 	full  bool // for logging the start and end of an overflow episode
-	stats Stats
+	// reserved counts records and bytes accepted but still being written
+	// to the spool, so that concurrent Enqueues respect the bounds.
+	reservedN     int
+	reservedBytes int64
+	spoolFailing  bool // for logging the start and end of a spool-error episode
+	stats         Stats
 }
 
 // New returns an empty outbox.
@@ -99,45 +137,131 @@ func New(opts Options) *Outbox {
 	if opts.Permanent == nil {
 		opts.Permanent = func(error) bool { return false }
 	}
+	if opts.SpoolMaxBytes <= 0 {
+		opts.SpoolMaxBytes = 64 << 20
+	}
+	if opts.FinalFlush <= 0 {
+		opts.FinalFlush = time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{opts: opts, log: log, wake: make(chan struct{}, 1), stats: Stats{Capacity: opts.Capacity}}
+	o := &Outbox{opts: opts, log: log, wake: make(chan struct{}, 1), stats: Stats{Capacity: opts.Capacity}}
+	if sp := opts.Spool; sp != nil {
+		o.stats.Durable, o.stats.SpoolMaxBytes = true, opts.SpoolMaxBytes
+		o.queue = sp.takeLoaded()
+		for _, e := range o.queue {
+			o.stats.SpoolBytes += int64(e.size)
+		}
+		st := sp.Stats()
+		o.stats.Replayed, o.stats.SpoolCorrupt = uint64(len(o.queue)), st.Corrupt
+		if n := len(o.queue); n > 0 {
+			// Possibly more than Capacity: durable records are never dropped.
+			log.Info("[Spool] replaying message-log records left by the last run",
+				"records", n, "bytes", o.stats.SpoolBytes, "path", sp.Path())
+		}
+	}
+	return o
 }
 
 // Enqueue adds recs at the tail, all or none: a conversation is never half
 // logged. It reports whether they were accepted; refused records are counted
 // as overflow.
+//
+// With a spool, Enqueue returns once the records are on disk. If the spool
+// cannot be written, they are queued in memory only (logged once per
+// episode, counted in Stats.SpoolErrors): the reply is not held back.
 func (o *Outbox) Enqueue(recs ...Record) bool {
 	if len(recs) == 0 {
 		return true
 	}
+	entries := make([]entry, len(recs))
+	var vals [][]byte
+	var size int64
+	for i, r := range recs {
+		entries[i].rec = r
+	}
+	if o.opts.Spool != nil {
+		vals = make([][]byte, len(recs))
+		for i, r := range recs {
+			v := encode(r)
+			vals[i] = v
+			entries[i].size = len(v) + 8
+			size += int64(entries[i].size)
+		}
+	}
+
 	o.mu.Lock()
-	depth := len(o.queue) - o.head
-	if depth+len(recs) > o.opts.Capacity {
+	depth := len(o.queue) - o.head + o.reservedN
+	overBytes := o.opts.Spool != nil && o.stats.SpoolBytes+o.reservedBytes+size > o.opts.SpoolMaxBytes
+	if depth+len(recs) > o.opts.Capacity || overBytes {
 		o.stats.DroppedOverflow += uint64(len(recs))
 		first := !o.full
 		o.full = true
 		dropped := o.stats.DroppedOverflow
 		o.mu.Unlock()
 		if first {
-			o.log.Warn("[Outbox] full, dropping message-log records until it drains",
-				"capacity", o.opts.Capacity, "dropped_total", dropped)
+			attrs := []any{"capacity", o.opts.Capacity, "dropped_total", dropped}
+			if o.opts.Spool != nil {
+				attrs = append(attrs, "spool_max_bytes", o.opts.SpoolMaxBytes)
+			}
+			o.log.Warn("[Outbox] full, dropping message-log records until it drains", attrs...)
 		}
 		return false
 	}
-	if o.head > 0 && len(o.queue)+len(recs) > cap(o.queue) {
+	if o.opts.Spool == nil {
+		o.push(entries)
+		o.mu.Unlock()
+		o.Kick()
+		return true
+	}
+	o.reservedN += len(recs)
+	o.reservedBytes += size
+	o.mu.Unlock()
+
+	ids, err := o.opts.Spool.append(vals)
+
+	o.mu.Lock()
+	o.reservedN -= len(recs)
+	o.reservedBytes -= size
+	if err == nil {
+		for i := range entries {
+			entries[i].id = ids[i]
+		}
+		o.stats.SpoolBytes += size
+	} else {
+		for i := range entries {
+			entries[i].size = 0
+		}
+		o.stats.SpoolErrors++
+	}
+	o.push(entries)
+	logStart := err != nil && !o.spoolFailing
+	logEnd := err == nil && o.spoolFailing
+	o.spoolFailing = err != nil
+	o.mu.Unlock()
+	switch {
+	case logStart:
+		o.log.Error("[Spool] cannot write the spool, message-log records are held in memory only until it works again",
+			"path", o.opts.Spool.Path(), "error", err.Error())
+	case logEnd:
+		o.log.Info("[Spool] writing the spool again")
+	}
+	o.Kick()
+	return true
+}
+
+// push appends entries at the tail; o.mu is held.
+func (o *Outbox) push(entries []entry) {
+	if o.head > 0 && len(o.queue)+len(entries) > cap(o.queue) {
 		// Reuse the consumed prefix instead of growing.
 		n := copy(o.queue, o.queue[o.head:])
 		clear(o.queue[n:])
 		o.queue = o.queue[:n]
 		o.head = 0
 	}
-	o.queue = append(o.queue, recs...)
-	o.mu.Unlock()
-	o.Kick()
-	return true
+	o.queue = append(o.queue, entries...)
 }
 
 // Kick wakes the writer: new records, or a sign that the database is back.
@@ -164,17 +288,45 @@ func (o *Outbox) Stats() Stats {
 	return s
 }
 
-// peek returns up to n of the oldest records, copied.
-func (o *Outbox) peek(n int) []Record {
+// peek returns up to n of the oldest entries, copied.
+func (o *Outbox) peek(n int) []entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	pending := o.queue[o.head:]
-	return append([]Record(nil), pending[:min(n, len(pending))]...)
+	return append([]entry(nil), pending[:min(n, len(pending))]...)
 }
 
-// pop removes the n oldest records, which the caller has just written or dropped.
-func (o *Outbox) pop(n int, written bool) {
+// records are the entries' records.
+func records(es []entry) []Record {
+	out := make([]Record, len(es))
+	for i, e := range es {
+		out[i] = e.rec
+	}
+	return out
+}
+
+// pop removes the oldest entries, es, which the caller has just written or
+// dropped, from the queue and from the spool. A failed delete leaves them
+// in the spool, to be replayed (harmlessly: the store ignores known keys).
+func (o *Outbox) pop(es []entry, written bool) {
+	n := len(es)
+	var ids []uint64
+	var size int64
+	for _, e := range es {
+		if e.id != 0 {
+			ids = append(ids, e.id)
+			size += int64(e.size)
+		}
+	}
+	var delErr error
+	if len(ids) > 0 {
+		delErr = o.opts.Spool.delete(ids)
+	}
 	o.mu.Lock()
+	if delErr != nil {
+		o.stats.SpoolErrors++
+	}
+	o.stats.SpoolBytes -= size
 	clear(o.queue[o.head : o.head+n])
 	o.head += n
 	if o.head == len(o.queue) {
@@ -194,6 +346,10 @@ func (o *Outbox) pop(n int, written bool) {
 	o.mu.Unlock()
 	if endOfOverflow {
 		o.log.Info("[Outbox] accepting records again", "dropped_total", dropped)
+	}
+	if delErr != nil && !errors.Is(delErr, ErrSpoolClosed) {
+		o.log.Warn("[Spool] cannot delete records the database has: they will be replayed (harmless) at the next start",
+			"records", len(ids), "error", delErr.Error())
 	}
 }
 
@@ -245,9 +401,9 @@ func (o *Outbox) flushOnce(ctx context.Context, w Writer) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := w.WriteLog(ctx, batch)
+	err := w.WriteLog(ctx, records(batch))
 	if err == nil {
-		o.pop(len(batch), true)
+		o.pop(batch, true)
 		return nil
 	}
 	o.mu.Lock()
@@ -259,15 +415,16 @@ func (o *Outbox) flushOnce(ctx context.Context, w Writer) error {
 	}
 	// Bad data, not an outage: find the offending records one by one so the
 	// rest keep their order and reach the database.
-	for _, rec := range batch {
+	for _, e := range batch {
+		rec := e.rec
 		err := w.WriteLog(ctx, []Record{rec})
 		switch {
 		case err == nil:
-			o.pop(1, true)
+			o.pop([]entry{e}, true)
 		case ctx.Err() == nil && o.opts.Permanent(err):
 			o.log.Error("[Outbox] database rejected a message-log record, dropping it",
 				"chat", rec.ChatID, "key", rec.Key, "direction", string(rec.Direction), "error", err.Error())
-			o.pop(1, false)
+			o.pop([]entry{e}, false)
 		default:
 			return err
 		}
@@ -275,15 +432,33 @@ func (o *Outbox) flushOnce(ctx context.Context, w Writer) error {
 	return nil
 }
 
-// ErrLost is returned by Drain when records remain unwritten.
+// ErrLost is returned by Drain when records remain unwritten and are not
+// in the spool.
 var ErrLost = errors.New("message-log records lost")
 
-// Drain writes what is queued until the outbox is empty or ctx is done,
-// retrying failed writes. Whatever remains is counted and logged as lost,
-// and Drain returns ErrLost. Call it after Run has returned.
+// Drain writes what is queued until the outbox is empty or ctx is done.
+// Call it after Run has returned.
+//
+// Without a spool it retries failed writes until ctx ends; whatever
+// remains is counted and logged as lost, and Drain returns ErrLost.
+//
+// With a spool it makes one pass, bounded by FinalFlush, and stops at the
+// first failed write: the database is away and the records are on disk.
+// What remains is counted and logged as kept, for the next start, and
+// Drain returns nil (unless some records never reached the spool: those
+// are lost).
 func (o *Outbox) Drain(ctx context.Context, w Writer) error {
+	if o.opts.Spool != nil {
+		fctx, cancel := context.WithTimeout(ctx, o.opts.FinalFlush)
+		defer cancel()
+		for o.Len() > 0 && fctx.Err() == nil {
+			if err := o.flushOnce(fctx, w); err != nil {
+				break
+			}
+		}
+	}
 	delay := time.Duration(0)
-	for o.Len() > 0 && ctx.Err() == nil {
+	for o.opts.Spool == nil && o.Len() > 0 && ctx.Err() == nil {
 		if err := o.flushOnce(ctx, w); err != nil {
 			delay = min(max(2*delay, o.opts.RetryBase), o.opts.RetryMaxDelay)
 			t := time.NewTimer(delay)
@@ -298,20 +473,38 @@ func (o *Outbox) Drain(ctx context.Context, w Writer) error {
 	}
 	o.mu.Lock()
 	pending := o.queue[o.head:]
-	n := len(pending)
-	var first, last time.Time
-	if n > 0 {
-		first, last = pending[0].At, pending[n-1].At
+	var kept, lost []Record
+	for _, e := range pending {
+		if e.id != 0 {
+			kept = append(kept, e.rec)
+		} else {
+			lost = append(lost, e.rec)
+		}
 	}
-	o.stats.Lost += uint64(n)
+	o.stats.Kept += uint64(len(kept))
+	o.stats.Lost += uint64(len(lost))
 	o.queue, o.head = nil, 0
 	flushed := o.stats.Flushed
 	o.mu.Unlock()
-	if n == 0 {
+	if len(kept) == 0 && len(lost) == 0 {
 		o.log.Info("[Outbox] flushed on shutdown", "flushed_total", flushed)
 		return nil
 	}
+	if len(kept) > 0 {
+		first, last := span(kept)
+		o.log.Warn("[Outbox] shutdown before the database took these records: KEPT in the spool for the next start",
+			"kept", len(kept), "oldest", first, "newest", last, "path", o.opts.Spool.Path())
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	first, last := span(lost)
 	o.log.Error("[Outbox] shutdown before the database took these records: message-log records lost",
-		"lost", n, "oldest", first, "newest", last)
-	return ErrLost
+		"lost", len(lost), "oldest", first, "newest", last)
+	return fmt.Errorf("%w: %d", ErrLost, len(lost))
+}
+
+// span is the time of the first and the last record.
+func span(recs []Record) (first, last time.Time) {
+	return recs[0].At, recs[len(recs)-1].At
 }

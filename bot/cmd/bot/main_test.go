@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -28,7 +29,8 @@ func closedAddr(t *testing.T) string {
 
 func TestRun(t *testing.T) {
 	down := "postgresql://bot:hunter2secret@" + closedAddr(t) + "/p1001?pgbouncer=true"
-	fast := map[string]string{"DATABASE_URL": down, "DB_RETRY_BASE_DELAY": "1ms", "DB_RETRY_MAX_DELAY": "2ms", "DB_BREAKER_ENABLED": "false", "SHUTDOWN_TIMEOUT": "100ms"}
+	fast := map[string]string{"DATABASE_URL": down, "DB_RETRY_BASE_DELAY": "1ms", "DB_RETRY_MAX_DELAY": "2ms", "DB_BREAKER_ENABLED": "false", "SHUTDOWN_TIMEOUT": "100ms",
+		"SPOOL_PATH": filepath.Join(t.TempDir(), "spool.db")}
 	tests := []struct {
 		name       string
 		args       []string

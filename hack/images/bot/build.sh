@@ -20,5 +20,6 @@ version=$(cd "$root" && git describe --always --dirty 2>/dev/null || echo dev)
 say "$image: go build ./bot/cmd/bot (CGO_ENABLED=0, version $version)"
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=$version" -o "$work/bot" ./bot/cmd/bot)
 cp "$here/Dockerfile" "$work/"
+mkdir -m 0750 "$work/spool" # becomes /var/lib/p1001, the spool's volume
 DOCKER_BUILDKIT=0 docker build -q --label "$PROJECT_LABEL" --label "org.p1001.inputs=$inputs" -t "$image" "$work" >/dev/null
 say "$image: built in $(($(date +%s) - start))s, $(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec)"
