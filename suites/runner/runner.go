@@ -104,13 +104,22 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		client.SetBase(url)
 		return nil
 	}
+	// A restart's window is measured: on a loaded machine it can outlast
+	// its plan. The traffic then goes on for the recovery phase the
+	// scenario planned after its last fault, counted from the real end.
+	var lastEnd time.Duration
+	for _, f := range s.Faults {
+		lastEnd = max(lastEnd, f.End())
+	}
+	recoveryPhase := s.Traffic.Duration.D() - lastEnd
+	restarted := func() { driver.ExtendTo(time.Since(h.Base) + recoveryPhase) }
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		h.Ops, err = driver.Run(gctx)
 		return err
 	})
 	g.Go(func() (err error) {
-		h.Faults, err = scenarios.Play(gctx, s, target{env, follow}, h.Base)
+		h.Faults, err = scenarios.Play(gctx, s, target{env, follow, restarted}, h.Base)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -131,16 +140,24 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	return h, err
 }
 
-// target adapts the environment to the player's interface; follow points
-// the run at the bot once a kill or bot-restart has started it again.
+// target adapts the environment to the player's interface: follow points
+// the run at the bot once a kill or bot-restart has started it again, and
+// restarted is told when any restart has ended.
 type target struct {
 	*environment.Env
-	follow func(context.Context) error
+	follow    func(context.Context) error
+	restarted func()
 }
 
 func (t target) Proxy(name string) (scenarios.Proxy, error) { return t.Env.Proxy(name) }
 
+func (t target) Restart(ctx context.Context, container string) error {
+	defer t.restarted()
+	return t.Env.Restart(ctx, container)
+}
+
 func (t target) Kill(ctx context.Context, container string) error {
+	defer t.restarted()
 	if err := t.Env.Kill(ctx, container); err != nil {
 		return err
 	}
@@ -148,6 +165,7 @@ func (t target) Kill(ctx context.Context, container string) error {
 }
 
 func (t target) BotRestart(ctx context.Context, container string) error {
+	defer t.restarted()
 	if err := t.Env.BotRestart(ctx, container); err != nil {
 		return err
 	}

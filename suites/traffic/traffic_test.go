@@ -156,6 +156,29 @@ func TestRunFollowsTheBot(t *testing.T) {
 	}
 }
 
+// TestExtendTo: a running traffic extended mid-run sends on at the same
+// rate until the new end; an earlier end never shortens it.
+func TestExtendTo(t *testing.T) {
+	srv, _ := fakeBot(t)
+	d, err := New(Config{BotURL: srv.URL, ChatPrefix: "t", Chats: 2, Rate: 100, Duration: 100 * time.Millisecond}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(10*time.Millisecond, func() { d.ExtendTo(200 * time.Millisecond); d.ExtendTo(150 * time.Millisecond) })
+	ops, err := d.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 20 {
+		t.Fatalf("got %d ops, want 20 (100/s until 200ms)", len(ops))
+	}
+	for i, op := range ops {
+		if op.Index != i || op.Outcome != history.OK {
+			t.Errorf("op %d: index %d outcome %s", i, op.Index, op.Outcome)
+		}
+	}
+}
+
 func TestConfigErrorsNameTheField(t *testing.T) {
 	tests := []struct {
 		cfg  Config
