@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make clean: removes every container and network the project left behind
+# make clean: removes every container, network and volume the project left behind
 # (after Ctrl-C, a crash, or KEEP=1), found by label. IMAGES=1 removes the
 # images too; REPORTS=1 removes reports/.
 set -euo pipefail

@@ -15,7 +15,7 @@ require_docker() {
 		die "Docker is not reachable at ${DOCKER_HOST:-/var/run/docker.sock} (is the daemon running, and may $(id -un) use it?): the chaos harness cannot run without it."
 }
 
-# remove_by_label LABEL: removes the project's containers, then networks, carrying LABEL.
+# remove_by_label LABEL: removes the project's containers, then networks and volumes, carrying LABEL.
 remove_by_label() {
 	local ids
 	ids=$(docker ps -aq --filter "label=$1")
@@ -29,6 +29,12 @@ remove_by_label() {
 		say "removing $(echo "$ids" | wc -l) network(s) labelled $1"
 		# shellcheck disable=SC2086
 		docker network rm $ids >/dev/null
+	fi
+	ids=$(docker volume ls -q --filter "label=$1")
+	if [ -n "$ids" ]; then
+		say "removing $(echo "$ids" | wc -l) volume(s) labelled $1"
+		# shellcheck disable=SC2086
+		docker volume rm -f $ids >/dev/null
 	fi
 }
 

@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown fault type",
 			data: doc(join(header, []string{"faults:", "  - name: cut", "    at: 1s", "    for: 2s", "    type: lag", "    proxy: pooler"}, degraded)...),
-			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)`},
+			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)`},
 		},
 		{
 			name: "unknown proxy",
@@ -175,7 +175,7 @@ func TestParseErrors(t *testing.T) {
 			name: "label not key:value",
 			data: doc(join([]string{"name: t", "description: d.", "labels: [outage, path:pooler]", header[3]}, outage, degraded)...),
 			want: []string{
-				`t.yaml:3: labels[0]: "outage" is not key:value (lower-case key, value of [a-z0-9_])`,
+				`t.yaml:3: labels[0]: "outage" is not key:value (lower-case key, value of [a-z0-9_-])`,
 				"t.yaml:3: labels: missing fault:outage",
 			},
 		},
@@ -290,6 +290,34 @@ func TestParseErrors(t *testing.T) {
 				"t.yaml:6: faults[0].proxy: not used by restart, which acts on a container (target)",
 				`t.yaml:6: faults[0].target: restart cannot act on "redis" (allowed: postgres, pgbouncer)`,
 			},
+		},
+		{
+			name: "kill of a database container",
+			data: doc(
+				"name: t", "description: d.", "labels: [fault:kill, path:pooler]", "traffic: {chats: 2, rate: 20, duration: 9s}",
+				"faults:", "  - {at: 1s, type: kill, target: postgres}",
+				"expect: {effect: unanswered}"),
+			want: []string{`t.yaml:6: faults[0].target: kill cannot act on "postgres" (allowed: bot)`},
+		},
+		{
+			name: "bot-restart overlapping a partition of the bot",
+			data: doc(
+				"name: t", "description: d.", "labels: [fault:partition, fault:bot-restart, path:pooler]", "traffic: {chats: 2, rate: 20, duration: 12s}",
+				"faults:",
+				"  - {name: split, at: 1s, for: 3s, type: partition}",
+				"  - {name: deploy, at: 2s, type: bot-restart}",
+				"expect: {effect: degraded}"),
+			want: []string{`t.yaml:7: faults[1]: window [2s, 5s) overlaps faults[0] "split" [1s, 4s) (line 6) on container bot`},
+		},
+		{
+			name: "unanswered without a fault that takes the bot down",
+			data: doc(join(header, outage, []string{"expect: {effect: unanswered}"})...),
+			want: []string{"t.yaml:11: expect.effect: unanswered needs a fault that takes the bot down (kill or bot-restart)"},
+		},
+		{
+			name: "spool path set by hand",
+			data: doc(join(header, []string{"bot: {env: {SPOOL_PATH: /tmp/x}}"}, outage, degraded)...),
+			want: []string{"t.yaml:5: bot.env.SPOOL_PATH: not allowed here: the environment mounts the spool's volume and sets its path"},
 		},
 		{
 			name: "duplicate fault names",
@@ -432,7 +460,7 @@ func TestParseErrors(t *testing.T) {
 			name: "missing type, missing for",
 			data: doc(join(header, []string{"faults:", "  - {at: 1s, proxy: pooler}", "  - {at: 4s, type: outage, proxy: pooler}"}, degraded)...),
 			want: []string{
-				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)",
+				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)",
 				"t.yaml:7: faults[1].for: is required: how long the outage lasts",
 			},
 		},

@@ -21,6 +21,11 @@ type Target interface {
 	ResumePgBouncer(ctx context.Context) error              // RESUME
 	Disconnect(ctx context.Context, container string) error // network partition
 	Reconnect(ctx context.Context, container string) error
+	// Kill sends SIGKILL to the container and starts it again (same
+	// volumes); BotRestart sends SIGTERM, waits for it to stop, and starts
+	// it again. Both return once it serves again.
+	Kill(ctx context.Context, container string) error
+	BotRestart(ctx context.Context, container string) error
 }
 
 // Proxy is one Toxiproxy proxy.
@@ -39,11 +44,12 @@ type FaultEvent struct {
 	Where string // proxy or container
 	// Start is when the fault took effect: after the toxic was added, the
 	// proxy disabled (the first time, when flapping), PAUSE returned or the
-	// bot disconnected. For a restart it is when the restart began.
+	// bot disconnected. For a restart, kill or bot-restart it is when the
+	// restart began.
 	Start time.Duration
 	// Stop is when the fault was undone: after the toxic was removed, the
 	// proxy enabled for good, RESUME returned, the bot reconnected, or the
-	// restarted container ran again.
+	// restarted (killed) container ran again.
 	Stop time.Duration
 	// Err is set when applying or undoing the fault failed (passwords
 	// redacted). A fault that failed to apply has Stop == Start.
@@ -113,7 +119,7 @@ func playable(f Fault) error {
 		if f.Proxy == "" {
 			return errors.New("no proxy")
 		}
-	case f.Type == TypeRestart || f.Type == TypePartition:
+	case f.Type == TypePartition || f.IsRestart():
 		if f.Target == "" {
 			return errors.New("no target")
 		}
@@ -165,10 +171,13 @@ func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 		return false, nil
 	}
 	switch {
-	case p.f.Type == TypeRestart:
+	case p.f.IsRestart():
+		restart := map[string]func(context.Context, string) error{
+			TypeRestart: p.t.Restart, TypeKill: p.t.Kill, TypeBotRestart: p.t.BotRestart,
+		}[p.f.Type]
 		p.ev.Start = p.now()
-		if err := op(ctx, restartTimeout, func(c context.Context) error { return p.t.Restart(c, p.f.Target) }); err != nil {
-			p.fail("restart", err)
+		if err := op(ctx, restartTimeout, func(c context.Context) error { return restart(c, p.f.Target) }); err != nil {
+			p.fail(p.f.Type, err)
 		}
 		p.ev.Stop = p.now()
 	case p.f.Type == TypeOutage && p.f.Flap > 0:

@@ -67,11 +67,21 @@ func (f *fakeTarget) Proxy(name string) (Proxy, error) {
 }
 
 func (f *fakeTarget) Restart(ctx context.Context, container string) error {
+	return f.restart(ctx, "Restart", container)
+}
+func (f *fakeTarget) Kill(ctx context.Context, container string) error {
+	return f.restart(ctx, "Kill", container)
+}
+func (f *fakeTarget) BotRestart(ctx context.Context, container string) error {
+	return f.restart(ctx, "BotRestart", container)
+}
+
+func (f *fakeTarget) restart(ctx context.Context, op, container string) error {
 	select {
 	case <-time.After(f.delay):
 	case <-ctx.Done():
 	}
-	return f.record(ctx, "Restart", container)
+	return f.record(ctx, op, container)
 }
 func (f *fakeTarget) PausePgBouncer(ctx context.Context) error {
 	return f.record(ctx, "PausePgBouncer", "")
@@ -256,24 +266,55 @@ func TestPlayFlappingEndsEnabled(t *testing.T) {
 	within(t, "final enable", calls[3].at, 100*ms)
 }
 
+// TestPlayRestart: restart, kill and bot-restart each make one call, and
+// their window is measured, not planned (For is 3s).
 func TestPlayRestart(t *testing.T) {
-	f := Fault{Name: "pg", Type: TypeRestart, Target: TargetPostgres, At: Duration(20 * ms), For: Duration(3 * time.Second)}
+	for _, tc := range []struct {
+		typ, target, call string
+	}{
+		{TypeRestart, TargetPostgres, "Restart"},
+		{TypeKill, TargetBot, "Kill"},
+		{TypeBotRestart, TargetBot, "BotRestart"},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			f := Fault{Name: "r", Type: tc.typ, Target: tc.target, At: Duration(20 * ms), For: Duration(3 * time.Second)}
+			base := time.Now()
+			fake := newFake(base)
+			fake.delay = 50 * ms
+			events, err := Play(context.Background(), Scenario{Name: "s", Faults: []Fault{f}}, fake, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := fake.Calls()
+			if len(calls) != 1 || calls[0].op != tc.call || calls[0].arg != tc.target {
+				t.Fatalf("calls = %+v", calls)
+			}
+			ev := events[0]
+			if ev.Type != tc.typ || ev.Where != tc.target {
+				t.Errorf("event %+v, want type %s on %s", ev, tc.typ, tc.target)
+			}
+			within(t, tc.typ+" start", ev.Start, 20*ms)
+			if ev.Stop-ev.Start < 50*ms || ev.Stop-ev.Start > 50*ms+slack {
+				t.Errorf("%s lasted %s, the fake takes 50ms", tc.typ, ev.Stop-ev.Start)
+			}
+		})
+	}
+}
+
+// TestPlayKillFails: a kill that cannot start the bot again is an error
+// on the event and in Play's error, named by the fault's type.
+func TestPlayKillFails(t *testing.T) {
 	base := time.Now()
 	fake := newFake(base)
-	fake.delay = 50 * ms
-	events, err := Play(context.Background(), Scenario{Name: "s", Faults: []Fault{f}}, fake, base)
-	if err != nil {
-		t.Fatal(err)
+	fake.fail["Kill"] = errors.New("bot did not serve again within 30s")
+	events, err := Play(context.Background(), Scenario{Name: "s", Faults: []Fault{
+		{Name: "crash", Type: TypeKill, Target: TargetBot, For: Duration(time.Second)},
+	}}, fake, base)
+	if err == nil || !strings.Contains(err.Error(), `fault "crash" (kill on bot): kill: bot did not serve again`) {
+		t.Fatalf("Play error = %v", err)
 	}
-	calls := fake.Calls()
-	if len(calls) != 1 || calls[0].op != "Restart" || calls[0].arg != "postgres" {
-		t.Fatalf("calls = %+v", calls)
-	}
-	ev := events[0]
-	// The restart's window is measured, not planned (For is 3s).
-	within(t, "restart start", ev.Start, 20*ms)
-	if ev.Stop-ev.Start < 50*ms || ev.Stop-ev.Start > 50*ms+slack {
-		t.Errorf("restart lasted %s, the fake takes 50ms", ev.Stop-ev.Start)
+	if len(events) != 1 || !strings.Contains(events[0].Err, "kill: bot did not serve again") {
+		t.Errorf("events = %+v", events)
 	}
 }
 
@@ -287,6 +328,7 @@ func TestPlayCancel(t *testing.T) {
 		{Name: "pause", At: 0, For: Duration(time.Minute), Type: TypePause, Target: TargetPgBouncer},
 		{Name: "split", At: 0, For: Duration(time.Minute), Type: TypePartition, Target: TargetBot},
 		{Name: "restart", At: 0, For: Duration(time.Minute), Type: TypeRestart, Target: TargetPgBouncer},
+		{Name: "crash", At: 0, For: Duration(time.Minute), Type: TypeKill, Target: TargetBot},
 		{Name: "never", At: Duration(time.Minute), For: Duration(time.Second), Type: TypeLatency, Proxy: ProxyDirect, Attributes: map[string]int64{"latency": 1}},
 	}}
 	base := time.Now()
@@ -313,14 +355,16 @@ func TestPlayCancel(t *testing.T) {
 			t.Errorf("%s ran with a dead context", undo)
 		}
 	}
-	if r := fake.find("Restart"); len(r) != 1 || !r[0].ctxOK || r[0].at < 100*ms {
-		t.Errorf("restart = %+v, want one that completed with a live context", r)
+	for _, restart := range []string{"Restart", "Kill"} {
+		if r := fake.find(restart); len(r) != 1 || !r[0].ctxOK || r[0].at < 100*ms {
+			t.Errorf("%s = %+v, want one that completed with a live context", restart, r)
+		}
 	}
 	if len(fake.find("direct.AddToxic")) != 0 {
 		t.Error("a fault due after the cancel was applied")
 	}
-	if len(events) != 6 || slices.ContainsFunc(events, func(e FaultEvent) bool { return e.Fault == "never" }) {
-		t.Errorf("events = %+v, want the six started faults", events)
+	if len(events) != 7 || slices.ContainsFunc(events, func(e FaultEvent) bool { return e.Fault == "never" }) {
+		t.Errorf("events = %+v, want the seven started faults", events)
 	}
 }
 

@@ -8,13 +8,19 @@ import (
 	"github.com/p1001/p1001/resilience"
 )
 
-// Fault types: Toxiproxy's toxics plus the four that act on containers or
+// Fault types: Toxiproxy's toxics plus the six that act on containers or
 // whole proxies.
 const (
 	TypeOutage    = "outage"    // proxy disabled (connections refused), optionally flapping
 	TypeRestart   = "restart"   // container stopped and started again
 	TypePause     = "pause"     // PgBouncer PAUSE ... RESUME through its admin console
 	TypePartition = "partition" // container disconnected from the network, then reconnected
+	// TypeKill is SIGKILL of the bot, then a start of the same container
+	// with the same spool volume: a crash.
+	TypeKill = "kill"
+	// TypeBotRestart is SIGTERM of the bot (a graceful stop), then a start
+	// of the same container with the same spool volume: a deploy.
+	TypeBotRestart = "bot-restart"
 
 	TypeLatency   = "latency"
 	TypeBandwidth = "bandwidth"
@@ -43,7 +49,10 @@ const (
 	EffectDegraded = "degraded" // at least one degraded reply during a fault window
 	EffectSlower   = "slower"   // p50 latency during faults >= healthy p50 + slower_by
 	EffectRetried  = "retried"  // at least one reply during a fault window took more than one attempt
-	EffectNone     = "none"     // baseline only (label fault:none)
+	// EffectUnanswered: at least one request during a fault window got no
+	// answer at all (the bot was down: kill, bot-restart).
+	EffectUnanswered = "unanswered"
+	EffectNone       = "none" // baseline only (label fault:none)
 )
 
 // Prompt sources, as the bot reports them.
@@ -68,7 +77,7 @@ const (
 	DefaultDatabase            = ProxyPooler
 	DefaultStream              = StreamDownstream
 	DefaultToxicity            = 1.0
-	DefaultRestartWindow       = 3 * time.Second // planned window of a restart (see Fault.For)
+	DefaultRestartWindow       = 3 * time.Second // planned window of a restart, kill or bot-restart (see Fault.For)
 	DefaultRecoveryWithin      = 5 * time.Second
 	DefaultMinMessagesPerFault = 5
 	// DefaultLatencyMargin is added to the policy's worst case (budget, or
@@ -170,15 +179,15 @@ type Fault struct {
 	Name string `yaml:"name"`
 	// At is the offset from the start of traffic.
 	At Duration `yaml:"at"`
-	// For is how long the fault lasts. For a restart it is the planned
-	// window (default 3s), used for validation and FaultWindows; the player
-	// records the real one.
+	// For is how long the fault lasts. For a restart, kill or bot-restart
+	// it is the planned window (default 3s), used for validation and
+	// FaultWindows; the player records the real one.
 	For  Duration `yaml:"for,omitempty"`
 	Type string   `yaml:"type"`
 	// Proxy is set for outage and the toxics.
 	Proxy string `yaml:"proxy,omitempty"`
 	// Target is the container: restart postgres|pgbouncer, pause pgbouncer,
-	// partition bot.
+	// partition, kill and bot-restart bot.
 	Target string `yaml:"target,omitempty"`
 	// Stream and Toxicity are set for toxics (defaults downstream, 1).
 	Stream   string  `yaml:"stream,omitempty"`
@@ -192,6 +201,16 @@ type Fault struct {
 
 // End is At+For.
 func (f Fault) End() time.Duration { return time.Duration(f.At) + time.Duration(f.For) }
+
+// IsRestart reports whether the fault stops a container and starts it
+// again (restart, kill, bot-restart): its window is measured, not planned.
+func (f Fault) IsRestart() bool {
+	return f.Type == TypeRestart || f.Type == TypeKill || f.Type == TypeBotRestart
+}
+
+// CutsBot reports whether the fault takes the bot itself down for a while
+// (kill, bot-restart): requests in its window may get no answer at all.
+func (f Fault) CutsBot() bool { return f.Type == TypeKill || f.Type == TypeBotRestart }
 
 // IsToxic reports whether the fault is a Toxiproxy toxic.
 func (f Fault) IsToxic() bool { _, ok := toxicAttrs[f.Type]; return ok }
@@ -258,8 +277,8 @@ type Window struct {
 }
 
 // FaultWindows returns the planned window of every fault, in timeline
-// order. A restart's window is its planned For; the player's FaultEvent
-// has the measured one.
+// order. A restart's (kill's, bot-restart's) window is its planned For;
+// the player's FaultEvent has the measured one.
 func (s Scenario) FaultWindows() []Window {
 	ws := make([]Window, 0, len(s.Faults))
 	for _, f := range s.Faults {

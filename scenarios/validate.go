@@ -29,7 +29,7 @@ const (
 var (
 	namePattern      = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	faultNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	labelPattern     = regexp.MustCompile(`^([a-z]+):([a-z0-9_]+)$`)
+	labelPattern     = regexp.MustCompile(`^([a-z]+):([a-z0-9_-]+)$`) // fault:bot-restart
 	envKeyPattern    = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	codePattern      = regexp.MustCompile(`^P[0-9]{4}$`)
 )
@@ -54,13 +54,13 @@ var toxicAttrs = map[string][]attrSpec{
 }
 
 var (
-	faultTypes = []string{TypeOutage, TypeRestart, TypePause, TypePartition,
+	faultTypes = []string{TypeOutage, TypeRestart, TypePause, TypePartition, TypeKill, TypeBotRestart,
 		TypeLatency, TypeBandwidth, TypeSlowClose, TypeTimeout, TypeResetPeer, TypeSlicer, TypeLimitData}
 	proxies      = []string{ProxyPooler, ProxyDirect}
 	streams      = []string{StreamUpstream, StreamDownstream}
 	sources      = []string{SourceCustom, SourceCached, SourceDefault}
 	commandNames = []string{"help", "prompt", "reset", "setprompt"}
-	effects      = []string{EffectDegraded, EffectSlower, EffectRetried, EffectNone}
+	effects      = []string{EffectDegraded, EffectSlower, EffectRetried, EffectUnanswered, EffectNone}
 	// labelOnlyKinds are fault kinds that no fault type implies.
 	labelOnlyKinds = []string{KindPoolExhaustion}
 	labelKeys      = []string{"fault", "path"}
@@ -131,6 +131,7 @@ var envOwned = map[string]string{
 	"DATABASE_URL":         "the environment builds it from bot.database and bot.url_params",
 	"MIGRATE_DATABASE_URL": "the environment owns the database URLs",
 	"PROMPT_MAX_STALENESS": "use bot.prompt_max_staleness",
+	"SPOOL_PATH":           "the environment mounts the spool's volume and sets its path",
 }
 
 // applyDefaults fills in every field the file left out. It goes by what
@@ -152,12 +153,13 @@ func (s *Scenario) applyDefaults(ps positions) {
 		if !ps.has(path + ".name") {
 			f.Name = fmt.Sprintf("%s-%d", f.Type, i)
 		}
-		switch {
-		case f.Type == TypeRestart && !ps.has(path+".for"):
+		if f.IsRestart() && !ps.has(path+".for") {
 			f.For = Duration(DefaultRestartWindow)
+		}
+		switch {
 		case f.Type == TypePause && !ps.has(path+".target"):
 			f.Target = TargetPgBouncer
-		case f.Type == TypePartition && !ps.has(path+".target"):
+		case (f.Type == TypePartition || f.CutsBot()) && !ps.has(path+".target"):
 			f.Target = TargetBot
 		}
 		if specs, ok := toxicAttrs[f.Type]; ok {
@@ -411,7 +413,7 @@ func (s Scenario) validateFaults(v *validator) {
 			v.errf(field("at"), "must not be negative, got %s", f.At)
 		}
 		if f.For <= 0 {
-			if f.For == 0 && f.Type != TypeRestart {
+			if f.For == 0 && !f.IsRestart() {
 				v.errf(field("for"), "is required: how long the %s lasts", f.Type)
 			} else {
 				v.errf(field("for"), "must be above 0, got %s", f.For)
@@ -442,7 +444,7 @@ func (s Scenario) validateFaults(v *validator) {
 				allowed = []string{TargetPostgres, TargetPgBouncer}
 			case TypePause:
 				allowed = []string{TargetPgBouncer}
-			case TypePartition:
+			case TypePartition, TypeKill, TypeBotRestart:
 				allowed = []string{TargetBot}
 			}
 			if !slices.Contains(allowed, f.Target) {
@@ -555,7 +557,7 @@ func (s Scenario) validateLabels(v *validator) {
 		m := labelPattern.FindStringSubmatch(l)
 		switch {
 		case m == nil:
-			v.errf(field, "%q is not key:value (lower-case key, value of [a-z0-9_])", l)
+			v.errf(field, "%q is not key:value (lower-case key, value of [a-z0-9_-])", l)
 			continue
 		case seen[l]:
 			v.errf(field, "%q is listed twice", l)
@@ -596,13 +598,15 @@ func (s Scenario) validateExpect(v *validator) {
 	baseline := len(s.Faults) == 0
 	switch {
 	case e.Effect == "":
-		v.errf("expect.effect", "is required: the evidence that the faults took effect (%s, %s or %s)", EffectDegraded, EffectSlower, EffectRetried)
+		v.errf("expect.effect", "is required: the evidence that the faults took effect (%s, %s, %s or %s)", EffectDegraded, EffectSlower, EffectRetried, EffectUnanswered)
 	case !slices.Contains(effects, e.Effect):
 		v.errf("expect.effect", "unknown effect %q (known: %s)", e.Effect, strings.Join(effects, ", "))
 	case baseline && e.Effect != EffectNone:
 		v.errf("expect.effect", "a scenario without faults can only expect %s", EffectNone)
 	case !baseline && e.Effect == EffectNone:
-		v.errf("expect.effect", "%s is only for the baseline without faults: a fault must show an effect (%s, %s or %s)", EffectNone, EffectDegraded, EffectSlower, EffectRetried)
+		v.errf("expect.effect", "%s is only for the baseline without faults: a fault must show an effect (%s, %s, %s or %s)", EffectNone, EffectDegraded, EffectSlower, EffectRetried, EffectUnanswered)
+	case e.Effect == EffectUnanswered && !slices.ContainsFunc(s.Faults, Fault.CutsBot):
+		v.errf("expect.effect", "%s needs a fault that takes the bot down (%s or %s): other faults leave it answering", EffectUnanswered, TypeKill, TypeBotRestart)
 	}
 	switch {
 	case e.Effect == EffectSlower && e.SlowerBy <= 0:

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,9 +57,9 @@ const maxBody = 4 << 20
 // never query the database), so a bot silent for this long is hung.
 const getTimeout = 5 * time.Second
 
-// Client talks to one bot.
+// Client talks to one bot. It is safe for concurrent use.
 type Client struct {
-	base       string
+	base       atomic.Pointer[string]
 	http       *http.Client
 	getTimeout time.Duration
 }
@@ -69,8 +70,19 @@ func New(base string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: hc, getTimeout: getTimeout}
+	c := &Client{http: hc, getTimeout: getTimeout}
+	c.SetBase(base)
+	return c
 }
+
+// SetBase points the client at the bot's new address, for example after a
+// restart moved its host port. Requests already sent keep the old one.
+func (c *Client) SetBase(base string) {
+	base = strings.TrimRight(base, "/")
+	c.base.Store(&base)
+}
+
+func (c *Client) url(path string) string { return *c.base.Load() + path }
 
 // StatusError is a non-200 answer to a message.
 type StatusError struct {
@@ -99,7 +111,7 @@ func (c *Client) Send(ctx context.Context, chat, text string) (Reply, error) {
 		return Reply{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		c.base+"/v1/chats/"+url.PathEscape(chat)+"/messages", bytes.NewReader(body))
+		c.url("/v1/chats/"+url.PathEscape(chat)+"/messages"), bytes.NewReader(body))
 	if err != nil {
 		return Reply{}, err
 	}
@@ -195,7 +207,7 @@ func (c *Client) WaitReady(ctx context.Context, timeout, poll time.Duration) err
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.getTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}

@@ -71,6 +71,55 @@ func TestEveryMessageAnswered(t *testing.T) {
 				Complete: 10 * time.Second, Outcome: history.Info})
 			h.Logged["late"] = 1
 		}, detail: []string{"op #13", "outcome info"}, absent: []string{"message_log"}, ops: []int{13}},
+		// Across a kill of the bot (#7 and #8 are cut: unknown outcomes).
+		{name: "kill: cut requests are unknown outcomes", scenario: withKill, history: func(h *history.History) {
+			killAt(h, 3350*ms, 4100*ms)
+		}, pass: true, detail: []string{"2 requests overlapping a kill or bot-restart got no answer: unknown outcomes, not counted as answered"}},
+		{name: "kill: cut requests may be missing from message_log", scenario: withKill, history: func(h *history.History) {
+			delete(h.Logged, h.Ops[7].Text)
+			delete(h.LoggedReplies, h.Ops[7].Reply)
+			killAt(h, 3350*ms, 4100*ms)
+		}, pass: true},
+		{name: "kill: the outbox lost what was answered before it", scenario: withKill, history: func(h *history.History) {
+			for _, i := range []int{4, 5} {
+				h.Logged[h.Ops[i].Text], h.LoggedReplies[h.Ops[i].Reply] = 0, 0
+			}
+			killAt(h, 3350*ms, 4100*ms)
+		}, detail: []string{
+			"op #4 (message in chat c1 at 2.1s): its text logged 0 times in message_log, but 1 answered requests sent it (lost)",
+			"op #4 (message in chat c1 at 2.1s): its reply logged 0 times in message_log, but 1 answered requests sent it (lost)",
+			"op #5",
+		}, ops: []int{4, 5}},
+		{name: "kill: the spool replayed twice", scenario: withKill, history: func(h *history.History) {
+			h.Logged[h.Ops[5].Text] = 2
+			killAt(h, 3350*ms, 4100*ms)
+		}, detail: []string{"op #5", "its text logged 2 times in message_log, but at most 1 requests may have reached the bot (duplicate)"}, ops: []int{5}},
+		{name: "kill: no answer outside the kill is still unanswered", scenario: withKill, history: func(h *history.History) {
+			killAt(h, 3350*ms, 4100*ms)
+			setOp(h, 9, func(o *history.Op) { o.Outcome, o.Status, o.Reply, o.Error = history.Info, 0, "", "connection refused" })
+		}, detail: []string{"op #9 (message in chat c2 at 5.5s): outcome info, connection refused"}, ops: []int{9}},
+		{name: "kill: an error answer during the restart is not an unknown outcome", scenario: withKill, history: func(h *history.History) {
+			killAt(h, 3350*ms, 4100*ms)
+			setOp(h, 7, func(o *history.Op) { o.Outcome, o.Status, o.Error = history.Fail, 503, "status 503: shutting down" })
+		}, detail: []string{"op #7", "outcome fail, HTTP 503"}, ops: []int{7}},
+		{name: "kill: one cut request explains one unknown reply, not two", scenario: withKill, history: func(h *history.History) {
+			killAt(h, 3350*ms, 3600*ms) // cuts #7 only
+			h.LoggedReplies["[default] You said: hello 7"] = 1
+		}, detail: []string{`message_log holds 2 reply rows that no request explains (at most 1 unknown outcomes could): "Arr, c2: hello 7" ×1, "[default] You said: hello 7" ×1`}},
+		{name: "reply lost from message_log", history: func(h *history.History) {
+			h.LoggedReplies[h.Ops[9].Reply] = 0
+		}, detail: []string{"op #9", "its reply logged 0 times in message_log, but 1 answered requests sent it (lost)"}, ops: []int{9}},
+		{name: "reply logged twice", history: func(h *history.History) {
+			h.LoggedReplies[h.Ops[10].Reply] = 2
+		}, detail: []string{"op #10", "its reply logged 2 times in message_log, but at most 1 requests may have reached the bot (duplicate)"}, ops: []int{10}},
+		{name: "message row no request sent", history: func(h *history.History) {
+			h.Logged["hello from nowhere"] = 1
+		}, detail: []string{`message_log holds 1 message rows that no request explains (at most 0 unknown outcomes could): "hello from nowhere" ×1`}},
+		{name: "reply row no request got", history: func(h *history.History) {
+			h.LoggedReplies["Arr, c9: hello"] = 1
+		}, detail: []string{`1 reply rows that no request explains (at most 0 unknown outcomes could): "Arr, c9: hello" ×1`}},
+		{name: "replies not read", history: func(h *history.History) { h.LoggedReplies = nil },
+			pass: true, detail: []string{"the replies in message_log were not read, so only messages were checked"}},
 		{name: "message_log not read", history: func(h *history.History) { h.Logged = nil },
 			pass: true, detail: []string{"message_log was not read"}},
 		{name: "logging not promised", scenario: func(s *scenarios.Scenario) { s.Expect.OutboxDrained = false },
@@ -277,6 +326,19 @@ func TestNoAckedWriteLost(t *testing.T) {
 		{name: "acknowledged prompt lost", history: func(h *history.History) {
 			h.Prompts["c2"] = "You are a seeded parrot."
 		}, detail: []string{`op #3 (setprompt in chat c2 at 1.8s): acknowledged "You are a pirate.", but postgres holds "You are a seeded parrot."`}, ops: []int{3}},
+		{name: "kill: acknowledged before the kill, lost after it", scenario: withKill, history: func(h *history.History) {
+			killAt(h, 3350*ms, 4100*ms)
+			h.Prompts["c2"] = "You are a seeded parrot."
+		}, detail: []string{`op #3 (setprompt in chat c2 at 1.8s): acknowledged "You are a pirate."`}, ops: []int{3}},
+		{name: "kill: a /setprompt cut by the kill may have landed", scenario: withKill, history: func(h *history.History) {
+			addWrite(h, history.SetPrompt, "/setprompt You are a cat.", 3400*ms, 20*ms, history.OK, false)
+			killAt(h, 3350*ms, 4100*ms)
+			h.Prompts["c2"] = "You are a cat."
+		}, pass: true},
+		{name: "kill: a /setprompt acknowledged after the restart is kept", scenario: withKill, history: func(h *history.History) {
+			addWrite(h, history.SetPrompt, "/setprompt You are a dog.", 4200*ms, 20*ms, history.OK, false)
+			killAt(h, 3350*ms, 4100*ms)
+		}, detail: []string{"op #13", `acknowledged "You are a dog.", but postgres holds "You are a pirate."`}, ops: []int{13}},
 		{name: "acknowledged prompt gone", history: func(h *history.History) { delete(h.Prompts, "c2") },
 			detail: []string{"op #3", "postgres holds no custom prompt"}, ops: []int{3}},
 		{name: "older acknowledged prompt came back", history: func(h *history.History) {

@@ -41,10 +41,16 @@
 // # Checks
 //
 //   - every-message-answered: every op has outcome ok, status 200 and a
-//     non-empty reply; op indexes are unique and contiguous. When the history
-//     has message_log counts (Logged) and expect.outbox_drained is set, each
-//     text is logged at least once per answered request and at most once per
-//     request that may have reached the bot (ok or info; fail never did).
+//     non-empty reply, except that an op overlapping a kill or bot-restart
+//     window may be info (cut by the kill, or sent while the bot was down):
+//     an unknown outcome, never counted as answered. Op indexes are unique
+//     and contiguous. When the history has message_log counts (Logged,
+//     LoggedReplies) and expect.outbox_drained is set, message_log holds
+//     every message and every reply exactly once, across restarts: each
+//     text (and reply text) at least once per answered request and at most
+//     once per request that may have reached the bot (ok or info; fail never
+//     did), and no row that no request explains (each info op may explain
+//     one reply row of any text, its reply being unknown).
 //   - attempts-bounded: no op reports more attempts than the policy's max
 //     (Scenario.Policy()). A degraded prompt lookup (message, /prompt,
 //     /setprompt without text) with a connection-class code (P1001, P1002,

@@ -90,6 +90,9 @@ func GuardTraffic(s scenarios.Scenario, h history.History) Result {
 // retried: at least one reply in a fault or transition phase took more
 // than one attempt (the fault reached the database path, and the retry
 // layer absorbed it);
+// unanswered: at least one request overlapping a kill or bot-restart got
+// no answer (outcome info): the harness saw the bot down, whatever the bot
+// says;
 // none: no fault was planned or measured.
 func ReplyEffect(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
@@ -107,6 +110,21 @@ func ReplyEffect(s scenarios.Scenario, h history.History) Result {
 		n, retried := countDuringFaults(h, tl, func(o history.Op) bool { return o.Attempts > 1 })
 		if retried == 0 {
 			v.fail("no reply took more than one attempt among the %d requests during the faults and their grace period", n)
+		}
+		return v.result()
+	case scenarios.EffectUnanswered:
+		v := newVerdict(NameReplyEffect, false, "The faults show in the replies: at least one request got no answer while the bot was down.")
+		n, cut := 0, 0
+		for _, o := range h.Ops {
+			if tl.botDown(o) {
+				n++
+				if o.Outcome == history.Info {
+					cut++
+				}
+			}
+		}
+		if cut == 0 {
+			v.fail("every one of the %d requests overlapping a kill or bot-restart was answered: the bot never looked down", n)
 		}
 		return v.result()
 	case scenarios.EffectSlower:
@@ -145,7 +163,7 @@ func ReplyEffect(s scenarios.Scenario, h history.History) Result {
 		return v.result()
 	default:
 		v := newVerdict(NameReplyEffect, false, "The faults show in the replies.")
-		v.fail("unknown expect.effect %q (want degraded, slower, retried or none)", r.effect)
+		v.fail("unknown expect.effect %q (want degraded, slower, retried, unanswered or none)", r.effect)
 		return v.result()
 	}
 }

@@ -69,6 +69,7 @@ func TestReplyEffect(t *testing.T) {
 		return func(s *scenarios.Scenario) { s.Expect.Effect, s.Expect.SlowerBy = "slower", d(by) }
 	}
 	retried := func(s *scenarios.Scenario) { s.Expect.Effect = "retried" }
+	unanswered := func(s *scenarios.Scenario) { withKill(s); s.Expect.Effect = "unanswered" }
 	// latencyFault turns the outage into 800ms of latency: nothing degrades.
 	latencyFault := func(h *history.History) {
 		for i := 4; i <= 8; i++ {
@@ -88,6 +89,19 @@ func TestReplyEffect(t *testing.T) {
 			latencyFault(h)
 			setOp(h, 9, func(o *history.Op) { o.Degraded, o.PromptSource = true, "cached" })
 		}, pass: true},
+		{name: "unanswered: the kill cut requests", scenario: unanswered, history: func(h *history.History) {
+			killAt(h, 3350*ms, 4100*ms)
+		}, pass: true, promise: []string{"no answer while the bot was down"}},
+		{name: "unanswered: the bot answered through the kill", scenario: unanswered, history: func(h *history.History) {
+			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "crash", Type: "kill", Where: "bot", Start: 3350 * ms, Stop: 4100 * ms})
+		}, detail: []string{"every one of the 2 requests overlapping a kill or bot-restart was answered: the bot never looked down"}},
+		{name: "unanswered: no answer outside the kill does not count", scenario: unanswered, history: func(h *history.History) {
+			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "crash", Type: "kill", Where: "bot", Start: 6 * time.Second, Stop: 6500 * ms})
+			setOp(h, 9, func(o *history.Op) { o.Outcome, o.Reply = history.Info, "" })
+		}, detail: []string{"every one of the 0 requests overlapping a kill or bot-restart was answered"}},
+		{name: "unanswered: an outage is not a kill", scenario: unanswered, history: func(h *history.History) {
+			setOp(h, 5, func(o *history.Op) { o.Outcome, o.Reply = history.Info, "" })
+		}, detail: []string{"every one of the 0 requests"}},
 		{name: "retried: no retry during the faults", scenario: retried, history: latencyFault,
 			promise: []string{"needed a retry"}, detail: []string{"no reply took more than one attempt among the 6 requests"}},
 		{name: "retried: a retry outside the faults does not count", scenario: retried, history: func(h *history.History) {

@@ -94,13 +94,15 @@ func goodHistory() history.History {
 		op("c2", 8000*ms),
 		op("c1", 8500*ms),
 	}
-	logged := map[string]int{}
+	logged, replies := map[string]int{}, map[string]int{}
 	for i := range ops {
 		ops[i].Index = i
 		if ops[i].Text == "" {
 			ops[i].Text = fmt.Sprintf("hello %d", i)
 		}
+		ops[i].Reply += ": " + ops[i].Text // as the bot's echo: one reply text per message
 		logged[ops[i].Text]++
+		replies[ops[i].Reply]++
 	}
 	return history.History{
 		Scenario: "outage-test",
@@ -125,9 +127,10 @@ func goodHistory() history.History {
 			{Fault: "cut", Kind: history.ProbeSQL, Where: "pooler", Start: 2050 * ms, End: 2051 * ms, Err: "connection refused"},
 			{Fault: "cut", Kind: history.ProbeToxics, Where: "pooler", Start: 3500 * ms, End: 3501 * ms, OK: true},
 		},
-		MetricsAfter: map[string]float64{"bot_outbox_depth": 0, `bot_outbox_dropped_total{reason="overflow"}`: 0},
-		Prompts:      map[string]string{"c1": "You are a seeded parrot.", "c2": "You are a pirate."},
-		Logged:       logged,
+		MetricsAfter:  map[string]float64{"bot_outbox_depth": 0, `bot_outbox_dropped_total{reason="overflow"}`: 0},
+		Prompts:       map[string]string{"c1": "You are a seeded parrot.", "c2": "You are a pirate."},
+		Logged:        logged,
+		LoggedReplies: replies,
 	}
 }
 
@@ -199,6 +202,23 @@ func runCases(t *testing.T, check func(scenarios.Scenario, history.History) Resu
 			}
 		})
 	}
+}
+
+// killAt adds a kill of the bot from start to stop to the history and its
+// scenario's timeline, and turns the ops it cut (overlapping it) into
+// unknown outcomes, as the traffic driver records them.
+func killAt(h *history.History, start, stop time.Duration) {
+	h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "crash", Type: "kill", Where: "bot", Start: start, Stop: stop})
+	for i := range h.Ops {
+		if o := &h.Ops[i]; o.Invoke < stop && o.Complete >= start {
+			o.Outcome, o.Status, o.Reply, o.PromptSource, o.Degraded, o.Attempts, o.Code = history.Info, 0, "", "", false, 0, ""
+			o.Error = "no answer: connection refused"
+		}
+	}
+}
+
+func withKill(s *scenarios.Scenario) {
+	s.Faults = append(s.Faults, scenarios.Fault{Name: "crash", At: d(3 * time.Second), For: d(time.Second), Type: "kill", Target: "bot"})
 }
 
 // setOp changes op #i of the history.

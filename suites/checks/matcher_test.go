@@ -44,7 +44,7 @@ func TestKeepPromisesFailureMessage(t *testing.T) {
 		"scenario outage-test broke 4 of 18 promises (a validity guard failed: the run proved nothing):",
 		"\n  [guard-steady-state] The bot is healthy before the first fault and after recovery",
 		`— op #11 (message in chat c2 at 8s): after recovery (from 7s): prompt_source "default"`,
-		"\n  [every-message-answered] Every request gets exactly one HTTP 200 reply, and every answered message is logged exactly once." +
+		"\n  [every-message-answered] Every request gets exactly one HTTP 200 reply, and every answered message and its reply are in message_log exactly once." +
 			" — op #5 (message in chat c2 at 2.5s): outcome info, read: connection reset",
 		"\n  [prompt-sources] Replies use custom prompts when healthy, custom|cached|default during a fault, and custom after recovery." +
 			` — op #11 (message in chat c2 at 8s): recovery phase, prompt_source "default", allowed custom`,

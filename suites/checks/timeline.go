@@ -34,8 +34,15 @@ const forever = time.Duration(math.MaxInt64)
 // last stop over all its events (a flapping outage may record several).
 type window struct {
 	fault       string
+	typ         string
 	start, stop time.Duration
 	err         string
+}
+
+// cutsBot reports whether the window takes the bot itself down (kill,
+// bot-restart).
+func (w window) cutsBot() bool {
+	return scenarios.Fault{Type: w.typ}.CutsBot()
 }
 
 // timeline is the measured fault windows of one history.
@@ -56,7 +63,7 @@ func newTimeline(h history.History, grace time.Duration) timeline {
 		i, ok := at[e.Fault]
 		if !ok {
 			at[e.Fault] = len(ws)
-			ws = append(ws, window{fault: e.Fault, start: e.Start, stop: stop, err: e.Err})
+			ws = append(ws, window{fault: e.Fault, typ: e.Type, start: e.Start, stop: stop, err: e.Err})
 			continue
 		}
 		w := &ws[i]
@@ -95,6 +102,18 @@ func (t timeline) phase(o history.Op) Phase {
 		}
 	}
 	return Recovery
+}
+
+// botDown reports whether the op's interval overlaps a window in which
+// the bot itself was down (killed or restarting): such a request may get
+// no answer at all, and may or may not have been acted on.
+func (t timeline) botDown(o history.Op) bool {
+	for _, w := range t.windows {
+		if w.cutsBot() && o.Invoke < w.stop && end(o) >= w.start {
+			return true
+		}
+	}
+	return false
 }
 
 // PhaseOf says in which phase op ran, against the measured fault events of

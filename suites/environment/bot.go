@@ -1,6 +1,7 @@
 package environment
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,12 +13,30 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 // PortBot is the bot's HTTP port inside its container.
 const PortBot = 8080
+
+// The bot's spool (its durable outbox) lives on a named volume of its own,
+// so that a killed or restarted bot finds it again.
+const (
+	SpoolDir  = "/var/lib/p1001"
+	SpoolPath = SpoolDir + "/spool.db"
+)
+
+// BotStopGrace is how long a bot-restart waits after SIGTERM before Docker
+// sends SIGKILL: the bot promises to stop within 2 s even during an outage
+// (docs/bot.md), plus a second of margin. A slower bot is killed, and what
+// it held only in memory is lost: the message-log check then says so.
+const BotStopGrace = 3 * time.Second
+
+// botStopTimeout bounds StopBot's graceful stop at the end of a scenario.
+const botStopTimeout = 15 * time.Second
 
 // BotOptions configure one bot container. Each scenario runs its own bot,
 // with its own retry policy, against the shared database containers.
@@ -123,8 +142,13 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    ":" + strconv.Itoa(PortBot),
 		"LOG_FORMAT":   "json",
+		"SPOOL_PATH":   SpoolPath,
 	}
 	maps.Copy(env, opts.Env)
+	volume, err := e.createVolume(ctx, "spool")
+	if err != nil {
+		return nil, err
+	}
 
 	start := time.Now()
 	httpPort := strconv.Itoa(PortBot) + "/tcp"
@@ -136,6 +160,7 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 		testcontainers.WithLabels(e.cfg.labels()),
 		testcontainers.WithEnv(env),
 		testcontainers.WithExposedPorts(httpPort),
+		testcontainers.WithMounts(testcontainers.VolumeMount(volume, SpoolDir)),
 		// Joined to the private network before it starts, so that its first
 		// connection attempts already resolve "toxiproxy". Its ports stay
 		// published on the default bridge (see createNetwork), so that a
@@ -148,21 +173,99 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(httpPort).
 			WithStartupTimeout(30*time.Second)),
 	)...)
-	if c != nil {
-		e.mu.Lock()
+	e.mu.Lock()
+	e.botVolume, e.botEarlierLives = volume, nil
+	if c != nil && !isNilContainer(c) {
 		e.bot = c
-		e.botLogs = nil
-		e.mu.Unlock()
+		e.botLogs = nil // a new bot: the last stopped one's log is no longer the evidence
 	}
+	e.mu.Unlock()
 	e.track(c, "bot", start)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start bot (%s): %w", e.cfg.BotImage, err), discardLogs(e.StopBot(ctx)))
 	}
-	endpoint, err := c.PortEndpoint(ctx, httpPort, "http")
+	endpoint, err := e.BotURL(ctx)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("bot endpoint: %w", err), discardLogs(e.StopBot(ctx)))
+		return nil, errors.Join(err, discardLogs(e.StopBot(ctx)))
 	}
 	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL}, nil
+}
+
+// BotURL is the running bot's HTTP API as reached from the host now: a
+// bot started again after a kill or restart may have another host port.
+func (e *Env) BotURL(ctx context.Context) (string, error) {
+	e.mu.Lock()
+	bot := e.bot
+	e.mu.Unlock()
+	if bot == nil {
+		return "", errors.New("bot endpoint: no bot is running")
+	}
+	endpoint, err := bot.PortEndpoint(ctx, strconv.Itoa(PortBot)+"/tcp", "http")
+	if err != nil {
+		return "", fmt.Errorf("bot endpoint: %w", err)
+	}
+	return endpoint, nil
+}
+
+// restartBot stops the running bot with stop (a SIGKILL, or a SIGTERM
+// with a grace period), waits until it no longer runs, keeps what it
+// logged, and starts the same container again: same environment, same
+// spool volume, same network. It returns once /healthz answers.
+func (e *Env) restartBot(ctx context.Context, what string, stop func(context.Context, *testcontainers.DockerContainer) error) error {
+	e.mu.Lock()
+	bot := e.bot
+	e.mu.Unlock()
+	if bot == nil {
+		return fmt.Errorf("%s: no bot is running", what)
+	}
+	if err := stop(ctx, bot); err != nil {
+		return fmt.Errorf("%s the bot: %w", what, err)
+	}
+	err := e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		w := cli.ContainerWait(ctx, bot.GetContainerID(), client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+		select {
+		case <-w.Result:
+			return nil
+		case err := <-w.Error:
+			return err
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s the bot: wait for it to stop: %w", what, err)
+	}
+	// Docker keeps a container's log across its restarts, but a log
+	// driver need not: keep this life's log so that no life is lost.
+	logs, err := (&Bot{Container: bot}).Logs(ctx)
+	if err != nil {
+		return fmt.Errorf("%s the bot: %w", what, err)
+	}
+	e.mu.Lock()
+	e.botEarlierLives = logs
+	e.mu.Unlock()
+	if err := bot.Start(ctx); err != nil {
+		return fmt.Errorf("%s the bot: start it again: %w", what, err)
+	}
+	return nil
+}
+
+// KillBot sends SIGKILL to the bot (a crash: nothing is flushed) and
+// starts it again on the same spool volume.
+func (e *Env) KillBot(ctx context.Context) error {
+	return e.restartBot(ctx, "kill", func(ctx context.Context, bot *testcontainers.DockerContainer) error {
+		return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+			_, err := cli.ContainerKill(ctx, bot.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"})
+			return err
+		})
+	})
+}
+
+// RestartBot stops the bot with SIGTERM (SIGKILL after BotStopGrace) and
+// starts it again on the same spool volume, as a deploy does.
+func (e *Env) RestartBot(ctx context.Context) error {
+	return e.restartBot(ctx, "restart", func(ctx context.Context, bot *testcontainers.DockerContainer) error {
+		grace := BotStopGrace
+		return bot.Stop(ctx, &grace)
+	})
 }
 
 // Logs returns everything the bot has logged so far.
@@ -176,26 +279,44 @@ func (b *Bot) Logs(ctx context.Context) ([]byte, error) {
 }
 
 // StopBot stops the running bot gracefully (SIGTERM, up to 15 s, so that
-// it can flush its outbox), returns everything it logged, shutdown
-// included, and removes it. Without a running bot it does nothing.
+// it can flush its outbox), returns everything it logged in all its lives,
+// shutdown included, and removes it and its spool volume. Without a
+// running bot it does nothing.
 func (e *Env) StopBot(ctx context.Context) ([]byte, error) {
 	e.mu.Lock()
-	bot := e.bot
-	e.bot = nil
+	bot, volume, earlier := e.bot, e.botVolume, e.botEarlierLives
+	e.bot, e.botVolume, e.botEarlierLives = nil, "", nil
 	e.containers = slices.DeleteFunc(e.containers, func(c testcontainers.Container) bool {
 		return c == testcontainers.Container(bot)
 	})
 	e.mu.Unlock()
-	if bot == nil {
-		return nil, nil
+	var errs []error
+	var logs []byte
+	if bot != nil {
+		stop := botStopTimeout
+		errs = append(errs, bot.Stop(ctx, &stop))
+		var err error
+		logs, err = (&Bot{Container: bot}).Logs(ctx)
+		errs = append(errs, err, testcontainers.TerminateContainer(bot))
 	}
-	stop := 15 * time.Second
-	stopErr := bot.Stop(ctx, &stop)
-	logs, logsErr := (&Bot{Container: bot}).Logs(ctx)
+	if volume != "" {
+		errs = append(errs, e.removeVolume(ctx, volume))
+	}
+	all := joinLives(earlier, logs)
 	e.mu.Lock()
-	e.botLogs = logs
+	e.botLogs = all // the evidence of a failed spec (BotLogs)
 	e.mu.Unlock()
-	return logs, errors.Join(stopErr, logsErr, testcontainers.TerminateContainer(bot))
+	return all, errors.Join(errs...)
+}
+
+// joinLives returns the log of every life of a container: all, the log
+// read at its end, when it still holds the earlier lives' log (Docker's
+// own drivers keep it across a restart); earlier+all otherwise.
+func joinLives(earlier, all []byte) []byte {
+	if bytes.HasPrefix(all, earlier) {
+		return all
+	}
+	return append(slices.Clip(earlier), all...)
 }
 
 func discardLogs(_ []byte, err error) error { return err }

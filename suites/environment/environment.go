@@ -73,8 +73,12 @@ type Env struct {
 	dsns       DSNs
 	bot        *testcontainers.DockerContainer
 	containers []testcontainers.Container
-	// botLogs is what the last stopped bot logged, kept for the evidence of
-	// a failed spec (BotLogs).
+	// botVolume is the running bot's spool volume; botEarlierLives what
+	// it logged in its earlier lives (see restartBot).
+	botVolume       string
+	botEarlierLives []byte
+	// botLogs is what the last stopped bot logged, all lives, kept for the
+	// evidence of a failed spec (BotLogs).
 	botLogs []byte
 }
 
@@ -319,15 +323,16 @@ func (e *Env) ResetFaults(ctx context.Context) error {
 	return nil
 }
 
-// Close terminates every container and removes the network. It keeps going
+// Close terminates every container and removes the bot's spool volume and
+// the network. It keeps going
 // past errors and returns them all.
 func (e *Env) Close(ctx context.Context) error {
 	if e == nil {
 		return nil
 	}
 	e.mu.Lock()
-	containers := e.containers
-	e.containers = nil
+	containers, volume := e.containers, e.botVolume
+	e.containers, e.bot, e.botVolume = nil, nil, ""
 	e.mu.Unlock()
 
 	var errs []error
@@ -336,6 +341,11 @@ func (e *Env) Close(ctx context.Context) error {
 		// nothing here needs a clean shutdown.
 		if err := testcontainers.TerminateContainer(containers[i],
 			testcontainers.StopContext(ctx), testcontainers.StopTimeout(time.Second)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if volume != "" {
+		if err := e.removeVolume(ctx, volume); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -99,6 +99,51 @@ func (e *Env) Restart(ctx context.Context, name string) error {
 	return e.refreshDSNs(ctx)
 }
 
+// Kill sends SIGKILL to the named container (only the bot) and starts it
+// again with the same spool volume, returning once it serves again. Its
+// host port may change: BotURL has the new one.
+func (e *Env) Kill(ctx context.Context, name string) error {
+	if name != AliasBot {
+		return fmt.Errorf("kill: no container %q (only %q)", name, AliasBot)
+	}
+	return e.KillBot(ctx)
+}
+
+// BotRestart stops the named container (only the bot) with SIGTERM and
+// starts it again with the same spool volume (see RestartBot).
+func (e *Env) BotRestart(ctx context.Context, name string) error {
+	if name != AliasBot {
+		return fmt.Errorf("bot-restart: no container %q (only %q)", name, AliasBot)
+	}
+	return e.RestartBot(ctx)
+}
+
+// createVolume makes a named volume, p1001-<run>-<what>-<random>, with the
+// project's labels so that make clean finds a leftover one.
+func (e *Env) createVolume(ctx context.Context, what string) (string, error) {
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return "", fmt.Errorf("volume name: %w", err)
+	}
+	name := fmt.Sprintf("p1001-%s-%s-%x", e.cfg.RunID, what, suffix)
+	err := e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		if _, err := cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: e.cfg.labels()}); err != nil {
+			return fmt.Errorf("create volume %s: %w", name, err)
+		}
+		return nil
+	})
+	return name, err
+}
+
+func (e *Env) removeVolume(ctx context.Context, name string) error {
+	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		if _, err := cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true}); err != nil {
+			return fmt.Errorf("remove volume %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
 // PausePgBouncer sends PAUSE on pgbouncer's admin console: it waits for the
 // server connections to be released and then holds new queries, as a
 // pooler under maintenance does.

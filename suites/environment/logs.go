@@ -15,12 +15,13 @@ import (
 // removed. Nil when no bot ran since ForgetBotLogs.
 func (e *Env) BotLogs(ctx context.Context) ([]byte, error) {
 	e.mu.Lock()
-	bot, kept := e.bot, e.botLogs
+	bot, earlier, kept := e.bot, e.botEarlierLives, e.botLogs
 	e.mu.Unlock()
 	if bot == nil {
 		return kept, nil
 	}
-	return (&Bot{Container: bot}).Logs(ctx)
+	logs, err := (&Bot{Container: bot}).Logs(ctx)
+	return joinLives(earlier, logs), err
 }
 
 // ForgetBotLogs drops the stopped bot's log, so that the next spec's

@@ -82,6 +82,8 @@ type History struct {
 	// Logged counts, per inbound message text, the rows of the bot's
 	// message_log in postgres after recovery (direction 'in').
 	Logged map[string]int `json:"logged,omitempty"`
+	// LoggedReplies counts the same per reply text (direction 'out').
+	LoggedReplies map[string]int `json:"logged_replies,omitempty"`
 	// Probes are the harness's own looks at the stack during the faults
 	// (see Probe): the evidence that a fault took effect which does not
 	// depend on the bot.

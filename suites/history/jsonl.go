@@ -53,6 +53,8 @@ type stateLine struct {
 	MetricsAfter map[string]float64 `json:"metrics_after,omitempty"`
 	Prompts      map[string]string  `json:"prompts,omitempty"`
 	Logged       map[string]int     `json:"logged,omitempty"`
+	// LoggedReplies was added later: older histories lack it.
+	LoggedReplies map[string]int `json:"logged_replies,omitempty"`
 }
 
 // WriteJSONL writes h as history.jsonl.
@@ -82,7 +84,7 @@ func (h History) WriteJSONL(w io.Writer) error {
 			return fmt.Errorf("write history probe of %s: %w", p.Fault, err)
 		}
 	}
-	if err := enc.Encode(stateLine{"state", h.MetricsAfter, h.Prompts, h.Logged}); err != nil {
+	if err := enc.Encode(stateLine{"state", h.MetricsAfter, h.Prompts, h.Logged, h.LoggedReplies}); err != nil {
 		return fmt.Errorf("write history state: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -129,7 +131,7 @@ func ReadJSONL(r io.Reader) (History, error) {
 		case "state":
 			var v stateLine
 			err = json.Unmarshal(line, &v)
-			h.MetricsAfter, h.Prompts, h.Logged = v.MetricsAfter, v.Prompts, v.Logged
+			h.MetricsAfter, h.Prompts, h.Logged, h.LoggedReplies = v.MetricsAfter, v.Prompts, v.Logged, v.LoggedReplies
 		default:
 			err = fmt.Errorf("unknown record %q", head.Record)
 		}

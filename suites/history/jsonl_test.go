@@ -26,8 +26,9 @@ func TestJSONLRoundTrip(t *testing.T) {
 			{Fault: "cut", Kind: ProbeSQL, Where: "pooler", Start: 1100 * time.Millisecond, End: 1102 * time.Millisecond, Err: "connection refused"},
 			{Fault: "cut", Kind: ProbeToxics, Where: "pooler", Start: 1200 * time.Millisecond, End: 1201 * time.Millisecond, OK: true, Toxics: []string{"t:latency:downstream"}},
 		},
-		Prompts: map[string]string{"c0": "persona"},
-		Logged:  map[string]int{"hi": 2},
+		Prompts:       map[string]string{"c0": "persona"},
+		Logged:        map[string]int{"hi": 2},
+		LoggedReplies: map[string]int{"[persona] You said: hi": 1},
 	}
 	var buf bytes.Buffer
 	if err := want.WriteJSONL(&buf); err != nil {

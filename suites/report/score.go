@@ -11,7 +11,8 @@ import (
 
 // severities weighs each fault kind in the resilience score: 1 for faults
 // that slow or shape traffic, 2 for faults that break single connections
-// or stall the pool, 3 for faults that take the database away altogether.
+// or stall the pool, 3 for faults that take the database (or the bot
+// itself) away altogether.
 // docs/report.md has the table; a kind missing here is an error, so a new
 // kind cannot slip into the score unweighted.
 func severities() map[string]int {
@@ -32,6 +33,8 @@ func severities() map[string]int {
 		scenarios.KindFlapping:       3,
 		scenarios.TypeRestart:        3,
 		scenarios.TypePartition:      3,
+		scenarios.TypeKill:           3,
+		scenarios.TypeBotRestart:     3,
 	}
 }
 

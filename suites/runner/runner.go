@@ -99,13 +99,33 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	if err != nil {
 		return h, err
 	}
+	// A killed or restarted bot may come back on another host port: the
+	// traffic and the client follow it.
+	follow := func(ctx context.Context) error {
+		url, err := env.BotURL(ctx)
+		if err != nil {
+			return err
+		}
+		driver.SetBotURL(url)
+		client.SetBase(url)
+		return nil
+	}
+	// A restart's window is measured: on a loaded machine it can outlast
+	// its plan. The traffic then goes on for the recovery phase the
+	// scenario planned after its last fault, counted from the real end.
+	var lastEnd time.Duration
+	for _, f := range s.Faults {
+		lastEnd = max(lastEnd, f.End())
+	}
+	recoveryPhase := s.Traffic.Duration.D() - lastEnd
+	restarted := func() { driver.ExtendTo(time.Since(h.Base) + recoveryPhase) }
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		h.Ops, err = driver.Run(gctx)
 		return err
 	})
 	g.Go(func() (err error) {
-		h.Faults, err = scenarios.Play(gctx, s, target{env}, h.Base)
+		h.Faults, err = scenarios.Play(gctx, s, target{env, follow, restarted}, h.Base)
 		return err
 	})
 	g.Go(func() error {
@@ -121,7 +141,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	if err != nil {
 		return h, err
 	}
-	if h.Prompts, h.Logged, err = readDatabase(ctx, env.DSNs().HostPostgres, chats); err != nil {
+	if h.Prompts, h.Logged, h.LoggedReplies, err = readDatabase(ctx, env.DSNs().HostPostgres, chats); err != nil {
 		return h, err
 	}
 	stopped = true
@@ -130,10 +150,37 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	return h, err
 }
 
-// target adapts the environment to the player's interface.
-type target struct{ *environment.Env }
+// target adapts the environment to the player's interface: follow points
+// the run at the bot once a kill or bot-restart has started it again, and
+// restarted is told when any restart has ended.
+type target struct {
+	*environment.Env
+	follow    func(context.Context) error
+	restarted func()
+}
 
 func (t target) Proxy(name string) (scenarios.Proxy, error) { return t.Env.Proxy(name) }
+
+func (t target) Restart(ctx context.Context, container string) error {
+	defer t.restarted()
+	return t.Env.Restart(ctx, container)
+}
+
+func (t target) Kill(ctx context.Context, container string) error {
+	defer t.restarted()
+	if err := t.Env.Kill(ctx, container); err != nil {
+		return err
+	}
+	return t.follow(ctx)
+}
+
+func (t target) BotRestart(ctx context.Context, container string) error {
+	defer t.restarted()
+	if err := t.Env.BotRestart(ctx, container); err != nil {
+		return err
+	}
+	return t.follow(ctx)
+}
 
 // settle waits until the outbox is empty (or settleTimeout passes; the
 // checkers judge what is left) and returns the metrics read then.
@@ -174,32 +221,43 @@ func seedPrompts(ctx context.Context, dsn string, chats []string) error {
 }
 
 // readDatabase reads, straight from postgres, the chats' prompts and how
-// often each of their inbound messages was logged.
-func readDatabase(ctx context.Context, dsn string, chats []string) (map[string]string, map[string]int, error) {
+// often each of their messages (direction 'in', by text) and replies
+// ('out', by text) was logged.
+func readDatabase(ctx context.Context, dsn string, chats []string) (prompts map[string]string, in, out map[string]int, err error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read postgres after the run: %w", err)
+		return nil, nil, nil, fmt.Errorf("read postgres after the run: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	prompts := map[string]string{}
+	prompts = map[string]string{}
 	rows, err := conn.Query(ctx, `SELECT chat_id, prompt FROM chat_prompts WHERE chat_id = ANY($1)`, chats)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read prompts: %w", err)
+		return nil, nil, nil, fmt.Errorf("read prompts: %w", err)
 	}
 	var chat, prompt string
 	if _, err := pgx.ForEachRow(rows, []any{&chat, &prompt}, func() error { prompts[chat] = prompt; return nil }); err != nil {
-		return nil, nil, fmt.Errorf("read prompts: %w", err)
+		return nil, nil, nil, fmt.Errorf("read prompts: %w", err)
 	}
-	logged := map[string]int{}
-	rows, err = conn.Query(ctx, `SELECT body, count(*) FROM message_log
-		WHERE chat_id = ANY($1) AND direction = 'in' GROUP BY body`, chats)
+	in, out = map[string]int{}, map[string]int{}
+	rows, err = conn.Query(ctx, `SELECT direction, body, count(*) FROM message_log
+		WHERE chat_id = ANY($1) GROUP BY direction, body`, chats)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the message log: %w", err)
+		return nil, nil, nil, fmt.Errorf("read the message log: %w", err)
 	}
-	var body string
+	var direction, body string
 	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&body, &n}, func() error { logged[body] = n; return nil }); err != nil {
-		return nil, nil, fmt.Errorf("read the message log: %w", err)
+	if _, err := pgx.ForEachRow(rows, []any{&direction, &body, &n}, func() error {
+		switch direction {
+		case "in":
+			in[body] = n
+		case "out":
+			out[body] = n
+		default:
+			return fmt.Errorf("row with direction %q", direction)
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, nil, fmt.Errorf("read the message log: %w", err)
 	}
-	return prompts, logged, nil
+	return prompts, in, out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/p1001/p1001/suites/botapi"
@@ -58,6 +59,9 @@ type Driver struct {
 	client *botapi.Client
 	base   time.Time
 	rng    *rand.Rand
+	// until is how long after base the traffic runs (Config.Duration, or
+	// later after ExtendTo).
+	until atomic.Int64
 }
 
 // New returns a driver whose offsets are measured from base.
@@ -71,52 +75,80 @@ func New(cfg Config, base time.Time) (*Driver, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
-	return &Driver{
+	d := &Driver{
 		cfg:    cfg,
 		client: botapi.New(cfg.BotURL, &http.Client{Timeout: cfg.RequestTimeout}),
 		base:   base,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x9001)),
-	}, nil
+	}
+	d.until.Store(int64(cfg.Duration))
+	return d, nil
 }
 
-// Run sends requests open-loop at the configured rate until Duration has
-// passed since base, then waits for those in flight. A request that cannot
-// start because Concurrency requests are in flight waits, and its invoke
-// time is when it really went out. Run returns the ops ordered by index.
+// ExtendTo makes a running traffic last at least until offset t from base,
+// at the same rate (a restart that outlasted its planned window still gets
+// its recovery phase). It never shortens the traffic, and has no effect
+// once Run has sent its last request.
+func (d *Driver) ExtendTo(t time.Duration) {
+	for {
+		cur := d.until.Load()
+		if int64(t) <= cur || d.until.CompareAndSwap(cur, int64(t)) {
+			return
+		}
+	}
+}
+
+// Run sends requests open-loop at the configured rate until Duration (or
+// what ExtendTo set) has passed since base, then waits for those in
+// flight. A request that cannot start because Concurrency requests are in
+// flight waits, and its invoke time is when it really went out. Run
+// returns the ops ordered by index.
 func (d *Driver) Run(ctx context.Context) ([]history.Op, error) {
 	interval := time.Duration(float64(time.Second) / d.cfg.Rate)
-	total := int(d.cfg.Duration / interval)
-	ops := make([]history.Op, total)
+	// Each request writes only its own op, so the list may grow meanwhile.
+	var sent []*history.Op
+	collect := func() []history.Op {
+		ops := make([]history.Op, len(sent))
+		for i, op := range sent {
+			ops[i] = *op
+		}
+		return ops
+	}
 	slots := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for i := range total {
+	for i := 0; time.Duration(i+1)*interval <= time.Duration(d.until.Load()); i++ {
 		// Pace against the schedule, not the previous send, so that slow
 		// replies do not lower the offered rate.
 		if wait := time.Duration(i)*interval - time.Since(d.base); wait > 0 {
 			select {
 			case <-ctx.Done():
 				wg.Wait()
-				return ops[:i], ctx.Err()
+				return collect(), ctx.Err()
 			case <-time.After(wait):
 			}
 		}
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			return ops[:i], ctx.Err()
+			return collect(), ctx.Err()
 		case slots <- struct{}{}:
 		}
 		op := d.next(i)
+		sent = append(sent, &op)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			ops[op.Index] = d.send(ctx, op)
+			op = d.send(ctx, op)
 		}()
 	}
 	wg.Wait()
-	return ops, nil
+	return collect(), nil
 }
+
+// SetBotURL sends the requests not yet sent to the bot's new address (a
+// restarted bot may have another host port). Safe during Run.
+func (d *Driver) SetBotURL(url string) { d.client.SetBase(url) }
 
 // next picks the i-th request: chats in turn, commands by their shares.
 func (d *Driver) next(i int) history.Op {

@@ -122,6 +122,63 @@ func TestRunOutcomes(t *testing.T) {
 	}
 }
 
+// TestRunFollowsTheBot: the bot goes away mid-run (a kill) and comes back
+// on another port; the requests sent while it was away are unknown
+// outcomes (info), and once SetBotURL names the new port the rest are
+// answered there.
+func TestRunFollowsTheBot(t *testing.T) {
+	first, _ := fakeBot(t)
+	second, seen := fakeBot(t)
+	d, err := New(Config{BotURL: first.URL, ChatPrefix: "t", Chats: 2, Rate: 100, Duration: 300 * time.Millisecond}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, first.Close)
+	time.AfterFunc(200*time.Millisecond, func() { d.SetBotURL(second.URL) })
+	ops, err := d.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info, late int
+	for _, op := range ops {
+		switch {
+		case op.Outcome == history.Info:
+			info++
+		case op.Invoke >= 250*time.Millisecond:
+			late++
+			if _, ok := seen.Load(op.Text); !ok || op.Outcome != history.OK {
+				t.Errorf("op %d at %s: outcome %s, reached the new bot %v", op.Index, op.Invoke, op.Outcome, ok)
+			}
+		}
+	}
+	if info == 0 || late == 0 {
+		t.Errorf("%d info ops while the bot was away and %d ops after it came back; want some of each", info, late)
+	}
+}
+
+// TestExtendTo: a running traffic extended mid-run sends on at the same
+// rate until the new end; an earlier end never shortens it.
+func TestExtendTo(t *testing.T) {
+	srv, _ := fakeBot(t)
+	d, err := New(Config{BotURL: srv.URL, ChatPrefix: "t", Chats: 2, Rate: 100, Duration: 100 * time.Millisecond}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(10*time.Millisecond, func() { d.ExtendTo(200 * time.Millisecond); d.ExtendTo(150 * time.Millisecond) })
+	ops, err := d.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 20 {
+		t.Fatalf("got %d ops, want 20 (100/s until 200ms)", len(ops))
+	}
+	for i, op := range ops {
+		if op.Index != i || op.Outcome != history.OK {
+			t.Errorf("op %d: index %d outcome %s", i, op.Index, op.Outcome)
+		}
+	}
+}
+
 func TestConfigErrorsNameTheField(t *testing.T) {
 	tests := []struct {
 		cfg  Config
