@@ -14,10 +14,11 @@ import (
 // in the bot's replies (degraded, slower, retried).
 const NameReplyEffect = "effect-on-replies"
 
-// probeEvidence says what a probe inside a fault's window must show for
-// the fault to count as having taken effect, by fault type: the stack's
-// side of the story, without the bot.
-func probeEvidence(f scenarios.Fault) (what string, shows func(history.Probe) bool) {
+// probeEvidence says what a probe inside a fault's window (which began at
+// the wall-clock time since) must show for the fault to count as having
+// taken effect, by fault type: the stack's side of the story, without the
+// bot.
+func probeEvidence(f scenarios.Fault, since time.Time) (what string, shows func(history.Probe) bool) {
 	failed := func(p history.Probe) bool { return p.Kind == history.ProbeSQL && !p.OK }
 	switch f.Type {
 	case scenarios.TypeOutage:
@@ -36,6 +37,13 @@ func probeEvidence(f scenarios.Fault) (what string, shows func(history.Probe) bo
 	case scenarios.TypePartition:
 		return "Docker showed " + f.Target + " detached from the stack's network", func(p history.Probe) bool {
 			return p.Kind == history.ProbeNetwork && p.Err == "" && !p.OK
+		}
+	case scenarios.TypeKill, scenarios.TypeBotRestart:
+		// The container is started again within the window, often between
+		// two probes: a start time inside the window shows it as well as a
+		// probe that caught it stopped.
+		return "Docker showed the " + f.Target + " container stopped, or started again after the fault began", func(p history.Probe) bool {
+			return p.Kind == history.ProbeContainer && p.Err == "" && (!p.OK || p.StartedAt.After(since))
 		}
 	default: // bandwidth, slicer, slow_close: too gentle for a probe query to be sure
 		id := toxicID(f)
@@ -64,7 +72,7 @@ func proven(r rules, tl timeline, h history.History) map[string]proof {
 		if !ok {
 			continue
 		}
-		what, shows := probeEvidence(f)
+		what, shows := probeEvidence(f, h.Base.Add(w.start))
 		pr := proof{want: what}
 		for i, p := range h.Probes {
 			if p.Fault != w.fault || p.Start < w.start || p.End > w.stop {
@@ -133,6 +141,8 @@ func describeProbe(p history.Probe) string {
 	switch {
 	case p.Kind == history.ProbeToxics:
 		fmt.Fprintf(&b, ", toxics [%s], enabled %v", strings.Join(p.Toxics, " "), p.Enabled)
+	case p.Kind == history.ProbeContainer:
+		fmt.Fprintf(&b, ", running %v, started %s", p.OK, p.StartedAt.Format(time.RFC3339Nano))
 	case p.TimedOut:
 		b.WriteString(", no answer")
 	case p.OK:

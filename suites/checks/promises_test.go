@@ -231,6 +231,16 @@ func TestGuardEffect(t *testing.T) {
 		return func(h *history.History) { h.Probes = ps }
 	}
 	latency := fault(scenarios.Fault{Type: "latency", Proxy: "pooler", Attributes: map[string]int64{"latency": 1000}})
+	kill := fault(scenarios.Fault{Type: "kill", Target: "bot"})
+	// containerProbe: one look at the bot's container at 3s, running or
+	// not, last started at the offset startedAt from the history's base.
+	containerProbe := func(running bool, startedAt time.Duration) func(*history.History) {
+		return func(h *history.History) {
+			p := probe(history.ProbeContainer, running, false, 3*time.Second, ms)
+			p.Where, p.StartedAt = "bot", h.Base.Add(startedAt)
+			h.Probes = []history.Probe{p}
+		}
+	}
 	runCases(t, GuardEffect, NameEffect, true, []checkCase{
 		{name: "the good history: a refused probe", pass: true},
 		{name: "a bot that masks the outage still has a proven fault", history: func(h *history.History) {
@@ -258,6 +268,12 @@ func TestGuardEffect(t *testing.T) {
 			history: probes(probe(history.ProbeNetwork, false, false, 3*time.Second, ms)), pass: true},
 		{name: "partition: the bot still attached", scenario: fault(scenarios.Fault{Type: "partition", Target: "bot"}),
 			history: probes(probe(history.ProbeNetwork, true, false, 3*time.Second, ms)), detail: []string{"Docker showed bot detached"}},
+		{name: "kill: Docker shows the bot started again inside the window", scenario: kill,
+			history: containerProbe(true, 2500*ms), pass: true},
+		{name: "kill: a probe caught the bot stopped", scenario: kill,
+			history: containerProbe(false, -time.Minute), pass: true},
+		{name: "kill: the bot ran on, started before the fault", scenario: kill,
+			history: containerProbe(true, -time.Minute), detail: []string{"want: Docker showed the bot container stopped, or started again after the fault began"}},
 		{name: "baseline", scenario: func(s *scenarios.Scenario) { s.Faults = nil }, history: func(h *history.History) { h.Faults = nil }, pass: true},
 	})
 }

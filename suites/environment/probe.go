@@ -2,7 +2,9 @@ package environment
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -48,4 +50,30 @@ func (e *Env) Attached(ctx context.Context, name string) (bool, error) {
 		return nil
 	})
 	return attached, err
+}
+
+// BotState reads Docker's own view of the running bot's container: whether
+// it runs, and when it was last started (a kill or restart starts the same
+// container again, so StartedAt moves).
+func (e *Env) BotState(ctx context.Context) (running bool, startedAt time.Time, err error) {
+	id, err := e.containerID(AliasBot)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	err = e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+		res, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("inspect the bot container: %w", err)
+		}
+		st := res.Container.State
+		if st == nil {
+			return errors.New("inspect the bot container: no state")
+		}
+		running = st.Running
+		if startedAt, err = time.Parse(time.RFC3339Nano, st.StartedAt); err != nil {
+			return fmt.Errorf("inspect the bot container: StartedAt %q: %w", st.StartedAt, err)
+		}
+		return nil
+	})
+	return running, startedAt, err
 }

@@ -101,6 +101,9 @@ const (
 	// ProbeNetwork asks Docker whether the container is attached to the
 	// stack's network.
 	ProbeNetwork = "network"
+	// ProbeContainer asks Docker whether the bot's container runs, and
+	// when it was last started.
+	ProbeContainer = "container"
 )
 
 // Probe is one look of the harness at the stack while a fault was planned,
@@ -112,7 +115,8 @@ type Probe struct {
 	Start time.Duration `json:"start"`
 	End   time.Duration `json:"end"`
 	// OK: the SQL probe was answered; the network probe found the
-	// container attached. For toxics probes, whether the API answered.
+	// container attached; the container probe found it running. For toxics
+	// probes, whether the API answered.
 	OK bool `json:"ok"`
 	// TimedOut: the SQL probe got no answer within its deadline.
 	TimedOut bool `json:"timed_out,omitempty"`
@@ -122,6 +126,9 @@ type Probe struct {
 	// "name:type:stream" and Enabled whether the proxy accepted connections.
 	Toxics  []string `json:"toxics,omitempty"`
 	Enabled bool     `json:"enabled,omitempty"`
+	// StartedAt is, for a container probe, when Docker last started the
+	// container (OK: it was running).
+	StartedAt time.Time `json:"started_at,omitzero"`
 }
 
 // Took is how long the probe ran.

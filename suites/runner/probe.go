@@ -55,7 +55,8 @@ func probeFaults(ctx context.Context, env *environment.Env, s scenarios.Scenario
 }
 
 // probeTarget says how to look at a fault: a SQL connection through the
-// proxy (or to the container) it acts on, or Docker's view of a partition.
+// proxy (or to the container) it acts on, or Docker's view of a partition
+// or of the bot's container (kill, bot-restart).
 func probeTarget(env *environment.Env, f scenarios.Fault) (kind, where string, dsn func() string) {
 	via := func(proxy string) func() string {
 		return func() string {
@@ -68,6 +69,8 @@ func probeTarget(env *environment.Env, f scenarios.Fault) (kind, where string, d
 	switch f.Type {
 	case scenarios.TypePartition:
 		return history.ProbeNetwork, f.Target, nil
+	case scenarios.TypeKill, scenarios.TypeBotRestart:
+		return history.ProbeContainer, f.Target, nil
 	case scenarios.TypeRestart:
 		if f.Target == scenarios.TargetPostgres {
 			return history.ProbeSQL, scenarios.ProxyDirect, via(scenarios.ProxyDirect)
@@ -100,6 +103,12 @@ func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, ba
 		case history.ProbeNetwork:
 			attached, err := env.Attached(ctx, where)
 			p.OK = attached
+			if err != nil {
+				p.Err = resilience.RedactText(err.Error())
+			}
+		case history.ProbeContainer:
+			running, startedAt, err := env.BotState(ctx)
+			p.OK, p.StartedAt = running, startedAt
 			if err != nil {
 				p.Err = resilience.RedactText(err.Error())
 			}

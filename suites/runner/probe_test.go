@@ -21,6 +21,8 @@ func TestProbeTarget(t *testing.T) {
 		{scenarios.Fault{Type: scenarios.TypeRestart, Target: scenarios.TargetPgBouncer}, history.ProbeSQL, scenarios.ProxyPooler},
 		{scenarios.Fault{Type: scenarios.TypePause, Target: scenarios.TargetPgBouncer}, history.ProbeSQL, scenarios.ProxyPooler},
 		{scenarios.Fault{Type: scenarios.TypePartition, Target: scenarios.TargetBot}, history.ProbeNetwork, scenarios.TargetBot},
+		{scenarios.Fault{Type: scenarios.TypeKill, Target: scenarios.TargetBot}, history.ProbeContainer, scenarios.TargetBot},
+		{scenarios.Fault{Type: scenarios.TypeBotRestart, Target: scenarios.TargetBot}, history.ProbeContainer, scenarios.TargetBot},
 	}
 	for _, tt := range tests {
 		kind, where, dsn := probeTarget(nil, tt.fault)
