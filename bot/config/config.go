@@ -25,6 +25,16 @@ type Config struct {
 	LogFormat string // "text" or "json"
 	LogLevel  slog.Level
 
+	// APIToken (API_TOKEN), when set, is required on every /v1/ request as
+	// "Authorization: Bearer <token>". APIAuth (API_AUTH) is "token", or
+	// "none": the operator's explicit choice to serve the message API
+	// beyond loopback without one (see CheckExposure).
+	APIToken string
+	APIAuth  string
+	// MetricsAddr (METRICS_ADDR), when set, moves /metrics off HTTP_ADDR
+	// onto a listener of its own.
+	MetricsAddr string
+
 	// DB is DATABASE_URL, translated. MigrateDB is MIGRATE_DATABASE_URL, or
 	// DB when that is unset.
 	DB             *dburl.Config
@@ -59,6 +69,12 @@ const (
 	DefaultOpenAIModel        = "gpt-4o-mini"
 )
 
+// API_AUTH values.
+const (
+	AuthToken = "token"
+	AuthNone  = "none"
+)
+
 // Load reads the configuration through lookup (os.LookupEnv). environ
 // (os.Environ) is checked for misspelt DB_RETRY_*/DB_BREAKER_* names.
 func Load(lookup func(string) (string, bool), environ []string) (Config, error) {
@@ -79,10 +95,17 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		OutboxRetryMaxDelay: r.duration("OUTBOX_RETRY_MAX_DELAY", 2*time.Second, time.Millisecond),
 		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
 		Responder:           r.oneOf("RESPONDER", "template", "template", "openai"),
+		APIAuth:             r.oneOf("API_AUTH", AuthToken, AuthToken, AuthNone),
+		APIToken:            r.str("API_TOKEN", ""),
+		MetricsAddr:         r.str("METRICS_ADDR", ""),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		r.fail(fmt.Errorf("HTTP_ADDR=%q: want host:port or :port", c.HTTPAddr))
 	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		r.fail(fmt.Errorf("METRICS_ADDR=%q: want host:port or :port", c.MetricsAddr))
+	}
+	r.fail(checkAPIToken(c.APIToken, c.APIAuth))
 	if strings.TrimSpace(c.DefaultPrompt) == "" {
 		r.fail(errors.New("DEFAULT_PROMPT is set but blank"))
 	}
@@ -236,7 +259,7 @@ func (r *reader) level(name string) slog.Level {
 // DB_BREAKER_* (resilience.EnvVarNames); docs/bot.md documents each one.
 func Names() []string {
 	return []string{
-		"HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL",
+		"HTTP_ADDR", "API_TOKEN", "API_AUTH", "METRICS_ADDR", "LOG_FORMAT", "LOG_LEVEL",
 		"DATABASE_URL", "MIGRATE_DATABASE_URL", "MIGRATE_ON_START",
 		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE",
 		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",
