@@ -48,7 +48,7 @@ func TestBotClientSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newBotClient(tt.base, 2)
+			c := newBotClient(tt.base, "", 2)
 			defer c.close()
 			m := c.send(context.Background(), tt.chat, "hello", limit)
 			if m.Chat != tt.chat || m.Replied() != tt.replied {
@@ -89,7 +89,7 @@ func TestBotClientVersion(t *testing.T) {
 				_, _ = w.Write([]byte(tt.metrics))
 			}))
 			defer srv.Close()
-			c := newBotClient(srv.URL, 2)
+			c := newBotClient(srv.URL, "", 2)
 			defer c.close()
 			got, err := c.version(context.Background())
 			if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {

@@ -48,6 +48,9 @@ type Bot struct {
 	URL string
 	// DatabaseURL is what the bot was given; it holds the password.
 	DatabaseURL string
+	// Token is the bot's API_TOKEN, random per container: botapi sends it.
+	// Never log it (Env.Secrets lists it for the report's leak check).
+	Token string
 }
 
 // DatabaseURL builds the container-side DATABASE_URL for opts, as a
@@ -99,12 +102,21 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := e.newToken()
+	if err != nil {
+		return nil, err
+	}
 	env := map[string]string{
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    ":" + strconv.Itoa(PortBot),
 		"LOG_FORMAT":   "json",
+		// The bot listens beyond its container's loopback: it needs one.
+		"API_TOKEN": token,
 	}
 	maps.Copy(env, opts.Env)
+	if _, own := opts.Env["API_TOKEN"]; !own && opts.Env["API_AUTH"] == "none" {
+		delete(env, "API_TOKEN") // the bot refuses both together
+	}
 
 	start := time.Now()
 	httpPort := strconv.Itoa(PortBot) + "/tcp"
@@ -115,7 +127,7 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	c, err := testcontainers.Run(ctx, e.cfg.BotImage, append(extra,
 		testcontainers.WithLabels(e.cfg.labels()),
 		testcontainers.WithEnv(env),
-		testcontainers.WithExposedPorts(httpPort),
+		e.publish(httpPort),
 		// Joined to the private network before it starts, so that its first
 		// connection attempts already resolve "toxiproxy". Its ports stay
 		// published on the default bridge (see createNetwork), so that a
@@ -141,7 +153,7 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bot endpoint: %w", err), discardLogs(e.StopBot(ctx)))
 	}
-	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL}, nil
+	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL, Token: env["API_TOKEN"]}, nil
 }
 
 // Logs returns everything the bot has logged so far.
