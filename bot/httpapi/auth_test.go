@@ -1,66 +1,29 @@
 package httpapi_test
 
 import (
-	"bytes"
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/p1001/p1001/bot/chat"
-	"github.com/p1001/p1001/bot/health"
 	"github.com/p1001/p1001/bot/httpapi"
-	"github.com/p1001/p1001/bot/internal/fakestore"
-	"github.com/p1001/p1001/bot/metrics"
-	"github.com/p1001/p1001/bot/msglog"
-	"github.com/p1001/p1001/bot/responder"
 )
 
 const apiToken = "t0k-9c2b7e41f0a35d86"
 
-type authFixture struct {
-	srv     *httptest.Server
-	store   *fakestore.Store
-	logs    *bytes.Buffer
-	handled atomic.Int32 // requests that reached the chat handler
-}
-
-type countingChat struct {
-	httpapi.Chat
-	n *atomic.Int32
-}
-
-func (c countingChat) Handle(ctx context.Context, m chat.Message) (chat.Reply, error) {
-	c.n.Add(1)
-	return c.Chat.Handle(ctx, m)
-}
-
-func newAuthFixture(t *testing.T) *authFixture {
+// newAuthFixture is the API with apiToken required and a stand-in
+// webhook that answers 200 (it checks its own secret, not the token).
+func newAuthFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &authFixture{store: fakestore.New(), logs: &bytes.Buffer{}}
-	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := metrics.New("test")
-	h, err := chat.New(f.store, responder.Template{}, msglog.New(msglog.Options{}), chat.Options{
-		DefaultPrompt: "You are the default bot.", MaxStaleness: time.Minute, Logger: log,
+	return newFixture(t, func(o *httpapi.Options) {
+		o.APIToken = apiToken
+		o.Telegram = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpapi.WriteJSON(w, http.StatusOK, map[string]string{"telegram": "own secret check"})
+		})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	telegram := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"telegram": "own secret check"})
-	})
-	f.srv = httptest.NewServer(httpapi.New(countingChat{h, &f.handled}, httpapi.Options{
-		MaxBodyBytes: 1024, Ready: health.New(health.Options{}).Snapshot, Metrics: m.Handler(), Instrument: m.Instrument,
-		Telegram: telegram, APIToken: apiToken, Unauthorized: m.Unauthorized, Logger: log,
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
 }
 
 // TestAPITokenOnEveryRoute sends each way of (not) presenting the token to
