@@ -36,6 +36,9 @@ var _ = Describe("the bot binary", Label("smoke", "bot"), func() {
 		Expect(resilience.RedactDSN(bot.DatabaseURL)).To(HaveSuffix("@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"))
 
 		client := botapi.New(bot.URL, bot.Token, nil)
+		// /healthz answers before the background migrations are done; a
+		// /setprompt before them finds no table (DB_ERROR).
+		Expect(client.WaitReady(ctx, time.Minute, 100*time.Millisecond)).To(Succeed())
 		chat := fmt.Sprintf("roundtrip-%d", time.Now().UnixNano())
 		persona := "a lighthouse keeper who answers in haiku"
 		set := say(ctx, client, chat, "/setprompt "+persona)
