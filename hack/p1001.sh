@@ -5,7 +5,7 @@
 #   FAULT=outage (default) | blackhole | reset | latency
 #   ARGS=-i        the interactive console instead of the narrated run
 #   KEEP=1         leave the stack running (make clean removes it)
-#   SHOW_SECRETS=1 with KEEP=1, print the DSNs with their password
+#   SHOW_SECRETS=1 with KEEP=1, print the DSNs with their password and the bot's API token
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

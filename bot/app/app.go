@@ -331,7 +331,12 @@ func (rt *Runtime) HTTPHandler() (http.Handler, error) {
 		Ready:        rt.Tracker.Snapshot,
 		Metrics:      rt.Metrics.Handler(),
 		Instrument:   rt.Metrics.Instrument,
+		APIToken:     rt.Config.APIToken,
+		Unauthorized: rt.Metrics.Unauthorized,
 		Logger:       rt.Log,
+	}
+	if rt.Config.MetricsAddr != "" {
+		opts.Metrics = nil // served on its own listener (serveMetrics)
 	}
 	if tg := rt.Config.Telegram; tg != nil {
 		wh, err := telegram.New(*tg, rt.Handler, rt.Log, rt.Metrics.TelegramUpdate)

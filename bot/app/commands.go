@@ -42,11 +42,19 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, version str
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	stopMetrics, err := serveMetrics(cfg, rt.Metrics.Handler(), log)
+	if err != nil {
+		rt.Pool.Close()
+		return err
+	}
+	defer stopMetrics()
 	rt.Start()
 	log.Info("[Bot] serving",
 		"addr", ln.Addr().String(), "version", version, "database", cfg.DB.Redacted, "pgbouncer", cfg.DB.PgBouncer,
 		"max_attempts", cfg.Retry.MaxAttempts, "attempt_timeout", cfg.Retry.AttemptTimeout.String(), "budget", cfg.Retry.Budget.String(),
-		"breaker", cfg.Retry.Breaker.Enabled, "responder", cfg.Responder, "telegram", cfg.Telegram != nil)
+		"breaker", cfg.Retry.Breaker.Enabled, "responder", cfg.Responder, "telegram", cfg.Telegram != nil,
+		"api_token", cfg.APIToken != "", "metrics_addr", cfg.MetricsAddr)
+	warnUnauthenticated(cfg, log)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

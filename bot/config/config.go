@@ -26,6 +26,16 @@ type Config struct {
 	LogFormat string // "text" or "json"
 	LogLevel  slog.Level
 
+	// APIToken (API_TOKEN), when set, is required on every /v1/ request as
+	// "Authorization: Bearer <token>". APIAuth (API_AUTH) is "token", or
+	// "none": the operator's explicit choice to serve the message API
+	// beyond loopback without one (see CheckExposure).
+	APIToken string
+	APIAuth  string
+	// MetricsAddr (METRICS_ADDR), when set, moves /metrics off HTTP_ADDR
+	// onto a listener of its own.
+	MetricsAddr string
+
 	// DB is DATABASE_URL, translated. MigrateDB is MIGRATE_DATABASE_URL, or
 	// DB when that is unset.
 	DB             *dburl.Config
@@ -68,6 +78,12 @@ const (
 	DefaultSpoolMaxBytes = 64 << 20
 )
 
+// API_AUTH values.
+const (
+	AuthToken = "token"
+	AuthNone  = "none"
+)
+
 // Load reads the configuration through lookup (os.LookupEnv). environ
 // (os.Environ) is checked for misspelt DB_RETRY_*/DB_BREAKER_* names.
 func Load(lookup func(string) (string, bool), environ []string) (Config, error) {
@@ -91,6 +107,9 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		SpoolMaxBytes:       int64(r.integer("SPOOL_MAX_BYTES", DefaultSpoolMaxBytes, 64<<10, 1<<40)),
 		SpoolFsync:          msglog.Fsync(r.oneOf("SPOOL_FSYNC", string(msglog.FsyncBackground), string(msglog.FsyncBackground), string(msglog.FsyncReply))),
 		Responder:           r.oneOf("RESPONDER", "template", "template", "openai"),
+		APIAuth:             r.oneOf("API_AUTH", AuthToken, AuthToken, AuthNone),
+		APIToken:            r.str("API_TOKEN", ""),
+		MetricsAddr:         r.str("METRICS_ADDR", ""),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		r.fail(fmt.Errorf("HTTP_ADDR=%q: want host:port or :port", c.HTTPAddr))
@@ -101,6 +120,10 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 	case strings.HasSuffix(c.SpoolPath, "/"):
 		r.fail(fmt.Errorf("SPOOL_PATH=%q names a directory: want a file such as %s, or off", c.SpoolPath, DefaultSpoolPath))
 	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		r.fail(fmt.Errorf("METRICS_ADDR=%q: want host:port or :port", c.MetricsAddr))
+	}
+	r.fail(checkAPIToken(c.APIToken, c.APIAuth))
 	if strings.TrimSpace(c.DefaultPrompt) == "" {
 		r.fail(errors.New("DEFAULT_PROMPT is set but blank"))
 	}
@@ -259,7 +282,7 @@ func (r *reader) level(name string) slog.Level {
 // DB_BREAKER_* (resilience.EnvVarNames); docs/bot.md documents each one.
 func Names() []string {
 	return []string{
-		"HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL",
+		"HTTP_ADDR", "API_TOKEN", "API_AUTH", "METRICS_ADDR", "LOG_FORMAT", "LOG_LEVEL",
 		"DATABASE_URL", "MIGRATE_DATABASE_URL", "MIGRATE_ON_START",
 		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE",
 		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",

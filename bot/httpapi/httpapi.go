@@ -6,7 +6,10 @@
 //	GET  /metrics                 Prometheus
 //	POST /telegram/webhook        when Telegram is configured
 //
-// Bad input gets a 4xx with a JSON ErrorResponse naming the problem.
+// Bad input gets a 4xx with a JSON ErrorResponse naming the problem. With
+// Options.APIToken set, every /v1/ request needs "Authorization: Bearer
+// <token>" (auth.go); the ops endpoints stay open and the webhook checks
+// its own secret.
 package httpapi
 
 import (
@@ -66,7 +69,12 @@ type Options struct {
 	Telegram http.Handler
 	// Instrument wraps each route (metrics); nil leaves them bare.
 	Instrument func(route string, h http.Handler) http.Handler
-	Logger     *slog.Logger
+	// APIToken, when set, is required on every /v1/ request.
+	APIToken string
+	// Unauthorized is told the reason of each request refused for its
+	// token (metrics); nil ignores them.
+	Unauthorized func(reason string)
+	Logger       *slog.Logger
 }
 
 // New returns the bot's HTTP handler.
@@ -85,12 +93,25 @@ func New(c Chat, opts Options) http.Handler {
 			return health.Snapshot{Status: "ready", DB: health.DB{State: health.StateUnknown}}
 		}
 	}
+	if opts.Unauthorized == nil {
+		opts.Unauthorized = func(string) {}
+	}
 	s := &server{chat: c, opts: opts}
 	mux := http.NewServeMux()
 	route := func(pattern, method string, h http.HandlerFunc) {
 		mux.Handle(pattern, opts.Instrument(pattern, onlyMethod(method, h)))
 	}
-	route("/v1/chats/{id}/messages", http.MethodPost, s.postMessage)
+	// The token is checked before the method and before the body is read.
+	auth := requireToken(opts.APIToken, opts.Unauthorized, opts.Logger)
+	apiRoute := func(pattern, method string, h http.HandlerFunc) {
+		mux.Handle(pattern, opts.Instrument(pattern, auth(onlyMethod(method, h))))
+	}
+	apiRoute("/v1/chats/{id}/messages", http.MethodPost, s.postMessage)
+	// Unknown /v1/ paths are the API's too: a caller without the token
+	// learns nothing about which exist.
+	mux.Handle("/v1/", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, "")
+	})))
 	route("/healthz", http.MethodGet, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,22 +27,40 @@ type fixture struct {
 	store   *fakestore.Store
 	tracker *health.Tracker
 	logs    *bytes.Buffer
+	metrics *metrics.Metrics
+	handled atomic.Int32 // requests that reached the chat handler
 }
 
-func newFixture(t *testing.T) *fixture {
+// countingChat counts the requests that reach the chat handler.
+type countingChat struct {
+	httpapi.Chat
+	n *atomic.Int32
+}
+
+func (c countingChat) Handle(ctx context.Context, m chat.Message) (chat.Reply, error) {
+	c.n.Add(1)
+	return c.Chat.Handle(ctx, m)
+}
+
+// newFixture serves the API over a fake store; mods adjust the options.
+func newFixture(t *testing.T, mods ...func(*httpapi.Options)) *fixture {
 	t.Helper()
-	f := &fixture{store: fakestore.New(), tracker: health.New(health.Options{}), logs: &bytes.Buffer{}}
+	f := &fixture{store: fakestore.New(), tracker: health.New(health.Options{}), logs: &bytes.Buffer{}, metrics: metrics.New("test")}
 	log := slog.New(slog.NewTextHandler(f.logs, nil))
-	m := metrics.New("test")
 	h, err := chat.New(f.store, responder.Template{}, msglog.New(msglog.Options{}), chat.Options{
-		DefaultPrompt: "You are the default bot.", MaxStaleness: time.Minute, Logger: log, Observer: m,
+		DefaultPrompt: "You are the default bot.", MaxStaleness: time.Minute, Logger: log, Observer: f.metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(httpapi.New(h, httpapi.Options{
-		MaxBodyBytes: 1024, Ready: f.tracker.Snapshot, Metrics: m.Handler(), Instrument: m.Instrument, Logger: log,
-	}))
+	opts := httpapi.Options{
+		MaxBodyBytes: 1024, Ready: f.tracker.Snapshot, Metrics: f.metrics.Handler(), Instrument: f.metrics.Instrument,
+		Unauthorized: f.metrics.Unauthorized, Logger: log,
+	}
+	for _, mod := range mods {
+		mod(&opts)
+	}
+	f.srv = httptest.NewServer(httpapi.New(countingChat{h, &f.handled}, opts))
 	t.Cleanup(f.srv.Close)
 	return f
 }

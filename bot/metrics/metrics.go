@@ -17,6 +17,7 @@ import (
 
 	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/health"
+	"github.com/p1001/p1001/bot/httpapi"
 	"github.com/p1001/p1001/bot/msglog"
 )
 
@@ -33,6 +34,7 @@ type Metrics struct {
 	telegram           *prometheus.CounterVec
 	httpRequests       *prometheus.CounterVec
 	httpDuration       *prometheus.HistogramVec
+	httpUnauthorized   *prometheus.CounterVec
 }
 
 // New returns a registry with the Go and process collectors, build info and
@@ -77,14 +79,20 @@ func New(version string) *Metrics {
 		Name: "bot_http_request_duration_seconds", Help: "HTTP request latency, by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"handler"})
+	m.httpUnauthorized = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bot_http_unauthorized_total", Help: "Message API requests refused for a missing, malformed or wrong API token.",
+	}, []string{"reason"})
 	for _, c := range []prometheus.Collector{m.replies, m.degraded, m.attempts, m.replyDuration, m.commands,
-		m.responderFallbacks, m.telegram, m.httpRequests, m.httpDuration} {
+		m.responderFallbacks, m.telegram, m.httpRequests, m.httpDuration, m.httpUnauthorized} {
 		f(c)
 	}
 	// Start the labelled series at zero so that rate() works from the first scrape.
 	for _, src := range []chat.PromptSource{chat.SourceCustom, chat.SourceCached, chat.SourceDefault} {
 		m.replies.WithLabelValues(string(src), "false")
 		m.replies.WithLabelValues(string(src), "true")
+	}
+	for _, reason := range []string{httpapi.AuthMissing, httpapi.AuthMalformed, httpapi.AuthWrong} {
+		m.httpUnauthorized.WithLabelValues(reason)
 	}
 	return m
 }
@@ -120,6 +128,10 @@ func (m *Metrics) ResponderFallback(error) { m.responderFallbacks.Inc() }
 
 // TelegramUpdate counts a webhook update by outcome.
 func (m *Metrics) TelegramUpdate(outcome string) { m.telegram.WithLabelValues(outcome).Inc() }
+
+// Unauthorized counts a message API request refused for its token
+// (httpapi.Options.Unauthorized).
+func (m *Metrics) Unauthorized(reason string) { m.httpUnauthorized.WithLabelValues(reason).Inc() }
 
 // Instrument wraps an HTTP handler with request counters and latency.
 func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {

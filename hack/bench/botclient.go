@@ -62,14 +62,14 @@ type botClient struct {
 // a bot's measured start (ReadyMS).
 const readyPoll = 100 * time.Millisecond
 
-func newBotClient(base string, conns int) *botClient {
+func newBotClient(base, token string, conns int) *botClient {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// The default keeps 2 idle connections per host: a closed loop of 16
 	// would mostly measure TCP handshakes.
 	t.MaxIdleConnsPerHost = conns
 	t.MaxIdleConns = conns
 	hc := &http.Client{Transport: t}
-	return &botClient{api: botapi.New(base, hc), http: hc}
+	return &botClient{api: botapi.New(base, token, hc), http: hc}
 }
 
 func (c *botClient) close() { c.http.CloseIdleConnections() }

@@ -50,7 +50,7 @@ func TestBotClientSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newBotClient(tt.base, 2)
+			c := newBotClient(tt.base, "", 2)
 			defer c.close()
 			limit := noCap
 			if tt.want.Capped {
@@ -95,7 +95,7 @@ func TestBotClientVersion(t *testing.T) {
 				_, _ = w.Write([]byte(tt.metrics))
 			}))
 			defer srv.Close()
-			c := newBotClient(srv.URL, 2)
+			c := newBotClient(srv.URL, "", 2)
 			defer c.close()
 			got, err := c.version(context.Background())
 			if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {

@@ -309,7 +309,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 	r.WallS = time.Since(r.Started).Seconds()
 	r.Problems = Validate(r)
 	r.Valid = len(r.Problems) == 0
-	return r, write(r, opts.Out, cfg.Password, os.Stdout)
+	return r, write(r, opts.Out, env.Secrets(), os.Stdout)
 }
 
 // startBot starts one configuration's bot, gives its chats their custom
@@ -324,7 +324,7 @@ func (b *bench) startBot(ctx context.Context, c *BotConfig, r *Report) (*botRun,
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
 	}
 	c.DatabaseURL = resilience.RedactDSN(bot.DatabaseURL)
-	client := newBotClient(bot.URL, 2*b.opts.Concurrency)
+	client := newBotClient(bot.URL, bot.Token, 2*b.opts.Concurrency)
 	if err := client.api.WaitReady(ctx, time.Minute, readyPoll); err != nil {
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
 	}
@@ -414,21 +414,25 @@ func leftOut(r *Report) []string {
 }
 
 // write stores <stamp>.json and <stamp>.md under dir and prints the
-// markdown to stdout. Neither may contain the database password.
-func write(r *Report, dir, password string, stdout io.Writer) error {
+// markdown to stdout. Neither may contain a secret: the database password
+// or a bot's API token (environment.Env.Secrets).
+func write(r *Report, dir string, secrets []string, stdout io.Writer) error {
 	data, err := r.JSON()
 	if err != nil {
 		return err
 	}
 	md := []byte(RenderMarkdown(r))
-	if password != "" {
+	for _, secret := range secrets {
+		if secret == "" {
+			continue
+		}
 		// As typed, and as a URL carries it.
-		forms := []string{password, url.QueryEscape(password), url.PathEscape(password),
-			strings.TrimPrefix(url.UserPassword("u", password).String(), "u:")}
+		forms := []string{secret, url.QueryEscape(secret), url.PathEscape(secret),
+			strings.TrimPrefix(url.UserPassword("u", secret).String(), "u:")}
 		for _, doc := range [][]byte{data, md} {
 			for _, form := range forms {
 				if bytes.Contains(doc, []byte(form)) {
-					return errors.New("the report contains the database password: not written")
+					return errors.New("the report contains a secret of the stack (the database password or a bot's API token): not written")
 				}
 			}
 		}

@@ -98,7 +98,7 @@ func TestWrite(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "bench")
 	r := validReport()
 	var out bytes.Buffer
-	if err := write(r, dir, "pw-secret/@#", &out); err != nil {
+	if err := write(r, dir, []string{"pw-secret/@#", botToken}, &out); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, r.Stamp+".md"))
@@ -113,6 +113,8 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+const botToken = "p1001-0123456789abcdef0123456789abcdef"
+
 func TestWriteRefusesThePassword(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -123,14 +125,15 @@ func TestWriteRefusesThePassword(t *testing.T) {
 			r.Configs[0].DatabaseURL = "postgresql://p1001:pw-secret%2F%40%23@toxiproxy:6543/p1001"
 		}},
 		{"in an image name", func(r *Report) { r.Images[0].Name = "pw-secret/@#" }},
+		{"a bot's API token", func(r *Report) { r.Configs[0].Env["NOTE"] = "sent Bearer " + botToken }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			r := validReport()
 			tt.inject(r)
-			err := write(r, dir, "pw-secret/@#", io.Discard)
-			if err == nil || strings.Contains(err.Error(), "pw-secret") {
+			err := write(r, dir, []string{"pw-secret/@#", botToken}, io.Discard)
+			if err == nil || strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), botToken) {
 				t.Fatalf("write error %v, want a refusal that does not repeat the password", err)
 			}
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {

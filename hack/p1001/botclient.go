@@ -50,9 +50,10 @@ const replyTimeout = 30 * time.Second
 // readyPoll is how often WaitReady reads /readyz.
 const readyPoll = 200 * time.Millisecond
 
-// NewBotClient talks to the bot at base (http://127.0.0.1:port).
-func NewBotClient(base string) *BotClient {
-	return &BotClient{api: botapi.New(base, &http.Client{Timeout: replyTimeout})}
+// NewBotClient talks to the bot at base (http://127.0.0.1:port) with its
+// API token.
+func NewBotClient(base, token string) *BotClient {
+	return &BotClient{api: botapi.New(base, token, &http.Client{Timeout: replyTimeout})}
 }
 
 // Send posts text to chat and returns the reply; a non-200 answer is an

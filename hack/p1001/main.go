@@ -227,7 +227,8 @@ func startStack(ctx context.Context, n *Narrator, cfg environment.Config, params
 	if st.bot, err = env.StartBot(ctx, environment.BotOptions{URLParams: params, LogLines: st.logs.Accept}); err != nil {
 		return st, err
 	}
-	st.client = NewBotClient(st.bot.URL)
+	n.AddSecret(st.bot.Token)
+	st.client = NewBotClient(st.bot.URL, st.bot.Token)
 	if err := st.client.WaitReady(ctx, readyWait); err != nil {
 		return st, err
 	}
@@ -307,21 +308,30 @@ func (st *stack) finish(ctx context.Context, n *Narrator, opts Options) int {
 }
 
 func (st *stack) remove(ctx context.Context, n *Narrator) {
-	password := st.env.Config().Password
 	if st.bot != nil {
 		logs, err := st.env.StopBot(ctx)
 		if err != nil {
 			st.failed = append(st.failed, fmt.Sprintf("stop the bot: %v", err))
 			n.Fail("stop the bot: %v", err)
 		}
-		for _, form := range secretForms(password) {
-			if strings.Contains(string(logs), form) {
-				st.failed = append(st.failed, "the bot's log holds the database password")
-				n.Fail("the bot's log holds the database password")
-				break
+		secrets := map[string]string{"the database password": st.env.Config().Password, "its API token": st.bot.Token}
+		leaked := false
+		for what, secret := range secrets {
+			if secret == "" {
+				continue
+			}
+			for _, form := range secretForms(secret) {
+				if strings.Contains(string(logs), form) {
+					st.failed = append(st.failed, "the bot's log holds "+what)
+					n.Fail("the bot's log holds %s", what)
+					leaked = true
+					break
+				}
 			}
 		}
-		n.OK("bot stopped; its %d log lines hold no password", strings.Count(string(logs), "\n"))
+		if !leaked {
+			n.OK("bot stopped; its %d log lines hold no password and no API token", strings.Count(string(logs), "\n"))
+		}
 	}
 	if err := st.env.Close(ctx); err != nil {
 		st.failed = append(st.failed, fmt.Sprintf("remove the stack: %v", err))
@@ -348,7 +358,12 @@ func (st *stack) keep(ctx context.Context, n *Narrator, opts Options) {
 	}
 	say("the stack keeps running; `make clean` removes it")
 	if st.bot != nil {
-		say("bot API          %s  (curl -s %s/v1/chats/me/messages -d '{\"text\":\"hi\"}')", st.bot.URL, st.bot.URL)
+		token := "xxxxx"
+		if opts.ShowSecrets {
+			token = st.bot.Token
+		}
+		say("bot API          %s  (curl -s -H 'Authorization: Bearer %s' %s/v1/chats/me/messages -d '{\"text\":\"hi\"}')", st.bot.URL, token, st.bot.URL)
+		say("bot API_TOKEN    %s  (every /v1/ request needs it; /healthz, /readyz, /metrics do not)", token)
 		say("bot DATABASE_URL %s  (inside the network)", show(st.bot.DatabaseURL))
 	}
 	say("toxiproxy API    %s  (proxies %q and %q)", toxi, environment.ProxyPooler, environment.ProxyDirect)
@@ -356,6 +371,6 @@ func (st *stack) keep(ctx context.Context, n *Narrator, opts Options) {
 	say("pooler           %s  (toxiproxy -> pgbouncer)", show(dsns.HostPooler))
 	say("direct           %s  (toxiproxy -> postgres)", show(dsns.HostDirect))
 	if !opts.ShowSecrets {
-		say("passwords shown as xxxxx; SHOW_SECRETS=1 prints them")
+		say("passwords and the API token shown as xxxxx; SHOW_SECRETS=1 prints them")
 	}
 }

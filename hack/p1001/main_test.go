@@ -188,7 +188,7 @@ func TestBotClient(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := NewBotClient(srv.URL + "/")
+	c := NewBotClient(srv.URL+"/", "")
 	ctx := context.Background()
 
 	r, err := c.Send(ctx, "a/b", "hi")

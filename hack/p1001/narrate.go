@@ -31,7 +31,7 @@ func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	return &Narrator{w: w, start: now(), now: now}
 }
 
-// AddSecret makes every later line replace password (raw and URL-escaped)
+// AddSecret makes every later line replace a password or token (raw and URL-escaped)
 // with "xxxxx".
 func (n *Narrator) AddSecret(password string) {
 	if password == "" {

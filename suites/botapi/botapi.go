@@ -60,17 +60,20 @@ const getTimeout = 5 * time.Second
 // Client talks to one bot. It is safe for concurrent use.
 type Client struct {
 	base       atomic.Pointer[string]
+	token      string
 	http       *http.Client
 	getTimeout time.Duration
 }
 
-// New returns a client of the bot at base (http://host:port). hc may be
-// nil for http.DefaultClient; its timeout bounds each request.
-func New(base string, hc *http.Client) *Client {
+// New returns a client of the bot at base (http://host:port). token is
+// the bot's API_TOKEN, sent on every request as "Authorization: Bearer
+// <token>" ("" sends none: a bot on loopback without one). hc may be nil
+// for http.DefaultClient; its timeout bounds each request.
+func New(base, token string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	c := &Client{http: hc, getTimeout: getTimeout}
+	c := &Client{token: token, http: hc, getTimeout: getTimeout}
 	c.SetBase(base)
 	return c
 }
@@ -139,8 +142,12 @@ func (c *Client) Send(ctx context.Context, chat, text string) (Reply, error) {
 	return r, nil
 }
 
-// do sends req and reads the whole answer; an error means no answer came.
+// do sends req with the token and reads the whole answer; an error means
+// no answer came.
 func (c *Client) do(req *http.Request) (int, []byte, error) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -32,7 +32,7 @@ func TestSend(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 
-	c := New(srv.URL+"/", nil)
+	c := New(srv.URL+"/", "", nil)
 	r, err := c.Send(context.Background(), "ok", "hello")
 	if err != nil || r.Latency <= 0 {
 		t.Fatalf("Send(ok) = %+v, %v; want a reply with its latency", r, err)
@@ -53,8 +53,8 @@ func TestSend(t *testing.T) {
 		{"JSON error body", "bad", c, http.StatusBadRequest, `{"error":"text is empty","field":"text"}`, false, true},
 		{"non-JSON error body", "html", c, http.StatusBadGateway, `<html>bad gateway</html>`, false, true},
 		{"garbled 200", "garbled", c, 0, "", false, true},
-		{"nothing listening", "ok", New(closed.URL, nil), 0, "", true, true},
-		{"unusable base URL", "ok", New("http://[::1", nil), 0, "", false, false},
+		{"nothing listening", "ok", New(closed.URL, "", nil), 0, "", true, true},
+		{"unusable base URL", "ok", New("http://[::1", "", nil), 0, "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +87,7 @@ func TestReadiness(t *testing.T) {
 		_, _ = w.Write([]byte(`{"status":"ready","db":{"state":"up","migrated":true,"breaker":"closed"}}`))
 	}))
 	defer srv.Close()
-	r, err := New(srv.URL, nil).Readiness(context.Background())
+	r, err := New(srv.URL, "", nil).Readiness(context.Background())
 	if err != nil || !r.Ready() || r.DB.Breaker != "closed" {
 		t.Fatalf("Readiness() = %+v, %v", r, err)
 	}
@@ -135,7 +135,7 @@ func TestGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(srv.URL+tt.base, nil)
+			c := New(srv.URL+tt.base, "", nil)
 			c.getTimeout = 100 * time.Millisecond
 			ready, err := c.Readiness(context.Background())
 			if !errorContains(err, tt.readyz) {
@@ -184,7 +184,7 @@ func TestWaitReady(t *testing.T) {
 				_, _ = w.Write([]byte(tt.answers[min(n, len(tt.answers))-1]))
 			}))
 			defer srv.Close()
-			err := New(srv.URL, nil).WaitReady(context.Background(), 300*time.Millisecond, 10*time.Millisecond)
+			err := New(srv.URL, "", nil).WaitReady(context.Background(), 300*time.Millisecond, 10*time.Millisecond)
 			if !errorContains(err, tt.err) {
 				t.Errorf("WaitReady() = %v, want an error containing %q", err, tt.err)
 			}
@@ -192,5 +192,56 @@ func TestWaitReady(t *testing.T) {
 				t.Errorf("ready after %d polls, want %d", polls.Load(), len(tt.answers))
 			}
 		})
+	}
+}
+
+// TestEveryRequestCarriesTheToken: messages, /readyz and /metrics all
+// send the token, in the header only; without one, no header at all.
+func TestEveryRequestCarriesTheToken(t *testing.T) {
+	const token = "tok-0123456789abcdef"
+	for _, give := range []string{token, ""} {
+		var seen []string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got := r.Header.Get("Authorization")
+			if r.URL.RawQuery != "" {
+				t.Errorf("%s carries a query: %q", r.URL.Path, r.URL.RawQuery)
+			}
+			seen = append(seen, r.URL.Path+" "+got)
+			switch r.URL.Path {
+			case "/readyz":
+				_, _ = w.Write([]byte(`{"status":"ready","db":{"state":"up","migrated":true}}`))
+			case "/metrics":
+				_, _ = w.Write([]byte("bot_outbox_depth 0\n"))
+			default:
+				_, _ = w.Write([]byte(`{"reply":"hi","prompt_source":"custom","attempts":1}`))
+			}
+		}))
+		c := New(srv.URL, give, nil)
+		ctx := context.Background()
+		if _, err := c.Send(ctx, "c1", "hello"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Readiness(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Metrics(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitReady(ctx, time.Second, 10*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		want := ""
+		if give != "" {
+			want = "Bearer " + give
+		}
+		if len(seen) != 4 {
+			t.Fatalf("%d requests, want 4: %q", len(seen), seen)
+		}
+		for _, s := range seen {
+			if _, got, _ := strings.Cut(s, " "); got != want {
+				t.Errorf("%s: Authorization %q, want %q", s, got, want)
+			}
+		}
 	}
 }

@@ -186,10 +186,10 @@ type authRun struct {
 	logs          string
 }
 
-// readiness reads /readyz once.
+// readiness reads /readyz once; /readyz is open, so no API token.
 func readiness(ctx context.Context, url string) botapi.Readiness {
 	GinkgoHelper()
-	r, err := botapi.New(url, nil).Readiness(ctx)
+	r, err := botapi.New(url, "", nil).Readiness(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }

@@ -113,7 +113,7 @@ func gatherEvidence(ctx SpecContext) {
 // The report (report.md, index.html, report.json) is built from the
 // histories in the report dir once every spec has run, also after a
 // failure or an interrupt. A report that cannot be built, or that would
-// carry the stack's password, fails the suite.
+// carry the stack's password or a bot's API token, fails the suite.
 var _ = ReportAfterSuite("chaos report", func(r Report) {
 	dir := reportDir()
 	info := report.NewRunInfo(cmp.Or(os.Getenv("P1001_RUN_ID"), "adhoc"), r.StartTime)
@@ -133,7 +133,7 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 		for part, d := range stack.StartTimes {
 			info.StartTimesMS[part] = float64(d.Microseconds()) / 1000
 		}
-		secrets = append(secrets, cfg.Password)
+		secrets = stack.Secrets() // the password and every bot's API token
 	}
 	_, err := report.WriteRunInfo(dir, info)
 	Expect(err).NotTo(HaveOccurred(), "write run.json")
@@ -154,6 +154,6 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	Expect(report.WriteSuite(dir, suite)).To(Succeed(), "write %s", report.SuiteFile)
 	rep, err := report.Build(dir, catalog)
 	Expect(err).NotTo(HaveOccurred(), "build the report in %s", dir)
-	Expect(report.CheckNoSecrets(dir, secrets...)).To(Succeed(), "no report file may carry the stack's password")
+	Expect(report.CheckNoSecrets(dir, secrets...)).To(Succeed(), "no report file may carry the stack's password or a bot's API token")
 	GinkgoWriter.Printf("report: %s; open %s/%s\n", rep.Headline(), dir, report.HTMLFile)
 })

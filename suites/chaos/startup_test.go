@@ -95,7 +95,7 @@ func startOnEmptyDatabase(ctx SpecContext, admin *pgx.Conn, iteration int, laten
 
 	bot, stop := startBot(ctx, environment.BotOptions{Database: name})
 
-	client := botapi.New(bot.URL, nil)
+	client := botapi.New(bot.URL, bot.Token, nil)
 	type sent struct {
 		chat, text string
 		setprompt  bool

@@ -73,6 +73,9 @@ type Bot struct {
 	URL string
 	// DatabaseURL is what the bot was given; it holds the password.
 	DatabaseURL string
+	// Token is the bot's API_TOKEN, random per container: botapi sends it.
+	// Never log it (Env.Secrets lists it for the report's leak check).
+	Token string
 }
 
 // DatabaseURL builds the container-side DATABASE_URL for opts, as a
@@ -138,13 +141,22 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := e.newToken()
+	if err != nil {
+		return nil, err
+	}
 	env := map[string]string{
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    ":" + strconv.Itoa(PortBot),
 		"LOG_FORMAT":   "json",
 		"SPOOL_PATH":   SpoolPath,
+		// The bot listens beyond its container's loopback: it needs one.
+		"API_TOKEN": token,
 	}
 	maps.Copy(env, opts.Env)
+	if _, own := opts.Env["API_TOKEN"]; !own && opts.Env["API_AUTH"] == "none" {
+		delete(env, "API_TOKEN") // the bot refuses both together
+	}
 	volume, err := e.createVolume(ctx, "spool")
 	if err != nil {
 		return nil, err
@@ -159,7 +171,7 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	c, err := testcontainers.Run(ctx, e.cfg.BotImage, append(extra,
 		testcontainers.WithLabels(e.cfg.labels()),
 		testcontainers.WithEnv(env),
-		testcontainers.WithExposedPorts(httpPort),
+		e.publish(httpPort),
 		testcontainers.WithMounts(testcontainers.VolumeMount(volume, SpoolDir)),
 		// Joined to the private network before it starts, so that its first
 		// connection attempts already resolve "toxiproxy". Its ports stay
@@ -188,7 +200,7 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	if err != nil {
 		return nil, errors.Join(err, discardLogs(e.StopBot(ctx)))
 	}
-	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL}, nil
+	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL, Token: env["API_TOKEN"]}, nil
 }
 
 // BotURL is the running bot's HTTP API as reached from the host now: a

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -80,6 +81,11 @@ type Env struct {
 	// botLogs is what the last stopped bot logged, all lives, kept for the
 	// evidence of a failed spec (BotLogs).
 	botLogs []byte
+
+	// publishIP is the host address every port is published on (publish.go).
+	publishIP netip.Addr
+	// tokens are the API tokens given to bot containers (Secrets).
+	tokens []string
 }
 
 // DSNs returns the current ways to reach the database.
@@ -99,6 +105,9 @@ func Start(ctx context.Context, cfg Config) (env *Env, err error) {
 	}
 
 	env = &Env{cfg: cfg, StartTimes: map[string]time.Duration{}, Proxies: map[string]*toxiproxy.Proxy{}}
+	if env.publishIP, err = publishAddr(ctx); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -165,6 +174,7 @@ func (e *Env) startPostgres(ctx context.Context) error {
 		tcpostgres.WithUsername(e.cfg.User),
 		tcpostgres.WithPassword(e.cfg.Password),
 		tcpostgres.WithDatabase(e.cfg.Database),
+		e.publish(strconv.Itoa(PortPostgres)+"/tcp"),
 		// The official image logs its "ready" line twice (once for the init
 		// server) and p1001/postgres once, so a log count fits only one of
 		// them. A real query through the mapped port fits both, and proves
@@ -198,7 +208,7 @@ func (e *Env) startPgBouncer(ctx context.Context) error {
 			"AUTH_TYPE":   "scram-sha-256",
 			"ADMIN_USERS": e.cfg.User,
 		}),
-		testcontainers.WithExposedPorts(strconv.Itoa(PortPgBouncer)+"/tcp"),
+		e.publish(strconv.Itoa(PortPgBouncer)+"/tcp"),
 		testcontainers.WithWaitStrategy(wait.ForListeningPort(strconv.Itoa(PortPgBouncer)+"/tcp").
 			WithStartupTimeout(startupTimeout)),
 	)
@@ -222,7 +232,7 @@ func (e *Env) startToxiproxy(ctx context.Context) error {
 	start := time.Now()
 	api := strconv.Itoa(PortToxiproxy) + "/tcp"
 	opts := append(e.common(AliasToxiproxy),
-		testcontainers.WithExposedPorts(api, strconv.Itoa(PortPooler)+"/tcp", strconv.Itoa(PortPostgres)+"/tcp"),
+		e.publish(api, strconv.Itoa(PortPooler)+"/tcp", strconv.Itoa(PortPostgres)+"/tcp"),
 		// A FROM scratch image has no shell for the internal port check.
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/version").WithPort(api).
 			WithStartupTimeout(startupTimeout)),

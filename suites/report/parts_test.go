@@ -32,6 +32,12 @@ func TestRedact(t *testing.T) {
 		{in: "POST /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1/sendMessage", secrets: []string{"AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"}, keep: "/sendMessage"},
 		{in: "X-Telegram-Bot-Api-Secret-Token: tok-9f8e7d", secrets: []string{"tok-9f8e7d"}},
 		{in: "token=t0k3n)", secrets: []string{"t0k3n"}, keep: ")"},
+		// The bot's API token, the ways it could be quoted.
+		{in: "API_TOKEN=p1001-6f0e1d2c3b4a59687766 HTTP_ADDR=:8080", secrets: []string{"p1001-6f0e1d2c3b4a59687766"}, keep: " HTTP_ADDR=:8080"},
+		{in: `{"Env":{"API_TOKEN":"p1001-6f0e1d2c3b4a59687766"}}`, secrets: []string{"p1001-6f0e1d2c3b4a59687766"}},
+		{in: `curl -H 'Authorization: Bearer p1001-6f0e1d2c3b4a59687766' http://127.0.0.1:8080/v1/chats/me/messages`, secrets: []string{"p1001-6f0e1d2c3b4a59687766"}, keep: "/v1/chats/me/messages"},
+		{in: "GET /v1/chats/c1/messages?access_token=p1001-6f0e1d2c3b4a59687766&x=1", secrets: []string{"p1001-6f0e1d2c3b4a59687766"}, keep: "&x=1"},
+		{in: "api-token: p1001-6f0e1d2c3b4a59687766", secrets: []string{"p1001-6f0e1d2c3b4a59687766"}},
 		// Prose about secrets is left alone.
 		{in: "the webhook checks the secret token header; the token bucket refills"},
 		{in: "Every acknowledged /setprompt is in Postgres afterwards."},
@@ -90,11 +96,19 @@ func TestCheckNoSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := CheckNoSecrets(dir, pw)
+	const token = "p1001-6f0e1d2c3b4a59687766"
+	files["sub/token.md"] = "curl -H 'Authorization: Bearer " + token + "'"
+	if err := os.WriteFile(filepath.Join(dir, "sub/token.md"), []byte(files["sub/token.md"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckNoSecrets(dir, pw, token)
 	if err == nil {
 		t.Fatal("CheckNoSecrets found nothing")
 	}
-	for _, name := range []string{"escaped.jsonl", "raw.xml"} {
+	if strings.Contains(err.Error(), token) {
+		t.Error("the error quotes the token")
+	}
+	for _, name := range []string{"escaped.jsonl", "raw.xml", "token.md"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

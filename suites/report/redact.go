@@ -20,7 +20,7 @@ var (
 	// keyValueSecret finds api_key=..., "token": "...", secret: ... in
 	// free text and JSON; the separator must be ':' or '=' so that prose
 	// ("the secret token header") is left alone.
-	keyValueSecret = regexp.MustCompile(`(?i)\b((?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|secret[_-]?token|client[_-]?secret|token|secret)["']?\s*[:=]\s*["']?)([^\s"'&,;}<>()\[\]]+)`)
+	keyValueSecret = regexp.MustCompile(`(?i)\b((?:api[_-]?key|apikey|api[_-]?token|access[_-]?token|auth[_-]?token|secret[_-]?token|client[_-]?secret|token|secret)["']?\s*[:=]\s*["']?)([^\s"'&,;}<>()\[\]]+)`)
 	// bearer finds an Authorization header's credentials.
 	bearer = regexp.MustCompile(`(?i)\b(bearer\s+)([A-Za-z0-9._~+/=-]+)`)
 	// telegramToken is a Telegram bot token (<bot id>:<35 chars>), which
@@ -66,8 +66,8 @@ func checkRedacted(name string, content []byte) error {
 
 // CheckNoSecrets walks runDir and fails if any file holds one of secrets,
 // as is or URL-escaped (as in a DSN). The chaos suite calls it with the
-// stack's live password after writing the report; it names the file, never
-// the secret.
+// stack's live password and every bot's API token (environment.Env.Secrets)
+// after writing the report; it names the file, never the secret.
 func CheckNoSecrets(runDir string, secrets ...string) error {
 	var needles []string
 	for _, s := range secrets {
@@ -100,7 +100,7 @@ func CheckNoSecrets(runDir string, secrets ...string) error {
 		return fmt.Errorf("check %s for secrets: %w", runDir, err)
 	}
 	if len(leaks) > 0 {
-		return errors.New("report: the stack's password appears in " + strings.Join(leaks, ", "))
+		return errors.New("report: a secret of the stack (its password or a bot's API token) appears in " + strings.Join(leaks, ", "))
 	}
 	return nil
 }

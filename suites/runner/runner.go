@@ -66,7 +66,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 			err = errors.Join(err, stopErr)
 		}
 	}()
-	client := botapi.New(bot.URL, nil)
+	client := botapi.New(bot.URL, bot.Token, nil)
 	// A healthy phase must start healthy: database up, migrations applied.
 	if err := client.WaitReady(ctx, readyTimeout, 200*time.Millisecond); err != nil {
 		return h, err
@@ -74,6 +74,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 
 	cfg := traffic.Config{
 		BotURL:      bot.URL,
+		BotToken:    bot.Token,
 		ChatPrefix:  s.Name + "-" + opts.RunID,
 		Chats:       s.Traffic.Chats,
 		Rate:        s.Traffic.Rate,

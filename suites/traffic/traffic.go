@@ -20,6 +20,8 @@ import (
 // Config says what to send.
 type Config struct {
 	BotURL string
+	// BotToken is the bot's API token; never recorded.
+	BotToken string
 	// ChatPrefix makes chat ids unique per scenario and run, since the
 	// database is shared by the whole suite.
 	ChatPrefix  string
@@ -77,7 +79,7 @@ func New(cfg Config, base time.Time) (*Driver, error) {
 	}
 	d := &Driver{
 		cfg:    cfg,
-		client: botapi.New(cfg.BotURL, &http.Client{Timeout: cfg.RequestTimeout}),
+		client: botapi.New(cfg.BotURL, cfg.BotToken, &http.Client{Timeout: cfg.RequestTimeout}),
 		base:   base,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x9001)),
 	}

@@ -47,7 +47,8 @@ func main() {
 const usage = `usage: bot <command> [flags]
 
 commands:
-  serve [-addr host:port]   run the HTTP server (HTTP_ADDR, default :8080)
+  serve [-addr host:port]   run the HTTP server (HTTP_ADDR, default :8080;
+                            beyond loopback it needs API_TOKEN or API_AUTH=none)
   chat [-chat id]           chat on the console with the same handler
   migrate [-status]         apply the embedded migrations (or list them)
   doctor [-url u] [-json]   run the runbook's checklist against DATABASE_URL
@@ -120,6 +121,12 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		if err != nil {
 			log.Error("[Bot] cannot listen", "addr", cfg.HTTPAddr, "error", err.Error())
 			return 1
+		}
+		// Checked on the bound address: "localhost:8080" is loopback, ":8080" is not.
+		if err := cfg.CheckExposure(ln.Addr()); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "bot: %v\n", err)
+			return 2
 		}
 		err = app.Serve(ctx, cfg, log, v, ln)
 		if err != nil {

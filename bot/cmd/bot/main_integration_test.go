@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,23 +26,6 @@ import (
 	"github.com/p1001/p1001/bot/health"
 	"github.com/p1001/p1001/bot/httpapi"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestIntegrationBinaryRoundTrip builds the static binary, runs `bot serve`
 // against P1001_TEST_DATABASE_URL (give it the pooler URL with
