@@ -99,9 +99,9 @@ func post(t *testing.T, base, chatID, text string) httpapi.MessageResponse {
 // TestServeWithTheDatabaseDown is the promise of the whole bot: it starts,
 // answers every message in degraded mode, says so on /readyz and in the
 // documented log lines, and shuts down cleanly, keeping the message-log
-// records it could not store in the spool. The schema never comes, so each
-// request waits one budget for it and then falls back with the migrator's
-// code, without asking the database (0 attempts).
+// records it could not store in the spool. The schema never comes: once
+// the migrator has failed, each request falls back at once with its code,
+// without asking the database (0 attempts).
 func TestServeWithTheDatabaseDown(t *testing.T) {
 	const budget = 300 * time.Millisecond
 	cfg := unreachableConfig(t, map[string]string{"DB_RETRY_BUDGET": budget.String()})

@@ -59,9 +59,9 @@ var ErrSchemaPending = errors.New("schema not in place yet: the migrations have 
 // fail without touching the database, as a *resilience.Error with the
 // migrator's last code (cause(); P1001 when it has none yet), cause
 // ErrSchemaPending and 0 attempts: the bot's own migration is not a
-// database error ("relation does not exist") the user should see. When the
-// migrator's last failure is non-transient (a wrong password), waiting
-// cannot help, so they fail at once.
+// database error ("relation does not exist") the user should see. Once the
+// migrator has failed (the database is away, or refuses us), waiting could
+// only delay a fallback, so they fail at once.
 func WithSchemaGate(ready <-chan struct{}, cause func() (code string, nonTransient bool)) Option {
 	return func(s *Store) { s.schema = &schemaGate{ready: ready, cause: cause} }
 }
@@ -107,7 +107,11 @@ func (s *Store) awaitSchema(ctx context.Context, op string) error {
 		return nil
 	default:
 	}
-	if _, nonTransient := s.schema.cause(); !nonTransient {
+	// Wait only while the migrator has not failed yet (its first attempt
+	// is under way): once it has, the database is known to be away (or to
+	// refuse us), and a reply that waited for it would only be a slow
+	// fallback; a bot restarted during an outage answers at once.
+	if code, _ := s.schema.cause(); code == "" {
 		var expired <-chan time.Time
 		if d := s.x.Policy().WorstCaseCall(); d > 0 {
 			t := time.NewTimer(d)

@@ -193,9 +193,9 @@ func TestSchemaGate(t *testing.T) {
 		maxWait      time.Duration
 	}{
 		{"never migrated, no failure yet: P1001 after the budget", "", false, 0, resilience.CodeUnreachable, 0, p.Budget, time.Second},
-		{"never migrated, migrator says P1002", "P1002", false, 0, resilience.CodeTimeout, 0, p.Budget, time.Second},
+		{"the migrator failed (P1002): at once, its code", "P1002", false, 0, resilience.CodeTimeout, 0, 0, 50 * time.Millisecond},
 		{"wrong password: at once, P1000", "P1000", true, 0, resilience.CodeAuthFailed, 0, 0, 50 * time.Millisecond},
-		{"migrated while waiting: the database is asked", "P1001", false, 50 * time.Millisecond, resilience.CodeUnreachable, 3, 50 * time.Millisecond, time.Second},
+		{"migrated while waiting: the database is asked", "", false, 50 * time.Millisecond, resilience.CodeUnreachable, 3, 50 * time.Millisecond, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

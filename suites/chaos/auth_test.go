@@ -111,7 +111,7 @@ var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, ContinueOnFa
 
 		start := countAtServer(ctx, toxiproxyIP)
 		driver, err := traffic.New(traffic.Config{
-			BotURL: bot.URL, ChatPrefix: fmt.Sprintf("auth-%s-%d", name, time.Now().UnixNano()),
+			BotURL: bot.URL, BotToken: bot.Token, ChatPrefix: fmt.Sprintf("auth-%s-%d", name, time.Now().UnixNano()),
 			Chats: 10, Rate: authRate, Duration: authDuration, Concurrency: 40, Seed: 1,
 		}, start.at)
 		Expect(err).NotTo(HaveOccurred())
