@@ -44,3 +44,16 @@ func TestFormatErrorHidesConnectConfig(t *testing.T) {
 		t.Error("FormatError claimed a string")
 	}
 }
+
+// TestTruncateKeepsSecretsMasked: a cut through a masked secret still reads
+// as masked, so a report whose failure message is cut there is written
+// (checkRedacted once refused a whole run's report for "token: x…").
+func TestTruncateKeepsSecretsMasked(t *testing.T) {
+	msg := redact("status 401: missing API token: send the header Authorization: Bearer <token>")
+	for n := 1; n < len([]rune(msg)); n++ {
+		got := truncate(msg, n)
+		if err := checkRedacted("report.md", []byte(got)); err != nil {
+			t.Fatalf("truncate(%q, %d) = %q: %v", msg, n, got, err)
+		}
+	}
+}
