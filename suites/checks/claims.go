@@ -152,7 +152,8 @@ func cuts(f scenarios.Fault, botPath string) bool {
 //   - a degraded reply that falls back to the default prompt had no usable
 //     cached prompt: no op of that chat read or saved its custom prompt
 //     (ended before the reply began) within PROMPT_MAX_STALENESS of the
-//     reply's end, with no /reset in between. (A cached reply is judged by
+//     reply's end, with no /reset and no kill or restart of the bot (its
+//     cache lives in memory) in between. (A cached reply is judged by
 //     cache-staleness.)
 func PromptClaims(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
@@ -172,13 +173,15 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 	if r.staleness > 0 {
 		fills := fillsOf(h, cut)
 		writes := writesOf(h)
+		tl := newTimeline(h, r.recoveryWithin)
 		for _, o := range h.Ops {
 			if o.Outcome != history.OK || !o.Degraded || o.PromptSource != scenarios.SourceDefault {
 				continue
 			}
 			var youngest *history.Op
 			for _, f := range fills[o.Chat] {
-				if f.op.Complete >= o.Invoke || o.Complete-f.op.Invoke > r.staleness || resetBetween(writes[o.Chat], f.op.Invoke, o.Complete) {
+				if f.op.Complete >= o.Invoke || o.Complete-f.op.Invoke > r.staleness || resetBetween(writes[o.Chat], f.op.Invoke, o.Complete) ||
+					tl.botRestartedBetween(f.op.Invoke, o.Complete) {
 					continue
 				}
 				if youngest == nil || f.op.Complete > youngest.Complete {

@@ -210,6 +210,12 @@ func TestPromptClaims(t *testing.T) {
 		{name: "default once the cached prompt is too old", scenario: stale(500 * ms), history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.PromptSource = "default" })
 		}, pass: true},
+		{name: "default after a kill: the new bot's cache is empty", history: func(h *history.History) {
+			setOp(h, 4, func(o *history.Op) { o.PromptSource = "default" })
+			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "crash", Type: scenarios.TypeKill, Where: "bot", Start: 1600 * ms, Stop: 1700 * ms})
+		}, scenario: func(s *scenarios.Scenario) {
+			s.Faults = append(s.Faults, scenarios.Fault{Name: "crash", At: d(1600 * ms), For: d(100 * ms), Type: scenarios.TypeKill, Target: "bot"})
+		}, pass: true},
 		{name: "default after a /reset", history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.PromptSource = "default" })
 			setOp(h, 3, func(o *history.Op) { o.Chat, o.Kind, o.Text = "c1", history.Reset, "/reset" })

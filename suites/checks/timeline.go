@@ -116,6 +116,18 @@ func (t timeline) botDown(o history.Op) bool {
 	return false
 }
 
+// botRestartedBetween reports whether a window in which the bot itself
+// went down (kill, bot-restart) overlaps [from, to]: whatever the bot held
+// in memory then (its prompt cache) may be gone after it.
+func (t timeline) botRestartedBetween(from, to time.Duration) bool {
+	for _, w := range t.windows {
+		if w.cutsBot() && w.start <= to && w.stop >= from {
+			return true
+		}
+	}
+	return false
+}
+
 // PhaseOf says in which phase op ran, against the measured fault events of
 // h and the scenario's recovery_within (see Phase). An op is in a fault as
 // soon as its interval overlaps a window, even if it was invoked just
