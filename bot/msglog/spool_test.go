@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openSpool(t *testing.T, path string, log *slog.Logger) *Spool {
@@ -107,40 +111,60 @@ func TestSpoolDrainKeepsWhatTheDatabaseDidNotTake(t *testing.T) {
 	}
 }
 
-func TestSpoolUnreadableFileIsMovedAside(t *testing.T) {
-	// A spool with enough records to span several pages, then cut in half.
-	truncated := func(t *testing.T, path string) {
-		sp := openSpool(t, path, nil)
-		o := New(Options{Spool: sp, Capacity: 10000})
-		for i := range 200 {
-			r := recs(i, 1)
-			r[0].Text = strings.Repeat("x", 500)
-			o.Enqueue(r...)
-		}
-		sp.Close()
-		info, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(path, info.Size()/2); err != nil {
-			t.Fatal(err)
-		}
+// writeSpool leaves a spool at path holding n records, k0000.., of about
+// 500 bytes each, as a run that stopped before the database took them.
+func writeSpool(t *testing.T, path string, n int) {
+	t.Helper()
+	sp := openSpool(t, path, nil)
+	o := New(Options{Spool: sp, Capacity: 10000})
+	for i := range n {
+		r := recs(i, 1)
+		r[0].Text = strings.Repeat("x", 500)
+		o.Enqueue(r...)
 	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpoolUnreadableFileIsMovedAside(t *testing.T) {
 	tests := []struct {
-		name  string
-		spoil func(t *testing.T, path string)
+		name     string
+		spoil    func(t *testing.T, path string)
+		salvaged int // records before the damage, still replayed
 	}{
 		{"garbage", func(t *testing.T, path string) {
 			if err := os.WriteFile(path, []byte(strings.Repeat(rand.Text(), 1000)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"truncated bbolt file", truncated},
+		}, 0},
 		{"zeroed pages", func(t *testing.T, path string) {
 			if err := os.WriteFile(path, make([]byte, 64<<10), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}},
+		}, 0},
+		{"a flipped byte in the 101st record", func(t *testing.T, path string) {
+			writeSpool(t, path, 200)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frame := (len(data) - len(spoolMagic)) / 200
+			data[len(spoolMagic)+100*frame+frameHeader+20] ^= 0xff
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, 100},
+		{"truncated file of the previous format (bbolt)", func(t *testing.T, path string) {
+			writeBoltSpool(t, path, 200)
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, info.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,11 +179,11 @@ func TestSpoolUnreadableFileIsMovedAside(t *testing.T) {
 				t.Fatalf("OpenSpool = %v, want a fresh spool", err)
 			}
 			defer sp.Close()
-			o := New(Options{Spool: sp})
-			if s := o.Stats(); s.SpoolCorrupt != 1 || s.Replayed != 0 || !s.Durable {
-				t.Errorf("stats = %+v, want SpoolCorrupt 1, nothing replayed, durable", s)
+			o := New(Options{Spool: sp, Capacity: 10000})
+			if s := o.Stats(); s.SpoolCorrupt != 1 || s.Replayed != uint64(tt.salvaged) || !s.Durable {
+				t.Errorf("stats = %+v, want SpoolCorrupt 1, %d replayed, durable", s, tt.salvaged)
 			}
-			if n := strings.Count(logs.String(), "[Spool] unreadable spool moved aside, starting with an empty one"); n != 1 {
+			if n := strings.Count(logs.String(), "[Spool] unreadable spool moved aside"); n != 1 {
 				t.Errorf("logged %d times, want one line:\n%s", n, logs.String())
 			}
 			aside, _ := filepath.Glob(path + ".unreadable-*")
@@ -169,11 +193,120 @@ func TestSpoolUnreadableFileIsMovedAside(t *testing.T) {
 			if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, before) {
 				t.Error("the moved-aside file is not the original")
 			}
-			// The fresh spool works.
-			if !o.Enqueue(recs(0, 2)...) || o.Stats().SpoolBytes == 0 || o.Stats().SpoolErrors != 0 {
+			// The fresh spool works, and holds the salvaged records too.
+			if !o.Enqueue(recs(1000, 2)...) || o.Stats().SpoolBytes == 0 || o.Stats().SpoolErrors != 0 {
 				t.Errorf("the fresh spool does not take records: %+v", o.Stats())
 			}
+			sp.Close()
+			if got := len(spooled(t, path)); got != tt.salvaged+2 {
+				t.Errorf("the fresh spool holds %d records, want %d", got, tt.salvaged+2)
+			}
 		})
+	}
+}
+
+func TestSpoolTornLastWriteIsDroppedNotMovedAside(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	writeSpool(t, path, 10)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A power cut in the middle of the last write: its frame is cut short.
+	if err := os.Truncate(path, info.Size()-100); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	sp := openSpool(t, path, slog.New(slog.NewTextHandler(&logs, nil)))
+	if st := sp.Stats(); st.Replayed != 9 || st.Corrupt != 0 {
+		t.Errorf("stats = %+v, want the 9 whole records replayed, nothing corrupt", st)
+	}
+	if !strings.Contains(logs.String(), "[Spool] the last write was cut short") {
+		t.Errorf("the torn write is not logged:\n%s", logs.String())
+	}
+	if aside, _ := filepath.Glob(path + ".unreadable-*"); len(aside) != 0 {
+		t.Errorf("a torn last write moved the spool aside: %v", aside)
+	}
+}
+
+func TestSpoolOfThePreviousFormatIsImported(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	writeBoltSpool(t, path, 5)
+	var logs bytes.Buffer
+	sp := openSpool(t, path, slog.New(slog.NewTextHandler(&logs, nil)))
+	if got := strings.Join(keysOf(records(sp.takeLoaded())), ","); got != "k0000,k0001,k0002,k0003,k0004" {
+		t.Errorf("imported %s, want k0000..k0004", got)
+	}
+	if !strings.Contains(logs.String(), "[Spool] imported the records of the previous spool format") {
+		t.Errorf("the import is not logged:\n%s", logs.String())
+	}
+	sp.Close()
+	if data, _ := os.ReadFile(path); !bytes.HasPrefix(data, spoolMagic) {
+		t.Error("the spool was not rewritten in the current format")
+	}
+}
+
+// writeBoltSpool writes a spool of the previous format: one bbolt bucket
+// of big-endian sequence numbers to JSON records.
+func writeBoltSpool(t *testing.T, path string, n int) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(boltBucket)
+		if err != nil {
+			return err
+		}
+		for i, r := range recs(0, n) {
+			r.Text = strings.Repeat("x", 500)
+			if err := b.Put(binary.BigEndian.AppendUint64(nil, uint64(i+1)), encode(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpoolCompactsOnceMostRecordsAreAcked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	sp, err := OpenSpool(path, FsyncBackground, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := New(Options{Spool: sp, Capacity: 1 << 20, BatchSize: 1000})
+	// Far more than compactMin through the spool, all but the last 10
+	// records taken by the database.
+	big := strings.Repeat("y", 1000)
+	total := 3 * compactMin / 1000
+	for i := range total {
+		r := recs(i, 1)
+		r[0].Text = big
+		o.Enqueue(r...)
+		if i%1000 == 999 && i < total-10 {
+			if err := o.flushOnce(context.Background(), &fakeWriter{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() > compactMin+compactMin/4 {
+		t.Errorf("the spool file is %d bytes after %d records mostly acked, want it compacted below %d", info.Size(), total, compactMin+compactMin/4)
+	}
+	left := spooled(t, path)
+	if want := total - total/1000*1000; len(left) != want || left[len(left)-1] != fmt.Sprintf("k%04d", total-1) {
+		t.Errorf("after compaction the spool holds %d records ending %v, want the %d not acked", len(left), left[len(left)-1:], want)
 	}
 }
 
