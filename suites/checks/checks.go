@@ -3,13 +3,13 @@ package checks
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -24,21 +24,6 @@ const (
 	NameRecovered     = "recovered"
 	NameAckedWrites   = "no-acked-write-lost"
 	NameOutbox        = "outbox-drained"
-)
-
-// The bot's documented log lines (bot/chat, resilience's slog observer).
-const (
-	lineLookupFailed = "[getCustomPrompt] Database connection error after retries, using fallback prompt"
-	lineDegraded     = "[MessageHandler] Database connection error, replying in degraded mode"
-)
-
-var (
-	// reAttemptXY matches every [DB Retry] line that counts attempts:
-	// "Attempt X/Y failed[, retrying in D...]", "Giving up after X/Y
-	// attempts", "Succeeded on attempt X/Y".
-	reAttemptXY = regexp.MustCompile(`^\[DB Retry\] (?:Attempt|Giving up after|Succeeded on attempt) (\d+)/(\d+)\b`)
-	// reP1001 is the runbook's error text, with the host:port.
-	reP1001 = regexp.MustCompile(`P1001: Can't reach database server at [^\s:]+:\d+`)
 )
 
 // connectionCodes are the availability codes a lookup is retried on, so a
@@ -111,7 +96,7 @@ func EveryMessageAnswered(s scenarios.Scenario, h history.History) Result {
 			v.op(o, "outcome %s%s", o.Outcome, statusAndError(o))
 		case o.Status != 200:
 			v.op(o, "answered with HTTP %d", o.Status)
-		case strings.TrimSpace(o.Reply) == "":
+		case strings.TrimSpace(o.Reply.Text) == "":
 			v.op(o, "answered with an empty reply")
 		}
 	}
@@ -151,7 +136,7 @@ func checkLogged(v *verdict, h history.History) {
 		if o.Outcome != history.OK {
 			return "" // no reply known
 		}
-		return o.Reply
+		return o.Reply.Text
 	}, unknown)
 }
 
@@ -281,35 +266,34 @@ func AttemptsBounded(s scenarios.Scenario, h history.History) Result {
 func LogLines(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NameLogLines, false, fmt.Sprintf(
-		"The documented log lines are present, and every [DB Retry] line counts attempts as X/%d.", r.policy.MaxAttempts))
+		"The documented log lines are present, and every %sline counts attempts as X/%d.", botlog.RetryPrefix, r.policy.MaxAttempts))
 	if r.policyErr != nil {
 		v.fail("%v", r.policyErr)
 		return v.result()
 	}
 	rendered := make([]string, len(h.Logs))
 	for i, l := range h.Logs {
-		rendered[i] = renderLog(l)
+		rendered[i] = l.String()
 	}
-	anyLine := func(match func(msg, text string) bool) bool {
+	anyLine := func(match func(l botlog.Line, text string) bool) bool {
 		for i, l := range h.Logs {
-			if match(l.Msg, rendered[i]) {
+			if match(l, rendered[i]) {
 				return true
 			}
 		}
 		return false
 	}
 	for _, want := range r.logLines {
-		if !anyLine(func(_, text string) bool { return strings.Contains(text, want) }) {
+		if !anyLine(func(_ botlog.Line, text string) bool { return strings.Contains(text, want) }) {
 			v.fail("no log line contains %q (expect.log_lines)", want)
 		}
 	}
 	for i, l := range h.Logs {
-		m := reAttemptXY.FindStringSubmatch(l.Msg)
-		if m == nil {
-			continue
+		rl, ok := botlog.RetryOf(l)
+		if !ok || rl.MaxAttempts == 0 {
+			continue // not a line that counts attempts
 		}
-		x, _ := strconv.Atoi(m[1])
-		y, _ := strconv.Atoi(m[2])
+		x, y := rl.Attempt, rl.MaxAttempts
 		switch {
 		case y != r.policy.MaxAttempts:
 			v.log(i, l, "counts out of %d, the policy's max is %d", y, r.policy.MaxAttempts)
@@ -317,7 +301,12 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 			v.log(i, l, "attempt %d is outside 1..%d", x, y)
 		}
 	}
-	firstRetry := fmt.Sprintf("[DB Retry] Attempt 1/%d failed", r.policy.MaxAttempts)
+	firstRetry := fmt.Sprintf("%sAttempt 1/%d failed", botlog.RetryPrefix, r.policy.MaxAttempts)
+	isFirstRetry := func(l botlog.Line, _ string) bool {
+		rl, ok := botlog.RetryOf(l)
+		return ok && (rl.Kind == botlog.AttemptFailed || rl.Kind == botlog.RetryScheduled) &&
+			rl.Attempt == 1 && rl.MaxAttempts == r.policy.MaxAttempts
+	}
 	var retried, degraded, lookup, p1001 *history.Op
 	for i := range h.Ops {
 		o := &h.Ops[i]
@@ -337,38 +326,22 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 			p1001 = o
 		}
 	}
-	if retried != nil && !anyLine(func(msg, _ string) bool { return strings.HasPrefix(msg, firstRetry) }) {
+	if retried != nil && !anyLine(isFirstRetry) {
 		v.op(*retried, "reports %d attempts, but no log line starts with %q", retried.Attempts, firstRetry)
 	}
-	if degraded != nil && !anyLine(func(msg, _ string) bool { return strings.Contains(msg, lineDegraded) }) {
-		v.op(*degraded, "degraded with %s, but no log line says %q", degraded.Code, lineDegraded)
+	if degraded != nil && !anyLine(func(l botlog.Line, _ string) bool { return l.Is(botlog.HandlerDegraded) }) {
+		v.op(*degraded, "degraded with %s, but no log line says %q", degraded.Code, botlog.HandlerDegraded)
 	}
-	if lookup != nil && !anyLine(func(msg, _ string) bool { return strings.Contains(msg, lineLookupFailed) }) {
-		v.op(*lookup, "lookup degraded with %s, but no log line says %q", lookup.Code, lineLookupFailed)
+	if lookup != nil && !anyLine(func(l botlog.Line, _ string) bool { return l.Is(botlog.LookupFellBack) }) {
+		v.op(*lookup, "lookup degraded with %s, but no log line says %q", lookup.Code, botlog.LookupFellBack)
 	}
-	if p1001 != nil && !anyLine(func(_, text string) bool { return reP1001.MatchString(text) }) {
+	if p1001 != nil && !anyLine(func(_ botlog.Line, text string) bool { return botlog.HasCantReach(text) }) {
 		v.op(*p1001, "degraded with P1001, but no log line carries \"P1001: Can't reach database server at host:port\"")
 	}
 	if v.count > 0 && len(h.Logs) == 0 {
 		v.note("the history has no log lines at all")
 	}
 	return v.result()
-}
-
-// renderLog is a log line as one string: msg, then key=value for every
-// attribute in key order.
-func renderLog(l history.LogLine) string {
-	keys := make([]string, 0, len(l.Attrs))
-	for k := range l.Attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(l.Msg)
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, l.Attrs[k])
-	}
-	return b.String()
 }
 
 // PromptSources: every answered request's prompt_source is allowed in its

@@ -97,10 +97,10 @@ func TestReplyEffect(t *testing.T) {
 		}, detail: []string{"every one of the 2 requests overlapping a kill or bot-restart was answered: the bot never looked down"}},
 		{name: "unanswered: no answer outside the kill does not count", scenario: unanswered, history: func(h *history.History) {
 			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "crash", Type: "kill", Where: "bot", Start: 6 * time.Second, Stop: 6500 * ms})
-			setOp(h, 9, func(o *history.Op) { o.Outcome, o.Reply = history.Info, "" })
+			setOp(h, 9, func(o *history.Op) { o.Outcome, o.Reply.Text = history.Info, "" })
 		}, detail: []string{"every one of the 0 requests overlapping a kill or bot-restart was answered"}},
 		{name: "unanswered: an outage is not a kill", scenario: unanswered, history: func(h *history.History) {
-			setOp(h, 5, func(o *history.Op) { o.Outcome, o.Reply = history.Info, "" })
+			setOp(h, 5, func(o *history.Op) { o.Outcome, o.Reply.Text = history.Info, "" })
 		}, detail: []string{"every one of the 0 requests"}},
 		{name: "retried: no retry during the faults", scenario: retried, history: latencyFault,
 			promise: []string{"needed a retry"}, detail: []string{"no reply took more than one attempt among the 6 requests"}},

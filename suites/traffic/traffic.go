@@ -192,7 +192,7 @@ func (d *Driver) send(ctx context.Context, op history.Op) history.Op {
 		op.Outcome, op.Status, op.Error = history.Fail, http.StatusOK, err.Error()
 	default:
 		op.Outcome, op.Status = history.OK, http.StatusOK
-		op.Reply, op.PromptSource, op.Degraded, op.Attempts, op.Code = r.Text, r.PromptSource, r.Degraded, r.Attempts, r.Code
+		op.Reply = r
 	}
 	return op
 }
