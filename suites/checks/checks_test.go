@@ -157,11 +157,11 @@ func TestAttemptsBounded(t *testing.T) {
 		{name: "non-connection error is not retried", history: func(h *history.History) {
 			setOp(h, 8, func(o *history.Op) { o.Attempts, o.Code = 1, "DB_ERROR" })
 		}, pass: true},
-		{name: "max from bot.retry", scenario: func(s *scenarios.Scenario) {
+		{name: "max from bot.retry", scenario: defaulted(func(s *scenarios.Scenario) {
 			n := 5
 			s.Bot.Retry.MaxAttempts = &n
 			s.Expect.AttemptsPerFailedLookup = 0 // default: the policy's max
-		}, history: func(h *history.History) {
+		}), history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.Attempts = 3 })
 		}, detail: []string{"op #4", "after 3 attempts, want exactly 5"}, ops: []int{4}},
 		{name: "max below what the history shows", scenario: func(s *scenarios.Scenario) {
@@ -279,9 +279,9 @@ func TestLatencyBound(t *testing.T) {
 		{name: "slow while healthy is not this promise", history: func(h *history.History) {
 			setOp(h, 12, func(o *history.Op) { o.Complete = o.Invoke + 9*time.Second })
 		}, pass: true},
-		{name: "default bound from the budget", scenario: func(s *scenarios.Scenario) {
+		{name: "default bound from the budget", scenario: defaulted(func(s *scenarios.Scenario) {
 			s.Expect.ReplyLatencyBound = 0 // budget 5s + 1s margin
-		}, history: func(h *history.History) {
+		}), history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.Complete = o.Invoke + 6100*ms })
 		}, promise: []string{"within 6s"}, detail: []string{"took 6.1s"}, ops: []int{4}},
 		{name: "nothing bounds a call", scenario: func(s *scenarios.Scenario) {

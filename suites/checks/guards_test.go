@@ -29,9 +29,9 @@ func TestGuardFaultsPlayed(t *testing.T) {
 				{Fault: "cut", Start: 4 * time.Second, Stop: 5 * time.Second},
 			}
 		}, pass: true},
-		{name: "unnamed fault gets the loader's default name", scenario: func(s *scenarios.Scenario) {
+		{name: "unnamed fault gets the loader's default name", scenario: defaulted(func(s *scenarios.Scenario) {
 			s.Faults[0].Name = ""
-		}, history: func(h *history.History) { h.Faults[0].Fault = "outage-0" }, pass: true},
+		}), history: func(h *history.History) { h.Faults[0].Fault = "outage-0" }, pass: true},
 		{name: "baseline", scenario: func(s *scenarios.Scenario) { s.Faults = nil },
 			history: func(h *history.History) { h.Faults = nil }, pass: true},
 	})
@@ -45,7 +45,7 @@ func TestGuardTraffic(t *testing.T) {
 		{name: "every window counts", history: func(h *history.History) {
 			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "again", Start: 9 * time.Second, Stop: 9500 * ms})
 		}, detail: []string{"fault again [9s, 9.5s) met 0 requests"}},
-		{name: "default minimum", scenario: func(s *scenarios.Scenario) { s.Expect.MinMessagesPerFault = 0 },
+		{name: "default minimum", scenario: defaulted(func(s *scenarios.Scenario) { s.Expect.MinMessagesPerFault = 0 }),
 			history: func(h *history.History) { h.Ops = h.Ops[:8] }, promise: []string{"at least 5"}, detail: []string{"met 4 requests"}},
 		{name: "requests hung through the window count (a bot masking the fault throttles the driver)", history: func(h *history.History) {
 			h.Ops = h.Ops[:5]
@@ -120,7 +120,7 @@ func TestReplyEffect(t *testing.T) {
 		}, detail: []string{"no answered request before the first fault"}},
 		{name: "none with a fault", scenario: func(s *scenarios.Scenario) { s.Expect.Effect = "none" },
 			detail: []string{"expect.effect is none, but 1 faults were planned and 1 measured"}},
-		{name: "none for a baseline", scenario: func(s *scenarios.Scenario) { s.Expect.Effect, s.Faults = "", nil },
+		{name: "none for a baseline", scenario: defaulted(func(s *scenarios.Scenario) { s.Expect.Effect, s.Faults = "", nil }),
 			history: func(h *history.History) { h.Faults = nil }, pass: true},
 		{name: "unknown effect", scenario: func(s *scenarios.Scenario) { s.Expect.Effect = "louder" },
 			detail: []string{`unknown expect.effect "louder"`}},

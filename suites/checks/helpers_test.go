@@ -23,9 +23,9 @@ const (
 
 func d(x time.Duration) scenarios.Duration { return scenarios.Duration(x) }
 
-// testScenario is an outage of the pooler from 2s to 5s, with the loader's
-// defaults spelled out, a 2s recovery bound and the codes and log lines the
-// good history shows.
+// testScenario is an outage of the pooler from 2s to 5s, with a 2s recovery
+// bound and the codes and log lines the good history shows, and the
+// loader's defaults (scenarios.Normalize) where it leaves a field out.
 func testScenario(mods ...func(*scenarios.Scenario)) scenarios.Scenario {
 	s := scenarios.Scenario{
 		Name:   "outage-test",
@@ -52,10 +52,20 @@ func testScenario(mods ...func(*scenarios.Scenario)) scenarios.Scenario {
 			Codes:               map[string]scenarios.FaultCodes{"cut": {Must: []string{"P1001"}, May: []string{"P1017"}}},
 		},
 	}
+	s = scenarios.Normalize(s)
 	for _, m := range mods {
 		m(&s)
 	}
 	return s
+}
+
+// defaulted is a scenario mod that leaves fields out (zero sets them to
+// their zero values) and lets the loader's defaults fill them in again.
+func defaulted(zero func(*scenarios.Scenario)) func(*scenarios.Scenario) {
+	return func(s *scenarios.Scenario) {
+		zero(s)
+		*s = scenarios.Normalize(*s)
+	}
 }
 
 // op is a healthy answered message: custom prompt, one attempt, 10ms.
