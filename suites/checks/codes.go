@@ -11,6 +11,9 @@ import (
 	"github.com/p1001/p1001/suites/history"
 )
 
+// Name of the codes check (stable id).
+const NameCodes = "codes-by-cause"
+
 // codeLead is how long before a fault's measured start its codes may
 // already show: the fault acts while the call that applies it is still
 // running, and the start is taken when that call returned.
