@@ -4,7 +4,6 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 )
 
@@ -65,12 +65,8 @@ func startBot(ctx context.Context, opts environment.BotOptions) (*environment.Bo
 
 // schemaReadyAt is when the bot logged "[Migrate] schema ready".
 func schemaReadyAt(logs []byte) (time.Time, bool) {
-	for line := range strings.SplitSeq(string(logs), "\n") {
-		var l struct {
-			Time time.Time `json:"time"`
-			Msg  string    `json:"msg"`
-		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "[Migrate] schema ready" {
+	for _, l := range botlog.ParseAll(logs) {
+		if l.Is(botlog.MigrateReady) {
 			return l.Time, true
 		}
 	}
