@@ -124,6 +124,7 @@ func TestKindOf(t *testing.T) {
 		{"[DB Retry] Circuit breaker ajar", Unknown},
 		{"[DB Retry] Attempt 1/3 failed, retrying in 56ms", Unknown},
 		{"[MessageHandler] Database connection error", Unknown},
+		{"[resetCustomPrompt] prompt not reset", Unknown},
 		{"note: [MessageHandler] Database connection error, replying in degraded mode", Unknown},
 		{"panic: runtime error", Unknown},
 	}

@@ -48,6 +48,7 @@ const (
 	// SaveFailed and ResetFailed: a write gave up.
 	SaveFailed
 	ResetFailed
+	// The others, in docs/bot.md's order; fixedLines has their text.
 	MigrateRetrying
 	MigrateReady
 	OutboxFull
@@ -67,7 +68,7 @@ const (
 	HTTPRefused
 	ResponderFallback
 
-	numKinds
+	numKinds // how many kinds there are, Unknown included
 )
 
 // retryLines are the retry layer's lines after RetryPrefix; a submatch
@@ -90,39 +91,47 @@ func retryRe(rest string) *regexp.Regexp {
 	return regexp.MustCompile(`^` + regexp.QuoteMeta(RetryPrefix) + rest + `$`)
 }
 
-// fixedLines are the other documented lines, as docs/bot.md writes them.
-// A line is one of them when its message starts with prefix and ends with
-// suffix: the table elides some ("[Spool] off (SPOOL_PATH=off): ...").
-var fixedLines = map[Kind]struct{ prefix, suffix string }{
-	LookupFellBack:    {prefix: "[getCustomPrompt] Database connection error after retries, using fallback prompt"},
-	LookupError:       {prefix: "[getCustomPrompt] Database error, using fallback prompt"},
-	HandlerDegraded:   {prefix: "[MessageHandler] Database connection error, replying in degraded mode"},
-	HandlerError:      {prefix: "[MessageHandler] Database error, replying in degraded mode"},
-	SaveFailed:        {prefix: "[setCustomPrompt] Database error after retries, prompt not saved"},
-	ResetFailed:       {prefix: "[resetCustomPrompt] ", suffix: " prompt not reset"},
-	MigrateRetrying:   {prefix: "[Migrate] schema not applied yet, retrying"},
-	MigrateReady:      {prefix: "[Migrate] schema ready"},
-	OutboxFull:        {prefix: "[Outbox] full, dropping message-log records until it drains"},
-	OutboxAccepting:   {prefix: "[Outbox] accepting records again"},
-	OutboxKept:        {prefix: "[Outbox] shutdown before the database took these records: KEPT in the spool for the next start"},
-	OutboxLost:        {prefix: "[Outbox] shutdown before the database took these records: message-log records lost"},
-	SpoolReplaying:    {prefix: "[Spool] replaying message-log records left by the last run"},
-	SpoolMovedAside:   {prefix: "[Spool] unreadable spool moved aside, starting with an empty one: its records are not replayed"},
-	SpoolCannotOpen:   {prefix: "[Spool] cannot open the spool: message-log records are held in memory only, a crash loses them"},
-	SpoolOff:          {prefix: "[Spool] off (SPOOL_PATH=off): ", suffix: ""},
-	SpoolCannotWrite:  {prefix: "[Spool] cannot write the spool, message-log records are held in memory only until it works again"},
-	SpoolWritingAgain: {prefix: "[Spool] writing the spool again"},
-	BotServing:        {prefix: "[Bot] serving"},
-	BotShuttingDown:   {prefix: "[Bot] shutting down"},
-	BotStopped:        {prefix: "[Bot] stopped"},
-	BotNoAuth:         {prefix: "[Bot] the message API has no authentication (API_AUTH=none): "},
-	HTTPRefused:       {prefix: "[HTTP] request refused: missing or wrong API token"},
-	ResponderFallback: {prefix: "[Responder] language model unreachable, replying with the fallback"},
+// fixedLines are the other documented lines, as docs/bot.md writes them:
+// a line is one of them when its message is that text, where "..." (text
+// the table elides) stands for anything.
+var fixedLines = []struct {
+	kind Kind
+	text string
+}{
+	{LookupFellBack, "[getCustomPrompt] Database connection error after retries, using fallback prompt"},
+	{LookupError, "[getCustomPrompt] Database error, using fallback prompt"},
+	{HandlerDegraded, "[MessageHandler] Database connection error, replying in degraded mode"},
+	{HandlerError, "[MessageHandler] Database error, replying in degraded mode"},
+	{SaveFailed, "[setCustomPrompt] Database error after retries, prompt not saved"},
+	{ResetFailed, "[resetCustomPrompt] ... prompt not reset"},
+	{MigrateRetrying, "[Migrate] schema not applied yet, retrying"},
+	{MigrateReady, "[Migrate] schema ready"},
+	{OutboxFull, "[Outbox] full, dropping message-log records until it drains"},
+	{OutboxAccepting, "[Outbox] accepting records again"},
+	{OutboxKept, "[Outbox] shutdown before the database took these records: KEPT in the spool for the next start"},
+	{OutboxLost, "[Outbox] shutdown before the database took these records: message-log records lost"},
+	{SpoolReplaying, "[Spool] replaying message-log records left by the last run"},
+	{SpoolMovedAside, "[Spool] unreadable spool moved aside, starting with an empty one: its records are not replayed"},
+	{SpoolCannotOpen, "[Spool] cannot open the spool: message-log records are held in memory only, a crash loses them"},
+	{SpoolOff, "[Spool] off (SPOOL_PATH=off): ..."},
+	{SpoolCannotWrite, "[Spool] cannot write the spool, message-log records are held in memory only until it works again"},
+	{SpoolWritingAgain, "[Spool] writing the spool again"},
+	{BotServing, "[Bot] serving"},
+	{BotShuttingDown, "[Bot] shutting down"},
+	{BotStopped, "[Bot] stopped"},
+	{BotNoAuth, "[Bot] the message API has no authentication (API_AUTH=none): ..."},
+	{HTTPRefused, "[HTTP] request refused: missing or wrong API token"},
+	{ResponderFallback, "[Responder] language model unreachable, replying with the fallback"},
 }
 
-// elided reports whether the documentation elides part of k's text, so
-// that it is matched by prefix and suffix rather than whole.
-func elided(k Kind) bool { return k == ResetFailed || k == SpoolOff || k == BotNoAuth }
+// fits reports whether msg is text, "..." in text standing for anything.
+func fits(msg, text string) bool {
+	prefix, suffix, elided := strings.Cut(text, "...")
+	if !elided {
+		return msg == text
+	}
+	return len(msg) >= len(prefix)+len(suffix) && strings.HasPrefix(msg, prefix) && strings.HasSuffix(msg, suffix)
+}
 
 // String is the line as the documentation writes it, with X, Y and D for
 // the numbers and "..." for elided text.
@@ -132,14 +141,12 @@ func (k Kind) String() string {
 			return RetryPrefix + r.doc
 		}
 	}
-	f, ok := fixedLines[k]
-	switch {
-	case !ok:
-		return "an undocumented line"
-	case elided(k):
-		return f.prefix + "..." + f.suffix
+	for _, f := range fixedLines {
+		if f.kind == k {
+			return f.text
+		}
 	}
-	return f.prefix
+	return "an undocumented line"
 }
 
 // KindOf recognises a documented line; Unknown for any other.
@@ -148,13 +155,9 @@ func KindOf(l Line) Kind {
 		r, _ := RetryOf(l)
 		return r.Kind
 	}
-	for k, f := range fixedLines {
-		if elided(k) {
-			if strings.HasPrefix(l.Msg, f.prefix) && strings.HasSuffix(l.Msg, f.suffix) {
-				return k
-			}
-		} else if l.Msg == f.prefix {
-			return k
+	for _, f := range fixedLines {
+		if fits(l.Msg, f.text) {
+			return f.kind
 		}
 	}
 	return Unknown
