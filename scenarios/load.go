@@ -36,7 +36,7 @@ func Parse(name string, data []byte) (Scenario, error) {
 		return Scenario{}, probs.err()
 	}
 	s.File = name
-	s.applyDefaults(d.pos)
+	s.applyDefaults(func(path string, _ bool) bool { return d.pos.has(path) })
 	s.validate(&validator{probs: probs, pos: d.pos})
 	if strings.HasSuffix(name, Ext) && s.Name != "" {
 		if base := strings.TrimSuffix(filepath.Base(name), Ext); s.Name != base {

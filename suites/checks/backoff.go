@@ -3,14 +3,12 @@ package checks
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -37,16 +35,6 @@ const (
 	minJitterSamples = 8
 )
 
-var (
-	// reRetryLine: "[DB Retry] Attempt 2/3 failed, retrying in 150ms...",
-	// logged after attempt 2 failed and before the bot sleeps.
-	reRetryLine = regexp.MustCompile(`^\[DB Retry\] Attempt (\d+)/\d+ failed, retrying in (\S+?)\.\.\.`)
-	// reAttemptEnd: the end of an attempt, failed (the debug-level
-	// "[DB Retry] Attempt 3/3 failed", logged for every failed attempt) or
-	// successful after retries ("[DB Retry] Succeeded on attempt 2/3").
-	reAttemptEnd = regexp.MustCompile(`^\[DB Retry\] (?:Attempt (\d+)/\d+ failed$|Succeeded on attempt (\d+)/\d+)`)
-)
-
 // retryLine is one logged retry: attempt failed, next one after delay.
 type retryLine struct {
 	log     int // position in History.Logs
@@ -68,31 +56,31 @@ type attemptEnd struct {
 	attempt int
 }
 
-// retryTiming reads the retry lines and attempt ends of the bot's log, by
-// op and attempt number. Lines without a time cannot be placed and are
-// left out.
+// retryTiming reads the retry lines ("Attempt n/Y failed, retrying in
+// D...", logged after attempt n failed and before the bot sleeps) and the
+// attempt ends (the debug-level "Attempt n/Y failed", logged for every
+// failed attempt, or "Succeeded on attempt n/Y") of the bot's log, by op
+// and attempt number. Lines without a time cannot be placed and are left
+// out.
 func retryTiming(h history.History) (retries map[string]map[int][]retryLine, ends map[string]map[int][]attemptEnd, bad []string) {
 	retries, ends = map[string]map[int][]retryLine{}, map[string]map[int][]attemptEnd{}
 	for i, l := range h.Logs {
-		if l.Time.IsZero() || !strings.HasPrefix(l.Msg, "[DB Retry] ") {
+		rl, ok := botlog.RetryOf(l)
+		if l.Time.IsZero() || !ok {
 			continue
 		}
-		op, _ := l.Attrs["op"].(string)
-		if m := reRetryLine.FindStringSubmatch(l.Msg); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			delay, ok := logDelay(l, m[2])
-			if !ok {
+		op, n := l.Attr("op"), rl.Attempt
+		switch rl.Kind {
+		case botlog.RetryScheduled:
+			if !rl.DelayKnown {
 				bad = append(bad, fmt.Sprintf("log line %d %q has no readable delay", i, l.Msg))
 				continue
 			}
 			if retries[op] == nil {
 				retries[op] = map[int][]retryLine{}
 			}
-			retries[op][n] = append(retries[op][n], retryLine{i, l.Time, op, n, delay})
-			continue
-		}
-		if m := reAttemptEnd.FindStringSubmatch(l.Msg); m != nil {
-			n, _ := strconv.Atoi(m[1] + m[2])
+			retries[op][n] = append(retries[op][n], retryLine{i, l.Time, op, n, rl.Delay})
+		case botlog.AttemptFailed, botlog.SucceededAfterRetries:
 			if ends[op] == nil {
 				ends[op] = map[int][]attemptEnd{}
 			}
@@ -110,16 +98,6 @@ func retryTiming(h history.History) (retries map[string]map[int][]retryLine, end
 		}
 	}
 	return retries, ends, bad
-}
-
-// logDelay is the delay a retry line announces: its delay_ms attribute,
-// else the text of its message.
-func logDelay(l history.LogLine, text string) (time.Duration, bool) {
-	if v, ok := l.Attrs["delay_ms"].(float64); ok && v >= 0 {
-		return time.Duration(v * float64(time.Millisecond)), true
-	}
-	d, err := time.ParseDuration(text)
-	return d, err == nil && d >= 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -202,7 +180,7 @@ func Backoff(s scenarios.Scenario, h history.History) Result {
 		}
 	}
 	if !anyEnd {
-		v.fail("the log has %d retry lines but no line marking the end of a retried attempt (debug \"[DB Retry] Attempt X/Y failed\" or \"Succeeded on attempt X/Y\"), so the waits cannot be timed (does the bot run with LOG_LEVEL=debug?)", countRetries(retries))
+		v.fail("the log has %d retry lines but no line marking the end of a retried attempt (debug %q or %q), so the waits cannot be timed (does the bot run with LOG_LEVEL=debug?)", countRetries(retries), botlog.AttemptFailed, botlog.SucceededAfterRetries)
 	}
 	// 3. Full jitter spreads the delays uniformly.
 	if p.Jitter {

@@ -34,7 +34,7 @@ func TestEveryMessageAnswered(t *testing.T) {
 	runCases(t, EveryMessageAnswered, NameAnswered, false, []checkCase{
 		{name: "request timed out", history: func(h *history.History) {
 			setOp(h, 5, func(o *history.Op) {
-				o.Outcome, o.Status, o.Reply, o.Error = history.Info, 0, "", "context deadline exceeded (password=hunter2)"
+				o.Outcome, o.Status, o.Reply.Text, o.Error = history.Info, 0, "", "context deadline exceeded (password=hunter2)"
 			})
 			h.Logged[h.Ops[5].Text] = 0 // it may not have reached the bot
 		}, detail: []string{"op #5 (message in chat c2 at 2.5s): outcome info", "context deadline exceeded"}, absent: []string{"hunter2"}, ops: []int{5}},
@@ -42,7 +42,7 @@ func TestEveryMessageAnswered(t *testing.T) {
 			setOp(h, 7, func(o *history.Op) { o.Status = 503 })
 		}, detail: []string{"op #7", "answered with HTTP 503"}, ops: []int{7}},
 		{name: "empty reply", history: func(h *history.History) {
-			setOp(h, 9, func(o *history.Op) { o.Reply = " " })
+			setOp(h, 9, func(o *history.Op) { o.Reply.Text = " " })
 		}, detail: []string{"op #9", "empty reply"}, ops: []int{9}},
 		{name: "index recorded twice", history: func(h *history.History) {
 			h.Ops = append(h.Ops, h.Ops[3])
@@ -77,12 +77,12 @@ func TestEveryMessageAnswered(t *testing.T) {
 		}, pass: true, detail: []string{"2 requests overlapping a kill or bot-restart got no answer: unknown outcomes, not counted as answered"}},
 		{name: "kill: cut requests may be missing from message_log", scenario: withKill, history: func(h *history.History) {
 			delete(h.Logged, h.Ops[7].Text)
-			delete(h.LoggedReplies, h.Ops[7].Reply)
+			delete(h.LoggedReplies, h.Ops[7].Reply.Text)
 			killAt(h, 3350*ms, 4100*ms)
 		}, pass: true},
 		{name: "kill: the outbox lost what was answered before it", scenario: withKill, history: func(h *history.History) {
 			for _, i := range []int{4, 5} {
-				h.Logged[h.Ops[i].Text], h.LoggedReplies[h.Ops[i].Reply] = 0, 0
+				h.Logged[h.Ops[i].Text], h.LoggedReplies[h.Ops[i].Reply.Text] = 0, 0
 			}
 			killAt(h, 3350*ms, 4100*ms)
 		}, detail: []string{
@@ -96,7 +96,9 @@ func TestEveryMessageAnswered(t *testing.T) {
 		}, detail: []string{"op #5", "its text logged 2 times in message_log, but at most 1 requests may have reached the bot (duplicate)"}, ops: []int{5}},
 		{name: "kill: no answer outside the kill is still unanswered", scenario: withKill, history: func(h *history.History) {
 			killAt(h, 3350*ms, 4100*ms)
-			setOp(h, 9, func(o *history.Op) { o.Outcome, o.Status, o.Reply, o.Error = history.Info, 0, "", "connection refused" })
+			setOp(h, 9, func(o *history.Op) {
+				o.Outcome, o.Status, o.Reply.Text, o.Error = history.Info, 0, "", "connection refused"
+			})
 		}, detail: []string{"op #9 (message in chat c2 at 5.5s): outcome info, connection refused"}, ops: []int{9}},
 		{name: "kill: an error answer during the restart is not an unknown outcome", scenario: withKill, history: func(h *history.History) {
 			killAt(h, 3350*ms, 4100*ms)
@@ -107,10 +109,10 @@ func TestEveryMessageAnswered(t *testing.T) {
 			h.LoggedReplies["[default] You said: hello 7"] = 1
 		}, detail: []string{`message_log holds 2 reply rows that no request explains (at most 1 unknown outcomes could): "Arr, c2: hello 7" ×1, "[default] You said: hello 7" ×1`}},
 		{name: "reply lost from message_log", history: func(h *history.History) {
-			h.LoggedReplies[h.Ops[9].Reply] = 0
+			h.LoggedReplies[h.Ops[9].Reply.Text] = 0
 		}, detail: []string{"op #9", "its reply logged 0 times in message_log, but 1 answered requests sent it (lost)"}, ops: []int{9}},
 		{name: "reply logged twice", history: func(h *history.History) {
-			h.LoggedReplies[h.Ops[10].Reply] = 2
+			h.LoggedReplies[h.Ops[10].Reply.Text] = 2
 		}, detail: []string{"op #10", "its reply logged 2 times in message_log, but at most 1 requests may have reached the bot (duplicate)"}, ops: []int{10}},
 		{name: "message row no request sent", history: func(h *history.History) {
 			h.Logged["hello from nowhere"] = 1
@@ -155,11 +157,11 @@ func TestAttemptsBounded(t *testing.T) {
 		{name: "non-connection error is not retried", history: func(h *history.History) {
 			setOp(h, 8, func(o *history.Op) { o.Attempts, o.Code = 1, "DB_ERROR" })
 		}, pass: true},
-		{name: "max from bot.retry", scenario: func(s *scenarios.Scenario) {
+		{name: "max from bot.retry", scenario: defaulted(func(s *scenarios.Scenario) {
 			n := 5
 			s.Bot.Retry.MaxAttempts = &n
 			s.Expect.AttemptsPerFailedLookup = 0 // default: the policy's max
-		}, history: func(h *history.History) {
+		}), history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.Attempts = 3 })
 		}, detail: []string{"op #4", "after 3 attempts, want exactly 5"}, ops: []int{4}},
 		{name: "max below what the history shows", scenario: func(s *scenarios.Scenario) {
@@ -277,9 +279,9 @@ func TestLatencyBound(t *testing.T) {
 		{name: "slow while healthy is not this promise", history: func(h *history.History) {
 			setOp(h, 12, func(o *history.Op) { o.Complete = o.Invoke + 9*time.Second })
 		}, pass: true},
-		{name: "default bound from the budget", scenario: func(s *scenarios.Scenario) {
+		{name: "default bound from the budget", scenario: defaulted(func(s *scenarios.Scenario) {
 			s.Expect.ReplyLatencyBound = 0 // budget 5s + 1s margin
-		}, history: func(h *history.History) {
+		}), history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.Complete = o.Invoke + 6100*ms })
 		}, promise: []string{"within 6s"}, detail: []string{"took 6.1s"}, ops: []int{4}},
 		{name: "nothing bounds a call", scenario: func(s *scenarios.Scenario) {

@@ -19,13 +19,13 @@ const (
 // "[<persona>] You said: ..." (docs/bot.md), or a /setprompt's "Saved.
 // I'll answer as: <persona>". ok is false when the reply quotes none.
 func replyPersona(o history.Op) (string, bool) {
-	if rest, ok := strings.CutPrefix(o.Reply, "["); ok {
+	if rest, ok := strings.CutPrefix(o.Reply.Text, "["); ok {
 		if i := strings.Index(rest, "] You said: "); i >= 0 {
 			return rest[:i], true
 		}
 	}
-	if i := strings.Index(o.Reply, "I'll answer as: "); i >= 0 && o.Kind == history.SetPrompt {
-		return strings.TrimSpace(o.Reply[i+len("I'll answer as: "):]), true
+	if i := strings.Index(o.Reply.Text, "I'll answer as: "); i >= 0 && o.Kind == history.SetPrompt {
+		return strings.TrimSpace(o.Reply.Text[i+len("I'll answer as: "):]), true
 	}
 	return "", false
 }

@@ -7,8 +7,12 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
+
+// Name of the codes check (stable id).
+const NameCodes = "codes-by-cause"
 
 // codeLead is how long before a fault's measured start its codes may
 // already show: the fault acts while the call that applies it is still
@@ -40,8 +44,8 @@ func codesOf(h history.History) []codeSeen {
 		}
 	}
 	for i, l := range h.Logs {
-		c, _ := l.Attrs["code"].(string)
-		if c == "" || !strings.HasPrefix(l.Msg, "[DB Retry]") || strings.Contains(l.Msg, "failing fast") {
+		c := l.Attr("code")
+		if c == "" || !botlog.IsRetry(l) || l.Is(botlog.BreakerRejected) {
 			continue
 		}
 		cs := codeSeen{code: c, from: fmt.Sprintf("log line %d %q", i, l.Msg), log: i}
@@ -96,8 +100,8 @@ func CodesByCause(s scenarios.Scenario, h history.History) Result {
 			if !slices.ContainsFunc(seen, func(cs codeSeen) bool {
 				return cs.code == c && (!cs.placed || cs.start < to && cs.end >= from)
 			}) {
-				v.fail("fault %s (%s on %s, %s to %s): no degraded reply or [DB Retry] line during it has code %s, which its cause implies",
-					w.fault, r.faults[w.fault].Type, r.faults[w.fault].Where(), offset(w.start), offset(w.stop), c)
+				v.fail("fault %s (%s on %s, %s to %s): no degraded reply or %sline during it has code %s, which its cause implies",
+					w.fault, r.faults[w.fault].Type, r.faults[w.fault].Where(), offset(w.start), offset(w.stop), botlog.RetryPrefix, c)
 			}
 		}
 	}

@@ -171,7 +171,7 @@
 // from which on every answered op is recovered (as in "recovered"); -1 if
 // never. With no faults (Faults == 0) both are 0.
 //
-// Zero values in a hand-built Scenario take the loader's defaults (attempts
-// per failed lookup = policy max, recovery_within 5s, ...); booleans are
-// taken as given, since Load and Parse already default them to true.
+// The checks read a scenario as the loader made it, defaults filled in
+// (scenarios.Parse; scenarios.Normalize for one built in code): they apply
+// no defaults of their own.
 package checks

@@ -29,9 +29,9 @@ func TestGuardFaultsPlayed(t *testing.T) {
 				{Fault: "cut", Start: 4 * time.Second, Stop: 5 * time.Second},
 			}
 		}, pass: true},
-		{name: "unnamed fault gets the loader's default name", scenario: func(s *scenarios.Scenario) {
+		{name: "unnamed fault gets the loader's default name", scenario: defaulted(func(s *scenarios.Scenario) {
 			s.Faults[0].Name = ""
-		}, history: func(h *history.History) { h.Faults[0].Fault = "outage-0" }, pass: true},
+		}), history: func(h *history.History) { h.Faults[0].Fault = "outage-0" }, pass: true},
 		{name: "baseline", scenario: func(s *scenarios.Scenario) { s.Faults = nil },
 			history: func(h *history.History) { h.Faults = nil }, pass: true},
 	})
@@ -45,7 +45,7 @@ func TestGuardTraffic(t *testing.T) {
 		{name: "every window counts", history: func(h *history.History) {
 			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "again", Start: 9 * time.Second, Stop: 9500 * ms})
 		}, detail: []string{"fault again [9s, 9.5s) met 0 requests"}},
-		{name: "default minimum", scenario: func(s *scenarios.Scenario) { s.Expect.MinMessagesPerFault = 0 },
+		{name: "default minimum", scenario: defaulted(func(s *scenarios.Scenario) { s.Expect.MinMessagesPerFault = 0 }),
 			history: func(h *history.History) { h.Ops = h.Ops[:8] }, promise: []string{"at least 5"}, detail: []string{"met 4 requests"}},
 		{name: "requests hung through the window count (a bot masking the fault throttles the driver)", history: func(h *history.History) {
 			h.Ops = h.Ops[:5]
@@ -97,10 +97,10 @@ func TestReplyEffect(t *testing.T) {
 		}, detail: []string{"every one of the 2 requests overlapping a kill or bot-restart was answered: the bot never looked down"}},
 		{name: "unanswered: no answer outside the kill does not count", scenario: unanswered, history: func(h *history.History) {
 			h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "crash", Type: "kill", Where: "bot", Start: 6 * time.Second, Stop: 6500 * ms})
-			setOp(h, 9, func(o *history.Op) { o.Outcome, o.Reply = history.Info, "" })
+			setOp(h, 9, func(o *history.Op) { o.Outcome, o.Reply.Text = history.Info, "" })
 		}, detail: []string{"every one of the 0 requests overlapping a kill or bot-restart was answered"}},
 		{name: "unanswered: an outage is not a kill", scenario: unanswered, history: func(h *history.History) {
-			setOp(h, 5, func(o *history.Op) { o.Outcome, o.Reply = history.Info, "" })
+			setOp(h, 5, func(o *history.Op) { o.Outcome, o.Reply.Text = history.Info, "" })
 		}, detail: []string{"every one of the 0 requests"}},
 		{name: "retried: no retry during the faults", scenario: retried, history: latencyFault,
 			promise: []string{"needed a retry"}, detail: []string{"no reply took more than one attempt among the 6 requests"}},
@@ -120,7 +120,7 @@ func TestReplyEffect(t *testing.T) {
 		}, detail: []string{"no answered request before the first fault"}},
 		{name: "none with a fault", scenario: func(s *scenarios.Scenario) { s.Expect.Effect = "none" },
 			detail: []string{"expect.effect is none, but 1 faults were planned and 1 measured"}},
-		{name: "none for a baseline", scenario: func(s *scenarios.Scenario) { s.Expect.Effect, s.Faults = "", nil },
+		{name: "none for a baseline", scenario: defaulted(func(s *scenarios.Scenario) { s.Expect.Effect, s.Faults = "", nil }),
 			history: func(h *history.History) { h.Faults = nil }, pass: true},
 		{name: "unknown effect", scenario: func(s *scenarios.Scenario) { s.Expect.Effect = "louder" },
 			detail: []string{`unknown expect.effect "louder"`}},

@@ -8,16 +8,24 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
 const ms = time.Millisecond
 
+// Documented log lines, copied from docs/bot.md.
+const (
+	lineLookupFailed = "[getCustomPrompt] Database connection error after retries, using fallback prompt"
+	lineDegraded     = "[MessageHandler] Database connection error, replying in degraded mode"
+)
+
 func d(x time.Duration) scenarios.Duration { return scenarios.Duration(x) }
 
-// testScenario is an outage of the pooler from 2s to 5s, with the loader's
-// defaults spelled out, a 2s recovery bound and the codes and log lines the
-// good history shows.
+// testScenario is an outage of the pooler from 2s to 5s, with a 2s recovery
+// bound and the codes and log lines the good history shows, and the
+// loader's defaults (scenarios.Normalize) where it leaves a field out.
 func testScenario(mods ...func(*scenarios.Scenario)) scenarios.Scenario {
 	s := scenarios.Scenario{
 		Name:   "outage-test",
@@ -44,17 +52,27 @@ func testScenario(mods ...func(*scenarios.Scenario)) scenarios.Scenario {
 			Codes:               map[string]scenarios.FaultCodes{"cut": {Must: []string{"P1001"}, May: []string{"P1017"}}},
 		},
 	}
+	s = scenarios.Normalize(s)
 	for _, m := range mods {
 		m(&s)
 	}
 	return s
 }
 
+// defaulted is a scenario mod that leaves fields out (zero sets them to
+// their zero values) and lets the loader's defaults fill them in again.
+func defaulted(zero func(*scenarios.Scenario)) func(*scenarios.Scenario) {
+	return func(s *scenarios.Scenario) {
+		zero(s)
+		*s = scenarios.Normalize(*s)
+	}
+}
+
 // op is a healthy answered message: custom prompt, one attempt, 10ms.
 func op(chat string, at time.Duration) history.Op {
 	return history.Op{
 		Chat: chat, Kind: history.Message, Invoke: at, Complete: at + 10*ms,
-		Outcome: history.OK, Status: 200, Reply: "Arr, " + chat, PromptSource: "custom", Attempts: 1,
+		Outcome: history.OK, Status: 200, Reply: botapi.Reply{Text: "Arr, " + chat, PromptSource: "custom", Attempts: 1},
 	}
 }
 
@@ -100,16 +118,16 @@ func goodHistory() history.History {
 		if ops[i].Text == "" {
 			ops[i].Text = fmt.Sprintf("hello %d", i)
 		}
-		ops[i].Reply += ": " + ops[i].Text // as the bot's echo: one reply text per message
+		ops[i].Reply.Text += ": " + ops[i].Text // as the bot's echo: one reply text per message
 		logged[ops[i].Text]++
-		replies[ops[i].Reply]++
+		replies[ops[i].Reply.Text]++
 	}
 	return history.History{
 		Scenario: "outage-test",
 		Base:     testBase,
 		Ops:      ops,
 		Faults:   []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: 2000 * ms, Stop: 5000 * ms}},
-		Logs: []history.LogLine{
+		Logs: []botlog.Line{
 			// op #4's lookup: attempt 1 fails on the closed pooled
 			// connection, 2 and 3 are refused; the waits are real.
 			logAt(2105*ms, "DEBUG", "[DB Retry] Attempt 1/3 failed", "P1017", 1, -1),
@@ -138,12 +156,12 @@ var testBase = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // logAt is a [DB Retry] line of getCustomPrompt at offset at from
 // testBase; delayMS >= 0 adds delay_ms.
-func logAt(at time.Duration, level, msg, code string, attempt int, delayMS int) history.LogLine {
+func logAt(at time.Duration, level, msg, code string, attempt int, delayMS int) botlog.Line {
 	attrs := map[string]any{"op": "getCustomPrompt", "code": code, "attempt": float64(attempt), "max_attempts": float64(3)}
 	if delayMS >= 0 {
 		attrs["delay_ms"] = float64(delayMS)
 	}
-	return history.LogLine{Time: testBase.Add(at), Level: level, Msg: msg, Attrs: attrs}
+	return botlog.Line{Time: testBase.Add(at), Level: level, Msg: msg, Attrs: attrs}
 }
 
 // checkCase is one hand-made history and what one checker must say of it.
@@ -211,7 +229,7 @@ func killAt(h *history.History, start, stop time.Duration) {
 	h.Faults = append(h.Faults, scenarios.FaultEvent{Fault: "crash", Type: "kill", Where: "bot", Start: start, Stop: stop})
 	for i := range h.Ops {
 		if o := &h.Ops[i]; o.Invoke < stop && o.Complete >= start {
-			o.Outcome, o.Status, o.Reply, o.PromptSource, o.Degraded, o.Attempts, o.Code = history.Info, 0, "", "", false, 0, ""
+			o.Outcome, o.Status, o.Reply.Text, o.PromptSource, o.Degraded, o.Attempts, o.Code = history.Info, 0, "", "", false, 0, ""
 			o.Error = "no answer: connection refused"
 		}
 	}
@@ -227,6 +245,6 @@ func setOp(h *history.History, i int, f func(*history.Op)) { f(&h.Ops[i]) }
 // dropLine removes every log line whose message starts with msgPrefix.
 func dropLine(msgPrefix string) func(*history.History) {
 	return func(h *history.History) {
-		h.Logs = slices.DeleteFunc(h.Logs, func(l history.LogLine) bool { return strings.HasPrefix(l.Msg, msgPrefix) })
+		h.Logs = slices.DeleteFunc(h.Logs, func(l botlog.Line) bool { return strings.HasPrefix(l.Msg, msgPrefix) })
 	}
 }

@@ -31,7 +31,7 @@ func TestKeepPromisesMatches(t *testing.T) {
 func TestKeepPromisesFailureMessage(t *testing.T) {
 	h := goodHistory()
 	setOp(&h, 5, func(o *history.Op) {
-		o.Outcome, o.Status, o.Reply, o.Error = history.Info, 0, "", "read: connection reset"
+		o.Outcome, o.Status, o.Reply.Text, o.Error = history.Info, 0, "", "read: connection reset"
 	})
 	h.Logged[h.Ops[5].Text] = 0
 	setOp(&h, 11, func(o *history.Op) { o.PromptSource = "default" })

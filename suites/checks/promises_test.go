@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -15,7 +16,7 @@ import (
 // failing 3 attempts of attemptTook. delay(k, n) is the delay logged after
 // attempt n of call k (ms); waited(k, n) the delay really waited.
 func retryCalls(h *history.History, calls int, attemptTook time.Duration, delay, waited func(k, n int) int) {
-	var logs []history.LogLine
+	var logs []botlog.Line
 	for k := range calls {
 		t := 2100*ms + time.Duration(k)*40*ms + attemptTook
 		for n := 1; n <= 3; n++ {
@@ -133,7 +134,7 @@ func TestCodesByCause(t *testing.T) {
 
 // persona turns op i into a template reply quoting p.
 func persona(h *history.History, i int, p string) {
-	h.Ops[i].Reply = "[" + p + "] You said: " + h.Ops[i].Text
+	h.Ops[i].Reply.Text = "[" + p + "] You said: " + h.Ops[i].Text
 }
 
 func TestCacheStaleness(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -129,7 +130,7 @@ func (v *verdict) also(o history.Op) {
 }
 
 // log records an offending log line (its position in History.Logs).
-func (v *verdict) log(i int, l history.LogLine, format string, args ...any) {
+func (v *verdict) log(i int, l botlog.Line, format string, args ...any) {
 	v.res.Logs = append(v.res.Logs, i)
 	v.add(fmt.Sprintf("log line %d %q: ", i, l.Msg) + fmt.Sprintf(format, args...))
 }

@@ -10,9 +10,10 @@ import (
 	"github.com/p1001/p1001/scenarios"
 )
 
-// rules is a scenario's expect block read once, with the loader's defaults
-// filled in where a hand-built Scenario left a zero value. Only this file
-// knows the scenarios package's field names.
+// rules is a scenario's expect block read once. The scenario comes from the
+// loader (scenarios.Parse, or scenarios.Normalize for one built in code),
+// which has filled in its defaults. Only this file knows the scenarios
+// package's field names.
 type rules struct {
 	policy    resilience.Policy
 	policyErr error // the bot would refuse this policy
@@ -64,59 +65,21 @@ func rulesOf(s scenarios.Scenario) rules {
 	if s.Bot.PromptMaxStaleness != nil {
 		r.staleness = s.Bot.PromptMaxStaleness.D()
 	}
-	if r.botPath == "" {
-		r.botPath = scenarios.DefaultDatabase
-	}
 	r.policy = s.Policy()
 	if err := r.policy.Validate(); err != nil {
 		r.policyErr = fmt.Errorf("scenario %s: bot.retry/bot.breaker: %w", s.Name, err)
 	}
-	if r.concurrency == 0 {
-		r.concurrency = s.Traffic.Chats
-	}
-	if r.attempts == 0 {
-		r.attempts = r.policy.MaxAttempts
-	}
-	if r.effect == "" {
-		r.effect = scenarios.EffectDegraded
-		if len(s.Faults) == 0 {
-			r.effect = scenarios.EffectNone
-		}
-	}
-	if r.latencyBound == 0 {
-		if w := r.policy.WorstCaseCall(); w > 0 {
-			r.latencyBound = w + scenarios.DefaultLatencyMargin
-		}
-	}
-	if r.recoveryWithin == 0 {
-		r.recoveryWithin = scenarios.DefaultRecoveryWithin
-	}
-	if r.minPerFault == 0 {
-		r.minPerFault = scenarios.DefaultMinMessagesPerFault
-	}
 	r.sources = map[Phase][]string{
-		Healthy:  orDefault(e.PromptSources.Healthy, scenarios.SourceCustom),
-		Fault:    orDefault(e.PromptSources.Fault, scenarios.SourceCustom, scenarios.SourceCached, scenarios.SourceDefault),
-		Recovery: orDefault(e.PromptSources.Recovery, scenarios.SourceCustom),
+		Healthy:  e.PromptSources.Healthy,
+		Fault:    e.PromptSources.Fault,
+		Recovery: e.PromptSources.Recovery,
 	}
 	r.sources[Transition] = union(r.sources[Fault], r.sources[Recovery])
-	for i, f := range s.Faults {
-		name := f.Name
-		if name == "" {
-			name = fmt.Sprintf("%s-%d", f.Type, i)
-		}
-		r.planned = append(r.planned, name)
-		f.Name = name
-		r.faults[name] = f
+	for _, f := range s.Faults {
+		r.planned = append(r.planned, f.Name)
+		r.faults[f.Name] = f
 	}
 	return r
-}
-
-func orDefault(v []string, def ...string) []string {
-	if len(v) == 0 {
-		return def
-	}
-	return v
 }
 
 func union(a, b []string) []string {

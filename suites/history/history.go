@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 )
 
 // Outcome of one operation, as in Jepsen: ok (the bot answered), fail (it
@@ -32,7 +34,9 @@ const (
 )
 
 // Op is one request and its reply. Invoke and Complete are offsets from
-// History.Base on the monotonic clock.
+// History.Base on the monotonic clock. The reply is the bot's own JSON
+// (botapi.Reply), its fields flat in the op's record; Op.Text is the
+// message sent, Op.Reply.Text the reply's text.
 type Op struct {
 	Index    int           `json:"index"`
 	Chat     string        `json:"chat"`
@@ -42,13 +46,9 @@ type Op struct {
 	Complete time.Duration `json:"complete"`
 	Outcome  Outcome       `json:"outcome"`
 
-	Status       int    `json:"status,omitempty"`
-	Reply        string `json:"reply,omitempty"`
-	PromptSource string `json:"prompt_source,omitempty"`
-	Degraded     bool   `json:"degraded,omitempty"`
-	Attempts     int    `json:"attempts"`
-	Code         string `json:"code,omitempty"`
-	Error        string `json:"error,omitempty"`
+	Status int `json:"status,omitempty"`
+	botapi.Reply
+	Error string `json:"error,omitempty"`
 }
 
 // Latency is how long the reply took.
@@ -57,14 +57,6 @@ func (o Op) Latency() time.Duration { return o.Complete - o.Invoke }
 // Acked reports whether the bot acknowledged a /setprompt as saved.
 func (o Op) Acked() bool { return o.Kind == SetPrompt && o.Outcome == OK && !o.Degraded }
 
-// LogLine is one line of the bot's JSON log.
-type LogLine struct {
-	Time  time.Time      `json:"time"`
-	Level string         `json:"level"`
-	Msg   string         `json:"msg"`
-	Attrs map[string]any `json:"attrs,omitempty"`
-}
-
 // History is everything recorded for one scenario run.
 type History struct {
 	Scenario string `json:"scenario"`
@@ -72,7 +64,7 @@ type History struct {
 	Base   time.Time              `json:"base"`
 	Ops    []Op                   `json:"ops"`
 	Faults []scenarios.FaultEvent `json:"faults"`
-	Logs   []LogLine              `json:"logs"`
+	Logs   []botlog.Line          `json:"logs"`
 	// MetricsAfter are the bot's /metrics samples read after recovery,
 	// keyed by name{labels} as Prometheus prints them.
 	MetricsAfter map[string]float64 `json:"metrics_after,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 )
 
 // history.jsonl holds one JSON object per line, each with a "record":
@@ -15,7 +16,7 @@ import (
 //	{"record":"run", "scenario":..., "base":...}                      first line
 //	{"record":"op", ...Op}                                             one per request
 //	{"record":"fault", ...scenarios.FaultEvent}                        one per fault
-//	{"record":"log", ...LogLine}                                       one per bot log line
+//	{"record":"log", ...botlog.Line}                                   one per bot log line
 //	{"record":"probe", ...Probe}                                       one per harness probe
 //	{"record":"state", "metrics_after":..., "prompts":..., "logged":...} last line
 //
@@ -40,7 +41,7 @@ type faultLine struct {
 
 type logLine struct {
 	Record string `json:"record"`
-	LogLine
+	botlog.Line
 }
 
 type probeLine struct {
@@ -123,7 +124,7 @@ func ReadJSONL(r io.Reader) (History, error) {
 		case "log":
 			var v logLine
 			err = json.Unmarshal(line, &v)
-			h.Logs = append(h.Logs, v.LogLine)
+			h.Logs = append(h.Logs, v.Line)
 		case "probe":
 			var v probeLine
 			err = json.Unmarshal(line, &v)

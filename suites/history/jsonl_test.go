@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 )
 
 func TestJSONLRoundTrip(t *testing.T) {
@@ -15,12 +17,12 @@ func TestJSONLRoundTrip(t *testing.T) {
 		Scenario: "outage-pooler",
 		Base:     time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
 		Ops: []Op{
-			{Index: 0, Chat: "c0", Kind: Message, Text: "hi", Invoke: time.Millisecond, Complete: 3 * time.Millisecond, Outcome: OK, Status: 200, PromptSource: "custom", Attempts: 1},
-			{Index: 1, Chat: "c1", Kind: SetPrompt, Text: "/setprompt x", Invoke: 2 * time.Millisecond, Complete: 900 * time.Millisecond, Outcome: OK, Status: 200, PromptSource: "default", Degraded: true, Attempts: 3, Code: "P1001"},
+			{Index: 0, Chat: "c0", Kind: Message, Text: "hi", Invoke: time.Millisecond, Complete: 3 * time.Millisecond, Outcome: OK, Status: 200, Reply: botapi.Reply{Text: "[persona] You said: hi", PromptSource: "custom", Attempts: 1}},
+			{Index: 1, Chat: "c1", Kind: SetPrompt, Text: "/setprompt x", Invoke: 2 * time.Millisecond, Complete: 900 * time.Millisecond, Outcome: OK, Status: 200, Reply: botapi.Reply{Text: "Your prompt was NOT saved.", PromptSource: "default", Degraded: true, Attempts: 3, Code: "P1001", Command: "/setprompt"}},
 			{Index: 2, Chat: "c0", Kind: Message, Text: "hi", Invoke: 5 * time.Millisecond, Complete: 30 * time.Second, Outcome: Info, Error: "timeout"},
 		},
 		Faults:       []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: time.Second, Stop: 3 * time.Second}},
-		Logs:         []LogLine{{Time: time.Date(2026, 11, 26, 9, 0, 1, 0, time.UTC), Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"code": "P1001"}}},
+		Logs:         []botlog.Line{{Time: time.Date(2026, 11, 26, 9, 0, 1, 0, time.UTC), Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"code": "P1001"}}},
 		MetricsAfter: map[string]float64{"bot_outbox_depth": 0},
 		Probes: []Probe{
 			{Fault: "cut", Kind: ProbeSQL, Where: "pooler", Start: 1100 * time.Millisecond, End: 1102 * time.Millisecond, Err: "connection refused"},
@@ -43,6 +45,43 @@ func TestJSONLRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("round trip changed the history:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestReadsAnOldHistory: lines written before Op embedded botapi.Reply
+// (copied from a real run's history.jsonl) read as they did, and an op
+// written again comes out byte for byte as it was.
+func TestReadsAnOldHistory(t *testing.T) {
+	old := []string{
+		`{"record":"run","scenario":"outage-flapping","base":"2026-11-26T09:33:51.7Z"}`,
+		`{"record":"op","index":21,"chat":"outage-flapping-13644d-c1","kind":"message","text":"hello 21 from outage-flapping-13644d-c1","invoke":1050636315,"complete":1143865711,"outcome":"ok","status":200,"reply":"[persona of outage-flapping-13644d-c1] You said: hello 21 from outage-flapping-13644d-c1","prompt_source":"cached","degraded":true,"attempts":3,"code":"P1001"}`,
+		`{"record":"op","index":40,"chat":"outage-flapping-13644d-c0","kind":"message","text":"hello 40 from outage-flapping-13644d-c0","invoke":2019831667,"complete":2340669242,"outcome":"info","attempts":0,"error":"read tcp 127.0.0.1:41234: connection reset by peer"}`,
+		`{"record":"log","time":"2026-11-26T09:33:51.760930696Z","level":"INFO","msg":"[Config] connect_timeout capped by the retry policy's attempt timeout","attrs":{"attempt_timeout":"2s","connect_timeout":"2s"}}`,
+		`{"record":"state"}`,
+	}
+	h, err := ReadJSONL(strings.NewReader(strings.Join(old, "\n") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Op{Index: 21, Chat: "outage-flapping-13644d-c1", Kind: Message, Text: "hello 21 from outage-flapping-13644d-c1",
+		Invoke: 1050636315, Complete: 1143865711, Outcome: OK, Status: 200,
+		Reply: botapi.Reply{Text: "[persona of outage-flapping-13644d-c1] You said: hello 21 from outage-flapping-13644d-c1",
+			PromptSource: "cached", Degraded: true, Attempts: 3, Code: "P1001"}}
+	if len(h.Ops) != 2 || !reflect.DeepEqual(h.Ops[0], want) {
+		t.Fatalf("ops read as %+v, want the first %+v", h.Ops, want)
+	}
+	if l := h.Logs; len(l) != 1 || l[0].Attr("attempt_timeout") != "2s" {
+		t.Errorf("log lines read as %+v", l)
+	}
+	var buf bytes.Buffer
+	if err := h.WriteJSONL(&buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(buf.String(), "\n")
+	for i, wantLine := range old[1:4] {
+		if lines[i+1] != wantLine {
+			t.Errorf("line %d written as\n%s\nwant\n%s", i+2, lines[i+1], wantLine)
+		}
 	}
 }
 

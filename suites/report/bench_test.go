@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -84,8 +86,8 @@ func synthHistory(s scenarios.Scenario) history.History {
 		o := history.Op{
 			Index: i, Chat: chat, Kind: history.Message, Text: fmt.Sprintf("hello %d", i),
 			Invoke: at, Complete: at + 2*time.Millisecond + time.Duration(i%7)*100*time.Microsecond,
-			Outcome: history.OK, Status: 200, Reply: "[persona of " + chat + "] You said: hello",
-			PromptSource: scenarios.SourceCustom, Attempts: 1,
+			Outcome: history.OK, Status: 200,
+			Reply: botapi.Reply{Text: "[persona of " + chat + "] You said: hello", PromptSource: scenarios.SourceCustom, Attempts: 1},
 		}
 		if w, ok := inFault(at); ok {
 			o.PromptSource, o.Degraded, o.Code, o.Attempts = scenarios.SourceCached, true, "P1001", 0
@@ -93,17 +95,17 @@ func synthHistory(s scenarios.Scenario) history.History {
 				opened[w.Fault] = true
 				o.Attempts, o.Complete = 3, at+250*time.Millisecond
 				for a := 1; a < 3; a++ {
-					h.Logs = append(h.Logs, history.LogLine{Time: base.Add(at + time.Duration(a)*80*time.Millisecond), Level: "WARN",
+					h.Logs = append(h.Logs, botlog.Line{Time: base.Add(at + time.Duration(a)*80*time.Millisecond), Level: "WARN",
 						Msg: fmt.Sprintf("[DB Retry] Attempt %d/3 failed, retrying in 80ms...", a)})
 				}
 				h.Logs = append(h.Logs,
-					history.LogLine{Time: base.Add(at + 250*time.Millisecond), Level: "WARN", Msg: "[DB Retry] Circuit breaker open"},
-					history.LogLine{Time: base.Add(w.End + time.Second), Level: "WARN", Msg: "[DB Retry] Circuit breaker half-open"},
-					history.LogLine{Time: base.Add(w.End + time.Second + 5*time.Millisecond), Level: "WARN", Msg: "[DB Retry] Circuit breaker closed"})
+					botlog.Line{Time: base.Add(at + 250*time.Millisecond), Level: "WARN", Msg: "[DB Retry] Circuit breaker open"},
+					botlog.Line{Time: base.Add(w.End + time.Second), Level: "WARN", Msg: "[DB Retry] Circuit breaker half-open"},
+					botlog.Line{Time: base.Add(w.End + time.Second + 5*time.Millisecond), Level: "WARN", Msg: "[DB Retry] Circuit breaker closed"})
 			}
 			h.Logs = append(h.Logs,
-				history.LogLine{Time: base.Add(o.Complete), Level: "ERROR", Msg: "[getCustomPrompt] Database connection error after retries, using fallback prompt"},
-				history.LogLine{Time: base.Add(o.Complete), Level: "WARN", Msg: "[MessageHandler] Database connection error, replying in degraded mode"})
+				botlog.Line{Time: base.Add(o.Complete), Level: "ERROR", Msg: "[getCustomPrompt] Database connection error after retries, using fallback prompt"},
+				botlog.Line{Time: base.Add(o.Complete), Level: "WARN", Msg: "[MessageHandler] Database connection error, replying in degraded mode"})
 		}
 		h.Ops = append(h.Ops, o)
 	}

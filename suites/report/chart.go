@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 )
 
 // Chart geometry, in points. The HTML scales the SVG to the page width.
@@ -41,9 +42,9 @@ var (
 	noSourceColor = color.RGBA{R: 0x75, G: 0x75, B: 0x75, A: 0xff}
 	failedColor   = color.RGBA{R: 0xc6, G: 0x28, B: 0x28, A: 0xff}
 	breakerColors = map[string]color.RGBA{
-		BreakerClosed:   {R: 0xc8, G: 0xe6, B: 0xc9, A: 0xff},
-		BreakerHalfOpen: {R: 0xff, G: 0xe0, B: 0x82, A: 0xff},
-		BreakerOpen:     {R: 0xef, G: 0x9a, B: 0x9a, A: 0xff},
+		botlog.BreakerClosed:   {R: 0xc8, G: 0xe6, B: 0xc9, A: 0xff},
+		botlog.BreakerHalfOpen: {R: 0xff, G: 0xe0, B: 0x82, A: 0xff},
+		botlog.BreakerOpen:     {R: 0xef, G: 0x9a, B: 0x9a, A: 0xff},
 	}
 	disabledColor = color.RGBA{R: 0xe0, G: 0xe0, B: 0xe0, A: 0xff}
 	// faultColors are translucent so the points stay visible; faults take

@@ -14,6 +14,8 @@ import (
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -247,8 +249,8 @@ func catalogNames(cat []scenarios.Scenario) []string {
 	return out
 }
 
-func logAt(base time.Time, at time.Duration, msg string) history.LogLine {
-	return history.LogLine{Time: base.Add(at), Level: "WARN", Msg: msg}
+func logAt(base time.Time, at time.Duration, msg string) botlog.Line {
+	return botlog.Line{Time: base.Add(at), Level: "WARN", Msg: msg}
 }
 
 func TestSeriesFromLogs(t *testing.T) {
@@ -256,8 +258,8 @@ func TestSeriesFromLogs(t *testing.T) {
 	s := scenarios.Scenario{Name: "x", Traffic: scenarios.Traffic{Duration: scenarios.Duration(4 * time.Second)}}
 	h := history.History{
 		Base: base,
-		Ops:  []history.Op{{Invoke: 100 * time.Millisecond, Complete: 105 * time.Millisecond, Outcome: history.OK, PromptSource: "custom"}},
-		Logs: []history.LogLine{
+		Ops:  []history.Op{{Invoke: 100 * time.Millisecond, Complete: 105 * time.Millisecond, Outcome: history.OK, Reply: botapi.Reply{PromptSource: "custom"}}},
+		Logs: []botlog.Line{
 			logAt(base, -time.Second, "[Bot] serving"),
 			logAt(base, 1000*time.Millisecond, "[DB Retry] Attempt 1/3 failed, retrying in 80ms..."),
 			logAt(base, 1050*time.Millisecond, "[DB Retry] Attempt 2/3 failed, retrying in 120ms..."),
@@ -274,7 +276,7 @@ func TestSeriesFromLogs(t *testing.T) {
 		t.Errorf("end = %v, want the traffic duration + 500ms", sr.end)
 	}
 	wantSpans := []BreakerSpan{
-		{BreakerClosed, 0, 1100}, {BreakerOpen, 1100, 2100}, {BreakerHalfOpen, 2100, 2300}, {BreakerClosed, 2300, 4500},
+		{botlog.BreakerClosed, 0, 1100}, {botlog.BreakerOpen, 1100, 2100}, {botlog.BreakerHalfOpen, 2100, 2300}, {botlog.BreakerClosed, 2300, 4500},
 	}
 	if !reflect.DeepEqual(sr.breaker, wantSpans) {
 		t.Errorf("breaker = %+v, want %+v", sr.breaker, wantSpans)
@@ -296,8 +298,8 @@ func TestSeriesFromLogs(t *testing.T) {
 		t.Errorf("disabled breaker has spans %+v", sr.breaker)
 	}
 	s.Bot.Breaker.Enabled = nil
-	h.Logs = []history.LogLine{logAt(base, -200*time.Millisecond, "[DB Retry] Circuit breaker open")}
-	if sr := seriesOf(s, h); !reflect.DeepEqual(sr.breaker, []BreakerSpan{{BreakerOpen, 0, 4500}}) {
+	h.Logs = []botlog.Line{logAt(base, -200*time.Millisecond, "[DB Retry] Circuit breaker open")}
+	if sr := seriesOf(s, h); !reflect.DeepEqual(sr.breaker, []BreakerSpan{{botlog.BreakerOpen, 0, 4500}}) {
 		t.Errorf("breaker open before offset 0 = %+v, want open over the whole run", sr.breaker)
 	}
 }

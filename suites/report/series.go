@@ -1,27 +1,11 @@
 package report
 
 import (
-	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
-)
-
-// Breaker states as the bot logs them.
-const (
-	BreakerClosed   = "closed"
-	BreakerOpen     = "open"
-	BreakerHalfOpen = "half-open"
-)
-
-var (
-	// reBreaker matches the breaker_state_changed line only, not the
-	// rejection line "[DB Retry] Circuit breaker open, failing fast".
-	reBreaker = regexp.MustCompile(`^\[DB Retry\] Circuit breaker (open|half-open|closed)$`)
-	// reAttemptFailed matches "[DB Retry] Attempt X/Y failed..." lines.
-	reAttemptFailed = regexp.MustCompile(`^\[DB Retry\] Attempt (\d+)/(\d+) failed`)
 )
 
 // retryBin is the width of the retries-per-second bins.
@@ -71,15 +55,15 @@ func seriesOf(s scenarios.Scenario, h history.History) series {
 	var changes []stateChange
 	for _, l := range h.Logs {
 		at := l.Time.Sub(h.Base)
-		if m := reBreaker.FindStringSubmatch(l.Msg); m != nil {
-			changes = append(changes, stateChange{at, m[1]})
-		}
-		if m := reAttemptFailed.FindStringSubmatch(l.Msg); m != nil {
-			x, errX := strconv.Atoi(m[1])
-			y, errY := strconv.Atoi(m[2])
-			if errX == nil && errY == nil && x < y {
-				sr.retries = append(sr.retries, at)
-			}
+		r, ok := botlog.RetryOf(l)
+		switch {
+		case !ok:
+		case r.Kind == botlog.BreakerChanged: // not the rejections ("... open, failing fast")
+			changes = append(changes, stateChange{at, r.State})
+		case (r.Kind == botlog.AttemptFailed || r.Kind == botlog.RetryScheduled) && r.Attempt < r.MaxAttempts:
+			// Both lines of a failed attempt count, as "Attempt X/Y failed"
+			// lines with X < Y.
+			sr.retries = append(sr.retries, at)
 		}
 	}
 	if s.Policy().Breaker.Enabled {
@@ -98,7 +82,7 @@ type stateChange struct {
 // starts closed (the bot starts with each scenario); changes logged before
 // offset 0 set the state at 0.
 func breakerSpans(changes []stateChange, end time.Duration) []BreakerSpan {
-	state, from := BreakerClosed, time.Duration(0)
+	state, from := botlog.BreakerClosed, time.Duration(0)
 	var out []BreakerSpan
 	for _, ch := range changes {
 		at := min(max(ch.at, 0), end)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/history"
 	"github.com/p1001/p1001/suites/traffic"
@@ -147,7 +148,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	}
 	stopped = true
 	logs, err := env.StopBot(ctx)
-	h.Logs = ParseLogs(logs)
+	h.Logs = botlog.ParseAll(logs)
 	return h, err
 }
 
