@@ -261,7 +261,10 @@ func TestSeriesFromLogs(t *testing.T) {
 		Ops:  []history.Op{{Invoke: 100 * time.Millisecond, Complete: 105 * time.Millisecond, Outcome: history.OK, Reply: botapi.Reply{PromptSource: "custom"}}},
 		Logs: []botlog.Line{
 			logAt(base, -time.Second, "[Bot] serving"),
+			// At DEBUG the bot writes two lines for a retried attempt: one retry.
+			logAt(base, 1000*time.Millisecond, "[DB Retry] Attempt 1/3 failed"),
 			logAt(base, 1000*time.Millisecond, "[DB Retry] Attempt 1/3 failed, retrying in 80ms..."),
+			logAt(base, 1050*time.Millisecond, "[DB Retry] Attempt 2/3 failed"),
 			logAt(base, 1050*time.Millisecond, "[DB Retry] Attempt 2/3 failed, retrying in 120ms..."),
 			logAt(base, 1100*time.Millisecond, "[DB Retry] Attempt 3/3 failed"), // the last attempt: no retry follows
 			logAt(base, 1100*time.Millisecond, "[DB Retry] Circuit breaker open"),
@@ -269,6 +272,7 @@ func TestSeriesFromLogs(t *testing.T) {
 			logAt(base, 2100*time.Millisecond, "[DB Retry] Circuit breaker half-open"),
 			logAt(base, 2300*time.Millisecond, "[DB Retry] Circuit breaker closed"),
 			logAt(base, 3000*time.Millisecond, "[DB Retry] Attempt 1/3 failed, retrying in 10ms..."),
+			logAt(base, 3500*time.Millisecond, "[DB Retry] Attempt 1/3 failed"), // budget spent: not retried
 		},
 	}
 	sr := seriesOf(s, h)

@@ -60,9 +60,11 @@ func seriesOf(s scenarios.Scenario, h history.History) series {
 		case !ok:
 		case r.Kind == botlog.BreakerChanged: // not the rejections ("... open, failing fast")
 			changes = append(changes, stateChange{at, r.State})
-		case (r.Kind == botlog.AttemptFailed || r.Kind == botlog.RetryScheduled) && r.Attempt < r.MaxAttempts:
-			// Both lines of a failed attempt count, as "Attempt X/Y failed"
-			// lines with X < Y.
+		case r.Kind == botlog.RetryScheduled:
+			// A retry is an attempt failed with another one scheduled. The
+			// DEBUG "Attempt X/Y failed" line of the same attempt is not a
+			// second one, nor is a failure that was not retried (budget
+			// spent, not retryable).
 			sr.retries = append(sr.retries, at)
 		}
 	}
