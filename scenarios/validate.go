@@ -310,7 +310,7 @@ func (s Scenario) validateBot(v *validator) {
 			v.errf(field, "variable names are [A-Z][A-Z0-9_]*")
 		case envOwned[k] != "":
 			v.errf(field, "not allowed here: %s", envOwned[k])
-		case strings.HasPrefix(k, "DB_RETRY_") || strings.HasPrefix(k, "DB_BREAKER_"):
+		case resilience.IsPolicyEnv(k):
 			v.errf(field, "not allowed here: use bot.retry and bot.breaker")
 		}
 	}
@@ -319,28 +319,13 @@ func (s Scenario) validateBot(v *validator) {
 // policyField maps a resilience.Policy field to its YAML path and says
 // whether the scenario sets it.
 func (s Scenario) policyField(name string) (string, bool) {
-	r, b := s.Bot.Retry, s.Bot.Breaker
-	fields := map[string]struct {
-		path string
-		set  bool
-	}{
-		"MaxAttempts":              {"bot.retry.max_attempts", r.MaxAttempts != nil},
-		"BaseDelay":                {"bot.retry.base_delay", r.BaseDelay != nil},
-		"MaxDelay":                 {"bot.retry.max_delay", r.MaxDelay != nil},
-		"Factor":                   {"bot.retry.factor", r.Factor != nil},
-		"Jitter":                   {"bot.retry.jitter", r.Jitter != nil},
-		"AttemptTimeout":           {"bot.retry.attempt_timeout", r.AttemptTimeout != nil},
-		"Budget":                   {"bot.retry.budget", r.Budget != nil},
-		"Breaker.Enabled":          {"bot.breaker.enabled", b.Enabled != nil},
-		"Breaker.FailureThreshold": {"bot.breaker.failure_threshold", b.FailureThreshold != nil},
-		"Breaker.Delay":            {"bot.breaker.delay", b.Delay != nil},
-		"Breaker.SuccessThreshold": {"bot.breaker.success_threshold", b.SuccessThreshold != nil},
+	for _, pv := range resilience.PolicyVars() {
+		if pv.Field == name {
+			f, path := s.Bot.typedField(pv)
+			return path, f.IsValid() && !f.IsNil()
+		}
 	}
-	f, ok := fields[name]
-	if !ok {
-		return "bot.retry", false
-	}
-	return f.path, f.set
+	return "bot.retry", false
 }
 
 func (s Scenario) validateTraffic(v *validator) {
