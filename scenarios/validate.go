@@ -7,11 +7,11 @@ import (
 	"math"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/resilience/prismaurl"
 )
 
 // Limits that keep a scenario something the suite can run.
@@ -73,57 +73,6 @@ func FaultKinds() []string {
 	kinds := slices.Concat(faultTypes, []string{KindNone, KindFlapping, KindJitter, KindBlackHole}, labelOnlyKinds)
 	slices.Sort(kinds)
 	return kinds
-}
-
-// urlParams mirrors the Prisma parameters bot/dburl accepts (scenarios may
-// not import bot/), each with a check of its value.
-var urlParams = map[string]func(string) error{
-	"application_name": nonEmpty,
-	"connect_timeout":  seconds,
-	"connection_limit": func(v string) error {
-		if n, err := strconv.ParseInt(v, 10, 32); err != nil || n < 1 {
-			return fmt.Errorf("%q is not a positive integer", v)
-		}
-		return nil
-	},
-	"pgbouncer": func(v string) error {
-		if _, err := strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("%q is not true or false", v)
-		}
-		return nil
-	},
-	"pool_timeout":   seconds,
-	"schema":         nonEmpty,
-	"socket_timeout": seconds,
-	"sslmode": func(v string) error {
-		if !slices.Contains([]string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}, v) {
-			return fmt.Errorf("%q is not one of disable, allow, prefer, require, verify-ca, verify-full", v)
-		}
-		return nil
-	},
-	"sslrootcert": nonEmpty,
-	"statement_cache_size": func(v string) error {
-		if n, err := strconv.Atoi(v); err != nil || n < 0 {
-			return fmt.Errorf("%q is not a non-negative integer", v)
-		}
-		return nil
-	},
-}
-
-func nonEmpty(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("must not be empty")
-	}
-	return nil
-}
-
-// seconds checks a Prisma timeout: a number of seconds, 0 to 86400.
-func seconds(v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || !(f >= 0 && f <= 86400) {
-		return fmt.Errorf("%q is not a number of seconds between 0 and 86400", v)
-	}
-	return nil
 }
 
 // envOwned are variables that typed fields set or the environment owns.
@@ -269,12 +218,12 @@ func (s Scenario) validateBot(v *validator) {
 		v.errf("bot.database", "%q is not one of %s", b.Database, strings.Join(proxies, ", "))
 	}
 	for _, k := range slices.Sorted(maps.Keys(b.URLParams)) {
-		check, ok := urlParams[k]
+		param, ok := prismaurl.Lookup(k)
 		if !ok {
-			v.errf("bot.url_params."+k, "unknown Prisma parameter (known: %s)", strings.Join(slices.Sorted(maps.Keys(urlParams)), ", "))
+			v.errf("bot.url_params."+k, "unknown Prisma parameter (known: %s)", strings.Join(prismaurl.Names(), ", "))
 			continue
 		}
-		if err := check(b.URLParams[k]); err != nil {
+		if err := param.Check(b.URLParams[k]); err != nil {
 			v.errf("bot.url_params."+k, "%v", err)
 		}
 	}
