@@ -11,7 +11,7 @@ export FAULT ARGS KEEP SHOW_SECRETS
 # make doctor URL='postgresql://...' DOCTOR_FLAGS='-json' (URL defaults to $DATABASE_URL)
 export URL DOCTOR_FLAGS
 
-.PHONY: help test chaos p1001 doctor images clean lint fmt
+.PHONY: help test integration chaos p1001 doctor images clean lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ test: ## unit tests with -race; needs Go only (no Docker, no database)
 	go vet ./...
 	go vet -tags chaos ./suites/...
 	go test -race -count=1 ./...
+
+integration: ## integration-tagged tests (bot/store, bot/cmd/bot, bot/app) against a throwaway local PostgreSQL, or P1001_TEST_DATABASE_URL (no Docker)
+	hack/integration.sh
 
 chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
 	hack/chaos.sh

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,38 +127,79 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// envVar binds one environment variable to one Policy field.
-type envVar struct {
-	name  string
-	field string
-	set   func(p *Policy, v string) error
+// PolicyVar binds one environment variable to one Policy field. The
+// table of them (PolicyVars) is the one definition of the policy's knobs:
+// the bot reads its environment through it, and the harness writes the
+// bot's environment and renders reports from it. A new knob is a Policy
+// field plus one entry here.
+type PolicyVar struct {
+	Env   string // the variable, e.g. DB_RETRY_MAX_ATTEMPTS
+	Field string // the Policy field it sets, as FieldError names it: MaxAttempts, Breaker.Delay
+	// Set parses v into p's field; on error p is left as it was. Durations
+	// are in Go syntax ("250ms"), the rest as strconv writes them.
+	Set func(p *Policy, v string) error
+	// Get returns the field's value: an int, uint, float64, bool or
+	// time.Duration.
+	Get func(p Policy) any
 }
 
-var envVars = []envVar{
-	{"DB_RETRY_MAX_ATTEMPTS", "MaxAttempts", func(p *Policy, v string) (err error) { p.MaxAttempts, err = parseInt(v); return }},
-	{"DB_RETRY_BASE_DELAY", "BaseDelay", func(p *Policy, v string) (err error) { p.BaseDelay, err = parseDuration(v); return }},
-	{"DB_RETRY_MAX_DELAY", "MaxDelay", func(p *Policy, v string) (err error) { p.MaxDelay, err = parseDuration(v); return }},
-	{"DB_RETRY_FACTOR", "Factor", func(p *Policy, v string) (err error) { p.Factor, err = strconv.ParseFloat(v, 64); return }},
-	{"DB_RETRY_JITTER", "Jitter", func(p *Policy, v string) (err error) { p.Jitter, err = strconv.ParseBool(v); return }},
-	{"DB_RETRY_ATTEMPT_TIMEOUT", "AttemptTimeout", func(p *Policy, v string) (err error) { p.AttemptTimeout, err = parseDuration(v); return }},
-	{"DB_RETRY_BUDGET", "Budget", func(p *Policy, v string) (err error) { p.Budget, err = parseDuration(v); return }},
-	{"DB_BREAKER_ENABLED", "Breaker.Enabled", func(p *Policy, v string) (err error) { p.Breaker.Enabled, err = strconv.ParseBool(v); return }},
-	{"DB_BREAKER_FAILURE_THRESHOLD", "Breaker.FailureThreshold", func(p *Policy, v string) (err error) {
-		p.Breaker.FailureThreshold, err = parseUint(v)
-		return
-	}},
-	{"DB_BREAKER_DELAY", "Breaker.Delay", func(p *Policy, v string) (err error) { p.Breaker.Delay, err = parseDuration(v); return }},
-	{"DB_BREAKER_SUCCESS_THRESHOLD", "Breaker.SuccessThreshold", func(p *Policy, v string) (err error) {
-		p.Breaker.SuccessThreshold, err = parseUint(v)
-		return
-	}},
+// Format writes v's field of p in the syntax Set reads.
+func (v PolicyVar) Format(p Policy) string {
+	switch x := v.Get(p).(type) {
+	case time.Duration:
+		return x.String()
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// policyVar builds the entry for the field that field points to.
+func policyVar[T any](env, name string, field func(*Policy) *T, parse func(string) (T, error)) PolicyVar {
+	return PolicyVar{
+		Env: env, Field: name,
+		Set: func(p *Policy, v string) error {
+			x, err := parse(v)
+			if err == nil {
+				*field(p) = x
+			}
+			return err
+		},
+		Get: func(p Policy) any { return *field(&p) },
+	}
+}
+
+// policyVars is in Policy's field order, which reports keep.
+var policyVars = []PolicyVar{
+	policyVar("DB_RETRY_MAX_ATTEMPTS", "MaxAttempts", func(p *Policy) *int { return &p.MaxAttempts }, parseInt),
+	policyVar("DB_RETRY_BASE_DELAY", "BaseDelay", func(p *Policy) *time.Duration { return &p.BaseDelay }, parseDuration),
+	policyVar("DB_RETRY_MAX_DELAY", "MaxDelay", func(p *Policy) *time.Duration { return &p.MaxDelay }, parseDuration),
+	policyVar("DB_RETRY_FACTOR", "Factor", func(p *Policy) *float64 { return &p.Factor }, parseFloat),
+	policyVar("DB_RETRY_JITTER", "Jitter", func(p *Policy) *bool { return &p.Jitter }, strconv.ParseBool),
+	policyVar("DB_RETRY_ATTEMPT_TIMEOUT", "AttemptTimeout", func(p *Policy) *time.Duration { return &p.AttemptTimeout }, parseDuration),
+	policyVar("DB_RETRY_BUDGET", "Budget", func(p *Policy) *time.Duration { return &p.Budget }, parseDuration),
+	policyVar("DB_BREAKER_ENABLED", "Breaker.Enabled", func(p *Policy) *bool { return &p.Breaker.Enabled }, strconv.ParseBool),
+	policyVar("DB_BREAKER_FAILURE_THRESHOLD", "Breaker.FailureThreshold", func(p *Policy) *uint { return &p.Breaker.FailureThreshold }, parseUint),
+	policyVar("DB_BREAKER_DELAY", "Breaker.Delay", func(p *Policy) *time.Duration { return &p.Breaker.Delay }, parseDuration),
+	policyVar("DB_BREAKER_SUCCESS_THRESHOLD", "Breaker.SuccessThreshold", func(p *Policy) *uint { return &p.Breaker.SuccessThreshold }, parseUint),
+}
+
+// PolicyVars returns the policy's environment table, in Policy's field
+// order.
+func PolicyVars() []PolicyVar { return slices.Clone(policyVars) }
+
+// IsPolicyEnv reports whether name is in the policy's namespace
+// (DB_RETRY_*, DB_BREAKER_*), known or not.
+func IsPolicyEnv(name string) bool {
+	return strings.HasPrefix(name, "DB_RETRY_") || strings.HasPrefix(name, "DB_BREAKER_")
 }
 
 // EnvVarNames lists the variables PolicyFromEnv reads.
 func EnvVarNames() []string {
-	names := make([]string, len(envVars))
-	for i, v := range envVars {
-		names[i] = v.name
+	names := make([]string, len(policyVars))
+	for i, v := range policyVars {
+		names[i] = v.Env
 	}
 	return names
 }
@@ -170,16 +212,16 @@ func EnvVarNames() []string {
 func PolicyFromEnv(lookup func(string) (string, bool)) (Policy, error) {
 	p := DefaultPolicy()
 	set := make(map[string]string) // field -> variable, to name it in validation errors
-	for _, ev := range envVars {
-		raw, ok := lookup(ev.name)
+	for _, pv := range policyVars {
+		raw, ok := lookup(pv.Env)
 		v := strings.TrimSpace(raw)
 		if !ok || v == "" {
 			continue
 		}
-		if err := ev.set(&p, v); err != nil {
-			return DefaultPolicy(), fmt.Errorf("%s=%q: %w", ev.name, raw, unwrapParse(err))
+		if err := pv.Set(&p, v); err != nil {
+			return DefaultPolicy(), fmt.Errorf("%s=%q: %w", pv.Env, raw, unwrapParse(err))
 		}
-		set[ev.field] = ev.name
+		set[pv.Field] = pv.Env
 	}
 	if err := p.Validate(); err != nil {
 		var fe *FieldError
@@ -200,14 +242,11 @@ func PolicyFromEnv(lookup func(string) (string, bool)) (Policy, error) {
 // variable in environ (os.Environ() form) that PolicyFromEnv does not know,
 // so a typo is not silently ignored.
 func CheckEnvNames(environ []string) error {
-	known := make(map[string]bool, len(envVars))
-	for _, ev := range envVars {
-		known[ev.name] = true
-	}
+	known := EnvVarNames()
 	var unknown []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if (strings.HasPrefix(name, "DB_RETRY_") || strings.HasPrefix(name, "DB_BREAKER_")) && !known[name] {
+		if IsPolicyEnv(name) && !slices.Contains(known, name) {
 			unknown = append(unknown, name)
 		}
 	}
@@ -218,9 +257,9 @@ func CheckEnvNames(environ []string) error {
 }
 
 func envNameOf(field string) string {
-	for _, ev := range envVars {
-		if ev.field == field {
-			return ev.name
+	for _, pv := range policyVars {
+		if pv.Field == field {
+			return pv.Env
 		}
 	}
 	return field
@@ -230,6 +269,8 @@ func parseInt(v string) (int, error) {
 	n, err := strconv.ParseInt(v, 10, 32)
 	return int(n), err
 }
+
+func parseFloat(v string) (float64, error) { return strconv.ParseFloat(v, 64) }
 
 func parseUint(v string) (uint, error) {
 	n, err := strconv.ParseUint(v, 10, 32)

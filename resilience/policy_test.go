@@ -1,6 +1,8 @@
 package resilience
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +115,60 @@ func TestWorstCaseCall(t *testing.T) {
 				t.Errorf("WorstCaseCall() = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPolicyVarsCoverPolicy fails when a Policy field has no variable (or
+// a variable names no field): the table is the one list of knobs.
+func TestPolicyVarsCoverPolicy(t *testing.T) {
+	var fields []string
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for f := range typ.Fields() {
+			if f.Type.Kind() == reflect.Struct {
+				walk(prefix+f.Name+".", f.Type)
+				continue
+			}
+			fields = append(fields, prefix+f.Name)
+		}
+	}
+	walk("", reflect.TypeFor[Policy]())
+	var named []string
+	for _, v := range PolicyVars() {
+		named = append(named, v.Field)
+		if !IsPolicyEnv(v.Env) {
+			t.Errorf("%s is outside DB_RETRY_*/DB_BREAKER_*: CheckEnvNames would not guard it", v.Env)
+		}
+	}
+	if !slices.Equal(fields, named) {
+		t.Errorf("Policy fields %v\nPolicyVars    %v\n(want the same, in the same order)", fields, named)
+	}
+}
+
+// TestPolicyVarsRoundTrip: what Format writes, Set reads back, for every
+// field, so that an environment written from a Policy gives that Policy.
+func TestPolicyVarsRoundTrip(t *testing.T) {
+	want := Policy{MaxAttempts: 7, BaseDelay: 1500 * time.Microsecond, MaxDelay: 3*time.Second + 1, Factor: 1.1,
+		Jitter: false, AttemptTimeout: 0, Budget: 90 * time.Second,
+		Breaker: BreakerSettings{Enabled: false, FailureThreshold: 5, Delay: 250 * time.Millisecond, SuccessThreshold: 3}}
+	env := map[string]string{}
+	got := DefaultPolicy()
+	for _, v := range PolicyVars() {
+		env[v.Env] = v.Format(want)
+		if err := v.Set(&got, env[v.Env]); err != nil {
+			t.Errorf("%s: Set(Format) = %v", v.Env, err)
+		}
+	}
+	if got != want {
+		t.Errorf("Set(Format(p)) = %+v\nwant %+v", got, want)
+	}
+	fromEnv, err := PolicyFromEnv(envOf(env))
+	if err != nil || fromEnv != want {
+		t.Errorf("PolicyFromEnv(%v) = %+v, %v; want %+v", env, fromEnv, err, want)
+	}
+	// A failed Set leaves the field alone.
+	p := DefaultPolicy()
+	if err := PolicyVars()[0].Set(&p, "three"); err == nil || p != DefaultPolicy() {
+		t.Errorf("Set(\"three\") = %v and changed the policy to %+v", err, p)
 	}
 }

@@ -1,8 +1,10 @@
 package scenarios
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/p1001/p1001/resilience"
@@ -312,42 +314,21 @@ func (s Scenario) Kinds() []string {
 }
 
 // Policy returns the retry policy the bot runs with: resilience's defaults
-// overlaid with what the scenario sets.
+// overlaid with what the scenario sets, read the way the bot reads its
+// environment (resilience.PolicyVars). A value the bot could not read (a
+// negative threshold) keeps the default; validation reports it.
 func (s Scenario) Policy() resilience.Policy {
 	p := resilience.DefaultPolicy()
-	r, b := s.Bot.Retry, s.Bot.Breaker
-	setIf(&p.MaxAttempts, r.MaxAttempts)
-	setDur(&p.BaseDelay, r.BaseDelay)
-	setDur(&p.MaxDelay, r.MaxDelay)
-	setIf(&p.Factor, r.Factor)
-	setIf(&p.Jitter, r.Jitter)
-	setDur(&p.AttemptTimeout, r.AttemptTimeout)
-	setDur(&p.Budget, r.Budget)
-	setIf(&p.Breaker.Enabled, b.Enabled)
-	if b.FailureThreshold != nil && *b.FailureThreshold >= 0 {
-		p.Breaker.FailureThreshold = uint(*b.FailureThreshold)
-	}
-	setDur(&p.Breaker.Delay, b.Delay)
-	if b.SuccessThreshold != nil && *b.SuccessThreshold >= 0 {
-		p.Breaker.SuccessThreshold = uint(*b.SuccessThreshold)
+	for _, v := range resilience.PolicyVars() {
+		if val, ok := s.Bot.policyValue(v); ok {
+			_ = v.Set(&p, val)
+		}
 	}
 	return p
 }
 
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-func setDur(dst *time.Duration, v *Duration) {
-	if v != nil {
-		*dst = v.D()
-	}
-}
-
 // BotEnv returns the bot container's environment for the scenario: the
-// DB_RETRY_* and DB_BREAKER_* variables for every retry and breaker field
+// policy variable (resilience.PolicyVars) of every retry and breaker field
 // the scenario sets, PROMPT_MAX_STALENESS when set, and Bot.Env. Fields left
 // unset are left out, so the bot's own defaults apply. DATABASE_URL is the
 // environment's to build (from Bot.Database and Bot.URLParams).
@@ -356,40 +337,58 @@ func (s Scenario) BotEnv() map[string]string {
 	for k, v := range s.Bot.Env {
 		env[k] = v
 	}
-	r, b := s.Bot.Retry, s.Bot.Breaker
-	putInt(env, "DB_RETRY_MAX_ATTEMPTS", r.MaxAttempts)
-	putDur(env, "DB_RETRY_BASE_DELAY", r.BaseDelay)
-	putDur(env, "DB_RETRY_MAX_DELAY", r.MaxDelay)
-	if r.Factor != nil {
-		env["DB_RETRY_FACTOR"] = strconv.FormatFloat(*r.Factor, 'g', -1, 64)
+	for _, v := range resilience.PolicyVars() {
+		if val, ok := s.Bot.policyValue(v); ok {
+			env[v.Env] = val
+		}
 	}
-	putBool(env, "DB_RETRY_JITTER", r.Jitter)
-	putDur(env, "DB_RETRY_ATTEMPT_TIMEOUT", r.AttemptTimeout)
-	putDur(env, "DB_RETRY_BUDGET", r.Budget)
-	putBool(env, "DB_BREAKER_ENABLED", b.Enabled)
-	putInt(env, "DB_BREAKER_FAILURE_THRESHOLD", b.FailureThreshold)
-	putDur(env, "DB_BREAKER_DELAY", b.Delay)
-	putInt(env, "DB_BREAKER_SUCCESS_THRESHOLD", b.SuccessThreshold)
-	putDur(env, "PROMPT_MAX_STALENESS", s.Bot.PromptMaxStaleness)
+	if d := s.Bot.PromptMaxStaleness; d != nil {
+		env["PROMPT_MAX_STALENESS"] = d.String()
+	}
 	return env
 }
 
-func putInt(env map[string]string, k string, v *int) {
-	if v != nil {
-		env[k] = strconv.Itoa(*v)
-	}
+// policyPath is the YAML path of a policy variable's field: DB_RETRY_<KEY>
+// is bot.retry.<key>, DB_BREAKER_<KEY> bot.breaker.<key>. The convention
+// is the whole mapping: a new resilience.PolicyVars entry needs only its
+// typed field in Retry or Breaker (TestPolicyFieldsMatchResilience).
+func policyPath(v resilience.PolicyVar) (section, key string) {
+	section, key, _ = strings.Cut(strings.ToLower(strings.TrimPrefix(v.Env, "DB_")), "_")
+	return section, key
 }
 
-func putBool(env map[string]string, k string, v *bool) {
-	if v != nil {
-		env[k] = strconv.FormatBool(*v)
+// typedField returns the typed field (a pointer) of b that sets v, and its
+// YAML path; the Value is invalid when Retry and Breaker have no such field.
+func (b Bot) typedField(v resilience.PolicyVar) (reflect.Value, string) {
+	section, key := policyPath(v)
+	path := "bot." + section + "." + key
+	var sv reflect.Value
+	switch section {
+	case "retry":
+		sv = reflect.ValueOf(b.Retry)
+	case "breaker":
+		sv = reflect.ValueOf(b.Breaker)
+	default:
+		return reflect.Value{}, path
 	}
+	for i := range sv.NumField() {
+		if name, _, _ := strings.Cut(sv.Type().Field(i).Tag.Get("yaml"), ","); name == key {
+			return sv.Field(i), path
+		}
+	}
+	return reflect.Value{}, path
 }
 
-func putDur(env map[string]string, k string, v *Duration) {
-	if v != nil {
-		env[k] = v.String()
+// policyValue is what the scenario sets for v, in the syntax of the bot's
+// environment; false when the field is unset.
+func (b Bot) policyValue(v resilience.PolicyVar) (string, bool) {
+	f, _ := b.typedField(v)
+	if !f.IsValid() || f.IsNil() {
+		return "", false
 	}
+	// fmt writes int, bool and float64 (shortest 'g') as strconv does, and
+	// Duration through its String: what v.Set reads.
+	return fmt.Sprint(f.Elem().Interface()), true
 }
 
 // HasLabel reports whether the scenario carries label.

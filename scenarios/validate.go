@@ -7,11 +7,11 @@ import (
 	"math"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/resilience/prismaurl"
 )
 
 // Limits that keep a scenario something the suite can run.
@@ -73,57 +73,6 @@ func FaultKinds() []string {
 	kinds := slices.Concat(faultTypes, []string{KindNone, KindFlapping, KindJitter, KindBlackHole}, labelOnlyKinds)
 	slices.Sort(kinds)
 	return kinds
-}
-
-// urlParams mirrors the Prisma parameters bot/dburl accepts (scenarios may
-// not import bot/), each with a check of its value.
-var urlParams = map[string]func(string) error{
-	"application_name": nonEmpty,
-	"connect_timeout":  seconds,
-	"connection_limit": func(v string) error {
-		if n, err := strconv.ParseInt(v, 10, 32); err != nil || n < 1 {
-			return fmt.Errorf("%q is not a positive integer", v)
-		}
-		return nil
-	},
-	"pgbouncer": func(v string) error {
-		if _, err := strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("%q is not true or false", v)
-		}
-		return nil
-	},
-	"pool_timeout":   seconds,
-	"schema":         nonEmpty,
-	"socket_timeout": seconds,
-	"sslmode": func(v string) error {
-		if !slices.Contains([]string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}, v) {
-			return fmt.Errorf("%q is not one of disable, allow, prefer, require, verify-ca, verify-full", v)
-		}
-		return nil
-	},
-	"sslrootcert": nonEmpty,
-	"statement_cache_size": func(v string) error {
-		if n, err := strconv.Atoi(v); err != nil || n < 0 {
-			return fmt.Errorf("%q is not a non-negative integer", v)
-		}
-		return nil
-	},
-}
-
-func nonEmpty(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("must not be empty")
-	}
-	return nil
-}
-
-// seconds checks a Prisma timeout: a number of seconds, 0 to 86400.
-func seconds(v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || !(f >= 0 && f <= 86400) {
-		return fmt.Errorf("%q is not a number of seconds between 0 and 86400", v)
-	}
-	return nil
 }
 
 // envOwned are variables that typed fields set or the environment owns.
@@ -280,12 +229,12 @@ func (s Scenario) validateBot(v *validator) {
 		v.errf("bot.database", "%q is not one of %s", b.Database, strings.Join(proxies, ", "))
 	}
 	for _, k := range slices.Sorted(maps.Keys(b.URLParams)) {
-		check, ok := urlParams[k]
+		param, ok := prismaurl.Lookup(k)
 		if !ok {
-			v.errf("bot.url_params."+k, "unknown Prisma parameter (known: %s)", strings.Join(slices.Sorted(maps.Keys(urlParams)), ", "))
+			v.errf("bot.url_params."+k, "unknown Prisma parameter (known: %s)", strings.Join(prismaurl.Names(), ", "))
 			continue
 		}
-		if err := check(b.URLParams[k]); err != nil {
+		if err := param.Check(b.URLParams[k]); err != nil {
 			v.errf("bot.url_params."+k, "%v", err)
 		}
 	}
@@ -321,7 +270,7 @@ func (s Scenario) validateBot(v *validator) {
 			v.errf(field, "variable names are [A-Z][A-Z0-9_]*")
 		case envOwned[k] != "":
 			v.errf(field, "not allowed here: %s", envOwned[k])
-		case strings.HasPrefix(k, "DB_RETRY_") || strings.HasPrefix(k, "DB_BREAKER_"):
+		case resilience.IsPolicyEnv(k):
 			v.errf(field, "not allowed here: use bot.retry and bot.breaker")
 		}
 	}
@@ -330,28 +279,13 @@ func (s Scenario) validateBot(v *validator) {
 // policyField maps a resilience.Policy field to its YAML path and says
 // whether the scenario sets it.
 func (s Scenario) policyField(name string) (string, bool) {
-	r, b := s.Bot.Retry, s.Bot.Breaker
-	fields := map[string]struct {
-		path string
-		set  bool
-	}{
-		"MaxAttempts":              {"bot.retry.max_attempts", r.MaxAttempts != nil},
-		"BaseDelay":                {"bot.retry.base_delay", r.BaseDelay != nil},
-		"MaxDelay":                 {"bot.retry.max_delay", r.MaxDelay != nil},
-		"Factor":                   {"bot.retry.factor", r.Factor != nil},
-		"Jitter":                   {"bot.retry.jitter", r.Jitter != nil},
-		"AttemptTimeout":           {"bot.retry.attempt_timeout", r.AttemptTimeout != nil},
-		"Budget":                   {"bot.retry.budget", r.Budget != nil},
-		"Breaker.Enabled":          {"bot.breaker.enabled", b.Enabled != nil},
-		"Breaker.FailureThreshold": {"bot.breaker.failure_threshold", b.FailureThreshold != nil},
-		"Breaker.Delay":            {"bot.breaker.delay", b.Delay != nil},
-		"Breaker.SuccessThreshold": {"bot.breaker.success_threshold", b.SuccessThreshold != nil},
+	for _, pv := range resilience.PolicyVars() {
+		if pv.Field == name {
+			f, path := s.Bot.typedField(pv)
+			return path, f.IsValid() && !f.IsNil()
+		}
 	}
-	f, ok := fields[name]
-	if !ok {
-		return "bot.retry", false
-	}
-	return f.path, f.set
+	return "bot.retry", false
 }
 
 func (s Scenario) validateTraffic(v *validator) {

@@ -80,9 +80,9 @@ type Reply struct {
 type Options struct {
 	DefaultPrompt   string        // default "You are a helpful assistant."
 	MaxStaleness    time.Duration // cached prompt age limit; 0 disables the cache
-	CacheSize       int           // chats kept in the cache; default 10000
-	MaxMessageRunes int           // default 4096 (Telegram's limit)
-	MaxPromptRunes  int           // default 2000
+	CacheSize       int           // chats kept in the cache; default DefaultCacheSize
+	MaxMessageRunes int           // default DefaultMaxMessageRunes
+	MaxPromptRunes  int           // default DefaultMaxPromptRunes
 	Logger          *slog.Logger
 	Observer        Observer
 	// Now and NewKey exist for tests.
@@ -90,8 +90,13 @@ type Options struct {
 	NewKey func() string
 }
 
-// DefaultPrompt is used when DEFAULT_PROMPT is not set.
-const DefaultPrompt = "You are a helpful assistant."
+// Defaults of Options, which bot/config reads too.
+const (
+	DefaultPrompt          = "You are a helpful assistant." // DEFAULT_PROMPT
+	DefaultCacheSize       = 10000                          // PROMPT_CACHE_SIZE
+	DefaultMaxMessageRunes = 4096                           // MAX_MESSAGE_CHARS; Telegram's limit
+	DefaultMaxPromptRunes  = 2000                           // MAX_PROMPT_CHARS
+)
 
 // Handler handles messages. It is safe for concurrent use.
 type Handler struct {
@@ -112,13 +117,13 @@ func New(store Store, resp responder.Responder, sink LogSink, opts Options) (*Ha
 		opts.DefaultPrompt = DefaultPrompt
 	}
 	if opts.CacheSize <= 0 {
-		opts.CacheSize = 10000
+		opts.CacheSize = DefaultCacheSize
 	}
 	if opts.MaxMessageRunes <= 0 {
-		opts.MaxMessageRunes = 4096
+		opts.MaxMessageRunes = DefaultMaxMessageRunes
 	}
 	if opts.MaxPromptRunes <= 0 {
-		opts.MaxPromptRunes = 2000
+		opts.MaxPromptRunes = DefaultMaxPromptRunes
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -14,6 +14,7 @@ import (
 
 	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/dburl"
+	"github.com/p1001/p1001/bot/httpapi"
 	"github.com/p1001/p1001/bot/msglog"
 	"github.com/p1001/p1001/bot/responder"
 	"github.com/p1001/p1001/bot/telegram"
@@ -74,9 +75,12 @@ const (
 	DefaultOpenAIBaseURL      = "https://api.openai.com/v1"
 	DefaultOpenAIModel        = "gpt-4o-mini"
 	// DefaultSpoolPath is in the bot image's volume (hack/images/bot).
-	DefaultSpoolPath     = "/var/lib/p1001/spool.db"
-	DefaultSpoolMaxBytes = 64 << 20
+	DefaultSpoolPath = "/var/lib/p1001/spool.db"
 )
+
+// The other defaults belong to the packages whose options they fill
+// (chat, msglog, httpapi, telegram, responder): Load reads their
+// constants, so that a zero option and an unset variable mean the same.
 
 // API_AUTH values.
 const (
@@ -95,16 +99,16 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		MigrateOnStart:      r.boolean("MIGRATE_ON_START", true),
 		DefaultPrompt:       r.str("DEFAULT_PROMPT", chat.DefaultPrompt),
 		PromptMaxStaleness:  r.duration("PROMPT_MAX_STALENESS", DefaultPromptMaxStaleness, 0),
-		PromptCacheSize:     r.integer("PROMPT_CACHE_SIZE", 10000, 1, 10_000_000),
-		MaxMessageChars:     r.integer("MAX_MESSAGE_CHARS", 4096, 1, 1<<20),
-		MaxPromptChars:      r.integer("MAX_PROMPT_CHARS", 2000, 1, 1<<20),
-		MaxBodyBytes:        int64(r.integer("MAX_BODY_BYTES", 64<<10, 256, 64<<20)),
-		OutboxCapacity:      r.integer("OUTBOX_CAPACITY", 1000, 1, 10_000_000),
-		OutboxBatchSize:     r.integer("OUTBOX_BATCH_SIZE", 100, 1, 10_000),
-		OutboxRetryMaxDelay: r.duration("OUTBOX_RETRY_MAX_DELAY", 2*time.Second, time.Millisecond),
+		PromptCacheSize:     r.integer("PROMPT_CACHE_SIZE", chat.DefaultCacheSize, 1, 10_000_000),
+		MaxMessageChars:     r.integer("MAX_MESSAGE_CHARS", chat.DefaultMaxMessageRunes, 1, 1<<20),
+		MaxPromptChars:      r.integer("MAX_PROMPT_CHARS", chat.DefaultMaxPromptRunes, 1, 1<<20),
+		MaxBodyBytes:        int64(r.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 256, 64<<20)),
+		OutboxCapacity:      r.integer("OUTBOX_CAPACITY", msglog.DefaultCapacity, 1, 10_000_000),
+		OutboxBatchSize:     r.integer("OUTBOX_BATCH_SIZE", msglog.DefaultBatchSize, 1, 10_000),
+		OutboxRetryMaxDelay: r.duration("OUTBOX_RETRY_MAX_DELAY", msglog.DefaultRetryMaxDelay, time.Millisecond),
 		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
 		SpoolPath:           r.str("SPOOL_PATH", DefaultSpoolPath),
-		SpoolMaxBytes:       int64(r.integer("SPOOL_MAX_BYTES", DefaultSpoolMaxBytes, 64<<10, 1<<40)),
+		SpoolMaxBytes:       int64(r.integer("SPOOL_MAX_BYTES", msglog.DefaultSpoolMaxBytes, 64<<10, 1<<40)),
 		SpoolFsync:          msglog.Fsync(r.oneOf("SPOOL_FSYNC", string(msglog.FsyncBackground), string(msglog.FsyncBackground), string(msglog.FsyncReply))),
 		Responder:           r.oneOf("RESPONDER", "template", "template", "openai"),
 		APIAuth:             r.oneOf("API_AUTH", AuthToken, AuthToken, AuthNone),
@@ -154,7 +158,7 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		BaseURL:    r.str("OPENAI_BASE_URL", DefaultOpenAIBaseURL),
 		APIKey:     r.str("OPENAI_API_KEY", ""),
 		Model:      r.str("OPENAI_MODEL", DefaultOpenAIModel),
-		Timeout:    r.duration("OPENAI_TIMEOUT", 20*time.Second, time.Millisecond),
+		Timeout:    r.duration("OPENAI_TIMEOUT", responder.DefaultTimeout, time.Millisecond),
 		MaxRetries: r.integer("OPENAI_MAX_RETRIES", 1, 0, 10),
 		Fallback:   r.str("OPENAI_FALLBACK_REPLY", responder.DefaultFallback),
 	}
@@ -167,8 +171,8 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 			Token:        token,
 			Secret:       r.str("TELEGRAM_WEBHOOK_SECRET", ""),
 			APIBaseURL:   r.str("TELEGRAM_API_BASE_URL", telegram.DefaultAPIBaseURL),
-			Timeout:      r.duration("TELEGRAM_TIMEOUT", 10*time.Second, time.Millisecond),
-			MaxBodyBytes: 1 << 20,
+			Timeout:      r.duration("TELEGRAM_TIMEOUT", telegram.DefaultTimeout, time.Millisecond),
+			MaxBodyBytes: telegram.DefaultMaxBodyBytes,
 		}
 		r.fail(tg.Validate())
 		c.Telegram = &tg

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/resilience/prismaurl"
 )
 
 // Config is a translated DATABASE_URL: the pgxpool configuration plus the
@@ -54,20 +54,12 @@ type Config struct {
 }
 
 // DefaultAcquireTimeout is Prisma's default pool_timeout.
-const DefaultAcquireTimeout = 10 * time.Second
-
-// Supported lists the query parameters Parse accepts.
-var supported = []string{
-	"application_name", "connect_timeout", "connection_limit", "pgbouncer",
-	"pool_timeout", "schema", "socket_timeout", "sslmode", "sslrootcert",
-	"statement_cache_size",
-}
-
-// prismaTLS are Prisma's TLS parameters, whose meaning differs from libpq's.
-var prismaTLS = map[string]bool{"sslcert": true, "sslidentity": true, "sslpassword": true, "sslaccept": true}
+const DefaultAcquireTimeout = prismaurl.DefaultPoolTimeout
 
 // Parse translates raw, the value of the environment variable name. Every
 // error names the variable and shows the URL with its password redacted.
+// The query parameters are prismaurl's table; Parse checks the rest of the
+// URL and hands pgx what it understands.
 func Parse(name, raw string) (*Config, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -83,145 +75,83 @@ func Parse(name, raw string) (*Config, error) {
 		// url.Error repeats the raw URL, password included: never show it.
 		return nil, fail("malformed URL: %s", urlErrorReason(err))
 	}
-	if u.Scheme != "postgresql" && u.Scheme != "postgres" {
-		return nil, fail("malformed URL: scheme must be postgresql:// or postgres://, got %q", u.Scheme)
+	if problem := shapeProblem(u); problem != "" {
+		return nil, fail("malformed URL: %s", problem)
 	}
-	if u.Opaque != "" {
-		return nil, fail("malformed URL: expected postgresql://user:password@host:port/database")
-	}
-	if u.Hostname() == "" {
-		return nil, fail("malformed URL: missing host")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fail("malformed URL: invalid port %q", p)
-		}
-	}
-	if strings.Trim(u.Path, "/") == "" {
-		return nil, fail("malformed URL: missing database name (the path after host:port)")
-	}
-	if u.User == nil || u.User.Username() == "" {
-		return nil, fail("malformed URL: missing user name")
-	}
-
 	query, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return nil, fail("malformed query string: %s", urlErrorReason(err))
 	}
-	var unknown, tls []string
-	for key, values := range query {
-		switch {
-		case prismaTLS[key]:
-			tls = append(tls, key)
-		case !slices.Contains(supported, key):
-			unknown = append(unknown, key)
-		case len(values) != 1:
-			return nil, fail("parameter %q is given %d times", key, len(values))
-		}
-	}
-	if len(tls) > 0 {
-		slices.Sort(tls)
-		return nil, fail("Prisma TLS parameter(s) %s not supported: use sslmode and sslrootcert (libpq names)", quoteAll(tls))
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return nil, fail("unknown parameter(s) %s (supported: %s)", quoteAll(unknown), strings.Join(supported, ", "))
+	prisma, err := prismaurl.Parse(query)
+	if err != nil {
+		return nil, fail("%v", err)
 	}
 
-	cfg := &Config{Redacted: redacted, AcquireTimeout: DefaultAcquireTimeout}
-	// pgx understands these libpq names itself; everything else is translated.
-	pass := url.Values{}
-	for _, key := range []string{"application_name", "connect_timeout", "sslmode", "sslrootcert"} {
-		if v, ok := query[key]; ok {
-			pass.Set(key, v[0])
-		}
-	}
-	if v, ok := query["connect_timeout"]; ok {
-		if _, err := seconds(v[0]); err != nil {
-			return nil, fail("connect_timeout: %v", err)
-		}
-	}
-	if v, ok := query["sslmode"]; ok {
-		switch v[0] {
-		case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
-		default:
-			return nil, fail("sslmode: %q is not one of disable, allow, prefer, require, verify-ca, verify-full", v[0])
-		}
-	}
-	if v, ok := query["pgbouncer"]; ok {
-		b, err := strconv.ParseBool(v[0])
-		if err != nil {
-			return nil, fail("pgbouncer: %q is not true or false", v[0])
-		}
-		cfg.PgBouncer = b
-	}
-	var maxConns int32
-	if v, ok := query["connection_limit"]; ok {
-		n, err := strconv.ParseInt(v[0], 10, 32)
-		if err != nil || n < 1 {
-			return nil, fail("connection_limit: %q is not a positive integer", v[0])
-		}
-		maxConns = int32(n)
-	}
-	if v, ok := query["pool_timeout"]; ok {
-		d, err := seconds(v[0])
-		if err != nil {
-			return nil, fail("pool_timeout: %v", err)
-		}
-		cfg.AcquireTimeout = d
-	}
-	if v, ok := query["socket_timeout"]; ok {
-		d, err := seconds(v[0])
-		if err != nil {
-			return nil, fail("socket_timeout: %v", err)
-		}
-		cfg.QueryTimeout = d
-	}
-	if v, ok := query["schema"]; ok {
-		if v[0] == "" || len(v[0]) > 63 {
-			return nil, fail("schema: must be 1 to 63 bytes, got %d", len(v[0]))
-		}
-		cfg.Schema = v[0]
-	}
-	stmtCache := -1
-	if v, ok := query["statement_cache_size"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 0 {
-			return nil, fail("statement_cache_size: %q is not a non-negative integer", v[0])
-		}
-		if cfg.PgBouncer && n > 0 {
-			return nil, fail("statement_cache_size=%d conflicts with pgbouncer=true (PgBouncer in transaction mode cannot keep prepared statements)", n)
-		}
-		stmtCache = n
-	}
-
+	// pgx gets the libpq parameters only.
 	clean := *u
-	clean.RawQuery = pass.Encode()
+	clean.RawQuery = prisma.Libpq.Encode()
 	clean.Fragment = ""
 	poolCfg, err := pgxpool.ParseConfig(clean.String())
 	if err != nil {
 		// pgconn redacts the password in its own message.
 		return nil, fail("%v", err)
 	}
-	if maxConns > 0 {
-		poolCfg.MaxConns = maxConns
+	translate(poolCfg, prisma)
+	return &Config{
+		Pool:           poolCfg,
+		PgBouncer:      prisma.PgBouncer,
+		Schema:         prisma.Schema,
+		AcquireTimeout: prisma.PoolTimeout,
+		QueryTimeout:   prisma.SocketTimeout,
+		Addr:           net.JoinHostPort(poolCfg.ConnConfig.Host, strconv.Itoa(int(poolCfg.ConnConfig.Port))),
+		Redacted:       redacted,
+	}, nil
+}
+
+// shapeProblem is what is wrong with the parts of u other than the query,
+// "" when nothing is.
+func shapeProblem(u *url.URL) string {
+	switch {
+	case u.Scheme != "postgresql" && u.Scheme != "postgres":
+		return fmt.Sprintf("scheme must be postgresql:// or postgres://, got %q", u.Scheme)
+	case u.Opaque != "":
+		return "expected postgresql://user:password@host:port/database"
+	case u.Hostname() == "":
+		return "missing host"
 	}
-	if stmtCache >= 0 {
-		poolCfg.ConnConfig.StatementCacheCapacity = stmtCache
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("invalid port %q", p)
+		}
 	}
-	if cfg.PgBouncer {
-		poolCfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-		poolCfg.ConnConfig.StatementCacheCapacity = 0
-		poolCfg.ConnConfig.DescriptionCacheCapacity = 0
+	switch {
+	case strings.Trim(u.Path, "/") == "":
+		return "missing database name (the path after host:port)"
+	case u.User == nil || u.User.Username() == "":
+		return "missing user name"
 	}
-	if cfg.Schema != "" && !cfg.PgBouncer {
+	return ""
+}
+
+// translate applies the Prisma settings pgx has no parameter for.
+func translate(pool *pgxpool.Config, s prismaurl.Settings) {
+	cc := pool.ConnConfig
+	if s.ConnectionLimit > 0 {
+		pool.MaxConns = s.ConnectionLimit
+	}
+	if s.StatementCacheSize >= 0 {
+		cc.StatementCacheCapacity = s.StatementCacheSize
+	}
+	if s.PgBouncer {
+		cc.DefaultQueryExecMode = pgx.QueryExecModeExec
+		cc.StatementCacheCapacity = 0
+		cc.DescriptionCacheCapacity = 0
+	}
+	if s.Schema != "" && !s.PgBouncer {
 		// PgBouncer rejects search_path as a startup parameter; through it the
 		// store relies on schema-qualified names instead.
-		poolCfg.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+		cc.RuntimeParams["search_path"] = s.Schema
 	}
-	cfg.Pool = poolCfg
-	cfg.Addr = net.JoinHostPort(poolCfg.ConnConfig.Host, strconv.Itoa(int(poolCfg.ConnConfig.Port)))
-	return cfg, nil
 }
 
 // Clone returns a deep copy: capping one copy's connect timeout leaves the
@@ -257,15 +187,6 @@ func (c *Config) QualifiedTable(table string) string {
 	return pgx.Identifier{c.Schema, table}.Sanitize()
 }
 
-// seconds parses a Prisma timeout: a non-negative number of seconds.
-func seconds(s string) (time.Duration, error) {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || f > 24*3600 {
-		return 0, fmt.Errorf("%q is not a number of seconds between 0 and 86400", s)
-	}
-	return time.Duration(f * float64(time.Second)), nil
-}
-
 // urlErrorReason describes a net/url error without echoing its input, which
 // may contain the password.
 func urlErrorReason(err error) string {
@@ -287,12 +208,4 @@ func urlErrorReason(err error) string {
 		}
 	}
 	return "cannot be parsed as a URL"
-}
-
-func quoteAll(keys []string) string {
-	q := make([]string, len(keys))
-	for i, k := range keys {
-		q[i] = strconv.Quote(k)
-	}
-	return strings.Join(q, ", ")
 }

@@ -209,6 +209,16 @@ func TestParseErrors(t *testing.T) {
 		{"empty schema", "postgresql://u:" + secret + "@h/d?schema=", []string{"schema"}},
 		{"duplicate parameter", "postgresql://u:" + secret + "@h/d?connection_limit=1&connection_limit=2", []string{`"connection_limit" is given 2 times`}},
 		{"statement cache with pgbouncer", "postgresql://u:" + secret + "@h/d?pgbouncer=true&statement_cache_size=100", []string{"statement_cache_size=100 conflicts with pgbouncer=true"}},
+		{"statement_cache_size negative", "postgresql://u:" + secret + "@h/d?statement_cache_size=-1", []string{`statement_cache_size: "-1" is not a non-negative integer`}},
+		{"schema too long", "postgresql://u:" + secret + "@h/d?schema=" + strings.Repeat("s", 64), []string{"schema: must be 1 to 63 bytes, got 64"}},
+		{"pool_timeout NaN", "postgresql://u:" + secret + "@h/d?pool_timeout=NaN", []string{`pool_timeout: "NaN" is not a number of seconds between 0 and 86400`}},
+		{"socket_timeout over a day", "postgresql://u:" + secret + "@h/d?socket_timeout=86401", []string{"socket_timeout", "86400"}},
+		{"port zero", "postgresql://u:" + secret + "@h:0/d", []string{`invalid port "0"`}},
+		{"malformed query", "postgresql://u:" + secret + "@h/d?pgbouncer=%zz", []string{"malformed query string", "%-escape"}},
+		{"a repeated parameter is named before unknown ones", "postgresql://u:" + secret + "@h/d?foo=1&pgbouncer=true&pgbouncer=false", []string{`"pgbouncer" is given 2 times`}},
+		{"Prisma TLS before unknown", "postgresql://u:" + secret + "@h/d?foo=1&sslcert=x&sslidentity=y", []string{`Prisma TLS parameter(s) "sslcert", "sslidentity" not supported`}},
+		{"unknown lists the supported ones", "postgresql://u:" + secret + "@h/d?tls=1", []string{"(supported: application_name, connect_timeout, connection_limit, pgbouncer, pool_timeout, schema, socket_timeout, sslmode, sslrootcert, statement_cache_size)"}},
+		{"the first bad value in check order", "postgresql://u:" + secret + "@h/d?statement_cache_size=x&sslmode=always", []string{"sslmode"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

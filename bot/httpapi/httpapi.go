@@ -59,7 +59,7 @@ type Chat interface {
 
 // Options configures the server's handler.
 type Options struct {
-	// MaxBodyBytes bounds request bodies; default 64 KiB.
+	// MaxBodyBytes bounds request bodies; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Ready reports /readyz's body; nil reports ready with an unknown database.
 	Ready func() health.Snapshot
@@ -77,10 +77,13 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
+// DefaultMaxBodyBytes is Options.MaxBodyBytes when unset (MAX_BODY_BYTES).
+const DefaultMaxBodyBytes = 64 << 10
+
 // New returns the bot's HTTP handler.
 func New(c Chat, opts Options) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 64 << 10
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -53,10 +53,10 @@ type Writer interface {
 
 // Options configures an Outbox. Zero values take the defaults.
 type Options struct {
-	Capacity      int           // records held at most; default 1000
-	BatchSize     int           // records per write; default 100
-	RetryBase     time.Duration // first wait after a failed write; default 100ms
-	RetryMaxDelay time.Duration // longest wait between failed writes; default 2s
+	Capacity      int           // records held at most; default DefaultCapacity
+	BatchSize     int           // records per write; default DefaultBatchSize
+	RetryBase     time.Duration // first wait after a failed write; default DefaultRetryBase
+	RetryMaxDelay time.Duration // longest wait between failed writes; default DefaultRetryMaxDelay
 	// Permanent reports errors that retrying cannot fix (bad data, not an
 	// outage). The batch is then written record by record and the records
 	// that still fail are dropped and counted. Nil: nothing is permanent.
@@ -68,12 +68,22 @@ type Options struct {
 	Spool *Spool
 	// SpoolMaxBytes bounds the records held in the spool (their encoded
 	// size); records that would pass it are dropped as overflow, like
-	// records past Capacity. Default 64 MiB.
+	// records past Capacity. Default DefaultSpoolMaxBytes.
 	SpoolMaxBytes int64
 	// FinalFlush bounds Drain with a spool: what the database has not
-	// taken by then is safe in the spool anyway. Default 1s.
+	// taken by then is safe in the spool anyway. Default DefaultFinalFlush.
 	FinalFlush time.Duration
 }
+
+// Defaults of Options, which bot/config reads too.
+const (
+	DefaultCapacity      = 1000 // OUTBOX_CAPACITY
+	DefaultBatchSize     = 100  // OUTBOX_BATCH_SIZE
+	DefaultRetryBase     = 100 * time.Millisecond
+	DefaultRetryMaxDelay = 2 * time.Second // OUTBOX_RETRY_MAX_DELAY
+	DefaultSpoolMaxBytes = 64 << 20        // SPOOL_MAX_BYTES
+	DefaultFinalFlush    = time.Second
+)
 
 // Stats are the outbox's counters since it was created.
 type Stats struct {
@@ -123,25 +133,25 @@ type Outbox struct {
 // New returns an empty outbox.
 func New(opts Options) *Outbox {
 	if opts.Capacity <= 0 {
-		opts.Capacity = 1000
+		opts.Capacity = DefaultCapacity
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 100
+		opts.BatchSize = DefaultBatchSize
 	}
 	if opts.RetryBase <= 0 {
-		opts.RetryBase = 100 * time.Millisecond
+		opts.RetryBase = DefaultRetryBase
 	}
 	if opts.RetryMaxDelay < opts.RetryBase {
-		opts.RetryMaxDelay = max(2*time.Second, opts.RetryBase)
+		opts.RetryMaxDelay = max(DefaultRetryMaxDelay, opts.RetryBase)
 	}
 	if opts.Permanent == nil {
 		opts.Permanent = func(error) bool { return false }
 	}
 	if opts.SpoolMaxBytes <= 0 {
-		opts.SpoolMaxBytes = 64 << 20
+		opts.SpoolMaxBytes = DefaultSpoolMaxBytes
 	}
 	if opts.FinalFlush <= 0 {
-		opts.FinalFlush = time.Second
+		opts.FinalFlush = DefaultFinalFlush
 	}
 	log := opts.Logger
 	if log == nil {

@@ -31,6 +31,9 @@ type OpenAIConfig struct {
 // DefaultFallback is the polite reply when the model is unreachable.
 const DefaultFallback = "Sorry, I can't reach my language model right now. Please try again in a moment."
 
+// DefaultTimeout is OpenAIConfig.Timeout when unset (OPENAI_TIMEOUT).
+const DefaultTimeout = 20 * time.Second
+
 // OpenAI is a chat-completions client with a polite fallback.
 type OpenAI struct {
 	client   openai.Client
@@ -51,7 +54,7 @@ func NewOpenAI(cfg OpenAIConfig, log *slog.Logger, onFallback func(error)) (*Ope
 		return nil, errors.New("responder: OpenAI model is empty")
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 20 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Fallback == "" {
 		cfg.Fallback = DefaultFallback

@@ -36,8 +36,12 @@ import (
 // SecretHeader carries the webhook secret.
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
-// DefaultAPIBaseURL is Telegram's Bot API.
-const DefaultAPIBaseURL = "https://api.telegram.org"
+// Defaults of Config, which bot/config reads too.
+const (
+	DefaultAPIBaseURL   = "https://api.telegram.org" // Telegram's Bot API (TELEGRAM_API_BASE_URL)
+	DefaultTimeout      = 10 * time.Second           // TELEGRAM_TIMEOUT
+	DefaultMaxBodyBytes = 1 << 20
+)
 
 // Config configures the webhook.
 type Config struct {
@@ -46,9 +50,9 @@ type Config struct {
 	Secret string
 	// APIBaseURL is the Bot API server; DefaultAPIBaseURL when empty.
 	APIBaseURL string
-	// Timeout bounds each sendMessage; default 10s.
+	// Timeout bounds each sendMessage; default DefaultTimeout.
 	Timeout time.Duration
-	// MaxBodyBytes bounds an update; default 1 MiB.
+	// MaxBodyBytes bounds an update; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	HTTPClient   *http.Client
 }
@@ -105,10 +109,10 @@ func New(cfg Config, c Chat, log *slog.Logger, outcome func(string)) (*Webhook, 
 	}
 	cfg.APIBaseURL = strings.TrimRight(cfg.APIBaseURL, "/")
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 1 << 20
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: cfg.Timeout}

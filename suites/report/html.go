@@ -73,10 +73,11 @@ type kindSeverity struct {
 }
 
 var pageFuncs = template.FuncMap{
-	"ms":    fmtMS,
-	"pct":   func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
-	"join":  strings.Join,
-	"upper": func(v Verdict) string { return strings.ToUpper(string(v)) },
+	"ms":     fmtMS,
+	"policy": policyText,
+	"pct":    func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
+	"join":   strings.Join,
+	"upper":  func(v Verdict) string { return strings.ToUpper(string(v)) },
 }
 
 var pageTemplate = template.Must(template.New("index").Funcs(pageFuncs).Parse(indexTemplate))
@@ -118,14 +119,14 @@ func renderHTML(r Report, charts map[string]string) ([]byte, error) {
 
 // policyText summarises a retry policy in one line.
 func policyText(p Policy) string {
-	s := fmt.Sprintf("%d attempts, backoff %s×%g up to %s", p.MaxAttempts, fmtMS(p.BaseDelayMS), p.Factor, fmtMS(p.MaxDelayMS))
+	s := fmt.Sprintf("%d attempts, backoff %s×%g up to %s", p.MaxAttempts, fmtMS(ms(p.BaseDelay)), p.Factor, fmtMS(ms(p.MaxDelay)))
 	if p.Jitter {
 		s += " (full jitter)"
 	}
-	s += fmt.Sprintf(", attempt timeout %s, budget %s", fmtMS(p.AttemptTimeoutMS), fmtMS(p.BudgetMS))
-	if p.BreakerEnabled {
+	s += fmt.Sprintf(", attempt timeout %s, budget %s", fmtMS(ms(p.AttemptTimeout)), fmtMS(ms(p.Budget)))
+	if b := p.Breaker; b.Enabled {
 		s += fmt.Sprintf("; breaker opens after %d failure(s), half-opens after %s, closes after %d success(es)",
-			p.BreakerFailures, fmtMS(p.BreakerDelayMS), p.BreakerSuccesses)
+			b.FailureThreshold, fmtMS(ms(b.Delay)), b.SuccessThreshold)
 	} else {
 		s += "; breaker disabled"
 	}

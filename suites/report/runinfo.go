@@ -69,38 +69,6 @@ func NewImage(role, ref string) Image {
 	return Image{Role: role, Name: ref, Version: version}
 }
 
-// Policy is resilience.Policy in report units: durations in milliseconds.
-type Policy struct {
-	MaxAttempts      int     `json:"max_attempts"`
-	BaseDelayMS      float64 `json:"base_delay_ms"`
-	MaxDelayMS       float64 `json:"max_delay_ms"`
-	Factor           float64 `json:"factor"`
-	Jitter           bool    `json:"jitter"`
-	AttemptTimeoutMS float64 `json:"attempt_timeout_ms"`
-	BudgetMS         float64 `json:"budget_ms"`
-	BreakerEnabled   bool    `json:"breaker_enabled"`
-	BreakerFailures  uint    `json:"breaker_failure_threshold"`
-	BreakerDelayMS   float64 `json:"breaker_delay_ms"`
-	BreakerSuccesses uint    `json:"breaker_success_threshold"`
-}
-
-// PolicyOf converts a resilience.Policy.
-func PolicyOf(p resilience.Policy) Policy {
-	return Policy{
-		MaxAttempts:      p.MaxAttempts,
-		BaseDelayMS:      ms(p.BaseDelay),
-		MaxDelayMS:       ms(p.MaxDelay),
-		Factor:           p.Factor,
-		Jitter:           p.Jitter,
-		AttemptTimeoutMS: ms(p.AttemptTimeout),
-		BudgetMS:         ms(p.Budget),
-		BreakerEnabled:   p.Breaker.Enabled,
-		BreakerFailures:  p.Breaker.FailureThreshold,
-		BreakerDelayMS:   ms(p.Breaker.Delay),
-		BreakerSuccesses: p.Breaker.SuccessThreshold,
-	}
-}
-
 // NewRunInfo fills what this process knows by itself: Go version, OS,
 // cores, the default policy, the start time. The suite adds the images,
 // the Ginkgo version, the label filter and the start times.
