@@ -104,15 +104,19 @@ func Classify(err error) Classification {
 	if err == nil {
 		return Classification{}
 	}
-	// A caller's cancellation beats everything: pgx wraps it in a ConnectError
-	// or a timeout error, and it must never look like an outage.
-	if errors.Is(err, context.Canceled) {
-		return Classification{Reason: "canceled by caller", Canceled: true}
-	}
 	var done *Error
 	if errors.As(err, &done) {
-		// Already went through an Executor: keep its verdict, do not retry again.
-		return Classification{Code: done.Code, Reason: done.Reason, Connection: done.Code == CodeUnreachable}
+		// Already went through an Executor: its verdict, which may differ
+		// from its cause's (a breaker rejection, a spent budget), but not
+		// retryable: the policy's attempts are spent.
+		c := done.Classification
+		c.Retryable = false
+		return c
+	}
+	// A caller's cancellation beats everything else: pgx wraps it in a
+	// ConnectError or a timeout error, and it must never look like an outage.
+	if errors.Is(err, context.Canceled) {
+		return Classification{Reason: "canceled by caller", Canceled: true}
 	}
 	var ce *pgconn.ConnectError
 	connecting := errors.As(err, &ce)

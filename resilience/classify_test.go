@@ -6,9 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,8 +152,10 @@ var (
 	closedConn  = Classification{Retryable: true, Code: CodeConnClosed, Connection: true}
 )
 
-func TestClassify(t *testing.T) {
-	cases := []classCase{
+// classCases are real errors (from pgx against fake servers, and from the
+// net package) with the verdict Classify must give.
+func classCases() []classCase {
+	return []classCase{
 		// *pgconn.ConnectError from real dials.
 		{name: "connect refused (closed port)", err: func(t *testing.T) error {
 			return connectErr(t, context.Background(), dsnFor(closedAddr(t)), nil)
@@ -350,7 +356,10 @@ func TestClassify(t *testing.T) {
 			return connectErr(t, ctx, dsnFor(closedAddr(t)), nil)
 		}, want: Classification{Canceled: true}},
 	}
-	for _, tc := range cases {
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range classCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.err(t)
 			got := Classify(err)
@@ -377,7 +386,94 @@ func TestClassify(t *testing.T) {
 			if wrapped != got {
 				t.Errorf("wrapped verdict %+v differs from %+v", wrapped, got)
 			}
+			// The Executor's *Error carries the same verdict, and
+			// Classify reads it back from there.
+			got.Reason = reason
+			e := oneAttempt(t, err)
+			if e.Classification != got {
+				t.Errorf("the Executor's verdict %+v differs from Classify's %+v", e.Classification, got)
+			}
+			checkAgrees(t, e)
 		})
+	}
+}
+
+// oneAttempt runs a call that fails with err through an Executor of one
+// attempt, and returns its *Error.
+func oneAttempt(t *testing.T, err error) *Error {
+	t.Helper()
+	p := DefaultPolicy()
+	p.MaxAttempts, p.Budget, p.AttemptTimeout, p.Breaker.Enabled = 1, 0, 0, false
+	x, xerr := New(p)
+	if xerr != nil {
+		t.Fatal(xerr)
+	}
+	_, err = x.Do(context.Background(), Op{Name: "op"}, func(context.Context) error { return err })
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *Error, got %T: %v", err, err)
+	}
+	return e
+}
+
+// checkAgrees fails unless Classify, given the Executor's *Error (wrapped
+// or not), returns the verdict the Error carries. Retryable aside: the
+// Executor already spent the attempts, so Classify never asks for more.
+func checkAgrees(t *testing.T, e *Error) {
+	t.Helper()
+	want := e.Classification
+	want.Retryable = false
+	for _, err := range []error{e, fmt.Errorf("getCustomPrompt: %w", e)} {
+		if got := Classify(err); got != want {
+			t.Errorf("Classify(%v)\n got %+v\nwant %+v (the Executor's verdict)", err, got, want)
+		}
+	}
+}
+
+// TestEveryCodeHasAClassifyCase: every Code constant declared in
+// classify.go has a case above, so the Executor/Classify agreement is
+// checked for each code, including one added later.
+func TestEveryCodeHasAClassifyCase(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "classify.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[Code]bool{"": false}
+	for _, tc := range classCases() {
+		covered[tc.want.Code] = true
+	}
+	var declared []Code
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			v := spec.(*ast.ValueSpec)
+			if id, ok := v.Type.(*ast.Ident); !ok || id.Name != "Code" {
+				continue
+			}
+			for _, val := range v.Values {
+				lit, ok := val.(*ast.BasicLit)
+				if !ok {
+					t.Fatalf("Code constant with a non-literal value: %v", val)
+				}
+				code, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				declared = append(declared, Code(code))
+			}
+		}
+	}
+	if len(declared) < 9 {
+		t.Fatalf("found %d Code constants in classify.go, want at least 9: did the declaration move?", len(declared))
+	}
+	declared = append(declared, "") // not an availability error
+	for _, c := range declared {
+		if !covered[c] {
+			t.Errorf("no Classify case gives code %q", c)
+		}
 	}
 }
 
@@ -385,10 +481,11 @@ func TestClassifyNilAndExecutorError(t *testing.T) {
 	if got := Classify(nil); got != (Classification{}) {
 		t.Errorf("Classify(nil) = %+v", got)
 	}
-	e := &Error{Code: CodeUnreachable, Reason: "connection refused", Err: io.EOF}
+	e := &Error{Classification: unreachable, Err: io.EOF}
+	e.Reason = "connection refused"
 	got := Classify(fmt.Errorf("outer: %w", e))
-	if got.Retryable || got.Code != CodeUnreachable || !got.Connection {
-		t.Errorf("an *Error must keep its code and not be retried again, got %+v", got)
+	if got.Retryable || got.Code != CodeUnreachable || !got.Connection || !got.NotSent || got.Reason != e.Reason {
+		t.Errorf("an *Error must keep its verdict and not be retried again, got %+v", got)
 	}
 }
 

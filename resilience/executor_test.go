@@ -3,13 +3,17 @@ package resilience
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // recorder is an Observer that keeps every event.
@@ -611,5 +615,81 @@ func TestNonTransientFailuresAreTriedOnceAndOpenTheBreaker(t *testing.T) {
 	x.Do(context.Background(), Op{}, func(context.Context) error { return refused })
 	if _, err := x.Do(context.Background(), Op{}, fail); asError(t, err).Code != CodeUnreachable {
 		t.Errorf("after an outage the open breaker says %s, want P1001", asError(t, err).Code)
+	}
+}
+
+// TestErrorCarriesTheVerdict: on every way a call can fail, the *Error
+// carries the Executor's verdict, the one the breaker was fed, and
+// Classify reads the same verdict back from it. Paths where the verdict is
+// the Executor's own (a breaker rejection, a spent budget, an attempt or a
+// caller timeout) say whether anything was sent and whether it counts as a
+// connection failure.
+func TestErrorCarriesTheVerdict(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	authErr := &pgconn.PgError{Severity: "FATAL", Code: "28P01", Message: "password authentication failed"}
+	hang := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	fail := func(err error) func(context.Context) error { return func(context.Context) error { return err } }
+	policy := func(edit func(*Policy)) Policy {
+		p := shortPolicy()
+		p.Budget, p.AttemptTimeout = 0, 0
+		if edit != nil {
+			edit(&p)
+		}
+		return p
+	}
+	withBreaker := func(p *Policy) {
+		p.Breaker = BreakerSettings{Enabled: true, FailureThreshold: 1, Delay: time.Minute, SuccessThreshold: 1}
+	}
+	tests := []struct {
+		name string
+		p    Policy
+		// before runs first on the same Executor (to open its breaker).
+		before  func(context.Context) error
+		op      Op
+		fn      func(context.Context) error
+		timeout time.Duration // the caller's deadline; 0: none
+		want    Classification
+		attempt int
+	}{
+		{name: "gave up on a refused server", p: policy(nil), fn: fail(refused),
+			want: Classification{Retryable: true, Code: CodeUnreachable, Connection: true, NotSent: true}, attempt: 3},
+		{name: "a write cut after it was sent", p: policy(nil), op: Op{Kind: Write}, fn: fail(io.ErrUnexpectedEOF),
+			want: Classification{Retryable: true, Code: CodeConnClosed, Connection: true}, attempt: 1},
+		{name: "not an availability error", p: policy(nil), fn: fail(&pgconn.PgError{Code: "23505"}), attempt: 1},
+		{name: "breaker open: failing fast, nothing sent", p: policy(withBreaker), before: fail(refused), fn: fail(refused),
+			want: Classification{Retryable: true, Code: CodeUnreachable, Connection: true, NotSent: true}},
+		{name: "breaker open after a wrong password: its code, non-transient", p: policy(withBreaker), before: fail(authErr), fn: fail(authErr),
+			want: Classification{Code: CodeAuthFailed, Connection: true, NotSent: true, NonTransient: true}},
+		{name: "budget spent before any attempt finished", p: policy(func(p *Policy) { p.Budget = 30 * time.Millisecond }), fn: hang,
+			want: Classification{Code: CodeOpTimeout, Connection: true}, attempt: 1},
+		{name: "every attempt timed out", p: policy(func(p *Policy) { p.AttemptTimeout, p.MaxAttempts = 10*time.Millisecond, 2 }), fn: hang,
+			want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}, attempt: 2},
+		{name: "the caller's deadline", p: policy(nil), fn: hang, timeout: 20 * time.Millisecond,
+			want: Classification{Code: CodeOpTimeout, Canceled: true}, attempt: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, _ := newExec(t, tt.p)
+			if tt.before != nil {
+				x.Do(context.Background(), Op{}, tt.before)
+			}
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			_, err := x.Do(ctx, tt.op, tt.fn)
+			e := asError(t, err)
+			got := e.Classification
+			if got.Reason == "" && got.Code != "" {
+				t.Errorf("verdict %+v has no reason", got)
+			}
+			got.Reason = ""
+			if got != tt.want || e.Attempts != tt.attempt {
+				t.Errorf("verdict %+v after %d attempts\nwant    %+v after %d", got, e.Attempts, tt.want, tt.attempt)
+			}
+			checkAgrees(t, e)
+		})
 	}
 }
