@@ -324,14 +324,12 @@ func TestResetOnBrokenConn(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pool := &countingPool{}
-			resetOnBrokenConn(func() resetter { return pool }).Observe(tt.event)
+			resetOnBrokenConn(pool).Observe(tt.event)
 			if pool.resets != tt.want {
 				t.Errorf("%d resets, want %d", pool.resets, tt.want)
 			}
 		})
 	}
-	// Before the pool exists the observer must not panic.
-	resetOnBrokenConn(func() resetter { return nil }).Observe(resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeConnClosed})
 }
 
 // TestConnectTimeoutCapsAreIndependent: without MIGRATE_DATABASE_URL the
@@ -439,6 +437,10 @@ func TestWrongPasswordIsNotAStorm(t *testing.T) {
 	}
 	if n := srv.logins.Load(); n != 1 {
 		t.Errorf("the server was asked for %d logins by 50 messages, want 1", n)
+	}
+	// /readyz follows the breaker from the executor's events.
+	if got := rt.Tracker.Snapshot().DB.Breaker; got != "open" || got != rt.Executor.BreakerState() {
+		t.Errorf("/readyz breaker %q, executor %q; want both open", got, rt.Executor.BreakerState())
 	}
 }
 
