@@ -536,3 +536,28 @@ func selfSigned(t *testing.T) *tls.Certificate {
 	cert := srv.TLS.Certificates[0]
 	return &cert
 }
+
+// TestPoolerMessagesAreWellFormed: a fragment with a capital letter never
+// matches, an entry without a verdict or advice serves nobody, and one
+// with advice needs a name for the doctor to show.
+func TestPoolerMessagesAreWellFormed(t *testing.T) {
+	for i, pm := range PoolerMessages {
+		if len(pm.Fragments) == 0 || pm.Pooler == "" {
+			t.Errorf("entry %d %+v: no fragment or no pooler", i, pm)
+		}
+		for _, f := range pm.Fragments {
+			if f == "" || f != strings.ToLower(f) {
+				t.Errorf("entry %d: fragment %q must be non-empty lower case", i, f)
+			}
+			if !pm.Matches(strings.ToUpper(f)) && len(pm.Fragments) == 1 {
+				t.Errorf("entry %d does not match its own fragment %q", i, f)
+			}
+		}
+		if pm.Class == (Classification{}) && pm.Advice == "" {
+			t.Errorf("entry %d %v has neither a verdict nor advice", i, pm.Fragments)
+		}
+		if pm.Advice != "" && pm.Name == "" {
+			t.Errorf("entry %d %v has advice but no name", i, pm.Fragments)
+		}
+	}
+}

@@ -103,17 +103,17 @@ func TestRunFailures(t *testing.T) {
 		{name: "TLS required, none offered", url: func(t *testing.T) string {
 			s := newServer(t, nil, postgresAnswers(4242, 5, 100))
 			return dsnFor("127.0.0.1", s.port(), "sslmode=require")
-		}, step: StepTLS, code: CodeTLS, botCode: anyCode, contains: "does not offer TLS"},
+		}, step: StepTLS, code: resilience.CodeTLS, botCode: anyCode, contains: "does not offer TLS"},
 		{name: "wrong password", url: loginErr(fatal("28P01", `password authentication failed for user "app"`)),
 			step: StepStartup, code: resilience.CodeAuthFailed, contains: "password authentication failed"},
 		{name: "wrong password through PgBouncer (SCRAM)", url: loginErr(fatal("08P01", "SASL authentication failed")),
 			step: StepStartup, code: resilience.CodeAuthFailed, botCode: anyCode, contains: "SASL authentication failed"},
 		{name: "unknown database", url: loginErr(fatal("3D000", `database "appdb" does not exist`)),
-			step: StepStartup, code: CodeUnknownDatabase, botCode: anyCode, contains: "does not exist"},
+			step: StepStartup, code: resilience.CodeDBMissing, botCode: anyCode, contains: "does not exist"},
 		{name: "pgbouncer: no such database", url: loginErr(fatal("08P01", "no such database: appdb")),
-			step: StepStartup, code: CodeUnknownDatabase, botCode: anyCode, contains: "no such database"},
+			step: StepStartup, code: resilience.CodeDBMissing, botCode: anyCode, contains: "no such database"},
 		{name: "pgbouncer: the server's unknown database", url: loginErr(fatal("08P01", `database "appdb" does not exist`)),
-			step: StepStartup, code: CodeUnknownDatabase, botCode: anyCode, contains: "does not exist"},
+			step: StepStartup, code: resilience.CodeDBMissing, botCode: anyCode, contains: "does not exist"},
 		{name: "server full", url: loginErr(fatal("53300", "sorry, too many clients already")),
 			step: StepStartup, code: resilience.CodeUnreachable, contains: "too many connections"},
 		// Supavisor's refusals, in its own words (supabase/supavisor,
@@ -440,12 +440,12 @@ func TestRunSessionPooler(t *testing.T) {
 // difference is shown; equal codes show once.
 func TestBotCode(t *testing.T) {
 	v := verdict{code: resilience.CodeUnreachable}
-	v.setCode(CodeUnknownDatabase)
-	if v.code != CodeUnknownDatabase || v.botCode != resilience.CodeUnreachable {
+	v.setCode(resilience.CodeDBMissing)
+	if v.code != resilience.CodeDBMissing || v.botCode != resilience.CodeUnreachable {
 		t.Errorf("after setCode: %+v", v)
 	}
 	v = verdict{}
-	v.setCode(CodeTLS)
+	v.setCode(resilience.CodeTLS)
 	if v.botCode != "none" {
 		t.Errorf("no bot code: %+v", v)
 	}
