@@ -14,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/p1001/p1001/internal/fakepg"
 )
 
 // recorder is an Observer that keeps every event.
@@ -64,7 +66,7 @@ func newExec(t *testing.T, p Policy, opts ...Option) (*Executor, *recorder) {
 // refusedErr is one real connect-refused error, reused by fakes of fn.
 func refusedErr(t *testing.T) error {
 	t.Helper()
-	return connectErr(t, context.Background(), dsnFor(closedAddr(t)), nil)
+	return connectErr(t, context.Background(), dsnFor(fakepg.ClosedAddr(t)), nil)
 }
 
 func asError(t *testing.T, err error) *Error {
@@ -139,7 +141,7 @@ func TestDoHealthyPathSingleAttempt(t *testing.T) {
 
 func TestDoNonRetryableStopsAtOnce(t *testing.T) {
 	x, rec := newExec(t, shortPolicy())
-	dup := queryErr(t, context.Background(), reply{err: pgErr("23505", "duplicate key value violates unique constraint")})
+	dup := queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("23505", "duplicate key value violates unique constraint")})
 	var calls atomic.Int32
 	_, err := x.Do(context.Background(), Op{Name: "insert", Kind: Write}, func(context.Context) error {
 		calls.Add(1)
@@ -156,8 +158,8 @@ func TestDoNonRetryableStopsAtOnce(t *testing.T) {
 
 func TestWriteRetryRule(t *testing.T) {
 	refused := refusedErr(t) // NotSent
-	closedMidQuery := queryErr(t, context.Background(), reply{close: true})
-	conflict := queryErr(t, context.Background(), reply{err: pgErr("40001", "could not serialize access")})
+	closedMidQuery := queryErr(t, context.Background(), fakepg.Reply{Close: true})
+	conflict := queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("40001", "could not serialize access")})
 	cases := []struct {
 		name string
 		op   Op
@@ -285,8 +287,8 @@ func TestBudgetCutsAHangingAttempt(t *testing.T) {
 	p.AttemptTimeout = 0 // only the budget bounds the attempt
 	p.Budget = 80 * time.Millisecond
 	x, _ := newExec(t, p)
-	f := newFakePG(t, nil, func(string) reply { return reply{hang: true} })
-	conn, err := pgx.Connect(context.Background(), f.dsn())
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Reply{Hang: true} }})
+	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,11 +310,11 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 	p := shortPolicy()
 	p.AttemptTimeout = 50 * time.Millisecond
 	x, _ := newExec(t, p)
-	f := newFakePG(t, nil, func(string) reply { return reply{hang: true} })
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Reply{Hang: true} }})
 	var calls atomic.Int32
 	res, err := x.Do(context.Background(), Op{Name: "r"}, func(ctx context.Context) error {
 		calls.Add(1)
-		conn, err := pgx.Connect(ctx, f.dsn())
+		conn, err := pgx.Connect(ctx, fakeDSN(f))
 		if err != nil {
 			return err
 		}
@@ -366,7 +368,7 @@ func TestCanceledContextStopsAtOnce(t *testing.T) {
 		var calls atomic.Int32
 		res, err := x.Do(ctx, Op{Name: "r"}, func(ctx context.Context) error {
 			calls.Add(1)
-			return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+			return connectErr(t, ctx, dsnFor(fakepg.Silent(t)), nil)
 		})
 		checkCanceled(t, x, res, err, calls.Load())
 	})
@@ -468,7 +470,7 @@ func TestBreakerFailedProbeReopens(t *testing.T) {
 }
 
 func TestBreakerIgnoresNonConnectionErrors(t *testing.T) {
-	dup := queryErr(t, context.Background(), reply{err: pgErr("23505", "duplicate key")})
+	dup := queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("23505", "duplicate key")})
 	x, _ := newExec(t, breakerPolicy())
 	for range 5 {
 		x.Do(context.Background(), Op{}, func(context.Context) error { return dup })
@@ -481,16 +483,16 @@ func TestBreakerIgnoresNonConnectionErrors(t *testing.T) {
 func TestTxRerunsWholeTransactionOnConflict(t *testing.T) {
 	var updates atomic.Int32
 	conflicts := int32(1)
-	f := newFakePG(t, nil, func(sql string) reply {
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(sql string) fakepg.Reply {
 		if strings.HasPrefix(sql, "update") {
 			if updates.Add(1) <= conflicts {
-				return reply{err: pgErr("40001", "could not serialize access due to concurrent update")}
+				return fakepg.Reply{Err: fakepg.Error("40001", "could not serialize access due to concurrent update")}
 			}
-			return reply{tag: "UPDATE 1"}
+			return fakepg.Reply{Tag: "UPDATE 1"}
 		}
-		return reply{rows: []string{"1"}}
-	})
-	conn, err := pgx.Connect(context.Background(), f.dsn())
+		return fakepg.Text("1")
+	}})
+	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,8 +524,8 @@ func TestTxRerunsWholeTransactionOnConflict(t *testing.T) {
 }
 
 func TestQueryAgainstFakeServer(t *testing.T) {
-	f := newFakePG(t, nil, func(string) reply { return reply{rows: []string{"be nice"}} })
-	conn, err := pgx.Connect(context.Background(), f.dsn())
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Text("be nice") }})
+	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +558,7 @@ func TestCallerDeadlineIsP1008NotCounted(t *testing.T) {
 	var calls atomic.Int32
 	_, err := x.Do(ctx, Op{Name: "r"}, func(ctx context.Context) error {
 		calls.Add(1)
-		return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+		return connectErr(t, ctx, dsnFor(fakepg.Silent(t)), nil)
 	})
 	e := asError(t, err)
 	if e.Code != CodeOpTimeout || calls.Load() != 1 || !errors.Is(err, context.DeadlineExceeded) {
@@ -572,7 +574,7 @@ func TestCallerDeadlineIsP1008NotCounted(t *testing.T) {
 // breaker fails the next calls fast under the password's code, not P1001,
 // until a call succeeds.
 func TestNonTransientFailuresAreTriedOnceAndOpenTheBreaker(t *testing.T) {
-	authErr := startupErr(t, fatalErr("28P01", `password authentication failed for user "app"`))
+	authErr := startupErr(t, fakepg.Fatal("28P01", `password authentication failed for user "app"`))
 	p := breakerPolicy()
 	p.MaxAttempts = 3
 	p.Breaker.FailureThreshold = 1

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/p1001/p1001/bot/config"
 	"github.com/p1001/p1001/bot/health"
 	"github.com/p1001/p1001/bot/httpapi"
+	"github.com/p1001/p1001/internal/fakepg"
 	"github.com/p1001/p1001/resilience"
 )
 
@@ -47,12 +47,7 @@ func (s *syncBuffer) String() string {
 // listens, with a fast retry policy.
 func unreachableConfig(t *testing.T, extra map[string]string) config.Config {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fakepg.ClosedAddr(t)
 	vars := map[string]string{
 		"DATABASE_URL":             "postgresql://bot:hunter2secret@" + addr + "/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30",
 		"DB_RETRY_BASE_DELAY":      "1ms",
@@ -365,49 +360,13 @@ func TestConnectTimeoutCapsAreIndependent(t *testing.T) {
 	}
 }
 
-// authRefuser is a Postgres server that refuses every login with 28P01,
-// counting the logins it was asked for.
-type authRefuser struct {
-	addr   string
-	logins atomic.Int32
-}
-
-func newAuthRefuser(t *testing.T) *authRefuser {
+// newAuthRefuser is a Postgres server that refuses every login with 28P01;
+// its Sessions count the logins it was asked for.
+func newAuthRefuser(t *testing.T) *fakepg.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	a := &authRefuser{addr: ln.Addr().String()}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				be := pgproto3.NewBackend(c, c)
-				for {
-					msg, err := be.ReceiveStartupMessage()
-					if err != nil {
-						return
-					}
-					if _, ok := msg.(*pgproto3.StartupMessage); ok {
-						break
-					}
-					if _, err := c.Write([]byte{'N'}); err != nil { // no TLS
-						return
-					}
-				}
-				a.logins.Add(1)
-				be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "bot"`})
-				be.Flush()
-			}()
-		}
-	}()
-	return a
+	return fakepg.Start(t, &fakepg.Server{Login: func() *pgproto3.ErrorResponse {
+		return fakepg.Fatal("28P01", `password authentication failed for user "bot"`)
+	}})
 }
 
 // TestWrongPasswordIsNotAStorm: a wrong password is asked once, then the
@@ -415,7 +374,7 @@ func newAuthRefuser(t *testing.T) *authRefuser {
 func TestWrongPasswordIsNotAStorm(t *testing.T) {
 	srv := newAuthRefuser(t)
 	cfg := unreachableConfig(t, map[string]string{
-		"DATABASE_URL":       "postgresql://bot:hunter2secret@" + srv.addr + "/p1001?pgbouncer=true",
+		"DATABASE_URL":       "postgresql://bot:hunter2secret@" + srv.Addr() + "/p1001?pgbouncer=true",
 		"MIGRATE_ON_START":   "false", // the message path alone
 		"DB_BREAKER_ENABLED": "true",
 		"DB_BREAKER_DELAY":   "10s",
@@ -435,7 +394,7 @@ func TestWrongPasswordIsNotAStorm(t *testing.T) {
 			t.Fatalf("reply %d = %+v; want degraded P1000 after at most one attempt", i, r)
 		}
 	}
-	if n := srv.logins.Load(); n != 1 {
+	if n := srv.Sessions.Load(); n != 1 {
 		t.Errorf("the server was asked for %d logins by 50 messages, want 1", n)
 	}
 	// /readyz follows the breaker from the executor's events.
@@ -450,7 +409,7 @@ func TestWrongPasswordIsNotAStorm(t *testing.T) {
 func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
 	srv := newAuthRefuser(t)
 	cfg := unreachableConfig(t, map[string]string{
-		"DATABASE_URL":    "postgresql://bot:hunter2secret@" + srv.addr + "/p1001?pgbouncer=true",
+		"DATABASE_URL":    "postgresql://bot:hunter2secret@" + srv.Addr() + "/p1001?pgbouncer=true",
 		"DB_RETRY_BUDGET": "200ms",
 	})
 	logs := &syncBuffer{}
@@ -466,7 +425,7 @@ func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Code == "P1001" && srv.logins.Load() == 0 {
+		if r.Code == "P1001" && srv.Sessions.Load() == 0 {
 			continue // the migrator's first attempt has not finished yet
 		}
 		if !r.Degraded || r.Code != "P1000" || r.Attempts != 0 || !strings.HasPrefix(r.Text, "Your prompt was NOT saved") {
@@ -476,7 +435,7 @@ func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
 	}
 	// Waits of at least 0.5 s, then 1 s, then 2 s: at most 3 attempts in
 	// 2.5 s (the transient backoff, from 125 ms, would allow 5).
-	if n := srv.logins.Load(); n < 1 || n > 3 {
+	if n := srv.Sessions.Load(); n < 1 || n > 3 {
 		t.Errorf("%d logins in 2.5 s; want 1 to 3", n)
 	}
 	if n := strings.Count(logs.String(), "[Migrate] schema not applied yet"); n != 1 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,20 +13,9 @@ import (
 
 	"github.com/p1001/p1001/bot/dburl"
 	"github.com/p1001/p1001/bot/msglog"
+	"github.com/p1001/p1001/internal/fakepg"
 	"github.com/p1001/p1001/resilience"
 )
-
-// closedPort returns a loopback address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // poolAt is a lazy pool on url (nothing is dialled yet), closed after t.
 func poolAt(t *testing.T, url string) (*dburl.Config, *pgxpool.Pool) {
@@ -56,7 +44,7 @@ func fastPolicy() resilience.Policy {
 // nothing behind it: each must give up with P1001 after the policy's
 // attempts, naming the address and never the password.
 func TestUnreachableDatabase(t *testing.T) {
-	addr := closedPort(t)
+	addr := fakepg.ClosedAddr(t)
 	cfg, pool := poolAt(t, "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
 	x, err := resilience.New(fastPolicy(), resilience.WithAddr(cfg.Addr))
 	if err != nil {
@@ -170,7 +158,7 @@ func TestSchemaThroughPgBouncerNeedsDirectURL(t *testing.T) {
 // they go to the database; a non-transient migrator failure fails them at
 // once.
 func TestSchemaGate(t *testing.T) {
-	cfg, pool := poolAt(t, "postgresql://bot:pw@"+closedPort(t)+"/p1001?connect_timeout=1")
+	cfg, pool := poolAt(t, "postgresql://bot:pw@"+fakepg.ClosedAddr(t)+"/p1001?connect_timeout=1")
 	p := fastPolicy()
 	p.Budget = 200 * time.Millisecond
 	x, err := resilience.New(p, resilience.WithAddr(cfg.Addr))
