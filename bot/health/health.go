@@ -1,7 +1,8 @@
 // Package health tracks what the bot knows about its database, for /readyz
 // and metrics, without ever querying it: it listens to the retry layer's
-// events (calls and the circuit breaker's state) and to the migrator. A readiness probe that queried the database
-// would wait (or fail) exactly when the bot is designed to keep serving.
+// events (finished calls, the circuit breaker's state) and to the migrator.
+// A readiness probe that queried the database would wait (or fail) exactly
+// when the bot is designed to keep serving.
 package health
 
 import (
