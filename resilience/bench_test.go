@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/p1001/p1001/internal/fakepg"
 )
 
 // The healthy-path overhead of the wrapper: the same fn bare and through
@@ -39,8 +41,8 @@ func BenchmarkDo_Wrapped(b *testing.B) {
 
 // A real simple-protocol query over loopback to the in-process fake server.
 func benchConn(b *testing.B) *pgx.Conn {
-	f := newFakePG(b, nil, func(string) reply { return reply{rows: []string{"be nice"}} })
-	conn, err := pgx.Connect(context.Background(), f.dsn())
+	f := fakepg.Start(b, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Text("be nice") }})
+	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,45 +56,112 @@ func nonTransient(code Code, reason string, connecting bool) Classification {
 	return Classification{Code: code, Reason: reason, Connection: true, NotSent: connecting, NonTransient: true}
 }
 
-// PoolerMessages lists the lower-case message fragments Classify matches for
-// poolers (PgBouncer, Supavisor) that report availability problems without a
-// useful SQLSTATE (they send 08P01 or XX000, or close the socket after a
-// plain message). The first match wins.
+// PoolerMessages is the one table of poolers' (PgBouncer's, Supavisor's)
+// wordings. Classify matches it for messages without a useful SQLSTATE
+// (08P01, XX000 or none, or the socket closed after a plain message): the
+// first entry whose fragments all appear, case-insensitively, with a
+// verdict (Class) wins. The doctor (bot/doctor) names the entries that carry
+// Advice in its report, with that advice, so the bot and the doctor read a
+// pooler's words the same way.
 var PoolerMessages = []PoolerMessage{
 	// PgBouncer
-	{"no more connections allowed", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max_client_conn reached", Connection: true, NotSent: true}},
-	{"server login has been failing", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot log in to the server", Connection: true, NotSent: true}},
-	{"pgbouncer cannot connect to server", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot connect to the server", Connection: true, NotSent: true}},
-	{"query_wait_timeout", Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler timed out waiting for a server connection", Connection: true, NotSent: true}},
-	{"client_login_timeout", Classification{Retryable: true, Code: CodeTimeout, Reason: "pooler login timed out", Connection: true, NotSent: true}},
-	{"server conn crashed", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
-	{"server_idle_timeout", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler closed an idle connection", Connection: true}},
-	// Supavisor
-	{"unable to check out", Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
-	{"checkout timeout", Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
-	{"max client connections reached", Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max client connections reached", Connection: true, NotSent: true}},
-	{"too many clients already", Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many clients", Connection: true, NotSent: true}},
-	{"dbhandler exited", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
-	{"db_termination", Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
-	{"tenant or user not found", nonTransient(CodeAuthFailed, "pooler does not know this tenant/user (check the user name)", true)},
-	{"(enotfound)", nonTransient(CodeAuthFailed, "pooler does not know this tenant/user (check the user name)", true)},
-	{"(ecircuitbreaker)", nonTransient(CodeAuthFailed, "pooler blocks new connections after too many authentication failures", true)},
+	{Fragments: []string{"no more connections allowed"}, Pooler: pgBouncer,
+		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max_client_conn reached", Connection: true, NotSent: true}},
+	{Fragments: []string{"server login has been failing"}, Pooler: pgBouncer,
+		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot log in to the server", Connection: true, NotSent: true}},
+	{Fragments: []string{"pgbouncer cannot connect to server"}, Pooler: pgBouncer,
+		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot connect to the server", Connection: true, NotSent: true}},
+	{Fragments: []string{"query_wait_timeout"}, Pooler: pgBouncer,
+		Class: Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler timed out waiting for a server connection", Connection: true, NotSent: true}},
+	{Fragments: []string{"client_login_timeout"}, Pooler: pgBouncer,
+		Class: Classification{Retryable: true, Code: CodeTimeout, Reason: "pooler login timed out", Connection: true, NotSent: true}},
+	{Fragments: []string{"server conn crashed"}, Pooler: pgBouncer,
+		Class: Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
+	{Fragments: []string{"server_idle_timeout"}, Pooler: pgBouncer,
+		Class: Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler closed an idle connection", Connection: true}},
+	// Supavisor (its wording: test/integration/proxy_test.exs in
+	// supabase/supavisor). It sends its refusals as FATAL XX000 with an
+	// "(ECODE)" prefix.
+	{Fragments: []string{"unable to check out"}, Pooler: supavisor,
+		Class: Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
+	{Fragments: []string{"checkout timeout"}, Pooler: supavisor,
+		Class: Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
+	{Fragments: []string{"max client connections reached"}, Pooler: supavisor, Name: "max client connections reached",
+		Class:  Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max client connections reached", Connection: true, NotSent: true},
+		Advice: "Is the connection pool full? The pooler refuses new clients for this project: lower connection_limit per instance, count your instances (each has its own pool), and look for leaked connections."},
+	{Fragments: []string{"max clients reached in session mode"}, Pooler: supavisor, Name: "max clients reached in session mode",
+		Advice: "Session mode (the pooler on port 5432) gives each client its own server connection, up to pool_size: use transaction mode (port 6543, pgbouncer=true), as the runbook says."},
+	{Fragments: []string{"too many clients already"}, Pooler: supavisor,
+		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many clients", Connection: true, NotSent: true}},
+	{Fragments: []string{"dbhandler exited"}, Pooler: supavisor,
+		Class: Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
+	{Fragments: []string{"db_termination"}, Pooler: supavisor,
+		Class: Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
+	// Older Supavisor releases said "Tenant or user not found", newer ones
+	// "(ENOTFOUND) tenant/user ... not found".
+	{Fragments: []string{"tenant or user not found"}, Pooler: supavisor, Name: "tenant/user not found",
+		Class:  nonTransient(CodeAuthFailed, "pooler does not know this tenant/user (check the user name)", true),
+		Advice: tenantAdvice},
+	{Fragments: []string{"(enotfound)"}, Pooler: supavisor, Name: "tenant/user not found",
+		Class:  nonTransient(CodeAuthFailed, "pooler does not know this tenant/user (check the user name)", true),
+		Advice: tenantAdvice},
+	// ECIRCUITBREAKER: after repeated authentication failures, or repeated
+	// failures to reach the database. Both are non-transient for the bot.
+	{Fragments: []string{"(ecircuitbreaker)", "too many authentication failures"}, Pooler: supavisor, Name: "too many authentication failures",
+		Class:  nonTransient(CodeAuthFailed, "pooler blocks new connections after too many authentication failures", true),
+		Advice: "Supavisor blocks new connections after repeated wrong passwords: fix the password (Settings > Database), then wait; every retry with the old one extends the block."},
+	{Fragments: []string{"(ecircuitbreaker)"}, Pooler: supavisor, Name: "circuit breaker open",
+		Class:  nonTransient(CodeAuthFailed, "pooler blocks new connections after too many authentication failures", true),
+		Advice: "Supavisor blocks new connections after repeated failures to reach the database: check that the project is not paused and the database is up, then wait; retries extend the block."},
+	{Fragments: []string{"(emaxpoolsreached)"}, Pooler: supavisor, Name: "max pools reached",
+		Advice: "Supavisor has reached its pool count for this project: fewer distinct users/databases/search_paths."},
+	{Fragments: []string{"(einvaliduserinfo)"}, Pooler: supavisor, Name: "invalid user or database name",
+		Advice: "The user or database name has characters the pooler rejects: percent-encode them in the URL."},
 	// A login refused by the server and relayed by PgBouncer arrives as
 	// 08P01 with the server's words, not as 28P01/3D000: the same
 	// non-transient causes, which retrying through the pooler would turn
 	// into the authentication storm that gets a project blocked.
-	{"sasl authentication failed", nonTransient(CodeAuthFailed, "authentication failed", true)},
-	{"password authentication failed", nonTransient(CodeAuthFailed, "authentication failed", true)},
-	{"no such user", nonTransient(CodeAuthFailed, "pooler does not know this user", true)},
-	{"no such database", nonTransient(CodeDBMissing, "pooler does not know this database", true)},
-	{"role \"", nonTransient(CodeAuthFailed, "role does not exist", true)}, // role "x" does not exist
-	{"database \"", nonTransient(CodeDBMissing, "database does not exist", true)},
+	{Fragments: []string{"sasl authentication failed"}, Pooler: pgBouncer, Class: nonTransient(CodeAuthFailed, "authentication failed", true)},
+	{Fragments: []string{"password authentication failed"}, Pooler: pgBouncer, Class: nonTransient(CodeAuthFailed, "authentication failed", true)},
+	{Fragments: []string{"no such user"}, Pooler: pgBouncer, Class: nonTransient(CodeAuthFailed, "pooler does not know this user", true)},
+	{Fragments: []string{"no such database"}, Pooler: pgBouncer, Class: nonTransient(CodeDBMissing, "pooler does not know this database", true)},
+	{Fragments: []string{"role \""}, Pooler: pgBouncer, Class: nonTransient(CodeAuthFailed, "role does not exist", true)}, // role "x" does not exist
+	{Fragments: []string{"database \""}, Pooler: pgBouncer, Class: nonTransient(CodeDBMissing, "database does not exist", true)},
 }
 
-// PoolerMessage maps a lower-case message fragment to a classification.
+const (
+	pgBouncer = "PgBouncer"
+	supavisor = "Supavisor"
+
+	tenantAdvice = "The pooler does not know this tenant: on Supabase's pooler the user is postgres.<project-ref> (not postgres), and the host must be your project's region (aws-0-<region>.pooler.supabase.com)."
+)
+
+// PoolerMessage is one wording of a pooler.
 type PoolerMessage struct {
-	Fragment string
-	Class    Classification
+	// Fragments must all appear in the message (lower case).
+	Fragments []string
+	// Pooler is who says it ("PgBouncer", "Supavisor").
+	Pooler string
+	// Class is Classify's verdict. The zero Classification leaves the
+	// message to its SQLSTATE: the entry only names it for a person.
+	Class Classification
+	// Name and Advice are for a person (the doctor): what the pooler
+	// means, in short, and what to do about it. Advice is "" when the
+	// advice for Class.Code says it all.
+	Name   string
+	Advice string
+}
+
+// Matches reports whether msg (any case) holds every fragment.
+func (pm PoolerMessage) Matches(msg string) bool { return pm.matchesLower(strings.ToLower(msg)) }
+
+func (pm PoolerMessage) matchesLower(msg string) bool {
+	for _, f := range pm.Fragments {
+		if !strings.Contains(msg, f) {
+			return false
+		}
+	}
+	return len(pm.Fragments) > 0
 }
 
 // Classify tells whether err is worth retrying and which Prisma code it maps to.
@@ -104,15 +171,19 @@ func Classify(err error) Classification {
 	if err == nil {
 		return Classification{}
 	}
-	// A caller's cancellation beats everything: pgx wraps it in a ConnectError
-	// or a timeout error, and it must never look like an outage.
-	if errors.Is(err, context.Canceled) {
-		return Classification{Reason: "canceled by caller", Canceled: true}
-	}
 	var done *Error
 	if errors.As(err, &done) {
-		// Already went through an Executor: keep its verdict, do not retry again.
-		return Classification{Code: done.Code, Reason: done.Reason, Connection: done.Code == CodeUnreachable}
+		// Already went through an Executor: its verdict, which may differ
+		// from its cause's (a breaker rejection, a spent budget), but not
+		// retryable: the policy's attempts are spent.
+		c := done.Classification
+		c.Retryable = false
+		return c
+	}
+	// A caller's cancellation beats everything else: pgx wraps it in a
+	// ConnectError or a timeout error, and it must never look like an outage.
+	if errors.Is(err, context.Canceled) {
+		return Classification{Reason: "canceled by caller", Canceled: true}
 	}
 	var ce *pgconn.ConnectError
 	connecting := errors.As(err, &ce)
@@ -258,7 +329,7 @@ func classifyMessage(err error, pgErr *pgconn.PgError) (Classification, bool) {
 	}
 	msg = strings.ToLower(msg)
 	for _, pm := range PoolerMessages {
-		if strings.Contains(msg, pm.Fragment) {
+		if pm.Class != (Classification{}) && pm.matchesLower(msg) {
 			return pm.Class, true
 		}
 	}

@@ -25,7 +25,12 @@
 // several times. Every failed call returns a *Error, whose Error() starts
 // with the code and the host:port ("P1001: Can't reach database server at
 // toxiproxy:6543: connection refused (3 attempts)") and never contains the
-// password; Unwrap gives the pgx error.
+// password; Unwrap gives the pgx error. Its embedded Classification is the
+// Executor's verdict on the call (Code, Reason, Connection, NotSent,
+// NonTransient, ...), the one the breaker counted: read it from the Error
+// rather than classifying the cause again, which cannot know about a
+// breaker rejection or a spent budget. Classify of an *Error returns that
+// verdict, never Retryable.
 //
 // # Defaults and environment
 //

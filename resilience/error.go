@@ -15,12 +15,17 @@ import (
 var ErrCircuitOpen = circuitbreaker.ErrOpen
 
 // Error is what every failed call through the Executor returns (errors.As-able).
+//
+// The embedded Classification is the Executor's verdict on the call (Code,
+// Reason, Connection, NotSent, ...), the one it fed the breaker with: callers
+// read it from here instead of classifying the cause again. Retryable is the
+// verdict on the last attempt (a later call may succeed), not an invitation
+// to retry: the Executor already spent the policy's attempts.
 type Error struct {
-	Code     Code
+	Classification
 	Op       string // e.g. "getCustomPrompt"
 	Addr     string // host:port, never credentials
 	Attempts int
-	Reason   string
 	Err      error // cause
 	// Elapsed is the wall time of the whole call (used by P1008's wording).
 	Elapsed time.Duration

@@ -18,18 +18,18 @@ func TestErrorText(t *testing.T) {
 		err  *Error
 		want string
 	}{
-		{&Error{Code: CodeUnreachable, Addr: "toxiproxy:6543"}, "P1001: Can't reach database server at toxiproxy:6543"},
-		{&Error{Code: CodeUnreachable, Addr: "toxiproxy:6543", Reason: "connection refused", Attempts: 3, Err: cause},
+		{&Error{Classification: Classification{Code: CodeUnreachable}, Addr: "toxiproxy:6543"}, "P1001: Can't reach database server at toxiproxy:6543"},
+		{&Error{Classification: Classification{Code: CodeUnreachable, Reason: "connection refused"}, Addr: "toxiproxy:6543", Attempts: 3, Err: cause},
 			"P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"},
-		{&Error{Code: CodeAuthFailed, Addr: "db:5432", Err: cause}, "P1000: Authentication failed against database server at db:5432"},
-		{&Error{Code: CodeTimeout, Addr: "db:5432"}, "P1002: The database server at db:5432 was reached but timed out"},
-		{&Error{Code: CodeDBMissing, Addr: "db:5432", Reason: "database does not exist"}, "P1003: Database does not exist at the database server at db:5432: database does not exist"},
-		{&Error{Code: CodeTLS, Addr: "db:5432", Reason: "server refused TLS, which sslmode requires"}, "P1011: Error opening a TLS connection to the database server at db:5432: server refused TLS, which sslmode requires"},
-		{&Error{Code: CodeOpTimeout, Elapsed: 5 * time.Second}, "P1008: Operations timed out after 5s"},
-		{&Error{Code: CodeConnClosed}, "P1017: Server has closed the connection"},
-		{&Error{Code: CodePoolTimeout}, "P2024: Timed out fetching a new connection from the connection pool"},
-		{&Error{Code: CodeConflict}, "P2034: Transaction failed due to a write conflict or a deadlock"},
-		{&Error{Op: "insertMessage", Reason: "integrity constraint violation", Err: cause},
+		{&Error{Classification: Classification{Code: CodeAuthFailed}, Addr: "db:5432", Err: cause}, "P1000: Authentication failed against database server at db:5432"},
+		{&Error{Classification: Classification{Code: CodeTimeout}, Addr: "db:5432"}, "P1002: The database server at db:5432 was reached but timed out"},
+		{&Error{Classification: Classification{Code: CodeDBMissing, Reason: "database does not exist"}, Addr: "db:5432"}, "P1003: Database does not exist at the database server at db:5432: database does not exist"},
+		{&Error{Classification: Classification{Code: CodeTLS, Reason: "server refused TLS, which sslmode requires"}, Addr: "db:5432"}, "P1011: Error opening a TLS connection to the database server at db:5432: server refused TLS, which sslmode requires"},
+		{&Error{Classification: Classification{Code: CodeOpTimeout}, Elapsed: 5 * time.Second}, "P1008: Operations timed out after 5s"},
+		{&Error{Classification: Classification{Code: CodeConnClosed}}, "P1017: Server has closed the connection"},
+		{&Error{Classification: Classification{Code: CodePoolTimeout}}, "P2024: Timed out fetching a new connection from the connection pool"},
+		{&Error{Classification: Classification{Code: CodeConflict}}, "P2034: Transaction failed due to a write conflict or a deadlock"},
+		{&Error{Classification: Classification{Reason: "integrity constraint violation"}, Op: "insertMessage", Err: cause},
 			"database error in insertMessage: integrity constraint violation: dial postgres://app:xxxxx@db:5432/x: refused"},
 	}
 	for _, tc := range cases {
@@ -40,7 +40,7 @@ func TestErrorText(t *testing.T) {
 			t.Errorf("Error() leaks the password: %q", tc.err.Error())
 		}
 	}
-	wrapped := fmt.Errorf("handler: %w", &Error{Code: CodeUnreachable, Err: io.EOF})
+	wrapped := fmt.Errorf("handler: %w", &Error{Classification: Classification{Code: CodeUnreachable}, Err: io.EOF})
 	var e *Error
 	if !errors.As(wrapped, &e) || e.Code != CodeUnreachable || !errors.Is(wrapped, io.EOF) {
 		t.Error("errors.As / Unwrap do not work through wrapping")
@@ -168,7 +168,7 @@ func FuzzClassify(f *testing.F) {
 				err = errors.Join(io.ErrUnexpectedEOF, errors.New(m))
 			}
 			c := Classify(err) // must not panic
-			return c, (&Error{Code: c.Code, Reason: c.Reason, Err: err, Op: "op", Addr: "db:5432"}).Error()
+			return c, (&Error{Classification: c, Err: err, Op: "op", Addr: "db:5432"}).Error()
 		}
 		c, text := build(pw)
 		if c.Retryable && c.Code == "" {

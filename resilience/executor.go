@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,9 @@ type Executor struct {
 	// cause (P1000, ...) under its own code, since "can't reach" would send
 	// the reader after the network instead of the password.
 	lastFailure atomic.Pointer[Classification]
+
+	stateMu  sync.Mutex
+	reported string // the breaker state last reported to the observers
 }
 
 // errAttemptTimeout is the cause set on an attempt's context when the
@@ -95,7 +99,7 @@ func New(p Policy, opts ...Option) (*Executor, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	x := &Executor{policy: p, addr: o.addr}
+	x := &Executor{policy: p, addr: o.addr, reported: stateClosed}
 	switch len(o.observers) {
 	case 0:
 	case 1:
@@ -135,11 +139,7 @@ func New(p Policy, opts ...Option) (*Executor, error) {
 			WithFailureThreshold(b.FailureThreshold).
 			WithSuccessThreshold(b.SuccessThreshold).
 			WithDelay(b.Delay).
-			OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-				if x.observer != nil {
-					x.observer.Observe(Event{Kind: EventBreakerStateChanged, State: stateName(e.NewState), Code: CodeUnreachable})
-				}
-			}).
+			OnStateChanged(func(circuitbreaker.StateChangedEvent) { x.reportBreakerState() }).
 			Build()
 	}
 	return x, nil
@@ -155,6 +155,25 @@ func (x *Executor) BreakerState() string {
 		return stateClosed
 	}
 	return stateName(x.breaker.State())
+}
+
+// reportBreakerState tells the observers the breaker's state, so that they
+// can follow it from events alone (the health tracker does). failsafe-go
+// calls the listener after releasing its lock, so two transitions close
+// together could be reported out of order; reading the state under stateMu
+// and skipping repeats makes the last report always the current state. In
+// the usual case each transition is reported once, with its new state.
+func (x *Executor) reportBreakerState() {
+	x.stateMu.Lock()
+	defer x.stateMu.Unlock()
+	s := stateName(x.breaker.State())
+	if s == x.reported {
+		return
+	}
+	x.reported = s
+	if x.observer != nil {
+		x.observer.Observe(Event{Kind: EventBreakerStateChanged, State: s, Code: CodeUnreachable})
+	}
 }
 
 func stateName(s circuitbreaker.State) string {
@@ -214,13 +233,15 @@ func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 	}
 	if x.breaker != nil {
 		if c.permit = x.breaker.TryAcquirePermit(); !c.permit {
-			code, reason := CodeUnreachable, "circuit breaker open, failing fast"
+			// fn was not called, so nothing was sent.
+			v := Classification{Retryable: true, Code: CodeUnreachable, Reason: "circuit breaker open, failing fast", Connection: true, NotSent: true}
 			if last := x.lastFailure.Load(); last != nil && last.NonTransient {
-				code, reason = last.Code, "circuit breaker open after "+last.Reason+", failing fast"
+				v = Classification{Code: last.Code, Reason: "circuit breaker open after " + last.Reason + ", failing fast",
+					Connection: true, NotSent: true, NonTransient: true}
 			}
-			c.emit(Event{Kind: EventRejected, Code: code, Err: ErrCircuitOpen})
-			return Result{Elapsed: time.Since(c.start)}, &Error{Code: code, Op: op.Name, Addr: x.addr,
-				Reason: reason, Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
+			c.emit(Event{Kind: EventRejected, Code: v.Code, Err: ErrCircuitOpen})
+			return Result{Elapsed: time.Since(c.start)}, &Error{Classification: v, Op: op.Name, Addr: x.addr,
+				Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
 		}
 	}
 	err := failsafe.With(x.policies...).WithContext(ctx).RunWithExecution(c.attempt)
@@ -348,6 +369,9 @@ func (c *call) finish(err error) (Result, error) {
 		}
 		final.Reason = "budget " + c.x.policy.Budget.String() + " spent" + prefixed(final.Reason)
 	}
+	if c.attempts == 0 {
+		final.NotSent = true // fn never ran
+	}
 
 	if b != nil {
 		switch {
@@ -367,7 +391,7 @@ func (c *call) finish(err error) (Result, error) {
 			c.x.lastFailure.Store(nil)
 		}
 	}
-	e := &Error{Code: final.Code, Op: c.op.Name, Addr: c.x.addr, Attempts: c.attempts, Reason: final.Reason, Err: cause, Elapsed: res.Elapsed}
+	e := &Error{Classification: final, Op: c.op.Name, Addr: c.x.addr, Attempts: c.attempts, Err: cause, Elapsed: res.Elapsed}
 	c.emit(Event{Kind: EventGaveUp, Attempt: c.attempts, Code: final.Code, Err: cause})
 	return res, e
 }

@@ -3,13 +3,19 @@ package resilience
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/p1001/p1001/internal/fakepg"
 )
 
 // recorder is an Observer that keeps every event.
@@ -60,7 +66,7 @@ func newExec(t *testing.T, p Policy, opts ...Option) (*Executor, *recorder) {
 // refusedErr is one real connect-refused error, reused by fakes of fn.
 func refusedErr(t *testing.T) error {
 	t.Helper()
-	return connectErr(t, context.Background(), dsnFor(closedAddr(t)), nil)
+	return connectErr(t, context.Background(), dsnFor(fakepg.ClosedAddr(t)), nil)
 }
 
 func asError(t *testing.T, err error) *Error {
@@ -135,7 +141,7 @@ func TestDoHealthyPathSingleAttempt(t *testing.T) {
 
 func TestDoNonRetryableStopsAtOnce(t *testing.T) {
 	x, rec := newExec(t, shortPolicy())
-	dup := queryErr(t, context.Background(), reply{err: pgErr("23505", "duplicate key value violates unique constraint")})
+	dup := queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("23505", "duplicate key value violates unique constraint")})
 	var calls atomic.Int32
 	_, err := x.Do(context.Background(), Op{Name: "insert", Kind: Write}, func(context.Context) error {
 		calls.Add(1)
@@ -152,8 +158,8 @@ func TestDoNonRetryableStopsAtOnce(t *testing.T) {
 
 func TestWriteRetryRule(t *testing.T) {
 	refused := refusedErr(t) // NotSent
-	closedMidQuery := queryErr(t, context.Background(), reply{close: true})
-	conflict := queryErr(t, context.Background(), reply{err: pgErr("40001", "could not serialize access")})
+	closedMidQuery := queryErr(t, context.Background(), fakepg.Reply{Close: true})
+	conflict := queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("40001", "could not serialize access")})
 	cases := []struct {
 		name string
 		op   Op
@@ -281,8 +287,8 @@ func TestBudgetCutsAHangingAttempt(t *testing.T) {
 	p.AttemptTimeout = 0 // only the budget bounds the attempt
 	p.Budget = 80 * time.Millisecond
 	x, _ := newExec(t, p)
-	f := newFakePG(t, nil, func(string) reply { return reply{hang: true} })
-	conn, err := pgx.Connect(context.Background(), f.dsn())
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Reply{Hang: true} }})
+	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,11 +310,11 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 	p := shortPolicy()
 	p.AttemptTimeout = 50 * time.Millisecond
 	x, _ := newExec(t, p)
-	f := newFakePG(t, nil, func(string) reply { return reply{hang: true} })
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Reply{Hang: true} }})
 	var calls atomic.Int32
 	res, err := x.Do(context.Background(), Op{Name: "r"}, func(ctx context.Context) error {
 		calls.Add(1)
-		conn, err := pgx.Connect(ctx, f.dsn())
+		conn, err := pgx.Connect(ctx, fakeDSN(f))
 		if err != nil {
 			return err
 		}
@@ -362,7 +368,7 @@ func TestCanceledContextStopsAtOnce(t *testing.T) {
 		var calls atomic.Int32
 		res, err := x.Do(ctx, Op{Name: "r"}, func(ctx context.Context) error {
 			calls.Add(1)
-			return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+			return connectErr(t, ctx, dsnFor(fakepg.Silent(t)), nil)
 		})
 		checkCanceled(t, x, res, err, calls.Load())
 	})
@@ -464,7 +470,7 @@ func TestBreakerFailedProbeReopens(t *testing.T) {
 }
 
 func TestBreakerIgnoresNonConnectionErrors(t *testing.T) {
-	dup := queryErr(t, context.Background(), reply{err: pgErr("23505", "duplicate key")})
+	dup := queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("23505", "duplicate key")})
 	x, _ := newExec(t, breakerPolicy())
 	for range 5 {
 		x.Do(context.Background(), Op{}, func(context.Context) error { return dup })
@@ -477,16 +483,16 @@ func TestBreakerIgnoresNonConnectionErrors(t *testing.T) {
 func TestTxRerunsWholeTransactionOnConflict(t *testing.T) {
 	var updates atomic.Int32
 	conflicts := int32(1)
-	f := newFakePG(t, nil, func(sql string) reply {
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(sql string) fakepg.Reply {
 		if strings.HasPrefix(sql, "update") {
 			if updates.Add(1) <= conflicts {
-				return reply{err: pgErr("40001", "could not serialize access due to concurrent update")}
+				return fakepg.Reply{Err: fakepg.Error("40001", "could not serialize access due to concurrent update")}
 			}
-			return reply{tag: "UPDATE 1"}
+			return fakepg.Reply{Tag: "UPDATE 1"}
 		}
-		return reply{rows: []string{"1"}}
-	})
-	conn, err := pgx.Connect(context.Background(), f.dsn())
+		return fakepg.Text("1")
+	}})
+	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,8 +524,8 @@ func TestTxRerunsWholeTransactionOnConflict(t *testing.T) {
 }
 
 func TestQueryAgainstFakeServer(t *testing.T) {
-	f := newFakePG(t, nil, func(string) reply { return reply{rows: []string{"be nice"}} })
-	conn, err := pgx.Connect(context.Background(), f.dsn())
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Text("be nice") }})
+	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,7 +558,7 @@ func TestCallerDeadlineIsP1008NotCounted(t *testing.T) {
 	var calls atomic.Int32
 	_, err := x.Do(ctx, Op{Name: "r"}, func(ctx context.Context) error {
 		calls.Add(1)
-		return connectErr(t, ctx, dsnFor(silentListener(t)), nil)
+		return connectErr(t, ctx, dsnFor(fakepg.Silent(t)), nil)
 	})
 	e := asError(t, err)
 	if e.Code != CodeOpTimeout || calls.Load() != 1 || !errors.Is(err, context.DeadlineExceeded) {
@@ -568,7 +574,7 @@ func TestCallerDeadlineIsP1008NotCounted(t *testing.T) {
 // breaker fails the next calls fast under the password's code, not P1001,
 // until a call succeeds.
 func TestNonTransientFailuresAreTriedOnceAndOpenTheBreaker(t *testing.T) {
-	authErr := startupErr(t, fatalErr("28P01", `password authentication failed for user "app"`))
+	authErr := startupErr(t, fakepg.Fatal("28P01", `password authentication failed for user "app"`))
 	p := breakerPolicy()
 	p.MaxAttempts = 3
 	p.Breaker.FailureThreshold = 1
@@ -611,5 +617,81 @@ func TestNonTransientFailuresAreTriedOnceAndOpenTheBreaker(t *testing.T) {
 	x.Do(context.Background(), Op{}, func(context.Context) error { return refused })
 	if _, err := x.Do(context.Background(), Op{}, fail); asError(t, err).Code != CodeUnreachable {
 		t.Errorf("after an outage the open breaker says %s, want P1001", asError(t, err).Code)
+	}
+}
+
+// TestErrorCarriesTheVerdict: on every way a call can fail, the *Error
+// carries the Executor's verdict, the one the breaker was fed, and
+// Classify reads the same verdict back from it. Paths where the verdict is
+// the Executor's own (a breaker rejection, a spent budget, an attempt or a
+// caller timeout) say whether anything was sent and whether it counts as a
+// connection failure.
+func TestErrorCarriesTheVerdict(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	authErr := &pgconn.PgError{Severity: "FATAL", Code: "28P01", Message: "password authentication failed"}
+	hang := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	fail := func(err error) func(context.Context) error { return func(context.Context) error { return err } }
+	policy := func(edit func(*Policy)) Policy {
+		p := shortPolicy()
+		p.Budget, p.AttemptTimeout = 0, 0
+		if edit != nil {
+			edit(&p)
+		}
+		return p
+	}
+	withBreaker := func(p *Policy) {
+		p.Breaker = BreakerSettings{Enabled: true, FailureThreshold: 1, Delay: time.Minute, SuccessThreshold: 1}
+	}
+	tests := []struct {
+		name string
+		p    Policy
+		// before runs first on the same Executor (to open its breaker).
+		before  func(context.Context) error
+		op      Op
+		fn      func(context.Context) error
+		timeout time.Duration // the caller's deadline; 0: none
+		want    Classification
+		attempt int
+	}{
+		{name: "gave up on a refused server", p: policy(nil), fn: fail(refused),
+			want: Classification{Retryable: true, Code: CodeUnreachable, Connection: true, NotSent: true}, attempt: 3},
+		{name: "a write cut after it was sent", p: policy(nil), op: Op{Kind: Write}, fn: fail(io.ErrUnexpectedEOF),
+			want: Classification{Retryable: true, Code: CodeConnClosed, Connection: true}, attempt: 1},
+		{name: "not an availability error", p: policy(nil), fn: fail(&pgconn.PgError{Code: "23505"}), attempt: 1},
+		{name: "breaker open: failing fast, nothing sent", p: policy(withBreaker), before: fail(refused), fn: fail(refused),
+			want: Classification{Retryable: true, Code: CodeUnreachable, Connection: true, NotSent: true}},
+		{name: "breaker open after a wrong password: its code, non-transient", p: policy(withBreaker), before: fail(authErr), fn: fail(authErr),
+			want: Classification{Code: CodeAuthFailed, Connection: true, NotSent: true, NonTransient: true}},
+		{name: "budget spent before any attempt finished", p: policy(func(p *Policy) { p.Budget = 30 * time.Millisecond }), fn: hang,
+			want: Classification{Code: CodeOpTimeout, Connection: true}, attempt: 1},
+		{name: "every attempt timed out", p: policy(func(p *Policy) { p.AttemptTimeout, p.MaxAttempts = 10*time.Millisecond, 2 }), fn: hang,
+			want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}, attempt: 2},
+		{name: "the caller's deadline", p: policy(nil), fn: hang, timeout: 20 * time.Millisecond,
+			want: Classification{Code: CodeOpTimeout, Canceled: true}, attempt: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, _ := newExec(t, tt.p)
+			if tt.before != nil {
+				x.Do(context.Background(), Op{}, tt.before)
+			}
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			_, err := x.Do(ctx, tt.op, tt.fn)
+			e := asError(t, err)
+			got := e.Classification
+			if got.Reason == "" && got.Code != "" {
+				t.Errorf("verdict %+v has no reason", got)
+			}
+			got.Reason = ""
+			if got != tt.want || e.Attempts != tt.attempt {
+				t.Errorf("verdict %+v after %d attempts\nwant    %+v after %d", got, e.Attempts, tt.want, tt.attempt)
+			}
+			checkAgrees(t, e)
+		})
 	}
 }

@@ -74,13 +74,10 @@ type resetter interface{ Reset() }
 // attempts would spend themselves on them, each another P1017, instead of
 // reconnecting: a lookup could give up without ever trying a new
 // connection. Connections in use are closed when they are released.
-func resetOnBrokenConn(pool func() resetter) resilience.Observer {
+func resetOnBrokenConn(pool resetter) resilience.Observer {
 	return resilience.ObserverFunc(func(e resilience.Event) {
-		if e.Kind != resilience.EventAttemptFailed || e.Code != resilience.CodeConnClosed {
-			return
-		}
-		if p := pool(); p != nil {
-			p.Reset()
+		if e.Kind == resilience.EventAttemptFailed && e.Code == resilience.CodeConnClosed {
+			pool.Reset()
 		}
 	})
 }
@@ -113,9 +110,9 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	})
 	rt.Metrics.RegisterOutbox(rt.Outbox)
 
-	var breaker func() string
+	// The tracker follows the executor's events, the breaker's state
+	// included, so it needs nothing from the executor.
 	rt.Tracker = health.New(health.Options{
-		Breaker:   func() string { return breaker() },
 		OnRecover: rt.Outbox.Kick, // flush the message log as soon as the database answers again
 	})
 	rt.Metrics.RegisterHealth(rt.Tracker)
@@ -124,30 +121,23 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	var pool *pgxpool.Pool // set below; the executor's observers need it
+	// pgxpool connects lazily (MinConns is 0): this succeeds with the database down.
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.DB.Pool)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL=%s: %w", cfg.DB.Redacted, err)
+	}
 	x, err := resilience.New(cfg.Retry,
 		resilience.WithAddr(cfg.DB.Addr),
 		resilience.WithObserver(resilience.NewSlogObserver(log)),
 		resilience.WithObserver(promObs),
 		resilience.WithObserver(rt.Tracker),
-		resilience.WithObserver(resetOnBrokenConn(func() resetter {
-			if pool == nil { // a nil *pgxpool.Pool is not a nil resetter
-				return nil
-			}
-			return pool
-		})),
+		resilience.WithObserver(resetOnBrokenConn(pool)),
 	)
 	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("retry policy: %w", err)
 	}
 	rt.Executor = x
-	breaker = x.BreakerState
-
-	// pgxpool connects lazily (MinConns is 0): this succeeds with the database down.
-	pool, err = pgxpool.NewWithConfig(context.Background(), cfg.DB.Pool)
-	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL=%s: %w", cfg.DB.Redacted, err)
-	}
 	rt.Pool = pool
 	rt.Metrics.RegisterPool(pool)
 	// A request that needs the schema waits for the migrator, within one
@@ -263,7 +253,7 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 		failures++
 		lastKind = c.NonTransient
 		delay := migrateDelay(failures, c.NonTransient)
-		msg := describe(err, rt.Config.MigrateDB)
+		msg := describe(err, c, rt.Config.MigrateDB)
 		rt.Tracker.MigrationFailed(health.MigrationFailure{Code: string(c.Code), Cause: c.Reason, Error: msg,
 			NonTransient: c.NonTransient, RetryAt: time.Now().Add(delay)})
 		cause := string(c.Code) + " " + c.Reason
@@ -284,15 +274,14 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 	}
 }
 
-// describe formats a database error outside the Executor the same way the
-// Executor does ("P1001: Can't reach database server at host:port"), with
-// any DSN password redacted.
-func describe(err error, db *dburl.Config) string {
-	c := resilience.Classify(err)
+// describe formats a database error met outside the Executor, whose
+// classification is c, the same way the Executor does ("P1001: Can't reach
+// database server at host:port"), with any DSN password redacted.
+func describe(err error, c resilience.Classification, db *dburl.Config) string {
 	if c.Code == "" {
 		return resilience.RedactText(err.Error())
 	}
-	e := &resilience.Error{Code: c.Code, Op: "migrate", Addr: db.Addr, Reason: c.Reason, Err: err}
+	e := &resilience.Error{Classification: c, Op: "migrate", Addr: db.Addr, Err: err}
 	return resilience.RedactText(e.Error())
 }
 

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/p1001/p1001/bot/config"
 	"github.com/p1001/p1001/bot/health"
 	"github.com/p1001/p1001/bot/httpapi"
+	"github.com/p1001/p1001/internal/fakepg"
 	"github.com/p1001/p1001/resilience"
 )
 
@@ -47,12 +47,7 @@ func (s *syncBuffer) String() string {
 // listens, with a fast retry policy.
 func unreachableConfig(t *testing.T, extra map[string]string) config.Config {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fakepg.ClosedAddr(t)
 	vars := map[string]string{
 		"DATABASE_URL":             "postgresql://bot:hunter2secret@" + addr + "/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30",
 		"DB_RETRY_BASE_DELAY":      "1ms",
@@ -116,18 +111,24 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, cfg, log, "test", ln) }()
 
+	// The migrator's first attempt is refused at once; until it has
+	// failed a request would wait for the schema (bot/store tests that).
+	waitForMigrationFailure(t, base)
 	start := time.Now()
 	r := post(t, base, "c1", "hello")
 	want := httpapi.MessageResponse{Reply: "[You are a helpful assistant.] You said: hello", PromptSource: "default", Degraded: true, Attempts: 0, Code: "P1001"}
 	if r != want {
 		t.Errorf("reply = %+v, want %+v", r, want)
 	}
-	if took := time.Since(start); took < budget {
-		t.Errorf("the reply came after %v, before the budget (%v) for the schema was spent", took, budget)
-	}
+	start2 := time.Now()
 	r = post(t, base, "c1", "/setprompt You are a pirate.")
 	if !r.Degraded || !strings.HasPrefix(r.Reply, "Your prompt was NOT saved") {
 		t.Errorf("/setprompt with the database down = %+v", r)
+	}
+	for i, took := range []time.Duration{start2.Sub(start), time.Since(start2)} {
+		if took >= budget {
+			t.Errorf("reply %d came after %v: once the migrator has failed it must not wait out the budget (%v) for the schema", i+1, took, budget)
+		}
 	}
 
 	resp, err := http.Get(base + "/readyz")
@@ -188,6 +189,32 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	}
 	if strings.Contains(out, "relation") || strings.Contains(out, "DB_ERROR") || strings.Contains(out, "[DB Retry]") {
 		t.Error("a request reached the database before its schema")
+	}
+}
+
+// waitForMigrationFailure returns once /readyz names the migrator's
+// failure (migration_code), failing the test after 10 s.
+func waitForMigrationFailure(t *testing.T, base string) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snap health.Snapshot
+		err = json.NewDecoder(resp.Body).Decode(&snap)
+		resp.Body.Close()
+		if err == nil && snap.DB.MigrationCode != "" {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("/readyz never named a migration failure: %+v", snap.DB)
+		}
 	}
 }
 
@@ -324,14 +351,12 @@ func TestResetOnBrokenConn(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pool := &countingPool{}
-			resetOnBrokenConn(func() resetter { return pool }).Observe(tt.event)
+			resetOnBrokenConn(pool).Observe(tt.event)
 			if pool.resets != tt.want {
 				t.Errorf("%d resets, want %d", pool.resets, tt.want)
 			}
 		})
 	}
-	// Before the pool exists the observer must not panic.
-	resetOnBrokenConn(func() resetter { return nil }).Observe(resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeConnClosed})
 }
 
 // TestConnectTimeoutCapsAreIndependent: without MIGRATE_DATABASE_URL the
@@ -367,49 +392,13 @@ func TestConnectTimeoutCapsAreIndependent(t *testing.T) {
 	}
 }
 
-// authRefuser is a Postgres server that refuses every login with 28P01,
-// counting the logins it was asked for.
-type authRefuser struct {
-	addr   string
-	logins atomic.Int32
-}
-
-func newAuthRefuser(t *testing.T) *authRefuser {
+// newAuthRefuser is a Postgres server that refuses every login with 28P01;
+// its Sessions count the logins it was asked for.
+func newAuthRefuser(t *testing.T) *fakepg.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	a := &authRefuser{addr: ln.Addr().String()}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				be := pgproto3.NewBackend(c, c)
-				for {
-					msg, err := be.ReceiveStartupMessage()
-					if err != nil {
-						return
-					}
-					if _, ok := msg.(*pgproto3.StartupMessage); ok {
-						break
-					}
-					if _, err := c.Write([]byte{'N'}); err != nil { // no TLS
-						return
-					}
-				}
-				a.logins.Add(1)
-				be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "bot"`})
-				be.Flush()
-			}()
-		}
-	}()
-	return a
+	return fakepg.Start(t, &fakepg.Server{Login: func() *pgproto3.ErrorResponse {
+		return fakepg.Fatal("28P01", `password authentication failed for user "bot"`)
+	}})
 }
 
 // TestWrongPasswordIsNotAStorm: a wrong password is asked once, then the
@@ -417,7 +406,7 @@ func newAuthRefuser(t *testing.T) *authRefuser {
 func TestWrongPasswordIsNotAStorm(t *testing.T) {
 	srv := newAuthRefuser(t)
 	cfg := unreachableConfig(t, map[string]string{
-		"DATABASE_URL":       "postgresql://bot:hunter2secret@" + srv.addr + "/p1001?pgbouncer=true",
+		"DATABASE_URL":       "postgresql://bot:hunter2secret@" + srv.Addr() + "/p1001?pgbouncer=true",
 		"MIGRATE_ON_START":   "false", // the message path alone
 		"DB_BREAKER_ENABLED": "true",
 		"DB_BREAKER_DELAY":   "10s",
@@ -437,8 +426,12 @@ func TestWrongPasswordIsNotAStorm(t *testing.T) {
 			t.Fatalf("reply %d = %+v; want degraded P1000 after at most one attempt", i, r)
 		}
 	}
-	if n := srv.logins.Load(); n != 1 {
+	if n := srv.Sessions.Load(); n != 1 {
 		t.Errorf("the server was asked for %d logins by 50 messages, want 1", n)
+	}
+	// /readyz follows the breaker from the executor's events.
+	if got := rt.Tracker.Snapshot().DB.Breaker; got != "open" || got != rt.Executor.BreakerState() {
+		t.Errorf("/readyz breaker %q, executor %q; want both open", got, rt.Executor.BreakerState())
 	}
 }
 
@@ -448,7 +441,7 @@ func TestWrongPasswordIsNotAStorm(t *testing.T) {
 func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
 	srv := newAuthRefuser(t)
 	cfg := unreachableConfig(t, map[string]string{
-		"DATABASE_URL":    "postgresql://bot:hunter2secret@" + srv.addr + "/p1001?pgbouncer=true",
+		"DATABASE_URL":    "postgresql://bot:hunter2secret@" + srv.Addr() + "/p1001?pgbouncer=true",
 		"DB_RETRY_BUDGET": "200ms",
 	})
 	logs := &syncBuffer{}
@@ -464,7 +457,7 @@ func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Code == "P1001" && srv.logins.Load() == 0 {
+		if r.Code == "P1001" && srv.Sessions.Load() == 0 {
 			continue // the migrator's first attempt has not finished yet
 		}
 		if !r.Degraded || r.Code != "P1000" || r.Attempts != 0 || !strings.HasPrefix(r.Text, "Your prompt was NOT saved") {
@@ -474,7 +467,7 @@ func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
 	}
 	// Waits of at least 0.5 s, then 1 s, then 2 s: at most 3 attempts in
 	// 2.5 s (the transient backoff, from 125 ms, would allow 5).
-	if n := srv.logins.Load(); n < 1 || n > 3 {
+	if n := srv.Sessions.Load(); n < 1 || n > 3 {
 		t.Errorf("%d logins in 2.5 s; want 1 to 3", n)
 	}
 	if n := strings.Count(logs.String(), "[Migrate] schema not applied yet"); n != 1 {

@@ -15,6 +15,7 @@ import (
 	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/config"
 	"github.com/p1001/p1001/bot/store"
+	"github.com/p1001/p1001/resilience"
 )
 
 // Serve runs the HTTP server on ln until ctx is done, then shuts down
@@ -165,7 +166,7 @@ func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger, status bo
 	if status {
 		st, err := store.Status(ctx, db, log)
 		if err != nil {
-			return fmt.Errorf("%s (database %s)", describe(err, db), db.Redacted)
+			return fmt.Errorf("%s (database %s)", describe(err, resilience.Classify(err), db), db.Redacted)
 		}
 		for _, s := range st {
 			state := "pending"
@@ -178,7 +179,7 @@ func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger, status bo
 	}
 	applied, err := store.Migrate(ctx, db, log)
 	if err != nil {
-		return fmt.Errorf("%s (database %s)", describe(err, db), db.Redacted)
+		return fmt.Errorf("%s (database %s)", describe(err, resilience.Classify(err), db), db.Redacted)
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(out, "schema up to date")

@@ -36,12 +36,20 @@ const (
 	SourceDefault PromptSource = "default" // DEFAULT_PROMPT
 )
 
-// Store is the database side the handler needs. attempts is how many
-// attempts the call took through the retry layer.
+// Store is the database side the handler needs. Each call goes through
+// the retry layer and returns its resilience.Result (the attempts it
+// took), as resilience.Executor.Do does; a failed call returns a
+// *resilience.Error, whose verdict the handler reads.
 type Store interface {
-	GetPrompt(ctx context.Context, chatID string) (prompt string, found bool, attempts int, err error)
-	SetPrompt(ctx context.Context, chatID, prompt string) (attempts int, err error)
-	ResetPrompt(ctx context.Context, chatID string) (attempts int, err error)
+	GetPrompt(ctx context.Context, chatID string) (StoredPrompt, resilience.Result, error)
+	SetPrompt(ctx context.Context, chatID, prompt string) (resilience.Result, error)
+	ResetPrompt(ctx context.Context, chatID string) (resilience.Result, error)
+}
+
+// StoredPrompt is a chat's custom prompt as the database has it.
+type StoredPrompt struct {
+	Text  string
+	Found bool // false: the chat has no custom prompt
 }
 
 // LogSink takes message-log records (the outbox).
@@ -223,11 +231,12 @@ type resolved struct {
 // resolvePrompt reads the custom prompt through the retry layer and falls
 // back to the cache, then to the default.
 func (h *Handler) resolvePrompt(ctx context.Context, chatID string) (resolved, error) {
-	prompt, found, attempts, err := h.store.GetPrompt(ctx, chatID)
+	stored, res, err := h.store.GetPrompt(ctx, chatID)
+	attempts := res.Attempts
 	if err == nil {
-		h.cache.put(chatID, prompt, found)
-		if found {
-			return resolved{prompt: prompt, source: SourceCustom, attempts: attempts}, nil
+		h.cache.put(chatID, stored.Text, stored.Found)
+		if stored.Found {
+			return resolved{prompt: stored.Text, source: SourceCustom, attempts: attempts}, nil
 		}
 		return resolved{prompt: h.opts.DefaultPrompt, source: SourceDefault, attempts: attempts}, nil
 	}
@@ -236,7 +245,7 @@ func (h *Handler) resolvePrompt(ctx context.Context, chatID string) (resolved, e
 	}
 	r := h.fallback(chatID)
 	r.attempts = attempts
-	r.code = errorCode(err)
+	r.code, _ = verdict(err)
 	if r.code == codeDBError {
 		h.log.Error("[getCustomPrompt] Database error, using fallback prompt",
 			"chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts, "error", err.Error())
@@ -315,40 +324,40 @@ func (h *Handler) setPrompt(ctx context.Context, chatID, prompt string) (Reply, 
 			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code,
 		}, nil
 	}
-	attempts, err := h.store.SetPrompt(ctx, chatID, prompt)
+	res, err := h.store.SetPrompt(ctx, chatID, prompt)
 	if err == nil {
 		h.cache.put(chatID, prompt, true)
-		return Reply{Text: "Saved. I'll answer as: " + responder.Persona(prompt), PromptSource: SourceCustom, Attempts: attempts}, nil
+		return Reply{Text: "Saved. I'll answer as: " + responder.Persona(prompt), PromptSource: SourceCustom, Attempts: res.Attempts}, nil
 	}
 	if ctx.Err() != nil {
 		return Reply{}, fmt.Errorf("chat: set prompt: %w", ctx.Err())
 	}
-	return h.writeFailed(chatID, "setCustomPrompt", "prompt not saved", attempts, err,
+	return h.writeFailed(chatID, "setCustomPrompt", "prompt not saved", res.Attempts, err,
 		"Your prompt was NOT saved", "I could not confirm that your prompt was saved"), nil
 }
 
 func (h *Handler) resetPrompt(ctx context.Context, chatID string) (Reply, error) {
-	attempts, err := h.store.ResetPrompt(ctx, chatID)
+	res, err := h.store.ResetPrompt(ctx, chatID)
 	if err == nil {
 		h.cache.put(chatID, "", false)
 		return Reply{Text: "Reset. I'll answer with the default prompt: " + responder.Persona(h.opts.DefaultPrompt),
-			PromptSource: SourceDefault, Attempts: attempts}, nil
+			PromptSource: SourceDefault, Attempts: res.Attempts}, nil
 	}
 	if ctx.Err() != nil {
 		return Reply{}, fmt.Errorf("chat: reset prompt: %w", ctx.Err())
 	}
-	return h.writeFailed(chatID, "resetCustomPrompt", "prompt not reset", attempts, err,
+	return h.writeFailed(chatID, "resetCustomPrompt", "prompt not reset", res.Attempts, err,
 		"Your prompt was NOT reset", "I could not confirm that your prompt was reset"), nil
 }
 
 // writeFailed tells the user plainly that a write did not happen, or that it
 // may not have: a write that failed after it was sent is not known either way.
 func (h *Handler) writeFailed(chatID, op, outcome string, attempts int, err error, notDone, unsure string) Reply {
-	code := errorCode(err)
+	code, notSent := verdict(err)
 	h.log.Error("["+op+"] Database error after retries, "+outcome,
 		"chat", chatID, "code", code, "attempts", attempts, "error", err.Error())
 	lead := unsure
-	if notSent(err) {
+	if notSent {
 		lead = notDone
 	}
 	r := h.fallback(chatID)
@@ -387,29 +396,19 @@ func parseCommand(text string) (cmd, arg string) {
 // codeDBError marks a database failure that is not about availability.
 const codeDBError = "DB_ERROR"
 
-// errorCode is the Prisma code of a failed database call, or "DB_ERROR"
-// when the failure is not about availability (a bug, a missing table).
-func errorCode(err error) string {
+// verdict reads the retry layer's verdict on a failed database call from
+// its *resilience.Error: the Prisma code, or "DB_ERROR" when the failure is
+// not about availability (a bug, a missing table), and whether the
+// statement provably never reached the server (the breaker failed the call
+// fast, the schema was not in place yet, or the connect failed).
+func verdict(err error) (code string, notSent bool) {
 	var re *resilience.Error
-	if errors.As(err, &re) && re.Code != "" {
-		return string(re.Code)
+	if !errors.As(err, &re) {
+		return codeDBError, false
 	}
-	if c := resilience.Classify(err); c.Code != "" {
-		return string(c.Code)
+	code = string(re.Code)
+	if code == "" {
+		code = codeDBError
 	}
-	return codeDBError
-}
-
-// notSent reports whether a failed write provably never reached the server:
-// a call that made no attempt (the breaker failed it fast, or the schema was
-// not in place yet) or whose error says so.
-func notSent(err error) bool {
-	var re *resilience.Error
-	if errors.As(err, &re) {
-		if re.Attempts == 0 {
-			return true
-		}
-		err = re.Err // Classify keeps an Executor's verdict but not NotSent
-	}
-	return err != nil && resilience.Classify(err).NotSent
+	return code, re.NotSent
 }

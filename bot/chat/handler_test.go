@@ -19,9 +19,10 @@ import (
 	"github.com/p1001/p1001/resilience"
 )
 
-// outage returns what the Executor returns after giving up on an unreachable server.
+// outage returns what the Executor returns after giving up on a server
+// that failed every attempt with cause: the cause's verdict.
 func outage(op string, cause error) error {
-	return &resilience.Error{Code: resilience.CodeUnreachable, Op: op, Addr: "toxiproxy:6543", Attempts: 3, Reason: "connection refused", Err: cause}
+	return &resilience.Error{Classification: resilience.Classify(cause), Op: op, Addr: "toxiproxy:6543", Attempts: 3, Err: cause}
 }
 
 var (
@@ -48,37 +49,40 @@ func (s *fakeStore) down(err error, attempts int) {
 
 func (s *fakeStore) up() { s.down(nil, 1) }
 
-func (s *fakeStore) GetPrompt(_ context.Context, chatID string) (string, bool, int, error) {
+func (s *fakeStore) GetPrompt(_ context.Context, chatID string) (StoredPrompt, resilience.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	res := resilience.Result{Attempts: s.attempts}
 	if s.err != nil {
-		return "", false, s.attempts, s.err
+		return StoredPrompt{}, res, s.err
 	}
 	p, ok := s.prompts[chatID]
-	return p, ok, s.attempts, nil
+	return StoredPrompt{Text: p, Found: ok}, res, nil
 }
 
-func (s *fakeStore) SetPrompt(_ context.Context, chatID, prompt string) (int, error) {
+func (s *fakeStore) SetPrompt(_ context.Context, chatID, prompt string) (resilience.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	res := resilience.Result{Attempts: s.attempts}
 	if s.err != nil {
-		return s.attempts, s.err
+		return res, s.err
 	}
 	s.prompts[chatID] = prompt
-	return s.attempts, nil
+	return res, nil
 }
 
-func (s *fakeStore) ResetPrompt(_ context.Context, chatID string) (int, error) {
+func (s *fakeStore) ResetPrompt(_ context.Context, chatID string) (resilience.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	res := resilience.Result{Attempts: s.attempts}
 	if s.err != nil {
-		return s.attempts, s.err
+		return res, s.err
 	}
 	delete(s.prompts, chatID)
-	return s.attempts, nil
+	return res, nil
 }
 
 func (s *fakeStore) prompt(chatID string) (string, bool) {
@@ -248,7 +252,8 @@ func TestPromptResolution(t *testing.T) {
 				hs.store.prompts["c1"] = "You are a pirate."
 				hs.send(t, "c1", "warm the cache")
 			},
-			outage:       &resilience.Error{Code: resilience.CodeUnreachable, Op: "getCustomPrompt", Addr: "toxiproxy:6543", Reason: "circuit breaker open"},
+			outage: &resilience.Error{Classification: resilience.Classification{Code: resilience.CodeUnreachable, Reason: "circuit breaker open",
+				Retryable: true, Connection: true, NotSent: true}, Op: "getCustomPrompt", Addr: "toxiproxy:6543"},
 			wantSource:   SourceCached,
 			wantPersona:  "[You are a pirate.]",
 			wantDegraded: true,
@@ -256,9 +261,10 @@ func TestPromptResolution(t *testing.T) {
 			wantAttempts: 0,
 		},
 		{
-			name:         "a database error that is not an outage: default, DB_ERROR",
-			staleness:    time.Minute,
-			outage:       &resilience.Error{Op: "getCustomPrompt", Attempts: 1, Reason: "relation does not exist", Err: errors.New(`relation "chat_prompts" does not exist`)},
+			name:      "a database error that is not an outage: default, DB_ERROR",
+			staleness: time.Minute,
+			outage: &resilience.Error{Classification: resilience.Classification{Reason: "relation does not exist"}, Op: "getCustomPrompt", Attempts: 1,
+				Err: errors.New(`relation "chat_prompts" does not exist`)},
 			wantSource:   SourceDefault,
 			wantPersona:  "[You are the default bot.]",
 			wantDegraded: true,
@@ -332,7 +338,7 @@ func TestCommands(t *testing.T) {
 		{
 			name: "/setprompt cut off mid-statement says it could not confirm",
 			steps: []step{
-				{text: "/setprompt You are a pirate.", outage: &resilience.Error{Code: resilience.CodeConnClosed, Op: "setCustomPrompt", Attempts: 3, Err: cutOff},
+				{text: "/setprompt You are a pirate.", outage: &resilience.Error{Classification: resilience.Classify(cutOff), Op: "setCustomPrompt", Attempts: 3, Err: cutOff},
 					wantText:   "I could not confirm that your prompt was saved: the database is unavailable right now (P1017). Please try again later. Until then I'm using the default prompt.",
 					wantSource: SourceDefault, wantDegraded: true, wantCommand: "/setprompt"},
 			},
@@ -340,7 +346,8 @@ func TestCommands(t *testing.T) {
 		{
 			name: "/setprompt that made no attempt (breaker open, schema not in place) says NOT saved",
 			steps: []step{
-				{text: "/setprompt You are a pirate.", outage: &resilience.Error{Code: resilience.CodeAuthFailed, Op: "setCustomPrompt", Attempts: 0, Err: errors.New("schema not in place yet")},
+				{text: "/setprompt You are a pirate.", outage: &resilience.Error{Classification: resilience.Classification{Code: resilience.CodeAuthFailed, Reason: "schema not in place yet",
+					Connection: true, NotSent: true, NonTransient: true}, Op: "setCustomPrompt", Attempts: 0, Err: errors.New("schema not in place yet")},
 					wantText:   "Your prompt was NOT saved: the database is unavailable right now (P1000). Please try again later. Until then I'm using the default prompt.",
 					wantSource: SourceDefault, wantDegraded: true, wantCommand: "/setprompt"},
 			},
@@ -513,7 +520,8 @@ func TestCallerGoneIsAnErrorNotAFallback(t *testing.T) {
 	hs := newHarness(t, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	hs.store.down(&resilience.Error{Op: "getCustomPrompt", Err: context.Canceled}, 1)
+	hs.store.down(&resilience.Error{Classification: resilience.Classification{Reason: "canceled by caller", Canceled: true},
+		Op: "getCustomPrompt", Err: context.Canceled}, 1)
 	if _, err := hs.h.Handle(ctx, Message{ChatID: "c", Text: "hi"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Handle = %v, want context.Canceled", err)
 	}

@@ -12,13 +12,6 @@ import (
 	"github.com/p1001/p1001/resilience"
 )
 
-// The Prisma codes the retry layer has no use for (neither is an
-// availability problem) but a person reading the doctor wants named.
-const (
-	CodeUnknownDatabase resilience.Code = "P1003" // database does not exist
-	CodeTLS             resilience.Code = "P1011" // error opening a TLS connection
-)
-
 // verdict is what the doctor says about one error.
 type verdict struct {
 	code    resilience.Code
@@ -28,27 +21,21 @@ type verdict struct {
 }
 
 // verdictOf classifies err with the bot's own Classify and adds the
-// runbook's advice. P1003, and P1000 where the pooler's wording hides it
-// from Classify, are named here; the code the bot logs is kept in botCode.
+// runbook's advice. A pooler's refusal is named from the bot's table of
+// pooler wordings (resilience.PoolerMessages), with its advice.
 func verdictOf(err error) verdict {
 	c := resilience.Classify(err)
 	v := verdict{code: c.Code, reason: c.Reason}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		if r, ok := supavisorRefusal(pgErr.Message); ok {
-			v.reason = "Supavisor: " + r.name + " (" + pgErr.Message + ")"
-			v.advice = r.advice
-			if v.code == "" && r.code != "" {
-				v.setCode(r.code)
+		if pm, ok := poolerRefusal(pgErr.Message); ok {
+			v.reason = pm.Pooler + ": " + pm.Name + " (" + pgErr.Message + ")"
+			v.advice = pm.Advice
+			if v.code == "" && pm.Class.Code != "" {
+				v.setCode(pm.Class.Code)
 			}
 		} else if pgErr.Message != "" {
 			v.reason = c.Reason + ": " + pgErr.Severity + " " + pgErr.Code + " " + pgErr.Message
-		}
-		switch {
-		case unknownDatabase(pgErr):
-			v.setCode(CodeUnknownDatabase)
-		case authFailed(pgErr):
-			v.setCode(resilience.CodeAuthFailed)
 		}
 	}
 	if v.advice == "" {
@@ -57,21 +44,14 @@ func verdictOf(err error) verdict {
 	return v
 }
 
-// unknownDatabase: Postgres says 3D000. PgBouncer says "no such database"
-// (08P01) for a name it does not route, and passes the server's "database
-// ... does not exist" on as 08P01 when its own login to the server fails.
-func unknownDatabase(e *pgconn.PgError) bool {
-	m := strings.ToLower(e.Message)
-	return e.Code == "3D000" || strings.Contains(m, "no such database") ||
-		(strings.HasPrefix(e.Code, "08") && strings.HasPrefix(m, "database ") && strings.HasSuffix(m, " does not exist"))
-}
-
-// authFailed: PgBouncer 1.18 answers a wrong password (or an unknown user)
-// under SCRAM with 08P01 "SASL authentication failed", which Classify reads
-// as a connection exception (P1001); Postgres and Supavisor send 28P01.
-func authFailed(e *pgconn.PgError) bool {
-	m := strings.ToLower(e.Message)
-	return strings.Contains(m, "sasl authentication failed") || strings.Contains(m, "password authentication failed")
+// poolerRefusal is the first pooler wording in msg that comes with advice.
+func poolerRefusal(msg string) (resilience.PoolerMessage, bool) {
+	for _, pm := range resilience.PoolerMessages {
+		if pm.Advice != "" && pm.Matches(msg) {
+			return pm, true
+		}
+	}
+	return resilience.PoolerMessage{}, false
 }
 
 // setCode replaces the code, keeping the bot's in botCode.
@@ -106,61 +86,14 @@ func asConnectError(err error) error {
 	return err
 }
 
-// refusal is a Supavisor refusal, recognised by Supavisor's own wording
-// (test/integration/proxy_test.exs in supabase/supavisor). Supavisor sends
-// them as FATAL XX000 with an "(ECODE)" prefix.
-type refusal struct {
-	fragments []string // all must appear (lower case)
-	name      string
-	advice    string
-	// code is named when Classify has none for this wording: resilience
-	// maps Supavisor's older "Tenant or user not found" to P1000, and the
-	// doctor keeps that meaning for the newer "(ENOTFOUND)" text.
-	code resilience.Code
-}
-
-const tenantAdvice = "The pooler does not know this tenant: on Supabase's pooler the user is postgres.<project-ref> (not postgres), and the host must be your project's region (aws-0-<region>.pooler.supabase.com)."
-
-// Older Supavisor releases said "Tenant or user not found".
-var refusals = []refusal{
-	{[]string{"(enotfound)", "not found"}, "tenant/user not found", tenantAdvice, resilience.CodeAuthFailed},
-	{[]string{"tenant or user not found"}, "tenant/user not found", tenantAdvice, resilience.CodeAuthFailed},
-	{[]string{"max client connections reached"}, "max client connections reached",
-		"Is the connection pool full? The pooler refuses new clients for this project: lower connection_limit per instance, count your instances (each has its own pool), and look for leaked connections.", ""},
-	{[]string{"max clients reached in session mode"}, "max clients reached in session mode",
-		"Session mode (the pooler on port 5432) gives each client its own server connection, up to pool_size: use transaction mode (port 6543, pgbouncer=true), as the runbook says.", ""},
-	{[]string{"(ecircuitbreaker)", "too many authentication failures"}, "too many authentication failures",
-		"Supavisor blocks new connections after repeated wrong passwords: fix the password (Settings > Database), then wait; every retry with the old one extends the block.", ""},
-	{[]string{"(ecircuitbreaker)"}, "circuit breaker open",
-		"Supavisor blocks new connections after repeated failures to reach the database: check that the project is not paused and the database is up, then wait; retries extend the block.", ""},
-	{[]string{"(emaxpoolsreached)"}, "max pools reached",
-		"Supavisor has reached its pool count for this project: fewer distinct users/databases/search_paths.", ""},
-	{[]string{"(einvaliduserinfo)"}, "invalid user or database name",
-		"The user or database name has characters the pooler rejects: percent-encode them in the URL.", ""},
-}
-
-func supavisorRefusal(msg string) (refusal, bool) {
-	m := strings.ToLower(msg)
-outer:
-	for _, r := range refusals {
-		for _, f := range r.fragments {
-			if !strings.Contains(m, f) {
-				continue outer
-			}
-		}
-		return r, true
-	}
-	return refusal{}, false
-}
-
 // adviceFor is the runbook's advice for a code and reason.
 func adviceFor(code resilience.Code, reason string) string {
 	switch code {
 	case resilience.CodeAuthFailed:
 		return "Wrong password or user: copy both from the dashboard again (Supabase's pooler user is postgres.<project-ref>), percent-encode special characters in the password, and do not retry in a loop: poolers lock out repeated failures."
-	case CodeUnknownDatabase:
+	case resilience.CodeDBMissing:
 		return "The database in the URL's path does not exist on this server (Supabase's is postgres): check the path after host:port."
-	case CodeTLS:
+	case resilience.CodeTLS:
 		return "Match sslmode to the server: require needs a server that offers TLS; verify-ca/verify-full need its CA in sslrootcert (Supabase: download the CA from the dashboard)."
 	case resilience.CodeTimeout:
 		return "Can the network reach the database server? It accepts TCP but does not answer in time: a firewall or security group dropping after the handshake (a black hole), an overloaded server or pooler, or latency above the attempt timeout."

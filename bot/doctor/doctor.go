@@ -5,9 +5,11 @@
 // stops at the first step that makes the rest meaningless.
 //
 // The Prisma codes come from the bot's own classification
-// (resilience.Classify), so the doctor and the bot agree. Two codes the retry
-// layer has no use for are named here: P1011 (TLS) and P1003 (unknown
-// database); the step then also shows the code the bot logs.
+// (resilience.Classify), and a pooler's refusal is named, with its advice,
+// from the bot's table of pooler wordings (resilience.PoolerMessages), so
+// the doctor and the bot agree. Where a step knows more than the error (a
+// TLS step names P1011, a URL it cannot parse P1013), the step also shows
+// the code the bot logs.
 package doctor
 
 import (

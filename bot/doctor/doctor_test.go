@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/p1001/p1001/internal/fakepg"
 	"github.com/p1001/p1001/resilience"
 )
 
@@ -85,65 +86,65 @@ func TestRunFailures(t *testing.T) {
 	}
 	loginErr := func(e *pgproto3.ErrorResponse) func(t *testing.T) string {
 		return func(t *testing.T) string {
-			s := newServer(t, func() *pgproto3.ErrorResponse { return e }, nil)
-			return dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5")
+			s := fakepg.Start(t, &fakepg.Server{Login: func() *pgproto3.ErrorResponse { return e }})
+			return dsnFor("127.0.0.1", s.Port(), "sslmode=disable&connection_limit=5")
 		}
 	}
 	cases := []tc{
 		{name: "unparseable", url: func(*testing.T) string { return "postgresql://app:" + secret + "@db:5432/appdb?prepare_threshold=0" },
 			step: StepURL, code: CodeInvalidURL, contains: `unknown parameter(s) "prepare_threshold"`},
-		{name: "refused", url: func(t *testing.T) string { return dsnFor("127.0.0.1", closedPort(t), "sslmode=disable") },
+		{name: "refused", url: func(t *testing.T) string { return dsnFor("127.0.0.1", portOf(fakepg.ClosedAddr(t)), "sslmode=disable") },
 			step: StepTCP, code: resilience.CodeUnreachable, contains: "refused"},
-		{name: "black hole, TLS asked", url: func(t *testing.T) string { return dsnFor("127.0.0.1", silentPort(t), "") },
+		{name: "black hole, TLS asked", url: func(t *testing.T) string { return dsnFor("127.0.0.1", portOf(fakepg.Silent(t)), "") },
 			step: StepTLS, code: resilience.CodeTimeout, contains: "then silence"},
-		{name: "black hole, no TLS", url: func(t *testing.T) string { return dsnFor("127.0.0.1", silentPort(t), "sslmode=disable") },
+		{name: "black hole, no TLS", url: func(t *testing.T) string { return dsnFor("127.0.0.1", portOf(fakepg.Silent(t)), "sslmode=disable") },
 			step: StepStartup, code: resilience.CodeTimeout, contains: "does not finish the handshake"},
-		{name: "reset", url: func(t *testing.T) string { return dsnFor("127.0.0.1", resetPort(t), "") },
+		{name: "reset", url: func(t *testing.T) string { return dsnFor("127.0.0.1", portOf(fakepg.ResetAfterHello(t)), "") },
 			step: StepTLS, code: resilience.CodeUnreachable, contains: "reset"},
 		{name: "TLS required, none offered", url: func(t *testing.T) string {
-			s := newServer(t, nil, postgresAnswers(4242, 5, 100))
-			return dsnFor("127.0.0.1", s.port(), "sslmode=require")
-		}, step: StepTLS, code: CodeTLS, botCode: anyCode, contains: "does not offer TLS"},
-		{name: "wrong password", url: loginErr(fatal("28P01", `password authentication failed for user "app"`)),
+			s := fakepg.Start(t, &fakepg.Server{Answer: postgresAnswers(4242, 5, 100)})
+			return dsnFor("127.0.0.1", s.Port(), "sslmode=require")
+		}, step: StepTLS, code: resilience.CodeTLS, botCode: anyCode, contains: "does not offer TLS"},
+		{name: "wrong password", url: loginErr(fakepg.Fatal("28P01", `password authentication failed for user "app"`)),
 			step: StepStartup, code: resilience.CodeAuthFailed, contains: "password authentication failed"},
-		{name: "wrong password through PgBouncer (SCRAM)", url: loginErr(fatal("08P01", "SASL authentication failed")),
+		{name: "wrong password through PgBouncer (SCRAM)", url: loginErr(fakepg.Fatal("08P01", "SASL authentication failed")),
 			step: StepStartup, code: resilience.CodeAuthFailed, botCode: anyCode, contains: "SASL authentication failed"},
-		{name: "unknown database", url: loginErr(fatal("3D000", `database "appdb" does not exist`)),
-			step: StepStartup, code: CodeUnknownDatabase, botCode: anyCode, contains: "does not exist"},
-		{name: "pgbouncer: no such database", url: loginErr(fatal("08P01", "no such database: appdb")),
-			step: StepStartup, code: CodeUnknownDatabase, botCode: anyCode, contains: "no such database"},
-		{name: "pgbouncer: the server's unknown database", url: loginErr(fatal("08P01", `database "appdb" does not exist`)),
-			step: StepStartup, code: CodeUnknownDatabase, botCode: anyCode, contains: "does not exist"},
-		{name: "server full", url: loginErr(fatal("53300", "sorry, too many clients already")),
+		{name: "unknown database", url: loginErr(fakepg.Fatal("3D000", `database "appdb" does not exist`)),
+			step: StepStartup, code: resilience.CodeDBMissing, botCode: anyCode, contains: "does not exist"},
+		{name: "pgbouncer: no such database", url: loginErr(fakepg.Fatal("08P01", "no such database: appdb")),
+			step: StepStartup, code: resilience.CodeDBMissing, botCode: anyCode, contains: "no such database"},
+		{name: "pgbouncer: the server's unknown database", url: loginErr(fakepg.Fatal("08P01", `database "appdb" does not exist`)),
+			step: StepStartup, code: resilience.CodeDBMissing, botCode: anyCode, contains: "does not exist"},
+		{name: "server full", url: loginErr(fakepg.Fatal("53300", "sorry, too many clients already")),
 			step: StepStartup, code: resilience.CodeUnreachable, contains: "too many connections"},
 		// Supavisor's refusals, in its own words (supabase/supavisor,
 		// test/integration/proxy_test.exs).
-		{name: "supavisor tenant not found", url: loginErr(fatal("XX000", "(ENOTFOUND) tenant/user postgres.nonexistent_tenant not found")),
+		{name: "supavisor tenant not found", url: loginErr(fakepg.Fatal("XX000", "(ENOTFOUND) tenant/user postgres.nonexistent_tenant not found")),
 			step: StepStartup, code: resilience.CodeAuthFailed, botCode: anyCode, contains: "Supavisor: tenant/user not found"},
-		{name: "supavisor max clients", url: loginErr(fatal("XX000", "(EMAXCONN) max client connections reached, limit: 0")),
+		{name: "supavisor max clients", url: loginErr(fakepg.Fatal("XX000", "(EMAXCONN) max client connections reached, limit: 0")),
 			step: StepStartup, code: resilience.CodeUnreachable, contains: "Supavisor: max client connections reached"},
-		{name: "supavisor auth lockout", url: loginErr(fatal("XX000", "(ECIRCUITBREAKER) too many authentication failures, new connections are temporarily blocked")),
+		{name: "supavisor auth lockout", url: loginErr(fakepg.Fatal("XX000", "(ECIRCUITBREAKER) too many authentication failures, new connections are temporarily blocked")),
 			step: StepStartup, code: anyCode, contains: "Supavisor: too many authentication failures"},
-		{name: "supavisor session mode full", url: loginErr(fatal("XX000", "(EMAXCONNSESSION) max clients reached in session mode - max clients are limited to pool_size: 2")),
+		{name: "supavisor session mode full", url: loginErr(fakepg.Fatal("XX000", "(EMAXCONNSESSION) max clients reached in session mode - max clients are limited to pool_size: 2")),
 			step: StepStartup, code: anyCode, contains: "Supavisor: max clients reached in session mode"},
 		{name: "transaction pooler without pgbouncer=true", url: func(t *testing.T) string {
-			s := newServer(t, nil, poolerAnswers())
-			return dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5")
+			s := fakepg.Start(t, &fakepg.Server{Answer: poolerAnswers()})
+			return dsnFor("127.0.0.1", s.Port(), "sslmode=disable&connection_limit=5")
 		}, step: StepPooler, contains: "prepared statement"},
 		{name: "server full, seen from a pooler", url: func(t *testing.T) string {
-			s := newServer(t, nil, postgresAnswers(4242, 97, 100))
-			return dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5")
+			s := fakepg.Start(t, &fakepg.Server{Answer: postgresAnswers(4242, 97, 100)})
+			return dsnFor("127.0.0.1", s.Port(), "sslmode=disable&connection_limit=5")
 		}, step: StepCapacity, code: resilience.CodeUnreachable, contains: "no free connection slot"},
 		{name: "slow queries", url: func(t *testing.T) string {
 			answer := postgresAnswers(4242, 5, 100)
-			s := newServer(t, nil, func(sql string) result {
+			s := fakepg.Start(t, &fakepg.Server{Answer: func(sql string) fakepg.Reply {
 				r := answer(sql)
 				if sql == "SELECT 1" {
-					r.delay = 1500 * time.Millisecond
+					r.Delay = 1500 * time.Millisecond
 				}
 				return r
-			})
-			return dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5")
+			}})
+			return dsnFor("127.0.0.1", s.Port(), "sslmode=disable&connection_limit=5")
 		}, step: StepLatency, code: resilience.CodeOpTimeout, contains: "round trip 1 of 5 failed"},
 	}
 	for _, c := range cases {
@@ -187,8 +188,8 @@ func TestRunFailures(t *testing.T) {
 // TestRunHealthy checks a healthy run through a transaction-mode pooler
 // with pgbouncer=true: every step ✔.
 func TestRunHealthy(t *testing.T) {
-	s := newServer(t, nil, poolerAnswers())
-	rep := runAgainst(t, dsnFor("127.0.0.1", s.port(), "sslmode=disable&pgbouncer=true&connection_limit=5&connect_timeout=1"))
+	s := fakepg.Start(t, &fakepg.Server{Answer: poolerAnswers()})
+	rep := runAgainst(t, dsnFor("127.0.0.1", s.Port(), "sslmode=disable&pgbouncer=true&connection_limit=5&connect_timeout=1"))
 	if !rep.Healthy || rep.Stopped != "" {
 		t.Fatalf("healthy %t, stopped %q", rep.Healthy, rep.Stopped)
 	}
@@ -218,8 +219,8 @@ func TestRunHealthy(t *testing.T) {
 
 // TestRunDirect: Postgres itself (no pooler) is a warning, not a failure.
 func TestRunDirect(t *testing.T) {
-	s := newServer(t, nil, postgresAnswers(4242, 5, 100))
-	rep := runAgainst(t, dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5"))
+	s := fakepg.Start(t, &fakepg.Server{Answer: postgresAnswers(4242, 5, 100)})
+	rep := runAgainst(t, dsnFor("127.0.0.1", s.Port(), "sslmode=disable&connection_limit=5"))
 	if !rep.Healthy {
 		t.Fatalf("failed at %s", rep.FailedStep)
 	}
@@ -230,11 +231,11 @@ func TestRunDirect(t *testing.T) {
 
 // poolerAnswers answers as a transaction-mode pooler: its cancel key is not
 // the backend's pid, and a session SET is gone in the next transaction.
-func poolerAnswers() func(string) result {
+func poolerAnswers() func(string) fakepg.Reply {
 	pg := postgresAnswers(77, 12, 100)
-	return func(sql string) result {
+	return func(sql string) fakepg.Reply {
 		if strings.Contains(sql, "current_setting('p1001.doctor_marker'") {
-			return result{oids: []uint32{oidText}, rows: [][]string{{""}}}
+			return fakepg.Text("")
 		}
 		return pg(sql)
 	}
@@ -257,7 +258,7 @@ func (f fakeResolver) LookupNetIP(_ context.Context, network, host string) ([]ne
 }
 
 func TestDNS(t *testing.T) {
-	srv := newServer(t, nil, poolerAnswers())
+	srv := fakepg.Start(t, &fakepg.Server{Answer: poolerAnswers()})
 	loop4 := netip.MustParseAddr("127.0.0.1")
 	v6 := netip.MustParseAddr("2001:db8::5")
 	res := fakeResolver{
@@ -278,7 +279,7 @@ func TestDNS(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep := runAgainst(t, dsnFor(c.host, srv.port(), "sslmode=disable&pgbouncer=true&connection_limit=5&connect_timeout=1"), func(o *Options) {
+			rep := runAgainst(t, dsnFor(c.host, srv.Port(), "sslmode=disable&pgbouncer=true&connection_limit=5&connect_timeout=1"), func(o *Options) {
 				o.Resolver = res
 				o.IPv6Route = func() bool { return c.route }
 				// The IPv6 test address is not routable: only DNS is tested.
@@ -376,58 +377,12 @@ func TestBound(t *testing.T) {
 	}
 }
 
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	return p
-}
-
-// silentPort completes TCP handshakes (the kernel does) and never answers.
-func silentPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	return p
-}
-
-// resetPort accepts, reads the first message and resets (SO_LINGER 0).
-func resetPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.SetReadDeadline(time.Now().Add(time.Second))
-			_, _ = c.Read(make([]byte, 64))
-			c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	return p
-}
-
 // TestRunSessionPooler: a pooler whose session SET survives is in session
 // mode, a warning (the runbook uses transaction mode).
 func TestRunSessionPooler(t *testing.T) {
 	// Each client keeps its own session; pid 77 is not the cancel key's.
-	s := newSessionServer(t, func() func(string) result { return postgresAnswers(77, 5, 100) })
-	rep := runAgainst(t, dsnFor("127.0.0.1", s.port(), "sslmode=disable&connection_limit=5"))
+	s := fakepg.Start(t, &fakepg.Server{Session: func() func(string) fakepg.Reply { return postgresAnswers(77, 5, 100) }})
+	rep := runAgainst(t, dsnFor("127.0.0.1", s.Port(), "sslmode=disable&connection_limit=5"))
 	if !rep.Healthy {
 		t.Fatalf("failed at %s", rep.FailedStep)
 	}
@@ -440,12 +395,12 @@ func TestRunSessionPooler(t *testing.T) {
 // difference is shown; equal codes show once.
 func TestBotCode(t *testing.T) {
 	v := verdict{code: resilience.CodeUnreachable}
-	v.setCode(CodeUnknownDatabase)
-	if v.code != CodeUnknownDatabase || v.botCode != resilience.CodeUnreachable {
+	v.setCode(resilience.CodeDBMissing)
+	if v.code != resilience.CodeDBMissing || v.botCode != resilience.CodeUnreachable {
 		t.Errorf("after setCode: %+v", v)
 	}
 	v = verdict{}
-	v.setCode(CodeTLS)
+	v.setCode(resilience.CodeTLS)
 	if v.botCode != "none" {
 		t.Errorf("no bot code: %+v", v)
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/p1001/p1001/resilience"
 )
 
 // stepDNS looks up A and AAAA. An IPv6-only answer on a machine without an
@@ -278,8 +280,8 @@ func (r *run) slowAnswer(s *Step, took time.Duration) {
 // tlsFail is a P1011 step; the bot logs the same failure under its own code.
 func tlsFail(s *Step, err error, summary string) {
 	v := verdictOf(asConnectError(err))
-	v.setCode(CodeTLS)
+	v.setCode(resilience.CodeTLS)
 	s.Status, s.Code, s.BotCode, s.Summary = Fail, v.code, v.botCode, summary
 	s.Reason = "TLS: " + err.Error()
-	s.Advice = adviceFor(CodeTLS, "")
+	s.Advice = adviceFor(resilience.CodeTLS, "")
 }

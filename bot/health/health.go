@@ -1,7 +1,8 @@
 // Package health tracks what the bot knows about its database, for /readyz
 // and metrics, without ever querying it: it listens to the retry layer's
-// events and to the migrator. A readiness probe that queried the database
-// would wait (or fail) exactly when the bot is designed to keep serving.
+// events (finished calls, the circuit breaker's state) and to the migrator.
+// A readiness probe that queried the database would wait (or fail) exactly
+// when the bot is designed to keep serving.
 package health
 
 import (
@@ -21,10 +22,10 @@ const (
 // Tracker implements resilience.Observer. It is safe for concurrent use.
 type Tracker struct {
 	now       func() time.Time
-	breaker   func() string
 	onRecover func()
 
 	mu        sync.Mutex
+	breaker   string // as the last breaker_state_changed event said
 	state     string
 	since     time.Time
 	lastOK    time.Time
@@ -53,8 +54,6 @@ type MigrationFailure struct {
 
 // Options configures a Tracker.
 type Options struct {
-	// Breaker reports the circuit breaker state (Executor.BreakerState).
-	Breaker func() string
 	// OnRecover is called when a call succeeds after the database was down
 	// or unknown (the outbox flushes on it).
 	OnRecover func()
@@ -66,15 +65,17 @@ func New(opts Options) *Tracker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Breaker == nil {
-		opts.Breaker = func() string { return "closed" }
-	}
-	return &Tracker{now: opts.Now, breaker: opts.Breaker, onRecover: opts.OnRecover, state: StateUnknown, since: opts.Now()}
+	// A breaker starts closed, and a disabled one never reports.
+	return &Tracker{now: opts.Now, onRecover: opts.OnRecover, breaker: "closed", state: StateUnknown, since: opts.Now()}
 }
 
-// Observe records the outcome of finished calls.
+// Observe records the outcome of finished calls and the breaker's state.
 func (t *Tracker) Observe(e resilience.Event) {
 	switch e.Kind {
+	case resilience.EventBreakerStateChanged:
+		t.mu.Lock()
+		t.breaker = e.State
+		t.mu.Unlock()
 	case resilience.EventSucceeded, resilience.EventSucceededAfterRetries:
 		t.up()
 	case resilience.EventGaveUp, resilience.EventRejected:
@@ -183,7 +184,7 @@ func (t *Tracker) Snapshot() Snapshot {
 		State: t.state, Since: t.since, Migrated: t.migrated,
 		MigrationError: t.migration.Error, MigrationCode: t.migration.Code, MigrationCause: t.migration.Cause,
 		MigrationNonTransient: t.migration.NonTransient,
-		Breaker:               t.breaker(), LastCode: t.lastCode, LastError: t.lastErr,
+		Breaker:               t.breaker, LastCode: t.lastCode, LastError: t.lastErr,
 	}}
 	if !t.migration.RetryAt.IsZero() {
 		at := t.migration.RetryAt

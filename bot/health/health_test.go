@@ -12,7 +12,10 @@ import (
 func TestTrackerFollowsCalls(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	recovered := 0
-	tr := New(Options{Now: func() time.Time { return now }, OnRecover: func() { recovered++ }, Breaker: func() string { return "open" }})
+	tr := New(Options{Now: func() time.Time { return now }, OnRecover: func() { recovered++ }})
+	if got := tr.Snapshot().DB.Breaker; got != "closed" {
+		t.Errorf("breaker %q before any event, want closed", got)
+	}
 	steps := []struct {
 		event         resilience.Event
 		wantState     string
@@ -21,6 +24,7 @@ func TestTrackerFollowsCalls(t *testing.T) {
 		{resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeUnreachable}, StateUnknown, 0}, // attempts alone decide nothing
 		{resilience.Event{Kind: resilience.EventGaveUp, Code: resilience.CodeUnreachable,
 			Err: errors.New("P1001: Can't reach database server at toxiproxy:6543: dial postgres://bot:hunter2@toxiproxy:6543/db")}, StateDown, 0},
+		{resilience.Event{Kind: resilience.EventBreakerStateChanged, State: "open", Code: resilience.CodeUnreachable}, StateDown, 0}, // not a call
 		{resilience.Event{Kind: resilience.EventRejected, Code: resilience.CodeUnreachable}, StateDown, 0},
 		{resilience.Event{Kind: resilience.EventSucceededAfterRetries}, StateUp, 1},
 		{resilience.Event{Kind: resilience.EventSucceeded}, StateUp, 1},        // already up: no second kick

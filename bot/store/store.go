@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/dburl"
 	"github.com/p1001/p1001/bot/msglog"
 	"github.com/p1001/p1001/resilience"
@@ -126,11 +127,15 @@ func (s *Store) awaitSchema(ctx context.Context, op string) error {
 		case <-expired:
 		}
 	}
-	code := resilience.CodeUnreachable
-	if c, _ := s.schema.cause(); c != "" {
-		code = resilience.Code(c)
+	code, nonTransient := s.schema.cause()
+	if code == "" {
+		code = string(resilience.CodeUnreachable)
 	}
-	return &resilience.Error{Code: code, Op: op, Addr: s.addr, Reason: ErrSchemaPending.Error(), Err: ErrSchemaPending}
+	// The verdict: the database was not asked, so nothing was sent; it
+	// stands for the migrator's connection failure.
+	return &resilience.Error{Classification: resilience.Classification{Code: resilience.Code(code), Reason: ErrSchemaPending.Error(),
+		Retryable: !nonTransient, Connection: true, NotSent: true, NonTransient: nonTransient},
+		Op: op, Addr: s.addr, Err: ErrSchemaPending}
 }
 
 // withConn runs fn on a pooled connection, applying pool_timeout to the
@@ -155,63 +160,55 @@ func (s *Store) withConn(ctx context.Context, fn func(ctx context.Context, conn 
 	return fn(ctx, conn)
 }
 
-type promptRow struct {
-	prompt string
-	found  bool
-}
-
-// GetPrompt reads the chat's custom prompt; found is false when it has none.
-func (s *Store) GetPrompt(ctx context.Context, chatID string) (string, bool, int, error) {
+// GetPrompt reads the chat's custom prompt; Found is false when it has none.
+func (s *Store) GetPrompt(ctx context.Context, chatID string) (chat.StoredPrompt, resilience.Result, error) {
 	if err := s.awaitSchema(ctx, OpGetPrompt); err != nil {
-		return "", false, 0, err
+		return chat.StoredPrompt{}, resilience.Result{}, err
 	}
-	row, res, err := resilience.Query(ctx, s.x, resilience.Op{Name: OpGetPrompt, Kind: resilience.Read},
-		func(ctx context.Context) (promptRow, error) {
-			var r promptRow
+	return resilience.Query(ctx, s.x, resilience.Op{Name: OpGetPrompt, Kind: resilience.Read},
+		func(ctx context.Context) (chat.StoredPrompt, error) {
+			var p chat.StoredPrompt
 			err := s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
-				return conn.QueryRow(ctx, s.sqlGet, chatID).Scan(&r.prompt)
+				return conn.QueryRow(ctx, s.sqlGet, chatID).Scan(&p.Text)
 			})
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
-				return promptRow{}, nil
+				return chat.StoredPrompt{}, nil
 			case err != nil:
-				return promptRow{}, err
+				return chat.StoredPrompt{}, err
 			}
-			r.found = true
-			return r, nil
+			p.Found = true
+			return p, nil
 		})
-	return row.prompt, row.found, res.Attempts, err
 }
 
 // SetPrompt upserts the chat's custom prompt. An upsert is idempotent, so
 // the retry layer may repeat it even after an ambiguous failure.
-func (s *Store) SetPrompt(ctx context.Context, chatID, prompt string) (int, error) {
+func (s *Store) SetPrompt(ctx context.Context, chatID, prompt string) (resilience.Result, error) {
 	if err := s.awaitSchema(ctx, OpSetPrompt); err != nil {
-		return 0, err
+		return resilience.Result{}, err
 	}
-	res, err := s.x.Do(ctx, resilience.Op{Name: OpSetPrompt, Kind: resilience.Write, Idempotent: true},
+	return s.x.Do(ctx, resilience.Op{Name: OpSetPrompt, Kind: resilience.Write, Idempotent: true},
 		func(ctx context.Context) error {
 			return s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
 				_, err := conn.Exec(ctx, s.sqlSet, chatID, prompt)
 				return err
 			})
 		})
-	return res.Attempts, err
 }
 
 // ResetPrompt deletes the chat's custom prompt (idempotent).
-func (s *Store) ResetPrompt(ctx context.Context, chatID string) (int, error) {
+func (s *Store) ResetPrompt(ctx context.Context, chatID string) (resilience.Result, error) {
 	if err := s.awaitSchema(ctx, OpResetPrompt); err != nil {
-		return 0, err
+		return resilience.Result{}, err
 	}
-	res, err := s.x.Do(ctx, resilience.Op{Name: OpResetPrompt, Kind: resilience.Write, Idempotent: true},
+	return s.x.Do(ctx, resilience.Op{Name: OpResetPrompt, Kind: resilience.Write, Idempotent: true},
 		func(ctx context.Context) error {
 			return s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
 				_, err := conn.Exec(ctx, s.sqlReset, chatID)
 				return err
 			})
 		})
-	return res.Attempts, err
 }
 
 // WriteLog inserts a batch of message-log records in one statement, in

@@ -176,9 +176,9 @@ func TestIntegrationPromptRoundTrip(t *testing.T) {
 		if err := s.run(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		got, found, attempts, err := e.store.GetPrompt(ctx, chat)
-		if err != nil || found != s.wantFound || got != s.want || attempts != 1 {
-			t.Errorf("%s: GetPrompt = %q, %t, %d, %v; want %q, %t, 1 attempt", s.name, got, found, attempts, err, s.want, s.wantFound)
+		got, res, err := e.store.GetPrompt(ctx, chat)
+		if err != nil || got.Found != s.wantFound || got.Text != s.want || res.Attempts != 1 {
+			t.Errorf("%s: GetPrompt = %q, %t, %d, %v; want %q, %t, 1 attempt", s.name, got.Text, got.Found, res.Attempts, err, s.want, s.wantFound)
 		}
 	}
 }
@@ -249,10 +249,10 @@ func TestIntegrationPoolTimeoutIsP2024(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Release()
-	_, _, attempts, err := e.store.GetPrompt(ctx, "c")
+	_, res, err := e.store.GetPrompt(ctx, "c")
 	var re *resilience.Error
-	if !errors.As(err, &re) || re.Code != resilience.CodePoolTimeout || attempts != 2 {
-		t.Fatalf("GetPrompt with the pool exhausted = %v (attempts %d); want P2024 after 2 attempts", err, attempts)
+	if !errors.As(err, &re) || re.Code != resilience.CodePoolTimeout || res.Attempts != 2 {
+		t.Fatalf("GetPrompt with the pool exhausted = %v (attempts %d); want P2024 after 2 attempts", err, res.Attempts)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,20 +13,9 @@ import (
 
 	"github.com/p1001/p1001/bot/dburl"
 	"github.com/p1001/p1001/bot/msglog"
+	"github.com/p1001/p1001/internal/fakepg"
 	"github.com/p1001/p1001/resilience"
 )
-
-// closedPort returns a loopback address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // poolAt is a lazy pool on url (nothing is dialled yet), closed after t.
 func poolAt(t *testing.T, url string) (*dburl.Config, *pgxpool.Pool) {
@@ -56,7 +44,7 @@ func fastPolicy() resilience.Policy {
 // nothing behind it: each must give up with P1001 after the policy's
 // attempts, naming the address and never the password.
 func TestUnreachableDatabase(t *testing.T) {
-	addr := closedPort(t)
+	addr := fakepg.ClosedAddr(t)
 	cfg, pool := poolAt(t, "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
 	x, err := resilience.New(fastPolicy(), resilience.WithAddr(cfg.Addr))
 	if err != nil {
@@ -68,9 +56,9 @@ func TestUnreachableDatabase(t *testing.T) {
 		name string
 		run  func() (int, error)
 	}{
-		{OpGetPrompt, func() (int, error) { _, _, n, err := s.GetPrompt(ctx, "c1"); return n, err }},
-		{OpSetPrompt, func() (int, error) { return s.SetPrompt(ctx, "c1", "p") }},
-		{OpResetPrompt, func() (int, error) { return s.ResetPrompt(ctx, "c1") }},
+		{OpGetPrompt, func() (int, error) { _, res, err := s.GetPrompt(ctx, "c1"); return res.Attempts, err }},
+		{OpSetPrompt, func() (int, error) { res, err := s.SetPrompt(ctx, "c1", "p"); return res.Attempts, err }},
+		{OpResetPrompt, func() (int, error) { res, err := s.ResetPrompt(ctx, "c1"); return res.Attempts, err }},
 		{OpLogMessages, func() (int, error) {
 			return 3, s.WriteLog(ctx, []msglog.Record{{Key: "k", ChatID: "c1", Direction: msglog.Inbound, Text: "t", At: time.Now()}})
 		}},
@@ -89,16 +77,11 @@ func TestUnreachableDatabase(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "hunter2secret") {
 				t.Errorf("error %q: want prefix %q and no password", err, want)
 			}
-			if !notSentByClassify(err) {
-				t.Errorf("a refused connection must count as never sent")
+			if !re.NotSent || !re.Connection {
+				t.Errorf("verdict %+v: a refused connection must count as never sent, and as a connection failure", re.Classification)
 			}
 		})
 	}
-}
-
-func notSentByClassify(err error) bool {
-	var re *resilience.Error
-	return errors.As(err, &re) && resilience.Classify(re.Err).NotSent
 }
 
 func TestQueriesAreSchemaQualifiedAndParameterized(t *testing.T) {
@@ -136,7 +119,7 @@ func TestIsPermanent(t *testing.T) {
 		{wrap(&pgconn.PgError{Code: "22021"}), true}, // bad byte sequence
 		{wrap(&pgconn.PgError{Code: "42P01"}), false},
 		{wrap(&pgconn.PgError{Code: "57P01"}), false},
-		{&resilience.Error{Code: resilience.CodeUnreachable}, false},
+		{&resilience.Error{Classification: resilience.Classification{Code: resilience.CodeUnreachable}}, false},
 		{context.Canceled, false},
 	}
 	for _, tt := range tests {
@@ -175,7 +158,7 @@ func TestSchemaThroughPgBouncerNeedsDirectURL(t *testing.T) {
 // they go to the database; a non-transient migrator failure fails them at
 // once.
 func TestSchemaGate(t *testing.T) {
-	cfg, pool := poolAt(t, "postgresql://bot:pw@"+closedPort(t)+"/p1001?connect_timeout=1")
+	cfg, pool := poolAt(t, "postgresql://bot:pw@"+fakepg.ClosedAddr(t)+"/p1001?connect_timeout=1")
 	p := fastPolicy()
 	p.Budget = 200 * time.Millisecond
 	x, err := resilience.New(p, resilience.WithAddr(cfg.Addr))
@@ -205,7 +188,8 @@ func TestSchemaGate(t *testing.T) {
 			}
 			s := New(pool, x, cfg, WithSchemaGate(ready, func() (string, bool) { return tt.code, tt.nonTransient }))
 			start := time.Now()
-			attempts, err := s.SetPrompt(context.Background(), "c1", "p")
+			res, err := s.SetPrompt(context.Background(), "c1", "p")
+			attempts := res.Attempts
 			took := time.Since(start)
 			var re *resilience.Error
 			if !errors.As(err, &re) {
@@ -217,6 +201,10 @@ func TestSchemaGate(t *testing.T) {
 			if (tt.wantAttempts == 0) != errors.Is(err, ErrSchemaPending) {
 				t.Errorf("err %v: ErrSchemaPending is the cause exactly when the database was not asked", err)
 			}
+			if tt.wantAttempts == 0 && (!re.NotSent || !re.Connection || re.NonTransient != tt.nonTransient) {
+				t.Errorf("verdict %+v: the database was not asked (NotSent), for the migrator's failure (Connection, NonTransient %t)",
+					re.Classification, tt.nonTransient)
+			}
 			if took < tt.minWait || took > tt.maxWait {
 				t.Errorf("took %v, want within [%v, %v]", took, tt.minWait, tt.maxWait)
 			}
@@ -227,7 +215,7 @@ func TestSchemaGate(t *testing.T) {
 		s := New(pool, x, cfg, WithSchemaGate(make(chan struct{}), func() (string, bool) { return "", false }))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		_, _, _, err := s.GetPrompt(ctx, "c1")
+		_, _, err := s.GetPrompt(ctx, "c1")
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want the caller's deadline", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/msglog"
 	"github.com/p1001/p1001/resilience"
 )
@@ -34,39 +35,47 @@ func (s *Store) SetDown(down bool) {
 // Attempts is what a failed call reports, as with the default policy.
 const Attempts = 3
 
+// ok and failed are the Results of a healthy and a failed call.
+var (
+	ok     = resilience.Result{Attempts: 1}
+	failed = resilience.Result{Attempts: Attempts}
+)
+
+// outage is what the Executor returns after every attempt was refused: the
+// refusal's verdict (P1001, nothing sent).
 func outage(op string) error {
-	return &resilience.Error{Code: resilience.CodeUnreachable, Op: op, Addr: "fake:5432", Attempts: Attempts,
-		Reason: "connection refused", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	return &resilience.Error{Classification: resilience.Classify(refused), Op: op, Addr: "fake:5432", Attempts: Attempts, Err: refused}
 }
 
-func (s *Store) GetPrompt(_ context.Context, chatID string) (string, bool, int, error) {
+func (s *Store) GetPrompt(_ context.Context, chatID string) (chat.StoredPrompt, resilience.Result, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.down {
-		return "", false, Attempts, outage("getCustomPrompt")
+		return chat.StoredPrompt{}, failed, outage("getCustomPrompt")
 	}
-	p, ok := s.prompts[chatID]
-	return p, ok, 1, nil
+	p, found := s.prompts[chatID]
+	return chat.StoredPrompt{Text: p, Found: found}, ok, nil
 }
 
-func (s *Store) SetPrompt(_ context.Context, chatID, prompt string) (int, error) {
+func (s *Store) SetPrompt(_ context.Context, chatID, prompt string) (resilience.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
-		return Attempts, outage("setCustomPrompt")
+		return failed, outage("setCustomPrompt")
 	}
 	s.prompts[chatID] = prompt
-	return 1, nil
+	return ok, nil
 }
 
-func (s *Store) ResetPrompt(_ context.Context, chatID string) (int, error) {
+func (s *Store) ResetPrompt(_ context.Context, chatID string) (resilience.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
-		return Attempts, outage("resetCustomPrompt")
+		return failed, outage("resetCustomPrompt")
 	}
 	delete(s.prompts, chatID)
-	return 1, nil
+	return ok, nil
 }
 
 func (s *Store) WriteLog(_ context.Context, recs []msglog.Record) error {
