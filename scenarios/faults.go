@@ -350,14 +350,22 @@ var named = map[string]Fault{
 		Attributes: map[string]int64{"latency": 3000, "jitter": 0}},
 }
 
+// formerNames are the spellings make p1001 (FAULT=blackhole, reset) and
+// make bench (-outages refused,blackhole,reset) took before they shared
+// this table; they still work.
+var formerNames = map[string]string{"blackhole": KindBlackHole, "reset": TypeResetPeer, "refused": TypeOutage}
+
 // NamedKinds lists the kinds NamedFault knows, sorted.
 func NamedKinds() []string { return slices.Sorted(maps.Keys(named)) }
 
 // NamedFault returns the fault a kind names on its own, named after the
 // kind (its toxic's name). A kind may be written with - for _
-// ("black-hole").
+// ("black-hole"), or in a former spelling (formerNames).
 func NamedFault(kind string) (Fault, error) {
 	k := strings.ReplaceAll(kind, "-", "_")
+	if now, ok := formerNames[k]; ok {
+		k = now
+	}
 	f, ok := named[k]
 	if !ok {
 		return Fault{}, fmt.Errorf("fault %q: want one of %s", kind, strings.Join(NamedKinds(), ", "))

@@ -149,9 +149,10 @@ func TestNamedFaults(t *testing.T) {
 }
 
 func TestNamedFaultSpelling(t *testing.T) {
-	for _, kind := range []string{"black-hole", "black_hole", "reset-peer"} {
-		if _, err := NamedFault(kind); err != nil {
-			t.Errorf("NamedFault(%q): %v", kind, err)
+	for kind, want := range map[string]string{"black-hole": KindBlackHole, "black_hole": KindBlackHole, "reset-peer": TypeResetPeer,
+		"blackhole": KindBlackHole, "reset": TypeResetPeer, "refused": TypeOutage} {
+		if f, err := NamedFault(kind); err != nil || f.Name != want {
+			t.Errorf("NamedFault(%q) = %q, %v; want %s", kind, f.Name, err, want)
 		}
 	}
 	_, err := NamedFault("blackout")

@@ -81,7 +81,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the micro-benchmarks")
 	fs.StringVar(&o.Benchstat, "benchstat", benchstatTool, "benchstat, as a module path@version for go run")
 	fs.StringVar(&o.Catalog, "catalog", "reports/latest/ginkgo.json", "the last chaos run's Ginkgo JSON report (read, not rerun)")
-	outages := fs.String("outages", "refused,blackhole,reset", "outages to measure (a subset makes the run invalid)")
+	outages := fs.String("outages", "outage,black_hole,reset_peer", "fault kinds to measure: outage, black_hole, reset_peer (a subset makes the run invalid)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "the whole run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -261,11 +261,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 	for k, v := range env.StartTimes {
 		r.Cost.StartTimesMS[k] = ms(v)
 	}
-	px, err := env.Proxy(environment.ProxyPooler)
-	if err != nil {
-		return nil, err
-	}
-	b := &bench{env: env, opts: opts, log: log, faults: faults{px: px}}
+	b := &bench{env: env, opts: opts, log: log, faults: faults{t: env.Faults()}}
 
 	var overheadChat string
 	for i := range configs {

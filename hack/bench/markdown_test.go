@@ -19,13 +19,13 @@ func TestRenderMarkdown(t *testing.T) {
 		"shipped defaults",
 		// time to fallback: the capped black hole, spread and counts
 		"**Cap: the client waits at most 15.00 s for a reply**",
-		"| blackhole | runbook | 3 | ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s | ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s | 30 | 0, 0 | 33 | — |",
-		"| blackhole | p1001 | 3 | 5.00 s / 5.00 s / 5.00 s / 5.00 s | 1.00 ms / 1.40 ms / 1.90 ms / 1.90 ms | 30 | 3, 30 | 0 | P1001 ×33 |",
+		"| black_hole | runbook | 3 | ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s | ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s / ≥ 15.00 s | 30 | 0, 0 | 33 | — |",
+		"| black_hole | p1001 | 3 | 5.00 s / 5.00 s / 5.00 s / 5.00 s | 1.00 ms / 1.40 ms / 1.90 ms / 1.90 ms | 30 | 3, 30 | 0 | P1001 ×33 |",
 		// ratios
-		"| blackhole | ≥ 3.0× | ≥ 3.0× | ≥ 10714× | ≥ 7895× |",
-		"| refused | 2.0× | 2.0× | 110× | 83.7× |",
+		"| black_hole | ≥ 3.0× | ≥ 3.0× | ≥ 10714× | ≥ 7895× |",
+		"| outage | 2.0× | 2.0× | 110× | 83.7× |",
 		// recovery
-		"| refused | p1001 | 1.20 s | 30.0 ms / 30.0 ms / 30.0 ms | 140 ms / 140 ms / 140 ms |",
+		"| outage | p1001 | 1.20 s | 30.0 ms / 30.0 ms / 30.0 ms | 140 ms / 140 ms / 140 ms |",
 		// overhead and micro-benchmarks
 		"| bare pgx | 3 | 270 µs | 338 µs | 530 µs | 530 µs |",
 		"**Overhead: +0.40%**",

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Schema versions the JSON report.
-const Schema = "p1001.bench/v1"
+// Schema versions the JSON report. v2: outages are named by their fault
+// kinds (outage, black_hole, reset_peer; v1 said refused, blackhole, reset).
+const Schema = "p1001.bench/v2"
 
 // Configuration names. The runbook's is the baseline of every ratio.
 const (

@@ -51,7 +51,7 @@ func TestRatios(t *testing.T) {
 	}
 	bh := r.Ratios[1]
 	if bh.Outage != BlackHole {
-		t.Fatalf("second row is %s, want blackhole (the order of AllOutages)", bh.Outage)
+		t.Fatalf("second row is %s, want black_hole (the order of AllOutages)", bh.Outage)
 	}
 	// 15000 capped over p1001's first-message median 5001.
 	if bh.FirstMedian.Bound != ">=" || bh.FirstMedian.Value != 15000.0/5001 {
@@ -72,7 +72,7 @@ func TestRatios(t *testing.T) {
 		}
 	}
 	if rows := Ratios(partial); len(rows) != 2 || rows[1].Outage != BlackHole {
-		t.Errorf("Ratios without p1001's reset = %+v, want refused and blackhole only", rows)
+		t.Errorf("Ratios without p1001's reset = %+v, want outage and black_hole only", rows)
 	}
 }
 

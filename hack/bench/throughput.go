@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/p1001/p1001/scenarios"
 )
 
 // timedMsg is a reply and when it completed, from the window's start.
@@ -21,13 +23,14 @@ func (b *bench) throughput(ctx context.Context, bot *botRun, setting string) (re
 	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
 		return res, fmt.Errorf("throughput, %s: the bot was not answering with custom prompts beforehand", setting)
 	}
-	px := b.faults.px
 	switch setting {
 	case SettingHealthy:
 	case SettingLatency:
-		err = px.AddToxic(ctx, "bench-latency", "latency", "downstream", 1, map[string]any{"latency": b.opts.LatencyToxic.Milliseconds()})
+		f, _ := scenarios.NamedFault(scenarios.TypeLatency)
+		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.Milliseconds()
+		err = f.Apply(ctx, b.faults.t)
 	case SettingOutage:
-		err = px.Disable(ctx)
+		err = Refused.Fault().Apply(ctx, b.faults.t)
 	default:
 		err = fmt.Errorf("throughput setting %q: want %s, %s or %s", setting, SettingHealthy, SettingLatency, SettingOutage)
 	}

@@ -39,14 +39,14 @@ func TestValidateFindsEachProblem(t *testing.T) {
 			f := fallbackOf(r, ConfigP1001, Reset)
 			f.Cycles = f.Cycles[:2]
 			f.Summarize()
-		}, "reset, p1001: 2 fault cycles, want at least 3"},
+		}, "reset_peer, p1001: 2 fault cycles, want at least 3"},
 		{"too few steady samples", func(r *Report) {
 			f := fallbackOf(r, ConfigRunbook, Refused)
 			for i := range f.Cycles {
 				f.Cycles[i].Steady = f.Cycles[i].Steady[:6]
 			}
 			f.Summarize()
-		}, "refused, runbook: 18 steady-state samples, want at least 20"},
+		}, "outage, runbook: 18 steady-state samples, want at least 20"},
 		{"errors do not count as samples", func(r *Report) {
 			f := fallbackOf(r, ConfigRunbook, Refused)
 			for i := range f.Cycles {
@@ -55,7 +55,7 @@ func TestValidateFindsEachProblem(t *testing.T) {
 				}
 			}
 			f.Summarize()
-		}, "refused, runbook: 18 steady-state samples"},
+		}, "outage, runbook: 18 steady-state samples"},
 		{"a cycle where the fault never took effect", func(r *Report) {
 			f := fallbackOf(r, ConfigP1001, Refused)
 			c := &f.Cycles[1]
@@ -64,10 +64,10 @@ func TestValidateFindsEachProblem(t *testing.T) {
 				c.Steady[j] = reply(2)
 			}
 			f.Summarize()
-		}, "refused, p1001, cycle 2: no reply was degraded and none hit the cap"},
+		}, "outage, p1001, cycle 2: no reply was degraded and none hit the cap"},
 		{"an outage not measured", func(r *Report) {
 			r.Fallback = r.Fallback[:len(r.Fallback)-1] // p1001's reset
-		}, "reset, p1001: not measured"},
+		}, "reset_peer, p1001: not measured"},
 		{"a degraded reply while healthy", func(r *Report) {
 			throughputOf(r, SettingHealthy).Degraded = 3
 		}, "healthy: 3 of 10000 replies were degraded"},
