@@ -2,6 +2,8 @@ package main
 
 import (
 	"time"
+
+	"github.com/p1001/p1001/suites/report"
 )
 
 // reply, fallback and capped build messages as the bot client records them.
@@ -30,10 +32,10 @@ func validReport() *Report {
 		Configs: []BotConfig{
 			{Name: ConfigRunbook, Env: map[string]string{"DB_BREAKER_ENABLED": "false"},
 				DatabaseURL: "postgresql://p1001:xxxxx@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30",
-				Policy:      PolicyView{MaxAttempts: 3, AttemptTimeoutMS: 30000}, BotVersion: "p1001 bot abc go1.26.8"},
+				Policy:      report.Policy{MaxAttempts: 3, AttemptTimeoutMS: 30000}, BotVersion: "p1001 bot abc go1.26.8"},
 			{Name: ConfigP1001, Env: map[string]string{},
 				DatabaseURL: "postgresql://p1001:xxxxx@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30",
-				Policy:      PolicyView{MaxAttempts: 3, AttemptTimeoutMS: 2000, BudgetMS: 5000, BreakerEnabled: true, BreakerDelayMS: 1000},
+				Policy:      report.Policy{MaxAttempts: 3, AttemptTimeoutMS: 2000, BudgetMS: 5000, BreakerEnabled: true, BreakerDelayMS: 1000},
 				BotVersion:  "p1001 bot abc go1.26.8"},
 		},
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/suites/environment"
+	"github.com/p1001/p1001/suites/report"
 )
 
 // Options are the command line; the defaults are what `make bench` runs.
@@ -141,13 +142,13 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
-	report, err := run(ctx, opts, log)
+	rep, err := run(ctx, opts, log)
 	if err != nil {
 		log.Error("bench failed", "err", err)
 		os.Exit(1)
 	}
-	if !report.Valid {
-		log.Error("the run is invalid", "problems", len(report.Problems))
+	if !rep.Valid {
+		log.Error("the run is invalid", "problems", len(rep.Problems))
 		os.Exit(1)
 	}
 }
@@ -176,27 +177,20 @@ func botConfigs() []BotConfig {
 }
 
 // policyOf is the retry policy the bot derives from env, checked the way
-// the bot checks it.
-func policyOf(env map[string]string) (PolicyView, error) {
+// the bot checks it, in the chaos report's units.
+func policyOf(env map[string]string) (report.Policy, error) {
 	var environ []string
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
 	if err := resilience.CheckEnvNames(environ); err != nil {
-		return PolicyView{}, err
+		return report.Policy{}, err
 	}
 	p, err := resilience.PolicyFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
-		return PolicyView{}, err
+		return report.Policy{}, err
 	}
-	v := PolicyView{
-		MaxAttempts: p.MaxAttempts, AttemptTimeoutMS: ms(p.AttemptTimeout), BudgetMS: ms(p.Budget),
-		BreakerEnabled: p.Breaker.Enabled,
-	}
-	if p.Breaker.Enabled {
-		v.BreakerDelayMS = ms(p.Breaker.Delay)
-	}
-	return v, nil
+	return report.PolicyOf(p), nil
 }
 
 func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/report"
 )
 
 func TestParseOptionsDefaults(t *testing.T) {
@@ -57,7 +58,9 @@ func TestPolicyOfTheTwoConfigurations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (PolicyView{MaxAttempts: 3, AttemptTimeoutMS: 30000}); runbook != want {
+	rp := resilience.DefaultPolicy()
+	rp.AttemptTimeout, rp.Budget, rp.Breaker.Enabled = 30*time.Second, 0, false
+	if want := report.PolicyOf(rp); runbook != want {
 		t.Errorf("runbook policy %+v, want %+v (3 attempts of up to connect_timeout=30 s, no budget, no breaker)", runbook, want)
 	}
 	if configs[0].URLParams["connect_timeout"] != "30" {
@@ -67,10 +70,7 @@ func TestPolicyOfTheTwoConfigurations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := resilience.DefaultPolicy()
-	want := PolicyView{MaxAttempts: d.MaxAttempts, AttemptTimeoutMS: ms(d.AttemptTimeout), BudgetMS: ms(d.Budget),
-		BreakerEnabled: d.Breaker.Enabled, BreakerDelayMS: ms(d.Breaker.Delay)}
-	if p1001 != want {
+	if want := report.PolicyOf(resilience.DefaultPolicy()); p1001 != want {
 		t.Errorf("p1001 policy %+v, want the shipped defaults %+v", p1001, want)
 	}
 	if len(configs[1].Env) != 0 {

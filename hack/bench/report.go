@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/p1001/p1001/suites/report"
 )
 
 // Schema versions the JSON report. v2: outages are named by their fault
@@ -95,18 +97,10 @@ type BotConfig struct {
 	Env       map[string]string `json:"env"`
 	URLParams map[string]string `json:"url_params"`
 	// DatabaseURL is the URL the bot got, password redacted.
-	DatabaseURL string     `json:"database_url"`
-	Policy      PolicyView `json:"policy"`
-	BotVersion  string     `json:"bot_version,omitempty"`
-}
-
-// PolicyView is the retry policy the bot derives from Env, in report units.
-type PolicyView struct {
-	MaxAttempts      int     `json:"max_attempts"`
-	AttemptTimeoutMS float64 `json:"attempt_timeout_ms"`
-	BudgetMS         float64 `json:"budget_ms"`
-	BreakerEnabled   bool    `json:"breaker_enabled"`
-	BreakerDelayMS   float64 `json:"breaker_delay_ms,omitempty"`
+	DatabaseURL string `json:"database_url"`
+	// Policy is what the bot derives from Env, as the chaos report shows it.
+	Policy     report.Policy `json:"policy"`
+	BotVersion string        `json:"bot_version,omitempty"`
 }
 
 // Cycle is one fault on/off cycle against one bot.
