@@ -169,7 +169,7 @@ func TestConsoleFaultCommands(t *testing.T) {
 				"add p1001-latency latency downstream 1.0 latency=1500,remove p1001-latency",
 			wantFault: 3, wantOut: []string{"latency 1.5s is already in force", "up: cleared latency 1.5s"}},
 		{name: "up clears every fault, last first", input: "reset\nblackhole\nup\n",
-			wantCalls: "add p1001-reset reset_peer upstream 1.0 timeout=0,disable,add p1001-blackhole timeout upstream 1.0 timeout=0,enable," +
+			wantCalls: "add p1001-reset reset_peer upstream 1.0 timeout=0,add p1001-blackhole timeout downstream 1.0 timeout=0," +
 				"remove p1001-blackhole,remove p1001-reset",
 			wantFault: 3, wantOut: []string{"up: cleared blackhole, reset"}},
 		{name: "a bad command is explained, not sent", input: "latency soon\ndown please\n", wantCalls: "",

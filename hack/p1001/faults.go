@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -75,7 +74,7 @@ func (f Fault) Describe() string {
 	case FaultOutage:
 		return "disable the pooler proxy: new connections refused, open ones closed"
 	case FaultBlackhole:
-		return "black-hole the pooler proxy: open connections cut, new ones accepted but never answered (timeout toxic, timeout 0)"
+		return "black-hole the pooler proxy: nothing comes back, nothing is closed (timeout toxic, timeout 0, downstream)"
 	case FaultReset:
 		return "reset every connection that sends data through the pooler proxy (reset_peer toxic, timeout 0)"
 	case FaultLatency:
@@ -101,16 +100,9 @@ func (f Fault) Apply(ctx context.Context, p Proxy) error {
 	case FaultOutage:
 		return p.Disable(ctx)
 	case FaultBlackhole:
-		// The pooler hangs: the connections the bot holds are gone (a
-		// query on one would time out as P1008, like FaultLatency), and a
-		// new one reaches the proxy and then hears nothing: P1002, "reached
-		// but timed out". Upstream: what the bot sends never reaches
-		// pgbouncer; downstream alone would let a query run unseen.
-		if err := p.Disable(ctx); err != nil {
-			return err
-		}
-		err := p.AddToxic(ctx, f.toxicName(), "timeout", "upstream", 1, map[string]any{"timeout": 0})
-		return errors.Join(err, p.Enable(ctx))
+		// The catalog's black hole (docs/scenarios.md): nothing comes back
+		// and nothing is closed.
+		return p.AddToxic(ctx, f.toxicName(), "timeout", "downstream", 1, map[string]any{"timeout": 0})
 	case FaultReset:
 		return p.AddToxic(ctx, f.toxicName(), "reset_peer", "upstream", 1, map[string]any{"timeout": 0})
 	case FaultLatency:

@@ -81,13 +81,15 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 func expectations(f Fault) Expectation {
 	switch f.Kind {
 	case FaultBlackhole:
-		// The cut pooled connections fail at once (P1017); a new one hangs
-		// in the handshake. connect_timeout is capped to the attempt
-		// timeout, so pgxpool's acquire deadline fires first and the hang
-		// surfaces as P2024; with connect_timeout below the attempt
-		// timeout (-param connect_timeout=1) the handshake's own timeout
-		// wins: P1002, "reached but timed out".
-		return Expectation{ReplyCodes: []string{"P2024", "P1002"}}
+		// The query on the open connection hangs until the attempt
+		// timeout: P1008. A new connection hangs in the handshake;
+		// connect_timeout is capped to the attempt timeout, so pgxpool's
+		// acquire deadline fires first and the hang surfaces as P2024;
+		// with connect_timeout below the attempt timeout (-param
+		// connect_timeout=1) the handshake's own timeout wins: P1002,
+		// "reached but timed out". The call's budget may cut the last
+		// attempt (P1008).
+		return Expectation{ReplyCodes: []string{"P2024", "P1002", "P1008"}, LogCodes: []string{"P1008"}}
 	case FaultReset:
 		// The query on the open connection is reset: P1017. Reconnects are
 		// reset during the handshake, which is P1001 by design (DESIGN.md

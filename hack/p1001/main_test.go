@@ -67,7 +67,7 @@ func TestFaultApplyAndClear(t *testing.T) {
 		wantString string
 	}{
 		{Fault{Kind: FaultOutage}, "disable", "enable", "down"},
-		{Fault{Kind: FaultBlackhole}, "disable,add p1001-blackhole timeout upstream 1.0 timeout=0,enable", "remove p1001-blackhole", "blackhole"},
+		{Fault{Kind: FaultBlackhole}, "add p1001-blackhole timeout downstream 1.0 timeout=0", "remove p1001-blackhole", "blackhole"},
 		{Fault{Kind: FaultReset}, "add p1001-reset reset_peer upstream 1.0 timeout=0", "remove p1001-reset", "reset"},
 		{Fault{Kind: FaultLatency, Latency: 3 * time.Second}, "add p1001-latency latency downstream 1.0 latency=3000", "remove p1001-latency", "latency 3s"},
 	}
