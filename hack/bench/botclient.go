@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
 )
 
-// Msg is one message sent to the bot and what came back.
+// Msg is one message sent to the bot and what came back: the reply (its
+// fields flat in the JSON), or the cap, or an error.
 type Msg struct {
 	Chat string `json:"chat"`
 	// SentMS is when it was sent, from the event the phase is timed from
@@ -19,11 +21,8 @@ type Msg struct {
 	SentMS    float64 `json:"sent_ms"`
 	LatencyMS float64 `json:"latency_ms"`
 	// Capped: no reply within the client's cap; LatencyMS is the cap.
-	Capped   bool   `json:"capped,omitempty"`
-	Source   string `json:"prompt_source,omitempty"`
-	Degraded bool   `json:"degraded,omitempty"`
-	Attempts int    `json:"attempts"`
-	Code     string `json:"code,omitempty"`
+	Capped bool `json:"capped,omitempty"`
+	botapi.Reply
 	// Error is set when the bot gave no reply for another reason than the
 	// cap (connection refused, HTTP 500, a body that is not JSON).
 	Error string `json:"error,omitempty"`
@@ -33,7 +32,9 @@ type Msg struct {
 func (m Msg) Replied() bool { return m.Error == "" && !m.Capped }
 
 // Custom: answered with the chat's fresh custom prompt.
-func (m Msg) Custom() bool { return m.Replied() && !m.Degraded && m.Source == "custom" }
+func (m Msg) Custom() bool {
+	return m.Replied() && !m.Degraded && m.PromptSource == scenarios.SourceCustom
+}
 
 // Fallback: answered in degraded mode.
 func (m Msg) Fallback() bool { return m.Replied() && m.Degraded }
@@ -81,8 +82,8 @@ func (c *botClient) send(ctx context.Context, chat, text string, limit time.Dura
 	m := Msg{Chat: chat}
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	r, err := c.api.Send(rctx, chat, text)
-	m.LatencyMS = ms(r.Latency)
+	r, latency, err := c.api.Send(rctx, chat, text)
+	m.LatencyMS = ms(latency)
 	var status *botapi.StatusError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
@@ -92,7 +93,7 @@ func (c *botClient) send(ctx context.Context, chat, text string, limit time.Dura
 	case err != nil:
 		m.Error = resilience.RedactText(err.Error())
 	default:
-		m.Source, m.Degraded, m.Attempts, m.Code = r.PromptSource, r.Degraded, r.Attempts, r.Code
+		m.Reply = r
 	}
 	return m
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p1001/p1001/suites/botapi"
 )
 
 func TestBotClientSend(t *testing.T) {
@@ -41,8 +43,8 @@ func TestBotClientSend(t *testing.T) {
 		err              string // what Error contains; "" for none
 		replied          bool
 	}{
-		{"custom reply", srv.URL, "custom", Msg{Source: "custom", Attempts: 1}, "", true},
-		{"fallback", srv.URL, "fallback", Msg{Source: "cached", Degraded: true, Attempts: 3, Code: "P1001"}, "", true},
+		{"custom reply", srv.URL, "custom", Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "custom", Attempts: 1}}, "", true},
+		{"fallback", srv.URL, "fallback", Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "cached", Degraded: true, Attempts: 3, Code: "P1001"}}, "", true},
 		{"past the cap", srv.URL, "slow", Msg{Capped: true, LatencyMS: ms(capLimit)}, "", false},
 		{"HTTP 500", srv.URL, "broken", Msg{}, `HTTP 500: {"error":"internal error"}`, false},
 		{"not JSON", srv.URL, "garbled", Msg{}, `reply is not JSON: "not json"`, false},

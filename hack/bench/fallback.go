@@ -48,7 +48,7 @@ func (b *bench) fallback(ctx context.Context, bot *botRun, o Outage, cycles int)
 		}
 		res.Cycles = append(res.Cycles, c)
 		b.log.Info("cycle", "config", bot.name, "outage", o, "cycle", i+1,
-			"first_ms", round(c.First.LatencyMS), "first_capped", c.First.Capped, "first_source", c.First.Source,
+			"first_ms", round(c.First.LatencyMS), "first_capped", c.First.Capped, "first_source", c.First.PromptSource,
 			"recovery_first_ms", round(c.Recovery.First.Value), "recovery_steady_ms", round(c.Recovery.Steady.Value))
 	}
 	res.Summarize()

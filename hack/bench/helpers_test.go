@@ -3,14 +3,17 @@ package main
 import (
 	"time"
 
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/report"
 )
 
 // reply, fallback and capped build messages as the bot client records them.
-func reply(latency float64) Msg { return Msg{LatencyMS: latency, Source: "custom", Attempts: 1} }
+func reply(latency float64) Msg {
+	return Msg{LatencyMS: latency, Reply: botapi.Reply{PromptSource: "custom", Attempts: 1}}
+}
 
 func fallback(latency float64, attempts int) Msg {
-	return Msg{LatencyMS: latency, Source: "cached", Degraded: true, Attempts: attempts, Code: "P1001"}
+	return Msg{LatencyMS: latency, Reply: botapi.Reply{PromptSource: "cached", Degraded: true, Attempts: attempts, Code: "P1001"}}
 }
 
 func capped(limit float64) Msg { return Msg{LatencyMS: limit, Capped: true} }

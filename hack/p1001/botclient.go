@@ -10,9 +10,12 @@ import (
 	"github.com/p1001/p1001/suites/botapi"
 )
 
-// Reply is the bot's answer to one message, with its round trip; this
+// Reply is the bot's answer to one message and its round trip; this
 // program adds how it shows one.
-type Reply botapi.Reply
+type Reply struct {
+	botapi.Reply
+	Latency time.Duration
+}
 
 // Format shows the reply with what it tells about the database:
 // "[cached | DEGRADED P1001 | attempts 3 | 312ms] [A pirate.] You said: hi".
@@ -21,7 +24,7 @@ func (r Reply) Format() string {
 	if r.Degraded {
 		state = "DEGRADED " + r.Code
 	}
-	return fmt.Sprintf("[%s | %s | attempts %d | %s] %s", r.PromptSource, state, r.Attempts, roundDuration(r.Latency), r.Reply)
+	return fmt.Sprintf("[%s | %s | attempts %d | %s] %s", r.PromptSource, state, r.Attempts, roundDuration(r.Latency), r.Text)
 }
 
 func roundDuration(d time.Duration) time.Duration {
@@ -59,7 +62,7 @@ func NewBotClient(base, token string) *BotClient {
 // Send posts text to chat and returns the reply; a non-200 answer is an
 // error carrying the bot's answer as it came.
 func (c *BotClient) Send(ctx context.Context, chat, text string) (Reply, error) {
-	r, err := c.api.Send(ctx, chat, text)
+	r, latency, err := c.api.Send(ctx, chat, text)
 	var status *botapi.StatusError
 	switch {
 	case errors.As(err, &status):
@@ -67,7 +70,7 @@ func (c *BotClient) Send(ctx context.Context, chat, text string) (Reply, error) 
 	case err != nil:
 		return Reply{}, fmt.Errorf("message to chat %s: %w", chat, err)
 	}
-	return Reply(r), nil
+	return Reply{Reply: r, Latency: latency}, nil
 }
 
 // Ready reads /readyz; it never makes the bot query its database.

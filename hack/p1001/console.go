@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/p1001/p1001/scenarios"
 )
 
 // CommandKind is what one console line asks for.
@@ -158,7 +160,7 @@ func (s *Summary) AddFault(at time.Duration, what string) {
 }
 
 // knownSources come first in the summary, in the order of prompt resolution.
-var knownSources = []string{"custom", "cached", "default"}
+var knownSources = []string{scenarios.SourceCustom, scenarios.SourceCached, scenarios.SourceDefault}
 
 // Format renders the summary; elapsed is the session's length.
 func (s Summary) Format(elapsed time.Duration) string {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p1001/p1001/suites/botapi"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -77,15 +79,15 @@ func TestSummaryFormat(t *testing.T) {
 		{
 			name: "an outage and a recovery",
 			build: func(s *Summary) {
-				s.AddReply(Reply{PromptSource: "custom", Attempts: 1, Latency: 12 * time.Millisecond})
+				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "custom", Attempts: 1}, Latency: 12 * time.Millisecond})
 				s.AddFault(3200*time.Millisecond, "down")
-				s.AddReply(Reply{PromptSource: "cached", Degraded: true, Code: "P1001", Attempts: 3, Latency: 80 * time.Millisecond})
-				s.AddReply(Reply{PromptSource: "cached", Degraded: true, Code: "P1001", Latency: time.Millisecond})
+				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "cached", Degraded: true, Code: "P1001", Attempts: 3}, Latency: 80 * time.Millisecond})
+				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "cached", Degraded: true, Code: "P1001"}, Latency: time.Millisecond})
 				s.AddFault(9*time.Second, "latency 800ms")
-				s.AddReply(Reply{PromptSource: "default", Degraded: true, Code: "P2024", Attempts: 3, Latency: 5002 * time.Millisecond})
+				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "default", Degraded: true, Code: "P2024", Attempts: 3}, Latency: 5002 * time.Millisecond})
 				s.AddFailure()
 				s.AddFault(15*time.Second, "up")
-				s.AddReply(Reply{PromptSource: "custom", Attempts: 1})
+				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "custom", Attempts: 1}})
 			},
 			want: "summary: 6 message(s) in 2s, 1 without a reply\n" +
 				"  by prompt source: custom 2, cached 2, default 1\n" +
@@ -94,8 +96,10 @@ func TestSummaryFormat(t *testing.T) {
 				"  faults applied: 3: +3.2s down, +9.0s latency 800ms, +15.0s up",
 		},
 		{
-			name:  "an unknown prompt source is counted, not dropped",
-			build: func(s *Summary) { s.AddReply(Reply{PromptSource: "telepathy", Latency: time.Millisecond}) },
+			name: "an unknown prompt source is counted, not dropped",
+			build: func(s *Summary) {
+				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "telepathy"}, Latency: time.Millisecond})
+			},
 			want: "summary: 1 message(s) in 2s, 0 without a reply\n" +
 				"  by prompt source: custom 0, cached 0, default 0, telepathy 1\n" +
 				"  degraded: 0, of which fast-failed by the breaker (attempts 0): 0\n" +

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/botlog"
 )
 
 // fakeProxy records what was done to it, like a Toxiproxy proxy would see it.
@@ -99,7 +102,7 @@ type behaviour struct {
 // into a LogWatcher before it replies, as the real one does.
 type fakeBot struct {
 	proxy *fakeProxy
-	logs  *LogWatcher
+	logs  *botlog.Watcher
 	b     behaviour
 
 	mu          sync.Mutex
@@ -129,9 +132,9 @@ func (f *fakeBot) Send(_ context.Context, chat, text string) (Reply, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, text)
-	custom := Reply{Reply: "[" + fakePersona + "] You said: " + text, PromptSource: "custom", Attempts: 1, Latency: time.Millisecond}
+	custom := Reply{Reply: botapi.Reply{Text: "[" + fakePersona + "] You said: " + text, PromptSource: "custom", Attempts: 1}, Latency: time.Millisecond}
 	if strings.HasPrefix(text, "/setprompt ") {
-		custom.Reply = "Saved."
+		custom.Text = "Saved."
 	}
 	broken := f.proxy.broken()
 	if broken {
@@ -152,7 +155,7 @@ func (f *fakeBot) Send(_ context.Context, chat, text string) (Reply, error) {
 	if source == "" {
 		source = "cached"
 	}
-	r := Reply{Reply: custom.Reply, PromptSource: source, Degraded: true, Code: "P1001"}
+	r := Reply{Reply: botapi.Reply{Text: custom.Text, PromptSource: source, Degraded: true, Code: "P1001"}}
 	errText := "P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"
 	if f.b.noUnreachableLine {
 		errText = "P1001: something else"

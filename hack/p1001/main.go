@@ -16,6 +16,7 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 )
 
@@ -198,7 +199,7 @@ type stack struct {
 	bot         *environment.Bot
 	client      *BotClient
 	proxy       environment.ProxyControl
-	logs        *LogWatcher
+	logs        *botlog.Watcher
 	maxAttempts int
 
 	steps  int      // the narrated run's step count; 0 for the console
@@ -234,10 +235,10 @@ func startStack(ctx context.Context, n *Narrator, cfg environment.Config, params
 	if err := st.client.WaitReady(ctx, readyWait); err != nil {
 		return st, err
 	}
-	var serving LogLine
-	st.logs.WaitFor(ctx, mark, logWait, func(lines []LogLine) bool {
+	var serving botlog.Line
+	st.logs.WaitFor(ctx, mark, logWait, func(lines []botlog.Line) bool {
 		for _, l := range lines {
-			if strings.HasPrefix(l.Msg, "[Bot] serving") {
+			if l.Is(botlog.BotServing) {
 				serving = l
 				return true
 			}
@@ -245,7 +246,7 @@ func startStack(ctx context.Context, n *Narrator, cfg environment.Config, params
 		return false
 	})
 	st.maxAttempts = 3 // resilience's default, when the line did not come through
-	if v, ok := serving.IntAttr("max_attempts"); ok {
+	if v, ok := serving.Int("max_attempts"); ok {
 		st.maxAttempts = v
 	}
 	n.OK("bot ready at %s, database up and migrated", st.bot.URL)

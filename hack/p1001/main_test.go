@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p1001/p1001/suites/botapi"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -224,11 +226,11 @@ func TestReplyFormat(t *testing.T) {
 		r    Reply
 		want string
 	}{
-		{Reply{Reply: "[A pirate.] You said: hi", PromptSource: "custom", Attempts: 1, Latency: 12340 * time.Microsecond},
+		{Reply{Reply: botapi.Reply{Text: "[A pirate.] You said: hi", PromptSource: "custom", Attempts: 1}, Latency: 12340 * time.Microsecond},
 			"[custom | ok | attempts 1 | 12.3ms] [A pirate.] You said: hi"},
-		{Reply{Reply: "x", PromptSource: "cached", Degraded: true, Code: "P1001", Latency: 420 * time.Microsecond},
+		{Reply{Reply: botapi.Reply{Text: "x", PromptSource: "cached", Degraded: true, Code: "P1001"}, Latency: 420 * time.Microsecond},
 			"[cached | DEGRADED P1001 | attempts 0 | 400µs] x"},
-		{Reply{Reply: "x", PromptSource: "default", Degraded: true, Code: "P2024", Attempts: 3, Latency: 5002345 * time.Microsecond},
+		{Reply{Reply: botapi.Reply{Text: "x", PromptSource: "default", Degraded: true, Code: "P2024", Attempts: 3}, Latency: 5002345 * time.Microsecond},
 			"[default | DEGRADED P2024 | attempts 3 | 5.002s] x"},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/botlog"
 )
 
 // Narrator prints timestamped lines. The bot's log stream and the steps
@@ -98,11 +99,11 @@ func (n *Narrator) You(text string) { n.line("you", "> "+text, false) }
 func (n *Narrator) Bot(r Reply) { n.line("bot", "< "+r.Format(), false) }
 
 // Log shows one of the bot's own log lines.
-func (n *Narrator) Log(l LogLine) { n.line("log", "| "+l.Format(), false) }
+func (n *Narrator) Log(l botlog.Line) { n.line("log", "| "+FormatLine(l), false) }
 
 // LogCount shows a line the bot logged count times.
 func (n *Narrator) LogCount(c LineCount) {
-	n.line("log", fmt.Sprintf("| %dx %s", c.Count, c.Line.Format()), false)
+	n.line("log", fmt.Sprintf("| %dx %s", c.Count, FormatLine(c.Line)), false)
 }
 
 // Secret prints text unscrubbed: only for what the user asked to see

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 )
 
@@ -78,7 +80,7 @@ func (d *Demo) timing() Timing {
 type Demo struct {
 	N      *Narrator
 	Bot    DemoBot
-	Logs   *LogWatcher
+	Logs   *botlog.Watcher
 	Proxy  Proxy
 	Fault  Fault
 	Expect Expectation
@@ -152,7 +154,7 @@ func (d *Demo) StepCustom(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.expect(r.PromptSource == "custom" && !r.Degraded && strings.Contains(r.Reply, "lighthouse keeper"),
+	d.expect(r.PromptSource == scenarios.SourceCustom && !r.Degraded && strings.Contains(r.Text, "lighthouse keeper"),
 		"the reply uses the custom prompt (prompt_source=%s, degraded=%v)", r.PromptSource, r.Degraded)
 	// The message log is written after the reply; let it land, so that the
 	// fault meets no write in flight and the first failure is the message's.
@@ -205,14 +207,17 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		return err
 	}
 	chat := map[string]string{"chat": d.Chat}
+	fromHandler := func(l botlog.Line) bool {
+		return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
+	}
 	// The handler logs before it replies; wait for the line to come through
 	// so that the log reads in the order things happened.
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []LogLine) bool {
-		return countMsg(lines, "[MessageHandler] ", chat) > 0
+	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []botlog.Line) bool {
+		return botlog.Count(lines, fromHandler) > 0
 	})
 	d.N.Bot(r)
 
-	d.expect(r.Degraded && r.PromptSource == "cached" && strings.Contains(r.Reply, "lighthouse keeper"),
+	d.expect(r.Degraded && r.PromptSource == scenarios.SourceCached && strings.Contains(r.Text, "lighthouse keeper"),
 		"a reply still arrived (after %s), from the cached custom prompt (prompt_source=%s, degraded=%v)",
 		roundDuration(r.Latency), r.PromptSource, r.Degraded)
 	d.expect(slices.Contains(d.Expect.ReplyCodes, r.Code), "code %s (want %s)", r.Code, strings.Join(d.Expect.ReplyCodes, " or "))
@@ -223,37 +228,43 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, d.MaxAttempts)
 	}
 
-	retry := fmt.Sprintf("[DB Retry] Attempt 1/%d failed, retrying in ", d.MaxAttempts)
 	lookup := map[string]string{"op": "getCustomPrompt"}
-	var lines []LogLine
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(ls []LogLine) bool {
+	firstRetry := func(l botlog.Line) bool {
+		r, ok := botlog.RetryOf(l)
+		return ok && r.Kind == botlog.RetryScheduled && r.Attempt == 1 && r.MaxAttempts == d.MaxAttempts && l.Has(lookup)
+	}
+	fellBack := func(l botlog.Line) bool { return l.Is(botlog.LookupFellBack) && l.Has(chat) }
+	breakerOpened := func(l botlog.Line) bool {
+		r, ok := botlog.RetryOf(l)
+		return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerOpen
+	}
+	var lines []botlog.Line
+	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(ls []botlog.Line) bool {
 		lines = slices.Clone(ls)
-		return countMsg(ls, retry, lookup) > 0 &&
-			countMsg(ls, "[getCustomPrompt] Database connection error after retries", chat) > 0 &&
-			countMsg(ls, "[DB Retry] Circuit breaker open", nil) > 0
+		return botlog.Count(ls, firstRetry) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, breakerOpened) > 0
 	})
-	d.expect(countMsg(lines, retry, lookup) > 0, "log: %s... op=getCustomPrompt", retry)
+	d.expect(botlog.Count(lines, firstRetry) > 0, "log: %sAttempt 1/%d failed, retrying in ... op=getCustomPrompt", botlog.RetryPrefix, d.MaxAttempts)
 	var gaveUp string
 	for _, l := range lines {
-		if strings.HasPrefix(l.Msg, "[getCustomPrompt] Database connection error after retries") && l.Attr("chat") == d.Chat {
+		if fellBack(l) {
 			gaveUp = l.Attr("error")
 		}
 	}
-	d.expect(gaveUp != "", "log: [getCustomPrompt] Database connection error after retries, using fallback prompt")
+	d.expect(gaveUp != "", "log: %s", botlog.LookupFellBack)
 	d.expect(strings.HasPrefix(gaveUp, r.Code+": ") && strings.Contains(gaveUp, d.Expect.ErrorText),
 		"its error is the reply's code in Prisma's words%s (error=%q)", quoteIf(" and holds ", d.Expect.ErrorText), gaveUp)
-	d.expect(countMsg(lines, "[MessageHandler] Database connection error", chat) > 0,
-		"log: [MessageHandler] Database connection error, replying in degraded mode")
+	d.expect(botlog.Count(lines, func(l botlog.Line) bool { return l.Is(botlog.HandlerDegraded) && l.Has(chat) }) > 0,
+		"log: %s", botlog.HandlerDegraded)
 	seen := map[string]bool{}
 	for _, l := range lines {
-		if strings.HasPrefix(l.Msg, "[DB Retry] ") && l.Attr("op") == "getCustomPrompt" {
+		if botlog.IsRetry(l) && l.Has(lookup) {
 			seen[l.Attr("code")] = true
 		}
 	}
 	for _, code := range d.Expect.LogCodes {
-		d.expect(seen[code], "log: a [DB Retry] line with code=%s", code)
+		d.expect(seen[code], "log: a %sline with code=%s", botlog.RetryPrefix, code)
 	}
-	d.expect(countMsg(lines, "[DB Retry] Circuit breaker open", nil) > 0, "log: [DB Retry] Circuit breaker open")
+	d.expect(botlog.Count(lines, breakerOpened) > 0, "log: %sCircuit breaker %s", botlog.RetryPrefix, botlog.BreakerOpen)
 	return nil
 }
 
@@ -270,13 +281,16 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 			return err
 		}
 		slowest = max(slowest, r.Latency)
-		if r.Degraded && r.Attempts == 0 && r.Latency < fastFailBound && r.PromptSource == "cached" {
+		if r.Degraded && r.Attempts == 0 && r.Latency < fastFailBound && r.PromptSource == scenarios.SourceCached {
 			fast++
 		}
 	}
 	// Let their log lines through before the next step speaks.
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []LogLine) bool {
-		return countMsg(lines, "[MessageHandler] ", map[string]string{"chat": d.Chat}) >= breakerMessages
+	chat := map[string]string{"chat": d.Chat}
+	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []botlog.Line) bool {
+		return botlog.Count(lines, func(l botlog.Line) bool {
+			return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
+		}) >= breakerMessages
 	})
 	d.expect(fast == breakerMessages,
 		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
@@ -302,11 +316,14 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	defer func() {
 		// The probe that closed the breaker is logged before the reply that
 		// shows it; wait for its line so that the count is complete.
-		d.Logs.WaitFor(ctx, mark, t.LogWait, func(lines []LogLine) bool {
-			return countMsg(lines, "[DB Retry] Circuit breaker closed", nil) > 0
+		d.Logs.WaitFor(ctx, mark, t.LogWait, func(lines []botlog.Line) bool {
+			return botlog.Count(lines, func(l botlog.Line) bool {
+				r, ok := botlog.RetryOf(l)
+				return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerClosed
+			}) > 0
 		})
 		d.Logs.Mute(false)
-		for _, g := range GroupDocumented(d.Logs.Since(mark)) {
+		for _, g := range GroupNarrated(d.Logs.Since(mark)) {
 			d.N.LogCount(g)
 		}
 	}()
@@ -336,7 +353,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		} else {
 			repeats++
 		}
-		if r.PromptSource == "custom" && !r.Degraded {
+		if r.PromptSource == scenarios.SourceCustom && !r.Degraded {
 			flush()
 			recovered = true
 			break
@@ -357,7 +374,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.expect(r.PromptSource == "custom" && !r.Degraded && r.Attempts == 1,
+	d.expect(r.PromptSource == scenarios.SourceCustom && !r.Degraded && r.Attempts == 1,
 		"and the next one too (prompt_source=%s, degraded=%v, attempts %d)", r.PromptSource, r.Degraded, r.Attempts)
 	if err := d.waitOutboxEmpty(ctx); err != nil {
 		d.N.Say("message log: %v", err)

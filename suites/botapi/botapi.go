@@ -17,18 +17,17 @@ import (
 	"time"
 )
 
-// Reply is the bot's answer to one message.
+// Reply is the bot's answer to one message, as the bot sends it
+// (docs/bot.md, "Messages"). The harness's records embed it (history.Op,
+// the bench's and the reproduction's samples), so it is written once; its
+// empty fields are left out of their JSON.
 type Reply struct {
-	Reply        string `json:"reply"`
-	PromptSource string `json:"prompt_source"`
-	Degraded     bool   `json:"degraded"`
+	Text         string `json:"reply,omitempty"`
+	PromptSource string `json:"prompt_source,omitempty"`
+	Degraded     bool   `json:"degraded,omitempty"`
 	Attempts     int    `json:"attempts"`
 	Code         string `json:"code,omitempty"`
 	Command      string `json:"command,omitempty"`
-
-	// Latency is the round trip as seen from here: from handing the
-	// request to the transport until the whole answer was read.
-	Latency time.Duration `json:"-"`
 }
 
 // Readiness is the bot's /readyz.
@@ -104,26 +103,28 @@ func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %s", e.Sta
 // have reached the bot.
 var ErrNotSent = errors.New("no answer")
 
-// Send posts text to chat. Errors: *StatusError for a non-200 answer,
-// ErrNotSent (wrapped) when no answer came, anything else for an answer
-// that is not the documented JSON. Once the request went out, the Reply
-// carries its Latency also with an error: how long it took to fail.
-func (c *Client) Send(ctx context.Context, chat, text string) (Reply, error) {
+// Send posts text to chat and returns the reply and its latency: the
+// round trip as seen from here, from handing the request to the transport
+// until the whole answer was read. Errors: *StatusError for a non-200
+// answer, ErrNotSent (wrapped) when no answer came, anything else for an
+// answer that is not the documented JSON. Once the request went out, the
+// latency is set also with an error: how long it took to fail.
+func (c *Client) Send(ctx context.Context, chat, text string) (Reply, time.Duration, error) {
 	body, err := json.Marshal(map[string]string{"text": text})
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
 		c.url("/v1/chats/"+url.PathEscape(chat)+"/messages"), bytes.NewReader(body))
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
 	status, data, err := c.do(req)
 	latency := time.Since(start)
 	if err != nil {
-		return Reply{Latency: latency}, fmt.Errorf("%w: %w", ErrNotSent, err)
+		return Reply{}, latency, fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
 	if status != http.StatusOK {
 		var e struct {
@@ -132,14 +133,13 @@ func (c *Client) Send(ctx context.Context, chat, text string) (Reply, error) {
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("%.200q", data)
 		}
-		return Reply{Latency: latency}, &StatusError{Status: status, Body: e.Error, Answer: string(bytes.TrimSpace(data))}
+		return Reply{}, latency, &StatusError{Status: status, Body: e.Error, Answer: string(bytes.TrimSpace(data))}
 	}
 	var r Reply
 	if err := json.Unmarshal(data, &r); err != nil {
-		return Reply{Latency: latency}, fmt.Errorf("reply is not JSON: %.200q", data)
+		return Reply{}, latency, fmt.Errorf("reply is not JSON: %.200q", data)
 	}
-	r.Latency = latency
-	return r, nil
+	return r, latency, nil
 }
 
 // do sends req with the token and reads the whole answer; an error means

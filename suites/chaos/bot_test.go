@@ -19,7 +19,7 @@ import (
 
 func say(ctx context.Context, bot *botapi.Client, chat, text string) botapi.Reply {
 	GinkgoHelper()
-	r, err := bot.Send(ctx, chat, text)
+	r, _, err := bot.Send(ctx, chat, text)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
@@ -48,7 +48,7 @@ var _ = Describe("the bot binary", Label("smoke", "bot"), func() {
 		Expect(r.PromptSource).To(Equal("custom"))
 		Expect(r.Degraded).To(BeFalse())
 		Expect(r.Attempts).To(Equal(1))
-		Expect(r.Reply).To(ContainSubstring(persona), "the offline responder quotes the persona it used")
+		Expect(r.Text).To(ContainSubstring(persona), "the offline responder quotes the persona it used")
 
 		conn, err := pgx.Connect(ctx, stack.DSNs().HostPostgres)
 		Expect(err).NotTo(HaveOccurred())

@@ -114,7 +114,7 @@ func startOnEmptyDatabase(ctx SpecContext, admin *pgx.Conn, iteration int, laten
 	firedAt := time.Now()
 	var wg sync.WaitGroup
 	for k := range reqs {
-		wg.Go(func() { reqs[k].reply, reqs[k].err = client.Send(ctx, reqs[k].chat, reqs[k].text) })
+		wg.Go(func() { reqs[k].reply, _, reqs[k].err = client.Send(ctx, reqs[k].chat, reqs[k].text) })
 	}
 	wg.Wait()
 
@@ -149,11 +149,11 @@ func startOnEmptyDatabase(ctx SpecContext, admin *pgx.Conn, iteration int, laten
 		prompt, held := stored[r.chat]
 		want := strings.TrimPrefix(r.text, "/setprompt ")
 		switch {
-		case !r.reply.Degraded && strings.HasPrefix(r.reply.Reply, "Saved."):
+		case !r.reply.Degraded && strings.HasPrefix(r.reply.Text, "Saved."):
 			run.saved++
-			Expect(held).To(BeTrue(), "%s: /setprompt answered %q, but postgres holds no prompt", r.chat, r.reply.Reply)
+			Expect(held).To(BeTrue(), "%s: /setprompt answered %q, but postgres holds no prompt", r.chat, r.reply.Text)
 			Expect(prompt).To(Equal(want), "%s: postgres holds another prompt than the one acknowledged", r.chat)
-		case r.reply.Degraded && strings.HasPrefix(r.reply.Reply, "Your prompt was NOT saved"):
+		case r.reply.Degraded && strings.HasPrefix(r.reply.Text, "Your prompt was NOT saved"):
 			run.notSaved++
 			Expect(held).To(BeFalse(), "%s: /setprompt said NOT saved (%s), but postgres holds %q", r.chat, r.reply.Code, prompt)
 		default:

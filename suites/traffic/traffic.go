@@ -178,7 +178,7 @@ func (d *Driver) next(i int) history.Op {
 
 func (d *Driver) send(ctx context.Context, op history.Op) history.Op {
 	op.Invoke = time.Since(d.base)
-	r, err := d.client.Send(ctx, op.Chat, op.Text)
+	r, _, err := d.client.Send(ctx, op.Chat, op.Text)
 	op.Complete = time.Since(d.base)
 	var status *botapi.StatusError
 	switch {
@@ -192,7 +192,7 @@ func (d *Driver) send(ctx context.Context, op history.Op) history.Op {
 		op.Outcome, op.Status, op.Error = history.Fail, http.StatusOK, err.Error()
 	default:
 		op.Outcome, op.Status = history.OK, http.StatusOK
-		op.Reply, op.PromptSource, op.Degraded, op.Attempts, op.Code = r.Reply, r.PromptSource, r.Degraded, r.Attempts, r.Code
+		op.Reply, op.PromptSource, op.Degraded, op.Attempts, op.Code = r.Text, r.PromptSource, r.Degraded, r.Attempts, r.Code
 	}
 	return op
 }

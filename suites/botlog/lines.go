@@ -1,0 +1,235 @@
+package botlog
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RetryPrefix starts every line of the retry layer. It is the one place
+// the harness spells it.
+const RetryPrefix = "[DB Retry] "
+
+// Kind is one documented line.
+type Kind int
+
+// The documented lines. The retry layer's come first (IsRetry).
+const (
+	Unknown Kind = iota
+
+	// RetryScheduled: "[DB Retry] Attempt X/Y failed, retrying in D...",
+	// logged after attempt X failed and before the bot waits D.
+	RetryScheduled
+	// AttemptFailed: "[DB Retry] Attempt X/Y failed" (DEBUG), the end of
+	// every failed attempt.
+	AttemptFailed
+	// GaveUp: "[DB Retry] Giving up after X/Y attempts".
+	GaveUp
+	// NotRetrying: "[DB Retry] Not retrying: not an availability error" (DEBUG).
+	NotRetrying
+	// SucceededAfterRetries: "[DB Retry] Succeeded on attempt X/Y".
+	SucceededAfterRetries
+	// BreakerChanged: "[DB Retry] Circuit breaker S", S open, half-open or closed.
+	BreakerChanged
+	// BreakerRejected: "[DB Retry] Circuit breaker open, failing fast"
+	// (DEBUG), a call the open breaker refused.
+	BreakerRejected
+
+	// LookupFellBack: the prompt lookup gave up on a connection error.
+	LookupFellBack
+	// LookupError: the prompt lookup met a database error that is not
+	// about availability (code DB_ERROR).
+	LookupError
+	// HandlerDegraded: every reply degraded by a connection error.
+	HandlerDegraded
+	// HandlerError: a reply degraded by a DB_ERROR.
+	HandlerError
+	// SaveFailed and ResetFailed: a write gave up.
+	SaveFailed
+	ResetFailed
+	MigrateRetrying
+	MigrateReady
+	OutboxFull
+	OutboxAccepting
+	OutboxKept
+	OutboxLost
+	SpoolReplaying
+	SpoolMovedAside
+	SpoolCannotOpen
+	SpoolOff
+	SpoolCannotWrite
+	SpoolWritingAgain
+	BotServing
+	BotShuttingDown
+	BotStopped
+	BotNoAuth
+	HTTPRefused
+	ResponderFallback
+
+	numKinds
+)
+
+// retryLines are the retry layer's lines after RetryPrefix; a submatch
+// (\d+)/(\d+) is X/Y, one more is D or the breaker's state.
+var retryLines = []struct {
+	kind Kind
+	doc  string
+	re   *regexp.Regexp
+}{
+	{RetryScheduled, "Attempt X/Y failed, retrying in D...", retryRe(`Attempt (\d+)/(\d+) failed, retrying in (\S+?)\.\.\.`)},
+	{AttemptFailed, "Attempt X/Y failed", retryRe(`Attempt (\d+)/(\d+) failed`)},
+	{GaveUp, "Giving up after X/Y attempts", retryRe(`Giving up after (\d+)/(\d+) attempts`)},
+	{NotRetrying, "Not retrying: not an availability error", retryRe(`Not retrying: not an availability error`)},
+	{SucceededAfterRetries, "Succeeded on attempt X/Y", retryRe(`Succeeded on attempt (\d+)/(\d+)`)},
+	{BreakerRejected, "Circuit breaker open, failing fast", retryRe(`Circuit breaker open, failing fast`)},
+	{BreakerChanged, "Circuit breaker S", retryRe(`Circuit breaker (open|half-open|closed)`)},
+}
+
+func retryRe(rest string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(RetryPrefix) + rest + `$`)
+}
+
+// fixedLines are the other documented lines, as docs/bot.md writes them.
+// A line is one of them when its message starts with prefix and ends with
+// suffix: the table elides some ("[Spool] off (SPOOL_PATH=off): ...").
+var fixedLines = map[Kind]struct{ prefix, suffix string }{
+	LookupFellBack:    {prefix: "[getCustomPrompt] Database connection error after retries, using fallback prompt"},
+	LookupError:       {prefix: "[getCustomPrompt] Database error, using fallback prompt"},
+	HandlerDegraded:   {prefix: "[MessageHandler] Database connection error, replying in degraded mode"},
+	HandlerError:      {prefix: "[MessageHandler] Database error, replying in degraded mode"},
+	SaveFailed:        {prefix: "[setCustomPrompt] Database error after retries, prompt not saved"},
+	ResetFailed:       {prefix: "[resetCustomPrompt] ", suffix: " prompt not reset"},
+	MigrateRetrying:   {prefix: "[Migrate] schema not applied yet, retrying"},
+	MigrateReady:      {prefix: "[Migrate] schema ready"},
+	OutboxFull:        {prefix: "[Outbox] full, dropping message-log records until it drains"},
+	OutboxAccepting:   {prefix: "[Outbox] accepting records again"},
+	OutboxKept:        {prefix: "[Outbox] shutdown before the database took these records: KEPT in the spool for the next start"},
+	OutboxLost:        {prefix: "[Outbox] shutdown before the database took these records: message-log records lost"},
+	SpoolReplaying:    {prefix: "[Spool] replaying message-log records left by the last run"},
+	SpoolMovedAside:   {prefix: "[Spool] unreadable spool moved aside, starting with an empty one: its records are not replayed"},
+	SpoolCannotOpen:   {prefix: "[Spool] cannot open the spool: message-log records are held in memory only, a crash loses them"},
+	SpoolOff:          {prefix: "[Spool] off (SPOOL_PATH=off): ", suffix: ""},
+	SpoolCannotWrite:  {prefix: "[Spool] cannot write the spool, message-log records are held in memory only until it works again"},
+	SpoolWritingAgain: {prefix: "[Spool] writing the spool again"},
+	BotServing:        {prefix: "[Bot] serving"},
+	BotShuttingDown:   {prefix: "[Bot] shutting down"},
+	BotStopped:        {prefix: "[Bot] stopped"},
+	BotNoAuth:         {prefix: "[Bot] the message API has no authentication (API_AUTH=none): "},
+	HTTPRefused:       {prefix: "[HTTP] request refused: missing or wrong API token"},
+	ResponderFallback: {prefix: "[Responder] language model unreachable, replying with the fallback"},
+}
+
+// elided reports whether the documentation elides part of k's text, so
+// that it is matched by prefix and suffix rather than whole.
+func elided(k Kind) bool { return k == ResetFailed || k == SpoolOff || k == BotNoAuth }
+
+// String is the line as the documentation writes it, with X, Y and D for
+// the numbers and "..." for elided text.
+func (k Kind) String() string {
+	for _, r := range retryLines {
+		if r.kind == k {
+			return RetryPrefix + r.doc
+		}
+	}
+	f, ok := fixedLines[k]
+	switch {
+	case !ok:
+		return "an undocumented line"
+	case elided(k):
+		return f.prefix + "..." + f.suffix
+	}
+	return f.prefix
+}
+
+// KindOf recognises a documented line; Unknown for any other.
+func KindOf(l Line) Kind {
+	if IsRetry(l) {
+		r, _ := RetryOf(l)
+		return r.Kind
+	}
+	for k, f := range fixedLines {
+		if elided(k) {
+			if strings.HasPrefix(l.Msg, f.prefix) && strings.HasSuffix(l.Msg, f.suffix) {
+				return k
+			}
+		} else if l.Msg == f.prefix {
+			return k
+		}
+	}
+	return Unknown
+}
+
+// Is reports whether the line is the documented line k.
+func (l Line) Is(k Kind) bool { return KindOf(l) == k }
+
+// IsRetry reports whether the retry layer logged the line.
+func IsRetry(l Line) bool { return strings.HasPrefix(l.Msg, RetryPrefix) }
+
+// Breaker states as the retry layer logs them.
+const (
+	BreakerClosed   = "closed"
+	BreakerOpen     = "open"
+	BreakerHalfOpen = "half-open"
+)
+
+// Retry is a line of the retry layer, read.
+type Retry struct {
+	Kind Kind
+	// Attempt and MaxAttempts are its X/Y (0 on lines without them).
+	Attempt, MaxAttempts int
+	// Delay is what a RetryScheduled line announces: its delay_ms
+	// attribute, else the D of its text; DelayKnown is false when neither
+	// reads as a duration of at least 0.
+	Delay      time.Duration
+	DelayKnown bool
+	// State is a BreakerChanged line's new state.
+	State string
+}
+
+// RetryOf reads a line of the retry layer. ok is false for any other
+// line, and for a retry-layer line that none of the documented forms fits
+// (Kind Unknown).
+func RetryOf(l Line) (r Retry, ok bool) {
+	if !IsRetry(l) {
+		return Retry{}, false
+	}
+	for _, form := range retryLines {
+		m := form.re.FindStringSubmatch(l.Msg)
+		if m == nil {
+			continue
+		}
+		r.Kind = form.kind
+		switch form.kind {
+		case BreakerChanged:
+			r.State = m[1]
+		case NotRetrying, BreakerRejected:
+		default:
+			r.Attempt, _ = strconv.Atoi(m[1])
+			r.MaxAttempts, _ = strconv.Atoi(m[2])
+		}
+		if form.kind == RetryScheduled {
+			r.Delay, r.DelayKnown = delay(l, m[3])
+		}
+		return r, true
+	}
+	return Retry{}, false
+}
+
+// delay is a retry line's announced delay: delay_ms (whole milliseconds),
+// else the text of the message.
+func delay(l Line, text string) (time.Duration, bool) {
+	if v, ok := l.Attrs["delay_ms"].(float64); ok && v >= 0 {
+		return time.Duration(v * float64(time.Millisecond)), true
+	}
+	d, err := time.ParseDuration(text)
+	return d, err == nil && d >= 0
+}
+
+// reCantReach is the runbook's P1001 text, with the host and port, as the
+// prompt lookup's error attribute carries it.
+var reCantReach = regexp.MustCompile(`P1001: Can't reach database server at [^\s:]+:\d+`)
+
+// HasCantReach reports whether text holds "P1001: Can't reach database
+// server at host:port".
+func HasCantReach(text string) bool { return reCantReach.MatchString(text) }
