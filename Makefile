@@ -47,7 +47,7 @@ report: ## rebuild report.json, report.md, index.html of RUN (default reports/la
 report-screenshot: ## render RUN's index.html in headless Chromium to index.png (installs chromium when root)
 	RUN="$(RUN)" hack/report/screenshot.sh
 
-# make bench BENCH_FLAGS='-cycles 8' passes flags to hack/bench (-h lists them).
+# make bench BENCH_FLAGS='-cycles 8' passes flags to suites/cmd/bench (-h lists them).
 .PHONY: bench
 
 bench: ## time to fallback (runbook config vs p1001), recovery, overhead, throughput: reports/bench/<time>.md (needs Docker, ~6 min)

@@ -33,7 +33,7 @@ if [ "${KEEP:-0}" != 1 ]; then
 fi
 
 mkdir -p bin
-go build -o bin/p1001 ./hack/p1001
+go build -o bin/p1001 ./suites/cmd/p1001
 args=()
 [ -n "${FAULT:-}" ] && args+=(-fault "$FAULT")
 [ "${KEEP:-0}" = 1 ] && args+=(-keep)
