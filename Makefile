@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 # make chaos LABELS='smoke' passes a Ginkgo label filter.
 LABELS ?=
 export LABELS FORCE GINKGO_FLAGS
-# make p1001 FAULT=blackhole ARGS=-i KEEP=1 SHOW_SECRETS=1
+# make p1001 FAULT=black-hole ARGS=-i KEEP=1 SHOW_SECRETS=1
 export FAULT ARGS KEEP SHOW_SECRETS
 
 # make doctor URL='postgresql://...' DOCTOR_FLAGS='-json' (URL defaults to $DATABASE_URL)
@@ -24,7 +24,7 @@ test: ## unit tests with -race; needs Go only (no Docker, no database)
 chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
 	hack/chaos.sh
 
-p1001: ## reproduce P1001 with narration (FAULT=outage|blackhole|reset|latency, ARGS=-i console, KEEP=1) (needs Docker)
+p1001: ## reproduce P1001 with narration (FAULT=outage|black-hole|reset_peer|latency, ARGS=-i console, KEEP=1) (needs Docker)
 	hack/p1001.sh
 
 doctor: ## check URL (default: the DATABASE_URL variable) step by step and name the cause of a P1001 (DOCTOR_FLAGS=-json)

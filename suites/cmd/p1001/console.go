@@ -103,7 +103,7 @@ const consoleHelp = `commands:
   up             remove every fault
   latency <ms>   delay answers through the pooler (latency 800, latency 3s)
   reset          reset every connection that sends data (reset_peer)
-  blackhole      drop every byte and close nothing (timeout toxic, timeout 0)
+  blackhole      nothing comes back, nothing is closed (timeout toxic 0, downstream)
   status         the faults in force, the bot's view of its database, the counts
   say <text>     send text as a message even when it reads as a command
   help           this list
@@ -208,15 +208,16 @@ type ConsoleBot interface {
 
 // Console chats with the bot and toggles faults on the pooler proxy.
 type Console struct {
-	Bot   ConsoleBot
-	Proxy Proxy
-	N     *Narrator
-	Chat  string
+	Bot ConsoleBot
+	// Target is the stack the faults are played on (environment.Env.Faults).
+	Target scenarios.Target
+	N      *Narrator
+	Chat   string
 	// WatchEvery is how often the bot's /readyz is polled to announce
 	// database and breaker changes; 0 turns the watcher off.
 	WatchEvery time.Duration
 
-	active  []Fault // in the order applied
+	active  []scenarios.Fault // in the order applied
 	summary Summary
 	opened  time.Time
 }
@@ -286,14 +287,15 @@ func (c *Console) Do(ctx context.Context, cmd Command) {
 		}
 		c.summary.AddReply(r)
 		c.N.Bot(r)
-	case CmdDown:
-		c.apply(ctx, Fault{Kind: FaultOutage})
-	case CmdBlackhole:
-		c.apply(ctx, Fault{Kind: FaultBlackhole})
-	case CmdReset:
-		c.apply(ctx, Fault{Kind: FaultReset})
-	case CmdLatency:
-		c.apply(ctx, Fault{Kind: FaultLatency, Latency: cmd.Latency})
+	case CmdDown, CmdBlackhole, CmdReset, CmdLatency:
+		kind := map[CommandKind]string{CmdDown: scenarios.TypeOutage, CmdBlackhole: scenarios.KindBlackHole,
+			CmdReset: scenarios.TypeResetPeer, CmdLatency: scenarios.TypeLatency}[cmd.Kind]
+		f, err := faultOf(kind, cmd.Latency)
+		if err != nil {
+			c.N.Fail("%v", err)
+			return
+		}
+		c.apply(ctx, f)
 	case CmdUp:
 		c.up(ctx)
 	case CmdStatus:
@@ -303,30 +305,30 @@ func (c *Console) Do(ctx context.Context, cmd Command) {
 	}
 }
 
-func (c *Console) apply(ctx context.Context, f Fault) {
+func (c *Console) apply(ctx context.Context, f scenarios.Fault) {
 	for i, a := range c.active {
-		if a.Kind != f.Kind {
+		if a.Type != f.Type {
 			continue
 		}
-		if a == f {
-			c.N.Say("%s is already in force (up removes it)", f)
+		if a.Describe() == f.Describe() {
+			c.N.Say("%s is already in force (up removes it)", label(f))
 			return
 		}
 		// A new latency replaces the old one.
-		if err := a.Clear(ctx, c.Proxy); err != nil {
-			c.N.Fail("%s: %v", f, err)
+		if err := a.Undo(ctx, c.Target); err != nil {
+			c.N.Fail("%s: %v", label(f), err)
 			return
 		}
 		c.active = slices.Delete(c.active, i, i+1)
 		break
 	}
-	if err := f.Apply(ctx, c.Proxy); err != nil {
-		c.N.Fail("%s: %v", f, err)
+	if err := f.Apply(ctx, c.Target); err != nil {
+		c.N.Fail("%s: %v", label(f), err)
 		return
 	}
 	c.active = append(c.active, f)
-	c.summary.AddFault(time.Since(c.opened), f.String())
-	c.N.OK("%s: %s", f, f.Describe())
+	c.summary.AddFault(time.Since(c.opened), label(f))
+	c.N.OK("%s: %s", label(f), f.Describe())
 }
 
 func (c *Console) up(ctx context.Context) {
@@ -337,12 +339,12 @@ func (c *Console) up(ctx context.Context) {
 	var cleared []string
 	for len(c.active) > 0 {
 		f := c.active[len(c.active)-1]
-		if err := f.Clear(ctx, c.Proxy); err != nil {
-			c.N.Fail("up: clearing %s: %v", f, err)
+		if err := f.Undo(ctx, c.Target); err != nil {
+			c.N.Fail("up: clearing %s: %v", label(f), err)
 			return
 		}
 		c.active = c.active[:len(c.active)-1]
-		cleared = append(cleared, f.String())
+		cleared = append(cleared, label(f))
 	}
 	c.summary.AddFault(time.Since(c.opened), "up")
 	c.N.OK("up: cleared %s; the breaker lets a probe through once its delay has passed", strings.Join(cleared, ", "))
@@ -353,7 +355,7 @@ func (c *Console) status(ctx context.Context) {
 	if len(c.active) > 0 {
 		var names []string
 		for _, f := range c.active {
-			names = append(names, f.String())
+			names = append(names, label(f))
 		}
 		faults = strings.Join(names, ", ")
 	}

@@ -124,7 +124,7 @@ func runConsole(t *testing.T, input string) (Summary, *fakeProxy, string) {
 	var out bytes.Buffer
 	n := NewNarrator(&out, nil)
 	proxy := &fakeProxy{}
-	c := &Console{Bot: &fakeBot{proxy: proxy}, Proxy: proxy, N: n, Chat: "console"}
+	c := &Console{Bot: &fakeBot{proxy: proxy}, Target: fakeTarget{proxy}, N: n, Chat: "console"}
 	s := c.Run(context.Background(), strings.NewReader(input))
 	return s, proxy, out.String()
 }
@@ -142,7 +142,7 @@ func TestConsoleDownMessageUpMessage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"bot < [cached | DEGRADED P1001 | attempts 3",
-		"ok down: disable the pooler proxy",
+		"ok down: outage pooler: disabled: new connections refused",
 		"ok up: cleared down",
 		"summary: 3 message(s)",
 		"faults applied: 2: +",
@@ -169,13 +169,13 @@ func TestConsoleFaultCommands(t *testing.T) {
 		{name: "down twice disables once", input: "down\ndown\n", wantCalls: "disable", wantFault: 1,
 			wantOut: []string{"down is already in force"}},
 		{name: "a new latency replaces the old one", input: "latency 800\nlatency 1500\nlatency 1500\nup\n",
-			wantCalls: "add p1001-latency latency downstream 1.0 latency=800,remove p1001-latency," +
-				"add p1001-latency latency downstream 1.0 latency=1500,remove p1001-latency",
+			wantCalls: "add p1001-latency latency downstream 1.0 jitter=0,latency=800,remove p1001-latency," +
+				"add p1001-latency latency downstream 1.0 jitter=0,latency=1500,remove p1001-latency",
 			wantFault: 3, wantOut: []string{"latency 1.5s is already in force", "up: cleared latency 1.5s"}},
 		{name: "up clears every fault, last first", input: "reset\nblackhole\nup\n",
-			wantCalls: "add p1001-reset reset_peer upstream 1.0 timeout=0,add p1001-blackhole timeout downstream 1.0 timeout=0," +
-				"remove p1001-blackhole,remove p1001-reset",
-			wantFault: 3, wantOut: []string{"up: cleared blackhole, reset"}},
+			wantCalls: "add p1001-reset_peer reset_peer upstream 1.0 timeout=0,add p1001-black_hole timeout downstream 1.0 timeout=0," +
+				"remove p1001-black_hole,remove p1001-reset_peer",
+			wantFault: 3, wantOut: []string{"up: cleared black_hole, reset_peer"}},
 		{name: "a bad command is explained, not sent", input: "latency soon\ndown please\n", wantCalls: "",
 			wantOut: []string{`latency "soon": want milliseconds`, "say down please"}},
 		{name: "end of input ends the console", input: "down", wantCalls: "disable", wantFault: 1,
@@ -202,7 +202,7 @@ func TestConsoleFaultCommands(t *testing.T) {
 func TestConsoleReportsWhatFailed(t *testing.T) {
 	var out bytes.Buffer
 	proxy := &fakeProxy{failAdd: errors.New("toxiproxy said no")}
-	c := &Console{Bot: errBot{}, Proxy: proxy, N: NewNarrator(&out, nil), Chat: "console"}
+	c := &Console{Bot: errBot{}, Target: fakeTarget{proxy}, N: NewNarrator(&out, nil), Chat: "console"}
 	s := c.Run(context.Background(), strings.NewReader("latency 800\nhello\nstatus\n"))
 	if s.Messages != 1 || s.Failed != 1 {
 		t.Errorf("summary %+v: want the message counted as failed", s)
@@ -222,7 +222,7 @@ func TestConsoleAnnouncesDatabaseChanges(t *testing.T) {
 	var out syncBuffer
 	proxy := &fakeProxy{}
 	bot := &fakeBot{proxy: proxy}
-	c := &Console{Bot: bot, Proxy: proxy, N: NewNarrator(&out, nil), Chat: "console", WatchEvery: time.Millisecond}
+	c := &Console{Bot: bot, Target: fakeTarget{proxy}, N: NewNarrator(&out, nil), Chat: "console", WatchEvery: time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in, feed := newLineFeed()

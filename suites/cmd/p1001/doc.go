@@ -4,8 +4,9 @@
 // container), then narrates, with timestamps:
 //
 //  1. a custom prompt is set and a reply uses it;
-//  2. the database is cut (FAULT=outage disables the pooler proxy;
-//     blackhole, reset and latency add a Toxiproxy toxic instead);
+//  2. the database is cut: FAULT= is a fault kind of the scenario format
+//     (outage, black-hole, reset_peer, latency), played on the pooler proxy
+//     through its fault table (scenarios.NamedFault);
 //  3. a message is sent while the bot's own documented log lines stream in,
 //     and the reply still arrives, with its prompt_source;
 //  4. the circuit breaker fails the next messages fast (attempts 0);
@@ -19,6 +20,6 @@
 // status) toggle faults while the user chats.
 //
 // The step logic lives in small functions over two narrow interfaces (the
-// bot's HTTP API and one Toxiproxy proxy), so the console, the log filter
-// and the summary are unit-tested without Docker.
+// bot's HTTP API and the faults' scenarios.Target), so the console, the log
+// filter and the summary are unit-tested without Docker.
 package main

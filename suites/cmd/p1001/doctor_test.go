@@ -35,8 +35,8 @@ func TestDemoShowsTheDoctorsVerdict(t *testing.T) {
 			n := NewNarrator(&out, nil)
 			logs := NewLogWatcher(n.Log)
 			proxy := &fakeProxy{}
-			d := &Demo{N: n, Bot: &fakeBot{proxy: proxy, logs: logs, b: behaviour{recoverAfter: 2}}, Logs: logs, Proxy: proxy,
-				Fault: Fault{Kind: FaultOutage}, Expect: expectations(Fault{Kind: FaultOutage}), Chat: "demo", MaxAttempts: 3,
+			d := &Demo{N: n, Bot: &fakeBot{proxy: proxy, logs: logs, b: behaviour{recoverAfter: 2}}, Logs: logs, Target: fakeTarget{proxy},
+				Fault: outage, Expect: expectations(outage), Chat: "demo", MaxAttempts: 3,
 				Timing: Timing{LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond},
 				Doctor: func(context.Context) (*environment.DoctorReport, error) { return tt.report, tt.err }}
 			for _, s := range d.Steps() {

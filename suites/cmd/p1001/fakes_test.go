@@ -12,9 +12,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/botlog"
 )
+
+// fakeTarget is a stack with one proxy, the pooler: what the narrated run
+// and the console play their faults on.
+type fakeTarget struct{ p *fakeProxy }
+
+func (t fakeTarget) Proxy(name string) (scenarios.Proxy, error) {
+	if name != scenarios.ProxyPooler {
+		return nil, fmt.Errorf("no proxy %q", name)
+	}
+	return t.p, nil
+}
+
+var errNotHere = errors.New("this fake stack has only the pooler proxy")
+
+func (fakeTarget) Restart(context.Context, string) error    { return errNotHere }
+func (fakeTarget) PausePgBouncer(context.Context) error     { return errNotHere }
+func (fakeTarget) ResumePgBouncer(context.Context) error    { return errNotHere }
+func (fakeTarget) Disconnect(context.Context, string) error { return errNotHere }
+func (fakeTarget) Reconnect(context.Context, string) error  { return errNotHere }
+func (fakeTarget) Kill(context.Context, string) error       { return errNotHere }
+func (fakeTarget) BotRestart(context.Context, string) error { return errNotHere }
 
 // fakeProxy records what was done to it, like a Toxiproxy proxy would see it.
 type fakeProxy struct {
@@ -254,3 +276,6 @@ func waitFor(t *testing.T, out fmt.Stringer, want string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// outage is FAULT=outage, the narrated run's default.
+var outage, _ = faultOf("outage", 0)

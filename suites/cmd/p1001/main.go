@@ -16,6 +16,7 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 )
@@ -23,8 +24,9 @@ import (
 // Options are the command line (hack/p1001.sh maps FAULT, ARGS, KEEP and
 // SHOW_SECRETS onto it).
 type Options struct {
-	Fault       FaultKind
-	Latency     time.Duration
+	// Fault is the fault FAULT= names (default outage), with -latency
+	// applied to a latency toxic.
+	Fault       scenarios.Fault
 	Interactive bool
 	Keep        bool
 	ShowSecrets bool
@@ -36,7 +38,7 @@ type Options struct {
 func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("p1001", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fault := fs.String("fault", "", "outage (default), blackhole, reset or latency (make p1001 FAULT=...)")
+	fault := fs.String("fault", "", "a fault kind: outage (default), black_hole, reset_peer or latency (make p1001 FAULT=...; - for _ and the former blackhole, reset work too)")
 	latency := fs.Duration("latency", 3*time.Second, "the latency fault's delay; above the bot's attempt timeout (2s) so that attempts time out")
 	var o Options
 	fs.BoolVar(&o.Interactive, "i", false, "open the interactive console instead of the narrated run")
@@ -57,10 +59,6 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument(s) %q (ARGS takes -i; FAULT=, KEEP=1, SHOW_SECRETS=1 are make variables)", fs.Args())
 	}
-	kind, err := ParseFaultKind(*fault)
-	if err != nil {
-		return o, err
-	}
 	if o.Interactive && *fault != "" {
 		return o, fmt.Errorf("FAULT=%s applies to the narrated run; the console (-i) toggles faults with its own commands", *fault)
 	}
@@ -70,7 +68,14 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	if *latency <= 0 || *latency%time.Millisecond != 0 {
 		return o, fmt.Errorf("-latency %s: want a positive whole number of milliseconds", *latency)
 	}
-	o.Fault, o.Latency = kind, *latency
+	kind := *fault
+	if kind == "" {
+		kind = scenarios.TypeOutage
+	}
+	var err error
+	if o.Fault, err = faultOf(kind, *latency); err != nil {
+		return o, fmt.Errorf("FAULT=%s: %w", *fault, err)
+	}
 	return o, nil
 }
 
@@ -79,9 +84,9 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 // explains each code with resilience.Classify. A fault that fails fast
 // lets every attempt run; one that makes attempts wait for the attempt
 // timeout (2 s) may run into the call's budget (5 s) first.
-func expectations(f Fault) Expectation {
-	switch f.Kind {
-	case FaultBlackhole:
+func expectations(f scenarios.Fault) Expectation {
+	switch f.Type {
+	case scenarios.TypeTimeout: // the black hole
 		// The query on the open connection hangs until the attempt
 		// timeout: P1008. A new connection hangs in the handshake;
 		// connect_timeout is capped to the attempt timeout, so pgxpool's
@@ -91,15 +96,15 @@ func expectations(f Fault) Expectation {
 		// "reached but timed out". The call's budget may cut the last
 		// attempt (P1008).
 		return Expectation{ReplyCodes: []string{"P2024", "P1002", "P1008"}, LogCodes: []string{"P1008"}}
-	case FaultReset:
+	case scenarios.TypeResetPeer:
 		// The query on the open connection is reset: P1017. Reconnects are
 		// reset during the handshake, which is P1001 by design (DESIGN.md
 		// section 4), and the call gives up with it.
 		return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1017", "P1001"}, ExactAttempts: true,
 			ErrorText: "connection reset during connect"}
-	case FaultLatency:
+	case scenarios.TypeLatency:
 		// The query on the open connection times out: P1008. A new
-		// connection's handshake is as slow: P2024, as for blackhole.
+		// connection's handshake is as slow: P2024, as for the black hole.
 		return Expectation{ReplyCodes: []string{"P2024", "P1008"}, LogCodes: []string{"P1008"}}
 	}
 	return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1001"}, ExactAttempts: true,
@@ -166,12 +171,11 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 			st.failed = append(st.failed, err.Error())
 			return
 		}
-		c := &Console{Bot: st.client, Proxy: st.proxy, N: n, Chat: consoleChat, WatchEvery: 250 * time.Millisecond}
+		c := &Console{Bot: st.client, Target: st.env.Faults(), N: n, Chat: consoleChat, WatchEvery: 250 * time.Millisecond}
 		c.Run(ctx, os.Stdin)
 		return
 	}
-	fault := Fault{Kind: opts.Fault, Latency: opts.Latency}
-	d := &Demo{N: n, Bot: st.client, Logs: st.logs, Proxy: st.proxy, Fault: fault, Expect: expectations(fault),
+	d := &Demo{N: n, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
 		Chat: demoChat, MaxAttempts: st.maxAttempts}
 	d.Doctor = func(ctx context.Context) (*environment.DoctorReport, error) {
 		res, err := st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
@@ -198,7 +202,6 @@ type stack struct {
 	env         *environment.Env
 	bot         *environment.Bot
 	client      *BotClient
-	proxy       environment.ProxyControl
 	logs        *botlog.Watcher
 	maxAttempts int
 
@@ -217,9 +220,6 @@ func startStack(ctx context.Context, n *Narrator, cfg environment.Config, params
 	st := &stack{env: env}
 	n.OK("stack up in %s (postgres %s, pgbouncer %s, toxiproxy %s)", round(env.StartTimes["total"]),
 		round(env.StartTimes["postgres"]), round(env.StartTimes["pgbouncer"]), round(env.StartTimes["toxiproxy"]))
-	if st.proxy, err = env.Proxy(environment.ProxyPooler); err != nil {
-		return st, err
-	}
 	st.logs = NewLogWatcher(n.Log)
 	mark := st.logs.Mark()
 	if len(params) == 0 {

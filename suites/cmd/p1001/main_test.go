@@ -10,22 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
 )
 
 func TestParseOptions(t *testing.T) {
 	tests := []struct {
-		args    string
-		want    Options
-		wantErr string
+		args      string
+		want      Options
+		wantFault string // label of the fault
+		wantErr   string
 	}{
-		{args: "", want: Options{Fault: FaultOutage, Latency: 3 * time.Second}},
-		{args: "-fault blackhole", want: Options{Fault: FaultBlackhole, Latency: 3 * time.Second}},
-		{args: "-fault latency -latency 2500ms", want: Options{Fault: FaultLatency, Latency: 2500 * time.Millisecond}},
-		{args: "-i -keep -show-secrets", want: Options{Fault: FaultOutage, Latency: 3 * time.Second, Interactive: true, Keep: true, ShowSecrets: true}},
-		{args: "-param connect_timeout=1 -param pgbouncer=", want: Options{Fault: FaultOutage, Latency: 3 * time.Second,
-			URLParams: map[string]string{"connect_timeout": "1", "pgbouncer": ""}}},
-		{args: "-fault partition", wantErr: `FAULT="partition": want one of outage, blackhole, reset, latency`},
+		{args: "", wantFault: "down"},
+		{args: "-fault black-hole", wantFault: "black_hole"},
+		{args: "-fault blackhole", wantFault: "black_hole"}, // the former spelling
+		{args: "-fault reset", wantFault: "reset_peer"},
+		{args: "-fault latency -latency 2500ms", wantFault: "latency 2.5s"},
+		{args: "-i -keep -show-secrets", want: Options{Interactive: true, Keep: true, ShowSecrets: true}, wantFault: "down"},
+		{args: "-param connect_timeout=1 -param pgbouncer=", want: Options{URLParams: map[string]string{"connect_timeout": "1", "pgbouncer": ""}},
+			wantFault: "down"},
+		{args: "-fault partition", wantErr: `FAULT=partition: fault "partition": want one of black_hole, latency, outage, reset_peer`},
 		{args: "-i -fault reset", wantErr: "FAULT=reset applies to the narrated run"},
 		{args: "-latency 0s", wantErr: "-latency 0s"},
 		{args: "-latency 1500us", wantErr: "whole number of milliseconds"},
@@ -48,9 +52,9 @@ func TestParseOptions(t *testing.T) {
 			if tt.want.URLParams == nil {
 				tt.want.URLParams = map[string]string{}
 			}
-			if got.Fault != tt.want.Fault || got.Latency != tt.want.Latency || got.Interactive != tt.want.Interactive ||
+			if label(got.Fault) != tt.wantFault || got.Interactive != tt.want.Interactive ||
 				got.Keep != tt.want.Keep || got.ShowSecrets != tt.want.ShowSecrets || len(got.URLParams) != len(tt.want.URLParams) {
-				t.Fatalf("ParseOptions(%q) = %+v, want %+v", tt.args, got, tt.want)
+				t.Fatalf("ParseOptions(%q) = %+v (fault %s), want %+v (fault %s)", tt.args, got, label(got.Fault), tt.want, tt.wantFault)
 			}
 			for k, v := range tt.want.URLParams {
 				if got.URLParams[k] != v {
@@ -61,22 +65,28 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-func TestFaultApplyAndClear(t *testing.T) {
+// TestFaultApplyAndUndo: each FAULT= kind plays the fault table's fault
+// on the pooler proxy, under a p1001- toxic name.
+func TestFaultApplyAndUndo(t *testing.T) {
 	tests := []struct {
-		fault      Fault
-		wantApply  string
-		wantClear  string
-		wantString string
+		kind      string
+		wantApply string
+		wantUndo  string
+		wantLabel string
 	}{
-		{Fault{Kind: FaultOutage}, "disable", "enable", "down"},
-		{Fault{Kind: FaultBlackhole}, "add p1001-blackhole timeout downstream 1.0 timeout=0", "remove p1001-blackhole", "blackhole"},
-		{Fault{Kind: FaultReset}, "add p1001-reset reset_peer upstream 1.0 timeout=0", "remove p1001-reset", "reset"},
-		{Fault{Kind: FaultLatency, Latency: 3 * time.Second}, "add p1001-latency latency downstream 1.0 latency=3000", "remove p1001-latency", "latency 3s"},
+		{"outage", "disable", "enable", "down"},
+		{"black-hole", "add p1001-black_hole timeout downstream 1.0 timeout=0", "remove p1001-black_hole", "black_hole"},
+		{"reset", "add p1001-reset_peer reset_peer upstream 1.0 timeout=0", "remove p1001-reset_peer", "reset_peer"},
+		{"latency", "add p1001-latency latency downstream 1.0 jitter=0,latency=3000", "remove p1001-latency", "latency 3s"},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.fault.Kind), func(t *testing.T) {
+		t.Run(tt.kind, func(t *testing.T) {
+			f, err := faultOf(tt.kind, 3*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
 			p := &fakeProxy{}
-			if err := tt.fault.Apply(context.Background(), p); err != nil {
+			if err := f.Apply(context.Background(), fakeTarget{p}); err != nil {
 				t.Fatal(err)
 			}
 			if got := strings.Join(p.Calls(), ","); got != tt.wantApply {
@@ -86,43 +96,41 @@ func TestFaultApplyAndClear(t *testing.T) {
 				t.Error("the proxy is not broken after Apply")
 			}
 			p.calls = nil
-			if err := tt.fault.Clear(context.Background(), p); err != nil {
+			if err := f.Undo(context.Background(), fakeTarget{p}); err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Join(p.Calls(), ","); got != tt.wantClear {
-				t.Errorf("Clear: %s, want %s", got, tt.wantClear)
+			if got := strings.Join(p.Calls(), ","); got != tt.wantUndo {
+				t.Errorf("Undo: %s, want %s", got, tt.wantUndo)
 			}
 			if p.broken() {
-				t.Error("the proxy is still broken after Clear")
+				t.Error("the proxy is still broken after Undo")
 			}
-			if tt.fault.String() != tt.wantString {
-				t.Errorf("String() = %q, want %q", tt.fault.String(), tt.wantString)
+			if label(f) != tt.wantLabel {
+				t.Errorf("label = %q, want %q", label(f), tt.wantLabel)
 			}
 		})
 	}
 }
 
 func TestFaultApplyFailures(t *testing.T) {
-	// A refused toxic must not leave the proxy disabled behind it.
 	p := &fakeProxy{failAdd: errors.New("toxiproxy said no")}
-	err := Fault{Kind: FaultBlackhole}.Apply(context.Background(), p)
+	f, _ := faultOf("black_hole", 0)
+	err := f.Apply(context.Background(), fakeTarget{p})
 	if err == nil || !strings.Contains(err.Error(), "toxiproxy said no") {
 		t.Errorf("Apply = %v, want the toxic's error", err)
 	}
 	if p.disabled {
 		t.Error("the proxy was left disabled")
 	}
-	if err := (Fault{Kind: FaultLatency}).Apply(context.Background(), &fakeProxy{}); err == nil {
-		t.Error("a latency fault without a delay was applied")
-	}
-	if err := (Fault{Kind: "flood"}).Apply(context.Background(), &fakeProxy{}); err == nil || !strings.Contains(err.Error(), `"flood"`) {
+	if _, err := faultOf("flood", 0); err == nil || !strings.Contains(err.Error(), `"flood"`) {
 		t.Errorf("an unknown fault: %v", err)
 	}
 }
 
 func TestExpectationsNameACodeForEveryFault(t *testing.T) {
-	for _, k := range FaultKinds {
-		e := expectations(Fault{Kind: k, Latency: time.Second})
+	for _, k := range scenarios.NamedKinds() {
+		f, _ := faultOf(k, time.Second)
+		e := expectations(f)
 		if len(e.ReplyCodes) == 0 {
 			t.Errorf("%s: no reply code expected, so any reply would pass", k)
 		}

@@ -78,11 +78,12 @@ func (d *Demo) timing() Timing {
 
 // Demo is the narrated reproduction: steps 1 to 5 (main does the clean-up).
 type Demo struct {
-	N      *Narrator
-	Bot    DemoBot
-	Logs   *botlog.Watcher
-	Proxy  Proxy
-	Fault  Fault
+	N    *Narrator
+	Bot  DemoBot
+	Logs *botlog.Watcher
+	// Target is the stack the fault is played on (environment.Env.Faults).
+	Target scenarios.Target
+	Fault  scenarios.Fault
 	Expect Expectation
 	Chat   string
 	// MaxAttempts is the bot's retry policy (from its [Bot] serving line).
@@ -188,10 +189,10 @@ func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
 
 // StepCut applies the fault.
 func (d *Demo) StepCut(ctx context.Context) error {
-	if err := d.Fault.Apply(ctx, d.Proxy); err != nil {
+	if err := d.Fault.Apply(ctx, d.Target); err != nil {
 		return err
 	}
-	d.N.OK("pooler proxy: %s", d.Fault)
+	d.N.OK("pooler proxy: %s", label(d.Fault))
 	d.startDoctor(ctx)
 	return nil
 }
@@ -303,7 +304,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 // reply uses the custom prompt again; the recovery time runs from the
 // moment the fault is gone.
 func (d *Demo) StepRestore(ctx context.Context) error {
-	if err := d.Fault.Clear(ctx, d.Proxy); err != nil {
+	if err := d.Fault.Undo(ctx, d.Target); err != nil {
 		return err
 	}
 	restored := time.Now()
