@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/suites/report/bench"
 )
 
 func TestBotClientSend(t *testing.T) {
@@ -39,16 +40,16 @@ func TestBotClientSend(t *testing.T) {
 	const capLimit, noCap = 100 * time.Millisecond, time.Minute
 	tests := []struct {
 		name, base, chat string
-		want             Msg    // Chat, latency and Error aside
-		err              string // what Error contains; "" for none
+		want             bench.Msg // Chat, latency and Error aside
+		err              string    // what Error contains; "" for none
 		replied          bool
 	}{
-		{"custom reply", srv.URL, "custom", Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "custom", Attempts: 1}}, "", true},
-		{"fallback", srv.URL, "fallback", Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "cached", Degraded: true, Attempts: 3, Code: "P1001"}}, "", true},
-		{"past the cap", srv.URL, "slow", Msg{Capped: true, LatencyMS: ms(capLimit)}, "", false},
-		{"HTTP 500", srv.URL, "broken", Msg{}, `HTTP 500: {"error":"internal error"}`, false},
-		{"not JSON", srv.URL, "garbled", Msg{}, `reply is not JSON: "not json"`, false},
-		{"nothing listening", closed.URL, "custom", Msg{}, "connection refused", false},
+		{"custom reply", srv.URL, "custom", bench.Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "custom", Attempts: 1}}, "", true},
+		{"fallback", srv.URL, "fallback", bench.Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "cached", Degraded: true, Attempts: 3, Code: "P1001"}}, "", true},
+		{"past the cap", srv.URL, "slow", bench.Msg{Capped: true, LatencyMS: ms(capLimit)}, "", false},
+		{"HTTP 500", srv.URL, "broken", bench.Msg{}, `HTTP 500: {"error":"internal error"}`, false},
+		{"not JSON", srv.URL, "garbled", bench.Msg{}, `reply is not JSON: "not json"`, false},
+		{"nothing listening", closed.URL, "custom", bench.Msg{}, "connection refused", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

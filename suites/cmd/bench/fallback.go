@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/suites/environment"
+	"github.com/p1001/p1001/suites/report/bench"
 )
 
 // botRun is one bot container under measurement, with its chats.
@@ -21,7 +22,7 @@ type botRun struct {
 }
 
 // send sends the next message in turn, timed from since.
-func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration) Msg {
+func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration) bench.Msg {
 	n := b.next.Add(1)
 	chat := b.chats[int(n)%len(b.chats)]
 	sent := time.Now()
@@ -30,8 +31,8 @@ func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration)
 	return m
 }
 
-// bench holds what every measurement needs.
-type bench struct {
+// bencher holds what every measurement needs.
+type bencher struct {
 	env    *environment.Env
 	opts   Options
 	log    *slog.Logger
@@ -39,8 +40,8 @@ type bench struct {
 }
 
 // fallback runs cycles fault on/off cycles of o against bot.
-func (b *bench) fallback(ctx context.Context, bot *botRun, o Outage, cycles int) (FallbackResult, error) {
-	res := FallbackResult{Config: bot.name, Outage: o, Fault: o.Describe()}
+func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage, cycles int) (bench.FallbackResult, error) {
+	res := bench.FallbackResult{Config: bot.name, Outage: o, Fault: o.Describe()}
 	for i := range cycles {
 		c, err := b.cycle(ctx, bot, o, i+1)
 		if err != nil {
@@ -57,7 +58,7 @@ func (b *bench) fallback(ctx context.Context, bot *botRun, o Outage, cycles int)
 
 // cycle: steady custom replies, fault on, the first message, the steady
 // state (open loop), fault off, recovery.
-func (b *bench) cycle(ctx context.Context, bot *botRun, o Outage, index int) (c Cycle, err error) {
+func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int) (c bench.Cycle, err error) {
 	c.Index = index
 	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
 		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
@@ -90,8 +91,8 @@ func (b *bench) cycle(ctx context.Context, bot *botRun, o Outage, index int) (c 
 
 // openLoop sends SteadyMessages, one every SteadyInterval whatever the
 // replies take, as users keep writing, and waits for all of them.
-func (b *bench) openLoop(ctx context.Context, bot *botRun, since time.Time) []Msg {
-	out := make([]Msg, b.opts.SteadyMessages)
+func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []bench.Msg {
+	out := make([]bench.Msg, b.opts.SteadyMessages)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for j := range out {
@@ -107,10 +108,10 @@ func (b *bench) openLoop(ctx context.Context, bot *botRun, since time.Time) []Ms
 
 // untilCustom sends messages one after another until streak of them in a
 // row come back custom, or RecoveryTimeout passes. Times are from since.
-func (b *bench) untilCustom(ctx context.Context, bot *botRun, since time.Time, streak int) Recovery {
+func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time, streak int) bench.Recovery {
 	timeout := b.opts.RecoveryTimeout
 	deadline := since.Add(timeout)
-	rec := Recovery{First: Stat{Value: ms(timeout), AtLeast: true}, Steady: Stat{Value: ms(timeout), AtLeast: true}}
+	rec := bench.Recovery{First: bench.Stat{Value: ms(timeout), AtLeast: true}, Steady: bench.Stat{Value: ms(timeout), AtLeast: true}}
 	gotFirst, run := false, 0
 	for ctx.Err() == nil {
 		left := time.Until(deadline)
@@ -127,10 +128,10 @@ func (b *bench) untilCustom(ctx context.Context, bot *botRun, since time.Time, s
 		run++
 		if !gotFirst {
 			gotFirst = true
-			rec.First = Stat{Value: ms(time.Since(since))}
+			rec.First = bench.Stat{Value: ms(time.Since(since))}
 		}
 		if run >= streak {
-			rec.Steady = Stat{Value: ms(time.Since(since))}
+			rec.Steady = bench.Stat{Value: ms(time.Since(since))}
 			rec.Recovered = true
 			return rec
 		}

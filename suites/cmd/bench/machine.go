@@ -7,11 +7,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/p1001/p1001/suites/report/bench"
 )
 
 // thisMachine describes the machine the bench runs on.
-func thisMachine() Machine {
-	m := Machine{
+func thisMachine() bench.Machine {
+	m := bench.Machine{
 		Cores:      runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
 		GoVersion:  runtime.Version(),

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/p1001/p1001/suites/report/bench"
+
 	"github.com/moby/moby/client"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
@@ -49,7 +51,7 @@ type Options struct {
 	BenchCount         int
 	Benchstat          string
 	Catalog            string
-	Outages            []Outage
+	Outages            []bench.Outage
 	Timeout            time.Duration
 }
 
@@ -91,7 +93,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 		return o, fmt.Errorf("unexpected argument(s) %q", fs.Args())
 	}
 	var err error
-	if o.Outages, err = ParseOutages(*outages); err != nil {
+	if o.Outages, err = bench.ParseOutages(*outages); err != nil {
 		return o, fmt.Errorf("-outages: %w", err)
 	}
 	for _, c := range []struct {
@@ -160,10 +162,10 @@ func main() {
 //     client does. An attempt timeout of 0 would instead let a query on
 //     an established but black-holed connection wait forever.
 //   - p1001: the shipped defaults (DESIGN.md section 4), nothing set.
-func botConfigs() []BotConfig {
-	return []BotConfig{
+func botConfigs() []bench.BotConfig {
+	return []bench.BotConfig{
 		{
-			Name: ConfigRunbook,
+			Name: bench.ConfigRunbook,
 			Env: map[string]string{
 				"DB_RETRY_MAX_ATTEMPTS":    "3",
 				"DB_RETRY_ATTEMPT_TIMEOUT": "30s",
@@ -172,7 +174,7 @@ func botConfigs() []BotConfig {
 			},
 			URLParams: map[string]string{"connect_timeout": "30"},
 		},
-		{Name: ConfigP1001, Env: map[string]string{}, URLParams: map[string]string{}},
+		{Name: bench.ConfigP1001, Env: map[string]string{}, URLParams: map[string]string{}},
 	}
 }
 
@@ -193,11 +195,11 @@ func policyOf(env map[string]string) (report.Policy, error) {
 	return report.PolicyOf(p), nil
 }
 
-func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
-	r := &Report{
-		Schema: Schema, Stamp: opts.Stamp, Started: time.Now().UTC(), Command: "make bench",
+func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, error) {
+	r := &bench.Report{
+		Schema: bench.Schema, Stamp: opts.Stamp, Started: time.Now().UTC(), Command: "make bench",
 		Machine: thisMachine(),
-		Settings: Settings{
+		Settings: bench.Settings{
 			CapMS: ms(opts.Cap), Cycles: opts.Cycles, SlowCycles: opts.SlowCycles,
 			SteadyMessages: opts.SteadyMessages, SteadyIntervalMS: ms(opts.SteadyInterval),
 			RecoveryStreak: opts.RecoveryStreak, RecoveryTimeoutMS: ms(opts.RecoveryTimeout), RecoveryPaceMS: ms(opts.RecoveryPace),
@@ -228,7 +230,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Images = []Image{
+	r.Images = []bench.Image{
 		{Role: "postgres", Name: cfg.PostgresImage}, {Role: "pgbouncer", Name: cfg.PgBouncerImage},
 		{Role: "toxiproxy", Name: cfg.ToxiproxyImage}, {Role: "bot", Name: cfg.BotImage},
 	}
@@ -255,7 +257,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 	for k, v := range env.StartTimes {
 		r.Cost.StartTimesMS[k] = ms(v)
 	}
-	b := &bench{env: env, opts: opts, log: log, faults: faults{t: env.Faults()}}
+	b := &bencher{env: env, opts: opts, log: log, faults: faults{t: env.Faults()}}
 
 	var overheadChat string
 	for i := range configs {
@@ -273,19 +275,19 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 		}
 	}
 	r.Configs = configs
-	r.Ratios = Ratios(r.Fallback)
+	r.Ratios = bench.Ratios(r.Fallback)
 
 	if err := b.spoolCost(ctx, r); err != nil {
 		return nil, err
 	}
-	r.SpoolCost = SpoolCost(r.Spool)
+	r.SpoolCost = bench.SpoolCost(r.Spool)
 
 	log.Info("healthy-path overhead: bare, bare with a deadline and wrapped pgx queries through the pooler proxy", "rounds", opts.OverheadRounds, "batch", opts.OverheadBatch)
 	if r.Overhead, err = overhead(ctx, env.DSNs().HostPooler, overheadChat, opts.OverheadRounds, opts.OverheadBatch); err != nil {
 		return nil, err
 	}
 
-	if r.Cost.Catalog, err = ReadCatalog(opts.Catalog); err != nil {
+	if r.Cost.Catalog, err = bench.ReadCatalog(opts.Catalog); err != nil {
 		return nil, err
 	}
 	switch c := r.Cost.Catalog; {
@@ -294,17 +296,17 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*Report, error) {
 	case !c.Full:
 		r.Cost.CatalogNote = fmt.Sprintf("the last chaos run used the label filter %q: not the full catalog", c.LabelFilter)
 	}
-	r.LeftOut = leftOut(r)
+	r.LeftOut = bench.LeftOut(r)
 	r.Machine.LoadAfter = loadAverage()
 	r.WallS = time.Since(r.Started).Seconds()
-	r.Problems = Validate(r)
+	r.Problems = bench.Validate(r)
 	r.Valid = len(r.Problems) == 0
 	return r, write(r, opts.Out, env.Secrets(), os.Stdout)
 }
 
 // startBot starts one configuration's bot, gives its chats their custom
 // prompts, and records its start time and version.
-func (b *bench) startBot(ctx context.Context, c *BotConfig, r *Report) (*botRun, error) {
+func (b *bencher) startBot(ctx context.Context, c *bench.BotConfig, r *bench.Report) (*botRun, error) {
 	b.log.Info("starting a bot", "config", c.Name, "env", c.Env)
 	start := time.Now()
 	bot, err := b.env.StartBot(ctx, environment.BotOptions{
@@ -318,7 +320,7 @@ func (b *bench) startBot(ctx context.Context, c *BotConfig, r *Report) (*botRun,
 	if err := client.api.WaitReady(ctx, time.Minute, readyPoll); err != nil {
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
 	}
-	r.Cost.BotStarts = append(r.Cost.BotStarts, BotStart{
+	r.Cost.BotStarts = append(r.Cost.BotStarts, bench.BotStart{
 		Config: c.Name, ContainerMS: ms(b.env.StartTimes["bot"]), ReadyMS: ms(time.Since(start)),
 	})
 	if c.BotVersion, err = client.version(ctx); err != nil {
@@ -338,10 +340,10 @@ func (b *bench) startBot(ctx context.Context, c *BotConfig, r *Report) (*botRun,
 
 // measureBot runs the fault cycles against one bot and, for p1001, the
 // throughput settings.
-func (b *bench) measureBot(ctx context.Context, bot *botRun, r *Report) error {
+func (b *bencher) measureBot(ctx context.Context, bot *botRun, r *bench.Report) error {
 	for _, o := range b.opts.Outages {
 		cycles := b.opts.Cycles
-		if bot.name == ConfigRunbook && o == BlackHole {
+		if bot.name == bench.ConfigRunbook && o == bench.BlackHole {
 			cycles = b.opts.SlowCycles
 		}
 		b.log.Info("time to fallback and recovery", "config", bot.name, "outage", o, "cycles", cycles)
@@ -351,10 +353,10 @@ func (b *bench) measureBot(ctx context.Context, bot *botRun, r *Report) error {
 		}
 		r.Fallback = append(r.Fallback, res)
 	}
-	if bot.name != ConfigP1001 {
+	if bot.name != bench.ConfigP1001 {
 		return nil
 	}
-	for _, setting := range []string{SettingHealthy, SettingLatency, SettingOutage} {
+	for _, setting := range []string{bench.SettingHealthy, bench.SettingLatency, bench.SettingOutage} {
 		b.log.Info("throughput", "config", bot.name, "setting", setting, "concurrency", b.opts.Concurrency, "window", b.opts.Window)
 		res, err := b.throughput(ctx, bot, setting)
 		if err != nil {
@@ -368,7 +370,7 @@ func (b *bench) measureBot(ctx context.Context, bot *botRun, r *Report) error {
 // imageIDs fills in each image's ID. It talks to Docker directly: the
 // testcontainers client would read its configuration before the
 // environment has set it (Ryuk off).
-func imageIDs(ctx context.Context, images []Image) error {
+func imageIDs(ctx context.Context, images []bench.Image) error {
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return fmt.Errorf("docker client: %w", err)
@@ -384,34 +386,15 @@ func imageIDs(ctx context.Context, images []Image) error {
 	return nil
 }
 
-// leftOut says what the run did not measure.
-func leftOut(r *Report) []string {
-	out := []string{"Throughput of the runbook configuration: only p1001's bot runs the closed loop."}
-	capped := 0
-	for _, f := range r.Fallback {
-		if f.Config == ConfigRunbook {
-			capped += f.Capped
-		}
-	}
-	if capped > 0 {
-		out = append(out, fmt.Sprintf("The runbook's waits past the %s cap (%d samples): its true wait is longer, up to 3 attempts of 30 s.",
-			time.Duration(r.Settings.CapMS*float64(time.Millisecond)), capped))
-	}
-	if r.Cost.CatalogNote != "" {
-		out = append(out, "Catalog wall time: "+r.Cost.CatalogNote+".")
-	}
-	return out
-}
-
 // write stores <stamp>.json and <stamp>.md under dir and prints the
 // markdown to stdout. Neither may contain a secret: the database password
 // or a bot's API token (environment.Env.Secrets).
-func write(r *Report, dir string, secrets []string, stdout io.Writer) error {
+func write(r *bench.Report, dir string, secrets []string, stdout io.Writer) error {
 	data, err := r.JSON()
 	if err != nil {
 		return err
 	}
-	md := []byte(RenderMarkdown(r))
+	md := []byte(bench.RenderMarkdown(r))
 	for _, secret := range secrets {
 		if secret == "" {
 			continue

@@ -11,6 +11,7 @@ import (
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/suites/report"
+	"github.com/p1001/p1001/suites/report/bench"
 )
 
 func TestParseOptionsDefaults(t *testing.T) {
@@ -22,8 +23,8 @@ func TestParseOptionsDefaults(t *testing.T) {
 		t.Errorf("defaults %+v", o)
 	}
 	// A valid run needs at least this much from the defaults.
-	if o.Cycles < MinCycles || o.SlowCycles < MinCycles || o.SlowCycles*o.SteadyMessages < MinSteady ||
-		o.OverheadRounds < MinOverheadRounds || o.BenchCount < MinMicroRuns {
+	if o.Cycles < bench.MinCycles || o.SlowCycles < bench.MinCycles || o.SlowCycles*o.SteadyMessages < bench.MinSteady ||
+		o.OverheadRounds < bench.MinOverheadRounds || o.BenchCount < bench.MinMicroRuns {
 		t.Errorf("the defaults cannot make a valid run: %+v", o)
 	}
 }
@@ -51,7 +52,7 @@ func TestParseOptionsErrors(t *testing.T) {
 
 func TestPolicyOfTheTwoConfigurations(t *testing.T) {
 	configs := botConfigs()
-	if len(configs) != 2 || configs[0].Name != ConfigRunbook || configs[1].Name != ConfigP1001 {
+	if len(configs) != 2 || configs[0].Name != bench.ConfigRunbook || configs[1].Name != bench.ConfigP1001 {
 		t.Fatalf("configurations %+v", configs)
 	}
 	runbook, err := policyOf(configs[0].Env)
@@ -96,7 +97,7 @@ func TestPolicyOfRejectsBadEnv(t *testing.T) {
 
 func TestWrite(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "bench")
-	r := validReport()
+	r := sampleReport()
 	var out bytes.Buffer
 	if err := write(r, dir, []string{"pw-secret/@#", botToken}, &out); err != nil {
 		t.Fatal(err)
@@ -113,24 +114,32 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+// sampleReport is enough of a report for write (bench's own tests render
+// full ones): two configurations and an image.
+func sampleReport() *bench.Report {
+	return &bench.Report{Schema: bench.Schema, Stamp: "20261126T100000Z",
+		Images:  []bench.Image{{Role: "postgres", Name: "p1001/postgres:15"}},
+		Configs: []bench.BotConfig{{Name: bench.ConfigRunbook, Env: map[string]string{}}, {Name: bench.ConfigP1001, Env: map[string]string{}}}}
+}
+
 const botToken = "p1001-0123456789abcdef0123456789abcdef"
 
 func TestWriteRefusesThePassword(t *testing.T) {
 	tests := []struct {
 		name   string
-		inject func(r *Report)
+		inject func(r *bench.Report)
 	}{
-		{"as typed", func(r *Report) { r.Configs[1].Env["NOTE"] = "pw-secret/@#" }},
-		{"escaped in a URL", func(r *Report) {
+		{"as typed", func(r *bench.Report) { r.Configs[1].Env["NOTE"] = "pw-secret/@#" }},
+		{"escaped in a URL", func(r *bench.Report) {
 			r.Configs[0].DatabaseURL = "postgresql://p1001:pw-secret%2F%40%23@toxiproxy:6543/p1001"
 		}},
-		{"in an image name", func(r *Report) { r.Images[0].Name = "pw-secret/@#" }},
-		{"a bot's API token", func(r *Report) { r.Configs[0].Env["NOTE"] = "sent Bearer " + botToken }},
+		{"in an image name", func(r *bench.Report) { r.Images[0].Name = "pw-secret/@#" }},
+		{"a bot's API token", func(r *bench.Report) { r.Configs[0].Env["NOTE"] = "sent Bearer " + botToken }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			r := validReport()
+			r := sampleReport()
 			tt.inject(r)
 			err := write(r, dir, []string{"pw-secret/@#", botToken}, io.Discard)
 			if err == nil || strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), botToken) {

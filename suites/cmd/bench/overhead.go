@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/report/bench"
 )
 
 // overheadQuery is the bot's prompt lookup.
@@ -22,7 +23,7 @@ const overheadQuery = "SELECT prompt FROM chat_prompts WHERE chat_id = $1"
 // query by query, each in another order than the last, so that drift on
 // a shared machine falls on all alike; each round compares medians, which
 // a stray slow query does not move.
-func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*OverheadResult, error) {
+func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.OverheadResult, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("overhead: pool config: %w", err)
@@ -75,10 +76,10 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*Overhe
 			return nil, err
 		}
 	}
-	var all [3][]Sample
-	var ratios, ratiosDeadline []Sample
+	var all [3][]bench.Sample
+	var ratios, ratiosDeadline []bench.Sample
 	for r := range rounds {
-		var round [3][]Sample
+		var round [3][]bench.Sample
 		for i := range batch {
 			for k := range variants {
 				v := (r + i + k) % len(variants)
@@ -86,22 +87,22 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*Overhe
 				if err != nil {
 					return nil, err
 				}
-				round[v] = append(round[v], Sample{Value: us})
+				round[v] = append(round[v], bench.Sample{Value: us})
 			}
 		}
 		var med [3]float64
 		for v := range round {
-			med[v] = Summarize("µs", round[v]).Median.Value
+			med[v] = bench.Summarize("µs", round[v]).Median.Value
 			all[v] = append(all[v], round[v]...)
 		}
-		ratios = append(ratios, Sample{Value: med[wrapped] / med[bare]})
-		ratiosDeadline = append(ratiosDeadline, Sample{Value: med[wrapped] / med[deadline]})
+		ratios = append(ratios, bench.Sample{Value: med[wrapped] / med[bare]})
+		ratiosDeadline = append(ratiosDeadline, bench.Sample{Value: med[wrapped] / med[deadline]})
 	}
-	res := &OverheadResult{
+	res := &bench.OverheadResult{
 		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: overheadQuery,
 		Rounds: rounds, Batch: batch,
-		Bare: Summarize("µs", all[bare]), BareDeadline: Summarize("µs", all[deadline]), Wrapped: Summarize("µs", all[wrapped]),
-		RoundRatio: Summarize("ratio", ratios), RoundRatioDeadline: Summarize("ratio", ratiosDeadline),
+		Bare: bench.Summarize("µs", all[bare]), BareDeadline: bench.Summarize("µs", all[deadline]), Wrapped: bench.Summarize("µs", all[wrapped]),
+		RoundRatio: bench.Summarize("ratio", ratios), RoundRatioDeadline: bench.Summarize("ratio", ratiosDeadline),
 	}
 	res.OverheadPct = (res.RoundRatio.Median.Value - 1) * 100
 	res.OverheadDeadlinePct = (res.RoundRatioDeadline.Median.Value - 1) * 100

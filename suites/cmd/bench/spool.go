@@ -4,38 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-)
 
-// Durable outbox configurations: the bot's healthy throughput without the
-// spool and with it in both SPOOL_FSYNC modes, on the same stack and
-// build, taking turns round by round so that a drift of the shared
-// machine's load does not favour one of them.
-const (
-	SpoolOff        = "spool=off"
-	SpoolBackground = "spool=background"
-	SpoolReply      = "spool=reply"
+	"github.com/p1001/p1001/suites/report/bench"
 )
-
-func spoolConfigs() []BotConfig {
-	return []BotConfig{
-		{Name: SpoolOff, Env: map[string]string{"SPOOL_PATH": "off"}, URLParams: map[string]string{}},
-		{Name: SpoolBackground, Env: map[string]string{"SPOOL_FSYNC": "background"}, URLParams: map[string]string{}},
-		{Name: SpoolReply, Env: map[string]string{"SPOOL_FSYNC": "reply"}, URLParams: map[string]string{}},
-	}
-}
 
 // spoolCost runs the healthy closed loop against each spool configuration,
 // SpoolRounds times in turn.
-func (b *bench) spoolCost(ctx context.Context, r *Report) error {
+func (b *bencher) spoolCost(ctx context.Context, r *bench.Report) error {
 	for round := range b.opts.SpoolRounds {
-		for _, c := range spoolConfigs() {
+		for _, c := range bench.SpoolConfigs() {
 			b.log.Info("durable outbox cost: healthy throughput", "config", c.Name, "round", round+1, "of", b.opts.SpoolRounds)
 			bot, err := b.startBot(ctx, &c, r)
 			if err != nil {
 				return err
 			}
-			res, err := b.throughput(ctx, bot, SettingHealthy)
+			res, err := b.throughput(ctx, bot, bench.SettingHealthy)
 			res.Config = c.Name
 			bot.client.close()
 			_, stopErr := b.env.StopBot(context.WithoutCancel(ctx))
@@ -46,46 +29,4 @@ func (b *bench) spoolCost(ctx context.Context, r *Report) error {
 		}
 	}
 	return nil
-}
-
-// SpoolRow sums up one spool configuration's windows.
-type SpoolRow struct {
-	Config  string `json:"config"`
-	Windows int    `json:"windows"`
-	// RepliesPerSec is all replies over all windows; P99MS the mean of the
-	// windows' p99 latencies.
-	RepliesPerSec float64 `json:"replies_per_sec"`
-	P99MS         float64 `json:"p99_ms"`
-	// ChangePct is RepliesPerSec against spool=off, in percent.
-	ChangePct float64 `json:"change_pct"`
-}
-
-// SpoolCost sums up the windows per configuration, in spoolConfigs order.
-func SpoolCost(windows []ThroughputResult) []SpoolRow {
-	var rows []SpoolRow
-	for _, c := range spoolConfigs() {
-		row := SpoolRow{Config: c.Name}
-		var replies int
-		var secs, p99 float64
-		for _, t := range windows {
-			if t.Config != c.Name {
-				continue
-			}
-			row.Windows++
-			replies += t.Replies
-			secs += t.WindowMS / 1000
-			p99 += t.Latency.P99.Value
-		}
-		if row.Windows == 0 || secs == 0 {
-			continue
-		}
-		row.RepliesPerSec, row.P99MS = float64(replies)/secs, p99/float64(row.Windows)
-		rows = append(rows, row)
-	}
-	if i := slices.IndexFunc(rows, func(r SpoolRow) bool { return r.Config == SpoolOff }); i >= 0 && rows[i].RepliesPerSec > 0 {
-		for j := range rows {
-			rows[j].ChangePct = 100 * (rows[j].RepliesPerSec/rows[i].RepliesPerSec - 1)
-		}
-	}
-	return rows
 }

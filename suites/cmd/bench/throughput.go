@@ -8,37 +8,32 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/report/bench"
 )
-
-// timedMsg is a reply and when it completed, from the window's start.
-type timedMsg struct {
-	At  time.Duration
-	Msg Msg
-}
 
 // throughput runs a closed loop of Concurrency clients against bot in the
 // given setting: each sends, waits for the reply, and sends again. Replies
 // completing inside the window (after the warm-up) are counted.
-func (b *bench) throughput(ctx context.Context, bot *botRun, setting string) (res ThroughputResult, err error) {
+func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (res bench.ThroughputResult, err error) {
 	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
 		return res, fmt.Errorf("throughput, %s: the bot was not answering with custom prompts beforehand", setting)
 	}
 	switch setting {
-	case SettingHealthy:
-	case SettingLatency:
+	case bench.SettingHealthy:
+	case bench.SettingLatency:
 		f, _ := scenarios.NamedFault(scenarios.TypeLatency)
 		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.Milliseconds()
 		err = f.Apply(ctx, b.faults.t)
-	case SettingOutage:
-		err = Refused.Fault().Apply(ctx, b.faults.t)
+	case bench.SettingOutage:
+		err = bench.Refused.Fault().Apply(ctx, b.faults.t)
 	default:
-		err = fmt.Errorf("throughput setting %q: want %s, %s or %s", setting, SettingHealthy, SettingLatency, SettingOutage)
+		err = fmt.Errorf("throughput setting %q: want %s, %s or %s", setting, bench.SettingHealthy, bench.SettingLatency, bench.SettingOutage)
 	}
 	if err != nil {
 		return res, err
 	}
 	defer func() { err = errors.Join(err, b.env.ResetFaults(context.WithoutCancel(ctx))) }()
-	if setting == SettingOutage {
+	if setting == bench.SettingOutage {
 		// All fallback means the breaker is open: wait for a reply that
 		// did not even try the database.
 		if err := b.untilFailFast(ctx, bot); err != nil {
@@ -51,7 +46,7 @@ func (b *bench) throughput(ctx context.Context, bot *botRun, setting string) (re
 	winEnd := winStart.Add(b.opts.Window)
 	var (
 		mu   sync.Mutex
-		done []timedMsg
+		done []bench.TimedMsg
 		wg   sync.WaitGroup
 	)
 	for range b.opts.Concurrency {
@@ -61,7 +56,7 @@ func (b *bench) throughput(ctx context.Context, bot *botRun, setting string) (re
 				at := time.Since(winStart)
 				if at >= 0 && at < b.opts.Window {
 					mu.Lock()
-					done = append(done, timedMsg{At: at, Msg: m})
+					done = append(done, bench.TimedMsg{At: at, Msg: m})
 					mu.Unlock()
 				}
 			}
@@ -71,12 +66,12 @@ func (b *bench) throughput(ctx context.Context, bot *botRun, setting string) (re
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	return Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window, done), nil
+	return bench.Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window, done), nil
 }
 
 // untilFailFast sends messages until one is failed fast by the open
 // breaker (degraded, no attempt), for at most RecoveryTimeout.
-func (b *bench) untilFailFast(ctx context.Context, bot *botRun) error {
+func (b *bencher) untilFailFast(ctx context.Context, bot *botRun) error {
 	deadline := time.Now().Add(b.opts.RecoveryTimeout)
 	for time.Now().Before(deadline) {
 		m := bot.send(ctx, time.Now(), b.opts.Cap)
@@ -88,44 +83,4 @@ func (b *bench) untilFailFast(ctx context.Context, bot *botRun) error {
 		}
 	}
 	return fmt.Errorf("throughput, outage: no reply was failed fast by the breaker within %s", b.opts.RecoveryTimeout)
-}
-
-// Tally sums up a throughput window: replies, replies per second overall
-// and per 1 s bucket, and the latency of every message that completed.
-func Tally(setting, config string, concurrency int, window time.Duration, done []timedMsg) ThroughputResult {
-	res := ThroughputResult{Setting: setting, Config: config, Concurrency: concurrency, WindowMS: ms(window)}
-	buckets := int((window + time.Second - 1) / time.Second)
-	res.Buckets = make([]int, buckets)
-	var latencies []Sample
-	for _, d := range done {
-		if s, ok := d.Msg.Sample(); ok {
-			latencies = append(latencies, s)
-		}
-		switch {
-		case d.Msg.Capped:
-			res.Capped++
-		case d.Msg.Error != "":
-			res.Errors++
-		default:
-			res.Replies++
-			if d.Msg.Degraded {
-				res.Degraded++
-			}
-			if i := int(d.At / time.Second); i >= 0 && i < buckets {
-				res.Buckets[i]++
-			}
-		}
-	}
-	if window > 0 {
-		res.RepliesPerSec = float64(res.Replies) / window.Seconds()
-	}
-	var perSecond []Sample
-	for i, n := range res.Buckets {
-		// A last partial bucket is scaled to a full second.
-		span := min(time.Second, window-time.Duration(i)*time.Second)
-		perSecond = append(perSecond, Sample{Value: float64(n) / span.Seconds()})
-	}
-	res.PerSecond = Summarize("replies/s", perSecond)
-	res.Latency = Summarize("ms", latencies)
-	return res
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"time"
@@ -83,21 +83,21 @@ func validReport() *Report {
 			PerSecond: Summarize("replies/s", Exact(4900, 5000, 5100)), Latency: Summarize("ms", Exact(0.1, 2, 12))},
 	}
 	r.Settings.SpoolRounds = 1
-	for i, c := range spoolConfigs() {
+	for i, c := range SpoolConfigs() {
 		rps := 2000 - 100*float64(i)
 		r.Spool = append(r.Spool, ThroughputResult{Setting: SettingHealthy, Config: c.Name, Concurrency: 16, WindowMS: 5000,
 			Replies: int(5 * rps), RepliesPerSec: rps, PerSecond: Summarize("replies/s", Exact(rps)), Latency: Summarize("ms", Exact(1, 6, 20+float64(i)))})
 	}
 	r.SpoolCost = SpoolCost(r.Spool)
 	r.Overhead = &OverheadResult{
-		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: overheadQuery, Rounds: 40, Batch: 100,
+		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: "SELECT prompt FROM chat_prompts WHERE chat_id = $1", Rounds: 40, Batch: 100,
 		Bare: Summarize("µs", Exact(270, 338, 530)), BareDeadline: Summarize("µs", Exact(272, 342, 500)), Wrapped: Summarize("µs", Exact(260, 345, 490)),
 		RoundRatio: Summarize("ratio", Exact(0.98, 1.004, 1.03)), OverheadPct: 0.4, DiffUS: 7,
 		RoundRatioDeadline: Summarize("ratio", Exact(0.97, 1.002, 1.01)), OverheadDeadlinePct: 0.2,
 	}
 	r.Micro = &MicroResult{
 		Command: "go test -run=^$ -bench=. -count=6 ./resilience/", Count: 6,
-		BenchstatCommand: "go run " + benchstatTool + " <output>", Benchstat: "Query_Bare-2  23.7µ ± 1%",
+		BenchstatCommand: "go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da <output>", Benchstat: "Query_Bare-2  23.7µ ± 1%",
 	}
 	for _, name := range []string{"Query_Bare", "Query_Wrapped"} {
 		ns := 23700.0
@@ -112,7 +112,7 @@ func validReport() *Report {
 		BotStarts:    []BotStart{{Config: ConfigRunbook, ContainerMS: 436, ReadyMS: 439}},
 		Catalog:      &Catalog{Path: "reports/latest/ginkgo.json", WallS: 145.4, Specs: 25, Passed: 25, Succeeded: true, Full: true},
 	}
-	r.LeftOut = leftOut(r)
+	r.LeftOut = LeftOut(r)
 	r.Problems = Validate(r)
 	r.Valid = len(r.Problems) == 0
 	return r

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"slices"
@@ -7,8 +7,8 @@ import (
 )
 
 func TestTally(t *testing.T) {
-	at := func(d time.Duration, m Msg) timedMsg { return timedMsg{At: d, Msg: m} }
-	done := []timedMsg{
+	at := func(d time.Duration, m Msg) TimedMsg { return TimedMsg{At: d, Msg: m} }
+	done := []TimedMsg{
 		at(100*time.Millisecond, reply(2)),
 		at(900*time.Millisecond, reply(4)),
 		at(1500*time.Millisecond, fallback(1, 0)),

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -58,7 +58,7 @@ func Validate(r *Report) []string {
 		}
 	}
 
-	for _, c := range spoolConfigs() {
+	for _, c := range SpoolConfigs() {
 		if !slices.ContainsFunc(r.Spool, func(t ThroughputResult) bool { return t.Config == c.Name }) {
 			add("durable outbox cost, %s: not measured", c.Name)
 		}

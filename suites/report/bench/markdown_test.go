@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"strings"
@@ -61,7 +61,7 @@ func TestRenderMarkdownInvalid(t *testing.T) {
 	r.Overhead.Rounds = 2
 	r.Cost.Catalog = nil
 	r.Cost.CatalogNote = "no chaos run found at reports/latest/ginkgo.json: run `make chaos` first"
-	r.LeftOut = leftOut(r)
+	r.LeftOut = LeftOut(r)
 	r.Problems = Validate(r)
 	r.Valid = len(r.Problems) == 0
 	md := RenderMarkdown(r)

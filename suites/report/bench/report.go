@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"encoding/json"
@@ -309,4 +309,23 @@ func (r *Report) JSON() ([]byte, error) {
 		return nil, fmt.Errorf("encode the report: %w", err)
 	}
 	return append(data, '\n'), nil
+}
+
+// LeftOut says what the run did not measure.
+func LeftOut(r *Report) []string {
+	out := []string{"Throughput of the runbook configuration: only p1001's bot runs the closed loop."}
+	capped := 0
+	for _, f := range r.Fallback {
+		if f.Config == ConfigRunbook {
+			capped += f.Capped
+		}
+	}
+	if capped > 0 {
+		out = append(out, fmt.Sprintf("The runbook's waits past the %s cap (%d samples): its true wait is longer, up to 3 attempts of 30 s.",
+			time.Duration(r.Settings.CapMS*float64(time.Millisecond)), capped))
+	}
+	if r.Cost.CatalogNote != "" {
+		out = append(out, "Catalog wall time: "+r.Cost.CatalogNote+".")
+	}
+	return out
 }
