@@ -139,7 +139,12 @@ var recipes = []recipe{
 		r.kinds = func(f Fault) []string { return when(f.Attributes["timeout"] == 0, KindBlackHole) }
 		r.derived = []string{KindBlackHole}
 	}),
-	toxic(TypeResetPeer, func(Fault) string { return "resets the connection (TCP RST), after timeout" },
+	toxic(TypeResetPeer, func(f Fault) string {
+		if f.Attributes["timeout"] == 0 {
+			return "resets the connection (TCP RST) on its first data"
+		}
+		return "resets the connection (TCP RST) timeout after its first data"
+	},
 		attrSpec{"timeout", "ms", false, 0}),
 	toxic(TypeSlicer, func(Fault) string { return "slices data into small pieces, delay apart" },
 		attrSpec{"average_size", "bytes", true, 1}, attrSpec{"size_variation", "bytes", false, 0}, attrSpec{"delay", "µs", false, 0}).with(func(r *recipe) {
