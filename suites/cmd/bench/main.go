@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -396,14 +395,8 @@ func write(r *bench.Report, dir string, secrets []string, stdout io.Writer) erro
 	}
 	md := []byte(bench.RenderMarkdown(r))
 	for _, secret := range secrets {
-		if secret == "" {
-			continue
-		}
-		// As typed, and as a URL carries it.
-		forms := []string{secret, url.QueryEscape(secret), url.PathEscape(secret),
-			strings.TrimPrefix(url.UserPassword("u", secret).String(), "u:")}
 		for _, doc := range [][]byte{data, md} {
-			for _, form := range forms {
+			for _, form := range report.SecretForms(secret) {
 				if bytes.Contains(doc, []byte(form)) {
 					return errors.New("the report contains a secret of the stack (the database password or a bot's API token): not written")
 				}

@@ -19,6 +19,7 @@ import (
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
+	"github.com/p1001/p1001/suites/report"
 )
 
 // Options are the command line (hack/p1001.sh maps FAULT, ARGS, KEEP and
@@ -323,7 +324,7 @@ func (st *stack) remove(ctx context.Context, n *Narrator) {
 			if secret == "" {
 				continue
 			}
-			for _, form := range secretForms(secret) {
+			for _, form := range report.SecretForms(secret) {
 				if strings.Contains(string(logs), form) {
 					st.failed = append(st.failed, "the bot's log holds "+what)
 					n.Fail("the bot's log holds %s", what)

@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/suites/botlog"
+	"github.com/p1001/p1001/suites/report"
 )
 
 // Narrator prints timestamped lines. The bot's log stream and the steps
@@ -40,14 +40,7 @@ func (n *Narrator) AddSecret(password string) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.secrets = append(n.secrets, secretForms(password)...)
-}
-
-// secretForms are the ways a password shows in text: raw, and escaped as
-// in a URL's userinfo, path or query.
-func secretForms(password string) []string {
-	userinfo := strings.TrimPrefix(url.UserPassword("u", password).String(), "u:")
-	return []string{password, userinfo, url.PathEscape(password), url.QueryEscape(password)}
+	n.secrets = append(n.secrets, report.SecretForms(password)...)
 }
 
 func (n *Narrator) scrub(s string) string {
