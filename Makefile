@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 # make chaos LABELS='smoke' passes a Ginkgo label filter.
 LABELS ?=
 export LABELS FORCE GINKGO_FLAGS
-# make p1001 FAULT=blackhole ARGS=-i KEEP=1 SHOW_SECRETS=1
+# make p1001 FAULT=black-hole ARGS=-i KEEP=1 SHOW_SECRETS=1
 export FAULT ARGS KEEP SHOW_SECRETS
 
 # make doctor URL='postgresql://...' DOCTOR_FLAGS='-json' (URL defaults to $DATABASE_URL)
@@ -27,7 +27,7 @@ integration: ## integration-tagged tests (bot/store, bot/cmd/bot, bot/app) again
 chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
 	hack/chaos.sh
 
-p1001: ## reproduce P1001 with narration (FAULT=outage|blackhole|reset|latency, ARGS=-i console, KEEP=1) (needs Docker)
+p1001: ## reproduce P1001 with narration (FAULT=outage|black-hole|reset_peer|latency, ARGS=-i console, KEEP=1) (needs Docker)
 	hack/p1001.sh
 
 doctor: ## check URL (default: the DATABASE_URL variable) step by step and name the cause of a P1001 (DOCTOR_FLAGS=-json)
@@ -50,7 +50,7 @@ report: ## rebuild report.json, report.md, index.html of RUN (default reports/la
 report-screenshot: ## render RUN's index.html in headless Chromium to index.png (installs chromium when root)
 	RUN="$(RUN)" hack/report/screenshot.sh
 
-# make bench BENCH_FLAGS='-cycles 8' passes flags to hack/bench (-h lists them).
+# make bench BENCH_FLAGS='-cycles 8' passes flags to suites/cmd/bench (-h lists them).
 .PHONY: bench
 
 bench: ## time to fallback (runbook config vs p1001), recovery, overhead, throughput: reports/bench/<time>.md (needs Docker, ~6 min)

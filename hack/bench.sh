@@ -4,7 +4,7 @@
 # harness's own cost, on one stack. Builds the images that are missing,
 # writes reports/bench/<stamp>.md and .json, prints the markdown, and
 # fails only when the run is invalid (too few samples, a fault that never
-# took effect) or could not run. BENCH_FLAGS go to hack/bench (-h lists
+# took effect) or could not run. BENCH_FLAGS go to suites/cmd/bench (-h lists
 # them), e.g. make bench BENCH_FLAGS='-cycles 8'.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +22,7 @@ export P1001_RUN_ID="$run_id"
 trap 'remove_by_label "$RUN_LABEL_KEY=$run_id"' EXIT
 
 mkdir -p bin
-go build -o bin/bench ./hack/bench
+go build -o bin/bench ./suites/cmd/bench
 say "bench $stamp: micro-benchmarks, then the stack (about 6 minutes)"
 # shellcheck disable=SC2086 # BENCH_FLAGS is a word list
 bin/bench -stamp "$stamp" -out reports/bench ${BENCH_FLAGS:-}

@@ -64,7 +64,7 @@ say "starting the console in tmux session $session (run $run_id); images and sta
 wait_for 600 "console ready"
 
 type_line "down"
-wait_for 30 "ok down: disable the pooler proxy"
+wait_for 30 "ok down: outage pooler: disabled"
 
 type_line "Are you there during the outage?"
 line=$(reply_to "Are you there during the outage?")

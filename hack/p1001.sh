@@ -2,7 +2,8 @@
 # make p1001: reproduces P1001 locally. Starts the stack (postgres,
 # pgbouncer, toxiproxy, the bot), narrates a fault and the bot surviving it,
 # and exits 1 if a step did not happen as described.
-#   FAULT=outage (default) | blackhole | reset | latency
+#   FAULT=outage (default) | black-hole | reset_peer | latency: a fault kind
+#                  of the scenario format (docs/scenarios.md, "Faults named alone")
 #   ARGS=-i        the interactive console instead of the narrated run
 #   KEEP=1         leave the stack running (make clean removes it)
 #   SHOW_SECRETS=1 with KEEP=1, print the DSNs with their password and the bot's API token
@@ -33,7 +34,7 @@ if [ "${KEEP:-0}" != 1 ]; then
 fi
 
 mkdir -p bin
-go build -o bin/p1001 ./hack/p1001
+go build -o bin/p1001 ./suites/cmd/p1001
 args=()
 [ -n "${FAULT:-}" ] && args+=(-fault "$FAULT")
 [ "${KEEP:-0}" = 1 ] && args+=(-keep)

@@ -114,18 +114,14 @@ func Play(ctx context.Context, s Scenario, t Target, base time.Time) ([]FaultEve
 
 // playable rejects what Play cannot act on, before anything starts.
 func playable(f Fault) error {
+	r, ok := recipeOf(f.Type)
 	switch {
-	case f.IsToxic(), f.Type == TypeOutage:
-		if f.Proxy == "" {
-			return errors.New("no proxy")
-		}
-	case f.Type == TypePartition || f.IsRestart():
-		if f.Target == "" {
-			return errors.New("no target")
-		}
-	case f.Type == TypePause:
-	default:
+	case !ok:
 		return fmt.Errorf("unknown fault type %q", f.Type)
+	case r.onProxy && f.Proxy == "":
+		return errors.New("no proxy")
+	case r.usesTarget && f.Target == "":
+		return errors.New("no target")
 	}
 	if f.For <= 0 || f.At < 0 {
 		return fmt.Errorf("bad window at %s for %s", f.At, f.For)
@@ -172,19 +168,16 @@ func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 	}
 	switch {
 	case p.f.IsRestart():
-		restart := map[string]func(context.Context, string) error{
-			TypeRestart: p.t.Restart, TypeKill: p.t.Kill, TypeBotRestart: p.t.BotRestart,
-		}[p.f.Type]
+		// One action, applied whole: its window is measured.
 		p.ev.Start = p.now()
-		if err := op(ctx, restartTimeout, func(c context.Context) error { return restart(c, p.f.Target) }); err != nil {
+		if err := op(ctx, restartTimeout, func(c context.Context) error { return p.f.Apply(c, p.t) }); err != nil {
 			p.fail(p.f.Type, err)
 		}
 		p.ev.Stop = p.now()
-	case p.f.Type == TypeOutage && p.f.Flap > 0:
+	case p.f.Flap > 0:
 		return p.flap(ctx), nil
 	default:
-		apply, undo := p.actions()
-		if err := op(ctx, opTimeout, apply); err != nil {
+		if err := op(ctx, opTimeout, func(c context.Context) error { return p.f.Apply(c, p.t) }); err != nil {
 			p.ev.Start = p.now()
 			p.ev.Stop = p.ev.Start
 			p.fail("apply", err)
@@ -192,7 +185,7 @@ func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 		}
 		p.ev.Start = p.now()
 		_ = SleepUntil(ctx, p.base.Add(p.f.End())) // on ctx end: undo now
-		if err := op(ctx, opTimeout, undo); err != nil {
+		if err := op(ctx, opTimeout, func(c context.Context) error { return p.f.Undo(c, p.t) }); err != nil {
 			p.fail("undo", err)
 		}
 		p.ev.Stop = p.now()
@@ -200,59 +193,21 @@ func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 	return true, nil
 }
 
-// actions returns how to apply and undo a steady fault.
-func (p *faultPlayer) actions() (apply, undo func(context.Context) error) {
-	f, t := p.f, p.t
-	withProxy := func(fn func(context.Context, Proxy) error) func(context.Context) error {
-		return func(ctx context.Context) error {
-			px, err := t.Proxy(f.Proxy)
-			if err != nil {
-				return err
-			}
-			return fn(ctx, px)
-		}
-	}
-	switch f.Type {
-	case TypeOutage:
-		return withProxy(func(ctx context.Context, px Proxy) error { return px.Disable(ctx) }),
-			withProxy(func(ctx context.Context, px Proxy) error { return px.Enable(ctx) })
-	case TypePause:
-		return t.PausePgBouncer, t.ResumePgBouncer
-	case TypePartition:
-		return func(ctx context.Context) error { return t.Disconnect(ctx, f.Target) },
-			func(ctx context.Context) error { return t.Reconnect(ctx, f.Target) }
-	default: // a toxic
-		attrs := make(map[string]any, len(f.Attributes))
-		for k, v := range f.Attributes {
-			attrs[k] = v
-		}
-		return withProxy(func(ctx context.Context, px Proxy) error {
-				return px.AddToxic(ctx, f.Name, f.Type, f.Stream, f.Toxicity, attrs)
-			}),
-			withProxy(func(ctx context.Context, px Proxy) error { return px.RemoveToxic(ctx, f.Name) })
-	}
-}
-
-// flap disables the proxy at At, then toggles it every Flap until the end
-// of the window, and leaves it enabled. It reports whether it acted (or
-// failed trying) before ctx ended.
+// flap applies the fault at At, then undoes and applies it in turn every
+// Flap until the end of the window, and leaves it undone. It reports
+// whether it acted (or failed trying) before ctx ended.
 func (p *faultPlayer) flap(ctx context.Context) (started bool) {
-	px, err := p.t.Proxy(p.f.Proxy)
-	if err != nil {
-		p.ev.Start = p.now()
-		p.ev.Stop = p.ev.Start
-		p.fail("apply", err)
-		return true
-	}
+	apply := func(c context.Context) error { return p.f.Apply(c, p.t) }
+	undo := func(c context.Context) error { return p.f.Undo(c, p.t) }
 	end := p.base.Add(p.f.End())
 	down, applied := false, false
 	for next := p.base.Add(p.f.At.D()); next.Before(end); next = next.Add(p.f.Flap.D()) {
 		if SleepUntil(ctx, next) != nil {
 			break
 		}
-		toggle, step := px.Disable, "disable"
+		toggle, step := apply, "disable"
 		if down {
-			toggle, step = px.Enable, "enable"
+			toggle, step = undo, "enable"
 		}
 		if err := op(ctx, opTimeout, toggle); err != nil {
 			if !applied {
@@ -271,7 +226,7 @@ func (p *faultPlayer) flap(ctx context.Context) (started bool) {
 		_ = SleepUntil(ctx, end)
 	}
 	if down {
-		if err := op(ctx, opTimeout, px.Enable); err != nil {
+		if err := op(ctx, opTimeout, undo); err != nil {
 			p.fail("undo", err)
 		}
 	}

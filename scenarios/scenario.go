@@ -10,29 +10,6 @@ import (
 	"github.com/p1001/p1001/resilience"
 )
 
-// Fault types: Toxiproxy's toxics plus the six that act on containers or
-// whole proxies.
-const (
-	TypeOutage    = "outage"    // proxy disabled (connections refused), optionally flapping
-	TypeRestart   = "restart"   // container stopped and started again
-	TypePause     = "pause"     // PgBouncer PAUSE ... RESUME through its admin console
-	TypePartition = "partition" // container disconnected from the network, then reconnected
-	// TypeKill is SIGKILL of the bot, then a start of the same container
-	// with the same spool volume: a crash.
-	TypeKill = "kill"
-	// TypeBotRestart is SIGTERM of the bot (a graceful stop), then a start
-	// of the same container with the same spool volume: a deploy.
-	TypeBotRestart = "bot-restart"
-
-	TypeLatency   = "latency"
-	TypeBandwidth = "bandwidth"
-	TypeSlowClose = "slow_close"
-	TypeTimeout   = "timeout"
-	TypeResetPeer = "reset_peer"
-	TypeSlicer    = "slicer"
-	TypeLimitData = "limit_data"
-)
-
 // Proxies, streams, targets and databases a scenario may name.
 const (
 	ProxyPooler = "pooler" // toxiproxy :6543 -> pgbouncer, the runbook's pooler URL
@@ -62,16 +39,6 @@ const (
 	SourceCustom  = "custom"
 	SourceCached  = "cached"
 	SourceDefault = "default"
-)
-
-// Fault kinds that are not fault types. A kind is what a fault:<kind> label
-// names; see Scenario.Kinds.
-const (
-	KindNone           = "none"            // no faults: the healthy baseline
-	KindFlapping       = "flapping"        // outage with flap
-	KindJitter         = "jitter"          // latency with jitter > 0
-	KindBlackHole      = "black_hole"      // timeout toxic with timeout 0
-	KindPoolExhaustion = "pool_exhaustion" // label only: the bot's own pool is the bottleneck
 )
 
 // Defaults applied by Load and Parse where the YAML leaves a field out.
@@ -204,27 +171,6 @@ type Fault struct {
 // End is At+For.
 func (f Fault) End() time.Duration { return time.Duration(f.At) + time.Duration(f.For) }
 
-// IsRestart reports whether the fault stops a container and starts it
-// again (restart, kill, bot-restart): its window is measured, not planned.
-func (f Fault) IsRestart() bool {
-	return f.Type == TypeRestart || f.Type == TypeKill || f.Type == TypeBotRestart
-}
-
-// CutsBot reports whether the fault takes the bot itself down for a while
-// (kill, bot-restart): requests in its window may get no answer at all.
-func (f Fault) CutsBot() bool { return f.Type == TypeKill || f.Type == TypeBotRestart }
-
-// IsToxic reports whether the fault is a Toxiproxy toxic.
-func (f Fault) IsToxic() bool { _, ok := toxicAttrs[f.Type]; return ok }
-
-// Where is the proxy or container the fault acts on.
-func (f Fault) Where() string {
-	if f.Proxy != "" {
-		return f.Proxy
-	}
-	return f.Target
-}
-
 // Expect is what the checkers assert.
 type Expect struct {
 	Effect   string   `yaml:"effect"`
@@ -288,29 +234,6 @@ func (s Scenario) FaultWindows() []Window {
 	}
 	slices.SortStableFunc(ws, func(a, b Window) int { return int(a.Start - b.Start) })
 	return ws
-}
-
-// Kinds returns the sorted fault kinds of the scenario: each fault's type,
-// plus flapping, jitter and black_hole where they apply; ["none"] when
-// there are no faults. Every kind is also a fault:<kind> label.
-func (s Scenario) Kinds() []string {
-	if len(s.Faults) == 0 {
-		return []string{KindNone}
-	}
-	var kinds []string
-	for _, f := range s.Faults {
-		kinds = append(kinds, f.Type)
-		switch {
-		case f.Type == TypeOutage && f.Flap > 0:
-			kinds = append(kinds, KindFlapping)
-		case f.Type == TypeLatency && f.Attributes["jitter"] > 0:
-			kinds = append(kinds, KindJitter)
-		case f.Type == TypeTimeout && f.Attributes["timeout"] == 0:
-			kinds = append(kinds, KindBlackHole)
-		}
-	}
-	slices.Sort(kinds)
-	return slices.Compact(kinds)
 }
 
 // Policy returns the retry policy the bot runs with: resilience's defaults

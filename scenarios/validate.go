@@ -34,46 +34,16 @@ var (
 	codePattern      = regexp.MustCompile(`^P[0-9]{4}$`)
 )
 
-// attrSpec describes one toxic attribute.
-type attrSpec struct {
-	name     string
-	unit     string
-	required bool
-	min      int64
-}
-
-// toxicAttrs lists every toxic type's attributes, as Toxiproxy names them.
-var toxicAttrs = map[string][]attrSpec{
-	TypeLatency:   {{"latency", "ms", true, 0}, {"jitter", "ms", false, 0}},
-	TypeBandwidth: {{"rate", "KB/s", true, 1}}, // 0 would mean unlimited: no fault
-	TypeSlowClose: {{"delay", "ms", true, 1}},
-	TypeTimeout:   {{"timeout", "ms, 0 = black hole", true, 0}},
-	TypeResetPeer: {{"timeout", "ms", false, 0}},
-	TypeSlicer:    {{"average_size", "bytes", true, 1}, {"size_variation", "bytes", false, 0}, {"delay", "µs", false, 0}},
-	TypeLimitData: {{"bytes", "bytes", true, 1}},
-}
-
 var (
-	faultTypes = []string{TypeOutage, TypeRestart, TypePause, TypePartition, TypeKill, TypeBotRestart,
-		TypeLatency, TypeBandwidth, TypeSlowClose, TypeTimeout, TypeResetPeer, TypeSlicer, TypeLimitData}
 	proxies      = []string{ProxyPooler, ProxyDirect}
 	streams      = []string{StreamUpstream, StreamDownstream}
 	sources      = []string{SourceCustom, SourceCached, SourceDefault}
 	commandNames = []string{"help", "prompt", "reset", "setprompt"}
 	effects      = []string{EffectDegraded, EffectSlower, EffectRetried, EffectUnanswered, EffectNone}
-	// labelOnlyKinds are fault kinds that no fault type implies.
-	labelOnlyKinds = []string{KindPoolExhaustion}
-	labelKeys      = []string{"fault", "path"}
-	knownCodes     = []resilience.Code{resilience.CodeAuthFailed, resilience.CodeUnreachable, resilience.CodeTimeout,
+	labelKeys    = []string{"fault", "path"}
+	knownCodes   = []resilience.Code{resilience.CodeAuthFailed, resilience.CodeUnreachable, resilience.CodeTimeout,
 		resilience.CodeOpTimeout, resilience.CodeConnClosed, resilience.CodePoolTimeout, resilience.CodeConflict}
 )
-
-// FaultKinds returns every kind a fault:<kind> label may name.
-func FaultKinds() []string {
-	kinds := slices.Concat(faultTypes, []string{KindNone, KindFlapping, KindJitter, KindBlackHole}, labelOnlyKinds)
-	slices.Sort(kinds)
-	return kinds
-}
 
 // envOwned are variables that typed fields set or the environment owns.
 var envOwned = map[string]string{
@@ -337,8 +307,8 @@ func (s Scenario) validateFaults(v *validator) {
 	for i, f := range s.Faults {
 		path := fmt.Sprintf("faults[%d]", i)
 		field := func(name string) string { return path + "." + name }
-		toxic := f.IsToxic()
-		if !slices.Contains(faultTypes, f.Type) {
+		r, known := recipeOf(f.Type)
+		if !known {
 			if f.Type == "" {
 				v.errf(field("type"), "is required (one of %s)", strings.Join(faultTypes, ", "))
 			} else {
@@ -367,8 +337,8 @@ func (s Scenario) validateFaults(v *validator) {
 
 		// Proxy, target, stream, toxicity, flap and attributes each belong
 		// to some types only; elsewhere they are mistakes, not ignored.
-		switch {
-		case f.Type == TypeOutage || toxic:
+		toxic := r.attrs != nil
+		if r.onProxy {
 			if !slices.Contains(proxies, f.Proxy) {
 				if f.Proxy == "" {
 					v.errf(field("proxy"), "is required for %s (one of %s)", f.Type, strings.Join(proxies, ", "))
@@ -379,20 +349,11 @@ func (s Scenario) validateFaults(v *validator) {
 			if f.Target != "" {
 				v.errf(field("target"), "not used by %s, which acts on a proxy", f.Type)
 			}
-		default:
+		} else {
 			if f.Proxy != "" {
 				v.errf(field("proxy"), "not used by %s, which acts on a container (target)", f.Type)
 			}
-			var allowed []string
-			switch f.Type {
-			case TypeRestart:
-				allowed = []string{TargetPostgres, TargetPgBouncer}
-			case TypePause:
-				allowed = []string{TargetPgBouncer}
-			case TypePartition, TypeKill, TypeBotRestart:
-				allowed = []string{TargetBot}
-			}
-			if !slices.Contains(allowed, f.Target) {
+			if allowed := r.targets; !slices.Contains(allowed, f.Target) {
 				if f.Target == "" {
 					v.errf(field("target"), "is required for %s (one of %s)", f.Type, strings.Join(allowed, ", "))
 				} else {
@@ -407,7 +368,7 @@ func (s Scenario) validateFaults(v *validator) {
 			if !(f.Toxicity > 0 && f.Toxicity <= 1) {
 				v.errf(field("toxicity"), "must be above 0 and at most 1, got %g", f.Toxicity)
 			}
-			validateAttrs(v, field("attributes"), f)
+			validateAttrs(v, field("attributes"), f, r)
 		} else {
 			if f.Stream != "" {
 				v.errf(field("stream"), "only toxics have a stream, not %s", f.Type)
@@ -421,7 +382,7 @@ func (s Scenario) validateFaults(v *validator) {
 		}
 		if f.Flap != 0 {
 			switch {
-			case f.Type != TypeOutage:
+			case !r.flaps:
 				v.errf(field("flap"), "only an outage can flap, not %s", f.Type)
 			case f.Flap < Duration(minFlap) || (f.For > 0 && f.Flap >= f.For):
 				v.errf(field("flap"), "must be at least %s and shorter than for (%s), got %s", minFlap, f.For, f.Flap)
@@ -434,8 +395,8 @@ func (s Scenario) validateFaults(v *validator) {
 	s.validateOverlaps(v)
 }
 
-func validateAttrs(v *validator, path string, f Fault) {
-	specs := toxicAttrs[f.Type]
+func validateAttrs(v *validator, path string, f Fault, r recipe) {
+	specs := r.attrs
 	for _, k := range slices.Sorted(maps.Keys(f.Attributes)) {
 		i := slices.IndexFunc(specs, func(a attrSpec) bool { return a.name == k })
 		if i < 0 {
@@ -455,16 +416,8 @@ func validateAttrs(v *validator, path string, f Fault) {
 			v.errf(path+"."+a.name, "is required for %s (%s)", f.Type, a.unit)
 		}
 	}
-	switch f.Type {
-	case TypeLatency:
-		if f.Attributes["latency"] == 0 && f.Attributes["jitter"] == 0 {
-			v.errf(path+".latency", "latency and jitter are both 0: the toxic would do nothing")
-		}
-	case TypeSlicer:
-		// Toxiproxy needs the variation below the average size.
-		if avg, vr := f.Attributes["average_size"], f.Attributes["size_variation"]; avg > 0 && vr >= avg {
-			v.errf(path+".size_variation", "must be smaller than average_size (%d), got %d", avg, vr)
-		}
+	if r.check != nil {
+		r.check(f, func(attr, msg string) { v.errf(path+"."+attr, "%s", msg) })
 	}
 }
 

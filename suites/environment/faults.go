@@ -13,11 +13,21 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/p1001/p1001/scenarios"
 )
 
-// The fault actions the scenario player needs, on the live stack. The
-// Toxiproxy client takes no context; ctx is checked before each call and
-// the client's own 30 s timeout bounds it.
+// The fault actions the fault recipes (scenarios.Fault.Apply, Undo) need,
+// on the live stack. The Toxiproxy client takes no context; ctx is checked
+// before each call and the client's own 30 s timeout bounds it.
+
+// Faults returns e as the Target the fault recipes act on.
+func (e *Env) Faults() scenarios.Target { return faultTarget{e} }
+
+// faultTarget is the Env with Proxy returning the recipes' interface.
+type faultTarget struct{ *Env }
+
+func (t faultTarget) Proxy(name string) (scenarios.Proxy, error) { return t.Env.Proxy(name) }
 
 // ProxyControl drives one Toxiproxy proxy.
 type ProxyControl struct{ p *toxiproxy.Proxy }

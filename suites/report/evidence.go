@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,15 +80,12 @@ func WriteEvidence(runDir, spec string, files map[string][]byte, secrets ...stri
 	return paths, nil
 }
 
-// Scrub masks every secret given (as is and URL-escaped, as in a DSN) and
+// Scrub masks every secret given (in each of its SecretForms) and
 // then applies the report's redaction: what a log may carry into the run
 // dir.
 func Scrub(s string, secrets ...string) string {
 	for _, secret := range secrets {
-		if secret == "" {
-			continue
-		}
-		for _, form := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret)} {
+		for _, form := range SecretForms(secret) {
 			s = strings.ReplaceAll(s, form, mask)
 		}
 	}

@@ -64,6 +64,18 @@ func checkRedacted(name string, content []byte) error {
 	return fmt.Errorf("report: %s would carry a secret; not written", name)
 }
 
+// SecretForms are the ways a secret shows in text: as is, and escaped as a
+// URL's userinfo, path or query carries it. Every guard against a leaked
+// password or token (Scrub, CheckNoSecrets, make p1001's narration, make
+// bench's report) looks for these.
+func SecretForms(secret string) []string {
+	if secret == "" {
+		return nil
+	}
+	userinfo := strings.TrimPrefix(url.UserPassword("u", secret).String(), "u:")
+	return []string{secret, userinfo, url.PathEscape(secret), url.QueryEscape(secret)}
+}
+
 // CheckNoSecrets walks runDir and fails if any file holds one of secrets,
 // as is or URL-escaped (as in a DSN). The chaos suite calls it with the
 // stack's live password and every bot's API token (environment.Env.Secrets)
@@ -71,10 +83,7 @@ func checkRedacted(name string, content []byte) error {
 func CheckNoSecrets(runDir string, secrets ...string) error {
 	var needles []string
 	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		needles = append(needles, s, url.QueryEscape(s), url.PathEscape(s))
+		needles = append(needles, SecretForms(s)...)
 	}
 	if len(needles) == 0 {
 		return nil

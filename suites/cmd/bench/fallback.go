@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/p1001/p1001/suites/environment"
+	"github.com/p1001/p1001/suites/report/bench"
+)
+
+// botRun is one bot container under measurement, with its chats.
+type botRun struct {
+	name   string
+	client *botClient
+	chats  []string
+	next   atomic.Int64 // messages sent, to pick chats in turn and number texts
+}
+
+// send sends the next message in turn, timed from since.
+func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration) bench.Msg {
+	n := b.next.Add(1)
+	chat := b.chats[int(n)%len(b.chats)]
+	sent := time.Now()
+	m := b.client.send(ctx, chat, fmt.Sprintf("bench message %d", n), limit)
+	m.SentMS = ms(sent.Sub(since))
+	return m
+}
+
+// bencher holds what every measurement needs.
+type bencher struct {
+	env    *environment.Env
+	opts   Options
+	log    *slog.Logger
+	faults faults
+}
+
+// fallback runs cycles fault on/off cycles of o against bot.
+func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage, cycles int) (bench.FallbackResult, error) {
+	res := bench.FallbackResult{Config: bot.name, Outage: o, Fault: o.Describe()}
+	for i := range cycles {
+		c, err := b.cycle(ctx, bot, o, i+1)
+		if err != nil {
+			return res, fmt.Errorf("%s bot, %s, cycle %d: %w", bot.name, o, i+1, err)
+		}
+		res.Cycles = append(res.Cycles, c)
+		b.log.Info("cycle", "config", bot.name, "outage", o, "cycle", i+1,
+			"first_ms", round(c.First.LatencyMS), "first_capped", c.First.Capped, "first_source", c.First.PromptSource,
+			"recovery_first_ms", round(c.Recovery.First.Value), "recovery_steady_ms", round(c.Recovery.Steady.Value))
+	}
+	res.Summarize()
+	return res, nil
+}
+
+// cycle: steady custom replies, fault on, the first message, the steady
+// state (open loop), fault off, recovery.
+func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int) (c bench.Cycle, err error) {
+	c.Index = index
+	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
+		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
+			len(bot.chats), b.opts.RecoveryTimeout, rec.Messages)
+	}
+	if err := b.faults.apply(ctx, o); err != nil {
+		return c, err
+	}
+	on := time.Now()
+	cleared := false
+	defer func() {
+		if !cleared {
+			err = errors.Join(err, b.env.ResetFaults(context.WithoutCancel(ctx)))
+		}
+	}()
+	c.First = bot.send(ctx, on, b.opts.Cap)
+	c.Steady = b.openLoop(ctx, bot, on)
+	if err := ctx.Err(); err != nil {
+		return c, err
+	}
+	if err := b.faults.clear(ctx, o); err != nil {
+		return c, err
+	}
+	off := time.Now()
+	cleared = true
+	c.HeldMS = ms(off.Sub(on))
+	c.Recovery = b.untilCustom(ctx, bot, off, b.opts.RecoveryStreak)
+	return c, ctx.Err()
+}
+
+// openLoop sends SteadyMessages, one every SteadyInterval whatever the
+// replies take, as users keep writing, and waits for all of them.
+func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []bench.Msg {
+	out := make([]bench.Msg, b.opts.SteadyMessages)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for j := range out {
+		if !sleepUntil(ctx, start.Add(time.Duration(j)*b.opts.SteadyInterval)) {
+			out = out[:j]
+			break
+		}
+		wg.Go(func() { out[j] = bot.send(ctx, since, b.opts.Cap) })
+	}
+	wg.Wait()
+	return out
+}
+
+// untilCustom sends messages one after another until streak of them in a
+// row come back custom, or RecoveryTimeout passes. Times are from since.
+func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time, streak int) bench.Recovery {
+	timeout := b.opts.RecoveryTimeout
+	deadline := since.Add(timeout)
+	rec := bench.Recovery{First: bench.Stat{Value: ms(timeout), AtLeast: true}, Steady: bench.Stat{Value: ms(timeout), AtLeast: true}}
+	gotFirst, run := false, 0
+	for ctx.Err() == nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		m := bot.send(ctx, since, min(b.opts.Cap, left))
+		rec.Messages++
+		if !m.Custom() {
+			run = 0
+			sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
+			continue
+		}
+		run++
+		if !gotFirst {
+			gotFirst = true
+			rec.First = bench.Stat{Value: ms(time.Since(since))}
+		}
+		if run >= streak {
+			rec.Steady = bench.Stat{Value: ms(time.Since(since))}
+			rec.Recovered = true
+			return rec
+		}
+		sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
+	}
+	return rec
+}
+
+// sleepUntil waits for t; false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+func round(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/report/bench"
+)
+
+// overheadQuery is the bot's prompt lookup.
+const overheadQuery = "SELECT prompt FROM chat_prompts WHERE chat_id = $1"
+
+// overhead times the same query three ways over one pooled connection
+// through the pooler proxy (toxiproxy, PgBouncer): bare with a context
+// that has no deadline, bare with the attempt timeout's deadline (what any
+// caller with a timeout pays: pgx then watches the context), and through
+// a resilience.Executor with the default policy. The three take turns
+// query by query, each in another order than the last, so that drift on
+// a shared machine falls on all alike; each round compares medians, which
+// a stray slow query does not move.
+func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.OverheadResult, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("overhead: pool config: %w", err)
+	}
+	// As the bot does for pgbouncer=true: no named prepared statements.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	cfg.ConnConfig.StatementCacheCapacity = 0
+	cfg.ConnConfig.DescriptionCacheCapacity = 0
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("overhead: pool: %w", err)
+	}
+	defer pool.Close()
+	policy := resilience.DefaultPolicy()
+	x, err := resilience.New(policy, resilience.WithAddr(resilience.AddrFromDSN(dsn)))
+	if err != nil {
+		return nil, fmt.Errorf("overhead: executor: %w", err)
+	}
+	lookup := func(ctx context.Context) (string, error) {
+		var prompt string
+		err := pool.QueryRow(ctx, overheadQuery, chat).Scan(&prompt)
+		return prompt, err
+	}
+	op := resilience.Op{Name: "getCustomPrompt"}
+	// The caller's ctx would be watched too; the bare variant must not be.
+	background := context.WithoutCancel(ctx)
+	const bare, deadline, wrapped = 0, 1, 2
+	variants := [3]func() error{
+		bare: func() error { _, err := lookup(background); return err },
+		deadline: func() error {
+			actx, cancel := context.WithTimeout(background, policy.AttemptTimeout)
+			defer cancel()
+			_, err := lookup(actx)
+			return err
+		},
+		wrapped: func() error { _, _, err := resilience.Query(ctx, x, op, lookup); return err },
+	}
+	names := [3]string{"bare", "bare with a deadline", "wrapped"}
+	timeOne := func(v int) (float64, error) {
+		start := time.Now()
+		if err := variants[v](); err != nil {
+			return 0, fmt.Errorf("overhead: %s query: %w", names[v], err)
+		}
+		return float64(time.Since(start)) / float64(time.Microsecond), nil
+	}
+
+	for i := range batch { // warm-up: the connection, PgBouncer's server link
+		if _, err := timeOne(i % len(variants)); err != nil {
+			return nil, err
+		}
+	}
+	var all [3][]bench.Sample
+	var ratios, ratiosDeadline []bench.Sample
+	for r := range rounds {
+		var round [3][]bench.Sample
+		for i := range batch {
+			for k := range variants {
+				v := (r + i + k) % len(variants)
+				us, err := timeOne(v)
+				if err != nil {
+					return nil, err
+				}
+				round[v] = append(round[v], bench.Sample{Value: us})
+			}
+		}
+		var med [3]float64
+		for v := range round {
+			med[v] = bench.Summarize("µs", round[v]).Median.Value
+			all[v] = append(all[v], round[v]...)
+		}
+		ratios = append(ratios, bench.Sample{Value: med[wrapped] / med[bare]})
+		ratiosDeadline = append(ratiosDeadline, bench.Sample{Value: med[wrapped] / med[deadline]})
+	}
+	res := &bench.OverheadResult{
+		Path: "host -> toxiproxy (pooler) -> PgBouncer -> Postgres", Query: overheadQuery,
+		Rounds: rounds, Batch: batch,
+		Bare: bench.Summarize("µs", all[bare]), BareDeadline: bench.Summarize("µs", all[deadline]), Wrapped: bench.Summarize("µs", all[wrapped]),
+		RoundRatio: bench.Summarize("ratio", ratios), RoundRatioDeadline: bench.Summarize("ratio", ratiosDeadline),
+	}
+	res.OverheadPct = (res.RoundRatio.Median.Value - 1) * 100
+	res.OverheadDeadlinePct = (res.RoundRatioDeadline.Median.Value - 1) * 100
+	res.DiffUS = res.Wrapped.Median.Value - res.Bare.Median.Value
+	return res, nil
+}

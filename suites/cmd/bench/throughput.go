@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/report/bench"
+)
+
+// throughput runs a closed loop of Concurrency clients against bot in the
+// given setting: each sends, waits for the reply, and sends again. Replies
+// completing inside the window (after the warm-up) are counted.
+func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (res bench.ThroughputResult, err error) {
+	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
+		return res, fmt.Errorf("throughput, %s: the bot was not answering with custom prompts beforehand", setting)
+	}
+	switch setting {
+	case bench.SettingHealthy:
+	case bench.SettingLatency:
+		f, _ := scenarios.NamedFault(scenarios.TypeLatency)
+		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.Milliseconds()
+		err = f.Apply(ctx, b.faults.t)
+	case bench.SettingOutage:
+		err = bench.Refused.Fault().Apply(ctx, b.faults.t)
+	default:
+		err = fmt.Errorf("throughput setting %q: want %s, %s or %s", setting, bench.SettingHealthy, bench.SettingLatency, bench.SettingOutage)
+	}
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, b.env.ResetFaults(context.WithoutCancel(ctx))) }()
+	if setting == bench.SettingOutage {
+		// All fallback means the breaker is open: wait for a reply that
+		// did not even try the database.
+		if err := b.untilFailFast(ctx, bot); err != nil {
+			return res, err
+		}
+	}
+
+	start := time.Now()
+	winStart := start.Add(b.opts.Warmup)
+	winEnd := winStart.Add(b.opts.Window)
+	var (
+		mu   sync.Mutex
+		done []bench.TimedMsg
+		wg   sync.WaitGroup
+	)
+	for range b.opts.Concurrency {
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(winEnd) {
+				m := bot.send(ctx, winStart, b.opts.Cap)
+				at := time.Since(winStart)
+				if at >= 0 && at < b.opts.Window {
+					mu.Lock()
+					done = append(done, bench.TimedMsg{At: at, Msg: m})
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	return bench.Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window, done), nil
+}
+
+// untilFailFast sends messages until one is failed fast by the open
+// breaker (degraded, no attempt), for at most RecoveryTimeout.
+func (b *bencher) untilFailFast(ctx context.Context, bot *botRun) error {
+	deadline := time.Now().Add(b.opts.RecoveryTimeout)
+	for time.Now().Before(deadline) {
+		m := bot.send(ctx, time.Now(), b.opts.Cap)
+		if m.Fallback() && m.Attempts == 0 {
+			return nil
+		}
+		if !sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace)) {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("throughput, outage: no reply was failed fast by the breaker within %s", b.opts.RecoveryTimeout)
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/botlog"
+	"github.com/p1001/p1001/suites/report"
+)
+
+// Narrator prints timestamped lines. The bot's log stream and the steps
+// write from different goroutines, so every line goes out whole, and every
+// line is scrubbed of the secrets it was told about.
+type Narrator struct {
+	mu      sync.Mutex
+	w       io.Writer
+	start   time.Time
+	now     func() time.Time
+	secrets []string
+}
+
+// NewNarrator writes to w; times are shown as wall clock and as time since
+// now() at creation.
+func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
+	if now == nil {
+		now = time.Now
+	}
+	return &Narrator{w: w, start: now(), now: now}
+}
+
+// AddSecret makes every later line replace a password or token (raw and URL-escaped)
+// with "xxxxx".
+func (n *Narrator) AddSecret(password string) {
+	if password == "" {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.secrets = append(n.secrets, report.SecretForms(password)...)
+}
+
+func (n *Narrator) scrub(s string) string {
+	s = resilience.RedactText(s)
+	for _, secret := range n.secrets {
+		s = strings.ReplaceAll(s, secret, "xxxxx")
+	}
+	return s
+}
+
+func (n *Narrator) line(mark, text string, raw bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t := n.now()
+	if !raw {
+		text = n.scrub(text)
+	}
+	for i, l := range strings.Split(text, "\n") {
+		stamp := fmt.Sprintf("%s %+7.1fs", t.Format("15:04:05.000"), t.Sub(n.start).Seconds())
+		if i > 0 {
+			stamp = strings.Repeat(" ", len(stamp))
+		}
+		fmt.Fprintf(n.w, "%s %s %s\n", stamp, mark, l)
+	}
+}
+
+// Step announces a step.
+func (n *Narrator) Step(i, total int, title string) {
+	n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, total, title), false)
+}
+
+// Say narrates.
+func (n *Narrator) Say(format string, args ...any) {
+	n.line("   ", fmt.Sprintf(format, args...), false)
+}
+
+// OK says a promise was kept.
+func (n *Narrator) OK(format string, args ...any) { n.line(" ok", fmt.Sprintf(format, args...), false) }
+
+// Fail says a promise was broken.
+func (n *Narrator) Fail(format string, args ...any) {
+	n.line("!!!", "FAIL: "+fmt.Sprintf(format, args...), false)
+}
+
+// You shows what the user (or the demo) sent the bot.
+func (n *Narrator) You(text string) { n.line("you", "> "+text, false) }
+
+// Bot shows a reply.
+func (n *Narrator) Bot(r Reply) { n.line("bot", "< "+r.Format(), false) }
+
+// Log shows one of the bot's own log lines.
+func (n *Narrator) Log(l botlog.Line) { n.line("log", "| "+FormatLine(l), false) }
+
+// LogCount shows a line the bot logged count times.
+func (n *Narrator) LogCount(c LineCount) {
+	n.line("log", fmt.Sprintf("| %dx %s", c.Count, FormatLine(c.Line)), false)
+}
+
+// Secret prints text unscrubbed: only for what the user asked to see
+// (SHOW_SECRETS=1).
+func (n *Narrator) Secret(format string, args ...any) {
+	n.line("   ", fmt.Sprintf(format, args...), true)
+}
+
+// Elapsed is the time since the narrator started.
+func (n *Narrator) Elapsed() time.Duration { return n.now().Sub(n.start) }
