@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
 )
 
@@ -72,6 +73,15 @@ func withHost(raw, hostport string) string {
 	Expect(err).NotTo(HaveOccurred())
 	u.Host = hostport
 	return u.String()
+}
+
+// namedFault applies the fault kind as the catalog and make p1001 play it.
+func namedFault(kind string) func(context.Context) {
+	return func(ctx context.Context) {
+		f, err := scenarios.NamedFault(kind)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Apply(ctx, stack.Faults())).To(Succeed())
+	}
 }
 
 func pooler(ctx context.Context) environment.ProxyControl {
@@ -138,23 +148,19 @@ var _ = Describe("bot doctor", Label("doctor"), func() {
 		},
 		Entry("healthy: the runbook's pooler URL", doctorCase{}),
 		Entry("outage: the pooler proxy refuses connections", doctorCase{
-			fault:    func(ctx context.Context) { Expect(pooler(ctx).Disable(ctx)).To(Succeed()) },
+			fault:    namedFault("outage"),
 			step:     "tcp",
 			code:     "P1001",
 			contains: "refused",
 		}),
 		Entry("black hole: TCP connects, then silence", doctorCase{
-			fault: func(ctx context.Context) {
-				Expect(pooler(ctx).AddToxic(ctx, "doctor-blackhole", "timeout", "upstream", 1, map[string]any{"timeout": 0})).To(Succeed())
-			},
+			fault:    namedFault("black_hole"),
 			step:     "tls",
 			code:     "P1002",
 			contains: "then silence",
 		}),
 		Entry("reset: every connection reset", doctorCase{
-			fault: func(ctx context.Context) {
-				Expect(pooler(ctx).AddToxic(ctx, "doctor-reset", "reset_peer", "upstream", 1, map[string]any{"timeout": 0})).To(Succeed())
-			},
+			fault:    namedFault("reset_peer"),
 			step:     "tls",
 			code:     "P1001",
 			contains: "reset",

@@ -127,7 +127,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		return err
 	})
 	g.Go(func() (err error) {
-		h.Faults, err = scenarios.Play(gctx, s, target{env, follow, restarted}, h.Base)
+		h.Faults, err = scenarios.Play(gctx, s, target{env.Faults(), follow, restarted}, h.Base)
 		return err
 	})
 	g.Go(func() error {
@@ -156,21 +156,19 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 // the run at the bot once a kill or bot-restart has started it again, and
 // restarted is told when any restart has ended.
 type target struct {
-	*environment.Env
+	scenarios.Target
 	follow    func(context.Context) error
 	restarted func()
 }
 
-func (t target) Proxy(name string) (scenarios.Proxy, error) { return t.Env.Proxy(name) }
-
 func (t target) Restart(ctx context.Context, container string) error {
 	defer t.restarted()
-	return t.Env.Restart(ctx, container)
+	return t.Target.Restart(ctx, container)
 }
 
 func (t target) Kill(ctx context.Context, container string) error {
 	defer t.restarted()
-	if err := t.Env.Kill(ctx, container); err != nil {
+	if err := t.Target.Kill(ctx, container); err != nil {
 		return err
 	}
 	return t.follow(ctx)
@@ -178,7 +176,7 @@ func (t target) Kill(ctx context.Context, container string) error {
 
 func (t target) BotRestart(ctx context.Context, container string) error {
 	defer t.restarted()
-	if err := t.Env.BotRestart(ctx, container); err != nil {
+	if err := t.Target.BotRestart(ctx, container); err != nil {
 		return err
 	}
 	return t.follow(ctx)
