@@ -77,3 +77,14 @@ image_wanted() {
 
 # The label every image carries, so that `make clean IMAGES=1` finds them.
 PROJECT_LABEL="$PROJECT_LABEL_KEY=p1001"
+
+# need_mmdebstrap installs mmdebstrap when missing (as root), or stops.
+need_mmdebstrap() {
+	command -v mmdebstrap >/dev/null 2>&1 && return
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		say "installing mmdebstrap with apt-get"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+	else
+		die "mmdebstrap is missing: install it (apt-get install mmdebstrap) or run as root"
+	fi
+}

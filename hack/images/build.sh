@@ -4,5 +4,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/postgres/build.sh"
+"$here/pgbouncer/build.sh"
 "$here/toxiproxy/build.sh"
 "$here/bot/build.sh"

@@ -35,14 +35,18 @@ const (
 	envToxiproxy   = "P1001_TOXIPROXY_IMAGE"
 	envBot         = "P1001_BOT_IMAGE"
 	defaultPGImage = "p1001/postgres:15"
+	defaultPBImage = "p1001/pgbouncer:1.24"
 	defaultTPImage = "p1001/toxiproxy:2.12.0"
 	defaultBot     = "p1001/bot:dev"
 )
 
 // Config says which images to run and with which credentials.
 type Config struct {
-	PostgresImage  string
-	PgBouncerImage string // defaults to PostgresImage: the p1001 image runs both
+	PostgresImage string
+	// PgBouncerImage runs the pooler. The postgres image can run it too
+	// (set both to the same image), but bookworm's PgBouncer 1.18 dies on
+	// some cancel requests: p1001/pgbouncer carries 1.24.
+	PgBouncerImage string
 	ToxiproxyImage string
 	BotImage       string
 
@@ -71,7 +75,7 @@ func ConfigFromEnv() (Config, error) {
 		Database:       defaultDB,
 		RunID:          getenv(envRunID, "adhoc"),
 	}
-	cfg.PgBouncerImage = getenv(envPgBouncer, cfg.PostgresImage)
+	cfg.PgBouncerImage = getenv(envPgBouncer, defaultPBImage)
 	return cfg, nil
 }
 

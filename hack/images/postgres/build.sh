@@ -14,14 +14,7 @@ built_here "$image" P1001_POSTGRES_IMAGE || exit 0
 inputs=$(inputs_hash hack/images/postgres)
 image_wanted "$image" "$inputs" || exit 0
 
-if ! command -v mmdebstrap >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		say "installing mmdebstrap with apt-get"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
-	else
-		die "mmdebstrap is missing: install it (apt-get install mmdebstrap) or run as root"
-	fi
-fi
+need_mmdebstrap
 
 # Use the host's Debian sources when the host is bookworm too (its mirror is
 # known to work here); P1001_DEBIAN_SOURCES overrides with a file or a "deb ..." line;

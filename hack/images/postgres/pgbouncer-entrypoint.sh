@@ -47,6 +47,13 @@ dns_max_ttl = 1
 log_connections = 0
 log_disconnections = 0
 EOF
+# PgBouncer 1.21 and later can keep named prepared statements across
+# transactions; Supabase's transaction pooler does not, and neither does the
+# runbook's URL expect it (pgbouncer=true): turn it off, as 1.18 has it.
+case "$(pgbouncer --version 2>/dev/null | head -n 1)" in
+*"PgBouncer 1."1[0-9].* | *"PgBouncer 1."20.*) ;;
+*) echo "max_prepared_statements = 0" >>"$conf/pgbouncer.ini" ;;
+esac
 # userlist.txt quotes double-quotes by doubling them.
 printf '"%s" "%s"\n' "$DB_USER" "$(printf '%s' "$DB_PASSWORD" | sed 's/"/""/g')" >"$conf/userlist.txt"
 chmod 600 "$conf/userlist.txt"
