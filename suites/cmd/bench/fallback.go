@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report/bench"
 )
@@ -27,7 +28,7 @@ func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration)
 	chat := b.chats[int(n)%len(b.chats)]
 	sent := time.Now()
 	m := b.client.send(ctx, chat, fmt.Sprintf("bench message %d", n), limit)
-	m.SentMS = ms(sent.Sub(since))
+	m.SentMS = bench.MS(sent.Sub(since))
 	return m
 }
 
@@ -36,7 +37,7 @@ type bencher struct {
 	env    *environment.Env
 	opts   Options
 	log    *slog.Logger
-	faults faults
+	faults scenarios.Target // the stack the outages are played on
 }
 
 // fallback runs cycles fault on/off cycles of o against bot.
@@ -64,7 +65,7 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
 			len(bot.chats), b.opts.RecoveryTimeout, rec.Messages)
 	}
-	if err := b.faults.apply(ctx, o); err != nil {
+	if err := o.Fault().Apply(ctx, b.faults); err != nil {
 		return c, err
 	}
 	on := time.Now()
@@ -79,12 +80,12 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 	if err := ctx.Err(); err != nil {
 		return c, err
 	}
-	if err := b.faults.clear(ctx, o); err != nil {
+	if err := o.Fault().Undo(ctx, b.faults); err != nil {
 		return c, err
 	}
 	off := time.Now()
 	cleared = true
-	c.HeldMS = ms(off.Sub(on))
+	c.HeldMS = bench.MS(off.Sub(on))
 	c.Recovery = b.untilCustom(ctx, bot, off, b.opts.RecoveryStreak)
 	return c, ctx.Err()
 }
@@ -111,7 +112,7 @@ func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []
 func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time, streak int) bench.Recovery {
 	timeout := b.opts.RecoveryTimeout
 	deadline := since.Add(timeout)
-	rec := bench.Recovery{First: bench.Stat{Value: ms(timeout), AtLeast: true}, Steady: bench.Stat{Value: ms(timeout), AtLeast: true}}
+	rec := bench.Recovery{First: bench.Stat{Value: bench.MS(timeout), AtLeast: true}, Steady: bench.Stat{Value: bench.MS(timeout), AtLeast: true}}
 	gotFirst, run := false, 0
 	for ctx.Err() == nil {
 		left := time.Until(deadline)
@@ -128,10 +129,10 @@ func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time,
 		run++
 		if !gotFirst {
 			gotFirst = true
-			rec.First = bench.Stat{Value: ms(time.Since(since))}
+			rec.First = bench.Stat{Value: bench.MS(time.Since(since))}
 		}
 		if run >= streak {
-			rec.Steady = bench.Stat{Value: ms(time.Since(since))}
+			rec.Steady = bench.Stat{Value: bench.MS(time.Since(since))}
 			rec.Recovered = true
 			return rec
 		}

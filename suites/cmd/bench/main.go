@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -199,10 +198,10 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 		Schema: bench.Schema, Stamp: opts.Stamp, Started: time.Now().UTC(), Command: "make bench",
 		Machine: thisMachine(),
 		Settings: bench.Settings{
-			CapMS: ms(opts.Cap), Cycles: opts.Cycles, SlowCycles: opts.SlowCycles,
-			SteadyMessages: opts.SteadyMessages, SteadyIntervalMS: ms(opts.SteadyInterval),
-			RecoveryStreak: opts.RecoveryStreak, RecoveryTimeoutMS: ms(opts.RecoveryTimeout), RecoveryPaceMS: ms(opts.RecoveryPace),
-			Chats: opts.Chats, Concurrency: opts.Concurrency, WarmupMS: ms(opts.Warmup), WindowMS: ms(opts.Window),
+			CapMS: bench.MS(opts.Cap), Cycles: opts.Cycles, SlowCycles: opts.SlowCycles,
+			SteadyMessages: opts.SteadyMessages, SteadyIntervalMS: bench.MS(opts.SteadyInterval),
+			RecoveryStreak: opts.RecoveryStreak, RecoveryTimeoutMS: bench.MS(opts.RecoveryTimeout), RecoveryPaceMS: bench.MS(opts.RecoveryPace),
+			Chats: opts.Chats, Concurrency: opts.Concurrency, WarmupMS: bench.MS(opts.Warmup), WindowMS: bench.MS(opts.Window),
 			LatencyToxicMS: int(opts.LatencyToxic.Milliseconds()),
 			SpoolRounds:    opts.SpoolRounds,
 			OverheadRounds: opts.OverheadRounds, OverheadBatch: opts.OverheadBatch, BenchCount: opts.BenchCount,
@@ -254,9 +253,9 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 	}()
 	r.Cost.StartTimesMS = map[string]float64{}
 	for k, v := range env.StartTimes {
-		r.Cost.StartTimesMS[k] = ms(v)
+		r.Cost.StartTimesMS[k] = bench.MS(v)
 	}
-	b := &bencher{env: env, opts: opts, log: log, faults: faults{t: env.Faults()}}
+	b := &bencher{env: env, opts: opts, log: log, faults: env.Faults()}
 
 	var overheadChat string
 	for i := range configs {
@@ -320,7 +319,7 @@ func (b *bencher) startBot(ctx context.Context, c *bench.BotConfig, r *bench.Rep
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
 	}
 	r.Cost.BotStarts = append(r.Cost.BotStarts, bench.BotStart{
-		Config: c.Name, ContainerMS: ms(b.env.StartTimes["bot"]), ReadyMS: ms(time.Since(start)),
+		Config: c.Name, ContainerMS: bench.MS(b.env.StartTimes["bot"]), ReadyMS: bench.MS(time.Since(start)),
 	})
 	if c.BotVersion, err = client.version(ctx); err != nil {
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
@@ -394,14 +393,8 @@ func write(r *bench.Report, dir string, secrets []string, stdout io.Writer) erro
 		return err
 	}
 	md := []byte(bench.RenderMarkdown(r))
-	for _, secret := range secrets {
-		for _, doc := range [][]byte{data, md} {
-			for _, form := range report.SecretForms(secret) {
-				if bytes.Contains(doc, []byte(form)) {
-					return errors.New("the report contains a secret of the stack (the database password or a bot's API token): not written")
-				}
-			}
-		}
+	if report.ContainsSecret(string(data), secrets...) || report.ContainsSecret(string(md), secrets...) {
+		return errors.New("the report contains a secret of the stack (the database password or a bot's API token): not written")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report directory: %w", err)

@@ -23,9 +23,9 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	case bench.SettingLatency:
 		f, _ := scenarios.NamedFault(scenarios.TypeLatency)
 		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.Milliseconds()
-		err = f.Apply(ctx, b.faults.t)
+		err = f.Apply(ctx, b.faults)
 	case bench.SettingOutage:
-		err = bench.Refused.Fault().Apply(ctx, b.faults.t)
+		err = bench.Refused.Fault().Apply(ctx, b.faults)
 	default:
 		err = fmt.Errorf("throughput setting %q: want %s, %s or %s", setting, bench.SettingHealthy, bench.SettingLatency, bench.SettingOutage)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 )
 
 // CommandKind is what one console line asks for.
@@ -200,10 +201,23 @@ func (s Summary) Format(elapsed time.Duration) string {
 	return b.String()
 }
 
-// ConsoleBot is what the console needs from the bot; BotClient implements it.
+// ConsoleBot is what the console needs from the bot: a *botapi.Client.
 type ConsoleBot interface {
-	Send(ctx context.Context, chat, text string) (Reply, error)
-	Ready(ctx context.Context) (Readiness, error)
+	Send(ctx context.Context, chat, text string) (botapi.Reply, time.Duration, error)
+	Readiness(ctx context.Context) (botapi.Readiness, error)
+}
+
+// send posts text to chat; a refusal's error shows the bot's answer as it came.
+func send(ctx context.Context, bot ConsoleBot, chat, text string) (Reply, error) {
+	r, latency, err := bot.Send(ctx, chat, text)
+	var status *botapi.StatusError
+	switch {
+	case errors.As(err, &status):
+		return Reply{}, fmt.Errorf("message to chat %s: HTTP %d: %s", chat, status.Status, status.Answer)
+	case err != nil:
+		return Reply{}, fmt.Errorf("message to chat %s: %w", chat, err)
+	}
+	return Reply{Reply: r, Latency: latency}, nil
 }
 
 // Console chats with the bot and toggles faults on the pooler proxy.
@@ -279,7 +293,7 @@ func (c *Console) Do(ctx context.Context, cmd Command) {
 	switch cmd.Kind {
 	case CmdNone, CmdQuit:
 	case CmdMessage:
-		r, err := c.Bot.Send(ctx, c.Chat, cmd.Text)
+		r, err := send(ctx, c.Bot, c.Chat, cmd.Text)
 		if err != nil {
 			c.summary.AddFailure()
 			c.N.Fail("no reply: %v", err)
@@ -360,7 +374,7 @@ func (c *Console) status(ctx context.Context) {
 		faults = strings.Join(names, ", ")
 	}
 	c.N.Say("faults in force: %s", faults)
-	if r, err := c.Bot.Ready(ctx); err != nil {
+	if r, err := c.Bot.Readiness(ctx); err != nil {
 		c.N.Say("bot /readyz: %v", err)
 	} else {
 		c.N.Say("bot /readyz: %s", readinessLine(r))
@@ -369,7 +383,7 @@ func (c *Console) status(ctx context.Context) {
 }
 
 // readinessLine is the bot's view of its database in one line.
-func readinessLine(r Readiness) string {
+func readinessLine(r botapi.Readiness) string {
 	state := r.DB.State
 	if state != "up" && r.DB.LastCode != "" {
 		state += " (" + r.DB.LastCode + ")"
@@ -383,7 +397,7 @@ func (c *Console) watch(ctx context.Context) {
 	t := time.NewTicker(c.WatchEvery)
 	defer t.Stop()
 	for {
-		if r, err := c.Bot.Ready(ctx); err == nil {
+		if r, err := c.Bot.Readiness(ctx); err == nil {
 			if now := fmt.Sprintf("%s/%s", r.DB.State, r.DB.Breaker); now != last {
 				if last != "" {
 					c.N.Say("bot: %s", readinessLine(r))

@@ -8,9 +8,36 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/report"
 )
+
+// Reply is the bot's answer to one message and its round trip.
+type Reply struct {
+	botapi.Reply
+	Latency time.Duration
+}
+
+// Format shows the reply with what it tells about the database:
+// "[cached | DEGRADED P1001 | attempts 3 | 312ms] [A pirate.] You said: hi".
+func (r Reply) Format() string {
+	state := "ok"
+	if r.Degraded {
+		state = "DEGRADED " + r.Code
+	}
+	return fmt.Sprintf("[%s | %s | attempts %d | %s] %s", r.PromptSource, state, r.Attempts, roundDuration(r.Latency), r.Text)
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
 
 // Narrator prints timestamped lines. The bot's log stream and the steps
 // write from different goroutines, so every line goes out whole, and every

@@ -29,10 +29,23 @@ type Expectation struct {
 	ExactAttempts bool
 }
 
-// DemoBot is what the narrated run needs from the bot; BotClient implements it.
+// DemoBot is what the narrated run needs from the bot: a *botapi.Client.
 type DemoBot interface {
 	ConsoleBot
-	Gauge(ctx context.Context, name string) (float64, error)
+	Metrics(ctx context.Context) (map[string]float64, error)
+}
+
+// gauge reads one unlabelled gauge or counter from /metrics.
+func gauge(ctx context.Context, bot DemoBot, name string) (float64, error) {
+	metrics, err := bot.Metrics(ctx)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := metrics[name]
+	if !ok {
+		return 0, fmt.Errorf("/metrics has no %s", name)
+	}
+	return v, nil
 }
 
 // Bounds of the narrated run. They are generous: they tell "the breaker
@@ -135,7 +148,7 @@ func (d *Demo) Steps() []struct {
 // send shows the message and its reply.
 func (d *Demo) send(ctx context.Context, text string) (Reply, error) {
 	d.N.You(text)
-	r, err := d.Bot.Send(ctx, d.Chat, text)
+	r, err := send(ctx, d.Bot, d.Chat, text)
 	if err != nil {
 		return r, err
 	}
@@ -169,7 +182,7 @@ func (d *Demo) StepCustom(ctx context.Context) error {
 func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
 	deadline := time.Now().Add(drainWait)
 	for {
-		depth, err := d.Bot.Gauge(ctx, "bot_outbox_depth")
+		depth, err := gauge(ctx, d.Bot, "bot_outbox_depth")
 		if err != nil {
 			return err
 		}
@@ -203,7 +216,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	mark := d.Logs.Mark()
 	const text = "Are you still there?"
 	d.N.You(text)
-	r, err := d.Bot.Send(ctx, d.Chat, text)
+	r, err := send(ctx, d.Bot, d.Chat, text)
 	if err != nil {
 		return err
 	}
@@ -340,7 +353,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	recovered := false
 	for n := 1; time.Since(restored) < t.RecoveryBound; n++ {
 		text := fmt.Sprintf("Back yet? (%d)", n)
-		r, err := d.Bot.Send(ctx, d.Chat, text)
+		r, err := send(ctx, d.Bot, d.Chat, text)
 		if err != nil {
 			return err
 		}
