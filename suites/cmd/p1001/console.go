@@ -256,7 +256,9 @@ func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if c.WatchEvery > 0 {
-		go c.watch(watchCtx)
+		// The first state is read before any command runs: a fault the
+		// user applies at once is then a change, not the starting point.
+		go c.watch(watchCtx, c.dbState(ctx))
 	}
 
 	c.N.Say("console ready: type a message or a command (help lists them); chat %q", c.Chat)
@@ -391,24 +393,33 @@ func readinessLine(r botapi.Readiness) string {
 	return fmt.Sprintf("database %s, breaker %s", state, r.DB.Breaker)
 }
 
-// watch announces every change of the bot's database state or breaker.
-func (c *Console) watch(ctx context.Context) {
-	var last string
+// dbState is the bot's database state and breaker, "" when unknown.
+func (c *Console) dbState(ctx context.Context) string {
+	r, err := c.Bot.Readiness(ctx)
+	if err != nil {
+		return ""
+	}
+	return r.DB.State + "/" + r.DB.Breaker
+}
+
+// watch announces every change of the bot's database state or breaker
+// from last.
+func (c *Console) watch(ctx context.Context, last string) {
 	t := time.NewTicker(c.WatchEvery)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		if r, err := c.Bot.Readiness(ctx); err == nil {
-			if now := fmt.Sprintf("%s/%s", r.DB.State, r.DB.Breaker); now != last {
+			if now := r.DB.State + "/" + r.DB.Breaker; now != last {
 				if last != "" {
 					c.N.Say("bot: %s", readinessLine(r))
 				}
 				last = now
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/report"
@@ -59,23 +58,11 @@ func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	return &Narrator{w: w, start: now(), now: now}
 }
 
-// AddSecret makes every later line replace a password or token (raw and URL-escaped)
-// with "xxxxx".
-func (n *Narrator) AddSecret(password string) {
-	if password == "" {
-		return
-	}
+// AddSecret makes every later line mask secret (report.Scrub).
+func (n *Narrator) AddSecret(secret string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.secrets = append(n.secrets, report.SecretForms(password)...)
-}
-
-func (n *Narrator) scrub(s string) string {
-	s = resilience.RedactText(s)
-	for _, secret := range n.secrets {
-		s = strings.ReplaceAll(s, secret, "xxxxx")
-	}
-	return s
+	n.secrets = append(n.secrets, secret)
 }
 
 func (n *Narrator) line(mark, text string, raw bool) {
@@ -83,7 +70,7 @@ func (n *Narrator) line(mark, text string, raw bool) {
 	defer n.mu.Unlock()
 	t := n.now()
 	if !raw {
-		text = n.scrub(text)
+		text = report.Scrub(text, n.secrets...)
 	}
 	for i, l := range strings.Split(text, "\n") {
 		stamp := fmt.Sprintf("%s %+7.1fs", t.Format("15:04:05.000"), t.Sub(n.start).Seconds())
