@@ -183,7 +183,7 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 		return
 	}
 	d := &Demo{N: n, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
-		Chat: demoChat, MaxAttempts: st.maxAttempts}
+		Chat: demoChat, MaxAttempts: st.maxAttempts, Timing: Timing{LogWait: logWait, PollEvery: pollEvery, RecoveryBound: recoveryBound}}
 	d.Doctor = func(ctx context.Context) (*environment.DoctorReport, error) {
 		res, err := st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
 		if err != nil {

@@ -75,20 +75,6 @@ type Timing struct {
 	RecoveryBound time.Duration
 }
 
-func (d *Demo) timing() Timing {
-	t := d.Timing
-	if t.LogWait == 0 {
-		t.LogWait = logWait
-	}
-	if t.PollEvery == 0 {
-		t.PollEvery = pollEvery
-	}
-	if t.RecoveryBound == 0 {
-		t.RecoveryBound = recoveryBound
-	}
-	return t
-}
-
 // Demo is the narrated reproduction: steps 1 to 5 (main does the clean-up).
 type Demo struct {
 	N    *Narrator
@@ -101,8 +87,7 @@ type Demo struct {
 	Chat   string
 	// MaxAttempts is the bot's retry policy (from its [Bot] serving line).
 	MaxAttempts int
-	// Timing overrides the bounds above (tests shorten them); zero fields
-	// keep the defaults.
+	// Timing is the constants above but in tests, which shorten it.
 	Timing Timing
 	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
 	// while the fault is on; its verdict shows after the breaker step.
@@ -226,7 +211,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	}
 	// The handler logs before it replies; wait for the line to come through
 	// so that the log reads in the order things happened.
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
 		return botlog.Count(lines, fromHandler) > 0
 	})
 	d.N.Bot(r)
@@ -253,7 +238,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerOpen
 	}
 	var lines []botlog.Line
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(ls []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool {
 		lines = slices.Clone(ls)
 		return botlog.Count(ls, firstRetry) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, breakerOpened) > 0
 	})
@@ -301,7 +286,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 	}
 	// Let their log lines through before the next step speaks.
 	chat := map[string]string{"chat": d.Chat}
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
 		return botlog.Count(lines, func(l botlog.Line) bool {
 			return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
 		}) >= breakerMessages
@@ -322,7 +307,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	}
 	restored := time.Now()
 	d.N.OK("pooler proxy restored")
-	t := d.timing()
+	t := d.Timing
 	d.N.Say("sending a message every %s until a reply uses the custom prompt again", t.PollEvery)
 	d.N.Say("(the bot's log lines meanwhile are counted, and shown once the custom prompt is back)")
 	mark := d.Logs.Mark()
