@@ -61,7 +61,7 @@ func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage, cyc
 // state (open loop), fault off, recovery.
 func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int) (c bench.Cycle, err error) {
 	c.Index = index
-	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
+	if rec := b.until(ctx, bot, time.Now(), len(bot.chats), bench.Msg.Custom); !rec.Recovered {
 		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
 			len(bot.chats), b.opts.RecoveryTimeout, rec.Messages)
 	}
@@ -86,7 +86,7 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 	off := time.Now()
 	cleared = true
 	c.HeldMS = bench.MS(off.Sub(on))
-	c.Recovery = b.untilCustom(ctx, bot, off, b.opts.RecoveryStreak)
+	c.Recovery = b.until(ctx, bot, off, b.opts.RecoveryStreak, bench.Msg.Custom)
 	return c, ctx.Err()
 }
 
@@ -107,9 +107,10 @@ func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []
 	return out
 }
 
-// untilCustom sends messages one after another until streak of them in a
-// row come back custom, or RecoveryTimeout passes. Times are from since.
-func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time, streak int) bench.Recovery {
+// until sends messages one after another until streak of them in a row
+// are ok (custom replies, say), or RecoveryTimeout passes. Times are from
+// since.
+func (b *bencher) until(ctx context.Context, bot *botRun, since time.Time, streak int, ok func(bench.Msg) bool) bench.Recovery {
 	timeout := b.opts.RecoveryTimeout
 	deadline := since.Add(timeout)
 	rec := bench.Recovery{First: bench.Stat{Value: bench.MS(timeout), AtLeast: true}, Steady: bench.Stat{Value: bench.MS(timeout), AtLeast: true}}
@@ -121,7 +122,7 @@ func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time,
 		}
 		m := bot.send(ctx, since, min(b.opts.Cap, left))
 		rec.Messages++
-		if !m.Custom() {
+		if !ok(m) {
 			run = 0
 			sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
 			continue
