@@ -159,8 +159,7 @@ func run(ctx context.Context, opts Options) int {
 		return 1
 	}
 	if err != nil {
-		n.Fail("%v", err)
-		st.failed = append(st.failed, err.Error())
+		st.fail(n, err.Error())
 	} else {
 		st.play(ctx, n, opts)
 	}
@@ -174,8 +173,7 @@ func run(ctx context.Context, opts Options) int {
 func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 	if opts.Interactive {
 		if err := prepareConsole(ctx, n, st.client); err != nil {
-			n.Fail("%v", err)
-			st.failed = append(st.failed, err.Error())
+			st.fail(n, err.Error())
 			return
 		}
 		c := &Console{Bot: st.client, Target: st.env.Faults(), N: n, Chat: consoleChat, WatchEvery: 250 * time.Millisecond}
@@ -184,12 +182,8 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 	}
 	d := &Demo{N: n, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
 		Chat: demoChat, MaxAttempts: st.maxAttempts, Timing: Timing{LogWait: logWait, PollEvery: pollEvery, RecoveryBound: recoveryBound}}
-	d.Doctor = func(ctx context.Context) (*environment.DoctorReport, error) {
-		res, err := st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
-		if err != nil {
-			return nil, err
-		}
-		return &res.Report, nil
+	d.Doctor = func(ctx context.Context) (*environment.DoctorResult, error) {
+		return st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
 	}
 	steps := d.Steps()
 	st.steps = len(steps) + 1
@@ -214,6 +208,12 @@ type stack struct {
 
 	steps  int      // the narrated run's step count; 0 for the console
 	failed []string // broken promises
+}
+
+// fail narrates a broken promise and records it for the verdict.
+func (st *stack) fail(n *Narrator, msg string) {
+	n.Fail("%s", msg)
+	st.failed = append(st.failed, msg)
 }
 
 // startStack starts the environment and the bot, and narrates it. The
@@ -321,14 +321,12 @@ func (st *stack) remove(ctx context.Context, n *Narrator) {
 	if st.bot != nil {
 		logs, err := st.env.StopBot(ctx)
 		if err != nil {
-			st.failed = append(st.failed, fmt.Sprintf("stop the bot: %v", err))
-			n.Fail("stop the bot: %v", err)
+			st.fail(n, fmt.Sprintf("stop the bot: %v", err))
 		}
 		leaked := false
 		for what, secret := range map[string]string{"the database password": st.env.Config().Password, "its API token": st.bot.Token} {
 			if report.ContainsSecret(string(logs), secret) {
-				st.failed = append(st.failed, "the bot's log holds "+what)
-				n.Fail("the bot's log holds %s", what)
+				st.fail(n, "the bot's log holds "+what)
 				leaked = true
 			}
 		}
@@ -337,8 +335,7 @@ func (st *stack) remove(ctx context.Context, n *Narrator) {
 		}
 	}
 	if err := st.env.Close(ctx); err != nil {
-		st.failed = append(st.failed, fmt.Sprintf("remove the stack: %v", err))
-		n.Fail("remove the stack: %v", err)
+		st.fail(n, fmt.Sprintf("remove the stack: %v", err))
 		return
 	}
 	n.OK("containers and network removed")

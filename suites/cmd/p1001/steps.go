@@ -91,7 +91,7 @@ type Demo struct {
 	Timing Timing
 	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
 	// while the fault is on; its verdict shows after the breaker step.
-	Doctor func(ctx context.Context) (*environment.DoctorReport, error)
+	Doctor func(ctx context.Context) (*environment.DoctorResult, error)
 
 	persona  string
 	failures []string
