@@ -259,16 +259,11 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 
 	var overheadChat string
 	for i := range configs {
-		c := &configs[i]
-		bot, err := b.startBot(ctx, c, r)
+		err := b.withBot(ctx, &configs[i], r, func(bot *botRun) error {
+			overheadChat = bot.chats[0]
+			return b.measureBot(ctx, bot, r)
+		})
 		if err != nil {
-			return nil, err
-		}
-		overheadChat = bot.chats[0]
-		err = b.measureBot(ctx, bot, r)
-		bot.client.close()
-		_, stopErr := env.StopBot(context.WithoutCancel(ctx))
-		if err = errors.Join(err, stopErr); err != nil {
 			return nil, err
 		}
 	}
@@ -334,6 +329,18 @@ func (b *bencher) startBot(ctx context.Context, c *bench.BotConfig, r *bench.Rep
 		run.chats = append(run.chats, chat)
 	}
 	return run, nil
+}
+
+// withBot starts c's bot, runs measure against it, and stops it.
+func (b *bencher) withBot(ctx context.Context, c *bench.BotConfig, r *bench.Report, measure func(*botRun) error) error {
+	bot, err := b.startBot(ctx, c, r)
+	if err != nil {
+		return err
+	}
+	err = measure(bot)
+	bot.client.close()
+	_, stopErr := b.env.StopBot(context.WithoutCancel(ctx))
+	return errors.Join(err, stopErr)
 }
 
 // measureBot runs the fault cycles against one bot and, for p1001, the

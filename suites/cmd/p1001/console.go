@@ -32,7 +32,6 @@ const (
 	CmdQuit
 )
 
-// Command is one parsed console line.
 type Command struct {
 	Kind    CommandKind
 	Text    string        // CmdMessage
@@ -129,7 +128,6 @@ type Summary struct {
 	FaultEvents []FaultEvent
 }
 
-// AddReply counts one reply.
 func (s *Summary) AddReply(r Reply) {
 	s.Messages++
 	if s.BySource == nil {
@@ -149,13 +147,11 @@ func (s *Summary) AddReply(r Reply) {
 	s.Slowest = max(s.Slowest, r.Latency)
 }
 
-// AddFailure counts a message that got no reply.
 func (s *Summary) AddFailure() {
 	s.Messages++
 	s.Failed++
 }
 
-// AddFault records a fault command that took effect.
 func (s *Summary) AddFault(at time.Duration, what string) {
 	s.FaultEvents = append(s.FaultEvents, FaultEvent{At: at, What: what})
 }
@@ -290,7 +286,6 @@ loop:
 	return c.summary
 }
 
-// Do carries out one command.
 func (c *Console) Do(ctx context.Context, cmd Command) {
 	switch cmd.Kind {
 	case CmdNone, CmdQuit:

@@ -81,20 +81,16 @@ func (n *Narrator) line(mark, text string, raw bool) {
 	}
 }
 
-// Step announces a step.
 func (n *Narrator) Step(i, total int, title string) {
 	n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, total, title), false)
 }
 
-// Say narrates.
 func (n *Narrator) Say(format string, args ...any) {
 	n.line("   ", fmt.Sprintf(format, args...), false)
 }
 
-// OK says a promise was kept.
 func (n *Narrator) OK(format string, args ...any) { n.line(" ok", fmt.Sprintf(format, args...), false) }
 
-// Fail says a promise was broken.
 func (n *Narrator) Fail(format string, args ...any) {
 	n.line("!!!", "FAIL: "+fmt.Sprintf(format, args...), false)
 }
@@ -102,10 +98,8 @@ func (n *Narrator) Fail(format string, args ...any) {
 // You shows what the user (or the demo) sent the bot.
 func (n *Narrator) You(text string) { n.line("you", "> "+text, false) }
 
-// Bot shows a reply.
 func (n *Narrator) Bot(r Reply) { n.line("bot", "< "+r.Format(), false) }
 
-// Log shows one of the bot's own log lines.
 func (n *Narrator) Log(l botlog.Line) { n.line("log", "| "+FormatLine(l), false) }
 
 // LogCount shows a line the bot logged count times.
@@ -119,5 +113,4 @@ func (n *Narrator) Secret(format string, args ...any) {
 	n.line("   ", fmt.Sprintf(format, args...), true)
 }
 
-// Elapsed is the time since the narrator started.
 func (n *Narrator) Elapsed() time.Duration { return n.now().Sub(n.start) }

@@ -68,7 +68,6 @@ const (
 	pollEvery       = 250 * time.Millisecond
 )
 
-// Timing holds the waits and bounds of the narrated run.
 type Timing struct {
 	LogWait       time.Duration
 	PollEvery     time.Duration
@@ -98,7 +97,6 @@ type Demo struct {
 	doctor   chan doctorOutcome
 }
 
-// Failures lists the expectations that were not met.
 func (d *Demo) Failures() []string { return slices.Clone(d.failures) }
 
 // expect records one promise: ok is whether it was kept.
@@ -130,7 +128,6 @@ func (d *Demo) Steps() []struct {
 	}
 }
 
-// send shows the message and its reply.
 func (d *Demo) send(ctx context.Context, text string) (Reply, error) {
 	d.N.You(text)
 	r, err := send(ctx, d.Bot, d.Chat, text)
@@ -185,7 +182,6 @@ func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
 	}
 }
 
-// StepCut applies the fault.
 func (d *Demo) StepCut(ctx context.Context) error {
 	if err := d.Fault.Apply(ctx, d.Target); err != nil {
 		return err
