@@ -92,3 +92,15 @@ func ParseSeriesKey(key string) (string, map[string]string, error) {
 		}
 	}
 }
+
+// BuildVersion is the version label of the bot's bot_build_info gauge in
+// metrics (ParseMetrics' map), "" when it has none.
+func BuildVersion(metrics map[string]float64) string {
+	for key := range metrics {
+		name, labels, err := ParseSeriesKey(key)
+		if err == nil && name == "bot_build_info" && labels["version"] != "" {
+			return labels["version"]
+		}
+	}
+	return ""
+}

@@ -81,3 +81,20 @@ func TestParseSeriesKey(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildVersion(t *testing.T) {
+	tests := []struct {
+		metrics map[string]float64
+		want    string
+	}{
+		{map[string]float64{`bot_build_info{commit="abc",version="p1001 bot abc"}`: 1, "bot_outbox_depth": 0}, "p1001 bot abc"},
+		{map[string]float64{`bot_build_info{commit="abc"}`: 1}, ""},
+		{map[string]float64{`other_info{version="x"}`: 1}, ""},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		if got := BuildVersion(tt.metrics); got != tt.want {
+			t.Errorf("BuildVersion(%v) = %q, want %q", tt.metrics, got, tt.want)
+		}
+	}
+}

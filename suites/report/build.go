@@ -450,15 +450,7 @@ func scenarioRow(sev map[string]int, s scenarios.Scenario, h history.History) (S
 func historyPath(name string) string { return ScenariosDir + "/" + name + "/" + HistoryFile }
 
 // botBuild reads the version label of the bot's bot_build_info metric.
-func botBuild(h history.History) string {
-	for k := range h.MetricsAfter {
-		name, labels, err := botapi.ParseSeriesKey(k)
-		if err == nil && name == "bot_build_info" && labels["version"] != "" {
-			return redact(labels["version"])
-		}
-	}
-	return ""
-}
+func botBuild(h history.History) string { return redact(botapi.BuildVersion(h.MetricsAfter)) }
 
 func renderJSON(r Report) ([]byte, error) {
 	var buf bytes.Buffer

@@ -25,3 +25,25 @@ func TestSecretForms(t *testing.T) {
 		}
 	}
 }
+
+func TestContainsSecret(t *testing.T) {
+	const pw, token = "p@ss:w/rd?&", "p1001-0123456789abcdef"
+	tests := []struct {
+		text string
+		want bool
+	}{
+		{"postgresql://u:p%40ss%3Aw%2Frd%3F%26@h/db", true}, // QueryEscape'd
+		{"postgresql://u:p@ss:w%2Frd%3F&@h/db", true},       // as userinfo
+		{"Authorization: Bearer " + token, true},
+		{"postgresql://u:xxxxx@h/db", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := ContainsSecret(tt.text, pw, token); got != tt.want {
+			t.Errorf("ContainsSecret(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+	if ContainsSecret("anything", "") {
+		t.Error("an empty secret is found")
+	}
+}

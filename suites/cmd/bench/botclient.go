@@ -43,11 +43,11 @@ func (c *botClient) send(ctx context.Context, chat, text string, limit time.Dura
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	r, latency, err := c.api.Send(rctx, chat, text)
-	m.LatencyMS = ms(latency)
+	m.LatencyMS = bench.MS(latency)
 	var status *botapi.StatusError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		m.Capped, m.LatencyMS = true, ms(limit)
+		m.Capped, m.LatencyMS = true, bench.MS(limit)
 	case errors.As(err, &status):
 		m.Error = fmt.Sprintf("HTTP %d: %.200s", status.Status, status.Answer)
 	case err != nil:
@@ -64,16 +64,8 @@ func (c *botClient) version(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for key := range metrics {
-		name, labels, err := botapi.ParseSeriesKey(key)
-		if err != nil {
-			return "", err
-		}
-		if v, ok := labels["version"]; ok && name == "bot_build_info" {
-			return v, nil
-		}
+	if v := botapi.BuildVersion(metrics); v != "" {
+		return v, nil
 	}
 	return "", errors.New("/metrics has no bot_build_info{version}")
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

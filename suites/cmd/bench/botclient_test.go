@@ -46,7 +46,7 @@ func TestBotClientSend(t *testing.T) {
 	}{
 		{"custom reply", srv.URL, "custom", bench.Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "custom", Attempts: 1}}, "", true},
 		{"fallback", srv.URL, "fallback", bench.Msg{Reply: botapi.Reply{Text: "hi", PromptSource: "cached", Degraded: true, Attempts: 3, Code: "P1001"}}, "", true},
-		{"past the cap", srv.URL, "slow", bench.Msg{Capped: true, LatencyMS: ms(capLimit)}, "", false},
+		{"past the cap", srv.URL, "slow", bench.Msg{Capped: true, LatencyMS: bench.MS(capLimit)}, "", false},
 		{"HTTP 500", srv.URL, "broken", bench.Msg{}, `HTTP 500: {"error":"internal error"}`, false},
 		{"not JSON", srv.URL, "garbled", bench.Msg{}, `reply is not JSON: "not json"`, false},
 		{"nothing listening", closed.URL, "custom", bench.Msg{}, "connection refused", false},

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report/bench"
 )
@@ -27,7 +28,7 @@ func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration)
 	chat := b.chats[int(n)%len(b.chats)]
 	sent := time.Now()
 	m := b.client.send(ctx, chat, fmt.Sprintf("bench message %d", n), limit)
-	m.SentMS = ms(sent.Sub(since))
+	m.SentMS = bench.MS(sent.Sub(since))
 	return m
 }
 
@@ -36,7 +37,7 @@ type bencher struct {
 	env    *environment.Env
 	opts   Options
 	log    *slog.Logger
-	faults faults
+	faults scenarios.Target // the stack the outages are played on
 }
 
 // fallback runs cycles fault on/off cycles of o against bot.
@@ -60,11 +61,11 @@ func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage, cyc
 // state (open loop), fault off, recovery.
 func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int) (c bench.Cycle, err error) {
 	c.Index = index
-	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
+	if rec := b.until(ctx, bot, time.Now(), len(bot.chats), bench.Msg.Custom); !rec.Recovered {
 		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
 			len(bot.chats), b.opts.RecoveryTimeout, rec.Messages)
 	}
-	if err := b.faults.apply(ctx, o); err != nil {
+	if err := o.Fault().Apply(ctx, b.faults); err != nil {
 		return c, err
 	}
 	on := time.Now()
@@ -79,13 +80,13 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 	if err := ctx.Err(); err != nil {
 		return c, err
 	}
-	if err := b.faults.clear(ctx, o); err != nil {
+	if err := o.Fault().Undo(ctx, b.faults); err != nil {
 		return c, err
 	}
 	off := time.Now()
 	cleared = true
-	c.HeldMS = ms(off.Sub(on))
-	c.Recovery = b.untilCustom(ctx, bot, off, b.opts.RecoveryStreak)
+	c.HeldMS = bench.MS(off.Sub(on))
+	c.Recovery = b.until(ctx, bot, off, b.opts.RecoveryStreak, bench.Msg.Custom)
 	return c, ctx.Err()
 }
 
@@ -106,12 +107,13 @@ func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []
 	return out
 }
 
-// untilCustom sends messages one after another until streak of them in a
-// row come back custom, or RecoveryTimeout passes. Times are from since.
-func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time, streak int) bench.Recovery {
+// until sends messages one after another until streak of them in a row
+// are ok (custom replies, say), or RecoveryTimeout passes. Times are from
+// since.
+func (b *bencher) until(ctx context.Context, bot *botRun, since time.Time, streak int, ok func(bench.Msg) bool) bench.Recovery {
 	timeout := b.opts.RecoveryTimeout
 	deadline := since.Add(timeout)
-	rec := bench.Recovery{First: bench.Stat{Value: ms(timeout), AtLeast: true}, Steady: bench.Stat{Value: ms(timeout), AtLeast: true}}
+	rec := bench.Recovery{First: bench.Stat{Value: bench.MS(timeout), AtLeast: true}, Steady: bench.Stat{Value: bench.MS(timeout), AtLeast: true}}
 	gotFirst, run := false, 0
 	for ctx.Err() == nil {
 		left := time.Until(deadline)
@@ -120,7 +122,7 @@ func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time,
 		}
 		m := bot.send(ctx, since, min(b.opts.Cap, left))
 		rec.Messages++
-		if !m.Custom() {
+		if !ok(m) {
 			run = 0
 			sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
 			continue
@@ -128,10 +130,10 @@ func (b *bencher) untilCustom(ctx context.Context, bot *botRun, since time.Time,
 		run++
 		if !gotFirst {
 			gotFirst = true
-			rec.First = bench.Stat{Value: ms(time.Since(since))}
+			rec.First = bench.Stat{Value: bench.MS(time.Since(since))}
 		}
 		if run >= streak {
-			rec.Steady = bench.Stat{Value: ms(time.Since(since))}
+			rec.Steady = bench.Stat{Value: bench.MS(time.Since(since))}
 			rec.Recovered = true
 			return rec
 		}

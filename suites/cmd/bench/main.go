@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -199,10 +198,10 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 		Schema: bench.Schema, Stamp: opts.Stamp, Started: time.Now().UTC(), Command: "make bench",
 		Machine: thisMachine(),
 		Settings: bench.Settings{
-			CapMS: ms(opts.Cap), Cycles: opts.Cycles, SlowCycles: opts.SlowCycles,
-			SteadyMessages: opts.SteadyMessages, SteadyIntervalMS: ms(opts.SteadyInterval),
-			RecoveryStreak: opts.RecoveryStreak, RecoveryTimeoutMS: ms(opts.RecoveryTimeout), RecoveryPaceMS: ms(opts.RecoveryPace),
-			Chats: opts.Chats, Concurrency: opts.Concurrency, WarmupMS: ms(opts.Warmup), WindowMS: ms(opts.Window),
+			CapMS: bench.MS(opts.Cap), Cycles: opts.Cycles, SlowCycles: opts.SlowCycles,
+			SteadyMessages: opts.SteadyMessages, SteadyIntervalMS: bench.MS(opts.SteadyInterval),
+			RecoveryStreak: opts.RecoveryStreak, RecoveryTimeoutMS: bench.MS(opts.RecoveryTimeout), RecoveryPaceMS: bench.MS(opts.RecoveryPace),
+			Chats: opts.Chats, Concurrency: opts.Concurrency, WarmupMS: bench.MS(opts.Warmup), WindowMS: bench.MS(opts.Window),
 			LatencyToxicMS: int(opts.LatencyToxic.Milliseconds()),
 			SpoolRounds:    opts.SpoolRounds,
 			OverheadRounds: opts.OverheadRounds, OverheadBatch: opts.OverheadBatch, BenchCount: opts.BenchCount,
@@ -254,22 +253,17 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 	}()
 	r.Cost.StartTimesMS = map[string]float64{}
 	for k, v := range env.StartTimes {
-		r.Cost.StartTimesMS[k] = ms(v)
+		r.Cost.StartTimesMS[k] = bench.MS(v)
 	}
-	b := &bencher{env: env, opts: opts, log: log, faults: faults{t: env.Faults()}}
+	b := &bencher{env: env, opts: opts, log: log, faults: env.Faults()}
 
 	var overheadChat string
 	for i := range configs {
-		c := &configs[i]
-		bot, err := b.startBot(ctx, c, r)
+		err := b.withBot(ctx, &configs[i], r, func(bot *botRun) error {
+			overheadChat = bot.chats[0]
+			return b.measureBot(ctx, bot, r)
+		})
 		if err != nil {
-			return nil, err
-		}
-		overheadChat = bot.chats[0]
-		err = b.measureBot(ctx, bot, r)
-		bot.client.close()
-		_, stopErr := env.StopBot(context.WithoutCancel(ctx))
-		if err = errors.Join(err, stopErr); err != nil {
 			return nil, err
 		}
 	}
@@ -320,7 +314,7 @@ func (b *bencher) startBot(ctx context.Context, c *bench.BotConfig, r *bench.Rep
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
 	}
 	r.Cost.BotStarts = append(r.Cost.BotStarts, bench.BotStart{
-		Config: c.Name, ContainerMS: ms(b.env.StartTimes["bot"]), ReadyMS: ms(time.Since(start)),
+		Config: c.Name, ContainerMS: bench.MS(b.env.StartTimes["bot"]), ReadyMS: bench.MS(time.Since(start)),
 	})
 	if c.BotVersion, err = client.version(ctx); err != nil {
 		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
@@ -335,6 +329,18 @@ func (b *bencher) startBot(ctx context.Context, c *bench.BotConfig, r *bench.Rep
 		run.chats = append(run.chats, chat)
 	}
 	return run, nil
+}
+
+// withBot starts c's bot, runs measure against it, and stops it.
+func (b *bencher) withBot(ctx context.Context, c *bench.BotConfig, r *bench.Report, measure func(*botRun) error) error {
+	bot, err := b.startBot(ctx, c, r)
+	if err != nil {
+		return err
+	}
+	err = measure(bot)
+	bot.client.close()
+	_, stopErr := b.env.StopBot(context.WithoutCancel(ctx))
+	return errors.Join(err, stopErr)
 }
 
 // measureBot runs the fault cycles against one bot and, for p1001, the
@@ -394,14 +400,8 @@ func write(r *bench.Report, dir string, secrets []string, stdout io.Writer) erro
 		return err
 	}
 	md := []byte(bench.RenderMarkdown(r))
-	for _, secret := range secrets {
-		for _, doc := range [][]byte{data, md} {
-			for _, form := range report.SecretForms(secret) {
-				if bytes.Contains(doc, []byte(form)) {
-					return errors.New("the report contains a secret of the stack (the database password or a bot's API token): not written")
-				}
-			}
-		}
+	if report.ContainsSecret(string(data), secrets...) || report.ContainsSecret(string(md), secrets...) {
+		return errors.New("the report contains a secret of the stack (the database password or a bot's API token): not written")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report directory: %w", err)

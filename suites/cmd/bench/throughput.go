@@ -15,7 +15,7 @@ import (
 // given setting: each sends, waits for the reply, and sends again. Replies
 // completing inside the window (after the warm-up) are counted.
 func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (res bench.ThroughputResult, err error) {
-	if rec := b.untilCustom(ctx, bot, time.Now(), len(bot.chats)); !rec.Recovered {
+	if rec := b.until(ctx, bot, time.Now(), len(bot.chats), bench.Msg.Custom); !rec.Recovered {
 		return res, fmt.Errorf("throughput, %s: the bot was not answering with custom prompts beforehand", setting)
 	}
 	switch setting {
@@ -23,9 +23,9 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	case bench.SettingLatency:
 		f, _ := scenarios.NamedFault(scenarios.TypeLatency)
 		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.Milliseconds()
-		err = f.Apply(ctx, b.faults.t)
+		err = f.Apply(ctx, b.faults)
 	case bench.SettingOutage:
-		err = bench.Refused.Fault().Apply(ctx, b.faults.t)
+		err = bench.Refused.Fault().Apply(ctx, b.faults)
 	default:
 		err = fmt.Errorf("throughput setting %q: want %s, %s or %s", setting, bench.SettingHealthy, bench.SettingLatency, bench.SettingOutage)
 	}
@@ -36,8 +36,12 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	if setting == bench.SettingOutage {
 		// All fallback means the breaker is open: wait for a reply that
 		// did not even try the database.
-		if err := b.untilFailFast(ctx, bot); err != nil {
-			return res, err
+		failedFast := func(m bench.Msg) bool { return m.Fallback() && m.Attempts == 0 }
+		if !b.until(ctx, bot, time.Now(), 1, failedFast).Recovered {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			return res, fmt.Errorf("throughput, outage: no reply was failed fast by the breaker within %s", b.opts.RecoveryTimeout)
 		}
 	}
 
@@ -67,20 +71,4 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 		return res, err
 	}
 	return bench.Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window, done), nil
-}
-
-// untilFailFast sends messages until one is failed fast by the open
-// breaker (degraded, no attempt), for at most RecoveryTimeout.
-func (b *bencher) untilFailFast(ctx context.Context, bot *botRun) error {
-	deadline := time.Now().Add(b.opts.RecoveryTimeout)
-	for time.Now().Before(deadline) {
-		m := bot.send(ctx, time.Now(), b.opts.Cap)
-		if m.Fallback() && m.Attempts == 0 {
-			return nil
-		}
-		if !sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace)) {
-			return ctx.Err()
-		}
-	}
-	return fmt.Errorf("throughput, outage: no reply was failed fast by the breaker within %s", b.opts.RecoveryTimeout)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 )
 
 // CommandKind is what one console line asks for.
@@ -31,7 +32,6 @@ const (
 	CmdQuit
 )
 
-// Command is one parsed console line.
 type Command struct {
 	Kind    CommandKind
 	Text    string        // CmdMessage
@@ -128,7 +128,6 @@ type Summary struct {
 	FaultEvents []FaultEvent
 }
 
-// AddReply counts one reply.
 func (s *Summary) AddReply(r Reply) {
 	s.Messages++
 	if s.BySource == nil {
@@ -148,13 +147,11 @@ func (s *Summary) AddReply(r Reply) {
 	s.Slowest = max(s.Slowest, r.Latency)
 }
 
-// AddFailure counts a message that got no reply.
 func (s *Summary) AddFailure() {
 	s.Messages++
 	s.Failed++
 }
 
-// AddFault records a fault command that took effect.
 func (s *Summary) AddFault(at time.Duration, what string) {
 	s.FaultEvents = append(s.FaultEvents, FaultEvent{At: at, What: what})
 }
@@ -200,10 +197,23 @@ func (s Summary) Format(elapsed time.Duration) string {
 	return b.String()
 }
 
-// ConsoleBot is what the console needs from the bot; BotClient implements it.
+// ConsoleBot is what the console needs from the bot: a *botapi.Client.
 type ConsoleBot interface {
-	Send(ctx context.Context, chat, text string) (Reply, error)
-	Ready(ctx context.Context) (Readiness, error)
+	Send(ctx context.Context, chat, text string) (botapi.Reply, time.Duration, error)
+	Readiness(ctx context.Context) (botapi.Readiness, error)
+}
+
+// send posts text to chat; a refusal's error shows the bot's answer as it came.
+func send(ctx context.Context, bot ConsoleBot, chat, text string) (Reply, error) {
+	r, latency, err := bot.Send(ctx, chat, text)
+	var status *botapi.StatusError
+	switch {
+	case errors.As(err, &status):
+		return Reply{}, fmt.Errorf("message to chat %s: HTTP %d: %s", chat, status.Status, status.Answer)
+	case err != nil:
+		return Reply{}, fmt.Errorf("message to chat %s: %w", chat, err)
+	}
+	return Reply{Reply: r, Latency: latency}, nil
 }
 
 // Console chats with the bot and toggles faults on the pooler proxy.
@@ -242,7 +252,9 @@ func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if c.WatchEvery > 0 {
-		go c.watch(watchCtx)
+		// The first state is read before any command runs: a fault the
+		// user applies at once is then a change, not the starting point.
+		go c.watch(watchCtx, c.dbState(ctx))
 	}
 
 	c.N.Say("console ready: type a message or a command (help lists them); chat %q", c.Chat)
@@ -274,12 +286,11 @@ loop:
 	return c.summary
 }
 
-// Do carries out one command.
 func (c *Console) Do(ctx context.Context, cmd Command) {
 	switch cmd.Kind {
 	case CmdNone, CmdQuit:
 	case CmdMessage:
-		r, err := c.Bot.Send(ctx, c.Chat, cmd.Text)
+		r, err := send(ctx, c.Bot, c.Chat, cmd.Text)
 		if err != nil {
 			c.summary.AddFailure()
 			c.N.Fail("no reply: %v", err)
@@ -360,7 +371,7 @@ func (c *Console) status(ctx context.Context) {
 		faults = strings.Join(names, ", ")
 	}
 	c.N.Say("faults in force: %s", faults)
-	if r, err := c.Bot.Ready(ctx); err != nil {
+	if r, err := c.Bot.Readiness(ctx); err != nil {
 		c.N.Say("bot /readyz: %v", err)
 	} else {
 		c.N.Say("bot /readyz: %s", readinessLine(r))
@@ -369,7 +380,7 @@ func (c *Console) status(ctx context.Context) {
 }
 
 // readinessLine is the bot's view of its database in one line.
-func readinessLine(r Readiness) string {
+func readinessLine(r botapi.Readiness) string {
 	state := r.DB.State
 	if state != "up" && r.DB.LastCode != "" {
 		state += " (" + r.DB.LastCode + ")"
@@ -377,24 +388,33 @@ func readinessLine(r Readiness) string {
 	return fmt.Sprintf("database %s, breaker %s", state, r.DB.Breaker)
 }
 
-// watch announces every change of the bot's database state or breaker.
-func (c *Console) watch(ctx context.Context) {
-	var last string
+// dbState is the bot's database state and breaker, "" when unknown.
+func (c *Console) dbState(ctx context.Context) string {
+	r, err := c.Bot.Readiness(ctx)
+	if err != nil {
+		return ""
+	}
+	return r.DB.State + "/" + r.DB.Breaker
+}
+
+// watch announces every change of the bot's database state or breaker
+// from last.
+func (c *Console) watch(ctx context.Context, last string) {
 	t := time.NewTicker(c.WatchEvery)
 	defer t.Stop()
 	for {
-		if r, err := c.Bot.Ready(ctx); err == nil {
-			if now := fmt.Sprintf("%s/%s", r.DB.State, r.DB.Breaker); now != last {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if r, err := c.Bot.Readiness(ctx); err == nil {
+			if now := r.DB.State + "/" + r.DB.Breaker; now != last {
 				if last != "" {
 					c.N.Say("bot: %s", readinessLine(r))
 				}
 				last = now
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -210,7 +210,7 @@ func TestConsoleReportsWhatFailed(t *testing.T) {
 	if len(s.FaultEvents) != 0 {
 		t.Errorf("a fault that was refused was recorded: %+v", s.FaultEvents)
 	}
-	for _, want := range []string{"FAIL: latency 800ms: toxiproxy said no", "FAIL: no reply: connection refused",
+	for _, want := range []string{"FAIL: latency 800ms: toxiproxy said no", "FAIL: no reply: message to chat console: connection refused",
 		"faults in force: none", "bot /readyz: connection refused"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -15,8 +15,8 @@ const doctorTimeout = 2 * time.Second
 
 // doctorOutcome is one run of `bot doctor` against the bot's URL.
 type doctorOutcome struct {
-	report *environment.DoctorReport
-	err    error
+	res *environment.DoctorResult
+	err error
 }
 
 // startDoctor runs the doctor in the background as soon as the fault is on:
@@ -29,8 +29,8 @@ func (d *Demo) startDoctor(ctx context.Context) {
 	ch := make(chan doctorOutcome, 1)
 	d.doctor = ch
 	go func() {
-		rep, err := d.Doctor(ctx)
-		ch <- doctorOutcome{rep, err}
+		res, err := d.Doctor(ctx)
+		ch <- doctorOutcome{res, err}
 	}()
 }
 
@@ -52,7 +52,7 @@ func (d *Demo) showDoctor(ctx context.Context) {
 		return
 	}
 	d.N.line("doc", "| bot doctor, against the bot's DATABASE_URL inside the network:", false)
-	for _, s := range o.report.Steps {
+	for _, s := range o.res.Report.Steps {
 		if s.Status == "skipped" {
 			continue
 		}
@@ -67,5 +67,6 @@ func (d *Demo) showDoctor(ctx context.Context) {
 			d.N.line("doc", "|   advice: "+s.Advice, false)
 		}
 	}
-	d.expect(!o.report.Healthy && o.report.FailedStep != "", "bot doctor names the fault: %s", o.report.Verdict())
+	rep := o.res.Report
+	d.expect(!rep.Healthy && rep.FailedStep != "", "bot doctor names the fault: %s", rep.Verdict())
 }

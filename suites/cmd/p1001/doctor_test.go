@@ -38,7 +38,12 @@ func TestDemoShowsTheDoctorsVerdict(t *testing.T) {
 			d := &Demo{N: n, Bot: &fakeBot{proxy: proxy, logs: logs, b: behaviour{recoverAfter: 2}}, Logs: logs, Target: fakeTarget{proxy},
 				Fault: outage, Expect: expectations(outage), Chat: "demo", MaxAttempts: 3,
 				Timing: Timing{LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond},
-				Doctor: func(context.Context) (*environment.DoctorReport, error) { return tt.report, tt.err }}
+				Doctor: func(context.Context) (*environment.DoctorResult, error) {
+					if tt.report == nil {
+						return nil, tt.err
+					}
+					return &environment.DoctorResult{Report: *tt.report}, tt.err
+				}}
 			for _, s := range d.Steps() {
 				if err := s.Run(context.Background()); err != nil {
 					t.Fatalf("%s: %v\n%s", s.Title, err, out.String())

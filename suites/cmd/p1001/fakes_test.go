@@ -150,7 +150,12 @@ func (f *fakeBot) log(msg string, attrs map[string]any) {
 	}
 }
 
-func (f *fakeBot) Send(_ context.Context, chat, text string) (Reply, error) {
+func (f *fakeBot) Send(ctx context.Context, chat, text string) (botapi.Reply, time.Duration, error) {
+	r, err := f.send(ctx, chat, text)
+	return r.Reply, r.Latency, err
+}
+
+func (f *fakeBot) send(_ context.Context, chat, text string) (Reply, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, text)
@@ -204,10 +209,10 @@ func (f *fakeBot) Send(_ context.Context, chat, text string) (Reply, error) {
 	return r, nil
 }
 
-func (f *fakeBot) Ready(context.Context) (Readiness, error) {
+func (f *fakeBot) Readiness(context.Context) (botapi.Readiness, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var r Readiness
+	var r botapi.Readiness
 	r.Status = "ready"
 	r.DB.State, r.DB.Breaker = "up", "closed"
 	if f.breakerOpen {
@@ -217,17 +222,19 @@ func (f *fakeBot) Ready(context.Context) (Readiness, error) {
 	return r, nil
 }
 
-func (f *fakeBot) Gauge(context.Context, string) (float64, error) { return 0, nil }
+func (f *fakeBot) Metrics(context.Context) (map[string]float64, error) {
+	return map[string]float64{"bot_outbox_depth": 0}, nil
+}
 
 // errBot fails every message.
 type errBot struct{}
 
-func (errBot) Send(context.Context, string, string) (Reply, error) {
-	return Reply{}, errors.New("connection refused")
+func (errBot) Send(context.Context, string, string) (botapi.Reply, time.Duration, error) {
+	return botapi.Reply{}, 0, errors.New("connection refused")
 }
 
-func (errBot) Ready(context.Context) (Readiness, error) {
-	return Readiness{}, errors.New("connection refused")
+func (errBot) Readiness(context.Context) (botapi.Readiness, error) {
+	return botapi.Readiness{}, errors.New("connection refused")
 }
 
 // syncBuffer is a bytes.Buffer that a test may read while the console

@@ -7,10 +7,6 @@ import (
 	"github.com/p1001/p1001/scenarios"
 )
 
-// The narrated run and the console play the scenario format's faults
-// (docs/scenarios.md, "Faults named alone") through its fault table, on the
-// pooler proxy: FAULT=black-hole is the catalog's black-hole fault.
-
 // faultOf is the fault a kind names, its toxic named p1001-<kind>; delay
 // is a latency toxic's.
 func faultOf(kind string, delay time.Duration) (scenarios.Fault, error) {

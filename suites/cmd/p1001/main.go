@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report"
@@ -116,6 +118,10 @@ const (
 	demoChat    = "p1001-demo"
 	consoleChat = "console"
 	readyWait   = 60 * time.Second
+	readyPoll   = 200 * time.Millisecond
+	// replyTimeout bounds one message: far above the retry layer's budget
+	// (5 s by default), so that a slow degraded reply is shown, not cut off.
+	replyTimeout = 30 * time.Second
 )
 
 func main() {
@@ -153,8 +159,7 @@ func run(ctx context.Context, opts Options) int {
 		return 1
 	}
 	if err != nil {
-		n.Fail("%v", err)
-		st.failed = append(st.failed, err.Error())
+		st.fail(n, err.Error())
 	} else {
 		st.play(ctx, n, opts)
 	}
@@ -168,8 +173,7 @@ func run(ctx context.Context, opts Options) int {
 func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 	if opts.Interactive {
 		if err := prepareConsole(ctx, n, st.client); err != nil {
-			n.Fail("%v", err)
-			st.failed = append(st.failed, err.Error())
+			st.fail(n, err.Error())
 			return
 		}
 		c := &Console{Bot: st.client, Target: st.env.Faults(), N: n, Chat: consoleChat, WatchEvery: 250 * time.Millisecond}
@@ -177,13 +181,9 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 		return
 	}
 	d := &Demo{N: n, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
-		Chat: demoChat, MaxAttempts: st.maxAttempts}
-	d.Doctor = func(ctx context.Context) (*environment.DoctorReport, error) {
-		res, err := st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
-		if err != nil {
-			return nil, err
-		}
-		return &res.Report, nil
+		Chat: demoChat, MaxAttempts: st.maxAttempts, Timing: Timing{LogWait: logWait, PollEvery: pollEvery, RecoveryBound: recoveryBound}}
+	d.Doctor = func(ctx context.Context) (*environment.DoctorResult, error) {
+		return st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
 	}
 	steps := d.Steps()
 	st.steps = len(steps) + 1
@@ -202,12 +202,18 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 type stack struct {
 	env         *environment.Env
 	bot         *environment.Bot
-	client      *BotClient
+	client      *botapi.Client
 	logs        *botlog.Watcher
 	maxAttempts int
 
 	steps  int      // the narrated run's step count; 0 for the console
 	failed []string // broken promises
+}
+
+// fail narrates a broken promise and records it for the verdict.
+func (st *stack) fail(n *Narrator, msg string) {
+	n.Fail("%s", msg)
+	st.failed = append(st.failed, msg)
 }
 
 // startStack starts the environment and the bot, and narrates it. The
@@ -232,8 +238,8 @@ func startStack(ctx context.Context, n *Narrator, cfg environment.Config, params
 		return st, err
 	}
 	n.AddSecret(st.bot.Token)
-	st.client = NewBotClient(st.bot.URL, st.bot.Token)
-	if err := st.client.WaitReady(ctx, readyWait); err != nil {
+	st.client = botapi.New(st.bot.URL, st.bot.Token, &http.Client{Timeout: replyTimeout})
+	if err := st.client.WaitReady(ctx, readyWait, readyPoll); err != nil {
 		return st, err
 	}
 	var serving botlog.Line
@@ -270,9 +276,9 @@ func round(d time.Duration) time.Duration { return d.Round(100 * time.Millisecon
 
 // prepareConsole gives the console's chat a custom prompt, so that a
 // fallback to the cached prompt or the default is plain to see.
-func prepareConsole(ctx context.Context, n *Narrator, bot *BotClient) error {
+func prepareConsole(ctx context.Context, n *Narrator, bot ConsoleBot) error {
 	const persona = "You are a ship's radio operator. You keep answering in any weather."
-	r, err := bot.Send(ctx, consoleChat, "/setprompt "+persona)
+	r, err := send(ctx, bot, consoleChat, "/setprompt "+persona)
 	if err != nil {
 		return err
 	}
@@ -315,22 +321,13 @@ func (st *stack) remove(ctx context.Context, n *Narrator) {
 	if st.bot != nil {
 		logs, err := st.env.StopBot(ctx)
 		if err != nil {
-			st.failed = append(st.failed, fmt.Sprintf("stop the bot: %v", err))
-			n.Fail("stop the bot: %v", err)
+			st.fail(n, fmt.Sprintf("stop the bot: %v", err))
 		}
-		secrets := map[string]string{"the database password": st.env.Config().Password, "its API token": st.bot.Token}
 		leaked := false
-		for what, secret := range secrets {
-			if secret == "" {
-				continue
-			}
-			for _, form := range report.SecretForms(secret) {
-				if strings.Contains(string(logs), form) {
-					st.failed = append(st.failed, "the bot's log holds "+what)
-					n.Fail("the bot's log holds %s", what)
-					leaked = true
-					break
-				}
+		for what, secret := range map[string]string{"the database password": st.env.Config().Password, "its API token": st.bot.Token} {
+			if report.ContainsSecret(string(logs), secret) {
+				st.fail(n, "the bot's log holds "+what)
+				leaked = true
 			}
 		}
 		if !leaked {
@@ -338,8 +335,7 @@ func (st *stack) remove(ctx context.Context, n *Narrator) {
 		}
 	}
 	if err := st.env.Close(ctx); err != nil {
-		st.failed = append(st.failed, fmt.Sprintf("remove the stack: %v", err))
-		n.Fail("remove the stack: %v", err)
+		st.fail(n, fmt.Sprintf("remove the stack: %v", err))
 		return
 	}
 	n.OK("containers and network removed")

@@ -198,32 +198,32 @@ func TestBotClient(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := NewBotClient(srv.URL+"/", "")
+	c := botapi.New(srv.URL+"/", "", nil)
 	ctx := context.Background()
 
-	r, err := c.Send(ctx, "a/b", "hi")
+	r, err := send(ctx, c, "a/b", "hi")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.PromptSource != "cached" || !r.Degraded || r.Attempts != 3 || r.Code != "P1001" || r.Latency <= 0 {
 		t.Errorf("Send = %+v", r)
 	}
-	if _, err := c.Send(ctx, "long", "hi"); err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "longer than 4096") {
+	if _, err := send(ctx, c, "long", "hi"); err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "longer than 4096") {
 		t.Errorf("Send to a refusing bot: %v, want the status and the bot's error", err)
 	}
-	ready, err := c.Ready(ctx)
+	ready, err := c.Readiness(ctx)
 	if err != nil || ready.DB.State != "down" || ready.DB.Breaker != "open" || ready.DB.LastCode != "P1001" {
 		t.Errorf("Ready = %+v, %v", ready, err)
 	}
 	for name, want := range map[string]float64{"bot_outbox_depth": 7, "bot_outbox_flushed_total": 12} {
-		if got, err := c.Gauge(ctx, name); err != nil || got != want {
+		if got, err := gauge(ctx, c, name); err != nil || got != want {
 			t.Errorf("Gauge(%s) = %v, %v; want %v", name, got, err, want)
 		}
 	}
-	if _, err := c.Gauge(ctx, "bot_missing"); err == nil || !strings.Contains(err.Error(), "bot_missing") {
+	if _, err := gauge(ctx, c, "bot_missing"); err == nil || !strings.Contains(err.Error(), "bot_missing") {
 		t.Errorf("Gauge of a missing metric: %v", err)
 	}
-	err = c.WaitReady(ctx, 300*time.Millisecond)
+	err = c.WaitReady(ctx, 300*time.Millisecond, readyPoll)
 	if err == nil || !strings.Contains(err.Error(), `db state "down"`) {
 		t.Errorf("WaitReady on a bot whose database is down: %v, want a timeout naming the state", err)
 	}

@@ -7,10 +7,36 @@ import (
 	"sync"
 	"time"
 
-	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/report"
 )
+
+// Reply is the bot's answer to one message and its round trip.
+type Reply struct {
+	botapi.Reply
+	Latency time.Duration
+}
+
+// Format shows the reply with what it tells about the database:
+// "[cached | DEGRADED P1001 | attempts 3 | 312ms] [A pirate.] You said: hi".
+func (r Reply) Format() string {
+	state := "ok"
+	if r.Degraded {
+		state = "DEGRADED " + r.Code
+	}
+	return fmt.Sprintf("[%s | %s | attempts %d | %s] %s", r.PromptSource, state, r.Attempts, roundDuration(r.Latency), r.Text)
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
 
 // Narrator prints timestamped lines. The bot's log stream and the steps
 // write from different goroutines, so every line goes out whole, and every
@@ -32,23 +58,11 @@ func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	return &Narrator{w: w, start: now(), now: now}
 }
 
-// AddSecret makes every later line replace a password or token (raw and URL-escaped)
-// with "xxxxx".
-func (n *Narrator) AddSecret(password string) {
-	if password == "" {
-		return
-	}
+// AddSecret makes every later line mask secret (report.Scrub).
+func (n *Narrator) AddSecret(secret string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.secrets = append(n.secrets, report.SecretForms(password)...)
-}
-
-func (n *Narrator) scrub(s string) string {
-	s = resilience.RedactText(s)
-	for _, secret := range n.secrets {
-		s = strings.ReplaceAll(s, secret, "xxxxx")
-	}
-	return s
+	n.secrets = append(n.secrets, secret)
 }
 
 func (n *Narrator) line(mark, text string, raw bool) {
@@ -56,7 +70,7 @@ func (n *Narrator) line(mark, text string, raw bool) {
 	defer n.mu.Unlock()
 	t := n.now()
 	if !raw {
-		text = n.scrub(text)
+		text = report.Scrub(text, n.secrets...)
 	}
 	for i, l := range strings.Split(text, "\n") {
 		stamp := fmt.Sprintf("%s %+7.1fs", t.Format("15:04:05.000"), t.Sub(n.start).Seconds())
@@ -67,20 +81,16 @@ func (n *Narrator) line(mark, text string, raw bool) {
 	}
 }
 
-// Step announces a step.
 func (n *Narrator) Step(i, total int, title string) {
 	n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, total, title), false)
 }
 
-// Say narrates.
 func (n *Narrator) Say(format string, args ...any) {
 	n.line("   ", fmt.Sprintf(format, args...), false)
 }
 
-// OK says a promise was kept.
 func (n *Narrator) OK(format string, args ...any) { n.line(" ok", fmt.Sprintf(format, args...), false) }
 
-// Fail says a promise was broken.
 func (n *Narrator) Fail(format string, args ...any) {
 	n.line("!!!", "FAIL: "+fmt.Sprintf(format, args...), false)
 }
@@ -88,10 +98,8 @@ func (n *Narrator) Fail(format string, args ...any) {
 // You shows what the user (or the demo) sent the bot.
 func (n *Narrator) You(text string) { n.line("you", "> "+text, false) }
 
-// Bot shows a reply.
 func (n *Narrator) Bot(r Reply) { n.line("bot", "< "+r.Format(), false) }
 
-// Log shows one of the bot's own log lines.
 func (n *Narrator) Log(l botlog.Line) { n.line("log", "| "+FormatLine(l), false) }
 
 // LogCount shows a line the bot logged count times.
@@ -105,5 +113,4 @@ func (n *Narrator) Secret(format string, args ...any) {
 	n.line("   ", fmt.Sprintf(format, args...), true)
 }
 
-// Elapsed is the time since the narrator started.
 func (n *Narrator) Elapsed() time.Duration { return n.now().Sub(n.start) }

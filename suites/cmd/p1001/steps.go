@@ -29,10 +29,23 @@ type Expectation struct {
 	ExactAttempts bool
 }
 
-// DemoBot is what the narrated run needs from the bot; BotClient implements it.
+// DemoBot is what the narrated run needs from the bot: a *botapi.Client.
 type DemoBot interface {
 	ConsoleBot
-	Gauge(ctx context.Context, name string) (float64, error)
+	Metrics(ctx context.Context) (map[string]float64, error)
+}
+
+// gauge reads one unlabelled gauge or counter from /metrics.
+func gauge(ctx context.Context, bot DemoBot, name string) (float64, error) {
+	metrics, err := bot.Metrics(ctx)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := metrics[name]
+	if !ok {
+		return 0, fmt.Errorf("/metrics has no %s", name)
+	}
+	return v, nil
 }
 
 // Bounds of the narrated run. They are generous: they tell "the breaker
@@ -55,25 +68,10 @@ const (
 	pollEvery       = 250 * time.Millisecond
 )
 
-// Timing holds the waits and bounds of the narrated run.
 type Timing struct {
 	LogWait       time.Duration
 	PollEvery     time.Duration
 	RecoveryBound time.Duration
-}
-
-func (d *Demo) timing() Timing {
-	t := d.Timing
-	if t.LogWait == 0 {
-		t.LogWait = logWait
-	}
-	if t.PollEvery == 0 {
-		t.PollEvery = pollEvery
-	}
-	if t.RecoveryBound == 0 {
-		t.RecoveryBound = recoveryBound
-	}
-	return t
 }
 
 // Demo is the narrated reproduction: steps 1 to 5 (main does the clean-up).
@@ -88,19 +86,17 @@ type Demo struct {
 	Chat   string
 	// MaxAttempts is the bot's retry policy (from its [Bot] serving line).
 	MaxAttempts int
-	// Timing overrides the bounds above (tests shorten them); zero fields
-	// keep the defaults.
+	// Timing is the constants above but in tests, which shorten it.
 	Timing Timing
 	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
 	// while the fault is on; its verdict shows after the breaker step.
-	Doctor func(ctx context.Context) (*environment.DoctorReport, error)
+	Doctor func(ctx context.Context) (*environment.DoctorResult, error)
 
 	persona  string
 	failures []string
 	doctor   chan doctorOutcome
 }
 
-// Failures lists the expectations that were not met.
 func (d *Demo) Failures() []string { return slices.Clone(d.failures) }
 
 // expect records one promise: ok is whether it was kept.
@@ -132,10 +128,9 @@ func (d *Demo) Steps() []struct {
 	}
 }
 
-// send shows the message and its reply.
 func (d *Demo) send(ctx context.Context, text string) (Reply, error) {
 	d.N.You(text)
-	r, err := d.Bot.Send(ctx, d.Chat, text)
+	r, err := send(ctx, d.Bot, d.Chat, text)
 	if err != nil {
 		return r, err
 	}
@@ -169,7 +164,7 @@ func (d *Demo) StepCustom(ctx context.Context) error {
 func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
 	deadline := time.Now().Add(drainWait)
 	for {
-		depth, err := d.Bot.Gauge(ctx, "bot_outbox_depth")
+		depth, err := gauge(ctx, d.Bot, "bot_outbox_depth")
 		if err != nil {
 			return err
 		}
@@ -187,7 +182,6 @@ func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
 	}
 }
 
-// StepCut applies the fault.
 func (d *Demo) StepCut(ctx context.Context) error {
 	if err := d.Fault.Apply(ctx, d.Target); err != nil {
 		return err
@@ -203,7 +197,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	mark := d.Logs.Mark()
 	const text = "Are you still there?"
 	d.N.You(text)
-	r, err := d.Bot.Send(ctx, d.Chat, text)
+	r, err := send(ctx, d.Bot, d.Chat, text)
 	if err != nil {
 		return err
 	}
@@ -213,7 +207,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	}
 	// The handler logs before it replies; wait for the line to come through
 	// so that the log reads in the order things happened.
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
 		return botlog.Count(lines, fromHandler) > 0
 	})
 	d.N.Bot(r)
@@ -240,7 +234,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerOpen
 	}
 	var lines []botlog.Line
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(ls []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool {
 		lines = slices.Clone(ls)
 		return botlog.Count(ls, firstRetry) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, breakerOpened) > 0
 	})
@@ -288,7 +282,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 	}
 	// Let their log lines through before the next step speaks.
 	chat := map[string]string{"chat": d.Chat}
-	d.Logs.WaitFor(ctx, mark, d.timing().LogWait, func(lines []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
 		return botlog.Count(lines, func(l botlog.Line) bool {
 			return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
 		}) >= breakerMessages
@@ -309,7 +303,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	}
 	restored := time.Now()
 	d.N.OK("pooler proxy restored")
-	t := d.timing()
+	t := d.Timing
 	d.N.Say("sending a message every %s until a reply uses the custom prompt again", t.PollEvery)
 	d.N.Say("(the bot's log lines meanwhile are counted, and shown once the custom prompt is back)")
 	mark := d.Logs.Mark()
@@ -340,7 +334,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	recovered := false
 	for n := 1; time.Since(restored) < t.RecoveryBound; n++ {
 		text := fmt.Sprintf("Back yet? (%d)", n)
-		r, err := d.Bot.Send(ctx, d.Chat, text)
+		r, err := send(ctx, d.Bot, d.Chat, text)
 		if err != nil {
 			return err
 		}
