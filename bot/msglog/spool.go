@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -360,7 +359,9 @@ func recordFrame(buf []byte, id uint64, val []byte) []byte {
 // and the directory synced, so that a crash leaves either file whole.
 func (s *Spool) rewrite(ids []uint64, frames [][]byte) error {
 	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	// O_APPEND: after a failed write is cut off (Truncate), the next one
+	// lands at the new end, not past it.
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -389,9 +390,6 @@ func (s *Spool) rewrite(ids []uint64, frames [][]byte) error {
 	}
 	if err == nil {
 		err = syncDir(filepath.Dir(s.path))
-	}
-	if err == nil {
-		_, err = f.Seek(0, io.SeekEnd)
 	}
 	if err != nil {
 		f.Close()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 func openSpool(t *testing.T, path string, log *slog.Logger) *Spool {
@@ -406,5 +407,43 @@ func TestSpoolConcurrentEnqueuesAreAllDurable(t *testing.T) {
 func TestSpoolRefusesAnUnknownFsyncMode(t *testing.T) {
 	if _, err := OpenSpool(filepath.Join(t.TempDir(), "spool.db"), "sometimes", nil); err == nil || !strings.Contains(err.Error(), `"sometimes"`) {
 		t.Errorf("OpenSpool = %v, want an error naming the mode", err)
+	}
+}
+
+func TestSpoolWriteCutShortLeavesNoHole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	sp := openSpool(t, path, nil)
+	o := New(Options{Spool: sp, Capacity: 100})
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file size limit just past the header: the next write is cut short
+	// (EFBIG, as on a full disk), then the limit is lifted again.
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	limited := old
+	limited.Cur = uint64(info.Size()) + 100
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &limited); err != nil {
+		t.Fatal(err)
+	}
+	big := recs(0, 1)
+	big[0].Text = strings.Repeat("x", 500)
+	o.Enqueue(big...)
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if s := o.Stats(); s.SpoolErrors != 1 {
+		t.Fatalf("stats = %+v, want the cut-short write counted as a spool error", s)
+	}
+	o.Enqueue(recs(1, 1)...)
+	sp.Close()
+
+	var logs bytes.Buffer
+	sp2 := openSpool(t, path, slog.New(slog.NewTextHandler(&logs, nil)))
+	if got := strings.Join(keysOf(records(sp2.takeLoaded())), ","); got != "k0001" || sp2.Stats().Corrupt != 0 {
+		t.Errorf("after a write cut short, the spool holds %q (corrupt %d), want the next record whole:\n%s", got, sp2.Stats().Corrupt, logs.String())
 	}
 }
