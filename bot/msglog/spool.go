@@ -116,6 +116,9 @@ type Spool struct {
 	stats  SpoolStats
 	fsync  Fsync
 
+	// syncData is fdatasync(2) of f after a write; tests make it fail.
+	syncData func(*os.File) error
+
 	fileMu sync.Mutex    // guards f against the syncer during compaction
 	dirty  chan struct{} // FsyncBackground: a write waits for its fdatasync
 	synced chan struct{} // closed when the syncer has stopped
@@ -159,7 +162,7 @@ func OpenSpool(path string, fsync Fsync, log *slog.Logger) (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: %w", path, err)
 	}
-	s := &Spool{path: path, log: log, lock: lock, fsync: fsync, stats: SpoolStats{Path: path}, nextSeq: 1}
+	s := &Spool{path: path, log: log, lock: lock, fsync: fsync, stats: SpoolStats{Path: path}, nextSeq: 1, syncData: fdatasync}
 	if err := s.load(); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("spool %s: %w", path, err)
@@ -441,8 +444,10 @@ func (s *Spool) syncLoop() {
 func (s *Spool) sync() error {
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
-	return unix.Fdatasync(int(s.f.Fd()))
+	return s.syncData(s.f)
 }
+
+func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
 
 // Path is the spool file.
 func (s *Spool) Path() string { return s.path }
@@ -595,8 +600,16 @@ func (s *Spool) write(group []*spoolReq, buf *[]byte) error {
 		}
 		return err
 	}
+	// The bytes are in the file whatever the sync says: account for them
+	// first, or every later offset (and so compaction) would be wrong.
+	off := s.size + int64(len(b)) - int64(recordFramesLen(group)) // the record frames follow the ack frame, in id order
+	s.size += int64(len(b))
+	s.nextSeq = next
 	if s.fsync == FsyncReply {
-		if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+		if err := s.syncData(s.f); err != nil {
+			// Not durable, so not live: the caller keeps the records in
+			// memory; their frames, unacked, are dropped by the next
+			// compaction or replayed (harmlessly) by the next start.
 			return err
 		}
 	}
@@ -608,8 +621,6 @@ func (s *Spool) write(group []*spoolReq, buf *[]byte) error {
 			}
 		}
 	}
-	// The record frames follow the ack frame, in id order.
-	off := s.size + int64(len(b)) - int64(recordFramesLen(group))
 	for _, r := range group {
 		for i, id := range r.ids {
 			n := int64(frameHeader + 1 + 8 + len(r.puts[i]))
@@ -618,8 +629,6 @@ func (s *Spool) write(group []*spoolReq, buf *[]byte) error {
 			off += n
 		}
 	}
-	s.size += int64(len(b))
-	s.nextSeq = next
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -445,5 +446,54 @@ func TestSpoolWriteCutShortLeavesNoHole(t *testing.T) {
 	sp2 := openSpool(t, path, slog.New(slog.NewTextHandler(&logs, nil)))
 	if got := strings.Join(keysOf(records(sp2.takeLoaded())), ","); got != "k0001" || sp2.Stats().Corrupt != 0 {
 		t.Errorf("after a write cut short, the spool holds %q (corrupt %d), want the next record whole:\n%s", got, sp2.Stats().Corrupt, logs.String())
+	}
+}
+
+func TestSpoolFailedSyncStillCompacts(t *testing.T) {
+	var logs bytes.Buffer
+	path := filepath.Join(t.TempDir(), "spool.db")
+	sp, err := OpenSpool(path, FsyncReply, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The write of record 0 reaches the file, its fdatasync fails (EIO).
+	var syncs atomic.Int64
+	sp.syncData = func(f *os.File) error {
+		if syncs.Add(1) == 1 {
+			return unix.EIO
+		}
+		return fdatasync(f)
+	}
+	o := New(Options{Spool: sp, Capacity: 1 << 20, BatchSize: 1000})
+	big := strings.Repeat("y", 1000)
+	total := 3 * compactMin / 1000
+	for i := range total {
+		r := recs(i, 1)
+		r[0].Text = big
+		o.Enqueue(r...)
+		if i%1000 == 999 {
+			if err := o.flushOnce(context.Background(), &fakeWriter{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if s := o.Stats(); s.SpoolErrors != 1 {
+		t.Fatalf("stats = %+v, want the failed sync counted as one spool error", s)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "cannot compact") {
+		t.Errorf("compaction refused after a failed sync:\n%s", logs.String())
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() > compactMin+compactMin/4 {
+		t.Errorf("the spool file is %d bytes, want it compacted below %d", info.Size(), compactMin+compactMin/4)
+	}
+	if left, want := spooled(t, path), total%1000; len(left) != want {
+		t.Errorf("the spool holds %d records, want the %d not acked", len(left), want)
 	}
 }
