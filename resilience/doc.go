@@ -140,7 +140,7 @@
 // Observers get attempt_failed, retry_scheduled (with the delay), gave_up,
 // succeeded, succeeded_after_retries, rejected (breaker open) and
 // breaker_state_changed, synchronously. NewSlogObserver prints
-// "[DB Retry] Attempt 1/3 failed, retrying in 180ms..." with attributes op,
+// "[Prisma Retry] Attempt 1/3 failed, retrying in 180ms..." with attributes op,
 // code, attempt (see its doc for every line), redacting errors with
 // RedactText. NewPrometheusObserver registers the db_retry_* metrics on the
 // Registerer it is given.
