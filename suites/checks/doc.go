@@ -67,8 +67,9 @@
 //     imply one, since the breaker may have been open all along); the
 //     [MessageHandler] connection-error line once a reply is degraded with a
 //     connection-class code, the [getCustomPrompt] one once such a reply is a
-//     lookup; "P1001: Can't reach database server at host:port" somewhere in
-//     a line once a reply is degraded with P1001.
+//     lookup; Prisma's "P1001: Can't reach database server at `host`:`port`"
+//     somewhere in a line once a reply is degraded with P1001, with the
+//     host and port of that reply's meta (a P1001 reply without meta fails).
 //   - codes-by-cause: per fault with declared codes (expect.codes), each
 //     must code shows on a degraded reply that tried the database (attempts
 //     > 0: fast fails carry the breaker's P1001) or a [Prisma Retry] line with a
