@@ -1,7 +1,6 @@
 package resilience
 
 import (
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,14 +24,6 @@ type Target struct {
 	// (the pool's size) are what P2024 reports.
 	PoolTimeout     time.Duration
 	ConnectionLimit int
-}
-
-// Addr is "host:port" ("" when the host is unknown).
-func (t Target) Addr() string {
-	if t.Host == "" {
-		return ""
-	}
-	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 }
 
 // Meta is where a failed call was going, named as the meta of Prisma's
