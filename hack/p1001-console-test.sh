@@ -74,7 +74,7 @@ echo "$line" | grep -qE 'bot < \[(cached|default) \| DEGRADED P[0-9]{4} \|' ||
 
 # The bot's own log line, streamed into the console.
 wait_for 30 "log | ERROR [getCustomPrompt] Database connection error after retries, using fallback prompt chat=console code=P1001"
-wait_for 1 "error=\"P1001: Can't reach database server at toxiproxy:6543"
+wait_for 1 'error="P1001: Can'"'"'t reach database server at `toxiproxy`:`6543`'
 
 type_line "up"
 wait_for 30 "ok up: cleared down"

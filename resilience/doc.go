@@ -12,7 +12,7 @@
 //	...
 //	prom, err := resilience.NewPrometheusObserver(registry)
 //	x, err := resilience.New(pol,
-//		resilience.WithAddr(resilience.AddrFromDSN(dsn)),
+//		resilience.WithTarget(resilience.TargetFromDSN(dsn)), // plus the pool's size and pool_timeout
 //		resilience.WithObserver(resilience.NewSlogObserver(logger)),
 //		resilience.WithObserver(prom))
 //	prompt, _, err := resilience.Query(ctx, x, resilience.Op{Name: "getCustomPrompt"},
@@ -22,10 +22,15 @@
 //
 // fn must use the ctx it is given: it carries the attempt timeout and the
 // budget, and it is how a canceled caller stops an attempt. fn may run
-// several times. Every failed call returns a *Error, whose Error() starts
-// with the code and the host:port ("P1001: Can't reach database server at
-// toxiproxy:6543: connection refused (3 attempts)") and never contains the
-// password; Unwrap gives the pgx error. Its embedded Classification is the
+// several times. Every failed call returns a *Error, whose Error() is the
+// code and Prisma's own message for it, word for word (the Prisma 6 engine's
+// templates, whose URL parameters the runbook uses): "P1001: Can't reach
+// database server at `toxiproxy`:`6543` Please make sure your database
+// server is running at `toxiproxy`:`6543`.", P2024 with the pool's real
+// pool_timeout and size (Target). It never contains the password, nor the
+// cause (Reason) and the attempts, which callers log as attributes of their
+// own; Target.Meta names the server as Prisma's meta does, for replies.
+// Unwrap gives the pgx error. Its embedded Classification is the
 // Executor's verdict on the call (Code, Reason, Connection, NotSent,
 // NonTransient, ...), the one the breaker counted: read it from the Error
 // rather than classifying the cause again, which cannot know about a
@@ -140,8 +145,10 @@
 // Observers get attempt_failed, retry_scheduled (with the delay), gave_up,
 // succeeded, succeeded_after_retries, rejected (breaker open) and
 // breaker_state_changed, synchronously. NewSlogObserver prints
-// "[DB Retry] Attempt 1/3 failed, retrying in 180ms..." with attributes op,
-// code, attempt (see its doc for every line), redacting errors with
-// RedactText. NewPrometheusObserver registers the db_retry_* metrics on the
+// "[Prisma Retry] Attempt 1/3 failed, retrying in 180ms..." with attributes
+// op, code, attempt (see its doc for every line), redacting errors with
+// RedactText: the runbook's prefix (LogPrefix), so that a grep or an alert
+// written from the runbook ("[Prisma Retry] Attempt X/Y failed,
+// retrying...") finds the lines; the delay is extra. NewPrometheusObserver registers the db_retry_* metrics on the
 // Registerer it is given.
 package resilience

@@ -1,7 +1,6 @@
 package resilience
 
 import (
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +13,35 @@ import (
 // ErrCircuitOpen is the cause of the P1001 returned while the breaker is open.
 var ErrCircuitOpen = circuitbreaker.ErrOpen
 
+// Target is the database server and pool the calls go to, as Prisma's
+// error messages and their meta name them. It never holds a password.
+type Target struct {
+	Host     string // "" when unknown
+	Port     int    // 0 when unknown
+	User     string // P1000 names it
+	Database string // P1003 names it
+	// PoolTimeout (Prisma's pool_timeout, 0 = no limit) and ConnectionLimit
+	// (the pool's size) are what P2024 reports.
+	PoolTimeout     time.Duration
+	ConnectionLimit int
+}
+
+// Meta is where a failed call was going, named as the meta of Prisma's
+// P1001 names it: replies and /readyz carry it, so that a client reads the
+// server from fields instead of parsing a message.
+type Meta struct {
+	DatabaseHost string `json:"database_host"`
+	DatabasePort int    `json:"database_port"`
+}
+
+// Meta is t's host and port; nil when the host is unknown.
+func (t Target) Meta() *Meta {
+	if t.Host == "" {
+		return nil
+	}
+	return &Meta{DatabaseHost: t.Host, DatabasePort: t.Port}
+}
+
 // Error is what every failed call through the Executor returns (errors.As-able).
 //
 // The embedded Classification is the Executor's verdict on the call (Code,
@@ -24,61 +52,98 @@ var ErrCircuitOpen = circuitbreaker.ErrOpen
 type Error struct {
 	Classification
 	Op       string // e.g. "getCustomPrompt"
-	Addr     string // host:port, never credentials
+	Target   Target // the server and pool, never credentials
 	Attempts int
 	Err      error // cause
-	// Elapsed is the wall time of the whole call (used by P1008's wording).
+	// Elapsed is the wall time of the whole call (P1008's time).
 	Elapsed time.Duration
 }
 
-// Error uses Prisma's wording for the code, then the short reason. It never
-// includes the cause's text for coded errors, and redacts it otherwise, so a
+// Error is the code and Prisma's own message for it: the Prisma 6 query
+// engine's templates (prisma-engines, libs/user-facing-errors/src/common.rs
+// and query_engine/mod.rs), word for word, their paragraphs joined by one
+// space so that the text stays on one log line. The cause (Reason) and the
+// attempts are not glued on: callers log them as attributes of their own.
+// Only the slots Prisma's templates have for it (P1002's and P1008's
+// context, P1011's message) carry the Reason. An error without a code is
+// "database error in <op>: <reason>: <cause>", the cause redacted, so a
 // password cannot leak through it.
 func (e *Error) Error() string {
-	var b strings.Builder
-	at := ""
-	if e.Addr != "" {
-		at = " at " + e.Addr
+	if msg := e.prismaMessage(); msg != "" {
+		return string(e.Code) + ": " + msg
 	}
-	switch e.Code {
-	case CodeAuthFailed:
-		b.WriteString("P1000: Authentication failed against database server" + at)
-	case CodeUnreachable:
-		b.WriteString("P1001: Can't reach database server" + at)
-	case CodeTimeout:
-		b.WriteString("P1002: The database server" + at + " was reached but timed out")
-	case CodeDBMissing:
-		b.WriteString("P1003: Database does not exist at the database server" + at)
-	case CodeTLS:
-		b.WriteString("P1011: Error opening a TLS connection to the database server" + at)
-	case CodeOpTimeout:
-		b.WriteString("P1008: Operations timed out after " + e.Elapsed.Round(time.Millisecond).String())
-	case CodeConnClosed:
-		b.WriteString("P1017: Server has closed the connection")
-	case CodePoolTimeout:
-		b.WriteString("P2024: Timed out fetching a new connection from the connection pool")
-	case CodeConflict:
-		b.WriteString("P2034: Transaction failed due to a write conflict or a deadlock")
-	default:
+	var b strings.Builder
+	if e.Code != "" {
+		b.WriteString(string(e.Code))
+	} else {
 		b.WriteString("database error")
 		if e.Op != "" {
 			b.WriteString(" in " + e.Op)
 		}
-		if e.Reason != "" {
-			b.WriteString(": " + e.Reason)
-		}
-		if e.Err != nil {
-			b.WriteString(": " + RedactText(e.Err.Error()))
-		}
-		return b.String()
 	}
 	if e.Reason != "" {
 		b.WriteString(": " + e.Reason)
 	}
-	if e.Attempts > 1 {
-		b.WriteString(" (" + strconv.Itoa(e.Attempts) + " attempts)")
+	if e.Code == "" && e.Err != nil {
+		b.WriteString(": " + RedactText(e.Err.Error()))
 	}
 	return b.String()
+}
+
+// prismaMessage is Prisma's message for e.Code, "" for a code without a
+// template. Unknown values show as <unknown>, as Prisma's own engine
+// writes an unknown port.
+func (e *Error) prismaMessage() string {
+	t := e.Target
+	host, port, user, db := orUnknown(t.Host), "<unknown>", orUnknown(t.User), orUnknown(t.Database)
+	if t.Port > 0 {
+		port = strconv.Itoa(t.Port)
+	}
+	at := "`" + host + "`:`" + port + "`"
+	switch e.Code {
+	case CodeAuthFailed:
+		return "Authentication failed against database server at `" + host + "`, the provided database credentials for `" + user + "` are not valid. " +
+			"Please make sure to provide valid database credentials for the database server at `" + host + "`."
+	case CodeUnreachable:
+		return "Can't reach database server at " + at + " " +
+			"Please make sure your database server is running at " + at + "."
+	case CodeTimeout:
+		return "The database server at " + at + " was reached but timed out. " +
+			"Please try again. " +
+			"Please make sure your database server is running at " + at + ". " +
+			"Context: " + e.Reason
+	case CodeDBMissing:
+		return "Database `" + db + "` does not exist on the database server at `" + host + ":" + port + "`."
+	case CodeOpTimeout:
+		return "Operations timed out after `" + prismaTime(e.Elapsed) + "`. Context: " + e.Reason
+	case CodeTLS:
+		return "Error opening a TLS connection: " + e.Reason
+	case CodeConnClosed:
+		return "Server has closed the connection."
+	case CodePoolTimeout:
+		return "Timed out fetching a new connection from the connection pool. More info: http://pris.ly/d/connection-pool " +
+			"(Current connection pool timeout: " + strconv.FormatFloat(t.PoolTimeout.Seconds(), 'f', -1, 64) +
+			", connection limit: " + strconv.Itoa(t.ConnectionLimit) + ")"
+	case CodeConflict:
+		return "Transaction failed due to a write conflict or a deadlock. Please retry your transaction"
+	}
+	return ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "<unknown>"
+	}
+	return s
+}
+
+// prismaTime is P1008's time as Prisma gives it: milliseconds below a
+// second, else seconds.
+func prismaTime(d time.Duration) string {
+	if d < time.Second {
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
+	return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64) + "s"
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -131,16 +196,14 @@ func RedactText(s string) string {
 	return kvPassword.ReplaceAllString(s, "${1}"+redacted)
 }
 
-// AddrFromDSN returns "host:port" of the first host in dsn, without
-// credentials, for WithAddr. It returns "" if dsn cannot be parsed; the
-// parse error is dropped because it may quote the DSN.
-func AddrFromDSN(dsn string) string {
+// TargetFromDSN returns the host, port, user and database of the first
+// host in dsn, for WithTarget; the zero Target if dsn cannot be parsed (the
+// parse error is dropped because it may quote the DSN). The pool's settings
+// are the caller's to add.
+func TargetFromDSN(dsn string) Target {
 	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
-		return ""
+		return Target{}
 	}
-	if strings.HasPrefix(cfg.Host, "/") {
-		return cfg.Host // unix socket directory
-	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	return Target{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, Database: cfg.Database}
 }

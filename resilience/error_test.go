@@ -12,29 +12,57 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// TestErrorText holds Error() to Prisma's own messages (the Prisma 6
+// engine's templates, prisma-engines libs/user-facing-errors/src/common.rs
+// and query_engine/mod.rs), written out here by hand from those files.
 func TestErrorText(t *testing.T) {
 	cause := fmt.Errorf("dial postgres://app:%s@db:5432/x: refused", testPassword)
+	pooler := Target{Host: "toxiproxy", Port: 6543, User: "p1001", Database: "app", PoolTimeout: 10 * time.Second, ConnectionLimit: 10}
 	cases := []struct {
+		name string
 		err  *Error
 		want string
 	}{
-		{&Error{Classification: Classification{Code: CodeUnreachable}, Addr: "toxiproxy:6543"}, "P1001: Can't reach database server at toxiproxy:6543"},
-		{&Error{Classification: Classification{Code: CodeUnreachable, Reason: "connection refused"}, Addr: "toxiproxy:6543", Attempts: 3, Err: cause},
-			"P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"},
-		{&Error{Classification: Classification{Code: CodeAuthFailed}, Addr: "db:5432", Err: cause}, "P1000: Authentication failed against database server at db:5432"},
-		{&Error{Classification: Classification{Code: CodeTimeout}, Addr: "db:5432"}, "P1002: The database server at db:5432 was reached but timed out"},
-		{&Error{Classification: Classification{Code: CodeDBMissing, Reason: "database does not exist"}, Addr: "db:5432"}, "P1003: Database does not exist at the database server at db:5432: database does not exist"},
-		{&Error{Classification: Classification{Code: CodeTLS, Reason: "server refused TLS, which sslmode requires"}, Addr: "db:5432"}, "P1011: Error opening a TLS connection to the database server at db:5432: server refused TLS, which sslmode requires"},
-		{&Error{Classification: Classification{Code: CodeOpTimeout}, Elapsed: 5 * time.Second}, "P1008: Operations timed out after 5s"},
-		{&Error{Classification: Classification{Code: CodeConnClosed}}, "P1017: Server has closed the connection"},
-		{&Error{Classification: Classification{Code: CodePoolTimeout}}, "P2024: Timed out fetching a new connection from the connection pool"},
-		{&Error{Classification: Classification{Code: CodeConflict}}, "P2034: Transaction failed due to a write conflict or a deadlock"},
-		{&Error{Classification: Classification{Reason: "integrity constraint violation"}, Op: "insertMessage", Err: cause},
+		{"P1001", &Error{Classification: Classification{Code: CodeUnreachable}, Target: pooler},
+			"P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."},
+		// The reason and the attempts are attributes of their own, never glued on.
+		{"P1001 with reason and attempts", &Error{Classification: Classification{Code: CodeUnreachable, Reason: "connection refused"}, Target: pooler, Attempts: 3, Err: cause},
+			"P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."},
+		{"P1001 unknown target", &Error{Classification: Classification{Code: CodeUnreachable}},
+			"P1001: Can't reach database server at `<unknown>`:`<unknown>` Please make sure your database server is running at `<unknown>`:`<unknown>`."},
+		{"P1000", &Error{Classification: Classification{Code: CodeAuthFailed, Reason: "authentication failed"}, Target: pooler, Err: cause},
+			"P1000: Authentication failed against database server at `toxiproxy`, the provided database credentials for `p1001` are not valid. " +
+				"Please make sure to provide valid database credentials for the database server at `toxiproxy`."},
+		{"P1002", &Error{Classification: Classification{Code: CodeTimeout, Reason: "server reached but the handshake timed out"}, Target: pooler},
+			"P1002: The database server at `toxiproxy`:`6543` was reached but timed out. Please try again. " +
+				"Please make sure your database server is running at `toxiproxy`:`6543`. Context: server reached but the handshake timed out"},
+		{"P1003", &Error{Classification: Classification{Code: CodeDBMissing, Reason: "database does not exist"}, Target: pooler},
+			"P1003: Database `app` does not exist on the database server at `toxiproxy:6543`."},
+		{"P1008 seconds", &Error{Classification: Classification{Code: CodeOpTimeout, Reason: "budget 5s spent"}, Elapsed: 5 * time.Second},
+			"P1008: Operations timed out after `5s`. Context: budget 5s spent"},
+		{"P1008 fraction", &Error{Classification: Classification{Code: CodeOpTimeout, Reason: "x"}, Elapsed: 2003400 * time.Microsecond},
+			"P1008: Operations timed out after `2.003s`. Context: x"},
+		{"P1008 milliseconds", &Error{Classification: Classification{Code: CodeOpTimeout, Reason: "statement canceled (statement_timeout)"}, Elapsed: 250 * time.Millisecond},
+			"P1008: Operations timed out after `250ms`. Context: statement canceled (statement_timeout)"},
+		{"P1011", &Error{Classification: Classification{Code: CodeTLS, Reason: "server refused TLS, which sslmode requires"}, Target: pooler},
+			"P1011: Error opening a TLS connection: server refused TLS, which sslmode requires"},
+		{"P1017", &Error{Classification: Classification{Code: CodeConnClosed, Reason: "connection closed"}, Target: pooler, Attempts: 3},
+			"P1017: Server has closed the connection."},
+		{"P2024", &Error{Classification: Classification{Code: CodePoolTimeout}, Target: pooler},
+			"P2024: Timed out fetching a new connection from the connection pool. More info: http://pris.ly/d/connection-pool " +
+				"(Current connection pool timeout: 10, connection limit: 10)"},
+		{"P2024 real values", &Error{Classification: Classification{Code: CodePoolTimeout},
+			Target: Target{Host: "db", Port: 5432, PoolTimeout: 1500 * time.Millisecond, ConnectionLimit: 3}},
+			"P2024: Timed out fetching a new connection from the connection pool. More info: http://pris.ly/d/connection-pool " +
+				"(Current connection pool timeout: 1.5, connection limit: 3)"},
+		{"P2034", &Error{Classification: Classification{Code: CodeConflict, Reason: "deadlock detected"}},
+			"P2034: Transaction failed due to a write conflict or a deadlock. Please retry your transaction"},
+		{"no code", &Error{Classification: Classification{Reason: "integrity constraint violation"}, Op: "insertMessage", Err: cause},
 			"database error in insertMessage: integrity constraint violation: dial postgres://app:xxxxx@db:5432/x: refused"},
 	}
 	for _, tc := range cases {
 		if got := tc.err.Error(); got != tc.want {
-			t.Errorf("Error() = %q\n          want %q", got, tc.want)
+			t.Errorf("%s: Error() = %q\n          want %q", tc.name, got, tc.want)
 		}
 		if strings.Contains(tc.err.Error(), testPassword) {
 			t.Errorf("Error() leaks the password: %q", tc.err.Error())
@@ -83,17 +111,39 @@ func TestRedactText(t *testing.T) {
 	}
 }
 
-func TestAddrFromDSN(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"postgres://app:hunter22@toxiproxy:6543/app", "toxiproxy:6543"},
-		{"postgres://app:hunter22@db/app", "db:5432"},
-		{"host=db port=6432 user=app password=hunter22", "db:6432"},
-		{"postgres://app:hunter22@[::1]:5433/app", "[::1]:5433"},
-		{"postgres://app:hunter22@db:notaport/app", ""},
+func TestTargetFromDSN(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Target
+	}{
+		{"postgres://app:hunter22@toxiproxy:6543/p1001", Target{Host: "toxiproxy", Port: 6543, User: "app", Database: "p1001"}},
+		{"postgres://app:hunter22@db/app", Target{Host: "db", Port: 5432, User: "app", Database: "app"}},
+		{"host=db port=6432 user=app password=hunter22 dbname=x", Target{Host: "db", Port: 6432, User: "app", Database: "x"}},
+		{"postgres://app:hunter22@[::1]:5433/app", Target{Host: "::1", Port: 5433, User: "app", Database: "app"}},
+		{"postgres://app:hunter22@db:notaport/app", Target{}},
 	}
 	for _, tc := range cases {
-		if got := AddrFromDSN(tc.in); got != tc.want {
-			t.Errorf("AddrFromDSN(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := TargetFromDSN(tc.in); got != tc.want {
+			t.Errorf("TargetFromDSN(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestTargetMeta: Meta is the host and port, nil when the host is unknown,
+// so replies leave it out.
+func TestTargetMeta(t *testing.T) {
+	cases := []struct {
+		t        Target
+		wantMeta *Meta
+	}{
+		{Target{Host: "toxiproxy", Port: 6543, User: "u", PoolTimeout: time.Second}, &Meta{DatabaseHost: "toxiproxy", DatabasePort: 6543}},
+		{Target{Host: "::1", Port: 5432}, &Meta{DatabaseHost: "::1", DatabasePort: 5432}},
+		{Target{}, nil},
+	}
+	for _, tc := range cases {
+		got := tc.t.Meta()
+		if (got == nil) != (tc.wantMeta == nil) || got != nil && *got != *tc.wantMeta {
+			t.Errorf("%+v.Meta() = %+v, want %+v", tc.t, got, tc.wantMeta)
 		}
 	}
 }
@@ -168,7 +218,7 @@ func FuzzClassify(f *testing.F) {
 				err = errors.Join(io.ErrUnexpectedEOF, errors.New(m))
 			}
 			c := Classify(err) // must not panic
-			return c, (&Error{Classification: c, Err: err, Op: "op", Addr: "db:5432"}).Error()
+			return c, (&Error{Classification: c, Err: err, Op: "op", Target: Target{Host: "db", Port: 5432}}).Error()
 		}
 		c, text := build(pw)
 		if c.Retryable && c.Code == "" {

@@ -61,17 +61,22 @@ type ObserverFunc func(Event)
 // Observe implements Observer.
 func (f ObserverFunc) Observe(e Event) { f(e) }
 
+// LogPrefix starts every line NewSlogObserver logs: the runbook's own
+// prefix, so an operator's grep or alert written from the runbook
+// ("[Prisma Retry] Attempt X/Y failed, retrying...") finds the bot's lines.
+const LogPrefix = "[Prisma Retry] "
+
 type slogObserver struct{ l *slog.Logger }
 
 // NewSlogObserver logs events with slog. The lines, by kind:
 //
-//	retry_scheduled          WARN  "[DB Retry] Attempt 1/3 failed, retrying in 180ms..."
-//	gave_up (with a code)    ERROR "[DB Retry] Giving up after 3/3 attempts"
-//	gave_up (no code)        DEBUG "[DB Retry] Not retrying: not an availability error"
-//	succeeded_after_retries  INFO  "[DB Retry] Succeeded on attempt 2/3"
-//	breaker_state_changed    WARN  "[DB Retry] Circuit breaker open" (or half-open, closed)
-//	rejected                 DEBUG "[DB Retry] Circuit breaker open, failing fast"
-//	attempt_failed           DEBUG "[DB Retry] Attempt 3/3 failed"
+//	retry_scheduled          WARN  "[Prisma Retry] Attempt 1/3 failed, retrying in 180ms..."
+//	gave_up (with a code)    ERROR "[Prisma Retry] Giving up after 3/3 attempts"
+//	gave_up (no code)        DEBUG "[Prisma Retry] Not retrying: not an availability error"
+//	succeeded_after_retries  INFO  "[Prisma Retry] Succeeded on attempt 2/3"
+//	breaker_state_changed    WARN  "[Prisma Retry] Circuit breaker open" (or half-open, closed)
+//	rejected                 DEBUG "[Prisma Retry] Circuit breaker open, failing fast"
+//	attempt_failed           DEBUG "[Prisma Retry] Attempt 3/3 failed"
 //	succeeded                not logged
 //
 // Attributes: op, code, attempt, and where they apply max_attempts,
@@ -93,24 +98,24 @@ func (o slogObserver) Observe(e Event) {
 	switch e.Kind {
 	case EventRetryScheduled:
 		o.l.LogAttrs(ctx, slog.LevelWarn,
-			"[DB Retry] Attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" failed, retrying in "+e.Delay.Round(time.Millisecond).String()+"...",
+			LogPrefix+"Attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" failed, retrying in "+e.Delay.Round(time.Millisecond).String()+"...",
 			append(base, slog.Int("max_attempts", e.MaxAttempts), slog.Int64("delay_ms", e.Delay.Milliseconds()), errAttr)...)
 	case EventGaveUp:
 		if e.Code == "" {
-			o.l.LogAttrs(ctx, slog.LevelDebug, "[DB Retry] Not retrying: not an availability error", append(base, errAttr)...)
+			o.l.LogAttrs(ctx, slog.LevelDebug, LogPrefix+"Not retrying: not an availability error", append(base, errAttr)...)
 			return
 		}
-		o.l.LogAttrs(ctx, slog.LevelError, "[DB Retry] Giving up after "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" attempts",
+		o.l.LogAttrs(ctx, slog.LevelError, LogPrefix+"Giving up after "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" attempts",
 			append(base, slog.Int("max_attempts", e.MaxAttempts), slog.Int64("elapsed_ms", e.Elapsed.Milliseconds()), errAttr)...)
 	case EventSucceededAfterRetries:
-		o.l.LogAttrs(ctx, slog.LevelInfo, "[DB Retry] Succeeded on attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts),
+		o.l.LogAttrs(ctx, slog.LevelInfo, LogPrefix+"Succeeded on attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts),
 			append(base, slog.Int64("elapsed_ms", e.Elapsed.Milliseconds()))...)
 	case EventBreakerStateChanged:
-		o.l.LogAttrs(ctx, slog.LevelWarn, "[DB Retry] Circuit breaker "+e.State, slog.String("state", e.State))
+		o.l.LogAttrs(ctx, slog.LevelWarn, LogPrefix+"Circuit breaker "+e.State, slog.String("state", e.State))
 	case EventRejected:
-		o.l.LogAttrs(ctx, slog.LevelDebug, "[DB Retry] Circuit breaker open, failing fast", base...)
+		o.l.LogAttrs(ctx, slog.LevelDebug, LogPrefix+"Circuit breaker open, failing fast", base...)
 	case EventAttemptFailed:
-		o.l.LogAttrs(ctx, slog.LevelDebug, "[DB Retry] Attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" failed",
+		o.l.LogAttrs(ctx, slog.LevelDebug, LogPrefix+"Attempt "+itoa(e.Attempt)+"/"+itoa(e.MaxAttempts)+" failed",
 			append(base, errAttr)...)
 	}
 }

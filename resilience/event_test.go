@@ -22,9 +22,9 @@ func TestSlogObserverLines(t *testing.T) {
 	o.Observe(Event{Kind: EventBreakerStateChanged, State: "open"})
 	out := buf.String()
 	for _, want := range []string{
-		`level=WARN msg="[DB Retry] Attempt 1/3 failed, retrying in 180ms..." op=getCustomPrompt code=P1001 attempt=1 max_attempts=3 delay_ms=180`,
-		`level=ERROR msg="[DB Retry] Giving up after 3/3 attempts" op=getCustomPrompt code=P1001 attempt=3 max_attempts=3 elapsed_ms=700`,
-		`msg="[DB Retry] Circuit breaker open" state=open`,
+		`level=WARN msg="[Prisma Retry] Attempt 1/3 failed, retrying in 180ms..." op=getCustomPrompt code=P1001 attempt=1 max_attempts=3 delay_ms=180`,
+		`level=ERROR msg="[Prisma Retry] Giving up after 3/3 attempts" op=getCustomPrompt code=P1001 attempt=3 max_attempts=3 elapsed_ms=700`,
+		`msg="[Prisma Retry] Circuit breaker open" state=open`,
 		`postgres://app:xxxxx@db/app`,
 	} {
 		if !strings.Contains(out, want) {
@@ -47,7 +47,7 @@ func TestSlogObserverThroughExecutor(t *testing.T) {
 		t.Fatal(err)
 	}
 	x.Do(context.Background(), Op{Name: "getCustomPrompt"}, func(context.Context) error { return refused })
-	if want := `msg="[DB Retry] Attempt 1/2 failed, retrying in 20ms..." op=getCustomPrompt code=P1001 attempt=1`; !strings.Contains(buf.String(), want) {
+	if want := `msg="[Prisma Retry] Attempt 1/2 failed, retrying in 20ms..." op=getCustomPrompt code=P1001 attempt=1`; !strings.Contains(buf.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, buf.String())
 	}
 }

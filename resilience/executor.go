@@ -3,6 +3,8 @@ package resilience
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +45,7 @@ const (
 
 type options struct {
 	observers Observers
-	addr      string
+	target    Target
 }
 
 // Option configures an Executor.
@@ -58,15 +60,28 @@ func WithObserver(o Observer) Option {
 	}
 }
 
-// WithAddr sets the host:port used in Error() text. Pass AddrFromDSN(dsn),
-// never the DSN itself.
-func WithAddr(hostport string) Option { return func(opts *options) { opts.addr = hostport } }
+// WithTarget sets the server and pool that Errors name (Error.Target): in
+// Prisma's messages and in their Meta. Build it from the parsed
+// configuration (TargetFromDSN, plus the pool's size and acquire timeout),
+// never from a string that holds the password.
+func WithTarget(t Target) Option { return func(opts *options) { opts.target = t } }
+
+// WithAddr is WithTarget with only the host and port known ("host:port").
+func WithAddr(hostport string) Option {
+	return func(opts *options) {
+		opts.target = Target{Host: hostport}
+		if h, p, err := net.SplitHostPort(hostport); err == nil {
+			opts.target.Host = h
+			opts.target.Port, _ = strconv.Atoi(p)
+		}
+	}
+}
 
 // Executor runs operations through the policy. It is safe for concurrent
 // use; one Executor (and so one breaker) per database.
 type Executor struct {
 	policy   Policy
-	addr     string
+	target   Target
 	observer Observer // nil when there are no observers
 	policies []failsafe.Policy[any]
 	breaker  circuitbreaker.CircuitBreaker[any] // nil when disabled
@@ -99,7 +114,7 @@ func New(p Policy, opts ...Option) (*Executor, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	x := &Executor{policy: p, addr: o.addr, reported: stateClosed}
+	x := &Executor{policy: p, target: o.target, reported: stateClosed}
 	switch len(o.observers) {
 	case 0:
 	case 1:
@@ -147,6 +162,10 @@ func New(p Policy, opts ...Option) (*Executor, error) {
 
 // Policy returns the policy the Executor was built with.
 func (x *Executor) Policy() Policy { return x.policy }
+
+// Target is the server and pool its Errors name (WithTarget), for errors
+// made outside a call that must name them the same way.
+func (x *Executor) Target() Target { return x.target }
 
 // BreakerState is "closed", "open" or "half-open" ("closed" when disabled).
 // An open breaker turns half-open lazily, on the first call after its delay.
@@ -240,7 +259,7 @@ func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 					Connection: true, NotSent: true, NonTransient: true}
 			}
 			c.emit(Event{Kind: EventRejected, Code: v.Code, Err: ErrCircuitOpen})
-			return Result{Elapsed: time.Since(c.start)}, &Error{Classification: v, Op: op.Name, Addr: x.addr,
+			return Result{Elapsed: time.Since(c.start)}, &Error{Classification: v, Op: op.Name, Target: x.target,
 				Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
 		}
 	}
@@ -391,7 +410,7 @@ func (c *call) finish(err error) (Result, error) {
 			c.x.lastFailure.Store(nil)
 		}
 	}
-	e := &Error{Classification: final, Op: c.op.Name, Addr: c.x.addr, Attempts: c.attempts, Err: cause, Elapsed: res.Elapsed}
+	e := &Error{Classification: final, Op: c.op.Name, Target: c.x.target, Attempts: c.attempts, Err: cause, Elapsed: res.Elapsed}
 	c.emit(Event{Kind: EventGaveUp, Attempt: c.attempts, Code: final.Code, Err: cause})
 	return res, e
 }

@@ -93,7 +93,7 @@ func TestDoAttemptsAndGiveUp(t *testing.T) {
 	if e.Code != CodeUnreachable || e.Op != "getCustomPrompt" {
 		t.Errorf("got %+v", e)
 	}
-	if !strings.HasPrefix(err.Error(), "P1001: Can't reach database server at toxiproxy:6543") {
+	if e.Target != (Target{Host: "toxiproxy", Port: 6543}) || !strings.HasPrefix(err.Error(), "P1001: Can't reach database server at `toxiproxy`:`6543`") {
 		t.Errorf("Error() = %q", err.Error())
 	}
 	if !errors.Is(err, refused) {

@@ -191,7 +191,7 @@ type Expect struct {
 	MinMessagesPerFault int      `yaml:"min_messages_per_fault"`
 	// Codes says, per fault name, which Prisma codes the fault's cause
 	// implies: each Must code shows up during that fault (on a degraded
-	// reply or a [DB Retry] log line), and no code other than Must and May
+	// reply or a [Prisma Retry] log line), and no code other than Must and May
 	// does. A fault left out is not checked for codes.
 	Codes map[string]FaultCodes `yaml:"codes,omitempty"`
 }

@@ -114,6 +114,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	// included, so it needs nothing from the executor.
 	rt.Tracker = health.New(health.Options{
 		OnRecover: rt.Outbox.Kick, // flush the message log as soon as the database answers again
+		Meta:      cfg.DB.Target().Meta(),
 	})
 	rt.Metrics.RegisterHealth(rt.Tracker)
 
@@ -127,7 +128,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 		return nil, fmt.Errorf("DATABASE_URL=%s: %w", cfg.DB.Redacted, err)
 	}
 	x, err := resilience.New(cfg.Retry,
-		resilience.WithAddr(cfg.DB.Addr),
+		resilience.WithTarget(cfg.DB.Target()),
 		resilience.WithObserver(resilience.NewSlogObserver(log)),
 		resilience.WithObserver(promObs),
 		resilience.WithObserver(rt.Tracker),
@@ -254,8 +255,12 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 		lastKind = c.NonTransient
 		delay := migrateDelay(failures, c.NonTransient)
 		msg := describe(err, c, rt.Config.MigrateDB)
-		rt.Tracker.MigrationFailed(health.MigrationFailure{Code: string(c.Code), Cause: c.Reason, Error: msg,
-			NonTransient: c.NonTransient, RetryAt: time.Now().Add(delay)})
+		f := health.MigrationFailure{Code: string(c.Code), Cause: c.Reason, Error: msg,
+			NonTransient: c.NonTransient, RetryAt: time.Now().Add(delay)}
+		if c.Code != "" {
+			f.Meta = rt.Config.MigrateDB.Target().Meta()
+		}
+		rt.Tracker.MigrationFailed(f)
 		cause := string(c.Code) + " " + c.Reason
 		if c.Code == "" {
 			cause = msg // unclassified: the message is the only way to tell two apart
@@ -265,7 +270,7 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 			level, lastCause = slog.LevelWarn, cause
 		}
 		rt.Log.Log(ctx, level, "[Migrate] schema not applied yet, retrying", "attempt", attempt, "code", string(c.Code),
-			"non_transient", c.NonTransient, "retry_in", delay.Round(time.Millisecond).String(), "error", msg)
+			"non_transient", c.NonTransient, "retry_in", delay.Round(time.Millisecond).String(), "reason", c.Reason, "error", msg)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -275,13 +280,14 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 }
 
 // describe formats a database error met outside the Executor, whose
-// classification is c, the same way the Executor does ("P1001: Can't reach
-// database server at host:port"), with any DSN password redacted.
+// classification is c, the same way the Executor does (Prisma's message:
+// "P1001: Can't reach database server at `host`:`port` ..."), with any DSN
+// password redacted.
 func describe(err error, c resilience.Classification, db *dburl.Config) string {
 	if c.Code == "" {
 		return resilience.RedactText(err.Error())
 	}
-	e := &resilience.Error{Classification: c, Op: "migrate", Addr: db.Addr, Err: err}
+	e := &resilience.Error{Classification: c, Op: "migrate", Target: db.Target(), Err: err}
 	return resilience.RedactText(e.Error())
 }
 

@@ -116,7 +116,13 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	waitForMigrationFailure(t, base)
 	start := time.Now()
 	r := post(t, base, "c1", "hello")
-	want := httpapi.MessageResponse{Reply: "[You are a helpful assistant.] You said: hello", PromptSource: "default", Degraded: true, Attempts: 0, Code: "P1001"}
+	// The reply names the server as Prisma's meta does: the URL's host and port.
+	want := httpapi.MessageResponse{Reply: "[You are a helpful assistant.] You said: hello", PromptSource: "default", Degraded: true, Attempts: 0, Code: "P1001",
+		Meta: cfg.DB.Target().Meta()}
+	if r.Meta == nil || want.Meta == nil || *r.Meta != *want.Meta || want.Meta.DatabaseHost != "127.0.0.1" {
+		t.Errorf("reply meta = %+v, want %+v", r.Meta, want.Meta)
+	}
+	r.Meta, want.Meta = nil, nil
 	if r != want {
 		t.Errorf("reply = %+v, want %+v", r, want)
 	}
@@ -173,7 +179,7 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	}
 	out := logs.String()
 	for _, line := range []string{
-		`msg="[getCustomPrompt] Database connection error after retries, using fallback prompt" chat=c1 code=P1001 source=default attempts=0 error="P1001: Can't reach database server at 127.0.0.1:`,
+		`msg="[getCustomPrompt] Database connection error after retries, using fallback prompt" chat=c1 code=P1001 source=default attempts=0 reason="schema not in place yet: the migrations have not finished" error="P1001: Can't reach database server at ` + "`127.0.0.1`:`",
 		"schema not in place yet",
 		`msg="[MessageHandler] Database connection error, replying in degraded mode" chat=c1 code=P1001`,
 		"[Migrate] schema not applied yet, retrying",
@@ -187,7 +193,7 @@ func TestServeWithTheDatabaseDown(t *testing.T) {
 	if strings.Contains(out, "hunter2secret") {
 		t.Error("the database password reached the logs")
 	}
-	if strings.Contains(out, "relation") || strings.Contains(out, "DB_ERROR") || strings.Contains(out, "[DB Retry]") {
+	if strings.Contains(out, "relation") || strings.Contains(out, "DB_ERROR") || strings.Contains(out, "[Prisma Retry]") {
 		t.Error("a request reached the database before its schema")
 	}
 }
@@ -301,7 +307,7 @@ func TestChatREPL(t *testing.T) {
 	}
 	for _, want := range []string{
 		`chatting as "me"`,
-		"bot> [You are the console bot.] You said: hello\n     (prompt_source=default attempts=3 degraded code=P1001)",
+		"bot> [You are the console bot.] You said: hello\n     (prompt_source=default attempts=3 degraded code=P1001 at 127.0.0.1:",
 		"bot> Commands:",
 		"error: text: must not contain NUL characters",
 	} {
@@ -321,7 +327,7 @@ func TestMigrateCommandReportsP1001WithoutThePassword(t *testing.T) {
 		t.Fatal("Migrate against a closed port succeeded")
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "P1001: Can't reach database server at 127.0.0.1:") || strings.Contains(msg, "hunter2secret") || !strings.Contains(msg, "bot:xxxxx@") {
+	if !strings.Contains(msg, "P1001: Can't reach database server at `127.0.0.1`:`") || strings.Contains(msg, "hunter2secret") || !strings.Contains(msg, "bot:xxxxx@") {
 		t.Errorf("error = %q; want P1001 with the address and the URL redacted", msg)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,6 +152,9 @@ func Chat(ctx context.Context, cfg config.Config, log *slog.Logger, version, cha
 		meta := fmt.Sprintf("prompt_source=%s attempts=%d", reply.PromptSource, reply.Attempts)
 		if reply.Degraded {
 			meta += " degraded code=" + reply.Code
+			if m := reply.Meta; m != nil {
+				meta += " at " + net.JoinHostPort(m.DatabaseHost, strconv.Itoa(m.DatabasePort))
+			}
 		}
 		fmt.Fprintf(out, "bot> %s\n     (%s)\n", reply.Text, meta)
 	}

@@ -80,6 +80,9 @@ type Reply struct {
 	// Code is the Prisma code (P1001, ...) when Degraded; "DB_ERROR" for a
 	// database error that is not about availability.
 	Code string
+	// Meta is the database server the failed call was going to, as
+	// Prisma's meta names it; nil when not Degraded or not known.
+	Meta *resilience.Meta
 	// Command is the command answered ("/help", ...), "" for a message.
 	Command string
 }
@@ -225,6 +228,7 @@ type resolved struct {
 	source   PromptSource
 	attempts int
 	code     string // "" when the lookup succeeded
+	meta     *resilience.Meta
 	age      time.Duration
 }
 
@@ -245,14 +249,14 @@ func (h *Handler) resolvePrompt(ctx context.Context, chatID string) (resolved, e
 	}
 	r := h.fallback(chatID)
 	r.attempts = attempts
-	r.code, _ = verdict(err)
+	v := verdict(err)
+	r.code, r.meta = v.code, v.meta
+	line := "[getCustomPrompt] Database connection error after retries, using fallback prompt"
 	if r.code == codeDBError {
-		h.log.Error("[getCustomPrompt] Database error, using fallback prompt",
-			"chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts, "error", err.Error())
-	} else {
-		h.log.Error("[getCustomPrompt] Database connection error after retries, using fallback prompt",
-			"chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts, "error", err.Error())
+		line = "[getCustomPrompt] Database error, using fallback prompt"
 	}
+	h.log.Error(line, "chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts,
+		"reason", v.reason, "error", err.Error())
 	return r, nil
 }
 
@@ -272,7 +276,7 @@ func (h *Handler) withPrompt(ctx context.Context, msg Message, cmd, arg string) 
 	if err != nil {
 		return Reply{}, err
 	}
-	reply := Reply{PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code}
+	reply := Reply{PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, Meta: r.meta}
 	switch cmd {
 	case "":
 		text, err := h.responder.Respond(ctx, responder.Request{ChatID: msg.ChatID, Prompt: r.prompt, Text: msg.Text})
@@ -321,7 +325,7 @@ func (h *Handler) setPrompt(ctx context.Context, chatID, prompt string) (Reply, 
 		}
 		return Reply{
 			Text:         fmt.Sprintf("That prompt is %d characters; the limit is %d. Nothing was saved.", n, h.opts.MaxPromptRunes),
-			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code,
+			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, Meta: r.meta,
 		}, nil
 	}
 	res, err := h.store.SetPrompt(ctx, chatID, prompt)
@@ -353,18 +357,19 @@ func (h *Handler) resetPrompt(ctx context.Context, chatID string) (Reply, error)
 // writeFailed tells the user plainly that a write did not happen, or that it
 // may not have: a write that failed after it was sent is not known either way.
 func (h *Handler) writeFailed(chatID, op, outcome string, attempts int, err error, notDone, unsure string) Reply {
-	code, notSent := verdict(err)
+	v := verdict(err)
+	code := v.code
 	h.log.Error("["+op+"] Database error after retries, "+outcome,
-		"chat", chatID, "code", code, "attempts", attempts, "error", err.Error())
+		"chat", chatID, "code", code, "attempts", attempts, "reason", v.reason, "error", err.Error())
 	lead := unsure
-	if notSent {
+	if v.notSent {
 		lead = notDone
 	}
 	r := h.fallback(chatID)
 	return Reply{
 		Text: fmt.Sprintf("%s: the database is unavailable right now (%s). Please try again later. Until then I'm using the %s prompt.",
 			lead, code, r.source),
-		PromptSource: r.source, Attempts: attempts, Degraded: true, Code: code,
+		PromptSource: r.source, Attempts: attempts, Degraded: true, Code: code, Meta: v.meta,
 	}
 }
 
@@ -396,19 +401,31 @@ func parseCommand(text string) (cmd, arg string) {
 // codeDBError marks a database failure that is not about availability.
 const codeDBError = "DB_ERROR"
 
-// verdict reads the retry layer's verdict on a failed database call from
-// its *resilience.Error: the Prisma code, or "DB_ERROR" when the failure is
-// not about availability (a bug, a missing table), and whether the
-// statement provably never reached the server (the breaker failed the call
-// fast, the schema was not in place yet, or the connect failed).
-func verdict(err error) (code string, notSent bool) {
+// failure is the retry layer's verdict on a failed database call.
+type failure struct {
+	// code is the Prisma code, or "DB_ERROR" when the failure is not about
+	// availability (a bug, a missing table).
+	code string
+	// reason is the short cause (refused, reset, ...), logged beside
+	// Prisma's message rather than glued onto it; "" when unknown.
+	reason string
+	// notSent: the statement provably never reached the server (the
+	// breaker failed the call fast, the schema was not in place yet, or
+	// the connect failed).
+	notSent bool
+	// meta is the server the call was going to, for the reply.
+	meta *resilience.Meta
+}
+
+// verdict reads the failure from err's *resilience.Error.
+func verdict(err error) failure {
 	var re *resilience.Error
 	if !errors.As(err, &re) {
-		return codeDBError, false
+		return failure{code: codeDBError}
 	}
-	code = string(re.Code)
-	if code == "" {
-		code = codeDBError
+	f := failure{code: string(re.Code), reason: re.Reason, notSent: re.NotSent, meta: re.Target.Meta()}
+	if f.code == "" {
+		f.code = codeDBError
 	}
-	return code, re.NotSent
+	return f
 }

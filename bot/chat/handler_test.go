@@ -22,10 +22,11 @@ import (
 // outage returns what the Executor returns after giving up on a server
 // that failed every attempt with cause: the cause's verdict.
 func outage(op string, cause error) error {
-	return &resilience.Error{Classification: resilience.Classify(cause), Op: op, Addr: "toxiproxy:6543", Attempts: 3, Err: cause}
+	return &resilience.Error{Classification: resilience.Classify(cause), Op: op, Target: pooler, Attempts: 3, Err: cause}
 }
 
 var (
+	pooler  = resilience.Target{Host: "toxiproxy", Port: 6543}
 	refused = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED} // never reached the server
 	cutOff  = fmt.Errorf("reading result: %w", io.ErrUnexpectedEOF)           // may have reached it
 )
@@ -187,8 +188,9 @@ func TestPromptResolution(t *testing.T) {
 			wantCode:     "P1001",
 			wantAttempts: 3,
 			wantLogs: []string{
-				`msg="[getCustomPrompt] Database connection error after retries, using fallback prompt" chat=c1 code=P1001 source=cached attempts=3`,
-				`error="P1001: Can't reach database server at toxiproxy:6543`,
+				// The cause is an attribute of its own; the error is Prisma's message.
+				`msg="[getCustomPrompt] Database connection error after retries, using fallback prompt" chat=c1 code=P1001 source=cached attempts=3 reason="connection refused" ` +
+					"error=\"P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`.\"",
 				`msg="[MessageHandler] Database connection error, replying in degraded mode" chat=c1 code=P1001 source=cached attempts=3`,
 			},
 		},
@@ -253,7 +255,7 @@ func TestPromptResolution(t *testing.T) {
 				hs.send(t, "c1", "warm the cache")
 			},
 			outage: &resilience.Error{Classification: resilience.Classification{Code: resilience.CodeUnreachable, Reason: "circuit breaker open",
-				Retryable: true, Connection: true, NotSent: true}, Op: "getCustomPrompt", Addr: "toxiproxy:6543"},
+				Retryable: true, Connection: true, NotSent: true}, Op: "getCustomPrompt", Target: pooler},
 			wantSource:   SourceCached,
 			wantPersona:  "[You are a pirate.]",
 			wantDegraded: true,
@@ -287,6 +289,14 @@ func TestPromptResolution(t *testing.T) {
 			r := hs.send(t, "c1", "hello")
 			if r.PromptSource != tt.wantSource || r.Degraded != tt.wantDegraded || r.Code != tt.wantCode || r.Attempts != tt.wantAttempts {
 				t.Errorf("reply = %+v, want source %s degraded %t code %q attempts %d", r, tt.wantSource, tt.wantDegraded, tt.wantCode, tt.wantAttempts)
+			}
+			// A failure the retry layer judged names its server, as Prisma's meta does.
+			var wantMeta *resilience.Meta
+			if tt.wantDegraded && tt.wantCode != "DB_ERROR" {
+				wantMeta = &resilience.Meta{DatabaseHost: "toxiproxy", DatabasePort: 6543}
+			}
+			if (r.Meta == nil) != (wantMeta == nil) || r.Meta != nil && *r.Meta != *wantMeta {
+				t.Errorf("meta = %+v, want %+v", r.Meta, wantMeta)
 			}
 			if want := tt.wantPersona + " You said: hello"; r.Text != want {
 				t.Errorf("text = %q, want %q", r.Text, want)

@@ -162,6 +162,17 @@ func (c *Config) Clone() *Config {
 	return &cp
 }
 
+// Target is the server and pool as the retry layer's errors name them
+// (resilience.WithTarget): host, port, user and database from the parsed
+// URL, the pool's size (connection_limit, else pgxpool's default) and
+// pool_timeout. It is read from the configuration itself, so it cannot
+// disagree with what the pool does.
+func (c *Config) Target() resilience.Target {
+	cc := c.Pool.ConnConfig
+	return resilience.Target{Host: cc.Host, Port: int(cc.Port), User: cc.User, Database: cc.Database,
+		PoolTimeout: c.AcquireTimeout, ConnectionLimit: int(c.Pool.MaxConns)}
+}
+
 // CapConnectTimeout limits the connect timeout to limit, so that one attempt
 // never waits longer than the retry policy's attempt timeout. It reports
 // whether it changed anything. With no connect_timeout in the URL the limit

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/p1001/p1001/resilience"
 )
 
 // runbookURL is the runbook's pooler URL, verbatim.
@@ -283,4 +285,36 @@ func FuzzParseNeverLeaksPassword(f *testing.F) {
 			t.Fatalf("error leaks the password: %q", err)
 		}
 	})
+}
+
+// TestTarget: what the retry layer's errors name (P2024's pool timeout and
+// connection limit, P1000's user, P1003's database) is the URL's, as the
+// pool uses it.
+func TestTarget(t *testing.T) {
+	tests := []struct {
+		url  string
+		want resilience.Target
+	}{
+		{"postgresql://user:pw@host:6543/db?pgbouncer=true&connection_limit=10&connect_timeout=30",
+			resilience.Target{Host: "host", Port: 6543, User: "user", Database: "db", PoolTimeout: 10 * time.Second, ConnectionLimit: 10}},
+		{"postgresql://bot:pw@db.local/p1001?connection_limit=3&pool_timeout=2.5",
+			resilience.Target{Host: "db.local", Port: 5432, User: "bot", Database: "p1001", PoolTimeout: 2500 * time.Millisecond, ConnectionLimit: 3}},
+		{"postgresql://bot:pw@db.local:5433/p1001?pool_timeout=0",
+			resilience.Target{Host: "db.local", Port: 5433, User: "bot", Database: "p1001", PoolTimeout: 0, ConnectionLimit: -1}}, // -1: pgxpool's default, below
+	}
+	for _, tt := range tests {
+		c, err := Parse("DATABASE_URL", tt.url)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.url, err)
+		}
+		if tt.want.ConnectionLimit < 0 {
+			tt.want.ConnectionLimit = int(c.Pool.MaxConns) // no connection_limit: the pool's own size
+		}
+		if got := c.Target(); got != tt.want {
+			t.Errorf("Target() of %q = %+v, want %+v", tt.url, got, tt.want)
+		}
+		if strings.Contains(c.Target().Host+c.Target().User+c.Target().Database, "pw") {
+			t.Errorf("Target() of %q holds the password", tt.url)
+		}
+	}
 }

@@ -32,6 +32,8 @@ type Tracker struct {
 	lastFail  time.Time
 	lastCode  string
 	lastErr   string
+	lastMeta  *resilience.Meta
+	meta      *resilience.Meta // the retry layer's server (Options.Meta)
 	migrated  bool
 	migration MigrationFailure // the last failed attempt; zero once migrated
 	draining  bool
@@ -46,6 +48,8 @@ type MigrationFailure struct {
 	Cause string
 	// Error is the whole message; it must be redacted.
 	Error string
+	// Meta is the server the migrator tried (MIGRATE_DATABASE_URL's).
+	Meta *resilience.Meta
 	// NonTransient: only a change of credentials or configuration fixes it.
 	NonTransient bool
 	// RetryAt is when the migrator tries again.
@@ -57,7 +61,10 @@ type Options struct {
 	// OnRecover is called when a call succeeds after the database was down
 	// or unknown (the outbox flushes on it).
 	OnRecover func()
-	Now       func() time.Time
+	// Meta is the server the observed retry layer calls
+	// (resilience.Target.Meta), shown with its failures.
+	Meta *resilience.Meta
+	Now  func() time.Time
 }
 
 // New returns a Tracker in the unknown state.
@@ -66,7 +73,7 @@ func New(opts Options) *Tracker {
 		opts.Now = time.Now
 	}
 	// A breaker starts closed, and a disabled one never reports.
-	return &Tracker{now: opts.Now, onRecover: opts.OnRecover, breaker: "closed", state: StateUnknown, since: opts.Now()}
+	return &Tracker{now: opts.Now, onRecover: opts.OnRecover, meta: opts.Meta, breaker: "closed", state: StateUnknown, since: opts.Now()}
 }
 
 // Observe records the outcome of finished calls and the breaker's state.
@@ -87,7 +94,7 @@ func (t *Tracker) Observe(e resilience.Event) {
 		if e.Err != nil {
 			msg = resilience.RedactText(e.Err.Error())
 		}
-		t.down(string(e.Code), msg)
+		t.down(string(e.Code), msg, t.meta)
 	}
 }
 
@@ -104,13 +111,13 @@ func (t *Tracker) up() {
 	}
 }
 
-func (t *Tracker) down(code, msg string) {
+func (t *Tracker) down(code, msg string, meta *resilience.Meta) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != StateDown {
 		t.state, t.since = StateDown, t.now()
 	}
-	t.lastFail, t.lastCode, t.lastErr = t.now(), code, msg
+	t.lastFail, t.lastCode, t.lastErr, t.lastMeta = t.now(), code, msg, meta
 }
 
 // MigrationFailed records a failed migration attempt. A coded failure
@@ -121,7 +128,7 @@ func (t *Tracker) MigrationFailed(f MigrationFailure) {
 	t.migration = f
 	t.mu.Unlock()
 	if f.Code != "" {
-		t.down(f.Code, f.Error)
+		t.down(f.Code, f.Error, f.Meta)
 	}
 }
 
@@ -162,11 +169,15 @@ type DB struct {
 	MigrationCause        string     `json:"migration_cause,omitempty"`
 	MigrationNonTransient bool       `json:"migration_non_transient,omitempty"`
 	MigrationRetryAt      *time.Time `json:"migration_retry_at,omitempty"`
-	Breaker               string     `json:"breaker"`
-	LastSuccess           *time.Time `json:"last_success,omitempty"`
-	LastFailure           *time.Time `json:"last_failure,omitempty"`
-	LastCode              string     `json:"last_code,omitempty"`
-	LastError             string     `json:"last_error,omitempty"`
+	// MigrationMeta and Meta name the server of the last failed migration
+	// attempt and of the last failure (LastCode), as Prisma's meta does.
+	MigrationMeta *resilience.Meta `json:"migration_meta,omitempty"`
+	Breaker       string           `json:"breaker"`
+	LastSuccess   *time.Time       `json:"last_success,omitempty"`
+	LastFailure   *time.Time       `json:"last_failure,omitempty"`
+	LastCode      string           `json:"last_code,omitempty"`
+	LastError     string           `json:"last_error,omitempty"`
+	Meta          *resilience.Meta `json:"meta,omitempty"`
 }
 
 // Snapshot is the /readyz body.
@@ -183,8 +194,8 @@ func (t *Tracker) Snapshot() Snapshot {
 	s := Snapshot{Status: "ready", DB: DB{
 		State: t.state, Since: t.since, Migrated: t.migrated,
 		MigrationError: t.migration.Error, MigrationCode: t.migration.Code, MigrationCause: t.migration.Cause,
-		MigrationNonTransient: t.migration.NonTransient,
-		Breaker:               t.breaker, LastCode: t.lastCode, LastError: t.lastErr,
+		MigrationNonTransient: t.migration.NonTransient, MigrationMeta: t.migration.Meta,
+		Breaker: t.breaker, LastCode: t.lastCode, LastError: t.lastErr, Meta: t.lastMeta,
 	}}
 	if !t.migration.RetryAt.IsZero() {
 		at := t.migration.RetryAt

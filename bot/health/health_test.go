@@ -12,7 +12,8 @@ import (
 func TestTrackerFollowsCalls(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	recovered := 0
-	tr := New(Options{Now: func() time.Time { return now }, OnRecover: func() { recovered++ }})
+	pooler := &resilience.Meta{DatabaseHost: "toxiproxy", DatabasePort: 6543}
+	tr := New(Options{Now: func() time.Time { return now }, OnRecover: func() { recovered++ }, Meta: pooler})
 	if got := tr.Snapshot().DB.Breaker; got != "closed" {
 		t.Errorf("breaker %q before any event, want closed", got)
 	}
@@ -43,6 +44,9 @@ func TestTrackerFollowsCalls(t *testing.T) {
 			if strings.Contains(snap.DB.LastError, "hunter2") || !strings.Contains(snap.DB.LastError, "P1001") || snap.DB.LastCode != "P1001" {
 				t.Errorf("last error %q code %q: want P1001 and no password", snap.DB.LastError, snap.DB.LastCode)
 			}
+			if snap.DB.Meta != pooler {
+				t.Errorf("meta %+v, want the retry layer's server %+v", snap.DB.Meta, pooler)
+			}
 		}
 	}
 	if snap := tr.Snapshot(); snap.DB.Breaker != "open" || snap.Status != "ready" || snap.DB.LastSuccess == nil {
@@ -51,11 +55,15 @@ func TestTrackerFollowsCalls(t *testing.T) {
 }
 
 func TestTrackerMigrationAndDrain(t *testing.T) {
-	tr := New(Options{})
+	tr := New(Options{Meta: &resilience.Meta{DatabaseHost: "toxiproxy", DatabasePort: 6543}})
 	retry := time.Now().Add(time.Minute)
-	tr.MigrationFailed(MigrationFailure{Code: "P1000", Cause: "authentication failed", NonTransient: true, RetryAt: retry,
-		Error: "P1000: Authentication failed against database server at db:5432: authentication failed"})
+	direct := &resilience.Meta{DatabaseHost: "db", DatabasePort: 5432} // MIGRATE_DATABASE_URL's server
+	tr.MigrationFailed(MigrationFailure{Code: "P1000", Cause: "authentication failed", NonTransient: true, RetryAt: retry, Meta: direct,
+		Error: "P1000: Authentication failed against database server at `db`, the provided database credentials for `bot` are not valid. ..."})
 	snap := tr.Snapshot()
+	if snap.DB.MigrationMeta != direct || snap.DB.Meta != direct {
+		t.Errorf("meta %+v, migration meta %+v: want the migrator's server %+v for both", snap.DB.Meta, snap.DB.MigrationMeta, direct)
+	}
 	if snap.DB.Migrated || snap.DB.State != StateDown || snap.DB.MigrationError == "" || snap.DB.LastCode != "P1000" {
 		t.Errorf("after failed migration: %+v", snap.DB)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/p1001/p1001/bot/chat"
 	"github.com/p1001/p1001/bot/health"
+	"github.com/p1001/p1001/resilience"
 )
 
 // MessageRequest is the body of POST /v1/chats/{id}/messages.
@@ -42,6 +43,9 @@ type MessageResponse struct {
 	Attempts int `json:"attempts"`
 	// Code is the Prisma code (P1001, ...) when degraded.
 	Code string `json:"code,omitempty"`
+	// Meta names the database server the failed call was going to, as
+	// Prisma's meta does (database_host, database_port); degraded only.
+	Meta *resilience.Meta `json:"meta,omitempty"`
 	// Command is set for command replies ("/setprompt", ...).
 	Command string `json:"command,omitempty"`
 }
@@ -176,7 +180,7 @@ func (s *server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, MessageResponse{
 		Reply: reply.Text, PromptSource: string(reply.PromptSource), Degraded: reply.Degraded,
-		Attempts: reply.Attempts, Code: reply.Code, Command: reply.Command,
+		Attempts: reply.Attempts, Code: reply.Code, Meta: reply.Meta, Command: reply.Command,
 	})
 }
 

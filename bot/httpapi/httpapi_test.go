@@ -20,6 +20,7 @@ import (
 	"github.com/p1001/p1001/bot/metrics"
 	"github.com/p1001/p1001/bot/msglog"
 	"github.com/p1001/p1001/bot/responder"
+	"github.com/p1001/p1001/resilience"
 )
 
 type fixture struct {
@@ -119,6 +120,11 @@ func TestMessageRoundTrip(t *testing.T) {
 		if s.want.Reply == helpFirstLine {
 			got.Reply, _, _ = strings.Cut(got.Reply, "\n")
 		}
+		// A degraded reply names the server, as Prisma's meta does.
+		if wantMeta := (resilience.Meta{DatabaseHost: "fake", DatabasePort: 5432}); s.down != (got.Meta != nil) || got.Meta != nil && *got.Meta != wantMeta {
+			t.Errorf("step %d %q: meta %+v, want %+v only when degraded", i, s.text, got.Meta, wantMeta)
+		}
+		got.Meta = nil
 		if got != s.want {
 			t.Errorf("step %d %q:\n got %+v\nwant %+v", i, s.text, got, s.want)
 		}
@@ -144,10 +150,14 @@ func TestDegradedReplyJSONShape(t *testing.T) {
 			t.Errorf("%s = %v, want %v (body %s)", k, m[k], v, out)
 		}
 	}
+	if meta, _ := m["meta"].(map[string]any); meta["database_host"] != "fake" || meta["database_port"] != float64(5432) || len(meta) != 2 {
+		t.Errorf("meta = %v, want {database_host: fake, database_port: 5432} (body %s)", m["meta"], out)
+	}
 	if _, ok := m["command"]; ok {
 		t.Errorf("plain message reply has a command field: %s", out)
 	}
-	for _, line := range []string{"[getCustomPrompt] Database connection error after retries, using fallback prompt", "P1001: Can't reach database server at fake:5432", "[MessageHandler] Database connection error, replying in degraded mode"} {
+	for _, line := range []string{"[getCustomPrompt] Database connection error after retries, using fallback prompt", "reason=\"connection refused\"",
+		"P1001: Can't reach database server at `fake`:`5432` Please make sure your database server is running at `fake`:`5432`.", "[MessageHandler] Database connection error, replying in degraded mode"} {
 		if !strings.Contains(f.logs.String(), line) {
 			t.Errorf("logs lack %q", line)
 		}
@@ -205,7 +215,8 @@ func TestBadRequests(t *testing.T) {
 func TestOpsEndpoints(t *testing.T) {
 	f := newFixture(t)
 	f.send(t, "c1", "hello")
-	f.tracker.MigrationFailed(health.MigrationFailure{Code: "P1001", Error: "P1001: Can't reach database server at db:5432"})
+	db := &resilience.Meta{DatabaseHost: "db", DatabasePort: 5432}
+	f.tracker.MigrationFailed(health.MigrationFailure{Code: "P1001", Error: "P1001: Can't reach database server at `db`:`5432` ...", Meta: db})
 
 	status, out := f.do(t, "GET", "/healthz", "", "")
 	if status != 200 || !strings.Contains(string(out), `"ok"`) {
@@ -219,6 +230,12 @@ func TestOpsEndpoints(t *testing.T) {
 	}
 	if status != 200 || snap.Status != "ready" || snap.DB.State != "down" || snap.DB.LastCode != "P1001" {
 		t.Errorf("/readyz with the database down = %d %s; want 200, ready, db down", status, out)
+	}
+	// The code comes with the server, as Prisma's meta names it.
+	for _, want := range []string{`"meta":{"database_host":"db","database_port":5432}`, `"migration_meta":{"database_host":"db","database_port":5432}`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("/readyz lacks %s: %s", want, out)
+		}
 	}
 	f.tracker.Drain()
 	if status, out = f.do(t, "GET", "/readyz", "", ""); status != 503 || !strings.Contains(string(out), "draining") {

@@ -35,7 +35,6 @@ type Store struct {
 	x              *resilience.Executor
 	acquireTimeout time.Duration
 	queryTimeout   time.Duration
-	addr           string
 	schema         *schemaGate // nil: the schema is assumed in place
 
 	sqlGet, sqlSet, sqlReset, sqlLog string
@@ -77,7 +76,6 @@ func New(pool *pgxpool.Pool, x *resilience.Executor, cfg *dburl.Config, opts ...
 		x:              x,
 		acquireTimeout: cfg.AcquireTimeout,
 		queryTimeout:   cfg.QueryTimeout,
-		addr:           cfg.Addr,
 		sqlGet:         `SELECT prompt FROM ` + prompts + ` WHERE chat_id = $1`,
 		sqlSet: `INSERT INTO ` + prompts + ` (chat_id, prompt, updated_at) VALUES ($1, $2, now())
 			ON CONFLICT (chat_id) DO UPDATE SET prompt = EXCLUDED.prompt, updated_at = now()`,
@@ -135,7 +133,7 @@ func (s *Store) awaitSchema(ctx context.Context, op string) error {
 	// stands for the migrator's connection failure.
 	return &resilience.Error{Classification: resilience.Classification{Code: resilience.Code(code), Reason: ErrSchemaPending.Error(),
 		Retryable: !nonTransient, Connection: true, NotSent: true, NonTransient: nonTransient},
-		Op: op, Addr: s.addr, Err: ErrSchemaPending}
+		Op: op, Target: s.x.Target(), Err: ErrSchemaPending}
 }
 
 // withConn runs fn on a pooled connection, applying pool_timeout to the

@@ -73,7 +73,8 @@ func TestUnreachableDatabase(t *testing.T) {
 			if re.Code != resilience.CodeUnreachable || re.Op != op.name || attempts != 3 || re.Attempts != 3 {
 				t.Errorf("code %s op %s attempts %d/%d, want P1001 %s 3", re.Code, re.Op, attempts, re.Attempts, op.name)
 			}
-			want := "P1001: Can't reach database server at " + addr
+			host, port, _ := strings.Cut(addr, ":")
+			want := "P1001: Can't reach database server at `" + host + "`:`" + port + "`"
 			if !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "hunter2secret") {
 				t.Errorf("error %q: want prefix %q and no password", err, want)
 			}

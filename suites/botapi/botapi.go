@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,7 +29,24 @@ type Reply struct {
 	Degraded     bool   `json:"degraded,omitempty"`
 	Attempts     int    `json:"attempts"`
 	Code         string `json:"code,omitempty"`
-	Command      string `json:"command,omitempty"`
+	// Meta: the database server a degraded reply's call was going to.
+	Meta    *Meta  `json:"meta,omitempty"`
+	Command string `json:"command,omitempty"`
+}
+
+// Meta names a database server as Prisma's error meta does (docs/bot.md,
+// "Messages"): replies and /readyz carry it beside the code.
+type Meta struct {
+	DatabaseHost string `json:"database_host"`
+	DatabasePort int    `json:"database_port"`
+}
+
+// String is "host:port".
+func (m *Meta) String() string {
+	if m == nil {
+		return "no meta"
+	}
+	return net.JoinHostPort(m.DatabaseHost, strconv.Itoa(m.DatabasePort))
 }
 
 // Readiness is the bot's /readyz.
@@ -39,10 +58,13 @@ type Readiness struct {
 		Breaker   string `json:"breaker"`
 		LastCode  string `json:"last_code"`
 		LastError string `json:"last_error"`
+		// Meta is the server of the last failure (LastCode).
+		Meta *Meta `json:"meta"`
 		// Why the last migration attempt failed (docs/bot.md, /readyz).
 		MigrationCode         string `json:"migration_code"`
 		MigrationCause        string `json:"migration_cause"`
 		MigrationNonTransient bool   `json:"migration_non_transient"`
+		MigrationMeta         *Meta  `json:"migration_meta"`
 	} `json:"db"`
 }
 

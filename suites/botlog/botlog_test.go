@@ -12,8 +12,8 @@ import (
 // Lines as the bot logs them (LOG_FORMAT=json), from a real run (README,
 // `make p1001`), with their real attributes.
 const (
-	retryJSON   = `{"time":"2026-11-26T09:32:39.854Z","level":"WARN","msg":"[DB Retry] Attempt 1/3 failed, retrying in 44ms...","op":"getCustomPrompt","code":"P1017","attempt":1,"max_attempts":3,"delay_ms":44,"err":"unexpected EOF"}`
-	gaveUpJSON  = `{"time":"2026-11-26T09:32:39.932Z","level":"ERROR","msg":"[getCustomPrompt] Database connection error after retries, using fallback prompt","chat":"p1001-demo","code":"P1001","source":"cached","attempts":3,"error":"P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"}`
+	retryJSON   = `{"time":"2026-11-26T09:32:39.854Z","level":"WARN","msg":"[Prisma Retry] Attempt 1/3 failed, retrying in 44ms...","op":"getCustomPrompt","code":"P1017","attempt":1,"max_attempts":3,"delay_ms":44,"err":"unexpected EOF"}`
+	gaveUpJSON  = `{"time":"2026-11-26T09:32:39.932Z","level":"ERROR","msg":"[getCustomPrompt] Database connection error after retries, using fallback prompt","chat":"p1001-demo","code":"P1001","source":"cached","attempts":3,"reason":"connection refused","error":"P1001: Can't reach database server at ` + "`toxiproxy`:`6543`" + ` Please make sure your database server is running at ` + "`toxiproxy`:`6543`" + `."}`
 	handlerJSON = `{"time":"2026-11-26T09:32:39.932Z","level":"WARN","msg":"[MessageHandler] Database connection error, replying in degraded mode","chat":"p1001-demo","code":"P1001","source":"cached","attempts":3}`
 	servingJSON = `{"time":"2026-11-26T09:32:39.100Z","level":"INFO","msg":"[Bot] serving","addr":"[::]:8080","max_attempts":3,"breaker":true}`
 	outboxJSON  = `{"time":"2026-11-26T09:32:40.100Z","level":"DEBUG","msg":"[Outbox] write failed, will retry","records":2}`
@@ -29,7 +29,7 @@ func TestParse(t *testing.T) {
 		wantTime  time.Time
 		wantAttrs int
 	}{
-		{name: "json", raw: retryJSON + "\n", wantOK: true, wantLevel: "WARN", wantMsg: "[DB Retry] Attempt 1/3 failed, retrying in 44ms...",
+		{name: "json", raw: retryJSON + "\n", wantOK: true, wantLevel: "WARN", wantMsg: "[Prisma Retry] Attempt 1/3 failed, retrying in 44ms...",
 			wantTime: time.Date(2026, 11, 26, 9, 32, 39, 854e6, time.UTC), wantAttrs: 6},
 		{name: "not json", raw: "panic: runtime error: index out of range", wantOK: true, wantMsg: "panic: runtime error: index out of range"},
 		{name: "bad time", raw: `{"level":"INFO","msg":"no time","time":"yesterday"}`, wantOK: true, wantLevel: "INFO", wantMsg: "no time"},
@@ -83,15 +83,15 @@ func TestKindOf(t *testing.T) {
 		msg  string
 		want Kind
 	}{
-		{"[DB Retry] Attempt 1/3 failed, retrying in 56ms...", RetryScheduled},
-		{"[DB Retry] Attempt 3/3 failed", AttemptFailed},
-		{"[DB Retry] Giving up after 3/3 attempts", GaveUp},
-		{"[DB Retry] Not retrying: not an availability error", NotRetrying},
-		{"[DB Retry] Succeeded on attempt 2/3", SucceededAfterRetries},
-		{"[DB Retry] Circuit breaker open", BreakerChanged},
-		{"[DB Retry] Circuit breaker half-open", BreakerChanged},
-		{"[DB Retry] Circuit breaker closed", BreakerChanged},
-		{"[DB Retry] Circuit breaker open, failing fast", BreakerRejected},
+		{"[Prisma Retry] Attempt 1/3 failed, retrying in 56ms...", RetryScheduled},
+		{"[Prisma Retry] Attempt 3/3 failed", AttemptFailed},
+		{"[Prisma Retry] Giving up after 3/3 attempts", GaveUp},
+		{"[Prisma Retry] Not retrying: not an availability error", NotRetrying},
+		{"[Prisma Retry] Succeeded on attempt 2/3", SucceededAfterRetries},
+		{"[Prisma Retry] Circuit breaker open", BreakerChanged},
+		{"[Prisma Retry] Circuit breaker half-open", BreakerChanged},
+		{"[Prisma Retry] Circuit breaker closed", BreakerChanged},
+		{"[Prisma Retry] Circuit breaker open, failing fast", BreakerRejected},
 		{"[getCustomPrompt] Database connection error after retries, using fallback prompt", LookupFellBack},
 		{"[MessageHandler] Database connection error, replying in degraded mode", HandlerDegraded},
 		{"[setCustomPrompt] Database error after retries, prompt not saved", SaveFailed},
@@ -121,8 +121,8 @@ func TestKindOf(t *testing.T) {
 		// run on.
 		{"[Bot] serving /metrics on its own listener", Unknown},
 		{"[Outbox] write failed, will retry", Unknown},
-		{"[DB Retry] Circuit breaker ajar", Unknown},
-		{"[DB Retry] Attempt 1/3 failed, retrying in 56ms", Unknown},
+		{"[Prisma Retry] Circuit breaker ajar", Unknown},
+		{"[Prisma Retry] Attempt 1/3 failed, retrying in 56ms", Unknown},
 		{"[MessageHandler] Database connection error", Unknown},
 		{"[resetCustomPrompt] prompt not reset", Unknown},
 		{"note: [MessageHandler] Database connection error, replying in degraded mode", Unknown},
@@ -149,19 +149,19 @@ func TestRetryOf(t *testing.T) {
 		want  Retry
 		isNot bool
 	}{
-		{name: "retry with delay_ms", line: Line{Msg: "[DB Retry] Attempt 2/3 failed, retrying in 27ms...", Attrs: map[string]any{"delay_ms": 27.0}},
+		{name: "retry with delay_ms", line: Line{Msg: "[Prisma Retry] Attempt 2/3 failed, retrying in 27ms...", Attrs: map[string]any{"delay_ms": 27.0}},
 			want: Retry{Kind: RetryScheduled, Attempt: 2, MaxAttempts: 3, Delay: 27 * time.Millisecond, DelayKnown: true}},
-		{name: "retry, delay from the text", line: Line{Msg: "[DB Retry] Attempt 1/5 failed, retrying in 1.5s..."},
+		{name: "retry, delay from the text", line: Line{Msg: "[Prisma Retry] Attempt 1/5 failed, retrying in 1.5s..."},
 			want: Retry{Kind: RetryScheduled, Attempt: 1, MaxAttempts: 5, Delay: 1500 * time.Millisecond, DelayKnown: true}},
-		{name: "retry, no readable delay", line: Line{Msg: "[DB Retry] Attempt 1/3 failed, retrying in soon..."},
+		{name: "retry, no readable delay", line: Line{Msg: "[Prisma Retry] Attempt 1/3 failed, retrying in soon..."},
 			want: Retry{Kind: RetryScheduled, Attempt: 1, MaxAttempts: 3}},
-		{name: "attempt end", line: Line{Msg: "[DB Retry] Attempt 3/3 failed"}, want: Retry{Kind: AttemptFailed, Attempt: 3, MaxAttempts: 3}},
-		{name: "give up", line: Line{Msg: "[DB Retry] Giving up after 3/3 attempts"}, want: Retry{Kind: GaveUp, Attempt: 3, MaxAttempts: 3}},
-		{name: "success", line: Line{Msg: "[DB Retry] Succeeded on attempt 2/4"}, want: Retry{Kind: SucceededAfterRetries, Attempt: 2, MaxAttempts: 4}},
-		{name: "breaker", line: Line{Msg: "[DB Retry] Circuit breaker half-open"}, want: Retry{Kind: BreakerChanged, State: BreakerHalfOpen}},
-		{name: "rejection", line: Line{Msg: "[DB Retry] Circuit breaker open, failing fast"}, want: Retry{Kind: BreakerRejected}},
+		{name: "attempt end", line: Line{Msg: "[Prisma Retry] Attempt 3/3 failed"}, want: Retry{Kind: AttemptFailed, Attempt: 3, MaxAttempts: 3}},
+		{name: "give up", line: Line{Msg: "[Prisma Retry] Giving up after 3/3 attempts"}, want: Retry{Kind: GaveUp, Attempt: 3, MaxAttempts: 3}},
+		{name: "success", line: Line{Msg: "[Prisma Retry] Succeeded on attempt 2/4"}, want: Retry{Kind: SucceededAfterRetries, Attempt: 2, MaxAttempts: 4}},
+		{name: "breaker", line: Line{Msg: "[Prisma Retry] Circuit breaker half-open"}, want: Retry{Kind: BreakerChanged, State: BreakerHalfOpen}},
+		{name: "rejection", line: Line{Msg: "[Prisma Retry] Circuit breaker open, failing fast"}, want: Retry{Kind: BreakerRejected}},
 		{name: "another layer's line", line: Line{Msg: "[MessageHandler] Database connection error, replying in degraded mode"}, isNot: true},
-		{name: "an undocumented retry line", line: Line{Msg: "[DB Retry] Attempt 1/3 exploded"}, isNot: true},
+		{name: "an undocumented retry line", line: Line{Msg: "[Prisma Retry] Attempt 1/3 exploded"}, isNot: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestRetryPrefixIsTheOnlySpelling(t *testing.T) {
 
 func TestKindString(t *testing.T) {
 	for k, want := range map[Kind]string{
-		RetryScheduled:  "[DB Retry] Attempt X/Y failed, retrying in D...",
+		RetryScheduled:  "[Prisma Retry] Attempt X/Y failed, retrying in D...",
 		HandlerDegraded: "[MessageHandler] Database connection error, replying in degraded mode",
 		ResetFailed:     "[resetCustomPrompt] ... prompt not reset",
 		Unknown:         "an undocumented line",
@@ -199,13 +199,26 @@ func TestKindString(t *testing.T) {
 	}
 }
 
-func TestHasCantReach(t *testing.T) {
+func TestCantReach(t *testing.T) {
 	l, _ := Parse([]byte(gaveUpJSON))
-	if !HasCantReach(l.String()) {
-		t.Errorf("the runbook's P1001 text not found in %s", l)
+	tests := []struct {
+		name     string
+		text     string
+		wantHost string
+		wantPort int
+		wantOK   bool
+	}{
+		{"the bot's line", l.String(), "toxiproxy", 6543, true},
+		{"IPv6", "P1001: Can't reach database server at `::1`:`5432` Please make sure ...", "::1", 5432, true},
+		{"without host and port", "P1001: Can't reach database server: connection refused", "", 0, false},
+		// The former text, without Prisma's backticks, is no longer the documented one.
+		{"host:port unquoted", "P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)", "", 0, false},
 	}
-	if HasCantReach("P1001: Can't reach database server: connection refused") {
-		t.Error("matched without host:port")
+	for _, tt := range tests {
+		host, port, ok := CantReach(tt.text)
+		if host != tt.wantHost || port != tt.wantPort || ok != tt.wantOK {
+			t.Errorf("%s: CantReach = %q, %d, %t; want %q, %d, %t", tt.name, host, port, ok, tt.wantHost, tt.wantPort, tt.wantOK)
+		}
 	}
 }
 
@@ -229,7 +242,7 @@ func TestWatcherEchoesUnlessMutedAndKeepsAll(t *testing.T) {
 	mu.Lock()
 	got := strings.Join(echoed, " | ")
 	mu.Unlock()
-	want := "[Bot] serving | [DB Retry] Attempt 1/3 failed, retrying in 44ms... | " +
+	want := "[Bot] serving | [Prisma Retry] Attempt 1/3 failed, retrying in 44ms... | " +
 		"[getCustomPrompt] Database connection error after retries, using fallback prompt | [Outbox] write failed, will retry"
 	if got != want {
 		t.Errorf("echoed %q, want %q (none while muted)", got, want)

@@ -9,7 +9,7 @@ import (
 
 // RetryPrefix starts every line of the retry layer. It is the one place
 // the harness spells it.
-const RetryPrefix = "[DB Retry] "
+const RetryPrefix = "[Prisma Retry] "
 
 // Kind is one documented line.
 type Kind int
@@ -18,21 +18,21 @@ type Kind int
 const (
 	Unknown Kind = iota
 
-	// RetryScheduled: "[DB Retry] Attempt X/Y failed, retrying in D...",
+	// RetryScheduled: "[Prisma Retry] Attempt X/Y failed, retrying in D...",
 	// logged after attempt X failed and before the bot waits D.
 	RetryScheduled
-	// AttemptFailed: "[DB Retry] Attempt X/Y failed" (DEBUG), the end of
+	// AttemptFailed: "[Prisma Retry] Attempt X/Y failed" (DEBUG), the end of
 	// every failed attempt.
 	AttemptFailed
-	// GaveUp: "[DB Retry] Giving up after X/Y attempts".
+	// GaveUp: "[Prisma Retry] Giving up after X/Y attempts".
 	GaveUp
-	// NotRetrying: "[DB Retry] Not retrying: not an availability error" (DEBUG).
+	// NotRetrying: "[Prisma Retry] Not retrying: not an availability error" (DEBUG).
 	NotRetrying
-	// SucceededAfterRetries: "[DB Retry] Succeeded on attempt X/Y".
+	// SucceededAfterRetries: "[Prisma Retry] Succeeded on attempt X/Y".
 	SucceededAfterRetries
-	// BreakerChanged: "[DB Retry] Circuit breaker S", S open, half-open or closed.
+	// BreakerChanged: "[Prisma Retry] Circuit breaker S", S open, half-open or closed.
 	BreakerChanged
-	// BreakerRejected: "[DB Retry] Circuit breaker open, failing fast"
+	// BreakerRejected: "[Prisma Retry] Circuit breaker open, failing fast"
 	// (DEBUG), a call the open breaker refused.
 	BreakerRejected
 
@@ -229,10 +229,19 @@ func delay(l Line, text string) (time.Duration, bool) {
 	return d, err == nil && d >= 0
 }
 
-// reCantReach is the runbook's P1001 text, with the host and port, as the
+// reCantReach is Prisma's P1001 message as docs/bot.md writes it, host and
+// port in backticks as Prisma's template has them ("P1001: Can't reach
+// database server at `toxiproxy`:`6543` Please make sure ..."), as the
 // prompt lookup's error attribute carries it.
-var reCantReach = regexp.MustCompile(`P1001: Can't reach database server at [^\s:]+:\d+`)
+var reCantReach = regexp.MustCompile("P1001: Can't reach database server at `([^`\\s]+)`:`(\\d+)`")
 
-// HasCantReach reports whether text holds "P1001: Can't reach database
-// server at host:port".
-func HasCantReach(text string) bool { return reCantReach.MatchString(text) }
+// CantReach finds "P1001: Can't reach database server at `host`:`port`" in
+// text and returns its host and port.
+func CantReach(text string) (host string, port int, ok bool) {
+	m := reCantReach.FindStringSubmatch(text)
+	if m == nil {
+		return "", 0, false
+	}
+	port, err := strconv.Atoi(m[2])
+	return m[1], port, err == nil
+}

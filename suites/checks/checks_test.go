@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -179,37 +180,48 @@ func TestAttemptsBounded(t *testing.T) {
 func TestLogLines(t *testing.T) {
 	runCases(t, LogLines, NameLogLines, false, []checkCase{
 		{name: "expected line missing", scenario: func(s *scenarios.Scenario) {
-			s.Expect.LogLines = append(s.Expect.LogLines, "[DB Retry] Circuit breaker open")
-		}, detail: []string{`no log line contains "[DB Retry] Circuit breaker open" (expect.log_lines)`}},
+			s.Expect.LogLines = append(s.Expect.LogLines, "[Prisma Retry] Circuit breaker open")
+		}, detail: []string{`no log line contains "[Prisma Retry] Circuit breaker open" (expect.log_lines)`}},
 		{name: "expected text in an attribute", scenario: func(s *scenarios.Scenario) {
-			s.Expect.LogLines = []string{"error=P1001: Can't reach database server at toxiproxy:6543"}
+			s.Expect.LogLines = []string{"error=P1001: Can't reach database server at `toxiproxy`:`6543`"}
 		}, pass: true},
 		{name: "Y is not the policy's max", history: func(h *history.History) {
-			h.Logs[1].Msg = "[DB Retry] Attempt 2/5 failed, retrying in 150ms..."
-		}, detail: []string{`log line 1 "[DB Retry] Attempt 2/5 failed`, "counts out of 5, the policy's max is 3"}},
+			h.Logs[1].Msg = "[Prisma Retry] Attempt 2/5 failed, retrying in 150ms..."
+		}, detail: []string{`log line 1 "[Prisma Retry] Attempt 2/5 failed`, "counts out of 5, the policy's max is 3"}},
 		{name: "X beyond Y", history: func(h *history.History) {
-			h.Logs[2].Msg = "[DB Retry] Giving up after 4/3 attempts"
+			h.Logs[2].Msg = "[Prisma Retry] Giving up after 4/3 attempts"
 		}, detail: []string{"log line 2", "attempt 4 is outside 1..3"}},
 		{name: "retried without the retry line", scenario: func(s *scenarios.Scenario) {
 			s.Expect.LogLines = nil
-		}, history: dropLine("[DB Retry] Attempt 1/"),
-			detail: []string{"op #4", `reports 3 attempts, but no log line starts with "[DB Retry] Attempt 1/3 failed"`}, ops: []int{4}},
+		}, history: dropLine("[Prisma Retry] Attempt 1/"),
+			detail: []string{"op #4", `reports 3 attempts, but no log line starts with "[Prisma Retry] Attempt 1/3 failed"`}, ops: []int{4}},
 		{name: "degraded without the handler line", history: dropLine("[MessageHandler]"),
 			detail: []string{"op #4", "degraded with P1001", lineDegraded}, ops: []int{4}},
 		{name: "lookup fell back without the getCustomPrompt line", scenario: func(s *scenarios.Scenario) {
 			s.Expect.LogLines = nil
 		}, history: dropLine("[getCustomPrompt]"),
-			detail: []string{"op #4", lineLookupFailed, "host:port"}, ops: []int{4}},
+			detail: []string{"op #4", lineLookupFailed, "`host`:`port`"}, ops: []int{4}},
 		{name: "P1001 without host:port", history: func(h *history.History) {
 			h.Logs[6].Attrs["error"] = "P1001: Can't reach database server"
-		}, detail: []string{"op #4", "P1001: Can't reach database server at host:port"}, ops: []int{4}},
+		}, detail: []string{"op #4", "P1001: Can't reach database server at `host`:`port`"}, ops: []int{4}},
+		{name: "P1001 in the former words (host:port without Prisma's backticks)", history: func(h *history.History) {
+			h.Logs[6].Attrs["error"] = "P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"
+		}, detail: []string{"op #4", "(meta toxiproxy:6543)", "with that host and port"}, ops: []int{4}},
+		{name: "P1001 naming another server than the reply's meta", history: func(h *history.History) {
+			h.Ops[4].Meta = &botapi.Meta{DatabaseHost: "toxiproxy", DatabasePort: 5432}
+		}, detail: []string{"op #4", "(meta toxiproxy:5432)"}, ops: []int{4}},
+		{name: "P1001 reply without meta", history: func(h *history.History) {
+			for i := range h.Ops {
+				h.Ops[i].Meta = nil
+			}
+		}, detail: []string{"op #4", "the reply carries no meta"}, ops: []int{4}},
 		{name: "no logs at all", history: func(h *history.History) { h.Logs = nil },
 			detail: []string{"the history has no log lines at all"}, ops: []int{4}},
 		{name: "breaker fast fails alone need no retry line", scenario: func(s *scenarios.Scenario) {
 			s.Expect.LogLines = nil
 		}, history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.Attempts, o.Complete = 0, o.Invoke+5*ms })
-			dropLine("[DB Retry]")(h)
+			dropLine("[Prisma Retry]")(h)
 		}, pass: true},
 	})
 }

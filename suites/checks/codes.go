@@ -34,7 +34,7 @@ type codeSeen struct {
 // codesOf lists the codes the bot gave for failures of its own calls:
 // degraded replies that tried the database (attempts > 0: a reply the open
 // breaker failed fast carries the breaker's P1001, whatever the cause) and
-// [DB Retry] lines with a code, except the breaker's fast fails.
+// [Prisma Retry] lines with a code, except the breaker's fast fails.
 func codesOf(h history.History) []codeSeen {
 	var out []codeSeen
 	for i := range h.Ops {
@@ -60,7 +60,7 @@ func codesOf(h history.History) []codeSeen {
 
 // CodesByCause: each fault with declared codes (expect.codes.<fault>)
 // shows each of its must codes, on a degraded reply that tried the
-// database or a [DB Retry] line, from codeLead before its start until
+// database or a [Prisma Retry] line, from codeLead before its start until
 // recovery_within after its stop; and every code seen in that span is one
 // that a fault active then must or may produce. A code seen while a fault
 // without declared codes was also active is not judged, nor one seen

@@ -60,18 +60,19 @@
 //     retry layer may rightly stop a write whose statement may have been sent.
 //   - log-lines: each expect.log_lines entry is a substring of some line's
 //     rendered text ("msg key=value ...", attributes in key order); every
-//     "[DB Retry] Attempt X/Y", "Giving up after X/Y" and "Succeeded on
+//     "[Prisma Retry] Attempt X/Y", "Giving up after X/Y" and "Succeeded on
 //     attempt X/Y" line has Y = the policy's max and 1 <= X <= Y. Lines the
-//     history makes necessary: "[DB Retry] Attempt 1/Y failed" once any op
+//     history makes necessary: "[Prisma Retry] Attempt 1/Y failed" once any op
 //     reports 2+ attempts (a retry happened; a degraded reply alone does not
 //     imply one, since the breaker may have been open all along); the
 //     [MessageHandler] connection-error line once a reply is degraded with a
 //     connection-class code, the [getCustomPrompt] one once such a reply is a
-//     lookup; "P1001: Can't reach database server at host:port" somewhere in
-//     a line once a reply is degraded with P1001.
+//     lookup; Prisma's "P1001: Can't reach database server at `host`:`port`"
+//     somewhere in a line once a reply is degraded with P1001, with the
+//     host and port of that reply's meta (a P1001 reply without meta fails).
 //   - codes-by-cause: per fault with declared codes (expect.codes), each
 //     must code shows on a degraded reply that tried the database (attempts
-//     > 0: fast fails carry the breaker's P1001) or a [DB Retry] line with a
+//     > 0: fast fails carry the breaker's P1001) or a [Prisma Retry] line with a
 //     code (not the breaker's "failing fast"), from 100ms before the fault's
 //     start to recovery_within after its stop (replies by the harness's
 //     clock, log lines by theirs); and every code seen in that span is a

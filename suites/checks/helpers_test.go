@@ -47,7 +47,7 @@ func testScenario(mods ...func(*scenarios.Scenario)) scenarios.Scenario {
 			RecoveryWithin:      d(2 * time.Second),
 			NoAckedWriteLost:    true,
 			OutboxDrained:       true,
-			LogLines:            []string{"[DB Retry] Attempt 1/3 failed", "[getCustomPrompt] Database connection error after retries"},
+			LogLines:            []string{"[Prisma Retry] Attempt 1/3 failed", "[getCustomPrompt] Database connection error after retries"},
 			MinMessagesPerFault: 5,
 			Codes:               map[string]scenarios.FaultCodes{"cut": {Must: []string{"P1001"}, May: []string{"P1017"}}},
 		},
@@ -76,11 +76,12 @@ func op(chat string, at time.Duration) history.Op {
 	}
 }
 
-// fallback is a degraded answer with a P1001 code.
+// fallback is a degraded answer with a P1001 code, naming the pooler.
 func fallback(chat string, at time.Duration, source string, attempts int, latency time.Duration) history.Op {
 	o := op(chat, at)
 	o.Complete = at + latency
 	o.PromptSource, o.Degraded, o.Code, o.Attempts = source, true, "P1001", attempts
+	o.Meta = &botapi.Meta{DatabaseHost: "toxiproxy", DatabasePort: 6543}
 	return o
 }
 
@@ -130,14 +131,15 @@ func goodHistory() history.History {
 		Logs: []botlog.Line{
 			// op #4's lookup: attempt 1 fails on the closed pooled
 			// connection, 2 and 3 are refused; the waits are real.
-			logAt(2105*ms, "DEBUG", "[DB Retry] Attempt 1/3 failed", "P1017", 1, -1),
-			logAt(2105*ms, "WARN", "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", "P1017", 1, 80),
-			logAt(2190*ms, "DEBUG", "[DB Retry] Attempt 2/3 failed", "P1001", 2, -1),
-			logAt(2190*ms, "WARN", "[DB Retry] Attempt 2/3 failed, retrying in 150ms...", "P1001", 2, 150),
-			logAt(2345*ms, "DEBUG", "[DB Retry] Attempt 3/3 failed", "P1001", 3, -1),
-			logAt(2345*ms, "ERROR", "[DB Retry] Giving up after 3/3 attempts", "P1001", 3, -1),
+			logAt(2105*ms, "DEBUG", "[Prisma Retry] Attempt 1/3 failed", "P1017", 1, -1),
+			logAt(2105*ms, "WARN", "[Prisma Retry] Attempt 1/3 failed, retrying in 80ms...", "P1017", 1, 80),
+			logAt(2190*ms, "DEBUG", "[Prisma Retry] Attempt 2/3 failed", "P1001", 2, -1),
+			logAt(2190*ms, "WARN", "[Prisma Retry] Attempt 2/3 failed, retrying in 150ms...", "P1001", 2, 150),
+			logAt(2345*ms, "DEBUG", "[Prisma Retry] Attempt 3/3 failed", "P1001", 3, -1),
+			logAt(2345*ms, "ERROR", "[Prisma Retry] Giving up after 3/3 attempts", "P1001", 3, -1),
 			{Time: testBase.Add(2346 * ms), Level: "ERROR", Msg: lineLookupFailed, Attrs: map[string]any{
-				"chat": "c1", "code": "P1001", "error": "P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"}},
+				"chat": "c1", "code": "P1001", "reason": "connection refused",
+				"error": "P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."}},
 			{Time: testBase.Add(2346 * ms), Level: "WARN", Msg: lineDegraded, Attrs: map[string]any{"chat": "c1", "code": "P1001"}},
 		},
 		Probes: []history.Probe{
@@ -154,7 +156,7 @@ func goodHistory() history.History {
 
 var testBase = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// logAt is a [DB Retry] line of getCustomPrompt at offset at from
+// logAt is a [Prisma Retry] line of getCustomPrompt at offset at from
 // testBase; delayMS >= 0 adds delay_ms.
 func logAt(at time.Duration, level, msg, code string, attempt int, delayMS int) botlog.Line {
 	attrs := map[string]any{"op": "getCustomPrompt", "code": code, "attempt": float64(attempt), "max_attempts": float64(3)}

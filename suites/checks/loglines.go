@@ -13,14 +13,15 @@ import (
 const NameLogLines = "log-lines"
 
 // LogLines: every expect.log_lines entry is a substring of some log line
-// (its msg, or its rendered "msg key=value ..." text); every [DB Retry]
+// (its msg, or its rendered "msg key=value ..." text); every [Prisma Retry]
 // line counting attempts says X/Y with Y the policy's max and 1 <= X <= Y;
 // and the lines the history makes necessary are there: "Attempt 1/Y
 // failed" once any reply reports 2 or more attempts (a retry happened),
 // the [MessageHandler] and (for lookups) [getCustomPrompt] connection-error
-// lines once a reply is degraded with a connection-class code, and the
-// "P1001: Can't reach database server at host:port" text once a reply is
-// degraded with P1001.
+// lines once a reply is degraded with a connection-class code, and Prisma's
+// "P1001: Can't reach database server at `host`:`port`" text once a reply
+// is degraded with P1001, naming the host and port of that reply's meta
+// (which it must carry).
 func LogLines(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NameLogLines, false, fmt.Sprintf(
@@ -93,8 +94,17 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 	if lookup != nil && !anyLine(func(l botlog.Line, _ string) bool { return l.Is(botlog.LookupFellBack) }) {
 		v.op(*lookup, "lookup degraded with %s, but no log line says %q", lookup.Code, botlog.LookupFellBack)
 	}
-	if p1001 != nil && !anyLine(func(_ botlog.Line, text string) bool { return botlog.HasCantReach(text) }) {
-		v.op(*p1001, "degraded with P1001, but no log line carries \"P1001: Can't reach database server at host:port\"")
+	if p1001 != nil {
+		want := "P1001: Can't reach database server at `host`:`port`"
+		switch m := p1001.Meta; {
+		case m == nil:
+			v.op(*p1001, "degraded with P1001, but the reply carries no meta (database_host, database_port)")
+		case !anyLine(func(_ botlog.Line, text string) bool {
+			host, port, ok := botlog.CantReach(text)
+			return ok && host == m.DatabaseHost && port == m.DatabasePort
+		}):
+			v.op(*p1001, "degraded with P1001 (meta %s), but no log line carries %q with that host and port", m, want)
+		}
 	}
 	if v.count > 0 && len(h.Logs) == 0 {
 		v.note("the history has no log lines at all")

@@ -11,7 +11,7 @@ import (
 	"github.com/p1001/p1001/suites/history"
 )
 
-// retryCalls replaces the history's [DB Retry] lines with calls
+// retryCalls replaces the history's [Prisma Retry] lines with calls
 // getCustomPrompt calls, one every 40ms from 2.1s (so they overlap), each
 // failing 3 attempts of attemptTook. delay(k, n) is the delay logged after
 // attempt n of call k (ms); waited(k, n) the delay really waited.
@@ -20,13 +20,13 @@ func retryCalls(h *history.History, calls int, attemptTook time.Duration, delay,
 	for k := range calls {
 		t := 2100*ms + time.Duration(k)*40*ms + attemptTook
 		for n := 1; n <= 3; n++ {
-			logs = append(logs, logAt(t, "DEBUG", fmt.Sprintf("[DB Retry] Attempt %d/3 failed", n), "P1001", n, -1))
+			logs = append(logs, logAt(t, "DEBUG", fmt.Sprintf("[Prisma Retry] Attempt %d/3 failed", n), "P1001", n, -1))
 			if n == 3 {
-				logs = append(logs, logAt(t, "ERROR", "[DB Retry] Giving up after 3/3 attempts", "P1001", 3, -1))
+				logs = append(logs, logAt(t, "ERROR", "[Prisma Retry] Giving up after 3/3 attempts", "P1001", 3, -1))
 				break
 			}
 			dl := delay(k, n)
-			logs = append(logs, logAt(t, "WARN", fmt.Sprintf("[DB Retry] Attempt %d/3 failed, retrying in %dms...", n, dl), "P1001", n, dl))
+			logs = append(logs, logAt(t, "WARN", fmt.Sprintf("[Prisma Retry] Attempt %d/3 failed, retrying in %dms...", n, dl), "P1001", n, dl))
 			t += time.Duration(waited(k, n))*ms + attemptTook
 		}
 	}
@@ -61,15 +61,15 @@ func TestBackoff(t *testing.T) {
 			retryCalls(h, 40, 3*ms, flat, flat)
 		}, detail: []string{"logged delays of retry 2 (bound 200ms) are not spread"}},
 		{name: "delay above the cap", history: func(h *history.History) {
-			h.Logs[1].Msg, h.Logs[1].Attrs["delay_ms"] = "[DB Retry] Attempt 1/3 failed, retrying in 180ms...", float64(180)
+			h.Logs[1].Msg, h.Logs[1].Attrs["delay_ms"] = "[Prisma Retry] Attempt 1/3 failed, retrying in 180ms...", float64(180)
 		}, detail: []string{"delay 180ms after attempt 1 is above the policy's bound 100ms"}},
 		{name: "no jitter: the exact ceiling", scenario: func(s *scenarios.Scenario) {
 			no := false
 			s.Bot.Retry.Jitter = &no
 		}, detail: []string{"delay 80ms after attempt 1, but without jitter it is 100ms"}},
 		{name: "retries but no attempt ends (info-level log)", history: func(h *history.History) {
-			dropLine("[DB Retry] Attempt 2/3 failed")(h)
-			dropLine("[DB Retry] Attempt 3/3 failed")(h)
+			dropLine("[Prisma Retry] Attempt 2/3 failed")(h)
+			dropLine("[Prisma Retry] Attempt 3/3 failed")(h)
 		}, detail: []string{"no line marking the end of a retried attempt", "LOG_LEVEL=debug"}},
 		{name: "no retry at all", history: func(h *history.History) { h.Logs = nil }, pass: true, skipped: true},
 	})
@@ -108,7 +108,7 @@ func TestCodesByCause(t *testing.T) {
 	runCases(t, CodesByCause, NameCodes, false, []checkCase{
 		{name: "the good history", pass: true},
 		{name: "a must code never seen", scenario: codes([]string{"P1001", "P2024"}, []string{"P1017"}),
-			detail: []string{"fault cut (outage on pooler, 2s to 5s): no degraded reply or [DB Retry] line during it has code P2024"}},
+			detail: []string{"fault cut (outage on pooler, 2s to 5s): no degraded reply or [Prisma Retry] line during it has code P2024"}},
 		{name: "refused connection reported as P1002 (wrong attribution)", history: func(h *history.History) {
 			for i := range h.Logs {
 				if h.Logs[i].Attrs["code"] == "P1001" {
@@ -116,9 +116,9 @@ func TestCodesByCause(t *testing.T) {
 				}
 			}
 			setOp(h, 4, func(o *history.Op) { o.Code = "P1002" })
-		}, detail: []string{"op #4", "code P1002 during fault cut, whose cause gives P1001|P1017", "no degraded reply or [DB Retry] line during it has code P1001"}, ops: []int{4}},
+		}, detail: []string{"op #4", "code P1002 during fault cut, whose cause gives P1001|P1017", "no degraded reply or [Prisma Retry] line during it has code P1001"}, ops: []int{4}},
 		{name: "a code the fault may not produce, in a log line", scenario: codes([]string{"P1001"}, nil),
-			detail: []string{`log line 0 "[DB Retry] Attempt 1/3 failed": code P1017 during fault cut, whose cause gives P1001`}},
+			detail: []string{`log line 0 "[Prisma Retry] Attempt 1/3 failed": code P1017 during fault cut, whose cause gives P1001`}},
 		{name: "fast fails carry the breaker's P1001 and are not judged", scenario: codes([]string{"P1017"}, nil), history: func(h *history.History) {
 			for i := range h.Logs {
 				h.Logs[i].Attrs["code"] = "P1017"
@@ -126,7 +126,7 @@ func TestCodesByCause(t *testing.T) {
 			setOp(h, 4, func(o *history.Op) { o.Code = "P1017" })
 		}, pass: true},
 		{name: "a code outside every fault is not judged", history: func(h *history.History) {
-			h.Logs = append(h.Logs, logAt(9*time.Second, "DEBUG", "[DB Retry] Attempt 1/3 failed", "P2024", 1, -1))
+			h.Logs = append(h.Logs, logAt(9*time.Second, "DEBUG", "[Prisma Retry] Attempt 1/3 failed", "P2024", 1, -1))
 		}, pass: true},
 		{name: "no codes declared", scenario: func(s *scenarios.Scenario) { s.Expect.Codes = nil }, pass: true, skipped: true},
 	})

@@ -22,7 +22,7 @@ func TestJSONLRoundTrip(t *testing.T) {
 			{Index: 2, Chat: "c0", Kind: Message, Text: "hi", Invoke: 5 * time.Millisecond, Complete: 30 * time.Second, Outcome: Info, Error: "timeout"},
 		},
 		Faults:       []scenarios.FaultEvent{{Fault: "cut", Type: "outage", Where: "pooler", Start: time.Second, Stop: 3 * time.Second}},
-		Logs:         []botlog.Line{{Time: time.Date(2026, 11, 26, 9, 0, 1, 0, time.UTC), Level: "WARN", Msg: "[DB Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"code": "P1001"}}},
+		Logs:         []botlog.Line{{Time: time.Date(2026, 11, 26, 9, 0, 1, 0, time.UTC), Level: "WARN", Msg: "[Prisma Retry] Attempt 1/3 failed, retrying in 80ms...", Attrs: map[string]any{"code": "P1001"}}},
 		MetricsAfter: map[string]float64{"bot_outbox_depth": 0},
 		Probes: []Probe{
 			{Fault: "cut", Kind: ProbeSQL, Where: "pooler", Start: 1100 * time.Millisecond, End: 1102 * time.Millisecond, Err: "connection refused"},

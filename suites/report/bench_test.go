@@ -96,12 +96,12 @@ func synthHistory(s scenarios.Scenario) history.History {
 				o.Attempts, o.Complete = 3, at+250*time.Millisecond
 				for a := 1; a < 3; a++ {
 					h.Logs = append(h.Logs, botlog.Line{Time: base.Add(at + time.Duration(a)*80*time.Millisecond), Level: "WARN",
-						Msg: fmt.Sprintf("[DB Retry] Attempt %d/3 failed, retrying in 80ms...", a)})
+						Msg: fmt.Sprintf("[Prisma Retry] Attempt %d/3 failed, retrying in 80ms...", a)})
 				}
 				h.Logs = append(h.Logs,
-					botlog.Line{Time: base.Add(at + 250*time.Millisecond), Level: "WARN", Msg: "[DB Retry] Circuit breaker open"},
-					botlog.Line{Time: base.Add(w.End + time.Second), Level: "WARN", Msg: "[DB Retry] Circuit breaker half-open"},
-					botlog.Line{Time: base.Add(w.End + time.Second + 5*time.Millisecond), Level: "WARN", Msg: "[DB Retry] Circuit breaker closed"})
+					botlog.Line{Time: base.Add(at + 250*time.Millisecond), Level: "WARN", Msg: "[Prisma Retry] Circuit breaker open"},
+					botlog.Line{Time: base.Add(w.End + time.Second), Level: "WARN", Msg: "[Prisma Retry] Circuit breaker half-open"},
+					botlog.Line{Time: base.Add(w.End + time.Second + 5*time.Millisecond), Level: "WARN", Msg: "[Prisma Retry] Circuit breaker closed"})
 			}
 			h.Logs = append(h.Logs,
 				botlog.Line{Time: base.Add(o.Complete), Level: "ERROR", Msg: "[getCustomPrompt] Database connection error after retries, using fallback prompt"},

@@ -120,7 +120,7 @@ type Scenario struct {
 	// time (empty when the breaker is disabled).
 	BreakerEnabled bool          `json:"breaker_enabled"`
 	Breaker        []BreakerSpan `json:"breaker"`
-	// Retries counts the bot's "[DB Retry] Attempt X/Y failed" lines with
+	// Retries counts the bot's "[Prisma Retry] Attempt X/Y failed" lines with
 	// X < Y (a retry followed); PeakRetriesPerSecond is the largest rate
 	// over 250 ms bins.
 	Retries              int     `json:"retries"`

@@ -262,17 +262,17 @@ func TestSeriesFromLogs(t *testing.T) {
 		Logs: []botlog.Line{
 			logAt(base, -time.Second, "[Bot] serving"),
 			// At DEBUG the bot writes two lines for a retried attempt: one retry.
-			logAt(base, 1000*time.Millisecond, "[DB Retry] Attempt 1/3 failed"),
-			logAt(base, 1000*time.Millisecond, "[DB Retry] Attempt 1/3 failed, retrying in 80ms..."),
-			logAt(base, 1050*time.Millisecond, "[DB Retry] Attempt 2/3 failed"),
-			logAt(base, 1050*time.Millisecond, "[DB Retry] Attempt 2/3 failed, retrying in 120ms..."),
-			logAt(base, 1100*time.Millisecond, "[DB Retry] Attempt 3/3 failed"), // the last attempt: no retry follows
-			logAt(base, 1100*time.Millisecond, "[DB Retry] Circuit breaker open"),
-			logAt(base, 1200*time.Millisecond, "[DB Retry] Circuit breaker open, failing fast"), // a rejection, not a change
-			logAt(base, 2100*time.Millisecond, "[DB Retry] Circuit breaker half-open"),
-			logAt(base, 2300*time.Millisecond, "[DB Retry] Circuit breaker closed"),
-			logAt(base, 3000*time.Millisecond, "[DB Retry] Attempt 1/3 failed, retrying in 10ms..."),
-			logAt(base, 3500*time.Millisecond, "[DB Retry] Attempt 1/3 failed"), // budget spent: not retried
+			logAt(base, 1000*time.Millisecond, "[Prisma Retry] Attempt 1/3 failed"),
+			logAt(base, 1000*time.Millisecond, "[Prisma Retry] Attempt 1/3 failed, retrying in 80ms..."),
+			logAt(base, 1050*time.Millisecond, "[Prisma Retry] Attempt 2/3 failed"),
+			logAt(base, 1050*time.Millisecond, "[Prisma Retry] Attempt 2/3 failed, retrying in 120ms..."),
+			logAt(base, 1100*time.Millisecond, "[Prisma Retry] Attempt 3/3 failed"), // the last attempt: no retry follows
+			logAt(base, 1100*time.Millisecond, "[Prisma Retry] Circuit breaker open"),
+			logAt(base, 1200*time.Millisecond, "[Prisma Retry] Circuit breaker open, failing fast"), // a rejection, not a change
+			logAt(base, 2100*time.Millisecond, "[Prisma Retry] Circuit breaker half-open"),
+			logAt(base, 2300*time.Millisecond, "[Prisma Retry] Circuit breaker closed"),
+			logAt(base, 3000*time.Millisecond, "[Prisma Retry] Attempt 1/3 failed, retrying in 10ms..."),
+			logAt(base, 3500*time.Millisecond, "[Prisma Retry] Attempt 1/3 failed"), // budget spent: not retried
 		},
 	}
 	sr := seriesOf(s, h)
@@ -302,7 +302,7 @@ func TestSeriesFromLogs(t *testing.T) {
 		t.Errorf("disabled breaker has spans %+v", sr.breaker)
 	}
 	s.Bot.Breaker.Enabled = nil
-	h.Logs = []botlog.Line{logAt(base, -200*time.Millisecond, "[DB Retry] Circuit breaker open")}
+	h.Logs = []botlog.Line{logAt(base, -200*time.Millisecond, "[Prisma Retry] Circuit breaker open")}
 	if sr := seriesOf(s, h); !reflect.DeepEqual(sr.breaker, []BreakerSpan{{botlog.BreakerOpen, 0, 4500}}) {
 		t.Errorf("breaker open before offset 0 = %+v, want open over the whole run", sr.breaker)
 	}

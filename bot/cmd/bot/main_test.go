@@ -59,14 +59,14 @@ func TestRun(t *testing.T) {
 		{name: "unknown URL parameter", args: []string{"serve"}, env: map[string]string{"DATABASE_URL": "postgresql://u:hunter2secret@h:6543/d?pgbouncer=true&connection_limt=10"},
 			code: 2, wantErr: `unknown parameter(s) "connection_limt"`, notInStdio: "hunter2secret"},
 		{name: "migrate with the database down", args: []string{"migrate"}, env: fast, code: 1,
-			wantErr: "P1001: Can't reach database server at 127.0.0.1:", notInStdio: "hunter2secret"},
+			wantErr: "P1001: Can't reach database server at `127.0.0.1`:`", notInStdio: "hunter2secret"},
 		// The schema never comes: the lookup waits one budget for it, then
 		// falls back without asking the database.
 		{name: "chat with the database down", args: []string{"chat", "-chat", "c9"}, env: with(fast, "DB_RETRY_BUDGET", "200ms"), stdin: "hi\n", code: 0,
-			wantOut: "(prompt_source=default attempts=0 degraded code=P1001)", notInStdio: "hunter2secret"},
+			wantOut: "(prompt_source=default attempts=0 degraded code=P1001 at 127.0.0.1:", notInStdio: "hunter2secret"},
 		{name: "chat with the database down and the schema taken as in place", args: []string{"chat", "-chat", "c9"},
 			env: with(fast, "MIGRATE_ON_START", "false"), stdin: "hi\n", code: 0,
-			wantOut: "(prompt_source=default attempts=3 degraded code=P1001)", notInStdio: "hunter2secret"},
+			wantOut: "(prompt_source=default attempts=3 degraded code=P1001 at 127.0.0.1:", notInStdio: "hunter2secret"},
 		{name: "serve on a busy address", args: []string{"serve", "-addr", "256.0.0.1:1"}, env: fast, code: 1, wantErr: "cannot listen"},
 	}
 	for _, tt := range tests {

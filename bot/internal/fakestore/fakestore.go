@@ -45,7 +45,7 @@ var (
 // refusal's verdict (P1001, nothing sent).
 func outage(op string) error {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
-	return &resilience.Error{Classification: resilience.Classify(refused), Op: op, Addr: "fake:5432", Attempts: Attempts, Err: refused}
+	return &resilience.Error{Classification: resilience.Classify(refused), Op: op, Target: resilience.Target{Host: "fake", Port: 5432}, Attempts: Attempts, Err: refused}
 }
 
 func (s *Store) GetPrompt(_ context.Context, chatID string) (chat.StoredPrompt, resilience.Result, error) {

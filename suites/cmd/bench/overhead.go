@@ -39,7 +39,7 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.
 	}
 	defer pool.Close()
 	policy := resilience.DefaultPolicy()
-	x, err := resilience.New(policy, resilience.WithAddr(resilience.AddrFromDSN(dsn)))
+	x, err := resilience.New(policy, resilience.WithTarget(resilience.TargetFromDSN(dsn)))
 	if err != nil {
 		return nil, fmt.Errorf("overhead: executor: %w", err)
 	}

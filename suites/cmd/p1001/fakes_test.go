@@ -113,6 +113,7 @@ func (p *fakeProxy) Calls() []string {
 // value keeps every promise.
 type behaviour struct {
 	noUnreachableLine bool          // the [getCustomPrompt] error lacks the P1001 text
+	noMeta            bool          // degraded replies carry no meta
 	otherErrorCode    bool          // the [getCustomPrompt] error names another code than the reply
 	fallbackSource    string        // prompt_source while degraded ("" = cached)
 	noBreaker         bool          // every degraded call runs all its attempts
@@ -172,7 +173,7 @@ func (f *fakeBot) send(_ context.Context, chat, text string) (Reply, error) {
 			broken = true // the breaker has not let a probe through yet
 		} else if f.breakerOpen {
 			f.breakerOpen = false
-			f.log("[DB Retry] Circuit breaker closed", map[string]any{"state": "closed"})
+			f.log("[Prisma Retry] Circuit breaker closed", map[string]any{"state": "closed"})
 		}
 	}
 	if !broken {
@@ -183,27 +184,30 @@ func (f *fakeBot) send(_ context.Context, chat, text string) (Reply, error) {
 		source = "cached"
 	}
 	r := Reply{Reply: botapi.Reply{Text: custom.Text, PromptSource: source, Degraded: true, Code: "P1001"}}
-	errText := "P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"
+	if !f.b.noMeta {
+		r.Meta = &botapi.Meta{DatabaseHost: "toxiproxy", DatabasePort: 6543}
+	}
+	errText, reason := cantReach, "connection refused"
 	if f.b.noUnreachableLine {
 		errText = "P1001: something else"
 	}
 	if f.b.otherErrorCode {
-		errText = "P1017: Can't reach database server at toxiproxy:6543"
+		errText = "P1017: Server has closed the connection."
 	}
 	if f.breakerOpen && !f.b.noBreaker {
 		r.Attempts, r.Latency = 0, f.b.breakerLatency
-		errText = "P1001: Can't reach database server at toxiproxy:6543: circuit breaker open, failing fast"
+		reason = "circuit breaker open, failing fast"
 	} else {
 		r.Attempts, r.Latency = 3, 80*time.Millisecond
-		f.log("[DB Retry] Attempt 1/3 failed, retrying in 44ms...", map[string]any{"op": "getCustomPrompt", "code": "P1017"})
-		f.log("[DB Retry] Attempt 2/3 failed, retrying in 28ms...", map[string]any{"op": "getCustomPrompt", "code": "P1001"})
+		f.log("[Prisma Retry] Attempt 1/3 failed, retrying in 44ms...", map[string]any{"op": "getCustomPrompt", "code": "P1017"})
+		f.log("[Prisma Retry] Attempt 2/3 failed, retrying in 28ms...", map[string]any{"op": "getCustomPrompt", "code": "P1001"})
 		if !f.breakerOpen {
-			f.log("[DB Retry] Circuit breaker open", map[string]any{"state": "open"})
+			f.log("[Prisma Retry] Circuit breaker open", map[string]any{"state": "open"})
 		}
 		f.breakerOpen = true
 	}
 	f.log("[getCustomPrompt] Database connection error after retries, using fallback prompt",
-		map[string]any{"chat": chat, "code": "P1001", "source": source, "attempts": r.Attempts, "error": errText})
+		map[string]any{"chat": chat, "code": "P1001", "source": source, "attempts": r.Attempts, "reason": reason, "error": errText})
 	f.log("[MessageHandler] Database connection error, replying in degraded mode",
 		map[string]any{"chat": chat, "code": "P1001", "source": source, "attempts": r.Attempts})
 	return r, nil
@@ -217,7 +221,8 @@ func (f *fakeBot) Readiness(context.Context) (botapi.Readiness, error) {
 	r.DB.State, r.DB.Breaker = "up", "closed"
 	if f.breakerOpen {
 		r.DB.State, r.DB.Breaker, r.DB.LastCode = "down", "open", "P1001"
-		r.DB.LastError = "P1001: Can't reach database server at toxiproxy:6543"
+		r.DB.LastError = "dial tcp 172.30.0.4:6543: connect: connection refused"
+		r.DB.Meta = &botapi.Meta{DatabaseHost: "toxiproxy", DatabasePort: 6543}
 	}
 	return r, nil
 }

@@ -33,7 +33,7 @@ func NewLogWatcher(echo func(botlog.Line)) *botlog.Watcher {
 
 // shownAttrs are the attributes worth a glance, in the order shown; the
 // rest (max_attempts, delay_ms, ...) repeat what the message says.
-var shownAttrs = []string{"op", "chat", "code", "source", "attempts", "state", "error", "err"}
+var shownAttrs = []string{"op", "chat", "code", "source", "attempts", "reason", "state", "error", "err"}
 
 // FormatLine renders l on one line: level, message, then the attributes
 // that matter, the error last (it holds "P1001: Can't reach database

@@ -10,9 +10,9 @@ import (
 
 // Lines as the bot logs them (LOG_FORMAT=json), with their real attributes.
 const (
-	retryLine   = `{"time":"2026-11-26T09:32:39.854Z","level":"WARN","msg":"[DB Retry] Attempt 1/3 failed, retrying in 44ms...","op":"getCustomPrompt","code":"P1017","attempt":1,"max_attempts":3,"delay_ms":44,"err":"unexpected EOF"}`
-	refusedLine = `{"time":"2026-11-26T09:32:39.900Z","level":"WARN","msg":"[DB Retry] Attempt 2/3 failed, retrying in 28ms...","op":"getCustomPrompt","code":"P1001","attempt":2,"max_attempts":3,"delay_ms":28,"err":"acquire connection: failed to connect:\n\t172.30.0.3:6543 (toxiproxy): dial error: connection refused"}`
-	gaveUpLine  = `{"time":"2026-11-26T09:32:39.932Z","level":"ERROR","msg":"[getCustomPrompt] Database connection error after retries, using fallback prompt","chat":"p1001-demo","code":"P1001","source":"cached","attempts":3,"error":"P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"}`
+	retryLine   = `{"time":"2026-11-26T09:32:39.854Z","level":"WARN","msg":"[Prisma Retry] Attempt 1/3 failed, retrying in 44ms...","op":"getCustomPrompt","code":"P1017","attempt":1,"max_attempts":3,"delay_ms":44,"err":"unexpected EOF"}`
+	refusedLine = `{"time":"2026-11-26T09:32:39.900Z","level":"WARN","msg":"[Prisma Retry] Attempt 2/3 failed, retrying in 28ms...","op":"getCustomPrompt","code":"P1001","attempt":2,"max_attempts":3,"delay_ms":28,"err":"acquire connection: failed to connect:\n\t172.30.0.3:6543 (toxiproxy): dial error: connection refused"}`
+	gaveUpLine  = `{"time":"2026-11-26T09:32:39.932Z","level":"ERROR","msg":"[getCustomPrompt] Database connection error after retries, using fallback prompt","chat":"p1001-demo","code":"P1001","source":"cached","attempts":3,"reason":"connection refused","error":"P1001: Can't reach database server at ` + "`toxiproxy`:`6543`" + ` Please make sure your database server is running at ` + "`toxiproxy`:`6543`" + `."}`
 	handlerLine = `{"time":"2026-11-26T09:32:39.932Z","level":"WARN","msg":"[MessageHandler] Database connection error, replying in degraded mode","chat":"p1001-demo","code":"P1001","source":"cached","attempts":3}`
 	servingLine = `{"time":"2026-11-26T09:32:39.100Z","level":"INFO","msg":"[Bot] serving","addr":"[::]:8080","max_attempts":3,"breaker":true}`
 	outboxLine  = `{"time":"2026-11-26T09:32:40.100Z","level":"DEBUG","msg":"[Outbox] write failed, will retry","records":2}`
@@ -34,11 +34,11 @@ func TestNarratedAndFormat(t *testing.T) {
 		format   string
 	}{
 		{raw: retryLine, narrated: true,
-			format: `WARN  [DB Retry] Attempt 1/3 failed, retrying in 44ms... op=getCustomPrompt code=P1017 err="unexpected EOF"`},
+			format: `WARN  [Prisma Retry] Attempt 1/3 failed, retrying in 44ms... op=getCustomPrompt code=P1017 err="unexpected EOF"`},
 		{raw: refusedLine, narrated: true,
-			format: `WARN  [DB Retry] Attempt 2/3 failed, retrying in 28ms... op=getCustomPrompt code=P1001 err="acquire connection: failed to connect: 172.30.0.3:6543 (toxiproxy): dial error: connection refused"`},
+			format: `WARN  [Prisma Retry] Attempt 2/3 failed, retrying in 28ms... op=getCustomPrompt code=P1001 err="acquire connection: failed to connect: 172.30.0.3:6543 (toxiproxy): dial error: connection refused"`},
 		{raw: gaveUpLine, narrated: true,
-			format: `ERROR [getCustomPrompt] Database connection error after retries, using fallback prompt chat=p1001-demo code=P1001 source=cached attempts=3 error="P1001: Can't reach database server at toxiproxy:6543: connection refused (3 attempts)"`},
+			format: `ERROR [getCustomPrompt] Database connection error after retries, using fallback prompt chat=p1001-demo code=P1001 source=cached attempts=3 reason="connection refused" error="P1001: Can't reach database server at ` + "`toxiproxy`:`6543`" + ` Please make sure your database server is running at ` + "`toxiproxy`:`6543`" + `."`},
 		{raw: handlerLine, narrated: true,
 			format: `WARN  [MessageHandler] Database connection error, replying in degraded mode chat=p1001-demo code=P1001 source=cached attempts=3`},
 		{raw: servingLine, narrated: false, format: `INFO  [Bot] serving`},
@@ -75,7 +75,7 @@ func TestLogWatcherEchoesNarratedLinesAndKeepsAll(t *testing.T) {
 	mu.Lock()
 	got := strings.Join(echoed, " | ")
 	mu.Unlock()
-	want := "[DB Retry] Attempt 1/3 failed, retrying in 44ms... | [getCustomPrompt] Database connection error after retries, using fallback prompt"
+	want := "[Prisma Retry] Attempt 1/3 failed, retrying in 44ms... | [getCustomPrompt] Database connection error after retries, using fallback prompt"
 	if got != want {
 		t.Errorf("echoed %q, want %q (narrated lines only, none while muted)", got, want)
 	}

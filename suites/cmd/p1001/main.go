@@ -104,15 +104,19 @@ func expectations(f scenarios.Fault) Expectation {
 		// reset during the handshake, which is P1001 by design (DESIGN.md
 		// section 4), and the call gives up with it.
 		return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1017", "P1001"}, ExactAttempts: true,
-			ErrorText: "connection reset during connect"}
+			ErrorText: cantReach, Reason: "connection reset during connect", Meta: "toxiproxy:6543"}
 	case scenarios.TypeLatency:
 		// The query on the open connection times out: P1008. A new
 		// connection's handshake is as slow: P2024, as for the black hole.
 		return Expectation{ReplyCodes: []string{"P2024", "P1008"}, LogCodes: []string{"P1008"}}
 	}
 	return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1001"}, ExactAttempts: true,
-		ErrorText: "P1001: Can't reach database server at toxiproxy:6543"}
+		ErrorText: cantReach, Meta: "toxiproxy:6543"}
 }
+
+// cantReach is Prisma's P1001 message for the pooler proxy, as docs/bot.md
+// documents it.
+const cantReach = "P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."
 
 const (
 	demoChat    = "p1001-demo"

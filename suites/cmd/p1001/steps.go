@@ -21,8 +21,14 @@ type Expectation struct {
 	// line of that first lookup (a retry line or the give-up line).
 	LogCodes []string
 	// ErrorText must appear in the error of the [getCustomPrompt] line,
-	// which always starts with the reply's code.
+	// which always starts with the reply's code (Prisma's message).
 	ErrorText string
+	// Reason must appear in that line's reason attribute, the cause the
+	// bot logs beside Prisma's message.
+	Reason string
+	// Meta is the server the degraded reply must name ("host:port" of
+	// its meta), "" for no check.
+	Meta string
 	// ExactAttempts: the lookup must make the policy's maximum of
 	// attempts. Otherwise at least two (one retry) will do: attempts that
 	// wait for a timeout run into the call's budget first.
@@ -216,6 +222,9 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		"a reply still arrived (after %s), from the cached custom prompt (prompt_source=%s, degraded=%v)",
 		roundDuration(r.Latency), r.PromptSource, r.Degraded)
 	d.expect(slices.Contains(d.Expect.ReplyCodes, r.Code), "code %s (want %s)", r.Code, strings.Join(d.Expect.ReplyCodes, " or "))
+	if d.Expect.Meta != "" {
+		d.expect(r.Meta.String() == d.Expect.Meta, "the reply names the server: meta %s (want %s)", r.Meta, d.Expect.Meta)
+	}
 	if d.Expect.ExactAttempts {
 		d.expect(r.Attempts == d.MaxAttempts, "the lookup made %d attempt(s) (want all %d)", r.Attempts, d.MaxAttempts)
 	} else {
@@ -239,15 +248,18 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		return botlog.Count(ls, firstRetry) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, breakerOpened) > 0
 	})
 	d.expect(botlog.Count(lines, firstRetry) > 0, "log: %sAttempt 1/%d failed, retrying in ... op=getCustomPrompt", botlog.RetryPrefix, d.MaxAttempts)
-	var gaveUp string
+	var gaveUp, reason string
 	for _, l := range lines {
 		if fellBack(l) {
-			gaveUp = l.Attr("error")
+			gaveUp, reason = l.Attr("error"), l.Attr("reason")
 		}
 	}
 	d.expect(gaveUp != "", "log: %s", botlog.LookupFellBack)
 	d.expect(strings.HasPrefix(gaveUp, r.Code+": ") && strings.Contains(gaveUp, d.Expect.ErrorText),
 		"its error is the reply's code in Prisma's words%s (error=%q)", quoteIf(" and holds ", d.Expect.ErrorText), gaveUp)
+	if d.Expect.Reason != "" {
+		d.expect(strings.Contains(reason, d.Expect.Reason), "its reason says %q (reason=%q)", d.Expect.Reason, reason)
+	}
 	d.expect(botlog.Count(lines, func(l botlog.Line) bool { return l.Is(botlog.HandlerDegraded) && l.Has(chat) }) > 0,
 		"log: %s", botlog.HandlerDegraded)
 	seen := map[string]bool{}

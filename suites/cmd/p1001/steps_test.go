@@ -20,7 +20,9 @@ func TestDemoTellsKeptFromBrokenPromises(t *testing.T) {
 	}{
 		{name: "the bot keeps every promise", b: behaviour{recoverAfter: 2}},
 		{name: "no P1001 line in the log", b: behaviour{recoverAfter: 2, noUnreachableLine: true},
-			wantFailures: []string{"P1001: Can't reach database server at toxiproxy:6543"}},
+			wantFailures: []string{"P1001: Can't reach database server at `toxiproxy`:`6543`"}},
+		{name: "the reply does not name the server", b: behaviour{recoverAfter: 2, noMeta: true},
+			wantFailures: []string{"the reply names the server: meta no meta (want toxiproxy:6543)"}},
 		{name: "the log's error names another code than the reply", b: behaviour{recoverAfter: 2, otherErrorCode: true},
 			expect:       &Expectation{ReplyCodes: []string{"P1001"}, ExactAttempts: true},
 			wantFailures: []string{"its error is the reply's code"}},
@@ -82,8 +84,8 @@ func TestDemoShowsTheDocumentedLinesBeforeTheReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := out.String()
-	retry := strings.Index(text, "log | WARN  [DB Retry] Attempt 1/3 failed")
-	gaveUp := strings.Index(text, `error="P1001: Can't reach database server at toxiproxy:6543`)
+	retry := strings.Index(text, "log | WARN  [Prisma Retry] Attempt 1/3 failed")
+	gaveUp := strings.Index(text, `reason="connection refused" error="P1001: Can't reach database server at `+"`toxiproxy`:`6543`")
 	reply := strings.Index(text, "bot < [cached | DEGRADED P1001 | attempts 3")
 	if retry < 0 || gaveUp < 0 || reply < 0 || !(retry < gaveUp && gaveUp < reply) {
 		t.Errorf("want the retry line, then the P1001 line, then the reply; got:\n%s", text)
