@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -185,6 +186,10 @@ func Classify(err error) Classification {
 	if errors.Is(err, context.Canceled) {
 		return Classification{Reason: "canceled by caller", Canceled: true}
 	}
+	var acq *AcquireTimeoutError
+	if errors.As(err, &acq) {
+		return acq.classify()
+	}
 	var ce *pgconn.ConnectError
 	connecting := errors.As(err, &ce)
 
@@ -336,13 +341,20 @@ func classifyMessage(err error, pgErr *pgconn.PgError) (Classification, bool) {
 	return Classification{}, false
 }
 
+const (
+	reasonDialTimeout      = "dial timeout"
+	reasonHandshakeTimeout = "server reached but the handshake timed out"
+)
+
 // classifyConnect handles a *pgconn.ConnectError without a server error: the
 // statement was never sent, so every case is NotSent.
 func classifyConnect(err error) Classification {
 	c := Classification{Code: CodeUnreachable, Connection: true, NotSent: true, Retryable: true}
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
-	dialing := errors.As(err, &opErr) && opErr.Op == "dial"
+	// pgconn replaces a dial's timeout with its own timeout error (the
+	// net.OpError is gone) but keeps its words: "dial error: timeout: ...".
+	dialing := errors.As(err, &opErr) && opErr.Op == "dial" || strings.Contains(err.Error(), "dial error")
 	switch {
 	case errors.As(err, &dnsErr):
 		c.Reason = "DNS lookup failed"
@@ -351,10 +363,10 @@ func classifyConnect(err error) Classification {
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		c.Reason = "connection reset during connect"
 	case isTimeout(err) && dialing:
-		c.Reason = "dial timeout"
+		c.Reason = reasonDialTimeout
 	case isTimeout(err):
 		// TCP connected, then the startup/auth exchange did not finish in time.
-		c.Code, c.Reason = CodeTimeout, "server reached but the handshake timed out"
+		c.Code, c.Reason = CodeTimeout, reasonHandshakeTimeout
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		c.Reason = "server closed the connection during connect"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
@@ -408,4 +420,80 @@ func isTimeout(err error) bool {
 func isBareDeadline(err error) bool {
 	var opErr *net.OpError
 	return errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) && !errors.As(err, &opErr)
+}
+
+// PoolWait is what a pool acquire that ran out of time was waiting for.
+type PoolWait int
+
+const (
+	// WaitUnknown: the pool was not watched; read as WaitSlot.
+	WaitUnknown PoolWait = iota
+	// WaitSlot: every connection was in use by the bot's own queries (P2024).
+	WaitSlot
+	// WaitHandshake: a new connection reached the server (TCP up) and the
+	// startup/auth exchange got no answer in time (P1002).
+	WaitHandshake
+	// WaitDial: a new connection's TCP connect did not complete (P1001).
+	WaitDial
+	// WaitPing: the liveness check pgxpool runs on a connection idle for a
+	// while got no answer: an open connection that stopped answering (P1008).
+	WaitPing
+)
+
+var poolWaitNames = [...]string{"unknown", "slot", "handshake", "dial", "ping"}
+
+func (w PoolWait) String() string {
+	if w < 0 || int(w) >= len(poolWaitNames) {
+		return "PoolWait(?)"
+	}
+	return poolWaitNames[w]
+}
+
+// AcquireTimeoutError is a pool acquire that ran out of time, with what it
+// was waiting for. pgxpool returns the bare context error both when every
+// connection is busy and when the connect it waits on hangs (its connect
+// timeout, capped to the attempt timeout, fires together with the acquire
+// deadline), so the pool's user (bot/store) watches the pool and says which.
+// A hung handshake is a dead server or pooler, not pool exhaustion:
+// reporting it as P2024 sends the operator to raise connection_limit.
+type AcquireTimeoutError struct {
+	Wait PoolWait
+	// PoolTimeout is set when the pool's own limit (Prisma's pool_timeout)
+	// ended the wait, before the attempt's deadline: that is P2024 by
+	// Prisma's definition, whatever the wait was for.
+	PoolTimeout time.Duration
+	// MaxConns is the pool's limit (connection_limit), for the reason text.
+	MaxConns int32
+	Err      error // the context's error
+}
+
+func (e *AcquireTimeoutError) Error() string {
+	return "timed out acquiring a connection (waiting for " + e.Wait.String() + "): " + e.Err.Error()
+}
+
+func (e *AcquireTimeoutError) Unwrap() error { return e.Err }
+
+func (e *AcquireTimeoutError) classify() Classification {
+	// Nothing was sent in any case: the statement needs the connection.
+	c := Classification{Retryable: true, Connection: true, NotSent: true}
+	switch {
+	case e.PoolTimeout > 0:
+		c.Code, c.Reason = CodePoolTimeout, "pool_timeout ("+e.PoolTimeout.String()+") exceeded waiting for a pooled connection"
+		if e.Wait == WaitHandshake || e.Wait == WaitDial {
+			c.Reason += " (a new connection was still connecting)"
+		}
+	case e.Wait == WaitHandshake:
+		// The words of the connect's own timeout, which can win the race.
+		c.Code, c.Reason = CodeTimeout, reasonHandshakeTimeout
+	case e.Wait == WaitDial:
+		c.Code, c.Reason = CodeUnreachable, reasonDialTimeout
+	case e.Wait == WaitPing:
+		c.Code, c.Reason = CodeOpTimeout, "an idle pooled connection did not answer its liveness check"
+	default:
+		c.Code, c.Reason = CodePoolTimeout, "timed out acquiring a connection from the pool"
+		if e.MaxConns > 0 && e.Wait == WaitSlot {
+			c.Reason = "timed out acquiring a connection from the pool: all " + itoa(int(e.MaxConns)) + " in use"
+		}
+	}
+	return c
 }

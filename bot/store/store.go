@@ -37,6 +37,7 @@ type Store struct {
 	queryTimeout   time.Duration
 	addr           string
 	schema         *schemaGate // nil: the schema is assumed in place
+	watch          *poolWatch  // nil: acquire timeouts read as P2024 (see WatchPool)
 
 	sqlGet, sqlSet, sqlReset, sqlLog string
 }
@@ -139,15 +140,12 @@ func (s *Store) awaitSchema(ctx context.Context, op string) error {
 }
 
 // withConn runs fn on a pooled connection, applying pool_timeout to the
-// acquire and socket_timeout to fn. An acquire that outlives pool_timeout
-// returns the bare deadline error, which resilience reports as P2024.
+// acquire and socket_timeout to fn. An acquire that runs out of time is a
+// *resilience.AcquireTimeoutError (see acquire): P2024 when the pool's
+// connections were busy or pool_timeout fired, P1002/P1001 when it waited
+// on a connect that hung.
 func (s *Store) withConn(ctx context.Context, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if s.acquireTimeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, s.acquireTimeout)
-	}
-	conn, err := s.pool.Acquire(actx)
-	cancel()
+	conn, err := s.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
