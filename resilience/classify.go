@@ -18,15 +18,16 @@ import (
 type Code string
 
 const (
-	CodeAuthFailed  Code = "P1000" // authentication failed (or the pooler does not know the tenant/user), not retryable
-	CodeUnreachable Code = "P1001" // can't reach database server (refused, DNS, dial timeout, reset during connect, breaker open)
-	CodeTimeout     Code = "P1002" // reached but timed out
-	CodeOpTimeout   Code = "P1008" // operation timed out
-	CodeDBMissing   Code = "P1003" // the database does not exist, not retryable
-	CodeTLS         Code = "P1011" // error opening a TLS connection, not retryable
-	CodeConnClosed  Code = "P1017" // server closed the connection
-	CodePoolTimeout Code = "P2024" // timed out acquiring from the pool
-	CodeConflict    Code = "P2034" // write conflict / deadlock
+	CodeAuthFailed   Code = "P1000" // authentication failed (or the pooler does not know the tenant/user), not retryable
+	CodeUnreachable  Code = "P1001" // can't reach database server (refused, DNS, dial timeout, reset during connect, breaker open)
+	CodeTimeout      Code = "P1002" // reached but timed out
+	CodeOpTimeout    Code = "P1008" // operation timed out
+	CodeDBMissing    Code = "P1003" // the database does not exist, not retryable
+	CodeTLS          Code = "P1011" // error opening a TLS connection, not retryable
+	CodeConnClosed   Code = "P1017" // server closed the connection
+	CodePoolTimeout  Code = "P2024" // timed out acquiring from the pool
+	CodeTooManyConns Code = "P2037" // too many database connections opened: a server's or pooler's client cap
+	CodeConflict     Code = "P2034" // write conflict / deadlock
 )
 
 // Classification is what Classify says about one error.
@@ -49,12 +50,29 @@ type Classification struct {
 	// retriers (the migrator) back off far. Retrying auth failures is what
 	// makes Supabase's pooler block a project (ECIRCUITBREAKER).
 	NonTransient bool
+	// Advice is what the operator should change, for the bot to log once
+	// (e.g. AdviceStatementCache); "" when the code says it all.
+	Advice string
 }
+
+// AdviceStatementCache is the Advice of a prepared-statement conflict
+// (42P05, 26000): pgx's statement cache through a pooler in transaction
+// mode, whose statements land on other server connections.
+const AdviceStatementCache = "the URL points at a pooler in transaction mode (PgBouncer, Supavisor on 6543) " +
+	"without pgbouncer=true: add pgbouncer=true to DATABASE_URL, or use the direct connection (port 5432)"
 
 // nonTransient is the classification of a refusal that only a change of
 // configuration or credentials can fix. sent is false while connecting.
 func nonTransient(code Code, reason string, connecting bool) Classification {
 	return Classification{Code: code, Reason: reason, Connection: true, NotSent: connecting, NonTransient: true}
+}
+
+// tooManyConns is a refusal by a client cap (the server's max_connections,
+// a pooler's max_client_conn or pool_size): other clients leaving frees a
+// place, so it is retried; it counts for the breaker, whose fast fails
+// stop the bot from adding to the crowd; nothing was sent.
+func tooManyConns(reason string) Classification {
+	return Classification{Retryable: true, Code: CodeTooManyConns, Reason: reason, Connection: true, NotSent: true}
 }
 
 // PoolerMessages is the one table of poolers' (PgBouncer's, Supavisor's)
@@ -67,7 +85,7 @@ func nonTransient(code Code, reason string, connecting bool) Classification {
 var PoolerMessages = []PoolerMessage{
 	// PgBouncer
 	{Fragments: []string{"no more connections allowed"}, Pooler: pgBouncer,
-		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max_client_conn reached", Connection: true, NotSent: true}},
+		Class: tooManyConns("pooler refused: max_client_conn reached")},
 	{Fragments: []string{"server login has been failing"}, Pooler: pgBouncer,
 		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot log in to the server", Connection: true, NotSent: true}},
 	{Fragments: []string{"pgbouncer cannot connect to server"}, Pooler: pgBouncer,
@@ -88,12 +106,13 @@ var PoolerMessages = []PoolerMessage{
 	{Fragments: []string{"checkout timeout"}, Pooler: supavisor,
 		Class: Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
 	{Fragments: []string{"max client connections reached"}, Pooler: supavisor, Name: "max client connections reached",
-		Class:  Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max client connections reached", Connection: true, NotSent: true},
+		Class:  tooManyConns("pooler refused: max client connections reached"),
 		Advice: "Is the connection pool full? The pooler refuses new clients for this project: lower connection_limit per instance, count your instances (each has its own pool), and look for leaked connections."},
 	{Fragments: []string{"max clients reached in session mode"}, Pooler: supavisor, Name: "max clients reached in session mode",
+		Class:  tooManyConns("pooler refused: max clients reached in session mode (pool_size)"),
 		Advice: "Session mode (the pooler on port 5432) gives each client its own server connection, up to pool_size: use transaction mode (port 6543, pgbouncer=true), as the runbook says."},
 	{Fragments: []string{"too many clients already"}, Pooler: supavisor,
-		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many clients", Connection: true, NotSent: true}},
+		Class: tooManyConns("too many clients")},
 	{Fragments: []string{"dbhandler exited"}, Pooler: supavisor,
 		Class: Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
 	{Fragments: []string{"db_termination"}, Pooler: supavisor,
@@ -274,7 +293,10 @@ func classifySQLState(e *pgconn.PgError, connecting bool) (Classification, bool)
 	case code == "40P01":
 		return Classification{Retryable: true, Code: CodeConflict, Reason: "deadlock detected", RolledBack: true}, true
 	case code == "42P05" || code == "26000":
-		return Classification{Reason: "prepared statement conflict behind a transaction pooler: use pgbouncer=true (in pgx: default_query_exec_mode=exec or simple_protocol)"}, true
+		// Retrying cannot help: every connection of the pooler may hold a
+		// statement of that name, or lack it. Not the database's outage.
+		return Classification{Reason: "prepared statement conflict behind a transaction pooler: use pgbouncer=true (in pgx: default_query_exec_mode=exec or simple_protocol)",
+			Advice: AdviceStatementCache}, true
 	case code == "57P01":
 		return connOrClosed(connecting, "server shutting down (admin command)"), true
 	case code == "57P02":
@@ -282,7 +304,18 @@ func classifySQLState(e *pgconn.PgError, connecting bool) (Classification, bool)
 	case code == "57P03":
 		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "server cannot accept connections now (starting up or shutting down)", Connection: true, NotSent: true}, true
 	case code == "53300":
-		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many connections", Connection: true, NotSent: true}, true
+		// "too many clients already", "remaining connection slots are reserved ...".
+		c := tooManyConns("server refused: too many connections (max_connections)")
+		c.NotSent = connecting
+		return c, true
+	case code == "25006":
+		// A write on a server that is read-only: a replica, or the old
+		// primary after a failover. A new connection reaches the new
+		// primary once DNS has moved, the pooled one never will: Connection,
+		// so the breaker counts it and the store drops that connection. The
+		// server refused the statement, so nothing was applied.
+		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "server is read-only (a replica, or the old primary after a failover)",
+			Connection: true, NotSent: connecting, RolledBack: true}, true
 	case code == "57014":
 		return Classification{Retryable: true, Code: CodeOpTimeout, Reason: "statement canceled (statement_timeout)"}, true
 	case strings.HasPrefix(code, "23"):
@@ -341,6 +374,27 @@ func classifyMessage(err error, pgErr *pgconn.PgError) (Classification, bool) {
 	return Classification{}, false
 }
 
+// onlyDialErrors reports whether every host and fallback pgx tried failed
+// in its dial. pgconn replaces a dial's timeout with its own timeout error
+// (the net.OpError is gone) but keeps its words, "dial error: timeout:
+// ...". One that got further (sslmode=prefer: "tls error", then the plain
+// fallback's dial ran out of the time left) reached the server.
+func onlyDialErrors(err error) bool {
+	parts := []error{err}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			parts = j.Unwrap()
+			break
+		}
+	}
+	for _, p := range parts {
+		if !strings.Contains(p.Error(), "dial error") {
+			return false
+		}
+	}
+	return true
+}
+
 const (
 	reasonDialTimeout      = "dial timeout"
 	reasonHandshakeTimeout = "server reached but the handshake timed out"
@@ -352,9 +406,7 @@ func classifyConnect(err error) Classification {
 	c := Classification{Code: CodeUnreachable, Connection: true, NotSent: true, Retryable: true}
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
-	// pgconn replaces a dial's timeout with its own timeout error (the
-	// net.OpError is gone) but keeps its words: "dial error: timeout: ...".
-	dialing := errors.As(err, &opErr) && opErr.Op == "dial" || strings.Contains(err.Error(), "dial error")
+	dialing := errors.As(err, &opErr) && opErr.Op == "dial" || onlyDialErrors(err)
 	switch {
 	case errors.As(err, &dnsErr):
 		c.Reason = "DNS lookup failed"

@@ -57,6 +57,8 @@ func (e *Error) Error() string {
 		b.WriteString("P1017: Server has closed the connection")
 	case CodePoolTimeout:
 		b.WriteString("P2024: Timed out fetching a new connection from the connection pool")
+	case CodeTooManyConns:
+		b.WriteString("P2037: Too many database connections opened")
 	case CodeConflict:
 		b.WriteString("P2034: Transaction failed due to a write conflict or a deadlock")
 	default:

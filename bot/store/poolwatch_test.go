@@ -7,9 +7,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/p1001/p1001/bot/dburl"
@@ -134,5 +136,29 @@ func holdAll(t *testing.T, pool *pgxpool.Pool, _ *fakepg.Server) {
 			t.Fatal(err)
 		}
 		t.Cleanup(c.Release)
+	}
+}
+
+// TestReadOnlyConnectionIsDropped: after a failover the pooled connection
+// still reaches the old primary, now read-only (25006); the store closes
+// it, so the retry opens a new connection instead of failing on it again.
+func TestReadOnlyConnectionIsDropped(t *testing.T) {
+	var writes atomic.Int32
+	f := fakepg.Start(t, &fakepg.Server{Answer: func(sql string) fakepg.Reply {
+		if strings.HasPrefix(sql, "INSERT") && writes.Add(1) == 1 {
+			return fakepg.Reply{Err: fakepg.Error("25006", "cannot execute INSERT in a read-only transaction")}
+		}
+		return fakepg.Reply{Tag: "INSERT 0 1"}
+	}})
+	p := fastPolicy()
+	p.MaxAttempts = 2
+	s, _ := watchedStore(t, "postgresql://bot:secret@"+f.Addr()+"/p1001?sslmode=disable&connection_limit=1", p,
+		func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol }) // all the fake speaks
+	res, err := s.SetPrompt(context.Background(), "c", "be brief")
+	if err != nil || res.Attempts != 2 {
+		t.Fatalf("SetPrompt after a read-only refusal = %v after %d attempts; want success on the 2nd", err, res.Attempts)
+	}
+	if n := f.Sessions.Load(); n != 2 {
+		t.Errorf("%d logins; want 2: the read-only connection must not be used again", n)
 	}
 }

@@ -155,7 +155,14 @@ func (s *Store) withConn(ctx context.Context, fn func(ctx context.Context, conn 
 		ctx, cancel = context.WithTimeout(ctx, s.queryTimeout)
 		defer cancel()
 	}
-	return fn(ctx, conn)
+	err = fn(ctx, conn)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "25006" {
+		// The server behind this connection is read-only (the old primary
+		// after a failover): closed, it is not handed out again, and the
+		// retry connects anew, to the new primary once DNS has moved.
+		_ = conn.Conn().Close(ctx)
+	}
+	return err
 }
 
 // GetPrompt reads the chat's custom prompt; Found is false when it has none.
