@@ -388,7 +388,11 @@ func onlyDialErrors(err error) bool {
 		}
 	}
 	for _, p := range parts {
-		if !strings.Contains(p.Error(), "dial error") {
+		// The genuine case: the connect's deadline, and no socket error
+		// left in the chain (an error handed to pgconn by a DialFunc of
+		// one's own keeps its own words and types).
+		var op *net.OpError
+		if !strings.Contains(p.Error(), "dial error") || !errors.Is(p, context.DeadlineExceeded) || errors.As(p, &op) {
 			return false
 		}
 	}
