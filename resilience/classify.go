@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -17,15 +18,16 @@ import (
 type Code string
 
 const (
-	CodeAuthFailed  Code = "P1000" // authentication failed (or the pooler does not know the tenant/user), not retryable
-	CodeUnreachable Code = "P1001" // can't reach database server (refused, DNS, dial timeout, reset during connect, breaker open)
-	CodeTimeout     Code = "P1002" // reached but timed out
-	CodeOpTimeout   Code = "P1008" // operation timed out
-	CodeDBMissing   Code = "P1003" // the database does not exist, not retryable
-	CodeTLS         Code = "P1011" // error opening a TLS connection, not retryable
-	CodeConnClosed  Code = "P1017" // server closed the connection
-	CodePoolTimeout Code = "P2024" // timed out acquiring from the pool
-	CodeConflict    Code = "P2034" // write conflict / deadlock
+	CodeAuthFailed   Code = "P1000" // authentication failed (or the pooler does not know the tenant/user), not retryable
+	CodeUnreachable  Code = "P1001" // can't reach database server (refused, DNS, dial timeout, reset during connect, breaker open)
+	CodeTimeout      Code = "P1002" // reached but timed out
+	CodeOpTimeout    Code = "P1008" // operation timed out
+	CodeDBMissing    Code = "P1003" // the database does not exist, not retryable
+	CodeTLS          Code = "P1011" // error opening a TLS connection, not retryable
+	CodeConnClosed   Code = "P1017" // server closed the connection
+	CodePoolTimeout  Code = "P2024" // timed out acquiring from the pool
+	CodeTooManyConns Code = "P2037" // too many database connections opened: a server's or pooler's client cap
+	CodeConflict     Code = "P2034" // write conflict / deadlock
 )
 
 // Classification is what Classify says about one error.
@@ -48,12 +50,29 @@ type Classification struct {
 	// retriers (the migrator) back off far. Retrying auth failures is what
 	// makes Supabase's pooler block a project (ECIRCUITBREAKER).
 	NonTransient bool
+	// Advice is what the operator should change, for the bot to log once
+	// (e.g. AdviceStatementCache); "" when the code says it all.
+	Advice string
 }
+
+// AdviceStatementCache is the Advice of a prepared-statement conflict
+// (42P05, 26000): pgx's statement cache through a pooler in transaction
+// mode, whose statements land on other server connections.
+const AdviceStatementCache = "the URL points at a pooler in transaction mode (PgBouncer, Supavisor on 6543) " +
+	"without pgbouncer=true: add pgbouncer=true to DATABASE_URL, or use the direct connection (port 5432)"
 
 // nonTransient is the classification of a refusal that only a change of
 // configuration or credentials can fix. sent is false while connecting.
 func nonTransient(code Code, reason string, connecting bool) Classification {
 	return Classification{Code: code, Reason: reason, Connection: true, NotSent: connecting, NonTransient: true}
+}
+
+// tooManyConns is a refusal by a client cap (the server's max_connections,
+// a pooler's max_client_conn or pool_size): other clients leaving frees a
+// place, so it is retried; it counts for the breaker, whose fast fails
+// stop the bot from adding to the crowd; nothing was sent.
+func tooManyConns(reason string) Classification {
+	return Classification{Retryable: true, Code: CodeTooManyConns, Reason: reason, Connection: true, NotSent: true}
 }
 
 // PoolerMessages is the one table of poolers' (PgBouncer's, Supavisor's)
@@ -66,7 +85,7 @@ func nonTransient(code Code, reason string, connecting bool) Classification {
 var PoolerMessages = []PoolerMessage{
 	// PgBouncer
 	{Fragments: []string{"no more connections allowed"}, Pooler: pgBouncer,
-		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max_client_conn reached", Connection: true, NotSent: true}},
+		Class: tooManyConns("pooler refused: max_client_conn reached")},
 	{Fragments: []string{"server login has been failing"}, Pooler: pgBouncer,
 		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot log in to the server", Connection: true, NotSent: true}},
 	{Fragments: []string{"pgbouncer cannot connect to server"}, Pooler: pgBouncer,
@@ -87,12 +106,13 @@ var PoolerMessages = []PoolerMessage{
 	{Fragments: []string{"checkout timeout"}, Pooler: supavisor,
 		Class: Classification{Retryable: true, Code: CodePoolTimeout, Reason: "pooler checkout timeout", Connection: true, NotSent: true}},
 	{Fragments: []string{"max client connections reached"}, Pooler: supavisor, Name: "max client connections reached",
-		Class:  Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler refused: max client connections reached", Connection: true, NotSent: true},
+		Class:  tooManyConns("pooler refused: max client connections reached"),
 		Advice: "Is the connection pool full? The pooler refuses new clients for this project: lower connection_limit per instance, count your instances (each has its own pool), and look for leaked connections."},
 	{Fragments: []string{"max clients reached in session mode"}, Pooler: supavisor, Name: "max clients reached in session mode",
+		Class:  tooManyConns("pooler refused: max clients reached in session mode (pool_size)"),
 		Advice: "Session mode (the pooler on port 5432) gives each client its own server connection, up to pool_size: use transaction mode (port 6543, pgbouncer=true), as the runbook says."},
 	{Fragments: []string{"too many clients already"}, Pooler: supavisor,
-		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many clients", Connection: true, NotSent: true}},
+		Class: tooManyConns("too many clients")},
 	{Fragments: []string{"dbhandler exited"}, Pooler: supavisor,
 		Class: Classification{Retryable: true, Code: CodeConnClosed, Reason: "pooler lost its server connection", Connection: true}},
 	{Fragments: []string{"db_termination"}, Pooler: supavisor,
@@ -185,6 +205,10 @@ func Classify(err error) Classification {
 	if errors.Is(err, context.Canceled) {
 		return Classification{Reason: "canceled by caller", Canceled: true}
 	}
+	var acq *AcquireTimeoutError
+	if errors.As(err, &acq) {
+		return acq.classify()
+	}
 	var ce *pgconn.ConnectError
 	connecting := errors.As(err, &ce)
 
@@ -269,7 +293,10 @@ func classifySQLState(e *pgconn.PgError, connecting bool) (Classification, bool)
 	case code == "40P01":
 		return Classification{Retryable: true, Code: CodeConflict, Reason: "deadlock detected", RolledBack: true}, true
 	case code == "42P05" || code == "26000":
-		return Classification{Reason: "prepared statement conflict behind a transaction pooler: use pgbouncer=true (in pgx: default_query_exec_mode=exec or simple_protocol)"}, true
+		// Retrying cannot help: every connection of the pooler may hold a
+		// statement of that name, or lack it. Not the database's outage.
+		return Classification{Reason: "prepared statement conflict behind a transaction pooler: use pgbouncer=true (in pgx: default_query_exec_mode=exec or simple_protocol)",
+			Advice: AdviceStatementCache}, true
 	case code == "57P01":
 		return connOrClosed(connecting, "server shutting down (admin command)"), true
 	case code == "57P02":
@@ -277,7 +304,18 @@ func classifySQLState(e *pgconn.PgError, connecting bool) (Classification, bool)
 	case code == "57P03":
 		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "server cannot accept connections now (starting up or shutting down)", Connection: true, NotSent: true}, true
 	case code == "53300":
-		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "too many connections", Connection: true, NotSent: true}, true
+		// "too many clients already", "remaining connection slots are reserved ...".
+		c := tooManyConns("server refused: too many connections (max_connections)")
+		c.NotSent = connecting
+		return c, true
+	case code == "25006":
+		// A write on a server that is read-only: a replica, or the old
+		// primary after a failover. A new connection reaches the new
+		// primary once DNS has moved, the pooled one never will: Connection,
+		// so the breaker counts it and the store drops that connection. The
+		// server refused the statement, so nothing was applied.
+		return Classification{Retryable: true, Code: CodeUnreachable, Reason: "server is read-only (a replica, or the old primary after a failover)",
+			Connection: true, NotSent: connecting, RolledBack: true}, true
 	case code == "57014":
 		return Classification{Retryable: true, Code: CodeOpTimeout, Reason: "statement canceled (statement_timeout)"}, true
 	case strings.HasPrefix(code, "23"):
@@ -336,13 +374,43 @@ func classifyMessage(err error, pgErr *pgconn.PgError) (Classification, bool) {
 	return Classification{}, false
 }
 
+// onlyDialErrors reports whether every host and fallback pgx tried failed
+// in its dial. pgconn replaces a dial's timeout with its own timeout error
+// (the net.OpError is gone) but keeps its words, "dial error: timeout:
+// ...". One that got further (sslmode=prefer: "tls error", then the plain
+// fallback's dial ran out of the time left) reached the server.
+func onlyDialErrors(err error) bool {
+	parts := []error{err}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			parts = j.Unwrap()
+			break
+		}
+	}
+	for _, p := range parts {
+		// The genuine case: the connect's deadline, and no socket error
+		// left in the chain (an error handed to pgconn by a DialFunc of
+		// one's own keeps its own words and types).
+		var op *net.OpError
+		if !strings.Contains(p.Error(), "dial error") || !errors.Is(p, context.DeadlineExceeded) || errors.As(p, &op) {
+			return false
+		}
+	}
+	return true
+}
+
+const (
+	reasonDialTimeout      = "dial timeout"
+	reasonHandshakeTimeout = "server reached but the handshake timed out"
+)
+
 // classifyConnect handles a *pgconn.ConnectError without a server error: the
 // statement was never sent, so every case is NotSent.
 func classifyConnect(err error) Classification {
 	c := Classification{Code: CodeUnreachable, Connection: true, NotSent: true, Retryable: true}
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
-	dialing := errors.As(err, &opErr) && opErr.Op == "dial"
+	dialing := errors.As(err, &opErr) && opErr.Op == "dial" || onlyDialErrors(err)
 	switch {
 	case errors.As(err, &dnsErr):
 		c.Reason = "DNS lookup failed"
@@ -351,10 +419,10 @@ func classifyConnect(err error) Classification {
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		c.Reason = "connection reset during connect"
 	case isTimeout(err) && dialing:
-		c.Reason = "dial timeout"
+		c.Reason = reasonDialTimeout
 	case isTimeout(err):
 		// TCP connected, then the startup/auth exchange did not finish in time.
-		c.Code, c.Reason = CodeTimeout, "server reached but the handshake timed out"
+		c.Code, c.Reason = CodeTimeout, reasonHandshakeTimeout
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		c.Reason = "server closed the connection during connect"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
@@ -408,4 +476,80 @@ func isTimeout(err error) bool {
 func isBareDeadline(err error) bool {
 	var opErr *net.OpError
 	return errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) && !errors.As(err, &opErr)
+}
+
+// PoolWait is what a pool acquire that ran out of time was waiting for.
+type PoolWait int
+
+const (
+	// WaitUnknown: the pool was not watched; read as WaitSlot.
+	WaitUnknown PoolWait = iota
+	// WaitSlot: every connection was in use by the bot's own queries (P2024).
+	WaitSlot
+	// WaitHandshake: a new connection reached the server (TCP up) and the
+	// startup/auth exchange got no answer in time (P1002).
+	WaitHandshake
+	// WaitDial: a new connection's TCP connect did not complete (P1001).
+	WaitDial
+	// WaitPing: the liveness check pgxpool runs on a connection idle for a
+	// while got no answer: an open connection that stopped answering (P1008).
+	WaitPing
+)
+
+var poolWaitNames = [...]string{"unknown", "slot", "handshake", "dial", "ping"}
+
+func (w PoolWait) String() string {
+	if w < 0 || int(w) >= len(poolWaitNames) {
+		return "PoolWait(?)"
+	}
+	return poolWaitNames[w]
+}
+
+// AcquireTimeoutError is a pool acquire that ran out of time, with what it
+// was waiting for. pgxpool returns the bare context error both when every
+// connection is busy and when the connect it waits on hangs (its connect
+// timeout, capped to the attempt timeout, fires together with the acquire
+// deadline), so the pool's user (bot/store) watches the pool and says which.
+// A hung handshake is a dead server or pooler, not pool exhaustion:
+// reporting it as P2024 sends the operator to raise connection_limit.
+type AcquireTimeoutError struct {
+	Wait PoolWait
+	// PoolTimeout is set when the pool's own limit (Prisma's pool_timeout)
+	// ended the wait, before the attempt's deadline: that is P2024 by
+	// Prisma's definition, whatever the wait was for.
+	PoolTimeout time.Duration
+	// MaxConns is the pool's limit (connection_limit), for the reason text.
+	MaxConns int32
+	Err      error // the context's error
+}
+
+func (e *AcquireTimeoutError) Error() string {
+	return "timed out acquiring a connection (waiting for " + e.Wait.String() + "): " + e.Err.Error()
+}
+
+func (e *AcquireTimeoutError) Unwrap() error { return e.Err }
+
+func (e *AcquireTimeoutError) classify() Classification {
+	// Nothing was sent in any case: the statement needs the connection.
+	c := Classification{Retryable: true, Connection: true, NotSent: true}
+	switch {
+	case e.PoolTimeout > 0:
+		c.Code, c.Reason = CodePoolTimeout, "pool_timeout ("+e.PoolTimeout.String()+") exceeded waiting for a pooled connection"
+		if e.Wait == WaitHandshake || e.Wait == WaitDial {
+			c.Reason += " (a new connection was still connecting)"
+		}
+	case e.Wait == WaitHandshake:
+		// The words of the connect's own timeout, which can win the race.
+		c.Code, c.Reason = CodeTimeout, reasonHandshakeTimeout
+	case e.Wait == WaitDial:
+		c.Code, c.Reason = CodeUnreachable, reasonDialTimeout
+	case e.Wait == WaitPing:
+		c.Code, c.Reason = CodeOpTimeout, "an idle pooled connection did not answer its liveness check"
+	default:
+		c.Code, c.Reason = CodePoolTimeout, "timed out acquiring a connection from the pool"
+		if e.MaxConns > 0 && e.Wait == WaitSlot {
+			c.Reason = "timed out acquiring a connection from the pool: all " + itoa(int(e.MaxConns)) + " in use"
+		}
+	}
+	return c
 }

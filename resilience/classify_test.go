@@ -158,6 +158,7 @@ var (
 	authFailed  = Classification{Code: CodeAuthFailed, Connection: true, NotSent: true, NonTransient: true}
 	tlsFailed   = Classification{Code: CodeTLS, Connection: true, NotSent: true, NonTransient: true}
 	closedConn  = Classification{Retryable: true, Code: CodeConnClosed, Connection: true}
+	tooMany     = Classification{Retryable: true, Code: CodeTooManyConns, Connection: true, NotSent: true}
 )
 
 // classCases are real errors (from pgx against fake servers, and from the
@@ -209,9 +210,32 @@ func classCases() []classCase {
 		{name: "starting up 57P03", err: func(t *testing.T) error {
 			return startupErr(t, fakepg.Fatal("57P03", "the database system is starting up"))
 		}, want: unreachable},
+		{name: "sslmode=prefer, TCP up and no answer, then the plain fallback: reached (P1002)", err: func(t *testing.T) error {
+			return connectErr(t, context.Background(), "postgres://app:"+testPassword+"@"+fakepg.Silent(t)+"/appdb?sslmode=prefer&connect_timeout=1", nil)
+		}, want: Classification{Retryable: true, Code: CodeTimeout, Connection: true, NotSent: true}, reasonHas: "handshake"},
+		// Refusals by a client cap, in their current words (Supavisor's
+		// from test/integration/proxy_test.exs in supabase/supavisor): P2037.
 		{name: "too many connections 53300", err: func(t *testing.T) error {
 			return startupErr(t, fakepg.Fatal("53300", "sorry, too many clients already"))
-		}, want: unreachable},
+		}, want: tooMany, reasonHas: "max_connections"},
+		{name: "reserved connection slots 53300", err: func(t *testing.T) error {
+			return startupErr(t, fakepg.Fatal("53300", "remaining connection slots are reserved for non-replication superuser connections"))
+		}, want: tooMany},
+		{name: "supavisor EMAXCONN (XX000)", err: func(t *testing.T) error {
+			return startupErr(t, fakepg.Fatal("XX000", "(EMAXCONN) max client connections reached, limit: 200"))
+		}, want: tooMany, reasonHas: "max client connections"},
+		{name: "supavisor EMAXCONNSESSION (XX000)", err: func(t *testing.T) error {
+			return startupErr(t, fakepg.Fatal("XX000", "(EMAXCONNSESSION) max clients reached in session mode - max clients are limited to pool_size: 15"))
+		}, want: tooMany, reasonHas: "session mode"},
+		{name: "supavisor ECHECKOUTTIMEOUT at query (XX000)", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Fatal("XX000", "(ECHECKOUTTIMEOUT) unable to check out connection from the pool after 15000ms")})
+		}, want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}},
+		{name: "supavisor ECHECKOUTTIMEOUT at connect, session mode (XX000)", err: func(t *testing.T) error {
+			return startupErr(t, fakepg.Fatal("XX000", "(ECHECKOUTTIMEOUT) unable to check out connection from the pool after 15000ms"))
+		}, want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}},
+		{name: "25006 read-only transaction after a failover", err: func(t *testing.T) error {
+			return queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("25006", "cannot execute INSERT in a read-only transaction")})
+		}, want: Classification{Retryable: true, Code: CodeUnreachable, Connection: true, RolledBack: true}, reasonHas: "read-only"},
 		{name: "08004 rejected at connect", err: func(t *testing.T) error {
 			return startupErr(t, fakepg.Fatal("08004", "server rejected the connection"))
 		}, want: unreachable},
@@ -221,7 +245,7 @@ func classCases() []classCase {
 		// Pooler messages without a useful SQLSTATE.
 		{name: "pgbouncer max_client_conn (08P01)", err: func(t *testing.T) error {
 			return startupErr(t, fakepg.Fatal("08P01", "no more connections allowed (max_client_conn)"))
-		}, want: unreachable, reasonHas: "max_client_conn"},
+		}, want: tooMany, reasonHas: "max_client_conn"},
 		{name: "pgbouncer server_login_retry (no SQLSTATE)", err: func(t *testing.T) error {
 			return startupErr(t, fakepg.Fatal("", "server login has been failing, try again later (server_login_retry)"))
 		}, want: unreachable},
@@ -233,7 +257,7 @@ func classCases() []classCase {
 		}, want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}},
 		{name: "supavisor max clients (XX000)", err: func(t *testing.T) error {
 			return startupErr(t, fakepg.Fatal("XX000", "Max client connections reached"))
-		}, want: unreachable},
+		}, want: tooMany},
 		{name: "supavisor unknown tenant", err: func(t *testing.T) error {
 			return startupErr(t, fakepg.Fatal("XX000", "Tenant or user not found"))
 		}, want: authFailed},
@@ -279,10 +303,10 @@ func classCases() []classCase {
 		}, want: Classification{Retryable: true, Code: CodeConflict, RolledBack: true}},
 		{name: "42P05 prepared statement exists (pooler)", err: func(t *testing.T) error {
 			return queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("42P05", `prepared statement "stmtcache_1" already exists`)})
-		}, want: Classification{}, reasonHas: "use pgbouncer=true"},
+		}, want: Classification{Advice: AdviceStatementCache}, reasonHas: "use pgbouncer=true"},
 		{name: "26000 prepared statement missing (pooler)", err: func(t *testing.T) error {
 			return queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("26000", `prepared statement "stmtcache_1" does not exist`)})
-		}, want: Classification{}, reasonHas: "use pgbouncer=true"},
+		}, want: Classification{Advice: AdviceStatementCache}, reasonHas: "use pgbouncer=true"},
 		{name: "23505 unique violation", err: func(t *testing.T) error {
 			return queryErr(t, context.Background(), fakepg.Reply{Err: fakepg.Error("23505", "duplicate key value violates unique constraint")})
 		}, want: Classification{}},

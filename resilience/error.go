@@ -124,6 +124,8 @@ func (e *Error) prismaMessage() string {
 		return "Timed out fetching a new connection from the connection pool. More info: http://pris.ly/d/connection-pool " +
 			"(Current connection pool timeout: " + strconv.FormatFloat(t.PoolTimeout.Seconds(), 'f', -1, 64) +
 			", connection limit: " + strconv.Itoa(t.ConnectionLimit) + ")"
+	case CodeTooManyConns:
+		return "Too many database connections opened: " + e.Reason
 	case CodeConflict:
 		return "Transaction failed due to a write conflict or a deadlock. Please retry your transaction"
 	}

@@ -55,6 +55,8 @@ func TestErrorText(t *testing.T) {
 			Target: Target{Host: "db", Port: 5432, PoolTimeout: 1500 * time.Millisecond, ConnectionLimit: 3}},
 			"P2024: Timed out fetching a new connection from the connection pool. More info: http://pris.ly/d/connection-pool " +
 				"(Current connection pool timeout: 1.5, connection limit: 3)"},
+		{"P2037", &Error{Classification: Classification{Code: CodeTooManyConns, Reason: "too many clients"}, Target: pooler},
+			"P2037: Too many database connections opened: too many clients"},
 		{"P2034", &Error{Classification: Classification{Code: CodeConflict, Reason: "deadlock detected"}},
 			"P2034: Transaction failed due to a write conflict or a deadlock. Please retry your transaction"},
 		{"no code", &Error{Classification: Classification{Reason: "integrity constraint violation"}, Op: "insertMessage", Err: cause},

@@ -122,6 +122,8 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	// The store tells a hung connect (P1002/P1001) from a busy pool (P2024).
+	watch := store.WatchPool(cfg.DB.Pool)
 	// pgxpool connects lazily (MinConns is 0): this succeeds with the database down.
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.DB.Pool)
 	if err != nil {
@@ -143,7 +145,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	rt.Metrics.RegisterPool(pool)
 	// A request that needs the schema waits for the migrator, within one
 	// call's budget; past it the reply is degraded with the migrator's code.
-	rt.Store = store.New(pool, x, cfg.DB, store.WithSchemaGate(rt.migrated, rt.Tracker.MigrationCause))
+	rt.Store = store.New(pool, x, cfg.DB, store.WithSchemaGate(rt.migrated, rt.Tracker.MigrationCause), watch)
 
 	var resp responder.Responder = responder.Template{}
 	if cfg.Responder == "openai" {

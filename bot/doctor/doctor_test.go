@@ -116,13 +116,13 @@ func TestRunFailures(t *testing.T) {
 		{name: "pgbouncer: the server's unknown database", url: loginErr(fakepg.Fatal("08P01", `database "appdb" does not exist`)),
 			step: StepStartup, code: resilience.CodeDBMissing, botCode: anyCode, contains: "does not exist"},
 		{name: "server full", url: loginErr(fakepg.Fatal("53300", "sorry, too many clients already")),
-			step: StepStartup, code: resilience.CodeUnreachable, contains: "too many connections"},
+			step: StepStartup, code: resilience.CodeTooManyConns, contains: "too many connections"},
 		// Supavisor's refusals, in its own words (supabase/supavisor,
 		// test/integration/proxy_test.exs).
 		{name: "supavisor tenant not found", url: loginErr(fakepg.Fatal("XX000", "(ENOTFOUND) tenant/user postgres.nonexistent_tenant not found")),
 			step: StepStartup, code: resilience.CodeAuthFailed, botCode: anyCode, contains: "Supavisor: tenant/user not found"},
 		{name: "supavisor max clients", url: loginErr(fakepg.Fatal("XX000", "(EMAXCONN) max client connections reached, limit: 0")),
-			step: StepStartup, code: resilience.CodeUnreachable, contains: "Supavisor: max client connections reached"},
+			step: StepStartup, code: resilience.CodeTooManyConns, contains: "Supavisor: max client connections reached"},
 		{name: "supavisor auth lockout", url: loginErr(fakepg.Fatal("XX000", "(ECIRCUITBREAKER) too many authentication failures, new connections are temporarily blocked")),
 			step: StepStartup, code: anyCode, contains: "Supavisor: too many authentication failures"},
 		{name: "supavisor session mode full", url: loginErr(fakepg.Fatal("XX000", "(EMAXCONNSESSION) max clients reached in session mode - max clients are limited to pool_size: 2")),
@@ -134,7 +134,7 @@ func TestRunFailures(t *testing.T) {
 		{name: "server full, seen from a pooler", url: func(t *testing.T) string {
 			s := fakepg.Start(t, &fakepg.Server{Answer: postgresAnswers(4242, 97, 100)})
 			return dsnFor("127.0.0.1", s.Port(), "sslmode=disable&connection_limit=5")
-		}, step: StepCapacity, code: resilience.CodeUnreachable, contains: "no free connection slot"},
+		}, step: StepCapacity, code: resilience.CodeTooManyConns, contains: "no free connection slot"},
 		{name: "slow queries", url: func(t *testing.T) string {
 			answer := postgresAnswers(4242, 5, 100)
 			s := fakepg.Start(t, &fakepg.Server{Answer: func(sql string) fakepg.Reply {

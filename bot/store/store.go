@@ -36,6 +36,7 @@ type Store struct {
 	acquireTimeout time.Duration
 	queryTimeout   time.Duration
 	schema         *schemaGate // nil: the schema is assumed in place
+	watch          *poolWatch  // nil: acquire timeouts read as P2024 (see WatchPool)
 
 	sqlGet, sqlSet, sqlReset, sqlLog string
 }
@@ -137,15 +138,12 @@ func (s *Store) awaitSchema(ctx context.Context, op string) error {
 }
 
 // withConn runs fn on a pooled connection, applying pool_timeout to the
-// acquire and socket_timeout to fn. An acquire that outlives pool_timeout
-// returns the bare deadline error, which resilience reports as P2024.
+// acquire and socket_timeout to fn. An acquire that runs out of time is a
+// *resilience.AcquireTimeoutError (see acquire): P2024 when the pool's
+// connections were busy or pool_timeout fired, P1002/P1001 when it waited
+// on a connect that hung.
 func (s *Store) withConn(ctx context.Context, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if s.acquireTimeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, s.acquireTimeout)
-	}
-	conn, err := s.pool.Acquire(actx)
-	cancel()
+	conn, err := s.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
@@ -155,7 +153,14 @@ func (s *Store) withConn(ctx context.Context, fn func(ctx context.Context, conn 
 		ctx, cancel = context.WithTimeout(ctx, s.queryTimeout)
 		defer cancel()
 	}
-	return fn(ctx, conn)
+	err = fn(ctx, conn)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "25006" {
+		// The server behind this connection is read-only (the old primary
+		// after a failover): closed, it is not handed out again, and the
+		// retry connects anew, to the new primary once DNS has moved.
+		_ = conn.Conn().Close(ctx)
+	}
+	return err
 }
 
 // GetPrompt reads the chat's custom prompt; Found is false when it has none.

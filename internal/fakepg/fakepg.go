@@ -84,6 +84,12 @@ type Server struct {
 	// Version is the server_version parameter; "" is "17.0".
 	Version string
 
+	// Stall, once set, leaves every later message of an open connection
+	// unanswered (a black hole on connections already in): the client
+	// must give up. A Terminate still closes the connection, so that the
+	// client's close does not wait for its own timeout.
+	Stall atomic.Bool
+
 	// Sessions counts the startups received (login attempts).
 	Sessions atomic.Int64
 	// Queries counts the simple queries received.
@@ -131,6 +137,12 @@ func (s *Server) serve(c net.Conn) {
 		msg, err := be.Receive()
 		if err != nil {
 			return
+		}
+		if s.Stall.Load() {
+			if _, ok := msg.(*pgproto3.Terminate); ok {
+				return
+			}
+			continue
 		}
 		var sql string
 		switch m := msg.(type) {

@@ -211,7 +211,7 @@ var _ = Describe("bot doctor", Label("doctor"), func() {
 			path:     environment.ProxyDirect,
 			fault:    exhaustConnections,
 			step:     "startup",
-			code:     "P1001",
+			code:     "P2037",
 			contains: "too many",
 		}),
 		Entry("pgbouncer=true missing on the transaction-mode pooler", doctorCase{
