@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -145,4 +146,30 @@ func sameFaultsOtherPath(a, b Scenario) bool {
 		}
 	}
 	return true
+}
+
+// TestDocsListEveryTypeAndScenario: docs/scenarios.md has a row for every
+// fault type (Fault types) and every catalog scenario (The catalog).
+func TestDocsListEveryTypeAndScenario(t *testing.T) {
+	md, err := os.ReadFile("../docs/scenarios.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, types, _ := strings.Cut(string(md), "\n## Fault types\n")
+	_, catalog, _ := strings.Cut(string(md), "\n## The catalog\n")
+	row := func(section, name string) bool { return strings.Contains(section, "\n| `"+name+"` |") }
+	for _, typ := range faultTypes {
+		if !row(types, typ) {
+			t.Errorf("docs/scenarios.md, Fault types: no row for %s", typ)
+		}
+	}
+	list, err := LoadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if !row(catalog, s.Name) {
+			t.Errorf("docs/scenarios.md, The catalog: no row for %s", s.Name)
+		}
+	}
 }
