@@ -13,7 +13,7 @@
 // sends. What it sees first tells it where the connection is:
 //
 //   - a lone 'N', the server declining an SSLRequest (sslmode=prefer): passed
-//     on, and the startup answer follows;
+//     on; libpq sends its startup on the same connection (pgx on a new one);
 //   - 'R' (an authentication request) or 'v' (NegotiateProtocolVersion): the
 //     answer to the StartupMessage, which it replaces with the ErrorResponse;
 //   - anything else: the connection was already in session when the toxic

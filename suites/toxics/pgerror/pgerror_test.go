@@ -49,6 +49,47 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestSSLRequestThenStartup: libpq (psql, most drivers) goes on with the
+// startup on the same connection after the server's 'N' to its
+// SSLRequest; pgx opens a new one, so TestRefusals alone would not show
+// that the 'N' passes.
+func TestSSLRequestThenStartup(t *testing.T) {
+	st := start(t)
+	st.addToxic(t, "refuse", map[string]any{"severity": "FATAL", "code": "XX000", "message": "(EMAXCONN) max client connections reached, limit: 200"})
+	conn, err := net.DialTimeout("tcp", st.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	fe := pgproto3.NewFrontend(conn, conn)
+	fe.Send(&pgproto3.SSLRequest{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	answer := make([]byte, 1)
+	if _, err := io.ReadFull(conn, answer); err != nil || answer[0] != 'N' {
+		t.Fatalf("answer to the SSLRequest: %q, %v; want the server's N passed on", answer, err)
+	}
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": "bot", "database": "p1001"}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := fe.Receive()
+	if err != nil {
+		t.Fatalf("answer to the startup: %v", err)
+	}
+	e, ok := msg.(*pgproto3.ErrorResponse)
+	if !ok || e.Severity != "FATAL" || e.Code != "XX000" || e.Message != "(EMAXCONN) max client connections reached, limit: 200" {
+		t.Fatalf("answer to the startup: %#v, want the refusal", msg)
+	}
+	if msg, err := fe.Receive(); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("after the refusal: %#v, %v; want the connection closed", msg, err)
+	}
+}
+
 // TestDefaults: severity and code left out are Supavisor's FATAL XX000.
 func TestDefaults(t *testing.T) {
 	st := start(t)
