@@ -87,8 +87,9 @@ func (t *Toxic) Pipe(stub *toxics.ToxicStub) {
 				continue
 			case startup:
 				if !t.wait(stub) {
-					// Removed while holding the refusal back: the
-					// server's answer goes through after all.
+					// Interrupted while holding the refusal back (the
+					// toxic removed, or another added behind it): the
+					// server's answer goes on after all.
 					stub.Output <- c
 					return
 				}

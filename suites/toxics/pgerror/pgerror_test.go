@@ -158,6 +158,48 @@ func TestDelay(t *testing.T) {
 	}
 }
 
+// TestRemovedDuringDelay: a refusal held back when the toxic is removed
+// is never sent; the server's own answer goes through.
+func TestRemovedDuringDelay(t *testing.T) {
+	st := start(t)
+	st.addToxic(t, "held", map[string]any{"message": "(EMAXCONN) max client connections reached, limit: 200", "delay": 10_000})
+	type result struct {
+		conn *pgx.Conn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		host, port, _ := net.SplitHostPort(st.addr)
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://bot@%s:%s/p1001?sslmode=disable", host, port))
+		done <- result{conn, err}
+	}()
+	// Once the server has answered the startup, the toxic holds the
+	// answer (for 10s): remove it then.
+	select {
+	case <-st.answered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server never answered the startup")
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("connect returned while the refusal was held back: %v", r.err)
+	default:
+	}
+	if err := st.proxy.RemoveToxic("held"); err != nil {
+		t.Fatalf("remove toxic: %v", err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("connect after the toxic was removed mid-delay: %v", r.err)
+	}
+	defer r.conn.Close(context.Background())
+	if err := r.conn.Ping(t.Context()); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}
+
 func assertPgError(t *testing.T, err error, severity, code, message string) {
 	t.Helper()
 	var pgErr *pgconn.PgError
@@ -172,13 +214,15 @@ func assertPgError(t *testing.T, err error, severity, code, message string) {
 // stack is one in-process Toxiproxy with a proxy "pg" in front of a fake
 // Postgres server.
 type stack struct {
-	proxy *toxiclient.Proxy
-	addr  string // the proxy's listen address
+	proxy    *toxiclient.Proxy
+	addr     string        // the proxy's listen address
+	answered chan struct{} // a startup answered by the server
 }
 
 func start(t *testing.T) *stack {
 	t.Helper()
-	backend := fakePostgres(t)
+	answered := make(chan struct{}, 64)
+	backend := fakePostgres(t, answered)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 	api := httptest.NewServer(srv.Routes())
 	t.Cleanup(api.Close)
@@ -187,7 +231,7 @@ func start(t *testing.T) *stack {
 	if err != nil {
 		t.Fatalf("create proxy: %v", err)
 	}
-	return &stack{proxy: proxy, addr: proxy.Listen}
+	return &stack{proxy: proxy, addr: proxy.Listen, answered: answered}
 }
 
 func (st *stack) addToxic(t *testing.T, name string, attrs map[string]any) {
@@ -212,8 +256,9 @@ func (st *stack) connect(t *testing.T, sslmode string) (*pgx.Conn, error) {
 
 // fakePostgres serves the startup (declining SSL, trusting every login)
 // and answers every simple query with an empty result, enough for pgx's
-// Connect and Ping. It returns its address.
-func fakePostgres(t *testing.T) string {
+// Connect and Ping; it signals each startup it answered on answered. It
+// returns its address.
+func fakePostgres(t *testing.T, answered chan<- struct{}) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -231,7 +276,7 @@ func fakePostgres(t *testing.T) string {
 				defer c.Close()
 				// The toxic hangs up on the client, and Toxiproxy then on
 				// this server, often mid-message: only other errors count.
-				if err := serve(c); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+				if err := serve(c, answered); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
 					!errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "connection reset") {
 					t.Errorf("fake postgres: %v", err)
 				}
@@ -241,7 +286,7 @@ func fakePostgres(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func serve(c net.Conn) error {
+func serve(c net.Conn, answered chan<- struct{}) error {
 	be := pgproto3.NewBackend(c, c)
 	for {
 		msg, err := be.ReceiveStartupMessage()
@@ -267,6 +312,10 @@ func serve(c net.Conn) error {
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := be.Flush(); err != nil {
 		return err
+	}
+	select {
+	case answered <- struct{}{}:
+	default: // nobody waits for it
 	}
 	for {
 		msg, err := be.Receive()
