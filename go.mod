@@ -2,10 +2,7 @@ module github.com/p1001/p1001
 
 go 1.26.0
 
-tool (
-	github.com/Shopify/toxiproxy/v2/cmd/server
-	github.com/onsi/ginkgo/v2/ginkgo
-)
+tool github.com/onsi/ginkgo/v2/ginkgo
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.12.0
@@ -20,6 +17,7 @@ require (
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.72.0
+	github.com/rs/zerolog v1.33.0
 	github.com/testcontainers/testcontainers-go v0.45.0
 	github.com/testcontainers/testcontainers-go/modules/postgres v0.45.0
 	go.etcd.io/bbolt v1.5.0
@@ -88,7 +86,6 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/procfs v0.23.0 // indirect
 	github.com/rs/xid v1.5.0 // indirect
-	github.com/rs/zerolog v1.33.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/shirou/gopsutil/v4 v4.26.6 // indirect
 	github.com/sirupsen/logrus v1.10.2 // indirect

@@ -36,6 +36,9 @@ const (
 	TypeResetPeer = "reset_peer"
 	TypeSlicer    = "slicer"
 	TypeLimitData = "limit_data"
+	// TypePgError is p1001's own toxic (suites/toxics/pgerror): a pooler's
+	// refusal of new connections in the Postgres protocol (Fault.Refusal).
+	TypePgError = "pgerror"
 )
 
 // Fault kinds that are not fault types. A kind is what a fault:<kind> label
@@ -75,6 +78,11 @@ type recipe struct {
 	cutsBot bool
 	// flaps: the fault may toggle (Fault.Flap).
 	flaps bool
+	// stream: the one stream the toxic works on ("" = either).
+	stream string
+	// refusal: the fault names a refusal (Fault.Refusal), sent as the
+	// toxic's attributes severity, code and message.
+	refusal bool
 	// kinds are the fault kinds a fault adds to its type (e.g. black_hole
 	// for a timeout toxic with timeout 0); derived lists every one.
 	kinds   func(Fault) []string
@@ -156,6 +164,42 @@ var recipes = []recipe{
 		}
 	}),
 	toxic(TypeLimitData, func(Fault) string { return "closes the connection after bytes" }, attrSpec{"bytes", "bytes", true, 1}),
+	// Downstream only: a toxic can write to the client only there.
+	toxic(TypePgError, func(f Fault) string {
+		rf, _ := RefusalOf(f.Refusal)
+		return fmt.Sprintf("answers new connections with %s %s %q (%s), closes the open ones", rf.Severity, rf.Code, rf.Message, rf.Pooler)
+	}, attrSpec{"delay", "ms", false, 0}).with(func(r *recipe) { r.stream, r.refusal = StreamDownstream, true }),
+}
+
+// Refusal is a pooler's refusal of a new connection as the client reads
+// it: the ErrorResponse a pgerror fault answers the startup with.
+type Refusal struct {
+	Name                    string // Fault.Refusal
+	Pooler                  string
+	Severity, Code, Message string
+}
+
+// refusals are Supavisor's, word for word as its clients receive them
+// (supabase/supavisor lib/supavisor/errors/*.ex: FATAL, XX000, "(ECODE) "
+// and the message; limit, tenant and timeout as Supabase's transaction
+// pooler on port 6543 reports them).
+var refusals = []Refusal{
+	{"emaxconn", "Supavisor", "FATAL", "XX000", "(EMAXCONN) max client connections reached, limit: 200"},
+	{"enotfound", "Supavisor", "FATAL", "XX000", "(ENOTFOUND) tenant/user postgres.p1001 not found"},
+	{"ecircuitbreaker", "Supavisor", "FATAL", "XX000", "(ECIRCUITBREAKER) too many authentication failures, new connections are temporarily blocked"},
+	{"echeckouttimeout", "Supavisor", "FATAL", "XX000", "(ECHECKOUTTIMEOUT) unable to check out connection from the pool after 15000ms in Transaction mode"},
+}
+
+// Refusals lists the refusals a pgerror fault may name.
+func Refusals() []Refusal { return slices.Clone(refusals) }
+
+// RefusalOf returns the refusal named name.
+func RefusalOf(name string) (Refusal, bool) {
+	i := slices.IndexFunc(refusals, func(r Refusal) bool { return r.Name == name })
+	if i < 0 {
+		return Refusal{}, false
+	}
+	return refusals[i], true
 }
 
 // toxic is the recipe of a Toxiproxy toxic: added under the fault's name
@@ -163,9 +207,12 @@ var recipes = []recipe{
 func toxic(typ string, what func(Fault) string, attrs ...attrSpec) recipe {
 	return recipe{typ: typ, onProxy: true, attrs: attrs, what: what,
 		apply: onProxy(func(px Proxy, ctx context.Context, f Fault) error {
-			attrs := make(map[string]any, len(f.Attributes))
+			attrs := make(map[string]any, len(f.Attributes)+3)
 			for k, v := range f.Attributes {
 				attrs[k] = v
+			}
+			if rf, ok := RefusalOf(f.Refusal); ok {
+				attrs["severity"], attrs["code"], attrs["message"] = rf.Severity, rf.Code, rf.Message
 			}
 			return px.AddToxic(ctx, f.Name, f.Type, f.Stream, f.Toxicity, attrs)
 		}),

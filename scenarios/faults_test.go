@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p1001/p1001/resilience"
 )
 
 // TestRecipes: every fault type has a complete recipe, and what the table
@@ -49,6 +51,8 @@ func TestDescribe(t *testing.T) {
 			"timeout toxic (downstream, timeout=0 ms) on pooler: drops every byte and never closes: a black hole"},
 		{Fault{Type: TypeLatency, Proxy: ProxyPooler, Stream: StreamUpstream, Toxicity: 0.5, Attributes: map[string]int64{"latency": 300, "jitter": 50}},
 			"latency toxic (upstream, toxicity 0.5, latency=300 ms, jitter=50 ms) on pooler: delays data by latency ± jitter"},
+		{Fault{Type: TypePgError, Proxy: ProxyPooler, Stream: StreamDownstream, Toxicity: 1, Attributes: map[string]int64{"delay": 0}, Refusal: "emaxconn"},
+			`pgerror toxic (downstream, delay=0 ms) on pooler: answers new connections with FATAL XX000 "(EMAXCONN) max client connections reached, limit: 200" (Supavisor), closes the open ones`},
 		{Fault{Type: "flood"}, `unknown fault type "flood"`},
 	}
 	for _, tt := range tests {
@@ -98,6 +102,36 @@ func TestApplyUndo(t *testing.T) {
 	}
 	if err := (Fault{Type: "flood"}).Apply(context.Background(), newFake(time.Now())); err == nil {
 		t.Error("Apply of an unknown type: no error")
+	}
+}
+
+// TestPgErrorAttributes: a pgerror fault sends its refusal's severity,
+// code and message as the toxic's attributes, next to its delay.
+func TestPgErrorAttributes(t *testing.T) {
+	for _, rf := range Refusals() {
+		fake := newFake(time.Now())
+		f := Fault{Name: rf.Name, Type: TypePgError, Proxy: ProxyPooler, Stream: StreamDownstream, Toxicity: 1,
+			Attributes: map[string]int64{"delay": 5}, Refusal: rf.Name}
+		if err := f.Apply(context.Background(), fake); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"severity": rf.Severity, "code": rf.Code, "message": rf.Message, "delay": int64(5)}
+		if got := fake.toxic[ProxyPooler][rf.Name]; !maps.Equal(got.(map[string]any), want) {
+			t.Errorf("%s: attributes %v, want %v", rf.Name, got, want)
+		}
+	}
+}
+
+// TestRefusalsAreRecognized: the bot's classification knows every refusal
+// the catalog sends by its words (resilience.PoolerMessages), so a
+// scenario's codes follow from that one table.
+func TestRefusalsAreRecognized(t *testing.T) {
+	for _, rf := range Refusals() {
+		if !slices.ContainsFunc(resilience.PoolerMessages, func(pm resilience.PoolerMessage) bool {
+			return pm.Pooler == rf.Pooler && pm.Class != (resilience.Classification{}) && pm.Matches(rf.Message)
+		}) {
+			t.Errorf("%s: no %s entry of resilience.PoolerMessages with a classification matches %q", rf.Name, rf.Pooler, rf.Message)
+		}
 	}
 }
 

@@ -69,7 +69,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in a fault",
 			data: doc(join(header, outage, []string{"    strem: upstream"}, degraded)...),
-			want: []string{"t.yaml:11: faults[0].strem: unknown field (known: name, at, for, type, proxy, target, stream, toxicity, flap, attributes)"},
+			want: []string{"t.yaml:11: faults[0].strem: unknown field (known: name, at, for, type, proxy, target, stream, toxicity, flap, attributes, refusal)"},
 		},
 		{
 			name: "unknown key in bot.retry",
@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown fault type",
 			data: doc(join(header, []string{"faults:", "  - name: cut", "    at: 1s", "    for: 2s", "    type: lag", "    proxy: pooler"}, degraded)...),
-			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)`},
+			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror)`},
 		},
 		{
 			name: "unknown proxy",
@@ -270,6 +270,26 @@ func TestParseErrors(t *testing.T) {
 			want: []string{
 				"t.yaml:6: faults[0].flap: must be at least 10ms and shorter than for (2s), got 2s",
 				"t.yaml:7: faults[1].flap: only an outage can flap, not latency",
+			},
+		},
+		{
+			name: "pgerror: refusal missing, unknown, or on another type; upstream",
+			data: doc(
+				"name: t", "description: d.", "labels: [fault:pgerror, fault:outage, path:pooler]",
+				"traffic: {chats: 2, rate: 20, duration: 19s}",
+				"faults:",
+				"  - {at: 1s, for: 1s, type: pgerror, proxy: pooler}",
+				"  - {at: 3s, for: 1s, type: pgerror, proxy: pooler, refusal: emaxconns}",
+				"  - {at: 5s, for: 1s, type: pgerror, proxy: pooler, refusal: enotfound, stream: upstream}",
+				"  - {at: 7s, for: 1s, type: outage, proxy: pooler, refusal: emaxconn}",
+				"  - {at: 9s, for: 1s, type: pgerror, proxy: pooler, refusal: ecircuitbreaker, attributes: {delay: -1}}",
+				"expect: {effect: degraded}"),
+			want: []string{
+				"t.yaml:6: faults[0].refusal: is required for pgerror (one of emaxconn, enotfound, ecircuitbreaker, echeckouttimeout)",
+				`t.yaml:7: faults[1].refusal: unknown refusal "emaxconns" (known: emaxconn, enotfound, ecircuitbreaker, echeckouttimeout)`,
+				"t.yaml:8: faults[2].stream: pgerror works on the downstream stream only, got upstream",
+				"t.yaml:9: faults[3].refusal: only pgerror has a refusal, not outage",
+				"t.yaml:10: faults[4].attributes.delay: must be between 0 and 1000000000 (ms), got -1",
 			},
 		},
 		{
@@ -460,7 +480,7 @@ func TestParseErrors(t *testing.T) {
 			name: "missing type, missing for",
 			data: doc(join(header, []string{"faults:", "  - {at: 1s, proxy: pooler}", "  - {at: 4s, type: outage, proxy: pooler}"}, degraded)...),
 			want: []string{
-				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)",
+				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror)",
 				"t.yaml:7: faults[1].for: is required: how long the outage lasts",
 			},
 		},

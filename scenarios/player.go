@@ -47,6 +47,12 @@ type FaultEvent struct {
 	// bot disconnected. For a restart, kill or bot-restart it is when the
 	// restart began.
 	Start time.Duration
+	// Applying is when the call that applies the fault began. The fault
+	// may act from then on: adding a toxic takes effect on each open
+	// connection while the call still runs, and a request that meets it
+	// and fails fast (a non-transient refusal) can end before Start.
+	// 0 in histories written before it was recorded.
+	Applying time.Duration
 	// Stop is when the fault was undone: after the toxic was removed, the
 	// proxy enabled for good, RESUME returned, the bot reconnected, or the
 	// restarted (killed) container ran again.
@@ -166,6 +172,7 @@ func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 	if SleepUntil(ctx, p.base.Add(p.f.At.D())) != nil {
 		return false, nil
 	}
+	p.ev.Applying = p.now()
 	switch {
 	case p.f.IsRestart():
 		// One action, applied whole: its window is measured.

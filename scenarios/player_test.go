@@ -190,6 +190,10 @@ func TestPlaySteadyFaults(t *testing.T) {
 			if ev.Start < calls[0].at || ev.Start > calls[1].at || ev.Stop < calls[1].at {
 				t.Errorf("event %s..%s does not match calls at %s and %s", ev.Start, ev.Stop, calls[0].at, calls[1].at)
 			}
+			// Applying: when the apply call began, from the fault's At.
+			if ev.Applying < f.At.D() || ev.Applying > calls[0].at {
+				t.Errorf("applying at %s, want between at (%s) and the apply call (%s)", ev.Applying, f.At, calls[0].at)
+			}
 			if tt.checkAttrs {
 				got := fake.toxic[ProxyPooler]["lat"]
 				want := map[string]any{"latency": int64(300), "jitter": int64(50)}

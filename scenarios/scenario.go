@@ -166,6 +166,8 @@ type Fault struct {
 	// Attributes are the toxic's attributes, every one of its type filled
 	// in (Toxiproxy's units: ms, KB/s, bytes, µs for slicer delay).
 	Attributes map[string]int64 `yaml:"attributes,omitempty"`
+	// Refusal names the pooler refusal a pgerror fault sends (Refusals).
+	Refusal string `yaml:"refusal,omitempty"`
 }
 
 // End is At+For.

@@ -231,6 +231,9 @@ func (s Scenario) validateFaults(v *validator) {
 			if !(f.Toxicity > 0 && f.Toxicity <= 1) {
 				v.errf(field("toxicity"), "must be above 0 and at most 1, got %g", f.Toxicity)
 			}
+			if r.stream != "" && f.Stream != r.stream && slices.Contains(streams, f.Stream) {
+				v.errf(field("stream"), "%s works on the %s stream only, got %s", f.Type, r.stream, f.Stream)
+			}
 			validateAttrs(v, field("attributes"), f, r)
 		} else {
 			if f.Stream != "" {
@@ -243,6 +246,7 @@ func (s Scenario) validateFaults(v *validator) {
 				v.errf(field("attributes"), "only toxics have attributes, not %s", f.Type)
 			}
 		}
+		validateRefusal(v, field("refusal"), f, r)
 		if f.Flap != 0 {
 			switch {
 			case !r.flaps:
@@ -281,6 +285,22 @@ func validateAttrs(v *validator, path string, f Fault, r recipe) {
 	}
 	if r.check != nil {
 		r.check(f, func(attr, msg string) { v.errf(path+"."+attr, "%s", msg) })
+	}
+}
+
+func validateRefusal(v *validator, path string, f Fault, r recipe) {
+	names := make([]string, len(refusals))
+	for i, rf := range refusals {
+		names[i] = rf.Name
+	}
+	_, known := RefusalOf(f.Refusal)
+	switch {
+	case !r.refusal && f.Refusal != "":
+		v.errf(path, "only %s has a refusal, not %s", TypePgError, f.Type)
+	case r.refusal && f.Refusal == "":
+		v.errf(path, "is required for %s (one of %s)", f.Type, strings.Join(names, ", "))
+	case r.refusal && !known:
+		v.errf(path, "unknown refusal %q (known: %s)", f.Refusal, strings.Join(names, ", "))
 	}
 }
 

@@ -135,6 +135,8 @@ func cuts(f scenarios.Fault, botPath string) bool {
 		return f.Proxy == botPath
 	case scenarios.TypeResetPeer:
 		return f.Proxy == botPath && f.Attributes["timeout"] == 0
+	case scenarios.TypePgError: // refuses every new connection, closes the open ones on their next answer
+		return f.Proxy == botPath && f.Toxicity == 1
 	case scenarios.TypePause:
 		return botPath == scenarios.ProxyPooler
 	case scenarios.TypePartition:

@@ -31,9 +31,11 @@
 // the plan. Events of the same fault (a flapping outage) merge into one
 // window from the first start to the last stop; a fault with Stop < Start
 // never stopped. An op is in the fault phase when its [invoke, complete]
-// interval overlaps a window, even if it was invoked just before: its
-// lookup may have met the fault (Jepsen ops are intervals). Otherwise it is
-// healthy when invoked before the first fault started, in transition when
+// interval overlaps a window, counted for this from the moment the call
+// applying the fault began (FaultEvent.Applying: the fault may act before
+// that call returns), even if it was invoked just before: its lookup may
+// have met the fault (Jepsen ops are intervals). Otherwise it is
+// healthy when invoked before the first fault could act, in transition when
 // invoked less than expect.recovery_within after any fault stopped, and in
 // recovery after that (also between two faults). Transition allows the
 // union of the fault and recovery prompt sources.

@@ -27,6 +27,11 @@ func probeEvidence(f scenarios.Fault, since time.Time) (what string, shows func(
 		return "a probe query got no answer", failed
 	case scenarios.TypeResetPeer, scenarios.TypeLimitData:
 		return "a probe connection through the proxy was cut", failed
+	case scenarios.TypePgError:
+		rf, _ := scenarios.RefusalOf(f.Refusal)
+		return fmt.Sprintf("a probe connection through the proxy was refused with %q", rf.Message), func(p history.Probe) bool {
+			return failed(p) && rf.Message != "" && strings.Contains(p.Err, rf.Message)
+		}
 	case scenarios.TypeRestart:
 		return "a probe connection to the restarting " + f.Target + " failed", failed
 	case scenarios.TypeLatency:

@@ -132,6 +132,13 @@ func TestGuardSteadyState(t *testing.T) {
 		{name: "degraded before the fault", history: func(h *history.History) {
 			setOp(h, 1, func(o *history.Op) { o.Degraded, o.Code, o.PromptSource = true, "P1017", "cached" })
 		}, detail: []string{"op #1 (message in chat c2 at 1s): before the first fault: degraded P1017"}, ops: []int{1}},
+		{name: "degraded by a fault whose apply call was still running", history: func(h *history.History) {
+			h.Faults[0].Applying = 1790 * ms // the toxic went in from here; the call returned at 2s
+			setOp(h, 3, func(o *history.Op) { o.Degraded, o.Code, o.Complete = true, "P1000", 1830*ms })
+		}, pass: true},
+		{name: "the same in a history without Applying: before the fault", history: func(h *history.History) {
+			setOp(h, 3, func(o *history.Op) { o.Degraded, o.Code, o.Complete = true, "P1000", 1830*ms })
+		}, detail: []string{"op #3", "before the first fault: degraded P1000"}, ops: []int{3}},
 		{name: "failed before the fault", history: func(h *history.History) {
 			setOp(h, 2, func(o *history.Op) { o.Outcome, o.Status = history.Fail, 500 })
 		}, detail: []string{"op #2", "before the first fault: outcome fail, HTTP 500"}, ops: []int{2}},

@@ -195,6 +195,21 @@ func TestPromptClaims(t *testing.T) {
 		{name: "fallback reported as a fresh custom read inside a proven outage", history: liar,
 			detail: []string{"op #5 (message in chat c2 at 2.5s): answered from a fresh database read", "inside fault cut (outage on pooler, [2s, 5s))"},
 			ops:    []int{5, 6, 7, 8}},
+		{name: "fallback reported as a fresh custom read inside a proven pgerror refusal", scenario: func(s *scenarios.Scenario) {
+			f := &s.Faults[0]
+			f.Type, f.Stream, f.Toxicity, f.Refusal = scenarios.TypePgError, "downstream", 1, "enotfound"
+		}, history: func(h *history.History) {
+			liar(h)
+			for i := range h.Faults {
+				h.Faults[i].Type = scenarios.TypePgError
+			}
+			for i := range h.Probes {
+				if !h.Probes[i].OK {
+					h.Probes[i].Err = "server error: FATAL: (ENOTFOUND) tenant/user postgres.p1001 not found (SQLSTATE XX000)"
+				}
+			}
+		}, detail: []string{"op #5 (message in chat c2 at 2.5s): answered from a fresh database read", "inside fault cut (pgerror on pooler, [2s, 5s))"},
+			ops: []int{5, 6, 7, 8}},
 		{name: "not judged when no probe proved the outage", history: func(h *history.History) {
 			liar(h)
 			h.Probes = nil
@@ -239,6 +254,12 @@ func TestGuardEffect(t *testing.T) {
 	}
 	latency := fault(scenarios.Fault{Type: "latency", Proxy: "pooler", Attributes: map[string]int64{"latency": 1000}})
 	kill := fault(scenarios.Fault{Type: "kill", Target: "bot"})
+	pgerror := fault(scenarios.Fault{Type: scenarios.TypePgError, Proxy: "pooler", Stream: "downstream", Toxicity: 1, Refusal: "emaxconn"})
+	pgProbe := func(err string) history.Probe {
+		p := probe(history.ProbeSQL, false, false, 3*time.Second, ms)
+		p.Err = err
+		return p
+	}
 	// containerProbe: one look at the bot's container at 3s, running or
 	// not, last started at the offset startedAt from the history's base.
 	containerProbe := func(running bool, startedAt time.Duration) func(*history.History) {
@@ -281,6 +302,11 @@ func TestGuardEffect(t *testing.T) {
 			history: containerProbe(false, -time.Minute), pass: true},
 		{name: "kill: the bot ran on, started before the fault", scenario: kill,
 			history: containerProbe(true, -time.Minute), detail: []string{"want: Docker showed the bot container stopped, or started again after the fault began"}},
+		{name: "pgerror: a probe refused with the refusal", scenario: pgerror,
+			history: probes(pgProbe("conn closed"), pgProbe("failed to connect: server error: FATAL: (EMAXCONN) max client connections reached, limit: 200 (SQLSTATE XX000)")), pass: true},
+		{name: "pgerror: probes only cut, never refused in words", scenario: pgerror,
+			history: probes(pgProbe("conn closed"), pgProbe("connection refused")),
+			detail:  []string{`want: a probe connection through the proxy was refused with "(EMAXCONN) max client connections reached, limit: 200"`}},
 		{name: "baseline", scenario: func(s *scenarios.Scenario) { s.Faults = nil }, history: func(h *history.History) { h.Faults = nil }, pass: true},
 	})
 }

@@ -13,8 +13,8 @@ import (
 type Phase string
 
 const (
-	// Healthy: invoked and completed before the first fault started (or
-	// the scenario has no faults).
+	// Healthy: invoked and completed before the first fault could act
+	// (before the call applying it began), or the scenario has no faults.
 	Healthy Phase = "healthy"
 	// Fault: the op's [invoke, complete] interval overlaps a fault window.
 	Fault Phase = "fault"
@@ -36,7 +36,10 @@ type window struct {
 	fault       string
 	typ         string
 	start, stop time.Duration
-	err         string
+	// from is when the fault could first act: the start of the call that
+	// applied it (FaultEvent.Applying), at most start.
+	from time.Duration
+	err  string
 }
 
 // cutsBot reports whether the window takes the bot itself down (kill,
@@ -50,6 +53,7 @@ type timeline struct {
 	windows              []window // by start
 	grace                time.Duration
 	firstStart, lastStop time.Duration
+	firstFrom            time.Duration // the earliest window.from
 }
 
 func newTimeline(h history.History, grace time.Duration) timeline {
@@ -60,22 +64,26 @@ func newTimeline(h history.History, grace time.Duration) timeline {
 		if stop < e.Start {
 			stop = forever // never stopped, as far as the history knows
 		}
+		from := e.Start
+		if e.Applying > 0 && e.Applying < e.Start {
+			from = e.Applying
+		}
 		i, ok := at[e.Fault]
 		if !ok {
 			at[e.Fault] = len(ws)
-			ws = append(ws, window{fault: e.Fault, typ: e.Type, start: e.Start, stop: stop, err: e.Err})
+			ws = append(ws, window{fault: e.Fault, typ: e.Type, start: e.Start, stop: stop, from: from, err: e.Err})
 			continue
 		}
 		w := &ws[i]
-		w.start, w.stop = min(w.start, e.Start), max(w.stop, stop)
+		w.start, w.stop, w.from = min(w.start, e.Start), max(w.stop, stop), min(w.from, from)
 		if w.err == "" {
 			w.err = e.Err
 		}
 	}
 	slices.SortStableFunc(ws, func(a, b window) int { return cmpDur(a.start, b.start) })
-	t := timeline{windows: ws, grace: grace, firstStart: forever, lastStop: -1}
+	t := timeline{windows: ws, grace: grace, firstStart: forever, firstFrom: forever, lastStop: -1}
 	for _, w := range ws {
-		t.firstStart = min(t.firstStart, w.start)
+		t.firstStart, t.firstFrom = min(t.firstStart, w.start), min(t.firstFrom, w.from)
 		t.lastStop = max(t.lastStop, w.stop)
 	}
 	return t
@@ -89,11 +97,11 @@ func end(o history.Op) time.Duration { return max(o.Complete, o.Invoke) }
 
 func (t timeline) phase(o history.Op) Phase {
 	for _, w := range t.windows {
-		if o.Invoke < w.stop && end(o) >= w.start {
+		if o.Invoke < w.stop && end(o) >= w.from {
 			return Fault
 		}
 	}
-	if !t.hasFaults() || o.Invoke < t.firstStart {
+	if !t.hasFaults() || o.Invoke < t.firstFrom {
 		return Healthy
 	}
 	for _, w := range t.windows {

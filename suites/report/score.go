@@ -35,6 +35,7 @@ func severities() map[string]int {
 		scenarios.TypePartition:      3,
 		scenarios.TypeKill:           3,
 		scenarios.TypeBotRestart:     3,
+		scenarios.TypePgError:        3, // the pooler refuses every new connection and closes the open ones
 	}
 }
 
