@@ -27,6 +27,7 @@ func severities() map[string]int {
 		scenarios.TypeLimitData:      2,
 		scenarios.TypePause:          2,
 		scenarios.KindPoolExhaustion: 2,
+		scenarios.TypeIdleReaping:    2,
 		scenarios.TypeTimeout:        3,
 		scenarios.KindBlackHole:      3,
 		scenarios.TypeOutage:         3,
@@ -35,6 +36,10 @@ func severities() map[string]int {
 		scenarios.TypePartition:      3,
 		scenarios.TypeKill:           3,
 		scenarios.TypeBotRestart:     3,
+		// The pooler or the server refuses the bot's new connections.
+		scenarios.TypeClientLimit:      3,
+		scenarios.TypeServerLimit:      3,
+		scenarios.TypePasswordRotation: 3,
 	}
 }
 

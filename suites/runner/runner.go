@@ -107,6 +107,15 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		}
 	}
 
+	// The server's own count of the bot's logins (connect-rate).
+	countConnects := s.Expect.MaxConnectsPerSecond > 0
+	if countConnects {
+		if err := env.LogConnections(ctx, true); err != nil {
+			return h, err
+		}
+		defer func() { err = errors.Join(err, env.LogConnections(context.WithoutCancel(ctx), false)) }()
+	}
+
 	progress("%s: %d requests over %s across %d chats, %d fault(s)", s.Name,
 		int(s.Traffic.Rate*s.Traffic.Duration.D().Seconds()), s.Traffic.Duration, s.Traffic.Chats, len(s.Faults))
 	h.Base = time.Now()
@@ -149,6 +158,16 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	})
 	if err := g.Wait(); err != nil {
 		return h, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+
+	if countConnects {
+		at, err := env.ProxyConnections(ctx, h.Base)
+		if err != nil {
+			return h, err
+		}
+		for _, t := range at {
+			h.ServerConnects = append(h.ServerConnects, t.Sub(h.Base))
+		}
 	}
 
 	progress("%s: traffic done, letting the bot settle", s.Name)
