@@ -68,23 +68,33 @@ func RetriedLookups(s scenarios.Scenario, h history.History) Result {
 	return v.result()
 }
 
-// ConnectRate: during each fault, Postgres received at most
-// expect.max_connects_per_second connections a second from the bot's
-// direct path, by its own log (log_connections, counted by the runner in
-// History.ServerConnects): the bot does not storm a server that refuses
-// it. At least one connection must be logged in the window: without it
-// the evidence is missing. Skipped when the field is not set.
+// connectSettle is how long after a fault's start ConnectRate begins to
+// count: the calls in flight when it began (up to traffic.concurrency)
+// may each log in once, a burst bounded by the traffic, not a storm.
+const connectSettle = time.Second
+
+// ConnectRate: during each fault, from connectSettle after its start to
+// its end, Postgres received at most expect.max_connects_per_second
+// connections a second from the bot's direct path, by its own log
+// (log_connections, counted by the runner in History.ServerConnects): the
+// bot does not storm a server that refuses it. At least one connection
+// must be logged in that span: without it the evidence is missing.
+// Skipped when the field is not set.
 func ConnectRate(s scenarios.Scenario, h history.History) Result {
 	bound := s.Expect.MaxConnectsPerSecond
 	v := newVerdict(NameConnectRate, false, fmt.Sprintf(
-		"During each fault Postgres receives at most %g connections a second from the bot (its own log).", bound))
+		"From %s into each fault, Postgres receives at most %g connections a second from the bot (its own log).", connectSettle, bound))
 	if bound == 0 {
 		return v.skip("expect.max_connects_per_second is not set")
 	}
 	r := rulesOf(s)
 	tl := newTimeline(h, r.recoveryWithin)
 	for _, w := range tl.windows {
-		if w.stop == forever || w.stop <= w.start {
+		if w.stop == forever {
+			continue
+		}
+		if w.start += connectSettle; w.stop-w.start < connectSettle {
+			v.fail("fault %s lasted %s: too short to count its steady state after %s", w.fault, offset(w.stop-w.start+connectSettle), connectSettle)
 			continue
 		}
 		n := 0

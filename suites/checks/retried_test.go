@@ -47,19 +47,19 @@ func TestRetriedLookups(t *testing.T) {
 
 func TestConnectRate(t *testing.T) {
 	bound := func(s *scenarios.Scenario) { s.Bot.Database, s.Expect.MaxConnectsPerSecond = "direct", 2 }
-	// The fault "cut" runs from 2s to 5s: 3s.
+	// The fault "cut" runs from 2s to 5s: counted from 3s, 2s.
 	connects := func(at ...time.Duration) func(*history.History) {
 		return func(h *history.History) { h.ServerConnects = at }
 	}
 	runCases(t, ConnectRate, NameConnectRate, false, []checkCase{
 		{name: "unset: skipped", history: connects(), pass: true, skipped: true},
-		{name: "one a second", scenario: bound, history: connects(1*time.Second, 2100*ms, 3100*ms, 4100*ms, 6*time.Second), pass: true},
+		{name: "one a second", scenario: bound, history: connects(1*time.Second, 2100*ms, 2200*ms, 2300*ms, 2400*ms, 3100*ms, 4100*ms, 6*time.Second), pass: true},
 		{name: "a storm", scenario: bound, history: func(h *history.History) {
-			for at := 2 * time.Second; at < 5*time.Second; at += 100 * ms {
+			for at := 3 * time.Second; at < 5*time.Second; at += 100 * ms {
 				h.ServerConnects = append(h.ServerConnects, at)
 			}
-		}, detail: []string{"30 connections from the bot in 3s, 10.0 a second, over 2"}},
-		{name: "no evidence", scenario: bound, history: connects(1 * time.Second), detail: []string{"logged no connection"}},
+		}, detail: []string{"20 connections from the bot in 2s, 10.0 a second, over 2"}},
+		{name: "no evidence", scenario: bound, history: connects(1*time.Second, 2500*ms), detail: []string{"logged no connection"}},
 	})
 }
 

@@ -300,6 +300,10 @@ func (e *Env) fillServer(ctx context.Context, ch *stackChange) error {
 		if ended == 0 && len(slots) <= free {
 			return nil // full, and none of the bot's sessions left
 		}
+		// The ended sessions free their slots once gone: count then.
+		if err := e.waitBotSessionsGone(ctx, ch.held[0]); err != nil {
+			return err
+		}
 	}
 	return fmt.Errorf("server_limit: the bot kept a session after %d rounds", rounds)
 }
@@ -416,6 +420,30 @@ func (e *Env) endBotSessions(ctx context.Context, c *pgx.Conn) (int, error) {
 		return 0, fmt.Errorf("end the bot's sessions: %w", err)
 	}
 	return n, nil
+}
+
+// waitBotSessionsGone waits until no session that came through Toxiproxy
+// is left in pg_stat_activity.
+func (e *Env) waitBotSessionsGone(ctx context.Context, c *pgx.Conn) error {
+	ip, err := e.Toxiproxy.ContainerIP(ctx)
+	if err != nil {
+		return fmt.Errorf("toxiproxy's address: %w", err)
+	}
+	for {
+		var n int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE backend_type = 'client backend' AND client_addr = $1::inet`, ip).Scan(&n); err != nil {
+			return fmt.Errorf("count the bot's sessions: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // pgbouncerConn connects to PgBouncer's admin console, from the host
