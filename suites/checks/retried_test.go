@@ -13,7 +13,7 @@ import (
 // after one retry, and the retry layer's lines for it.
 func retriedHistory(h *history.History) {
 	setOp(h, 9, func(o *history.Op) {
-		o.Attempts, o.Reply.Text = 2, "[persona of c2] You said: hello 9"
+		o.Attempts, o.Reply.Text = 2, "[You are a pirate.] You said: hello 9"
 	})
 	h.Logs = append(h.Logs,
 		logAt(5505*ms, "WARN", "[DB Retry] Attempt 1/3 failed, retrying in 40ms...", "P1017", 1, 40),
@@ -36,7 +36,11 @@ func TestRetriedLookups(t *testing.T) {
 		{name: "no persona quoted", scenario: want2, history: func(h *history.History) {
 			retriedHistory(h)
 			setOp(h, 9, func(o *history.Op) { o.Reply.Text = "hello" })
-		}, detail: []string{"quotes no persona"}, ops: []int{9}},
+		}, detail: []string{"does not quote the chat's own prompt"}, ops: []int{9}},
+		{name: "the default prompt quoted", scenario: want2, history: func(h *history.History) {
+			retriedHistory(h)
+			setOp(h, 9, func(o *history.Op) { o.Reply.Text = "[You are a helpful assistant.] You said: hello 9" })
+		}, detail: []string{"does not quote the chat's own prompt"}, ops: []int{9}},
 		{name: "the log does not show the retry", scenario: want2, history: func(h *history.History) {
 			retriedHistory(h)
 			h.Logs = h.Logs[:len(h.Logs)-1]
