@@ -40,8 +40,9 @@ func TestCatalog(t *testing.T) {
 	}
 	// The whole catalog must run in about 4 minutes on 2 cores, with the
 	// bot restarted per scenario; traffic is the part the files control.
-	if total > 2*time.Minute+45*time.Second {
-		t.Errorf("catalog traffic adds up to %s, over the 2m45s that leaves room for setup", total)
+	// (2m30s until issue 14's pooler and server faults added 26s.)
+	if total > 3*time.Minute {
+		t.Errorf("catalog traffic adds up to %s, over the 3m that leaves room for setup", total)
 	}
 
 	has := func(what string, pred func(Scenario, Fault) bool) {

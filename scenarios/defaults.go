@@ -37,11 +37,9 @@ func (s *Scenario) applyDefaults(set func(path string, zero bool) bool) {
 		if f.IsRestart() && !set(path+".for", f.For == 0) {
 			f.For = Duration(DefaultRestartWindow)
 		}
-		switch {
-		case f.Type == TypePause && !set(path+".target", f.Target == ""):
-			f.Target = TargetPgBouncer
-		case (f.Type == TypePartition || f.CutsBot()) && !set(path+".target", f.Target == ""):
-			f.Target = TargetBot
+		// A fault that acts on one container only acts on it by default.
+		if r, ok := recipeOf(f.Type); ok && len(r.targets) == 1 && !set(path+".target", f.Target == "") {
+			f.Target = r.targets[0]
 		}
 		if specs, ok := toxicAttrs[f.Type]; ok {
 			if !set(path+".stream", f.Stream == "") {

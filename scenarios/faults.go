@@ -39,6 +39,13 @@ const (
 	// TypePgError is p1001's own toxic (suites/toxics/pgerror): a pooler's
 	// refusal of new connections in the Postgres protocol (Fault.Refusal).
 	TypePgError = "pgerror"
+
+	// Stack settings, changed for the window and restored exactly after
+	// (Settings; suites/environment/stack.go says how).
+	TypeClientLimit      = "client_limit"      // PgBouncer admits no new client (max_client_conn)
+	TypeServerLimit      = "server_limit"      // every Postgres connection slot taken (max_connections)
+	TypePasswordRotation = "password_rotation" // the role's password changed, then changed back
+	TypeIdleReaping      = "idle_reaping"      // PgBouncer closes idle clients and servers at once
 )
 
 // Fault kinds that are not fault types. A kind is what a fault:<kind> label
@@ -89,6 +96,8 @@ type recipe struct {
 	derived []string
 	// check adds rules across attributes; problems go to report(attr, msg).
 	check func(f Fault, report func(attr, msg string))
+	// setting: the fault changes a stack setting (Settings).
+	setting bool
 	// what says in a few words what the fault does.
 	what func(Fault) string
 	// apply puts the fault in place; undo takes it off (nil for a
@@ -169,6 +178,12 @@ var recipes = []recipe{
 		rf, _ := RefusalOf(f.Refusal)
 		return fmt.Sprintf("answers new connections with %s %s %q (%s), closes the open ones", rf.Severity, rf.Code, rf.Message, rf.Pooler)
 	}, attrSpec{"delay", "ms", false, 0}).with(func(r *recipe) { r.stream, r.refusal = StreamDownstream, true }),
+
+	// Stack settings (issue 14): they act on the pooler or the server itself.
+	setting(TypeClientLimit, TargetPgBouncer, "max_client_conn lowered to the clients the harness keeps, the bot's client connections killed (KILL_CLIENT): every new client refused"),
+	setting(TypeServerLimit, TargetPostgres, "every free connection slot taken by the harness, the bot's sessions ended: new connections refused (too many clients)"),
+	setting(TypePasswordRotation, TargetPostgres, "the role's password changed (ALTER ROLE) and the bot's sessions ended, then the old password restored"),
+	setting(TypeIdleReaping, TargetPgBouncer, "client_idle_timeout and server_idle_timeout set to 200ms: idle connections closed between messages"),
 }
 
 // Refusal is a pooler's refusal of a new connection as the client reads
@@ -221,6 +236,22 @@ func toxic(typ string, what func(Fault) string, attrs ...attrSpec) recipe {
 }
 
 func (r recipe) with(edit func(*recipe)) recipe { edit(&r); return r }
+
+// setting is the recipe of a stack setting changed for the fault's window
+// on its one target, through the Target's Settings.
+func setting(typ, target, what string) recipe {
+	act := func(do func(Settings, context.Context, string) error) func(context.Context, Target, Fault) error {
+		return func(ctx context.Context, t Target, f Fault) error {
+			s, ok := t.(Settings)
+			if !ok {
+				return fmt.Errorf("%s: this stack cannot change its settings", f.Type)
+			}
+			return do(s, ctx, f.Type)
+		}
+	}
+	return recipe{typ: typ, targets: []string{target}, what: func(Fault) string { return what },
+		apply: act(Settings.Impose), undo: act(Settings.Restore), setting: true}
+}
 
 // onProxy lifts a proxy action to a recipe action on Fault.Proxy.
 func onProxy(act func(Proxy, context.Context, Fault) error) func(context.Context, Target, Fault) error {
@@ -324,6 +355,10 @@ func (f Fault) IsRestart() bool { r, _ := recipeOf(f.Type); return r.restart }
 // CutsBot reports whether the fault takes the bot itself down for a while
 // (kill, bot-restart): requests in its window may get no answer at all.
 func (f Fault) CutsBot() bool { r, _ := recipeOf(f.Type); return r.cutsBot }
+
+// IsSetting reports whether the fault changes a stack setting through
+// the Target's Settings (which the runner prepares before the traffic).
+func (f Fault) IsSetting() bool { r, _ := recipeOf(f.Type); return r.setting }
 
 // IsToxic reports whether the fault is a Toxiproxy toxic.
 func (f Fault) IsToxic() bool { r, _ := recipeOf(f.Type); return r.attrs != nil }

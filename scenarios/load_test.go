@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown fault type",
 			data: doc(join(header, []string{"faults:", "  - name: cut", "    at: 1s", "    for: 2s", "    type: lag", "    proxy: pooler"}, degraded)...),
-			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror)`},
+			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror, client_limit, server_limit, password_rotation, idle_reaping)`},
 		},
 		{
 			name: "unknown proxy",
@@ -480,7 +480,7 @@ func TestParseErrors(t *testing.T) {
 			name: "missing type, missing for",
 			data: doc(join(header, []string{"faults:", "  - {at: 1s, proxy: pooler}", "  - {at: 4s, type: outage, proxy: pooler}"}, degraded)...),
 			want: []string{
-				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror)",
+				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror, client_limit, server_limit, password_rotation, idle_reaping)",
 				"t.yaml:7: faults[1].for: is required: how long the outage lasts",
 			},
 		},

@@ -28,6 +28,18 @@ type Target interface {
 	BotRestart(ctx context.Context, container string) error
 }
 
+// Settings is what a Target offers when it can change the stack's settings
+// for a fault of the types client_limit, server_limit, password_rotation
+// and idle_reaping (Fault.IsSetting). Prepare readies, before the traffic,
+// what would make Impose slow (the runner calls it); Impose puts the fault
+// type's setting in place; Restore puts back exactly what Prepare and
+// Impose changed (also after a failed Impose).
+type Settings interface {
+	Prepare(ctx context.Context, typ string) error
+	Impose(ctx context.Context, typ string) error
+	Restore(ctx context.Context, typ string) error
+}
+
 // Proxy is one Toxiproxy proxy.
 type Proxy interface {
 	AddToxic(ctx context.Context, name, typ, stream string, toxicity float32, attrs map[string]any) error

@@ -89,6 +89,15 @@ func (f *fakeTarget) PausePgBouncer(ctx context.Context) error {
 func (f *fakeTarget) ResumePgBouncer(ctx context.Context) error {
 	return f.record(ctx, "ResumePgBouncer", "")
 }
+func (f *fakeTarget) Prepare(ctx context.Context, typ string) error {
+	return f.record(ctx, "Prepare", typ)
+}
+func (f *fakeTarget) Impose(ctx context.Context, typ string) error {
+	return f.record(ctx, "Impose", typ)
+}
+func (f *fakeTarget) Restore(ctx context.Context, typ string) error {
+	return f.record(ctx, "Restore", typ)
+}
 func (f *fakeTarget) Disconnect(ctx context.Context, c string) error {
 	return f.record(ctx, "Disconnect", c)
 }
@@ -480,9 +489,9 @@ func TestPlayCatalogFault(t *testing.T) {
 		var applied, undone int
 		for _, c := range fake.Calls() {
 			switch {
-			case strings.HasSuffix(c.op, "AddToxic"), strings.HasSuffix(c.op, "Disable"), c.op == "PausePgBouncer", c.op == "Disconnect":
+			case strings.HasSuffix(c.op, "AddToxic"), strings.HasSuffix(c.op, "Disable"), c.op == "PausePgBouncer", c.op == "Disconnect", c.op == "Impose":
 				applied++
-			case strings.HasSuffix(c.op, "RemoveToxic"), strings.HasSuffix(c.op, "Enable"), c.op == "ResumePgBouncer", c.op == "Reconnect":
+			case strings.HasSuffix(c.op, "RemoveToxic"), strings.HasSuffix(c.op, "Enable"), c.op == "ResumePgBouncer", c.op == "Reconnect", c.op == "Restore":
 				undone++
 			}
 		}

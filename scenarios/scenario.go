@@ -196,6 +196,12 @@ type Expect struct {
 	// reply or a [Prisma Retry] log line), and no code other than Must and May
 	// does. A fault left out is not checked for codes.
 	Codes map[string]FaultCodes `yaml:"codes,omitempty"`
+	// AttemptsPerRetriedLookup is the exact attempt count of a lookup that
+	// succeeded after retries (0: not checked).
+	AttemptsPerRetriedLookup int `yaml:"attempts_per_retried_lookup,omitempty"`
+	// MaxConnectsPerSecond bounds, during each fault, the connections
+	// postgres logs from the bot's direct path (0: not checked).
+	MaxConnectsPerSecond float64 `yaml:"max_connects_per_second,omitempty"`
 }
 
 // FaultCodes are the Prisma codes one fault must and may produce.

@@ -457,6 +457,17 @@ func (s Scenario) validateExpect(v *validator) {
 			}
 		}
 	}
+	if n := e.AttemptsPerRetriedLookup; n != 0 && (n < 2 || n > s.Policy().MaxAttempts) {
+		v.errf("expect.attempts_per_retried_lookup", "must be between 2 and the policy's max attempts (%d), got %d", s.Policy().MaxAttempts, n)
+	}
+	switch r := e.MaxConnectsPerSecond; {
+	case r < 0 || math.IsNaN(r) || math.IsInf(r, 0):
+		v.errf("expect.max_connects_per_second", "must be a number above 0, got %g", r)
+	case r > 0 && s.Bot.Database != ProxyDirect:
+		v.errf("expect.max_connects_per_second", "needs bot.database: %s: through the pooler, postgres sees PgBouncer's connections, not the bot's", ProxyDirect)
+	case r > 0 && baseline:
+		v.errf("expect.max_connects_per_second", "is counted during faults; a scenario without faults has none")
+	}
 	if baseline && len(e.Codes) > 0 {
 		v.errf("expect.codes", "a scenario without faults has no fault codes to expect")
 	}

@@ -141,6 +141,12 @@ func cuts(f scenarios.Fault, botPath string) bool {
 		return botPath == scenarios.ProxyPooler
 	case scenarios.TypePartition:
 		return f.Target == scenarios.TargetBot
+	case scenarios.TypeClientLimit:
+		// The bot's pooler connections killed, new ones refused.
+		return botPath == scenarios.ProxyPooler
+	case scenarios.TypeServerLimit, scenarios.TypePasswordRotation:
+		// The bot's direct sessions ended, new logins refused.
+		return botPath == scenarios.ProxyDirect
 	}
 	return false
 }

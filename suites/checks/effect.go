@@ -34,6 +34,15 @@ func probeEvidence(f scenarios.Fault, since time.Time) (what string, shows func(
 		}
 	case scenarios.TypeRestart:
 		return "a probe connection to the restarting " + f.Target + " failed", failed
+	// The stack's own words on a failed probe.
+	case scenarios.TypeClientLimit:
+		return "a probe connection through the pooler was refused: no more connections allowed (max_client_conn)", failedWith(failed, "max_client_conn")
+	case scenarios.TypeServerLimit:
+		return "a new probe login to postgres was refused: too many clients", failedWith(failed, "too many clients")
+	case scenarios.TypePasswordRotation:
+		return "a new probe login to postgres with the old password failed", failedWith(failed, "password authentication failed")
+	case scenarios.TypeIdleReaping:
+		return "PgBouncer closed a probe connection left idle for 1s (client_idle_timeout)", failedWith(failed, "client_idle_timeout")
 	case scenarios.TypeLatency:
 		least := time.Duration(f.Attributes["latency"]-f.Attributes["jitter"])*time.Millisecond - 5*time.Millisecond
 		return fmt.Sprintf("a probe query through the proxy took at least %s", max(least, 0)), func(p history.Probe) bool {
@@ -56,6 +65,11 @@ func probeEvidence(f scenarios.Fault, since time.Time) (what string, shows func(
 			return p.Kind == history.ProbeToxics && p.OK && slices.Contains(p.Toxics, id)
 		}
 	}
+}
+
+// failedWith narrows a failed probe to one whose error has the words.
+func failedWith(failed func(history.Probe) bool, words string) func(history.Probe) bool {
+	return func(p history.Probe) bool { return failed(p) && strings.Contains(p.Err, words) }
 }
 
 // toxicID is how a toxics probe names a toxic: "name:type:stream".

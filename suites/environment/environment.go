@@ -82,6 +82,9 @@ type Env struct {
 	// evidence of a failed spec (BotLogs).
 	botLogs []byte
 
+	// stack holds the settings Impose changed, by fault type (stack.go).
+	stack map[string]*stackChange
+
 	// publishIP is the host address every port is published on (publish.go).
 	publishIP netip.Addr
 	// tokens are the API tokens given to bot containers (Secrets).
@@ -322,7 +325,8 @@ func (e *Env) dsn(host string, port uint16, query string) string {
 	return u.String()
 }
 
-// ResetFaults removes every toxic and re-enables every proxy.
+// ResetFaults removes every toxic, re-enables every proxy, and restores
+// any stack setting a fault left in place.
 func (e *Env) ResetFaults(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -330,7 +334,7 @@ func (e *Env) ResetFaults(ctx context.Context) error {
 	if err := e.Toxi.ResetState(); err != nil {
 		return fmt.Errorf("reset toxiproxy: %w", err)
 	}
-	return nil
+	return e.restoreStack(ctx)
 }
 
 // Close terminates every container and removes the bot's spool volume and

@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net/url"
-	"strconv"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
-	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -163,22 +160,9 @@ func (e *Env) PausePgBouncer(ctx context.Context) error { return e.pgbouncerAdmi
 func (e *Env) ResumePgBouncer(ctx context.Context) error { return e.pgbouncerAdmin(ctx, "RESUME") }
 
 func (e *Env) pgbouncerAdmin(ctx context.Context, command string) error {
-	host, err := e.PgBouncer.Host(ctx)
+	conn, err := e.pgbouncerConn(ctx)
 	if err != nil {
 		return fmt.Errorf("pgbouncer %s: %w", command, err)
-	}
-	port, err := e.PgBouncer.MappedPort(ctx, strconv.Itoa(PortPgBouncer)+"/tcp")
-	if err != nil {
-		return fmt.Errorf("pgbouncer %s: %w", command, err)
-	}
-	u, err := url.Parse(e.dsn(host, port.Num(), "default_query_exec_mode=simple_protocol&sslmode=disable"))
-	if err != nil {
-		return err
-	}
-	u.Path = "/pgbouncer" // the admin console
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return fmt.Errorf("pgbouncer %s: connect to the admin console: %w", command, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, command); err != nil {

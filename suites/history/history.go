@@ -80,6 +80,10 @@ type History struct {
 	// (see Probe): the evidence that a fault took effect which does not
 	// depend on the bot.
 	Probes []Probe `json:"probes,omitempty"`
+	// ServerConnects are the offsets at which postgres logged a connection
+	// from the bot's direct path (log_connections, host Toxiproxy), when
+	// the scenario bounds them (expect.max_connects_per_second).
+	ServerConnects []time.Duration `json:"server_connects,omitempty"`
 }
 
 // Probe kinds.

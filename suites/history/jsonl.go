@@ -56,6 +56,8 @@ type stateLine struct {
 	Logged       map[string]int     `json:"logged,omitempty"`
 	// LoggedReplies was added later: older histories lack it.
 	LoggedReplies map[string]int `json:"logged_replies,omitempty"`
+	// ServerConnects was added later: older histories lack it.
+	ServerConnects []time.Duration `json:"server_connects,omitempty"`
 }
 
 // WriteJSONL writes h as history.jsonl.
@@ -85,7 +87,7 @@ func (h History) WriteJSONL(w io.Writer) error {
 			return fmt.Errorf("write history probe of %s: %w", p.Fault, err)
 		}
 	}
-	if err := enc.Encode(stateLine{"state", h.MetricsAfter, h.Prompts, h.Logged, h.LoggedReplies}); err != nil {
+	if err := enc.Encode(stateLine{"state", h.MetricsAfter, h.Prompts, h.Logged, h.LoggedReplies, h.ServerConnects}); err != nil {
 		return fmt.Errorf("write history state: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -133,6 +135,7 @@ func ReadJSONL(r io.Reader) (History, error) {
 			var v stateLine
 			err = json.Unmarshal(line, &v)
 			h.MetricsAfter, h.Prompts, h.Logged, h.LoggedReplies = v.MetricsAfter, v.Prompts, v.Logged, v.LoggedReplies
+			h.ServerConnects = v.ServerConnects
 		default:
 			err = fmt.Errorf("unknown record %q", head.Record)
 		}

@@ -27,6 +27,7 @@ func severities() map[string]int {
 		scenarios.TypeLimitData:      2,
 		scenarios.TypePause:          2,
 		scenarios.KindPoolExhaustion: 2,
+		scenarios.TypeIdleReaping:    2,
 		scenarios.TypeTimeout:        3,
 		scenarios.KindBlackHole:      3,
 		scenarios.TypeOutage:         3,
@@ -36,6 +37,10 @@ func severities() map[string]int {
 		scenarios.TypeKill:           3,
 		scenarios.TypeBotRestart:     3,
 		scenarios.TypePgError:        3, // the pooler refuses every new connection and closes the open ones
+		// The pooler or the server refuses the bot's new connections.
+		scenarios.TypeClientLimit:      3,
+		scenarios.TypeServerLimit:      3,
+		scenarios.TypePasswordRotation: 3,
 	}
 }
 

@@ -76,8 +76,13 @@ func probeTarget(env *environment.Env, f scenarios.Fault) (kind, where string, d
 			return history.ProbeSQL, scenarios.ProxyDirect, via(scenarios.ProxyDirect)
 		}
 		return history.ProbeSQL, scenarios.ProxyPooler, via(scenarios.ProxyPooler)
-	case scenarios.TypePause:
+	case scenarios.TypePause, scenarios.TypeClientLimit, scenarios.TypeIdleReaping:
 		return history.ProbeSQL, scenarios.ProxyPooler, via(scenarios.ProxyPooler)
+	case scenarios.TypeServerLimit, scenarios.TypePasswordRotation:
+		// Straight to postgres, not through Toxiproxy: the fault ends the
+		// sessions that came through it, and the probe's logins must not
+		// count as the bot's (max_connects_per_second).
+		return history.ProbeSQL, scenarios.TargetPostgres, func() string { return env.DSNs().HostPostgres }
 	}
 	return history.ProbeSQL, f.Proxy, via(f.Proxy)
 }
@@ -94,7 +99,16 @@ func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, ba
 	now := func() time.Duration { return time.Since(base) }
 	toxicsAt := f.At.D() + f.For.D()/2
 	toxicsDone := !f.IsToxic() && f.Type != scenarios.TypeOutage
-	for next := max(f.At.D()-probeLead, 0); next < f.End(); next = max(next+probeEvery, now()) {
+	every, fresh := probeEvery, false
+	switch f.Type {
+	case scenarios.TypeIdleReaping:
+		// Idle past PgBouncer's timeout between two probes.
+		every = time.Second
+	case scenarios.TypeServerLimit, scenarios.TypePasswordRotation:
+		// Only a new login meets these; one already in keeps working.
+		fresh = true
+	}
+	for next := max(f.At.D()-probeLead, 0); next < f.End(); next = max(next+every, now()) {
 		if scenarios.SleepUntil(ctx, base.Add(next)) != nil {
 			return out
 		}
@@ -114,6 +128,10 @@ func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, ba
 			}
 		default:
 			conn = probeSQL(ctx, conn, dsn(), deadline, &p)
+			if fresh {
+				closeProbe(ctx, conn)
+				conn = nil
+			}
 		}
 		p.End = now()
 		out = append(out, p)

@@ -94,6 +94,28 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		}
 	}
 
+	// Stack settings ready before the traffic, and put back after it
+	// whatever happened (the player restores what it imposed; this also
+	// covers what was only prepared).
+	for _, f := range s.Faults {
+		if !f.IsSetting() {
+			continue
+		}
+		defer func() { err = errors.Join(err, env.Restore(context.WithoutCancel(ctx), f.Type)) }()
+		if err := env.Prepare(ctx, f.Type); err != nil {
+			return h, fmt.Errorf("prepare %s: %w", f.Name, err)
+		}
+	}
+
+	// The server's own count of the bot's logins (connect-rate).
+	countConnects := s.Expect.MaxConnectsPerSecond > 0
+	if countConnects {
+		if err := env.LogConnections(ctx, true); err != nil {
+			return h, err
+		}
+		defer func() { err = errors.Join(err, env.LogConnections(context.WithoutCancel(ctx), false)) }()
+	}
+
 	progress("%s: %d requests over %s across %d chats, %d fault(s)", s.Name,
 		int(s.Traffic.Rate*s.Traffic.Duration.D().Seconds()), s.Traffic.Duration, s.Traffic.Chats, len(s.Faults))
 	h.Base = time.Now()
@@ -138,6 +160,16 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		return h, fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 
+	if countConnects {
+		at, err := env.ProxyConnections(ctx, h.Base)
+		if err != nil {
+			return h, err
+		}
+		for _, t := range at {
+			h.ServerConnects = append(h.ServerConnects, t.Sub(h.Base))
+		}
+	}
+
 	progress("%s: traffic done, letting the bot settle", s.Name)
 	h.MetricsAfter, err = settle(ctx, client)
 	if err != nil {
@@ -159,6 +191,28 @@ type target struct {
 	scenarios.Target
 	follow    func(context.Context) error
 	restarted func()
+}
+
+// Prepare, Impose and Restore pass the stack settings through
+// (scenarios.Settings).
+func (t target) Prepare(ctx context.Context, typ string) error {
+	return t.settings(func(s scenarios.Settings) error { return s.Prepare(ctx, typ) })
+}
+
+func (t target) Impose(ctx context.Context, typ string) error {
+	return t.settings(func(s scenarios.Settings) error { return s.Impose(ctx, typ) })
+}
+
+func (t target) Restore(ctx context.Context, typ string) error {
+	return t.settings(func(s scenarios.Settings) error { return s.Restore(ctx, typ) })
+}
+
+func (t target) settings(fn func(scenarios.Settings) error) error {
+	s, ok := t.Target.(scenarios.Settings)
+	if !ok {
+		return errors.New("this stack cannot change its settings")
+	}
+	return fn(s)
 }
 
 func (t target) Restart(ctx context.Context, container string) error {

@@ -1,0 +1,103 @@
+package environment
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// LogConnections turns Postgres' log_connections on or off (ALTER SYSTEM,
+// then a reload) and returns once a new session has it: the server's own
+// count of the logins it received (ProxyConnections).
+func (e *Env) LogConnections(ctx context.Context, on bool) error {
+	c, err := pgx.Connect(ctx, e.DSNs().HostPostgres)
+	if err != nil {
+		return fmt.Errorf("log_connections: %w", err)
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	set, want := "ALTER SYSTEM RESET log_connections", "off"
+	if on {
+		set, want = "ALTER SYSTEM SET log_connections = on", "on"
+	}
+	for _, sql := range []string{set, "SELECT pg_reload_conf()"} {
+		if _, err := c.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("log_connections: %s: %w", sql, err)
+		}
+	}
+	// The reload is asynchronous: a new session shows when it is done.
+	for {
+		s, err := pgx.Connect(ctx, e.DSNs().HostPostgres)
+		if err != nil {
+			return fmt.Errorf("log_connections: %w", err)
+		}
+		var v string
+		err = s.QueryRow(ctx, "SHOW log_connections").Scan(&v)
+		s.Close(context.WithoutCancel(ctx))
+		switch {
+		case err != nil:
+			return fmt.Errorf("log_connections: %w", err)
+		case v == want:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// ProxyConnections returns when postgres logged each connection it
+// received from Toxiproxy (the direct path: the bot's, and probes sent
+// through it), after since, by the log's own timestamps (log_line_prefix
+// '%m [%p] ', Postgres' default). Only lines logged while log_connections
+// was on exist.
+func (e *Env) ProxyConnections(ctx context.Context, since time.Time) ([]time.Time, error) {
+	ip, err := e.Toxiproxy.ContainerIP(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("toxiproxy's address: %w", err)
+	}
+	rc, err := e.Postgres.Logs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres logs: %w", err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres logs: %w", err)
+	}
+	return connectionsFrom(data, ip, since)
+}
+
+// connectionsFrom parses postgres log lines "<ts> [pid] LOG:  connection
+// received: host=<ip> port=..." for one host.
+func connectionsFrom(logs []byte, host string, since time.Time) ([]time.Time, error) {
+	const layout = "2006-01-02 15:04:05.000 MST"
+	mark := "connection received: host=" + host + " "
+	var out []time.Time
+	sc := bufio.NewScanner(bytes.NewReader(logs))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, mark) {
+			continue
+		}
+		if len(line) < len(layout) {
+			return nil, fmt.Errorf("postgres log: no timestamp on %q", line)
+		}
+		at, err := time.Parse(layout, line[:len(layout)])
+		if err != nil {
+			return nil, fmt.Errorf("postgres log: timestamp of %q: %w", line, err)
+		}
+		if !at.Before(since) {
+			out = append(out, at)
+		}
+	}
+	return out, sc.Err()
+}
