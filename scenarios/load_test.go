@@ -338,6 +338,20 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "cache_expiry without a limit",
+			data: doc(join(header, outage, []string{"expect: {effect: degraded, cache_expiry: true}"})...),
+			want: []string{"t.yaml:11: expect.cache_expiry: needs bot.prompt_max_staleness above 0"},
+		},
+		{
+			name: "cache_expiry with a fault shorter than the limit and no default allowed",
+			data: doc(join(header, []string{"bot: {prompt_max_staleness: 5s}"}, outage,
+				[]string{"expect: {effect: degraded, cache_expiry: true, prompt_sources: {fault: [cached]}}"})...),
+			want: []string{
+				"t.yaml:12: expect.cache_expiry: needs a fault longer than bot.prompt_max_staleness (5s)",
+				`t.yaml:12: expect.cache_expiry: needs "default" in expect.prompt_sources.fault`,
+			},
+		},
+		{
 			name: "missing effect",
 			data: doc(join(header, outage)...),
 			want: []string{"t.yaml:1: expect.effect: is required"},

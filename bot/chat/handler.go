@@ -82,6 +82,9 @@ type Reply struct {
 	Code string
 	// Command is the command answered ("/help", ...), "" for a message.
 	Command string
+	// PromptAge is how long ago the cached prompt was read or saved, when
+	// PromptSource is SourceCached (0 otherwise): never above MaxStaleness.
+	PromptAge time.Duration
 }
 
 // Options configures a Handler. Zero values take the defaults.
@@ -272,7 +275,7 @@ func (h *Handler) withPrompt(ctx context.Context, msg Message, cmd, arg string) 
 	if err != nil {
 		return Reply{}, err
 	}
-	reply := Reply{PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code}
+	reply := Reply{PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, PromptAge: r.age}
 	switch cmd {
 	case "":
 		text, err := h.responder.Respond(ctx, responder.Request{ChatID: msg.ChatID, Prompt: r.prompt, Text: msg.Text})
@@ -321,7 +324,7 @@ func (h *Handler) setPrompt(ctx context.Context, chatID, prompt string) (Reply, 
 		}
 		return Reply{
 			Text:         fmt.Sprintf("That prompt is %d characters; the limit is %d. Nothing was saved.", n, h.opts.MaxPromptRunes),
-			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code,
+			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, PromptAge: r.age,
 		}, nil
 	}
 	res, err := h.store.SetPrompt(ctx, chatID, prompt)
@@ -364,7 +367,7 @@ func (h *Handler) writeFailed(chatID, op, outcome string, attempts int, err erro
 	return Reply{
 		Text: fmt.Sprintf("%s: the database is unavailable right now (%s). Please try again later. Until then I'm using the %s prompt.",
 			lead, code, r.source),
-		PromptSource: r.source, Attempts: attempts, Degraded: true, Code: code,
+		PromptSource: r.source, Attempts: attempts, Degraded: true, Code: code, PromptAge: r.age,
 	}
 }
 

@@ -288,6 +288,11 @@ func TestPromptResolution(t *testing.T) {
 			if r.PromptSource != tt.wantSource || r.Degraded != tt.wantDegraded || r.Code != tt.wantCode || r.Attempts != tt.wantAttempts {
 				t.Errorf("reply = %+v, want source %s degraded %t code %q attempts %d", r, tt.wantSource, tt.wantDegraded, tt.wantCode, tt.wantAttempts)
 			}
+			// The cached prompt's age is the clock's advance since the
+			// cache was warmed; every other source reports none.
+			if wantAge := map[bool]time.Duration{true: tt.wait}[tt.wantSource == SourceCached]; r.PromptAge != wantAge {
+				t.Errorf("prompt age = %s, want %s", r.PromptAge, wantAge)
+			}
 			if want := tt.wantPersona + " You said: hello"; r.Text != want {
 				t.Errorf("text = %q, want %q", r.Text, want)
 			}

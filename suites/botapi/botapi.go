@@ -28,6 +28,10 @@ type Reply struct {
 	Attempts     int    `json:"attempts"`
 	Code         string `json:"code,omitempty"`
 	Command      string `json:"command,omitempty"`
+	// PromptAgeMS is the cached prompt's age the bot claims, in whole
+	// milliseconds, on a cached reply only (checks.CacheAge holds it to the
+	// harness's own timing).
+	PromptAgeMS *int64 `json:"prompt_age_ms,omitempty"`
 }
 
 // Readiness is the bot's /readyz.

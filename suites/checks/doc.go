@@ -96,6 +96,16 @@
 //     or saved (custom and not degraded; a /setprompt's "I'll answer as:")
 //     that began before the reply ended and ended at most
 //     PROMPT_MAX_STALENESS (+1ms) before it began; none with the cache off.
+//   - cache-age: every "cached" reply carries prompt_age_ms, at most
+//     PROMPT_MAX_STALENESS, and within the harness's bounds: at least its
+//     invoke minus the latest end of a fill that could have filled the
+//     cache (as cache-staleness reads fills), at most its completion minus
+//     the earliest moment of the youngest fill that ended before its
+//     invoke (1ms, the field's unit, allowed). With expect.cache_expiry,
+//     some chat shows a degraded cached reply followed by a degraded
+//     default one invoked more than the limit after the latest end of
+//     every fill of that chat before it. Skipped without cached replies
+//     and without cache_expiry.
 //   - backoff: from the bot's log timestamps (LOG_LEVEL=debug marks every
 //     attempt's end): every "Attempt n/Y failed, retrying in D" has D at
 //     most Policy.BackoffCeiling(n) (equal without jitter); per op and n,
