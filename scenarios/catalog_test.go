@@ -39,8 +39,9 @@ func TestCatalog(t *testing.T) {
 	}
 	// The whole catalog must run in about 3.5 minutes on 2 cores, with the
 	// bot restarted per scenario; traffic is the part the files control.
-	if total > 2*time.Minute+30*time.Second {
-		t.Errorf("catalog traffic adds up to %s, over the 2m30s that leaves room for setup", total)
+	// Issue 14 (dns-pooler, outage-past-staleness) raised it from 2m30s.
+	if total > 2*time.Minute+40*time.Second {
+		t.Errorf("catalog traffic adds up to %s, over the 2m40s that leaves room for setup", total)
 	}
 
 	has := func(what string, pred func(Scenario, Fault) bool) {

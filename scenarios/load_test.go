@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown fault type",
 			data: doc(join(header, []string{"faults:", "  - name: cut", "    at: 1s", "    for: 2s", "    type: lag", "    proxy: pooler"}, degraded)...),
-			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)`},
+			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, dns, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)`},
 		},
 		{
 			name: "unknown proxy",
@@ -474,7 +474,7 @@ func TestParseErrors(t *testing.T) {
 			name: "missing type, missing for",
 			data: doc(join(header, []string{"faults:", "  - {at: 1s, proxy: pooler}", "  - {at: 4s, type: outage, proxy: pooler}"}, degraded)...),
 			want: []string{
-				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)",
+				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, dns, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)",
 				"t.yaml:7: faults[1].for: is required: how long the outage lasts",
 			},
 		},

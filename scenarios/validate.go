@@ -212,6 +212,10 @@ func (s Scenario) validateFaults(v *validator) {
 			if f.Target != "" {
 				v.errf(field("target"), "not used by %s, which acts on a proxy", f.Type)
 			}
+			// Only the bot's own path is reached by name (Scenario.ByName).
+			if f.Type == TypeDNS && slices.Contains(proxies, f.Proxy) && f.Proxy != s.Bot.Database {
+				v.errf(field("proxy"), "%s takes away the name the bot reaches its database by: must be bot.database (%s), got %s", f.Type, s.Bot.Database, f.Proxy)
+			}
 		} else {
 			if f.Proxy != "" {
 				v.errf(field("proxy"), "not used by %s, which acts on a container (target)", f.Type)
