@@ -85,7 +85,7 @@
 //     planned or measured.
 //   - prompt-claims: no op answered without degradation lies entirely
 //     inside the window of a fault that cuts the bot's database path
-//     (outage without flap, timeout, reset_peer 0 on bot.database's proxy;
+//     (outage without flap, timeout, reset_peer 0, dns on bot.database's proxy;
 //     pause on the pooler path; partition of the bot) and that a probe
 //     proved (guard-effect); no degraded "default" reply while an op of that
 //     chat that read or saved its custom prompt (custom and not degraded)
@@ -164,8 +164,9 @@
 //     reset_peer, limit_data) or got no answer (timeout, pause), one slowed
 //     by at least latency - jitter (latency), Toxiproxy listing the toxic
 //     (bandwidth, slicer, slow_close), Docker showing the target detached
-//     (partition). The bot's replies play no part: a bot that masks a fault
-//     fails behaviour checks, and "invalid" means the fault did not happen.
+//     (partition) or the proxy's name gone (dns). The bot's replies play
+//     no part: a bot that masks a fault fails behaviour checks, and
+//     "invalid" means the fault did not happen.
 //   - guard-steady-state: before the first fault, and from last stop +
 //     recovery_within on, at least 3 ops each, every one answered, not
 //     degraded, with its chat's own prompt (as in prompt-sources). Without
