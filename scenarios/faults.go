@@ -15,8 +15,8 @@ import (
 // which attributes it takes, how to apply, undo and describe it. Validation
 // reads the same table.
 
-// Fault types: Toxiproxy's toxics plus the six that act on containers or
-// whole proxies.
+// Fault types: Toxiproxy's toxics plus the seven that act on containers,
+// whole proxies or their names.
 const (
 	TypeOutage    = "outage"    // proxy disabled (connections refused), optionally flapping
 	TypeRestart   = "restart"   // container stopped and started again
@@ -28,6 +28,10 @@ const (
 	// TypeBotRestart is SIGTERM of the bot (a graceful stop), then a start
 	// of the same container with the same spool volume: a deploy.
 	TypeBotRestart = "bot-restart"
+	// TypeDNS: the name the bot reaches a proxy by (HostName) stops
+	// resolving, then comes back: Toxiproxy leaves the network that carries
+	// the names, and joins it again.
+	TypeDNS = "dns"
 
 	TypeLatency   = "latency"
 	TypeBandwidth = "bandwidth"
@@ -133,6 +137,12 @@ var recipes = []recipe{
 	{typ: TypeBotRestart, targets: []string{TargetBot}, usesTarget: true, restart: true, cutsBot: true,
 		what:  func(Fault) string { return "stopped (SIGTERM) and started again on the same spool: a deploy" },
 		apply: onTarget(Target.BotRestart)},
+	{typ: TypeDNS, onProxy: true,
+		what: func(f Fault) string {
+			return fmt.Sprintf("the name %s stops resolving on the private network, then resolves again", HostName(f.Proxy))
+		},
+		apply: func(ctx context.Context, t Target, f Fault) error { return t.Disconnect(ctx, HostName(f.Proxy)) },
+		undo:  func(ctx context.Context, t Target, f Fault) error { return t.Reconnect(ctx, HostName(f.Proxy)) }},
 
 	toxic(TypeLatency, func(f Fault) string { return "delays data by latency ± jitter" },
 		attrSpec{"latency", "ms", true, 0}, attrSpec{"jitter", "ms", false, 0}).with(func(r *recipe) {
@@ -460,4 +470,15 @@ func NamedFault(kind string) (Fault, error) {
 	f.Name = k
 	f.Attributes = maps.Clone(f.Attributes)
 	return f, nil
+}
+
+// HostName is the DNS name a bot reaches a proxy by in a scenario with a
+// dns fault (the environment gives the bot these names then, on a network
+// of their own, instead of "toxiproxy"): "db-pooler" or "db-direct".
+func HostName(proxy string) string { return "db-" + proxy }
+
+// ByName reports whether the bot must reach its proxy by HostName: the
+// scenario takes that name away (a dns fault).
+func (s Scenario) ByName() bool {
+	return slices.ContainsFunc(s.Faults, func(f Fault) bool { return f.Type == TypeDNS })
 }

@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown fault type",
 			data: doc(join(header, []string{"faults:", "  - name: cut", "    at: 1s", "    for: 2s", "    type: lag", "    proxy: pooler"}, degraded)...),
-			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror, client_limit, server_limit, password_rotation, idle_reaping)`},
+			want: []string{`t.yaml:9: faults[0].type: unknown fault type "lag" (known: outage, restart, pause, partition, kill, bot-restart, dns, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror, client_limit, server_limit, password_rotation, idle_reaping)`},
 		},
 		{
 			name: "unknown proxy",
@@ -358,6 +358,20 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "cache_expiry without a limit",
+			data: doc(join(header, outage, []string{"expect: {effect: degraded, cache_expiry: true}"})...),
+			want: []string{"t.yaml:11: expect.cache_expiry: needs bot.prompt_max_staleness above 0"},
+		},
+		{
+			name: "cache_expiry with a fault shorter than the limit and no default allowed",
+			data: doc(join(header, []string{"bot: {prompt_max_staleness: 5s}"}, outage,
+				[]string{"expect: {effect: degraded, cache_expiry: true, prompt_sources: {fault: [cached]}}"})...),
+			want: []string{
+				"t.yaml:12: expect.cache_expiry: needs a fault longer than bot.prompt_max_staleness (5s)",
+				`t.yaml:12: expect.cache_expiry: needs "default" in expect.prompt_sources.fault`,
+			},
+		},
+		{
 			name: "missing effect",
 			data: doc(join(header, outage)...),
 			want: []string{"t.yaml:1: expect.effect: is required"},
@@ -480,7 +494,7 @@ func TestParseErrors(t *testing.T) {
 			name: "missing type, missing for",
 			data: doc(join(header, []string{"faults:", "  - {at: 1s, proxy: pooler}", "  - {at: 4s, type: outage, proxy: pooler}"}, degraded)...),
 			want: []string{
-				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror, client_limit, server_limit, password_rotation, idle_reaping)",
+				"t.yaml:6: faults[0].type: is required (one of outage, restart, pause, partition, kill, bot-restart, dns, latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pgerror, client_limit, server_limit, password_rotation, idle_reaping)",
 				"t.yaml:7: faults[1].for: is required: how long the outage lasts",
 			},
 		},

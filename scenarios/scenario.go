@@ -191,6 +191,10 @@ type Expect struct {
 	OutboxDrained       bool     `yaml:"outbox_drained"`
 	LogLines            []string `yaml:"log_lines,omitempty"`
 	MinMessagesPerFault int      `yaml:"min_messages_per_fault"`
+	// CacheExpiry: some chat must switch from its cached prompt to the
+	// default once PROMPT_MAX_STALENESS passed during a fault (check
+	// cache-age); needs bot.prompt_max_staleness and a fault longer.
+	CacheExpiry bool `yaml:"cache_expiry,omitempty"`
 	// Codes says, per fault name, which Prisma codes the fault's cause
 	// implies: each Must code shows up during that fault (on a degraded
 	// reply or a [Prisma Retry] log line), and no code other than Must and May

@@ -212,6 +212,10 @@ func (s Scenario) validateFaults(v *validator) {
 			if f.Target != "" {
 				v.errf(field("target"), "not used by %s, which acts on a proxy", f.Type)
 			}
+			// Only the bot's own path is reached by name (Scenario.ByName).
+			if f.Type == TypeDNS && slices.Contains(proxies, f.Proxy) && f.Proxy != s.Bot.Database {
+				v.errf(field("proxy"), "%s takes away the name the bot reaches its database by: must be bot.database (%s), got %s", f.Type, s.Bot.Database, f.Proxy)
+			}
 		} else {
 			if f.Proxy != "" {
 				v.errf(field("proxy"), "not used by %s, which acts on a container (target)", f.Type)
@@ -426,6 +430,9 @@ func (s Scenario) validateExpect(v *validator) {
 	if e.MinMessagesPerFault < 1 {
 		v.errf("expect.min_messages_per_fault", "must be at least 1, got %d", e.MinMessagesPerFault)
 	}
+	if e.CacheExpiry {
+		s.validateCacheExpiry(v)
+	}
 	faultNames := make([]string, len(s.Faults))
 	for i, f := range s.Faults {
 		faultNames[i] = f.Name
@@ -506,6 +513,26 @@ func (s Scenario) validatePhases(v *validator) {
 		if tail < 0 || expected(tail) < need {
 			v.errf("traffic.duration", "the recovery phase (after the last fault ends at %s, plus expect.recovery_within %s) holds ~%.1f messages, fewer than expect.min_messages_per_fault (%d): lengthen the traffic",
 				s.Faults[last].End(), e.RecoveryWithin, max(expected(tail), 0), e.MinMessagesPerFault)
+		}
+	}
+}
+
+// validateCacheExpiry: expect.cache_expiry can only be seen with a cache
+// limit the scenario sets, a fault that outlasts it, and the fault phase
+// allowing both sources the switch shows.
+func (s Scenario) validateCacheExpiry(v *validator) {
+	const field = "expect.cache_expiry"
+	limit := s.Bot.PromptMaxStaleness
+	if limit == nil || *limit <= 0 {
+		v.errf(field, "needs bot.prompt_max_staleness above 0: the limit whose expiry the run must show")
+		return
+	}
+	if !slices.ContainsFunc(s.Faults, func(f Fault) bool { return f.For > *limit }) {
+		v.errf(field, "needs a fault longer than bot.prompt_max_staleness (%s): no cached prompt can expire inside a shorter one", *limit)
+	}
+	for _, src := range []string{SourceCached, SourceDefault} {
+		if !slices.Contains(s.Expect.PromptSources.Fault, src) {
+			v.errf(field, "needs %q in expect.prompt_sources.fault: the switch goes from cached to default", src)
 		}
 	}
 }

@@ -135,6 +135,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 		resilience.WithObserver(promObs),
 		resilience.WithObserver(rt.Tracker),
 		resilience.WithObserver(resetOnBrokenConn(pool)),
+		resilience.WithObserver(poolerAdvice(log, cfg.DB.PgBouncer)),
 	)
 	if err != nil {
 		pool.Close()

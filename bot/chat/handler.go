@@ -85,6 +85,9 @@ type Reply struct {
 	Meta *resilience.Meta
 	// Command is the command answered ("/help", ...), "" for a message.
 	Command string
+	// PromptAge is how long ago the cached prompt was read or saved, when
+	// PromptSource is SourceCached (0 otherwise): never above MaxStaleness.
+	PromptAge time.Duration
 }
 
 // Options configures a Handler. Zero values take the defaults.
@@ -276,7 +279,7 @@ func (h *Handler) withPrompt(ctx context.Context, msg Message, cmd, arg string) 
 	if err != nil {
 		return Reply{}, err
 	}
-	reply := Reply{PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, Meta: r.meta}
+	reply := Reply{PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, Meta: r.meta, PromptAge: r.age}
 	switch cmd {
 	case "":
 		text, err := h.responder.Respond(ctx, responder.Request{ChatID: msg.ChatID, Prompt: r.prompt, Text: msg.Text})
@@ -325,7 +328,7 @@ func (h *Handler) setPrompt(ctx context.Context, chatID, prompt string) (Reply, 
 		}
 		return Reply{
 			Text:         fmt.Sprintf("That prompt is %d characters; the limit is %d. Nothing was saved.", n, h.opts.MaxPromptRunes),
-			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, Meta: r.meta,
+			PromptSource: r.source, Attempts: r.attempts, Degraded: r.code != "", Code: r.code, Meta: r.meta, PromptAge: r.age,
 		}, nil
 	}
 	res, err := h.store.SetPrompt(ctx, chatID, prompt)
@@ -369,7 +372,7 @@ func (h *Handler) writeFailed(chatID, op, outcome string, attempts int, err erro
 	return Reply{
 		Text: fmt.Sprintf("%s: the database is unavailable right now (%s). Please try again later. Until then I'm using the %s prompt.",
 			lead, code, r.source),
-		PromptSource: r.source, Attempts: attempts, Degraded: true, Code: code, Meta: v.meta,
+		PromptSource: r.source, Attempts: attempts, Degraded: true, Code: code, Meta: v.meta, PromptAge: r.age,
 	}
 }
 

@@ -298,6 +298,11 @@ func TestPromptResolution(t *testing.T) {
 			if (r.Meta == nil) != (wantMeta == nil) || r.Meta != nil && *r.Meta != *wantMeta {
 				t.Errorf("meta = %+v, want %+v", r.Meta, wantMeta)
 			}
+			// The cached prompt's age is the clock's advance since the
+			// cache was warmed; every other source reports none.
+			if wantAge := map[bool]time.Duration{true: tt.wait}[tt.wantSource == SourceCached]; r.PromptAge != wantAge {
+				t.Errorf("prompt age = %s, want %s", r.PromptAge, wantAge)
+			}
 			if want := tt.wantPersona + " You said: hello"; r.Text != want {
 				t.Errorf("text = %q, want %q", r.Text, want)
 			}

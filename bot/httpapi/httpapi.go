@@ -48,6 +48,9 @@ type MessageResponse struct {
 	Meta *resilience.Meta `json:"meta,omitempty"`
 	// Command is set for command replies ("/setprompt", ...).
 	Command string `json:"command,omitempty"`
+	// PromptAgeMS is the cached prompt's age in whole milliseconds
+	// (truncated), only when prompt_source is "cached" (0 is a real age).
+	PromptAgeMS *int64 `json:"prompt_age_ms,omitempty"`
 }
 
 // ErrorResponse is the body of every 4xx/5xx.
@@ -178,10 +181,15 @@ func (s *server) postMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal error", "")
 		return
 	}
-	writeJSON(w, http.StatusOK, MessageResponse{
+	resp := MessageResponse{
 		Reply: reply.Text, PromptSource: string(reply.PromptSource), Degraded: reply.Degraded,
 		Attempts: reply.Attempts, Code: reply.Code, Meta: reply.Meta, Command: reply.Command,
-	})
+	}
+	if reply.PromptSource == chat.SourceCached {
+		ms := reply.PromptAge.Milliseconds()
+		resp.PromptAgeMS = &ms
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {

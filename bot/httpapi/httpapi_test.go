@@ -125,6 +125,12 @@ func TestMessageRoundTrip(t *testing.T) {
 			t.Errorf("step %d %q: meta %+v, want %+v only when degraded", i, s.text, got.Meta, wantMeta)
 		}
 		got.Meta = nil
+		// prompt_age_ms comes with a cached prompt only; its value (real
+		// time since the read) is the handler's test's to pin.
+		if (got.PromptAgeMS != nil) != (s.want.PromptSource == "cached") || (got.PromptAgeMS != nil && *got.PromptAgeMS < 0) {
+			t.Errorf("step %d %q: prompt_age_ms = %v with prompt_source %q: want a non-negative age exactly when cached", i, s.text, got.PromptAgeMS, got.PromptSource)
+		}
+		got.PromptAgeMS = nil
 		if got != s.want {
 			t.Errorf("step %d %q:\n got %+v\nwant %+v", i, s.text, got, s.want)
 		}

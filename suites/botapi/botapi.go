@@ -32,6 +32,10 @@ type Reply struct {
 	// Meta: the database server a degraded reply's call was going to.
 	Meta    *Meta  `json:"meta,omitempty"`
 	Command string `json:"command,omitempty"`
+	// PromptAgeMS is the cached prompt's age the bot claims, in whole
+	// milliseconds, on a cached reply only (checks.CacheAge holds it to the
+	// harness's own timing).
+	PromptAgeMS *int64 `json:"prompt_age_ms,omitempty"`
 }
 
 // Meta names a database server as Prisma's error meta does (docs/bot.md,

@@ -100,6 +100,7 @@ func TestKindOf(t *testing.T) {
 		{"[MessageHandler] Database error, replying in degraded mode", HandlerError},
 		{"[Migrate] schema not applied yet, retrying", MigrateRetrying},
 		{"[Migrate] schema ready", MigrateReady},
+		{"[Config] Prepared statements fail through a transaction pooler: add pgbouncer=true to DATABASE_URL, or use the direct (non-pooler) URL", PreparedThroughPooler},
 		{"[Outbox] full, dropping message-log records until it drains", OutboxFull},
 		{"[Outbox] accepting records again", OutboxAccepting},
 		{"[Outbox] shutdown before the database took these records: KEPT in the spool for the next start", OutboxKept},

@@ -67,6 +67,9 @@ const (
 	BotNoAuth
 	HTTPRefused
 	ResponderFallback
+	// PreparedThroughPooler: the bot's advice, once, when prepared
+	// statements fail through a transaction pooler without pgbouncer=true.
+	PreparedThroughPooler
 
 	numKinds // how many kinds there are, Unknown included
 )
@@ -122,6 +125,7 @@ var fixedLines = []struct {
 	{BotNoAuth, "[Bot] the message API has no authentication (API_AUTH=none): ..."},
 	{HTTPRefused, "[HTTP] request refused: missing or wrong API token"},
 	{ResponderFallback, "[Responder] language model unreachable, replying with the fallback"},
+	{PreparedThroughPooler, "[Config] Prepared statements fail through a transaction pooler: add pgbouncer=true to DATABASE_URL, or use the direct (non-pooler) URL"},
 }
 
 // fits reports whether msg is text, "..." in text standing for anything.

@@ -131,7 +131,7 @@ func cuts(f scenarios.Fault, botPath string) bool {
 	switch f.Type {
 	case scenarios.TypeOutage:
 		return f.Proxy == botPath && f.Flap == 0
-	case scenarios.TypeTimeout:
+	case scenarios.TypeTimeout, scenarios.TypeDNS:
 		return f.Proxy == botPath
 	case scenarios.TypeResetPeer:
 		return f.Proxy == botPath && f.Attributes["timeout"] == 0

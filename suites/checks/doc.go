@@ -88,7 +88,7 @@
 //     planned or measured.
 //   - prompt-claims: no op answered without degradation lies entirely
 //     inside the window of a fault that cuts the bot's database path
-//     (outage without flap, timeout, reset_peer 0 on bot.database's proxy;
+//     (outage without flap, timeout, reset_peer 0, dns on bot.database's proxy;
 //     pause on the pooler path; partition of the bot) and that a probe
 //     proved (guard-effect); no degraded "default" reply while an op of that
 //     chat that read or saved its custom prompt (custom and not degraded)
@@ -99,6 +99,16 @@
 //     or saved (custom and not degraded; a /setprompt's "I'll answer as:")
 //     that began before the reply ended and ended at most
 //     PROMPT_MAX_STALENESS (+1ms) before it began; none with the cache off.
+//   - cache-age: every "cached" reply carries prompt_age_ms, at most
+//     PROMPT_MAX_STALENESS, and within the harness's bounds: at least its
+//     invoke minus the latest end of a fill that could have filled the
+//     cache (as cache-staleness reads fills), at most its completion minus
+//     the earliest moment of the youngest fill that ended before its
+//     invoke (1ms, the field's unit, allowed). With expect.cache_expiry,
+//     some chat shows a degraded cached reply followed by a degraded
+//     default one invoked more than the limit after the latest end of
+//     every fill of that chat before it. Skipped without cached replies
+//     and without cache_expiry.
 //   - backoff: from the bot's log timestamps (LOG_LEVEL=debug marks every
 //     attempt's end): every "Attempt n/Y failed, retrying in D" has D at
 //     most Policy.BackoffCeiling(n) (equal without jitter); per op and n,
@@ -157,8 +167,9 @@
 //     reset_peer, limit_data) or got no answer (timeout, pause), one slowed
 //     by at least latency - jitter (latency), Toxiproxy listing the toxic
 //     (bandwidth, slicer, slow_close), Docker showing the target detached
-//     (partition). The bot's replies play no part: a bot that masks a fault
-//     fails behaviour checks, and "invalid" means the fault did not happen.
+//     (partition) or the proxy's name gone (dns). The bot's replies play
+//     no part: a bot that masks a fault fails behaviour checks, and
+//     "invalid" means the fault did not happen.
 //   - guard-steady-state: before the first fault, and from last stop +
 //     recovery_within on, at least 3 ops each, every one answered, not
 //     degraded, with its chat's own prompt (as in prompt-sources). Without

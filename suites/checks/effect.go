@@ -52,6 +52,11 @@ func probeEvidence(f scenarios.Fault, since time.Time) (what string, shows func(
 		return "Docker showed " + f.Target + " detached from the stack's network", func(p history.Probe) bool {
 			return p.Kind == history.ProbeNetwork && p.Err == "" && !p.OK
 		}
+	case scenarios.TypeDNS:
+		name := scenarios.HostName(f.Proxy)
+		return "Docker showed the name " + name + " gone from the stack's network", func(p history.Probe) bool {
+			return p.Kind == history.ProbeNetwork && p.Where == name && p.Err == "" && !p.OK
+		}
 	case scenarios.TypeKill, scenarios.TypeBotRestart:
 		// The container is started again within the window, often between
 		// two probes: a start time inside the window shows it as well as a

@@ -113,6 +113,11 @@ func goodHistory() history.History {
 		op("c2", 8000*ms),
 		op("c1", 8500*ms),
 	}
+	// The cached replies' prompt_age_ms: each since its chat's last fill
+	// (c1: #2 at 1.5s-1.51s, c2: #3 at 1.8s-1.81s) to its fallback.
+	for i, ms := range map[int]int64{4: 1790, 5: 700, 6: 1500, 7: 1700, 8: 2500} {
+		ops[i].PromptAgeMS = &ms
+	}
 	logged, replies := map[string]int{}, map[string]int{}
 	for i := range ops {
 		ops[i].Index = i

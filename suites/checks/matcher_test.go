@@ -41,7 +41,7 @@ func TestKeepPromisesFailureMessage(t *testing.T) {
 		t.Fatal("a history with an unanswered request and a late default passed")
 	}
 	want := []string{
-		"scenario outage-test broke 4 of 20 promises (a validity guard failed: the run proved nothing):",
+		"scenario outage-test broke 4 of 21 promises (a validity guard failed: the run proved nothing):",
 		"\n  [guard-steady-state] The bot is healthy before the first fault and after recovery",
 		`— op #11 (message in chat c2 at 8s): after recovery (from 7s): prompt_source "default"`,
 		"\n  [every-message-answered] Every request gets exactly one HTTP 200 reply, and every answered message and its reply are in message_log exactly once." +
@@ -68,7 +68,7 @@ func TestKeepPromisesNegated(t *testing.T) {
 	if ok, err := m.Match(h); !ok || err != nil {
 		t.Fatalf("Match = %v, %v", ok, err)
 	}
-	want := "expected scenario outage-test to break a promise, but all 20 checks passed"
+	want := "expected scenario outage-test to break a promise, but all 21 checks passed"
 	if got := m.NegatedFailureMessage(h); got != want {
 		t.Errorf("NegatedFailureMessage = %q, want %q", got, want)
 	}

@@ -331,3 +331,49 @@ func TestKSUniform(t *testing.T) {
 		t.Error("p is NaN")
 	}
 }
+
+func TestCacheAge(t *testing.T) {
+	stale := func(limit time.Duration) func(*scenarios.Scenario) {
+		return func(s *scenarios.Scenario) { x := d(limit); s.Bot.PromptMaxStaleness = &x }
+	}
+	age := func(i int, ms int64) func(*history.History) {
+		return func(h *history.History) { setOp(h, i, func(o *history.Op) { o.PromptAgeMS = &ms }) }
+	}
+	// expiring turns c1's last cached fallback (#8, 4s, 2.49s after #2
+	// ended) into the default prompt after a 2s limit: the switch.
+	expiring := func(s *scenarios.Scenario) {
+		stale(2 * time.Second)(s)
+		s.Expect.CacheExpiry = true
+	}
+	switchAt8 := func(h *history.History) {
+		setOp(h, 8, func(o *history.Op) { o.PromptSource, o.PromptAgeMS = "default", nil })
+	}
+	runCases(t, CacheAge, NameCacheAge, false, []checkCase{
+		{name: "the good history", pass: true},
+		{name: "no cached reply: skipped", history: func(h *history.History) {
+			for i := 4; i <= 8; i++ {
+				setOp(h, i, func(o *history.Op) { o.PromptSource, o.PromptAgeMS = "default", nil })
+			}
+		}, pass: true, skipped: true},
+		{name: "a cached reply without its age", history: func(h *history.History) { h.Ops[5].PromptAgeMS = nil },
+			detail: []string{"op #5", "reports no prompt_age_ms"}, ops: []int{5}},
+		{name: "an age above the limit (a bot ignoring PROMPT_MAX_STALENESS, honest about it)", scenario: stale(2 * time.Second),
+			detail: []string{"op #8", "reports a cached prompt 2.5s old: want 0 to 2s"}, ops: []int{8}},
+		{name: "an age younger than the harness allows (a bot lying about it)", history: age(8, 900),
+			detail: []string{"op #8", "900ms old, but the last read or save that could have filled it ended 2.49s before this request began"}, ops: []int{8}},
+		{name: "an age older than the harness allows", history: age(5, 800),
+			detail: []string{"op #5", "800ms old, but a read or save of the chat began at most 705ms before this reply ended"}, ops: []int{5}},
+		{name: "the age's resolution is allowed at both ends", history: func(h *history.History) {
+			age(5, 705)(h)  // #3 began at 1.8s, #5 ended at 2.505s
+			age(7, 1690)(h) // #3 ended at 1.81s, #7 began at 3.5s: at least 1.69s
+		}, pass: true},
+		{name: "cache_expiry: the switch to the default after the limit", scenario: expiring, history: switchAt8, pass: true},
+		{name: "cache_expiry without the switch", scenario: func(s *scenarios.Scenario) {
+			s.Expect.CacheExpiry = true // 10m limit: nothing expires
+		}, detail: []string{"no chat switched from a cached to the default prompt"}},
+		{name: "cache_expiry: a default reply before the limit is no switch", scenario: func(s *scenarios.Scenario) {
+			expiring(s)
+			stale(3 * time.Second)(s)
+		}, history: switchAt8, detail: []string{"no chat switched"}},
+	})
+}

@@ -82,6 +82,7 @@ func Checks() []Check {
 		{NamePromptSources, false, PromptSources},
 		{NamePromptClaims, false, PromptClaims},
 		{NameStaleness, false, CacheStaleness},
+		{NameCacheAge, false, CacheAge},
 		{NameLatency, false, LatencyBound},
 		{NameBackoff, false, Backoff},
 		{NameAttemptTimeout, false, AttemptTimeout},

@@ -17,6 +17,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/p1001/p1001/scenarios"
 )
 
 // PortBot is the bot's HTTP port inside its container.
@@ -56,6 +58,10 @@ type BotOptions struct {
 	Password string
 	// Env is added to the bot's environment (DB_RETRY_*, ...).
 	Env map[string]string
+	// ByName: the bot reaches its proxy by its DNS name
+	// (scenarios.HostName, on a network of its own: names.go) instead of
+	// "toxiproxy", so that a dns fault can take the name away.
+	ByName bool
 	// LogLines, when set, is called with every line the bot logs, as it
 	// logs it (make p1001 narrates them live).
 	LogLines func(line []byte)
@@ -115,7 +121,11 @@ func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 			query = append(query, url.QueryEscape(k)+"="+url.QueryEscape(v))
 		}
 	}
-	dsn := e.dsn(AliasToxiproxy, port, strings.Join(query, "&"))
+	host := AliasToxiproxy
+	if opts.ByName {
+		host = scenarios.HostName(path)
+	}
+	dsn := e.dsn(host, port, strings.Join(query, "&"))
 	if opts.Database == "" && opts.Password == "" {
 		return dsn, nil
 	}
@@ -157,6 +167,12 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	if _, own := opts.Env["API_TOKEN"]; !own && opts.Env["API_AUTH"] == "none" {
 		delete(env, "API_TOKEN") // the bot refuses both together
 	}
+	namesID := ""
+	if opts.ByName {
+		if namesID, err = e.ensureNames(ctx); err != nil {
+			return nil, err
+		}
+	}
 	volume, err := e.createVolume(ctx, "spool")
 	if err != nil {
 		return nil, err
@@ -179,7 +195,16 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 		// partition does not cut the host off too.
 		testcontainers.WithLifecycleHooks(testcontainers.ContainerLifecycleHooks{
 			PostCreates: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
-				return e.connect(ctx, c.GetContainerID(), AliasBot)
+				if err := e.connect(ctx, c.GetContainerID(), AliasBot); err != nil || namesID == "" {
+					return err
+				}
+				return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
+					_, err := cli.NetworkConnect(ctx, namesID, client.NetworkConnectOptions{Container: c.GetContainerID()})
+					if err != nil {
+						return fmt.Errorf("connect the bot to the names network: %w", err)
+					}
+					return nil
+				})
 			}},
 		}),
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(httpPort).

@@ -18,3 +18,28 @@ func TestJoinLives(t *testing.T) {
 		})
 	}
 }
+
+func TestDatabaseURLHost(t *testing.T) {
+	e := &Env{cfg: Config{User: "bot", Password: "pw", Database: "p1001"}}
+	for _, tc := range []struct {
+		name string
+		opts BotOptions
+		want string
+	}{
+		{"the pooler, as the runbook writes it", BotOptions{},
+			"postgresql://bot:pw@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"},
+		{"the pooler by its name (a dns fault)", BotOptions{ByName: true},
+			"postgresql://bot:pw@db-pooler:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"},
+		{"the direct path by its name", BotOptions{Path: ProxyDirect, ByName: true},
+			"postgresql://bot:pw@db-direct:5432/p1001?connection_limit=10&connect_timeout=30"},
+		{"an empty value removes a key", BotOptions{URLParams: map[string]string{"pgbouncer": ""}},
+			"postgresql://bot:pw@toxiproxy:6543/p1001?connection_limit=10&connect_timeout=30"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := e.DatabaseURL(tc.opts)
+			if err != nil || got != tc.want {
+				t.Errorf("DatabaseURL(%+v) = %q, %v; want %q", tc.opts, got, err, tc.want)
+			}
+		})
+	}
+}

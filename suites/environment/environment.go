@@ -89,6 +89,8 @@ type Env struct {
 	publishIP netip.Addr
 	// tokens are the API tokens given to bot containers (Secrets).
 	tokens []string
+	// namesID is the names network (names.go), "" until a bot needs it.
+	namesID string
 }
 
 // DSNs returns the current ways to reach the database.
@@ -334,6 +336,9 @@ func (e *Env) ResetFaults(ctx context.Context) error {
 	if err := e.Toxi.ResetState(); err != nil {
 		return fmt.Errorf("reset toxiproxy: %w", err)
 	}
+	if err := e.restoreNames(ctx); err != nil {
+		return err
+	}
 	return e.restoreStack(ctx)
 }
 
@@ -362,6 +367,9 @@ func (e *Env) Close(ctx context.Context) error {
 		if err := e.removeVolume(ctx, volume); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := e.removeNames(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if e.NetworkID != "" {
 		if err := e.removeNetwork(ctx); err != nil {

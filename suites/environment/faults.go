@@ -173,7 +173,11 @@ func (e *Env) pgbouncerAdmin(ctx context.Context, command string) error {
 
 // Disconnect partitions a container (the bot) from the private network. The
 // host still reaches it: it keeps its port mapping on the default bridge.
+// A proxy's DNS name (scenarios.HostName) is taken away instead (names.go).
 func (e *Env) Disconnect(ctx context.Context, name string) error {
+	if isName(name) {
+		return e.dropNames(ctx)
+	}
 	id, err := e.containerID(name)
 	if err != nil {
 		return err
@@ -188,7 +192,11 @@ func (e *Env) Disconnect(ctx context.Context, name string) error {
 }
 
 // Reconnect joins a container to the private network again, under its alias.
+// A proxy's DNS name resolves again.
 func (e *Env) Reconnect(ctx context.Context, name string) error {
+	if isName(name) {
+		return e.connectNames(ctx)
+	}
 	id, err := e.containerID(name)
 	if err != nil {
 		return err

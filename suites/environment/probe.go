@@ -36,6 +36,9 @@ func (e *Env) ProxyState(ctx context.Context, name string) (enabled bool, toxics
 // Attached reports whether Docker has the named container ("bot", ...)
 // attached to the stack's private network.
 func (e *Env) Attached(ctx context.Context, name string) (bool, error) {
+	if isName(name) {
+		return e.namesAttached(ctx) // the names resolve
+	}
 	id, err := e.containerID(name)
 	if err != nil {
 		return false, err

@@ -69,6 +69,10 @@ func probeTarget(env *environment.Env, f scenarios.Fault) (kind, where string, d
 	switch f.Type {
 	case scenarios.TypePartition:
 		return history.ProbeNetwork, f.Target, nil
+	case scenarios.TypeDNS:
+		// Docker's view of the name (the harness cannot ask the
+		// network's DNS from the host): whether it is still given.
+		return history.ProbeNetwork, scenarios.HostName(f.Proxy), nil
 	case scenarios.TypeKill, scenarios.TypeBotRestart:
 		return history.ProbeContainer, f.Target, nil
 	case scenarios.TypeRestart:

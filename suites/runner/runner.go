@@ -56,7 +56,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		// the backoff and attempt-timeout checks time.
 		botEnv["LOG_LEVEL"] = "debug"
 	}
-	bot, err := env.StartBot(ctx, environment.BotOptions{Path: s.Bot.Database, URLParams: s.Bot.URLParams, Env: botEnv})
+	bot, err := env.StartBot(ctx, environment.BotOptions{Path: s.Bot.Database, URLParams: s.Bot.URLParams, Env: botEnv, ByName: s.ByName()})
 	if err != nil {
 		return h, err
 	}

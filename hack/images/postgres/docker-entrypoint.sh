@@ -4,6 +4,8 @@
 #   POSTGRES_USER (default postgres), POSTGRES_PASSWORD, POSTGRES_DB (default
 #   $POSTGRES_USER), POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD, PGDATA,
 #   /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz, and CMD ["postgres", "-c", ...].
+# Beyond it: POSTGRES_TLS=on starts the server with TLS, on a self-signed
+# certificate made at start (below).
 # Unlike the official image it prints "database system is ready to accept
 # connections" only once: the init phase runs its temporary server quietly.
 # The suites therefore wait on a real SQL ping, which works for both images.
@@ -85,6 +87,25 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 	echo "PostgreSQL init process complete; ready for start up."
 fi
+
+# TLS: every start has a self-signed certificate of its own in PGDATA (made
+# here with openssl, never baked into the image), so TLS can be switched on
+# at runtime (ALTER SYSTEM SET ssl = on; SELECT pg_reload_conf()) as well as
+# at start: POSTGRES_TLS=on (or 1, true) starts the server with ssl=on.
+if [ ! -s "$PGDATA/server.key" ] || [ ! -s "$PGDATA/server.crt" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+		-subj "/CN=$(hostname)" -keyout "$PGDATA/server.key" -out "$PGDATA/server.crt" 2>/dev/null
+	chmod 0600 "$PGDATA/server.key"
+	echo "p1001: self-signed TLS certificate made for CN=$(hostname)"
+fi
+case "${POSTGRES_TLS:-}" in
+on | 1 | true) set -- "$@" -c ssl=on ;;
+"" | off | 0 | false) ;;
+*)
+	echo "p1001/postgres: POSTGRES_TLS=${POSTGRES_TLS}: want on or off" >&2
+	exit 1
+	;;
+esac
 
 echo "p1001: postgres ready to start"
 exec "$@"
