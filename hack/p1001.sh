@@ -2,7 +2,8 @@
 # make p1001: reproduces P1001 locally. Starts the stack (postgres,
 # pgbouncer, toxiproxy, the bot), narrates a fault and the bot surviving it,
 # and exits 1 if a step did not happen as described.
-#   FAULT=outage (default) | black-hole | reset_peer | latency: a fault kind
+#   FAULT=outage (default) | black-hole | reset_peer | latency | client-limit |
+#         password-rotation: a fault kind
 #                  of the scenario format (docs/scenarios.md, "Faults named alone")
 #   ARGS=-i        the interactive console instead of the narrated run
 #   KEEP=1         leave the stack running (make clean removes it)

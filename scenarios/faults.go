@@ -430,8 +430,8 @@ func (f Fault) Undo(ctx context.Context, t Target) error {
 }
 
 // named are the faults a kind stands for when a tool names it alone (make
-// p1001 FAULT=<kind>, make bench): steady faults on the pooler proxy, every
-// field filled in as Load fills in a scenario's. A scenario of the catalog
+// p1001 FAULT=<kind>, make bench): steady faults on the pooler proxy or a
+// stack setting, every field filled in as Load fills in a scenario's. A scenario of the catalog
 // plays the same fault (named_test.go ties each to it).
 var named = map[string]Fault{
 	// Connections refused: the runbook's P1001.
@@ -445,6 +445,10 @@ var named = map[string]Fault{
 	// Above the bot's 2 s attempt timeout, so that attempts time out.
 	TypeLatency: {Type: TypeLatency, Proxy: ProxyPooler, Stream: StreamDownstream, Toxicity: DefaultToxicity,
 		Attributes: map[string]int64{"latency": 3000, "jitter": 0}},
+	// The pooler admits no new client (max_client_conn): too many connections.
+	TypeClientLimit: {Type: TypeClientLimit, Target: TargetPgBouncer},
+	// The role's password changed under the bot, then put back: P1000.
+	TypePasswordRotation: {Type: TypePasswordRotation, Target: TargetPostgres},
 }
 
 // formerNames are the spellings make p1001 (FAULT=blackhole, reset) and

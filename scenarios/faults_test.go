@@ -140,10 +140,12 @@ func TestRefusalsAreRecognized(t *testing.T) {
 // defaults; only the latency's delay differs.
 func TestNamedFaults(t *testing.T) {
 	twins := map[string]struct{ file, fault string }{
-		TypeOutage:    {"outage-pooler", "outage"},
-		KindBlackHole: {"black-hole", "black-hole"},
-		TypeResetPeer: {"reset-peer-upstream", "reset-upstream"},
-		TypeLatency:   {"latency-above-timeout", "slow-1s"},
+		TypeOutage:           {"outage-pooler", "outage"},
+		KindBlackHole:        {"black-hole", "black-hole"},
+		TypeResetPeer:        {"reset-peer-upstream", "reset-upstream"},
+		TypeLatency:          {"latency-above-timeout", "slow-1s"},
+		TypeClientLimit:      {"client-limit", "limit"},
+		TypePasswordRotation: {"password-rotation", "rotated"},
 	}
 	if got := NamedKinds(); !slices.Equal(got, slices.Sorted(maps.Keys(twins))) {
 		t.Fatalf("NamedKinds() = %v, want one catalog twin each", got)
@@ -190,7 +192,7 @@ func TestNamedFaultSpelling(t *testing.T) {
 		}
 	}
 	_, err := NamedFault("blackout")
-	if err == nil || !strings.Contains(err.Error(), "black_hole, latency, outage, reset_peer") {
+	if err == nil || !strings.Contains(err.Error(), "black_hole, client_limit, latency, outage, password_rotation, reset_peer") {
 		t.Errorf("NamedFault(blackout) = %v, want the list of kinds", err)
 	}
 	// A caller's change does not reach the table.

@@ -39,7 +39,7 @@ var (
 	effects      = []string{EffectDegraded, EffectSlower, EffectRetried, EffectUnanswered, EffectNone}
 	labelKeys    = []string{"fault", "path"}
 	knownCodes   = []resilience.Code{resilience.CodeAuthFailed, resilience.CodeUnreachable, resilience.CodeTimeout,
-		resilience.CodeOpTimeout, resilience.CodeConnClosed, resilience.CodePoolTimeout, resilience.CodeConflict}
+		resilience.CodeOpTimeout, resilience.CodeConnClosed, resilience.CodePoolTimeout, resilience.CodeTooManyConns, resilience.CodeConflict}
 )
 
 // envOwned are variables that typed fields set or the environment owns.

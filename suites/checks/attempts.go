@@ -13,7 +13,7 @@ const NameAttempts = "attempts-bounded"
 
 // connectionCodes are the availability codes a lookup is retried on, so a
 // lookup that failed with one of them used every attempt it had.
-var connectionCodes = []string{"P1001", "P1002", "P1008", "P1017", "P2024"}
+var connectionCodes = []string{"P1001", "P1002", "P1008", "P1017", "P2024", "P2037"}
 
 func isConnectionCode(code string) bool { return slices.Contains(connectionCodes, code) }
 

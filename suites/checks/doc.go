@@ -56,7 +56,7 @@
 //   - attempts-bounded: no op reports more attempts than the policy's max
 //     (Scenario.Policy()). A degraded prompt lookup (message, /prompt,
 //     /setprompt without text) with a connection-class code (P1001, P1002,
-//     P1008, P1017, P2024) and attempts > 0 shows exactly
+//     P1008, P1017, P2024, P2037) and attempts > 0 shows exactly
 //     expect.attempts_per_failed_lookup; 0 is the open breaker failing fast.
 //     Writes (/setprompt text, /reset) are held to the max only, since the
 //     retry layer may rightly stop a write whose statement may have been sent.

@@ -41,7 +41,7 @@ type Options struct {
 func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("p1001", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fault := fs.String("fault", "", "a fault kind: outage (default), black_hole, reset_peer or latency (make p1001 FAULT=...; - for _ and the former blackhole, reset work too)")
+	fault := fs.String("fault", "", "a fault kind: outage (default), black_hole, reset_peer, latency, client_limit or password_rotation (make p1001 FAULT=...; - for _ and the former blackhole, reset work too)")
 	latency := fs.Duration("latency", 3*time.Second, "the latency fault's delay; above the bot's attempt timeout (2s) so that attempts time out")
 	var o Options
 	fs.BoolVar(&o.Interactive, "i", false, "open the interactive console instead of the narrated run")
@@ -101,16 +101,43 @@ func expectations(f scenarios.Fault) Expectation {
 		// The query on the open connection is reset: P1017. Reconnects are
 		// reset during the handshake, which is P1001 by design (DESIGN.md
 		// section 4), and the call gives up with it.
-		return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1017", "P1001"}, ExactAttempts: true,
+		return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1017", "P1001"}, Attempts: AllAttempts,
 			ErrorText: cantReach, Reason: "connection reset during connect", Meta: "toxiproxy:6543"}
 	case scenarios.TypeLatency:
 		// The query on the open connection times out: P1008. A new
 		// connection's handshake is as slow: P1002, as for the black hole
 		// (P2024 for a wait behind the slow queries).
 		return Expectation{ReplyCodes: []string{"P1002", "P2024", "P1008"}, LogCodes: []string{"P1008"}}
+	case scenarios.TypeClientLimit:
+		// PgBouncer refuses every new client (max_client_conn) after
+		// dropping the bot's: too many connections, retried, as a place
+		// may free up.
+		return Expectation{ReplyCodes: []string{"P2037"}, LogCodes: []string{"P2037"}, Attempts: AllAttempts,
+			ErrorText: "P2037: Too many database connections opened", Reason: "max_client_conn", Meta: "toxiproxy:6543"}
+	case scenarios.TypePasswordRotation:
+		// On the direct path (botPath) the server refuses the login: P1000,
+		// never retried (every retry is one more failed login; Supavisor
+		// blocks a project for that). The session the fault ended may
+		// cost one attempt first (P1017).
+		return Expectation{ReplyCodes: []string{"P1000"}, LogCodes: []string{"P1000"}, Attempts: NotRetried,
+			ErrorText: "P1000: Authentication failed against database server at `toxiproxy`", Meta: "toxiproxy:5432"}
 	}
-	return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1001"}, ExactAttempts: true,
+	return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1001"}, Attempts: AllAttempts,
 		ErrorText: cantReach, Meta: "toxiproxy:6543"}
+}
+
+// botPath is the proxy the bot's DATABASE_URL goes through for a fault:
+// the runbook's pooler, but for a password rotation the direct path. The
+// stack's PgBouncer logs clients in against its own list of passwords and
+// keeps its server connections, so a password changed in Postgres does
+// not reach the bot through it; Supavisor, which checks the client's
+// password against Postgres, refuses it as the server does (its
+// catalog twin, password-rotation, runs on the direct path too).
+func botPath(f scenarios.Fault) string {
+	if f.Type == scenarios.TypePasswordRotation {
+		return environment.ProxyDirect
+	}
+	return environment.ProxyPooler
 }
 
 // cantReach is Prisma's P1001 message for the pooler proxy, as docs/bot.md
@@ -156,7 +183,11 @@ func run(ctx context.Context, opts Options) int {
 		return 1
 	}
 	n.AddSecret(cfg.Password)
-	st, err := startStack(ctx, n, cfg, opts.URLParams)
+	path := environment.ProxyPooler
+	if !opts.Interactive {
+		path = botPath(opts.Fault)
+	}
+	st, err := startStack(ctx, n, cfg, environment.BotOptions{Path: path, URLParams: opts.URLParams})
 	if st == nil {
 		n.Fail("%v", err)
 		return 1
@@ -221,7 +252,7 @@ func (st *stack) fail(n *Narrator, msg string) {
 
 // startStack starts the environment and the bot, and narrates it. The
 // returned stack is non-nil whenever something was started.
-func startStack(ctx context.Context, n *Narrator, cfg environment.Config, params map[string]string) (*stack, error) {
+func startStack(ctx context.Context, n *Narrator, cfg environment.Config, bot environment.BotOptions) (*stack, error) {
 	n.Say("starting postgres, pgbouncer (transaction mode) and toxiproxy on a private Docker network (run %s)", cfg.RunID)
 	env, err := environment.Start(ctx, cfg)
 	if err != nil {
@@ -232,12 +263,17 @@ func startStack(ctx context.Context, n *Narrator, cfg environment.Config, params
 		round(env.StartTimes["postgres"]), round(env.StartTimes["pgbouncer"]), round(env.StartTimes["toxiproxy"]))
 	st.logs = NewLogWatcher(n.Log)
 	mark := st.logs.Mark()
-	if len(params) == 0 {
-		n.Say("starting the bot (%s) with the runbook's pooler URL", cfg.BotImage)
-	} else {
-		n.Say("starting the bot (%s) with the runbook's pooler URL, parameters overridden: %v", cfg.BotImage, params)
+	url := "the runbook's pooler URL"
+	if bot.Path == environment.ProxyDirect {
+		url = "the direct URL (no pooler)"
 	}
-	if st.bot, err = env.StartBot(ctx, environment.BotOptions{URLParams: params, LogLines: st.logs.Accept}); err != nil {
+	if len(bot.URLParams) == 0 {
+		n.Say("starting the bot (%s) with %s", cfg.BotImage, url)
+	} else {
+		n.Say("starting the bot (%s) with %s, parameters overridden: %v", cfg.BotImage, url, bot.URLParams)
+	}
+	bot.LogLines = st.logs.Accept
+	if st.bot, err = env.StartBot(ctx, bot); err != nil {
 		return st, err
 	}
 	n.AddSecret(st.bot.Token)

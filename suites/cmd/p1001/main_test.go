@@ -29,7 +29,7 @@ func TestParseOptions(t *testing.T) {
 		{args: "-i -keep -show-secrets", want: Options{Interactive: true, Keep: true, ShowSecrets: true}, wantFault: "down"},
 		{args: "-param connect_timeout=1 -param pgbouncer=", want: Options{URLParams: map[string]string{"connect_timeout": "1", "pgbouncer": ""}},
 			wantFault: "down"},
-		{args: "-fault partition", wantErr: `FAULT=partition: fault "partition": want one of black_hole, latency, outage, reset_peer`},
+		{args: "-fault partition", wantErr: `FAULT=partition: fault "partition": want one of black_hole, client_limit, latency, outage, password_rotation, reset_peer`},
 		{args: "-i -fault reset", wantErr: "FAULT=reset applies to the narrated run"},
 		{args: "-latency 0s", wantErr: "-latency 0s"},
 		{args: "-latency 1500us", wantErr: "whole number of milliseconds"},

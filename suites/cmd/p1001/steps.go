@@ -29,11 +29,23 @@ type Expectation struct {
 	// Meta is the server the degraded reply must name ("host:port" of
 	// its meta), "" for no check.
 	Meta string
-	// ExactAttempts: the lookup must make the policy's maximum of
-	// attempts. Otherwise at least two (one retry) will do: attempts that
-	// wait for a timeout run into the call's budget first.
-	ExactAttempts bool
+	// Attempts is what the lookup's attempts must be.
+	Attempts AttemptRule
 }
+
+// AttemptRule is what a fault makes of the lookup's attempts.
+type AttemptRule int
+
+const (
+	// SomeRetries: at least two (one retry), at most the policy's maximum:
+	// attempts that wait for a timeout run into the call's budget first.
+	SomeRetries AttemptRule = iota
+	// AllAttempts: the policy's maximum, as for a fault that fails fast.
+	AllAttempts
+	// NotRetried: one attempt, given up at once: a refusal that only a
+	// change of configuration or credentials fixes (NonTransient).
+	NotRetried
+)
 
 // DemoBot is what the narrated run needs from the bot: a *botapi.Client.
 type DemoBot interface {
@@ -192,7 +204,7 @@ func (d *Demo) StepCut(ctx context.Context) error {
 	if err := d.Fault.Apply(ctx, d.Target); err != nil {
 		return err
 	}
-	d.N.OK("pooler proxy: %s", label(d.Fault))
+	d.N.OK("%s: %s", d.Fault.Where(), label(d.Fault))
 	d.startDoctor(ctx)
 	return nil
 }
@@ -225,17 +237,34 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	if d.Expect.Meta != "" {
 		d.expect(r.Meta.String() == d.Expect.Meta, "the reply names the server: meta %s (want %s)", r.Meta, d.Expect.Meta)
 	}
-	if d.Expect.ExactAttempts {
+	switch d.Expect.Attempts {
+	case AllAttempts:
 		d.expect(r.Attempts == d.MaxAttempts, "the lookup made %d attempt(s) (want all %d)", r.Attempts, d.MaxAttempts)
-	} else {
+	case NotRetried:
+		// An attempt on a connection the fault closed may come first.
+		d.expect(r.Attempts >= 1 && r.Attempts < d.MaxAttempts,
+			"the lookup gave up early: %d attempt(s) of %d (retrying cannot fix %s, and would make it worse)", r.Attempts, d.MaxAttempts, r.Code)
+	default:
 		d.expect(r.Attempts >= 2 && r.Attempts <= d.MaxAttempts,
 			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, d.MaxAttempts)
 	}
 
 	lookup := map[string]string{"op": "getCustomPrompt"}
+	// The documented line that shows the policy at work: the first retry
+	// scheduled, or for a refusal not retried, the give-up right after the
+	// attempt it refused, with its code.
 	firstRetry := func(l botlog.Line) bool {
-		r, ok := botlog.RetryOf(l)
-		return ok && r.Kind == botlog.RetryScheduled && r.Attempt == 1 && r.MaxAttempts == d.MaxAttempts && l.Has(lookup)
+		rl, ok := botlog.RetryOf(l)
+		return ok && rl.Kind == botlog.RetryScheduled && rl.Attempt == 1 && rl.MaxAttempts == d.MaxAttempts && l.Has(lookup)
+	}
+	firstText := fmt.Sprintf("Attempt 1/%d failed, retrying in ... op=getCustomPrompt", d.MaxAttempts)
+	if d.Expect.Attempts == NotRetried {
+		firstRetry = func(l botlog.Line) bool {
+			rl, ok := botlog.RetryOf(l)
+			return ok && rl.Kind == botlog.GaveUp && rl.Attempt == r.Attempts && rl.MaxAttempts == d.MaxAttempts &&
+				l.Has(lookup) && l.Attr("code") == r.Code
+		}
+		firstText = fmt.Sprintf("Giving up after %d/%d attempts op=getCustomPrompt code=%s", r.Attempts, d.MaxAttempts, r.Code)
 	}
 	fellBack := func(l botlog.Line) bool { return l.Is(botlog.LookupFellBack) && l.Has(chat) }
 	breakerOpened := func(l botlog.Line) bool {
@@ -247,7 +276,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		lines = slices.Clone(ls)
 		return botlog.Count(ls, firstRetry) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, breakerOpened) > 0
 	})
-	d.expect(botlog.Count(lines, firstRetry) > 0, "log: %sAttempt 1/%d failed, retrying in ... op=getCustomPrompt", botlog.RetryPrefix, d.MaxAttempts)
+	d.expect(botlog.Count(lines, firstRetry) > 0, "log: %s%s", botlog.RetryPrefix, firstText)
 	var gaveUp, reason string
 	for _, l := range lines {
 		if fellBack(l) {
@@ -314,7 +343,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		return err
 	}
 	restored := time.Now()
-	d.N.OK("pooler proxy restored")
+	d.N.OK("%s restored", d.Fault.Where())
 	t := d.Timing
 	d.N.Say("sending a message every %s until a reply uses the custom prompt again", t.PollEvery)
 	d.N.Say("(the bot's log lines meanwhile are counted, and shown once the custom prompt is back)")
