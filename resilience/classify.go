@@ -84,8 +84,9 @@ func tooManyConns(reason string) Classification {
 // pooler's words the same way.
 var PoolerMessages = []PoolerMessage{
 	// PgBouncer
-	{Fragments: []string{"no more connections allowed"}, Pooler: pgBouncer,
-		Class: tooManyConns("pooler refused: max_client_conn reached")},
+	{Fragments: []string{"no more connections allowed"}, Pooler: pgBouncer, Name: "max_client_conn reached",
+		Class:  tooManyConns("pooler refused: max_client_conn reached"),
+		Advice: "PgBouncer admits no more clients (max_client_conn): lower connection_limit per instance, count your instances (each has its own pool), look for leaked connections, or raise max_client_conn."},
 	{Fragments: []string{"server login has been failing"}, Pooler: pgBouncer,
 		Class: Classification{Retryable: true, Code: CodeUnreachable, Reason: "pooler cannot log in to the server", Connection: true, NotSent: true}},
 	{Fragments: []string{"pgbouncer cannot connect to server"}, Pooler: pgBouncer,
