@@ -35,6 +35,7 @@ func severities() map[string]int {
 		scenarios.TypePartition:      3,
 		scenarios.TypeKill:           3,
 		scenarios.TypeBotRestart:     3,
+		scenarios.TypeDNS:            3,
 	}
 }
 
