@@ -3,7 +3,6 @@ package app
 import (
 	"errors"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,30 +17,28 @@ import (
 // operator fixes the URL, and the line says how.
 const LinePreparedThroughPooler = "[Config] Prepared statements fail through a transaction pooler: add pgbouncer=true to DATABASE_URL, or use the direct (non-pooler) URL"
 
-// preparedStatementStates are the SQLSTATEs of a named prepared statement
-// that a transaction pooler lost or mixed up: 26000 "prepared statement
-// ... does not exist" (prepared on another server connection), 42P05
-// "prepared statement ... already exists" (another client prepared the
-// same name on this one).
-var preparedStatementStates = []string{"26000", "42P05"}
-
 // poolerAdvice logs LinePreparedThroughPooler once per runtime, at the
-// first failed attempt with one of preparedStatementStates, when the URL
-// did not say pgbouncer=true (with it, pgx sends no named statements, so
-// the advice would be wrong). Once, because the cause is the
-// configuration: each failure's own line already says DB_ERROR.
+// first failed attempt the retry layer classifies as a prepared-statement
+// conflict (resilience.AdviceStatementCache: SQLSTATE 26000 or 42P05),
+// when the URL did not say pgbouncer=true (with it, pgx sends no named
+// statements, so the advice would be wrong). Once, because the cause is
+// the configuration: each failure's own line already says DB_ERROR.
 func poolerAdvice(log *slog.Logger, pgbouncer bool) resilience.Observer {
 	var once sync.Once
 	return resilience.ObserverFunc(func(e resilience.Event) {
-		if pgbouncer || e.Kind != resilience.EventAttemptFailed {
+		if pgbouncer || e.Kind != resilience.EventAttemptFailed || e.Err == nil {
+			return
+		}
+		if resilience.Classify(e.Err).Advice != resilience.AdviceStatementCache {
 			return
 		}
 		var pgErr *pgconn.PgError
-		if !errors.As(e.Err, &pgErr) || !slices.Contains(preparedStatementStates, pgErr.Code) {
-			return
+		sqlstate := ""
+		if errors.As(e.Err, &pgErr) {
+			sqlstate = pgErr.Code
 		}
 		once.Do(func() {
-			log.Warn(LinePreparedThroughPooler, "op", e.Op, "sqlstate", pgErr.Code)
+			log.Warn(LinePreparedThroughPooler, "op", e.Op, "sqlstate", sqlstate)
 		})
 	})
 }

@@ -41,6 +41,7 @@ func severities() map[string]int {
 		scenarios.TypeClientLimit:      3,
 		scenarios.TypeServerLimit:      3,
 		scenarios.TypePasswordRotation: 3,
+		scenarios.TypeDNS:              3,
 	}
 }
 
