@@ -27,7 +27,7 @@ integration: ## integration-tagged tests (bot/store, bot/cmd/bot, bot/app) again
 chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
 	hack/chaos.sh
 
-p1001: ## reproduce P1001 with narration (FAULT=outage|black-hole|reset_peer|latency|client-limit|password-rotation, ARGS=-i console, KEEP=1) (needs Docker)
+p1001: ## reproduce P1001 with narration (FAULT=outage|black-hole|reset_peer|latency|client-limit|password-rotation|missing-pgbouncer, ARGS=-i console, KEEP=1) (needs Docker)
 	hack/p1001.sh
 
 doctor: ## check URL (default: the DATABASE_URL variable) step by step and name the cause of a P1001 (DOCTOR_FLAGS=-json)

@@ -3,8 +3,9 @@
 # pgbouncer, toxiproxy, the bot), narrates a fault and the bot surviving it,
 # and exits 1 if a step did not happen as described.
 #   FAULT=outage (default) | black-hole | reset_peer | latency | client-limit |
-#         password-rotation: a fault kind
-#                  of the scenario format (docs/scenarios.md, "Faults named alone")
+#         password-rotation: a fault kind of the scenario format
+#         (docs/scenarios.md, "Faults named alone"); or missing-pgbouncer:
+#         the runbook's pooler URL without pgbouncer=true, no fault
 #   ARGS=-i        the interactive console instead of the narrated run
 #   KEEP=1         leave the stack running (make clean removes it)
 #   SHOW_SECRETS=1 with KEEP=1, print the DSNs with their password and the bot's API token

@@ -5,14 +5,19 @@
 //
 //  1. a custom prompt is set and a reply uses it;
 //  2. the database is cut: FAULT= is a fault kind of the scenario format
-//     (outage, black-hole, reset_peer, latency), played on the pooler proxy
-//     through its fault table (scenarios.NamedFault);
+//     (outage, black-hole, reset_peer, latency, client-limit,
+//     password-rotation), played through its fault table
+//     (scenarios.NamedFault);
 //  3. a message is sent while the bot's own documented log lines stream in,
 //     and the reply still arrives, with its prompt_source;
 //  4. the circuit breaker fails the next messages fast (attempts 0);
 //  5. the database is restored and custom replies return, with the
 //     measured recovery time;
 //  6. the stack is removed (or kept, with -keep).
+//
+// FAULT=missing-pgbouncer narrates a mistake in the URL instead (URLDemo):
+// busy chats through the transaction pooler without pgbouncer=true, their
+// DB_ERROR replies and the bot's one line of advice.
 //
 // Every step checks that what it shows really happened; the exit status is
 // 1 when one did not. With -i it opens a console instead: lines are chat

@@ -35,13 +35,16 @@ type Options struct {
 	ShowSecrets bool
 	// URLParams override DATABASE_URL's parameters (-param key=value).
 	URLParams map[string]string
+	// MissingPgBouncer: FAULT=missing-pgbouncer, the runbook's pooler URL
+	// without pgbouncer=true (URLDemo) instead of a fault.
+	MissingPgBouncer bool
 }
 
 // ParseOptions reads the command line.
 func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("p1001", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fault := fs.String("fault", "", "a fault kind: outage (default), black_hole, reset_peer, latency, client_limit or password_rotation (make p1001 FAULT=...; - for _ and the former blackhole, reset work too)")
+	fault := fs.String("fault", "", "a fault kind: outage (default), black_hole, reset_peer, latency, client_limit or password_rotation; or missing_pgbouncer, the pooler URL without pgbouncer=true (make p1001 FAULT=...; - for _ and the former blackhole, reset work too)")
 	latency := fs.Duration("latency", 3*time.Second, "the latency fault's delay; above the bot's attempt timeout (2s) so that attempts time out")
 	var o Options
 	fs.BoolVar(&o.Interactive, "i", false, "open the interactive console instead of the narrated run")
@@ -74,6 +77,11 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	kind := *fault
 	if kind == "" {
 		kind = scenarios.TypeOutage
+	}
+	if strings.ReplaceAll(kind, "-", "_") == KindMissingPgBouncer {
+		o.MissingPgBouncer = true
+		o.URLParams["pgbouncer"] = "" // removed
+		return o, nil
 	}
 	var err error
 	if o.Fault, err = faultOf(kind, *latency); err != nil {
@@ -145,10 +153,14 @@ func botPath(f scenarios.Fault) string {
 const cantReach = "P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."
 
 const (
-	demoChat    = "p1001-demo"
-	consoleChat = "console"
-	readyWait   = 60 * time.Second
-	readyPoll   = 200 * time.Millisecond
+	demoChat = "p1001-demo"
+	// busyChats x busyMessages: enough at once for the pooler to hand the
+	// bot's statements to other server connections (FAULT=missing-pgbouncer).
+	busyChats    = 8
+	busyMessages = 10
+	consoleChat  = "console"
+	readyWait    = 60 * time.Second
+	readyPoll    = 200 * time.Millisecond
 	// replyTimeout bounds one message: far above the retry layer's budget
 	// (5 s by default), so that a slow degraded reply is shown, not cut off.
 	replyTimeout = 30 * time.Second
@@ -183,11 +195,18 @@ func run(ctx context.Context, opts Options) int {
 		return 1
 	}
 	n.AddSecret(cfg.Password)
-	path := environment.ProxyPooler
-	if !opts.Interactive {
-		path = botPath(opts.Fault)
-	}
-	st, err := startStack(ctx, n, cfg, environment.BotOptions{Path: path, URLParams: opts.URLParams})
+	st, err := startStack(ctx, n, cfg, func(env *environment.Env) environment.BotOptions {
+		bot := environment.BotOptions{Path: environment.ProxyPooler, URLParams: opts.URLParams}
+		switch {
+		case opts.MissingPgBouncer:
+			// Migrations through the direct URL (Prisma's directUrl), so that
+			// the narration judges the message path only.
+			bot.Env = map[string]string{"MIGRATE_DATABASE_URL": env.DSNs().ContainerDirect}
+		case !opts.Interactive:
+			bot.Path = botPath(opts.Fault)
+		}
+		return bot
+	})
 	if st == nil {
 		n.Fail("%v", err)
 		return 1
@@ -214,12 +233,22 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 		c.Run(ctx, os.Stdin)
 		return
 	}
-	d := &Demo{N: n, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
-		Chat: demoChat, MaxAttempts: st.maxAttempts, Timing: Timing{LogWait: logWait, PollEvery: pollEvery, RecoveryBound: recoveryBound}}
-	d.Doctor = func(ctx context.Context) (*environment.DoctorResult, error) {
-		return st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
+	timing := Timing{LogWait: logWait, PollEvery: pollEvery, RecoveryBound: recoveryBound}
+	var (
+		steps   []Step
+		verdict *Verdict
+	)
+	if opts.MissingPgBouncer {
+		d := &URLDemo{Verdict: Verdict{N: n}, Bot: st.client, Logs: st.logs, Chats: busyChats, Messages: busyMessages, Timing: timing}
+		steps, verdict = d.Steps(), &d.Verdict
+	} else {
+		d := &Demo{Verdict: Verdict{N: n}, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
+			Chat: demoChat, MaxAttempts: st.maxAttempts, Timing: timing}
+		d.Doctor = func(ctx context.Context) (*environment.DoctorResult, error) {
+			return st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", doctorTimeout.String())
+		}
+		steps, verdict = d.Steps(), &d.Verdict
 	}
-	steps := d.Steps()
 	st.steps = len(steps) + 1
 	for i, s := range steps {
 		n.Step(i+1, st.steps, s.Title)
@@ -229,7 +258,7 @@ func (st *stack) play(ctx context.Context, n *Narrator, opts Options) {
 			break
 		}
 	}
-	st.failed = append(st.failed, d.Failures()...)
+	st.failed = append(st.failed, verdict.Failures()...)
 }
 
 // stack is the running environment and bot.
@@ -252,7 +281,7 @@ func (st *stack) fail(n *Narrator, msg string) {
 
 // startStack starts the environment and the bot, and narrates it. The
 // returned stack is non-nil whenever something was started.
-func startStack(ctx context.Context, n *Narrator, cfg environment.Config, bot environment.BotOptions) (*stack, error) {
+func startStack(ctx context.Context, n *Narrator, cfg environment.Config, botOptions func(*environment.Env) environment.BotOptions) (*stack, error) {
 	n.Say("starting postgres, pgbouncer (transaction mode) and toxiproxy on a private Docker network (run %s)", cfg.RunID)
 	env, err := environment.Start(ctx, cfg)
 	if err != nil {
@@ -263,6 +292,7 @@ func startStack(ctx context.Context, n *Narrator, cfg environment.Config, bot en
 		round(env.StartTimes["postgres"]), round(env.StartTimes["pgbouncer"]), round(env.StartTimes["toxiproxy"]))
 	st.logs = NewLogWatcher(n.Log)
 	mark := st.logs.Mark()
+	bot := botOptions(env)
 	url := "the runbook's pooler URL"
 	if bot.Path == environment.ProxyDirect {
 		url = "the direct URL (no pooler)"

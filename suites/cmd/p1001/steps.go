@@ -92,9 +92,37 @@ type Timing struct {
 	RecoveryBound time.Duration
 }
 
+// Verdict records the promises of a narrated run, each kept or broken,
+// as the narrator shows them.
+type Verdict struct {
+	N        *Narrator
+	failures []string
+}
+
+// Failures are the broken promises, in order.
+func (v *Verdict) Failures() []string { return slices.Clone(v.failures) }
+
+// expect records one promise: ok is whether it was kept.
+func (v *Verdict) expect(ok bool, format string, args ...any) bool {
+	msg := fmt.Sprintf(format, args...)
+	if ok {
+		v.N.OK("%s", msg)
+	} else {
+		v.failures = append(v.failures, msg)
+		v.N.Fail("%s", msg)
+	}
+	return ok
+}
+
+// Step is one narrated step.
+type Step struct {
+	Title string
+	Run   func(context.Context) error
+}
+
 // Demo is the narrated reproduction: steps 1 to 5 (main does the clean-up).
 type Demo struct {
-	N    *Narrator
+	Verdict
 	Bot  DemoBot
 	Logs *botlog.Watcher
 	// Target is the stack the fault is played on (environment.Env.Faults).
@@ -110,34 +138,13 @@ type Demo struct {
 	// while the fault is on; its verdict shows after the breaker step.
 	Doctor func(ctx context.Context) (*environment.DoctorResult, error)
 
-	persona  string
-	failures []string
-	doctor   chan doctorOutcome
-}
-
-func (d *Demo) Failures() []string { return slices.Clone(d.failures) }
-
-// expect records one promise: ok is whether it was kept.
-func (d *Demo) expect(ok bool, format string, args ...any) bool {
-	msg := fmt.Sprintf(format, args...)
-	if ok {
-		d.N.OK("%s", msg)
-	} else {
-		d.failures = append(d.failures, msg)
-		d.N.Fail("%s", msg)
-	}
-	return ok
+	persona string
+	doctor  chan doctorOutcome
 }
 
 // Steps are steps 1 to 5, in order.
-func (d *Demo) Steps() []struct {
-	Title string
-	Run   func(context.Context) error
-} {
-	return []struct {
-		Title string
-		Run   func(context.Context) error
-	}{
+func (d *Demo) Steps() []Step {
+	return []Step{
 		{"set a custom prompt and show a reply that uses it", d.StepCustom},
 		{"cut the database: " + d.Fault.Describe(), d.StepCut},
 		{"send a message while the database is away; the bot's own log lines follow", d.StepDegraded},

@@ -45,7 +45,7 @@ func TestDemoTellsKeptFromBrokenPromises(t *testing.T) {
 			logs := NewLogWatcher(n.Log)
 			proxy := &fakeProxy{}
 			bot := &fakeBot{proxy: proxy, logs: logs, b: tt.b}
-			d := &Demo{N: n, Bot: bot, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
+			d := &Demo{Verdict: Verdict{N: n}, Bot: bot, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
 				Expect: expectations(outage), Chat: "demo", MaxAttempts: 3,
 				Timing: Timing{LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond}}
 			if tt.expect != nil {
@@ -77,7 +77,7 @@ func TestDemoShowsTheDocumentedLinesBeforeTheReply(t *testing.T) {
 	n := NewNarrator(&out, nil)
 	logs := NewLogWatcher(n.Log)
 	proxy := &fakeProxy{}
-	d := &Demo{N: n, Bot: &fakeBot{proxy: proxy, logs: logs}, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
+	d := &Demo{Verdict: Verdict{N: n}, Bot: &fakeBot{proxy: proxy, logs: logs}, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
 		Expect: expectations(outage), Chat: "demo", MaxAttempts: 3, Timing: Timing{LogWait: 50 * time.Millisecond}}
 	ctx := context.Background()
 	if err := d.StepCut(ctx); err != nil {
