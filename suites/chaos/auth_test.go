@@ -90,7 +90,7 @@ var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, ContinueOnFa
 			}
 			return v
 		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal("on"))
-		toxiproxyIP, err = stack.Toxiproxy.ContainerIP(ctx)
+		toxiproxyIP, err = stack.ToxiproxyIP(ctx)
 		Expect(err).NotTo(HaveOccurred())
 	})
 

@@ -128,7 +128,7 @@ var _ = Describe("a database URL", Label("dburl", "bot"), func() {
 			defer admin.Close(ctx)
 			// The direct path comes through toxiproxy (PgBouncer's own
 			// connections come from its address).
-			toxiproxyIP, err := stack.Toxiproxy.ContainerIP(ctx)
+			toxiproxyIP, err := stack.ToxiproxyIP(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			var tls, plain int
 			Expect(admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl)

@@ -64,7 +64,7 @@ var _ = Describe("the chaos environment", Label("smoke"), func() {
 	It("routes the pooler proxy through pgbouncer and the direct proxy straight to postgres", func(ctx SpecContext) {
 		pgbouncerIP, err := stack.PgBouncer.ContainerIP(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		toxiproxyIP, err := stack.Toxiproxy.ContainerIP(ctx)
+		toxiproxyIP, err := stack.ToxiproxyIP(ctx)
 		Expect(err).NotTo(HaveOccurred())
 
 		Expect(clientAddr(ctx, mustConnect(ctx, stack.DSNs().HostPooler))).To(Equal(pgbouncerIP),

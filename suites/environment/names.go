@@ -127,3 +127,19 @@ func (e *Env) removeNames(ctx context.Context) error {
 		return nil
 	})
 }
+
+// ToxiproxyIP is Toxiproxy's address on the stack's network, the one
+// Postgres sees its connections come from. Toxiproxy may also be on the
+// names network (a dns scenario joined it), where testcontainers'
+// ContainerIP, which wants exactly one network, returns "".
+func (e *Env) ToxiproxyIP(ctx context.Context) (string, error) {
+	info, err := e.Toxiproxy.Inspect(ctx)
+	if err != nil {
+		return "", fmt.Errorf("inspect toxiproxy: %w", err)
+	}
+	ep, ok := info.NetworkSettings.Networks[e.NetworkName]
+	if !ok || ep == nil || !ep.IPAddress.IsValid() {
+		return "", fmt.Errorf("toxiproxy has no address on network %s", e.NetworkName)
+	}
+	return ep.IPAddress.String(), nil
+}

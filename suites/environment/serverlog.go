@@ -59,7 +59,7 @@ func (e *Env) LogConnections(ctx context.Context, on bool) error {
 // '%m [%p] ', Postgres' default). Only lines logged while log_connections
 // was on exist.
 func (e *Env) ProxyConnections(ctx context.Context, since time.Time) ([]time.Time, error) {
-	ip, err := e.Toxiproxy.ContainerIP(ctx)
+	ip, err := e.ToxiproxyIP(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("toxiproxy's address: %w", err)
 	}

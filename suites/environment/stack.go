@@ -409,7 +409,7 @@ func holdSlot(ctx context.Context, addr, user, database string) (net.Conn, error
 // endBotSessions ends every session that came through Toxiproxy (the
 // bot's direct path, and the probes of that path) and says how many.
 func (e *Env) endBotSessions(ctx context.Context, c *pgx.Conn) (int, error) {
-	ip, err := e.Toxiproxy.ContainerIP(ctx)
+	ip, err := e.ToxiproxyIP(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("toxiproxy's address: %w", err)
 	}
@@ -425,7 +425,7 @@ func (e *Env) endBotSessions(ctx context.Context, c *pgx.Conn) (int, error) {
 // waitBotSessionsGone waits until no session that came through Toxiproxy
 // is left in pg_stat_activity.
 func (e *Env) waitBotSessionsGone(ctx context.Context, c *pgx.Conn) error {
-	ip, err := e.Toxiproxy.ContainerIP(ctx)
+	ip, err := e.ToxiproxyIP(ctx)
 	if err != nil {
 		return fmt.Errorf("toxiproxy's address: %w", err)
 	}

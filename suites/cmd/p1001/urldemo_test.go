@@ -48,17 +48,17 @@ func (b *busyBot) Metrics(context.Context) (map[string]float64, error) { return 
 func TestURLDemoTellsKeptFromBrokenPromises(t *testing.T) {
 	tests := []struct {
 		name         string
-		bot          busyBot
+		bot          *busyBot
 		wantFailures []string
 	}{
-		{name: "DB_ERROR, not retried, advised once", bot: busyBot{code: "DB_ERROR", attempts: 1, adviceLines: 1}},
-		{name: "an outage code for a configuration mistake", bot: busyBot{code: "P1001", attempts: 1, adviceLines: 1},
+		{name: "DB_ERROR, not retried, advised once", bot: &busyBot{code: "DB_ERROR", attempts: 1, adviceLines: 1}},
+		{name: "an outage code for a configuration mistake", bot: &busyBot{code: "P1001", attempts: 1, adviceLines: 1},
 			wantFailures: []string{"every degraded reply says DB_ERROR"}},
-		{name: "retried", bot: busyBot{code: "DB_ERROR", attempts: 3, adviceLines: 1},
+		{name: "retried", bot: &busyBot{code: "DB_ERROR", attempts: 3, adviceLines: 1},
 			wantFailures: []string{"none was retried"}},
-		{name: "no advice", bot: busyBot{code: "DB_ERROR", attempts: 1},
+		{name: "no advice", bot: &busyBot{code: "DB_ERROR", attempts: 1},
 			wantFailures: []string{"(0 times)"}},
-		{name: "advice on every failure", bot: busyBot{code: "DB_ERROR", attempts: 1, adviceLines: 2},
+		{name: "advice on every failure", bot: &busyBot{code: "DB_ERROR", attempts: 1, adviceLines: 2},
 			wantFailures: []string{"(2 times)"}},
 	}
 	for _, tt := range tests {
@@ -66,7 +66,7 @@ func TestURLDemoTellsKeptFromBrokenPromises(t *testing.T) {
 			var out bytes.Buffer
 			n := NewNarrator(&out, nil)
 			logs := NewLogWatcher(n.Log)
-			bot := &tt.bot
+			bot := tt.bot
 			bot.logs = logs
 			d := &URLDemo{Verdict: Verdict{N: n}, Bot: bot, Logs: logs, Chats: 3, Messages: 4, Timing: Timing{LogWait: 50 * time.Millisecond}}
 			for _, s := range d.Steps() {
