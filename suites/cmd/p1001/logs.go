@@ -9,13 +9,13 @@ import (
 
 // Narrated tells whether l is one of the lines the run shows as the bot
 // logs them: the retry layer's, the prompt lookup's and the message
-// handler's (the runbook's lines).
+// handler's (the runbook's lines), and the bot's advice on its URL.
 func Narrated(l botlog.Line) bool {
 	if botlog.IsRetry(l) {
 		return true
 	}
 	switch botlog.KindOf(l) {
-	case botlog.LookupFellBack, botlog.LookupError, botlog.HandlerDegraded, botlog.HandlerError:
+	case botlog.LookupFellBack, botlog.LookupError, botlog.HandlerDegraded, botlog.HandlerError, botlog.PreparedThroughPooler:
 		return true
 	}
 	return false

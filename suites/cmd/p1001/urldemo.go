@@ -39,6 +39,10 @@ func (d *URLDemo) Steps() []Step {
 // statement the pooler lost are degraded with DB_ERROR (no outage: the
 // honest code) and never retried (retrying cannot fix a configuration).
 func (d *URLDemo) StepBusy(ctx context.Context) error {
+	// The burst's lines are counted, not streamed: the first of each kind
+	// shows, with how many followed it.
+	mark := d.Logs.Mark()
+	d.Logs.Mute(true)
 	var (
 		mu      sync.Mutex
 		replies []Reply
@@ -56,6 +60,8 @@ func (d *URLDemo) StepBusy(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	d.Logs.Mute(false)
+	d.showBurst(d.Logs.Since(mark))
 	var first *Reply
 	degraded, wrongCode, retried, unanswered := 0, 0, 0, 0
 	for i, r := range replies {
@@ -85,6 +91,28 @@ func (d *URLDemo) StepBusy(ctx context.Context) error {
 	d.expect(wrongCode == 0, "every degraded reply says DB_ERROR, no outage code (%d say otherwise)", wrongCode)
 	d.expect(retried == 0, "none was retried: 1 attempt each (%d made more)", retried)
 	return nil
+}
+
+// showBurst shows the first narrated line of each kind (its message) and
+// how many lines of that kind there were.
+func (d *URLDemo) showBurst(lines []botlog.Line) {
+	counts := map[string]int{}
+	var firsts []botlog.Line
+	for _, l := range lines {
+		if !Narrated(l) {
+			continue
+		}
+		if counts[l.Msg] == 0 {
+			firsts = append(firsts, l)
+		}
+		counts[l.Msg]++
+	}
+	for _, l := range firsts {
+		d.N.Log(l)
+		if n := counts[l.Msg] - 1; n > 0 {
+			d.N.Say("... and %d more lines like it", n)
+		}
+	}
 }
 
 // StepAdvice waits for the bot's advice line and checks it came once.
