@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -63,33 +62,10 @@ func perSecond(from, to serverCounts) (logins, conns float64) {
 var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, ContinueOnFailure, func() {
 	var toxiproxyIP string
 	BeforeAll(func(ctx SpecContext) {
-		admin, err := pgx.Connect(ctx, stack.DSNs().HostPostgres)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx SpecContext) { _ = admin.Close(ctx) })
 		// Every TCP connection, logged by postgres itself.
-		_, err = admin.Exec(ctx, "ALTER SYSTEM SET log_connections = on")
-		Expect(err).NotTo(HaveOccurred())
-		_, err = admin.Exec(ctx, "SELECT pg_reload_conf()")
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx SpecContext) {
-			_, err := admin.Exec(ctx, "ALTER SYSTEM RESET log_connections")
-			Expect(err).NotTo(HaveOccurred())
-			_, err = admin.Exec(ctx, "SELECT pg_reload_conf()")
-			Expect(err).NotTo(HaveOccurred())
-		})
-		// The reload is asynchronous: wait until a new session has it.
-		Eventually(func(ctx context.Context) string {
-			conn, err := pgx.Connect(ctx, stack.DSNs().HostPostgres)
-			if err != nil {
-				return err.Error()
-			}
-			defer conn.Close(ctx)
-			var v string
-			if err := conn.QueryRow(ctx, "SHOW log_connections").Scan(&v); err != nil {
-				return err.Error()
-			}
-			return v
-		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal("on"))
+		Expect(stack.LogConnections(ctx, true)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(stack.LogConnections(ctx, false)).To(Succeed()) })
+		var err error
 		toxiproxyIP, err = stack.ToxiproxyIP(ctx)
 		Expect(err).NotTo(HaveOccurred())
 	})

@@ -3,7 +3,6 @@
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -144,30 +143,7 @@ var _ = Describe("a database URL", Label("dburl", "bot"), func() {
 // configuration ("") with a reload, and waits until a new session sees it.
 func setSSL(ctx SpecContext, value string) {
 	GinkgoHelper()
-	admin, err := pgx.Connect(ctx, stack.DSNs().HostPostgres)
-	Expect(err).NotTo(HaveOccurred())
-	defer admin.Close(ctx)
-	stmt := "ALTER SYSTEM RESET ssl"
-	want := "off"
-	if value != "" {
-		stmt, want = "ALTER SYSTEM SET ssl = "+value, value
-	}
-	_, err = admin.Exec(ctx, stmt)
-	Expect(err).NotTo(HaveOccurred())
-	_, err = admin.Exec(ctx, "SELECT pg_reload_conf()")
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(func(ctx context.Context) string {
-		conn, err := pgx.Connect(ctx, stack.DSNs().HostPostgres)
-		if err != nil {
-			return err.Error()
-		}
-		defer conn.Close(ctx)
-		var v string
-		if err := conn.QueryRow(ctx, "SHOW ssl").Scan(&v); err != nil {
-			return err.Error()
-		}
-		return v
-	}).WithContext(ctx).WithTimeout(10*time.Second).WithPolling(100*time.Millisecond).Should(Equal(want), "ssl after the reload (the server log says why a reload was refused)")
+	Expect(stack.ServerSetting(ctx, "ssl", value)).To(Succeed())
 }
 
 // tail is the last n lines of a log, for a failure message.

@@ -6,48 +6,69 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// LogConnections turns Postgres' log_connections on or off (ALTER SYSTEM,
-// then a reload) and returns once a new session has it: the server's own
-// count of the logins it received (ProxyConnections).
+// LogConnections turns Postgres' log_connections on or off and returns
+// once a new session has it: the server's own count of the logins it
+// received (ProxyConnections).
 func (e *Env) LogConnections(ctx context.Context, on bool) error {
+	value := ""
+	if on {
+		value = "on"
+	}
+	return e.ServerSetting(ctx, "log_connections", value)
+}
+
+// settingName is what ServerSetting accepts as a setting's name.
+var settingName = regexp.MustCompile(`^[a-z_]+$`)
+
+// ServerSetting sets a Postgres setting with ALTER SYSTEM (value "" resets
+// it to the server's default), reloads, and returns once a new session
+// sees the value: the reload is asynchronous.
+func (e *Env) ServerSetting(ctx context.Context, name, value string) error {
+	if !settingName.MatchString(name) {
+		return fmt.Errorf("server setting %q: not a setting name", name)
+	}
 	c, err := pgx.Connect(ctx, e.DSNs().HostPostgres)
 	if err != nil {
-		return fmt.Errorf("log_connections: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	set, want := "ALTER SYSTEM RESET log_connections", "off"
-	if on {
-		set, want = "ALTER SYSTEM SET log_connections = on", "on"
+	set, want := "ALTER SYSTEM RESET "+name, value
+	if value == "" {
+		if err := c.QueryRow(ctx, "SELECT boot_val FROM pg_settings WHERE name = $1", name).Scan(&want); err != nil {
+			return fmt.Errorf("%s: its default: %w", name, err)
+		}
+	} else {
+		set = fmt.Sprintf("ALTER SYSTEM SET %s = '%s'", name, strings.ReplaceAll(value, "'", "''"))
 	}
 	for _, sql := range []string{set, "SELECT pg_reload_conf()"} {
 		if _, err := c.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("log_connections: %s: %w", sql, err)
+			return fmt.Errorf("%s: %s: %w", name, sql, err)
 		}
 	}
-	// The reload is asynchronous: a new session shows when it is done.
 	for {
 		s, err := pgx.Connect(ctx, e.DSNs().HostPostgres)
 		if err != nil {
-			return fmt.Errorf("log_connections: %w", err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		var v string
-		err = s.QueryRow(ctx, "SHOW log_connections").Scan(&v)
+		err = s.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
 		s.Close(context.WithoutCancel(ctx))
 		switch {
 		case err != nil:
-			return fmt.Errorf("log_connections: %w", err)
+			return fmt.Errorf("%s: %w", name, err)
 		case v == want:
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%s is %q, want %q after the reload (the server log says why a reload was refused): %w", name, v, want, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -42,7 +42,9 @@ func (b *busyBot) Send(context.Context, string, string) (botapi.Reply, time.Dura
 	return botapi.Reply{Text: "degraded", PromptSource: "default", Degraded: true, Code: b.code, Attempts: b.attempts}, time.Millisecond, nil
 }
 
-func (b *busyBot) Readiness(context.Context) (botapi.Readiness, error) { return botapi.Readiness{}, nil }
+func (b *busyBot) Readiness(context.Context) (botapi.Readiness, error) {
+	return botapi.Readiness{}, nil
+}
 func (b *busyBot) Metrics(context.Context) (map[string]float64, error) { return nil, nil }
 
 func TestURLDemoTellsKeptFromBrokenPromises(t *testing.T) {
