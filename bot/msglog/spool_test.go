@@ -284,18 +284,7 @@ func TestSpoolCompactsOnceMostRecordsAreAcked(t *testing.T) {
 	o := New(Options{Spool: sp, Capacity: 1 << 20, BatchSize: 1000})
 	// Far more than compactMin through the spool, all but the last 10
 	// records taken by the database.
-	big := strings.Repeat("y", 1000)
-	total := 3 * compactMin / 1000
-	for i := range total {
-		r := recs(i, 1)
-		r[0].Text = big
-		o.Enqueue(r...)
-		if i%1000 == 999 && i < total-10 {
-			if err := o.flushOnce(context.Background(), &fakeWriter{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	total := passCompactMin(t, o, 10)
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -465,18 +454,7 @@ func TestSpoolFailedSyncStillCompacts(t *testing.T) {
 		return fdatasync(f)
 	}
 	o := New(Options{Spool: sp, Capacity: 1 << 20, BatchSize: 1000})
-	big := strings.Repeat("y", 1000)
-	total := 3 * compactMin / 1000
-	for i := range total {
-		r := recs(i, 1)
-		r[0].Text = big
-		o.Enqueue(r...)
-		if i%1000 == 999 {
-			if err := o.flushOnce(context.Background(), &fakeWriter{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	total := passCompactMin(t, o, 0)
 	if s := o.Stats(); s.SpoolErrors != 1 {
 		t.Fatalf("stats = %+v, want the failed sync counted as one spool error", s)
 	}
@@ -496,4 +474,24 @@ func TestSpoolFailedSyncStillCompacts(t *testing.T) {
 	if left, want := spooled(t, path), total%1000; len(left) != want {
 		t.Errorf("the spool holds %d records, want the %d not acked", len(left), want)
 	}
+}
+
+// passCompactMin enqueues 1 kB records through o's spool, three times
+// compactMin in all, the database taking each thousand as it fills except
+// from the last keep records on; it returns how many it enqueued.
+func passCompactMin(t *testing.T, o *Outbox, keep int) int {
+	t.Helper()
+	big := strings.Repeat("y", 1000)
+	total := 3 * compactMin / 1000
+	for i := range total {
+		r := recs(i, 1)
+		r[0].Text = big
+		o.Enqueue(r...)
+		if i%1000 == 999 && i < total-keep {
+			if err := o.flushOnce(context.Background(), &fakeWriter{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return total
 }
