@@ -26,6 +26,9 @@ var errPoolTimeout = errors.New("store: pool_timeout exceeded")
 type poolWatch struct {
 	mu       sync.Mutex
 	inFlight map[*connectRec]struct{}
+	// closing are the closes under way: each holds its pool slot until
+	// it ends (see trackClose).
+	closing map[*closeRec]struct{}
 	// hungAt is when a connect last ended in a timeout, hungReached whether
 	// it had reached the server.
 	hungAt      time.Time
@@ -37,6 +40,13 @@ type connectRec struct {
 	start   time.Time
 	reached atomic.Bool // its TCP connect completed
 }
+
+// closeRec is one connection's close under way.
+type closeRec struct{ start time.Time }
+
+// closeWait is how long pgxpool's destructor waits for a connection's
+// cleanup before it gives the slot back anyway.
+const closeWait = 15 * time.Second
 
 // acquireProbe is one acquire's record, carried in its context: pgxpool
 // hands the acquirer's context values to the connect it starts and to its
@@ -71,7 +81,7 @@ func WatchPool(cfg *pgxpool.Config) Option {
 	if cc.Tracer != nil {
 		return func(*Store) {}
 	}
-	w := &poolWatch{inFlight: map[*connectRec]struct{}{}}
+	w := &poolWatch{inFlight: map[*connectRec]struct{}{}, closing: map[*closeRec]struct{}{}}
 	cc.Tracer = w
 	dial := cc.DialFunc
 	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -93,7 +103,41 @@ func WatchPool(cfg *pgxpool.Config) Option {
 		}
 		return ping
 	}
+	beforeClose := cfg.BeforeClose
+	cfg.BeforeClose = func(c *pgx.Conn) {
+		if beforeClose != nil {
+			beforeClose(c)
+		}
+		w.trackClose(c.PgConn())
+	}
 	return func(s *Store) { s.watch = w }
+}
+
+// trackClose records a connection's close from pgxpool's BeforeClose
+// until its cleanup ends. pgxpool's destructor holds the connection's slot
+// until then (puddle's destroyAcquiredResource releases the slot after the
+// destructor returns; the destructor waits for PgConn.CleanupDone, up to
+// closeWait). A connection whose query or liveness check was cut by a
+// deadline is closed in the background (pgconn's asyncClose: a cancel
+// request on a new connection, then a wait for the server's close, each
+// up to 15s): a healthy server ends that in a round trip or two, one that
+// stopped answering never does, and its slot stays taken meanwhile.
+func (w *poolWatch) trackClose(pc *pgconn.PgConn) {
+	rec := &closeRec{start: time.Now()}
+	w.mu.Lock()
+	w.closing[rec] = struct{}{}
+	w.mu.Unlock()
+	go func() {
+		timer := time.NewTimer(closeWait)
+		defer timer.Stop()
+		select {
+		case <-pc.CleanupDone():
+		case <-timer.C:
+		}
+		w.mu.Lock()
+		delete(w.closing, rec)
+		w.mu.Unlock()
+	}()
 }
 
 // TraceQueryStart and TraceQueryEnd do nothing: pgx's tracer slot is a
@@ -171,7 +215,10 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 // halfway through the wait; else, waiting for a slot, other
 // acquires' connects when one of them timed out during the wait, or is
 // still under way and began no later than halfway through it; else
-// connections in use. The connect timeout is capped to the attempt
+// connections being closed, when one began closing no later than halfway
+// and has not finished (a close is a round trip or two: one that lasts
+// half a wait is stuck on a peer that stopped answering, and holds its
+// slot); else connections in use. The connect timeout is capped to the attempt
 // timeout, and a healthy handshake takes a few round trips, a small part
 // of it: one unanswered for half a wait has hung (or is too slow for any
 // attempt to succeed, which P1002 says too). Younger connects only began
@@ -206,11 +253,17 @@ func (w *poolWatch) waitOf(probe *acquireProbe) resilience.PoolWait {
 		hung = true
 		reached = reached || w.hungReached
 	}
+	stuck := false
+	for rec := range w.closing {
+		stuck = stuck || !rec.start.After(halfway)
+	}
 	switch {
 	case hung && reached:
 		return resilience.WaitHandshake
 	case hung:
 		return resilience.WaitDial
+	case stuck:
+		return resilience.WaitClosing
 	}
 	return resilience.WaitSlot
 }
