@@ -526,11 +526,18 @@ type AcquireTimeoutError struct {
 	PoolTimeout time.Duration
 	// MaxConns is the pool's limit (connection_limit), for the reason text.
 	MaxConns int32
-	Err      error // the context's error
+	// Pool is the pool's state when the wait ended, for the log: what
+	// held the slots ("" when unknown).
+	Pool string
+	Err  error // the context's error
 }
 
 func (e *AcquireTimeoutError) Error() string {
-	return "timed out acquiring a connection (waiting for " + e.Wait.String() + "): " + e.Err.Error()
+	pool := ""
+	if e.Pool != "" {
+		pool = "; " + e.Pool
+	}
+	return "timed out acquiring a connection (waiting for " + e.Wait.String() + pool + "): " + e.Err.Error()
 }
 
 func (e *AcquireTimeoutError) Unwrap() error { return e.Err }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ type poolWatch struct {
 	// closing are the closes under way: each holds its pool slot until
 	// it ends (see trackClose).
 	closing map[*closeRec]struct{}
+	queries atomic.Int64 // queries under way, for the log
 	// hungAt is when a connect last ended in a timeout, hungReached whether
 	// it had reached the server.
 	hungAt      time.Time
@@ -140,14 +142,17 @@ func (w *poolWatch) trackClose(pc *pgconn.PgConn) {
 	}()
 }
 
-// TraceQueryStart and TraceQueryEnd do nothing: pgx's tracer slot is a
-// QueryTracer, and only the connects are of interest.
+// TraceQueryStart and TraceQueryEnd count the queries under way, for the
+// log of an acquire timeout (pgx's tracer slot is a QueryTracer).
 func (w *poolWatch) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	w.queries.Add(1)
 	return ctx
 }
 
 // TraceQueryEnd: see TraceQueryStart.
-func (w *poolWatch) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (w *poolWatch) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {
+	w.queries.Add(-1)
+}
 
 // TraceConnectStart implements pgx.ConnectTracer.
 func (w *poolWatch) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
@@ -203,11 +208,27 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err // the connect's own error, or not a timeout: Classify reads it
 	}
-	e := &resilience.AcquireTimeoutError{Wait: s.watch.waitOf(probe), MaxConns: s.pool.Stat().MaxConns(), Err: err}
+	st := s.pool.Stat()
+	e := &resilience.AcquireTimeoutError{Wait: s.watch.waitOf(probe), MaxConns: st.MaxConns(), Err: err,
+		Pool: fmt.Sprintf("pool: %d acquired, %d connecting, %d idle of %d%s", st.AcquiredConns(), st.ConstructingConns(), st.IdleConns(), st.MaxConns(), s.watch.state())}
 	if context.Cause(actx) == errPoolTimeout {
 		e.PoolTimeout = s.acquireTimeout
 	}
 	return nil, e
+}
+
+// state is what the watch sees of the pool, for the log.
+func (w *poolWatch) state() string {
+	if w == nil {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	oldest := time.Duration(0)
+	for rec := range w.closing {
+		oldest = max(oldest, time.Since(rec.start))
+	}
+	return fmt.Sprintf("; %d closing (oldest %s), %d queries in flight", len(w.closing), oldest.Round(time.Millisecond), w.queries.Load())
 }
 
 // waitOf says what the acquire of probe waited on when its time ran out:
