@@ -210,7 +210,7 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	}
 	st := s.pool.Stat()
 	e := &resilience.AcquireTimeoutError{Wait: s.watch.waitOf(probe), MaxConns: st.MaxConns(), Err: err,
-		Pool: fmt.Sprintf("pool: %d acquired, %d connecting, %d idle of %d%s", st.AcquiredConns(), st.ConstructingConns(), st.IdleConns(), st.MaxConns(), s.watch.state())}
+		Pool: fmt.Sprintf("pool: %d acquired, %d connecting, %d idle of %d%s", st.AcquiredConns(), st.ConstructingConns(), st.IdleConns(), st.MaxConns(), s.watch.state(probe))}
 	if context.Cause(actx) == errPoolTimeout {
 		e.PoolTimeout = s.acquireTimeout
 	}
@@ -218,17 +218,26 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 }
 
 // state is what the watch sees of the pool, for the log.
-func (w *poolWatch) state() string {
-	if w == nil {
+func (w *poolWatch) state(probe *acquireProbe) string {
+	if w == nil || probe == nil {
 		return ""
+	}
+	since := func(t time.Time) string { return t.Sub(probe.start).Round(time.Millisecond).String() }
+	own := ""
+	if c := probe.connect.Load(); c != nil {
+		own = fmt.Sprintf("; own connect at +%s (reached %v)", since(c.start), c.reached.Load())
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	oldest := time.Duration(0)
-	for rec := range w.closing {
-		oldest = max(oldest, time.Since(rec.start))
+	var connects, closes []string
+	for rec := range w.inFlight {
+		connects = append(connects, "+"+since(rec.start))
 	}
-	return fmt.Sprintf("; %d closing (oldest %s), %d queries in flight", len(w.closing), oldest.Round(time.Millisecond), w.queries.Load())
+	for rec := range w.closing {
+		closes = append(closes, "+"+since(rec.start))
+	}
+	return fmt.Sprintf("; phase %d%s; connects %v; closing %v; %d queries in flight; after +%s",
+		probe.phase.Load(), own, connects, closes, w.queries.Load(), since(time.Now()))
 }
 
 // waitOf says what the acquire of probe waited on when its time ran out:
