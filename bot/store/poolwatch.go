@@ -57,6 +57,7 @@ type acquireProbe struct {
 	start   time.Time
 	phase   atomic.Int32               // phaseSlot, phasePing, phaseConnect: the last step the acquire took
 	connect atomic.Pointer[connectRec] // its own connect, once it started one
+	pingAt  atomic.Int64               // when its first liveness check began (UnixNano), 0 before
 }
 
 const (
@@ -102,6 +103,7 @@ func WatchPool(cfg *pgxpool.Config) Option {
 		ping := shouldPing(ctx, p)
 		if probe, _ := ctx.Value(probeKey{}).(*acquireProbe); ping && probe != nil {
 			probe.phase.Store(phasePing)
+			probe.pingAt.CompareAndSwap(0, time.Now().UnixNano())
 		}
 		return ping
 	}
@@ -217,15 +219,19 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	return nil, e
 }
 
-// state is what the watch sees of the pool, for the log.
+// state is what the watch sees of the pool, for the log: the times are
+// from the acquire's start.
 func (w *poolWatch) state(probe *acquireProbe) string {
 	if w == nil || probe == nil {
 		return ""
 	}
 	since := func(t time.Time) string { return t.Sub(probe.start).Round(time.Millisecond).String() }
 	own := ""
+	if at := probe.pingAt.Load(); at != 0 {
+		own = "; its ping at +" + since(time.Unix(0, at))
+	}
 	if c := probe.connect.Load(); c != nil {
-		own = fmt.Sprintf("; own connect at +%s (reached %v)", since(c.start), c.reached.Load())
+		own += fmt.Sprintf("; its connect at +%s (TCP up %v)", since(c.start), c.reached.Load())
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -236,13 +242,14 @@ func (w *poolWatch) state(probe *acquireProbe) string {
 	for rec := range w.closing {
 		closes = append(closes, "+"+since(rec.start))
 	}
-	return fmt.Sprintf("; phase %d%s; connects %v; closing %v; %d queries in flight; after +%s",
-		probe.phase.Load(), own, connects, closes, w.queries.Load(), since(time.Now()))
+	return fmt.Sprintf("%s; connects begun %v; closes begun %v; %d queries in flight; gave up at +%s",
+		own, connects, closes, w.queries.Load(), since(time.Now()))
 }
 
 // waitOf says what the acquire of probe waited on when its time ran out:
-// its own liveness check, or its own connect when that began no later than
-// halfway through the wait; else, waiting for a slot, other
+// its own connect when that began no later than halfway through the wait,
+// or its own liveness check when that began no later than halfway (or is
+// its last step); else, waiting for a slot, other
 // acquires' connects when one of them timed out during the wait, or is
 // still under way and began no later than halfway through it; else
 // connections being closed, when one began closing no later than halfway
@@ -266,8 +273,16 @@ func (w *poolWatch) waitOf(probe *acquireProbe) resilience.PoolWait {
 			}
 			return resilience.WaitDial
 		}
-		// A slot came free late: the wait was for the slot.
+		// Begun late: the wait's first half went to a ping (below) or
+		// to a slot.
 	case phasePing:
+		return resilience.WaitPing
+	}
+	if at := probe.pingAt.Load(); at != 0 && !time.Unix(0, at).After(halfway) {
+		// A ping that hung to the deadline can lose pgxpool's race with it
+		// (both end together; the ping's error may win): pgxpool then
+		// destroys the connection and starts a connect in the wait's last
+		// instant, which is not what the wait was spent on.
 		return resilience.WaitPing
 	}
 	w.mu.Lock()

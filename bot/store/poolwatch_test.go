@@ -95,6 +95,18 @@ func TestAcquireTimeoutSaysWhatItWaitedFor(t *testing.T) {
 		{name: "black hole on open connections: slots held while the hung ones close are not exhaustion (P1008)",
 			server: fake, params: "&connection_limit=2", tweak: simpleProtocol, blackHole: true,
 			hold: hangOpenConns, lookups: 1, want: resilience.CodeOpTimeout, reasonHas: "being closed"},
+		{name: "black hole: the liveness check hangs, then the connect begun after it: P1008, not P2024",
+			server: fake, params: "&connection_limit=2", blackHole: true,
+			tweak: func(c *pgxpool.Config) {
+				simpleProtocol(c)
+				c.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
+				// The ping gives up past the wait's halfway point, and
+				// pgxpool opens a new connection for the rest of it: the
+				// narrated black hole, where the ping's error and the
+				// deadline arrive together and the error wins the race.
+				c.PingTimeout = attempt * 6 / 10
+			},
+			hold: idleThenDark, lookups: 1, want: resilience.CodeOpTimeout, reasonHas: "liveness check"},
 		{name: "pool_timeout fires while hung connections close: P2024, Prisma's pool_timeout",
 			server: fake, params: "&connection_limit=2&pool_timeout=0.1", tweak: simpleProtocol, blackHole: true,
 			hold: hangOpenConns, lookups: 1, want: resilience.CodePoolTimeout, reasonHas: "pool_timeout"},
@@ -186,6 +198,18 @@ func hangOpenConns(t *testing.T, pool *pgxpool.Pool, srv testServer) {
 		})
 	}
 	wg.Wait()
+}
+
+// idleThenDark opens one connection, returns it to the pool idle, and turns
+// the proxy into a black hole.
+func idleThenDark(t *testing.T, pool *pgxpool.Pool, srv testServer) {
+	t.Helper()
+	c, err := pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	srv.hole.on()
 }
 
 // blackHole is a TCP proxy that, once on, accepts and forwards upstream as
