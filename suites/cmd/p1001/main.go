@@ -93,10 +93,10 @@ func expectations(f scenarios.Fault) Expectation {
 		// The query on the open connection hangs until the attempt
 		// timeout: P1008. A new connection hangs in the handshake: P1002,
 		// "reached but timed out", whether its own connect_timeout or the
-		// attempt's deadline ends it; a wait for a slot held by the hung
-		// connections while pgx closes them is P1008 too (the store tells
-		// both from an exhausted pool, P2024). The call's budget may cut
-		// the last attempt (P1008).
+		// attempt's deadline ends it; the liveness check of an idle
+		// connection hangs: P1008 (the store tells both from an exhausted
+		// pool, P2024, even when pgxpool starts a connect at the deadline).
+		// The call's budget may cut the last attempt (P1008).
 		return Expectation{ReplyCodes: []string{"P1002", "P1008"}, LogCodes: []string{"P1008"}}
 	case scenarios.TypeResetPeer:
 		// The query on the open connection is reset: P1017. Reconnects are
