@@ -495,9 +495,14 @@ const (
 	// WaitPing: the liveness check pgxpool runs on a connection idle for a
 	// while got no answer: an open connection that stopped answering (P1008).
 	WaitPing
+	// WaitClosing: the slots were held by connections being closed after
+	// they stopped answering (pgxpool frees a slot only when its close
+	// ends, up to 15s for a peer that never answers): not the bot's load
+	// but, as for WaitPing, open connections that stopped answering (P1008).
+	WaitClosing
 )
 
-var poolWaitNames = [...]string{"unknown", "slot", "handshake", "dial", "ping"}
+var poolWaitNames = [...]string{"unknown", "slot", "handshake", "dial", "ping", "closing"}
 
 func (w PoolWait) String() string {
 	if w < 0 || int(w) >= len(poolWaitNames) {
@@ -521,11 +526,18 @@ type AcquireTimeoutError struct {
 	PoolTimeout time.Duration
 	// MaxConns is the pool's limit (connection_limit), for the reason text.
 	MaxConns int32
-	Err      error // the context's error
+	// Pool is the pool's state when the wait ended, for the log: what
+	// held the slots ("" when unknown).
+	Pool string
+	Err  error // the context's error
 }
 
 func (e *AcquireTimeoutError) Error() string {
-	return "timed out acquiring a connection (waiting for " + e.Wait.String() + "): " + e.Err.Error()
+	pool := ""
+	if e.Pool != "" {
+		pool = "; " + e.Pool
+	}
+	return "timed out acquiring a connection (waiting for " + e.Wait.String() + pool + "): " + e.Err.Error()
 }
 
 func (e *AcquireTimeoutError) Unwrap() error { return e.Err }
@@ -536,8 +548,11 @@ func (e *AcquireTimeoutError) classify() Classification {
 	switch {
 	case e.PoolTimeout > 0:
 		c.Code, c.Reason = CodePoolTimeout, "pool_timeout ("+e.PoolTimeout.String()+") exceeded waiting for a pooled connection"
-		if e.Wait == WaitHandshake || e.Wait == WaitDial {
+		switch e.Wait {
+		case WaitHandshake, WaitDial:
 			c.Reason += " (a new connection was still connecting)"
+		case WaitClosing:
+			c.Reason += " (connections that stopped answering were still being closed)"
 		}
 	case e.Wait == WaitHandshake:
 		// The words of the connect's own timeout, which can win the race.
@@ -546,6 +561,8 @@ func (e *AcquireTimeoutError) classify() Classification {
 		c.Code, c.Reason = CodeUnreachable, reasonDialTimeout
 	case e.Wait == WaitPing:
 		c.Code, c.Reason = CodeOpTimeout, "an idle pooled connection did not answer its liveness check"
+	case e.Wait == WaitClosing:
+		c.Code, c.Reason = CodeOpTimeout, "timed out acquiring a connection: the pool's connections stopped answering and were still being closed"
 	default:
 		c.Code, c.Reason = CodePoolTimeout, "timed out acquiring a connection from the pool"
 		if e.MaxConns > 0 && e.Wait == WaitSlot {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,10 @@ var errPoolTimeout = errors.New("store: pool_timeout exceeded")
 type poolWatch struct {
 	mu       sync.Mutex
 	inFlight map[*connectRec]struct{}
+	// closing are the closes under way: each holds its pool slot until
+	// it ends (see trackClose).
+	closing map[*closeRec]struct{}
+	queries atomic.Int64 // queries under way, for the log
 	// hungAt is when a connect last ended in a timeout, hungReached whether
 	// it had reached the server.
 	hungAt      time.Time
@@ -38,6 +43,13 @@ type connectRec struct {
 	reached atomic.Bool // its TCP connect completed
 }
 
+// closeRec is one connection's close under way.
+type closeRec struct{ start time.Time }
+
+// closeWait is how long pgxpool's destructor waits for a connection's
+// cleanup before it gives the slot back anyway.
+const closeWait = 15 * time.Second
+
 // acquireProbe is one acquire's record, carried in its context: pgxpool
 // hands the acquirer's context values to the connect it starts and to its
 // liveness check, so the hooks know whose acquire they serve.
@@ -45,6 +57,7 @@ type acquireProbe struct {
 	start   time.Time
 	phase   atomic.Int32               // phaseSlot, phasePing, phaseConnect: the last step the acquire took
 	connect atomic.Pointer[connectRec] // its own connect, once it started one
+	pingAt  atomic.Int64               // when its first liveness check began (UnixNano), 0 before
 }
 
 const (
@@ -71,7 +84,7 @@ func WatchPool(cfg *pgxpool.Config) Option {
 	if cc.Tracer != nil {
 		return func(*Store) {}
 	}
-	w := &poolWatch{inFlight: map[*connectRec]struct{}{}}
+	w := &poolWatch{inFlight: map[*connectRec]struct{}{}, closing: map[*closeRec]struct{}{}}
 	cc.Tracer = w
 	dial := cc.DialFunc
 	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -90,20 +103,58 @@ func WatchPool(cfg *pgxpool.Config) Option {
 		ping := shouldPing(ctx, p)
 		if probe, _ := ctx.Value(probeKey{}).(*acquireProbe); ping && probe != nil {
 			probe.phase.Store(phasePing)
+			probe.pingAt.CompareAndSwap(0, time.Now().UnixNano())
 		}
 		return ping
+	}
+	beforeClose := cfg.BeforeClose
+	cfg.BeforeClose = func(c *pgx.Conn) {
+		if beforeClose != nil {
+			beforeClose(c)
+		}
+		w.trackClose(c.PgConn())
 	}
 	return func(s *Store) { s.watch = w }
 }
 
-// TraceQueryStart and TraceQueryEnd do nothing: pgx's tracer slot is a
-// QueryTracer, and only the connects are of interest.
+// trackClose records a connection's close from pgxpool's BeforeClose
+// until its cleanup ends. pgxpool's destructor holds the connection's slot
+// until then (puddle's destroyAcquiredResource releases the slot after the
+// destructor returns; the destructor waits for PgConn.CleanupDone, up to
+// closeWait). A connection whose query or liveness check was cut by a
+// deadline is closed in the background (pgconn's asyncClose: a cancel
+// request on a new connection, then a wait for the server's close, each
+// up to 15s): a healthy server ends that in a round trip or two, one that
+// stopped answering never does, and its slot stays taken meanwhile.
+func (w *poolWatch) trackClose(pc *pgconn.PgConn) {
+	rec := &closeRec{start: time.Now()}
+	w.mu.Lock()
+	w.closing[rec] = struct{}{}
+	w.mu.Unlock()
+	go func() {
+		timer := time.NewTimer(closeWait)
+		defer timer.Stop()
+		select {
+		case <-pc.CleanupDone():
+		case <-timer.C:
+		}
+		w.mu.Lock()
+		delete(w.closing, rec)
+		w.mu.Unlock()
+	}()
+}
+
+// TraceQueryStart and TraceQueryEnd count the queries under way, for the
+// log of an acquire timeout (pgx's tracer slot is a QueryTracer).
 func (w *poolWatch) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	w.queries.Add(1)
 	return ctx
 }
 
 // TraceQueryEnd: see TraceQueryStart.
-func (w *poolWatch) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (w *poolWatch) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {
+	w.queries.Add(-1)
+}
 
 // TraceConnectStart implements pgx.ConnectTracer.
 func (w *poolWatch) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
@@ -159,19 +210,52 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err // the connect's own error, or not a timeout: Classify reads it
 	}
-	e := &resilience.AcquireTimeoutError{Wait: s.watch.waitOf(probe), MaxConns: s.pool.Stat().MaxConns(), Err: err}
+	st := s.pool.Stat()
+	e := &resilience.AcquireTimeoutError{Wait: s.watch.waitOf(probe), MaxConns: st.MaxConns(), Err: err,
+		Pool: fmt.Sprintf("pool: %d acquired, %d connecting, %d idle of %d%s", st.AcquiredConns(), st.ConstructingConns(), st.IdleConns(), st.MaxConns(), s.watch.state(probe))}
 	if context.Cause(actx) == errPoolTimeout {
 		e.PoolTimeout = s.acquireTimeout
 	}
 	return nil, e
 }
 
+// state is what the watch sees of the pool, for the log: the times are
+// from the acquire's start.
+func (w *poolWatch) state(probe *acquireProbe) string {
+	if w == nil || probe == nil {
+		return ""
+	}
+	since := func(t time.Time) string { return t.Sub(probe.start).Round(time.Millisecond).String() }
+	own := ""
+	if at := probe.pingAt.Load(); at != 0 {
+		own = "; its ping at +" + since(time.Unix(0, at))
+	}
+	if c := probe.connect.Load(); c != nil {
+		own += fmt.Sprintf("; its connect at +%s (TCP up %v)", since(c.start), c.reached.Load())
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var connects, closes []string
+	for rec := range w.inFlight {
+		connects = append(connects, "+"+since(rec.start))
+	}
+	for rec := range w.closing {
+		closes = append(closes, "+"+since(rec.start))
+	}
+	return fmt.Sprintf("%s; connects begun %v; closes begun %v; %d queries in flight; gave up at +%s",
+		own, connects, closes, w.queries.Load(), since(time.Now()))
+}
+
 // waitOf says what the acquire of probe waited on when its time ran out:
-// its own liveness check, or its own connect when that began no later than
-// halfway through the wait; else, waiting for a slot, other
+// its own connect when that began no later than halfway through the wait,
+// or its own liveness check when that began no later than halfway (or is
+// its last step); else, waiting for a slot, other
 // acquires' connects when one of them timed out during the wait, or is
 // still under way and began no later than halfway through it; else
-// connections in use. The connect timeout is capped to the attempt
+// connections being closed, when one began closing no later than halfway
+// and has not finished (a close is a round trip or two: one that lasts
+// half a wait is stuck on a peer that stopped answering, and holds its
+// slot); else connections in use. The connect timeout is capped to the attempt
 // timeout, and a healthy handshake takes a few round trips, a small part
 // of it: one unanswered for half a wait has hung (or is too slow for any
 // attempt to succeed, which P1002 says too). Younger connects only began
@@ -189,8 +273,16 @@ func (w *poolWatch) waitOf(probe *acquireProbe) resilience.PoolWait {
 			}
 			return resilience.WaitDial
 		}
-		// A slot came free late: the wait was for the slot.
+		// Begun late: the wait's first half went to a ping (below) or
+		// to a slot.
 	case phasePing:
+		return resilience.WaitPing
+	}
+	if at := probe.pingAt.Load(); at != 0 && !time.Unix(0, at).After(halfway) {
+		// A ping that hung to the deadline can lose pgxpool's race with it
+		// (both end together; the ping's error may win): pgxpool then
+		// destroys the connection and starts a connect in the wait's last
+		// instant, which is not what the wait was spent on.
 		return resilience.WaitPing
 	}
 	w.mu.Lock()
@@ -206,11 +298,17 @@ func (w *poolWatch) waitOf(probe *acquireProbe) resilience.PoolWait {
 		hung = true
 		reached = reached || w.hungReached
 	}
+	stuck := false
+	for rec := range w.closing {
+		stuck = stuck || !rec.start.After(halfway)
+	}
 	switch {
 	case hung && reached:
 		return resilience.WaitHandshake
 	case hung:
 		return resilience.WaitDial
+	case stuck:
+		return resilience.WaitClosing
 	}
 	return resilience.WaitSlot
 }
