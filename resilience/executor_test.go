@@ -56,7 +56,7 @@ func shortPolicy() Policy {
 func newExec(t *testing.T, p Policy, opts ...Option) (*Executor, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	x, err := New(p, append([]Option{WithObserver(rec), WithAddr("toxiproxy:6543")}, opts...)...)
+	x, err := New(p, append([]Option{WithObserver(rec), WithTarget(Target{Host: "toxiproxy", Port: 6543})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
