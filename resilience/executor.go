@@ -225,7 +225,7 @@ func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 func (c *call) run(fn func(ctx context.Context) error) error {
 	p := &c.x.policy
 	for {
-		if p.Budget > 0 && time.Since(c.start) >= p.Budget {
+		if c.attempts > 0 && p.Budget > 0 && time.Since(c.start) >= p.Budget {
 			// The next attempt could not start inside the budget.
 			c.budget = true
 			if c.lastErr != nil {
@@ -246,9 +246,12 @@ func (c *call) run(fn func(ctx context.Context) error) error {
 		case end == attemptCut || p.Budget > 0 && time.Since(c.start) >= p.Budget:
 			// The budget cut this attempt: its error says nothing new
 			// about the server, so keep the previous attempt's verdict.
+			// The cause is then the last finished attempt's error (finish),
+			// else the budget's own: never the cut attempt's, which may say
+			// "context canceled" and must not read as the caller's cancel.
 			c.budget = true
 			c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: CodeOpTimeout, Err: err})
-			return err
+			return errBudgetSpent
 		case end == attemptTimedOut:
 			cl = Classify(err)
 			if cl.Code == "" || cl.Canceled {
@@ -302,9 +305,15 @@ const (
 func (c *call) attempt(fn func(ctx context.Context) error) (int, error) {
 	p := &c.x.policy
 	ctx := c.parent
+	// The first attempt starts with the call (one clock read fewer on the
+	// healthy path, where clock reads are a good part of the cost).
+	now := c.start
+	if c.attempts > 1 {
+		now = time.Now()
+	}
 	var budget context.Context // set when the budget may end first
 	if p.Budget > 0 {
-		left := p.Budget - time.Since(c.start)
+		left := p.Budget - now.Sub(c.start)
 		if p.AttemptTimeout <= 0 || left <= p.AttemptTimeout {
 			var cancel context.CancelCauseFunc
 			budget, cancel = context.WithCancelCause(ctx)
@@ -315,7 +324,7 @@ func (c *call) attempt(fn func(ctx context.Context) error) (int, error) {
 	}
 	if t := p.AttemptTimeout; t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, t, errAttemptTimeout)
+		ctx, cancel = context.WithDeadlineCause(ctx, now.Add(t), errAttemptTimeout)
 		defer cancel()
 	}
 	err := fn(ctx)
