@@ -666,6 +666,8 @@ func TestErrorCarriesTheVerdict(t *testing.T) {
 			want: Classification{Code: CodeAuthFailed, Connection: true, NotSent: true, NonTransient: true}},
 		{name: "budget spent before any attempt finished", p: policy(func(p *Policy) { p.Budget = 30 * time.Millisecond }), fn: hang,
 			want: Classification{Code: CodeOpTimeout, Connection: true}, attempt: 1},
+		{name: "budget spent inside the attempt's timeout", p: policy(func(p *Policy) { p.Budget, p.AttemptTimeout = 30*time.Millisecond, time.Minute }), fn: hang,
+			want: Classification{Code: CodeOpTimeout, Connection: true}, attempt: 1},
 		{name: "every attempt timed out", p: policy(func(p *Policy) { p.AttemptTimeout, p.MaxAttempts = 10*time.Millisecond, 2 }), fn: hang,
 			want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}, attempt: 2},
 		{name: "the caller's deadline", p: policy(nil), fn: hang, timeout: 20 * time.Millisecond,
@@ -693,7 +695,70 @@ func TestErrorCarriesTheVerdict(t *testing.T) {
 			if got != tt.want || e.Attempts != tt.attempt {
 				t.Errorf("verdict %+v after %d attempts\nwant    %+v after %d", got, e.Attempts, tt.want, tt.attempt)
 			}
+			// Only the caller's cancel may read as one: a budget that cuts
+			// an attempt cancels its context, but the cause is the budget's.
+			if !tt.want.Canceled && errors.Is(err, context.Canceled) {
+				t.Errorf("errors.Is(err, context.Canceled) on %v: reads as the caller's cancel", err)
+			}
 			checkAgrees(t, e)
 		})
+	}
+}
+
+// TestBudgetCutsALaterAttempt: once less budget is left than an attempt's
+// timeout, the budget cuts that attempt; the call then reports the last
+// finished attempt's verdict and error, naming the budget.
+func TestBudgetCutsALaterAttempt(t *testing.T) {
+	p := shortPolicy()
+	p.BaseDelay, p.MaxDelay, p.Jitter = 0, 0, false
+	p.AttemptTimeout = 60 * time.Millisecond
+	p.Budget = 100 * time.Millisecond
+	x, rec := newExec(t, p)
+	var errs []error
+	res, err := x.Do(context.Background(), Op{Name: "r"}, func(ctx context.Context) error {
+		<-ctx.Done()
+		errs = append(errs, ctx.Err())
+		return ctx.Err()
+	})
+	e := asError(t, err)
+	if res.Attempts != 2 || e.Code != CodePoolTimeout || !strings.HasPrefix(e.Reason, "budget 100ms spent; last attempt: attempt timed out after 60ms") {
+		t.Errorf("attempts=%d code=%s reason=%q, want 2 attempts, the first's P2024, naming the budget", res.Attempts, e.Code, e.Reason)
+	}
+	// The first attempt ran into its deadline, the second was canceled by the budget.
+	if len(errs) != 2 || errs[0] != context.DeadlineExceeded || errs[1] != context.Canceled || e.Err != errs[0] {
+		t.Errorf("attempt errors %v, cause %v; want [deadline exceeded, canceled], the first as the cause", errs, e.Err)
+	}
+	failed := rec.of(EventAttemptFailed)
+	if len(failed) != 2 || failed[0].Code != CodePoolTimeout || failed[1].Code != CodeOpTimeout {
+		t.Errorf("attempt_failed events %+v, want P2024 then P1008 (cut by the budget)", failed)
+	}
+	if res.Elapsed < p.Budget || res.Elapsed > p.Budget+time.Second {
+		t.Errorf("elapsed %v, want the 100ms budget (plus scheduling)", res.Elapsed)
+	}
+}
+
+// TestHealthyCallAllocations: a healthy call allocates the attempt's
+// deadline context (the context, its timer and cancel function) and
+// nothing else. Allocations are exact, unlike times; BenchmarkDo_Wrapped
+// measures the time.
+func TestHealthyCallAllocations(t *testing.T) {
+	x, err := New(DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	op := Op{Name: "bench"}
+	do := func() {
+		if _, err := x.Do(ctx, op, trivial); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bare := testing.AllocsPerRun(100, func() {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		trivial(actx)
+		cancel()
+	})
+	if got := testing.AllocsPerRun(100, do); got > bare+1 || got > 5 {
+		t.Errorf("a healthy Do allocates %v times; a bare deadline context %v; want at most 5, and one above the context", got, bare)
 	}
 }
