@@ -762,3 +762,40 @@ func TestHealthyCallAllocations(t *testing.T) {
 		t.Errorf("a healthy Do allocates %v times; a bare deadline context %v; want at most 5, and one above the context", got, bare)
 	}
 }
+
+// TestSuccessAsTheCallGivesUp: an attempt that succeeds in the instant its
+// caller or the budget gives up counts as the success it was (a write that
+// committed is reported committed), with one attempt and a succeeded event.
+func TestSuccessAsTheCallGivesUp(t *testing.T) {
+	tests := []struct {
+		name string
+		p    func(*Policy)
+		// fn is the attempt; cancel is the caller's.
+		fn func(ctx context.Context, cancel context.CancelFunc) error
+	}{
+		{name: "the caller canceled", fn: func(_ context.Context, cancel context.CancelFunc) error {
+			cancel()
+			return nil
+		}},
+		{name: "the budget ran out", p: func(p *Policy) { p.Budget = 20 * time.Millisecond },
+			fn: func(ctx context.Context, _ context.CancelFunc) error {
+				<-ctx.Done()
+				return nil
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := shortPolicy()
+			if tt.p != nil {
+				tt.p(&p)
+			}
+			x, rec := newExec(t, p)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			res, err := x.Do(ctx, Op{Name: "w", Kind: Write}, func(actx context.Context) error { return tt.fn(actx, cancel) })
+			if err != nil || res.Attempts != 1 || len(rec.of(EventSucceeded)) != 1 {
+				t.Errorf("Do = %+v, %v, %d succeeded events; want the attempt's success", res, err, len(rec.of(EventSucceeded)))
+			}
+		})
+	}
+}
