@@ -799,3 +799,97 @@ func TestSuccessAsTheCallGivesUp(t *testing.T) {
 		})
 	}
 }
+
+// FuzzExecutor drives the retry loop with arbitrary sequences of attempt
+// outcomes and checks it against a model of the policy: how many attempts
+// run (the read/write rule, MaxAttempts), which events are emitted, and
+// that the returned *Error agrees with its events and with Classify.
+func FuzzExecutor(f *testing.F) {
+	outcomes := []error{
+		nil,
+		&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, // retryable, NotSent
+		io.ErrUnexpectedEOF,                               // retryable, maybe sent
+		&pgconn.PgError{Code: "23505"},                    // not retryable
+		&pgconn.PgError{Code: "40001"},                    // retryable, RolledBack
+		&pgconn.PgError{Severity: "FATAL", Code: "28P01"}, // non-transient
+	}
+	f.Add([]byte{1, 1, 0}, uint8(0), uint8(3), false)
+	f.Add([]byte{2, 2, 2}, uint8(1), uint8(3), true)
+	f.Add([]byte{4, 1, 2, 0}, uint8(2), uint8(5), true)
+	f.Add([]byte{5}, uint8(0), uint8(3), true)
+	f.Add([]byte{}, uint8(1), uint8(1), false)
+	f.Fuzz(func(t *testing.T, seq []byte, kind, maxAttempts uint8, breaker bool) {
+		p := shortPolicy()
+		p.BaseDelay, p.MaxDelay, p.Jitter = 0, 0, false
+		p.AttemptTimeout, p.Budget = 0, 0
+		p.MaxAttempts = 1 + int(maxAttempts%5)
+		p.Breaker = BreakerSettings{Enabled: breaker, FailureThreshold: 1, Delay: time.Minute, SuccessThreshold: 1}
+		op := []Op{{Name: "r"}, {Name: "w", Kind: Write}, {Name: "u", Kind: Write, Idempotent: true}}[kind%3]
+		outcome := func(i int) error { // the i-th attempt's error (0-based)
+			if len(seq) == 0 {
+				return nil
+			}
+			return outcomes[int(seq[i%len(seq)])%len(outcomes)]
+		}
+
+		// The model: attempts until one succeeds, one may not be retried, or
+		// MaxAttempts ran.
+		wantAttempts, wantOK := 0, false
+		for i := range p.MaxAttempts {
+			wantAttempts = i + 1
+			err := outcome(i)
+			if err == nil {
+				wantOK = true
+				break
+			}
+			cl := Classify(err)
+			if !cl.Retryable || cl.Canceled || !(op.Kind == Read || op.Idempotent || cl.NotSent || cl.RolledBack) {
+				break
+			}
+		}
+
+		x, rec := newExec(t, p)
+		calls := 0
+		res, err := x.Do(context.Background(), op, func(context.Context) error {
+			calls++
+			return outcome(calls - 1)
+		})
+		if calls != wantAttempts || res.Attempts != wantAttempts || (err == nil) != wantOK {
+			t.Fatalf("calls=%d attempts=%d err=%v; the model says %d attempts, success %v", calls, res.Attempts, err, wantAttempts, wantOK)
+		}
+		failed, retried := len(rec.of(EventAttemptFailed)), len(rec.of(EventRetryScheduled))
+		if wantOK {
+			if failed != wantAttempts-1 || retried != wantAttempts-1 {
+				t.Fatalf("success after %d attempts: %d attempt_failed, %d retry_scheduled", wantAttempts, failed, retried)
+			}
+			kind := EventSucceeded
+			if wantAttempts > 1 {
+				kind = EventSucceededAfterRetries
+			}
+			if s := rec.of(kind); len(s) != 1 || s[0].Attempt != wantAttempts {
+				t.Fatalf("%s events %+v", kind, s)
+			}
+			return
+		}
+		e := asError(t, err)
+		if failed != wantAttempts || retried != wantAttempts-1 || e.Attempts != wantAttempts {
+			t.Fatalf("failure after %d attempts: %d attempt_failed, %d retry_scheduled, Error.Attempts %d", wantAttempts, failed, retried, e.Attempts)
+		}
+		last := outcome(wantAttempts - 1)
+		if g := rec.of(EventGaveUp); len(g) != 1 || g[0].Code != e.Code || g[0].Attempt != wantAttempts || !errors.Is(err, last) {
+			t.Fatalf("gave_up events %+v, Error %v (code %s), last attempt's error %v", g, e, e.Code, last)
+		}
+		if want := Classify(last).Code; e.Code != want {
+			t.Fatalf("Error code %s, the last attempt's %s", e.Code, want)
+		}
+		for i, s := range rec.of(EventRetryScheduled) {
+			if s.Attempt != i+1 || s.Delay != 0 {
+				t.Fatalf("retry_scheduled %d: %+v", i, s)
+			}
+		}
+		if breaker && e.Connection != (x.BreakerState() == stateOpen) {
+			t.Fatalf("breaker %s after a failure with Connection=%v", x.BreakerState(), e.Connection)
+		}
+		checkAgrees(t, e)
+	})
+}
