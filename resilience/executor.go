@@ -234,7 +234,7 @@ func (c *call) run(fn func(ctx context.Context) error) error {
 			return errBudgetSpent
 		}
 		c.attempts++
-		end, err := c.attempt(fn)
+		timedOut, err := c.attempt(fn)
 		if err == nil {
 			return nil
 		}
@@ -243,16 +243,17 @@ func (c *call) run(fn func(ctx context.Context) error) error {
 		switch {
 		case c.parent.Err() != nil:
 			cl = callerCanceled(c.parent)
-		case end == attemptCut || p.Budget > 0 && time.Since(c.start) >= p.Budget:
-			// The budget cut this attempt: its error says nothing new
-			// about the server, so keep the previous attempt's verdict.
+		case p.Budget > 0 && time.Since(c.start) >= p.Budget:
+			// The budget cut this attempt (its timer fires only then) or
+			// ran out while it ran: its error says nothing new about the
+			// server, so keep the previous attempt's verdict.
 			// The cause is then the last finished attempt's error (finish),
 			// else the budget's own: never the cut attempt's, which may say
 			// "context canceled" and must not read as the caller's cancel.
 			c.budget = true
 			c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: CodeOpTimeout, Err: err})
 			return errBudgetSpent
-		case end == attemptTimedOut:
+		case timedOut:
 			cl = Classify(err)
 			if cl.Code == "" || cl.Canceled {
 				cl = Classification{Retryable: true, Code: CodeOpTimeout, Connection: true}
@@ -289,20 +290,15 @@ func (c *call) run(fn func(ctx context.Context) error) error {
 	}
 }
 
-// How an attempt ended, as far as its context tells.
-const (
-	attemptDone     = iota // fn returned before any deadline of ours
-	attemptTimedOut        // the per-attempt timeout fired
-	attemptCut             // the budget ran out
-)
-
 // attempt runs fn once under the attempt timeout (a context deadline, so
 // that pgx sees it and caps connect_timeout by it, and the classifier still
 // gets pgx's real error) and the rest of the budget (a cancellation, as
 // failsafe-go's timeout did). While the budget outlasts the attempt's
 // deadline, which is always so for a first attempt under sane settings,
 // the deadline alone does and one context is all a healthy call allocates.
-func (c *call) attempt(fn func(ctx context.Context) error) (int, error) {
+//
+// timedOut says whether the attempt's own timeout cut it.
+func (c *call) attempt(fn func(ctx context.Context) error) (timedOut bool, err error) {
 	p := &c.x.policy
 	ctx := c.parent
 	// The first attempt starts with the call (one clock read fewer on the
@@ -311,15 +307,13 @@ func (c *call) attempt(fn func(ctx context.Context) error) (int, error) {
 	if c.attempts > 1 {
 		now = time.Now()
 	}
-	var budget context.Context // set when the budget may end first
 	if p.Budget > 0 {
 		left := p.Budget - now.Sub(c.start)
 		if p.AttemptTimeout <= 0 || left <= p.AttemptTimeout {
 			var cancel context.CancelCauseFunc
-			budget, cancel = context.WithCancelCause(ctx)
+			ctx, cancel = context.WithCancelCause(ctx)
 			t := time.AfterFunc(left, func() { cancel(errBudgetSpent) })
 			defer func() { t.Stop(); cancel(nil) }()
-			ctx = budget
 		}
 	}
 	if t := p.AttemptTimeout; t > 0 {
@@ -327,16 +321,8 @@ func (c *call) attempt(fn func(ctx context.Context) error) (int, error) {
 		ctx, cancel = context.WithDeadlineCause(ctx, now.Add(t), errAttemptTimeout)
 		defer cancel()
 	}
-	err := fn(ctx)
-	switch {
-	case err == nil:
-		return attemptDone, nil
-	case budget != nil && context.Cause(budget) == errBudgetSpent:
-		return attemptCut, err
-	case p.AttemptTimeout > 0 && context.Cause(ctx) == errAttemptTimeout:
-		return attemptTimedOut, err
-	}
-	return attemptDone, err
+	err = fn(ctx)
+	return err != nil && context.Cause(ctx) == errAttemptTimeout, err
 }
 
 // mayRetry applies the read/write rule.
