@@ -245,11 +245,10 @@ func (c *call) run(fn func(ctx context.Context) error) error {
 			cl = callerCanceled(c.parent)
 		case p.Budget > 0 && time.Since(c.start) >= p.Budget:
 			// The budget cut this attempt (its timer fires only then) or
-			// ran out while it ran: its error says nothing new about the
-			// server, so keep the previous attempt's verdict.
-			// The cause is then the last finished attempt's error (finish),
-			// else the budget's own: never the cut attempt's, which may say
-			// "context canceled" and must not read as the caller's cancel.
+			// ran out while it ran. Its error says nothing new about the
+			// server: finish keeps the previous attempt's verdict and
+			// error, else reports the budget's own, never the cut
+			// attempt's "context canceled", which reads as the caller's.
 			c.budget = true
 			c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: CodeOpTimeout, Err: err})
 			return errBudgetSpent
