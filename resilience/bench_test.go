@@ -9,8 +9,9 @@ import (
 	"github.com/p1001/p1001/internal/fakepg"
 )
 
-// The healthy-path overhead of the wrapper: the same fn bare and through
-// Do with the default policy (budget timeout, attempt deadline, breaker on).
+// The healthy-path overhead of the wrapper: the same fn bare, bare with the
+// attempt's deadline, and through Do with the default policy (budget,
+// attempt deadline, breaker on).
 
 func trivial(context.Context) error { return nil }
 
@@ -19,6 +20,21 @@ func BenchmarkDo_Bare(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := trivial(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The floor of the wrapped call: what the attempt's deadline alone costs
+// (a context and its timer), which any caller with a timeout pays.
+func BenchmarkDo_BareWithDeadline(b *testing.B) {
+	timeout := DefaultPolicy().AttemptTimeout
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := trivial(ctx)
+		cancel()
+		if err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,8 +3,9 @@
 // retries what is safe to retry with jittered backoff inside a per-call
 // budget, and fails fast through a circuit breaker while the database is
 // down. Every step is reported to observers (slog lines, Prometheus).
-// It depends on pgx, failsafe-go and the Prometheus client only; it does
-// not import the bot.
+// It depends on pgx, failsafe-go (its circuit breaker; the retry loop is
+// the package's own) and the Prometheus client only; it does not import the
+// bot.
 //
 // # Use
 //
@@ -139,6 +140,17 @@
 // its caller counts as failed so the probe slot is freed. Counting calls
 // means one outage costs the first message its retries and the rest fall
 // back at once.
+//
+// # Cost
+//
+// A healthy call allocates only the attempt's deadline context (the
+// context, its timer and its cancel function: 4 allocations, what
+// context.WithTimeout costs any caller) and, with the breaker on, takes
+// its lock twice; failsafe-go's per-call execution, policy executors and
+// closures (31 allocations) are not on the call path. pgx watches any
+// cancellable context a query is given (7 allocations per query), which a
+// bare query with a deadline pays alike. BenchmarkDo_Wrapped against
+// BenchmarkDo_BareWithDeadline measures the difference.
 //
 // # Events
 //

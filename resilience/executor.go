@@ -3,15 +3,11 @@ package resilience
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
-	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 	"github.com/jackc/pgx/v5"
 )
@@ -66,24 +62,12 @@ func WithObserver(o Observer) Option {
 // never from a string that holds the password.
 func WithTarget(t Target) Option { return func(opts *options) { opts.target = t } }
 
-// WithAddr is WithTarget with only the host and port known ("host:port").
-func WithAddr(hostport string) Option {
-	return func(opts *options) {
-		opts.target = Target{Host: hostport}
-		if h, p, err := net.SplitHostPort(hostport); err == nil {
-			opts.target.Host = h
-			opts.target.Port, _ = strconv.Atoi(p)
-		}
-	}
-}
-
 // Executor runs operations through the policy. It is safe for concurrent
 // use; one Executor (and so one breaker) per database.
 type Executor struct {
 	policy   Policy
 	target   Target
-	observer Observer // nil when there are no observers
-	policies []failsafe.Policy[any]
+	observer Observer                           // nil when there are no observers
 	breaker  circuitbreaker.CircuitBreaker[any] // nil when disabled
 	// lastFailure is the verdict of the last call that failed the breaker,
 	// nil once a call succeeds: an open breaker reports a non-transient
@@ -99,13 +83,19 @@ type Executor struct {
 // per-attempt timeout fires, to tell it apart from the caller's deadline.
 var errAttemptTimeout = errors.New("resilience: attempt timeout")
 
+// errBudgetSpent is the cause set on an attempt's context when the budget
+// cuts it, and a failed call's cause when no attempt finished before the
+// budget ran out. It is failsafe-go's timeout error ("timeout exceeded"),
+// which enforced the budget before the Executor owned its retry loop, so
+// that errors and log lines read as they did.
+var errBudgetSpent = timeout.ErrExceeded
+
 // New builds an Executor from a validated policy.
 //
-// Mechanics are failsafe-go's: a timeout policy enforces the budget around a
-// retry policy (attempt counting, backoff sleeps that stop on cancellation),
-// and a count-based circuit breaker guards whole calls. The per-attempt
-// timeout is a context deadline so that pgx sees it (it caps connect_timeout
-// too) and the classifier still gets pgx's real error.
+// The retry loop is the Executor's own (Do): failsafe-go's retry and
+// timeout policies cost about 30 allocations per call, most of a healthy
+// call's cost. The breaker is failsafe-go's count-based one, driven by
+// hand around whole calls.
 func New(p Policy, opts ...Option) (*Executor, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -122,33 +112,6 @@ func New(p Policy, opts ...Option) (*Executor, error) {
 	default:
 		x.observer = o.observers
 	}
-
-	retry := retrypolicy.NewBuilder[any]().
-		// Only errors the attempt wrapper marked retryable are retried; it
-		// applies the read/write rule and the budget check.
-		HandleIf(func(_ any, err error) bool {
-			_, ok := err.(*retrySignal)
-			return ok
-		}).
-		WithMaxAttempts(p.MaxAttempts).
-		WithDelayFunc(func(exec failsafe.ExecutionAttempt[any]) time.Duration {
-			if sig, ok := exec.LastError().(*retrySignal); ok {
-				return sig.delay
-			}
-			return 0
-		}).
-		ReturnLastFailure().
-		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[any]) {
-			if sig, ok := e.LastError().(*retrySignal); ok {
-				sig.c.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Delay: e.Delay, Code: sig.class.Code, Err: sig.err})
-			}
-		}).
-		Build()
-	if p.Budget > 0 {
-		x.policies = append(x.policies, timeout.New[any](p.Budget))
-	}
-	x.policies = append(x.policies, retry)
-
 	if b := p.Breaker; b.Enabled {
 		x.breaker = circuitbreaker.NewBuilder[any]().
 			WithFailureThreshold(b.FailureThreshold).
@@ -205,11 +168,12 @@ func stateName(s circuitbreaker.State) string {
 	return stateClosed
 }
 
-// call is the state of one Do.
+// call is the state of one Do. It lives on Do's stack: nothing keeps a
+// pointer to it, which is what keeps a healthy call down to the attempt
+// context's allocations.
 type call struct {
 	x        *Executor
 	op       Op
-	fn       func(ctx context.Context) error
 	parent   context.Context
 	start    time.Time
 	attempts int
@@ -218,17 +182,6 @@ type call struct {
 	budget   bool // stopped because the budget was spent
 	permit   bool // holds a breaker permit that finish must give back
 }
-
-// retrySignal marks an attempt error the retry policy should retry.
-type retrySignal struct {
-	c     *call
-	err   error
-	class Classification
-	delay time.Duration
-}
-
-func (s *retrySignal) Error() string { return s.err.Error() }
-func (s *retrySignal) Unwrap() error { return s.err }
 
 func (c *call) emit(e Event) {
 	if c.x.observer == nil {
@@ -246,7 +199,7 @@ func (c *call) emit(e Event) {
 // (NotSent, or RolledBack for 40001/40P01) or op.Idempotent is set. Every
 // failure is returned as *Error.
 func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) error) (Result, error) {
-	c := call{x: x, op: op, fn: fn, parent: ctx, start: time.Now()}
+	c := call{x: x, op: op, parent: ctx, start: time.Now()}
 	if err := ctx.Err(); err != nil {
 		return c.finish(err)
 	}
@@ -263,62 +216,112 @@ func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 				Err: ErrCircuitOpen, Elapsed: time.Since(c.start)}
 		}
 	}
-	err := failsafe.With(x.policies...).WithContext(ctx).RunWithExecution(c.attempt)
-	return c.finish(err)
+	return c.finish(c.run(fn))
 }
 
-// attempt runs fn once and decides whether the retry policy may retry.
-func (c *call) attempt(exec failsafe.Execution[any]) error {
-	if exec.IsCanceled() {
-		c.budget = c.parent.Err() == nil
-		return context.Canceled
-	}
-	c.attempts = exec.Attempts()
-	ctx := exec.Context()
-	var cancel context.CancelFunc
-	if t := c.x.policy.AttemptTimeout; t > 0 {
-		ctx, cancel = context.WithTimeoutCause(ctx, t, errAttemptTimeout)
-	}
-	err := c.fn(ctx)
-	attemptTimedOut := err != nil && cancel != nil && context.Cause(ctx) == errAttemptTimeout
-	if cancel != nil {
-		cancel()
-	}
-	if err == nil {
-		return nil
-	}
-
-	var cl Classification
-	switch {
-	case c.parent.Err() != nil:
-		cl = callerCanceled(c.parent)
-	case exec.IsCanceled():
-		// The budget's timeout cut this attempt: its error says nothing new
-		// about the server, so keep the previous attempt's verdict.
-		c.budget = true
-		c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: CodeOpTimeout, Err: err})
-		return err
-	case attemptTimedOut:
-		cl = Classify(err)
-		if cl.Code == "" || cl.Canceled {
-			cl = Classification{Retryable: true, Code: CodeOpTimeout, Connection: true}
+// run is the retry loop: attempts, the read/write rule, the backoff between
+// attempts and the budget. It returns nil, the error to report (finish turns
+// it into *Error), or the caller's ctx.Err() once the caller gave up.
+func (c *call) run(fn func(ctx context.Context) error) error {
+	p := &c.x.policy
+	for {
+		if c.attempts > 0 && p.Budget > 0 && time.Since(c.start) >= p.Budget {
+			// The next attempt could not start inside the budget.
+			c.budget = true
+			if c.lastErr != nil {
+				return c.lastErr
+			}
+			return errBudgetSpent
 		}
-		cl.Reason = "attempt timed out after " + c.x.policy.AttemptTimeout.String() + ": " + orDefault(cl.Reason, "operation timed out")
-	default:
-		cl = Classify(err)
-	}
-	c.last, c.lastErr = cl, err
-	c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: cl.Code, Err: err})
+		c.attempts++
+		timedOut, err := c.attempt(fn)
+		if err == nil {
+			return nil
+		}
 
-	if !c.mayRetry(cl) || c.attempts >= c.x.policy.MaxAttempts {
-		return err
+		var cl Classification
+		switch {
+		case c.parent.Err() != nil:
+			cl = callerCanceled(c.parent)
+		case p.Budget > 0 && time.Since(c.start) >= p.Budget:
+			// The budget cut this attempt (its timer fires only then) or
+			// ran out while it ran. Its error says nothing new about the
+			// server: finish keeps the previous attempt's verdict and
+			// error, else reports the budget's own, never the cut
+			// attempt's "context canceled", which reads as the caller's.
+			c.budget = true
+			c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: CodeOpTimeout, Err: err})
+			return errBudgetSpent
+		case timedOut:
+			cl = Classify(err)
+			if cl.Code == "" || cl.Canceled {
+				cl = Classification{Retryable: true, Code: CodeOpTimeout, Connection: true}
+			}
+			cl.Reason = "attempt timed out after " + p.AttemptTimeout.String() + ": " + orDefault(cl.Reason, "operation timed out")
+		default:
+			cl = Classify(err)
+		}
+		c.last, c.lastErr = cl, err
+		c.emit(Event{Kind: EventAttemptFailed, Attempt: c.attempts, Code: cl.Code, Err: err})
+		if perr := c.parent.Err(); perr != nil {
+			return perr
+		}
+		if !c.mayRetry(cl) || c.attempts >= p.MaxAttempts {
+			return err
+		}
+		delay := c.x.backoff(c.attempts)
+		if p.Budget > 0 && time.Since(c.start)+delay >= p.Budget {
+			c.budget = true // the next attempt could not start inside the budget
+			return err
+		}
+		c.emit(Event{Kind: EventRetryScheduled, Attempt: c.attempts, Delay: delay, Code: cl.Code, Err: err})
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-c.parent.Done():
+				t.Stop()
+			}
+		}
+		if perr := c.parent.Err(); perr != nil {
+			return perr
+		}
 	}
-	delay := c.x.backoff(c.attempts)
-	if b := c.x.policy.Budget; b > 0 && time.Since(c.start)+delay >= b {
-		c.budget = true // the next attempt could not start inside the budget
-		return err
+}
+
+// attempt runs fn once under the attempt timeout (a context deadline, so
+// that pgx sees it and caps connect_timeout by it, and the classifier still
+// gets pgx's real error) and the rest of the budget (a cancellation, as
+// failsafe-go's timeout did). While the budget outlasts the attempt's
+// deadline, which is always so for a first attempt under sane settings,
+// the deadline alone does and one context is all a healthy call allocates.
+//
+// timedOut says whether the attempt's own timeout cut it.
+func (c *call) attempt(fn func(ctx context.Context) error) (timedOut bool, err error) {
+	p := &c.x.policy
+	ctx := c.parent
+	// The first attempt starts with the call (one clock read fewer on the
+	// healthy path, where clock reads are a good part of the cost).
+	now := c.start
+	if c.attempts > 1 {
+		now = time.Now()
 	}
-	return &retrySignal{c: c, err: err, class: cl, delay: delay}
+	if p.Budget > 0 {
+		left := p.Budget - now.Sub(c.start)
+		if p.AttemptTimeout <= 0 || left <= p.AttemptTimeout {
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			t := time.AfterFunc(left, func() { cancel(errBudgetSpent) })
+			defer func() { t.Stop(); cancel(nil) }()
+		}
+	}
+	if t := p.AttemptTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, now.Add(t), errAttemptTimeout)
+		defer cancel()
+	}
+	err = fn(ctx)
+	return err != nil && context.Cause(ctx) == errAttemptTimeout, err
 }
 
 // mayRetry applies the read/write rule.
@@ -357,7 +360,9 @@ func (c *call) finish(err error) (Result, error) {
 	if err == nil {
 		if b != nil {
 			b.RecordSuccess()
-			c.x.lastFailure.Store(nil)
+			if c.x.lastFailure.Load() != nil { // no shared write on every healthy call
+				c.x.lastFailure.Store(nil)
+			}
 		}
 		kind := EventSucceeded
 		if c.attempts > 1 {
@@ -365,10 +370,6 @@ func (c *call) finish(err error) (Result, error) {
 		}
 		c.emit(Event{Kind: kind, Attempt: c.attempts})
 		return res, nil
-	}
-	var sig *retrySignal
-	if errors.As(err, &sig) {
-		err = sig.err
 	}
 
 	final, cause := c.last, err
@@ -378,7 +379,7 @@ func (c *call) finish(err error) (Result, error) {
 		if !errors.Is(err, c.parent.Err()) {
 			cause = errors.Join(c.parent.Err(), err)
 		}
-	case c.budget || errors.Is(err, timeout.ErrExceeded):
+	case c.budget:
 		if c.lastErr != nil {
 			cause = c.lastErr
 		}

@@ -56,7 +56,7 @@ func shortPolicy() Policy {
 func newExec(t *testing.T, p Policy, opts ...Option) (*Executor, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	x, err := New(p, append([]Option{WithObserver(rec), WithAddr("toxiproxy:6543")}, opts...)...)
+	x, err := New(p, append([]Option{WithObserver(rec), WithTarget(Target{Host: "toxiproxy", Port: 6543})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -666,6 +666,8 @@ func TestErrorCarriesTheVerdict(t *testing.T) {
 			want: Classification{Code: CodeAuthFailed, Connection: true, NotSent: true, NonTransient: true}},
 		{name: "budget spent before any attempt finished", p: policy(func(p *Policy) { p.Budget = 30 * time.Millisecond }), fn: hang,
 			want: Classification{Code: CodeOpTimeout, Connection: true}, attempt: 1},
+		{name: "budget spent inside the attempt's timeout", p: policy(func(p *Policy) { p.Budget, p.AttemptTimeout = 30*time.Millisecond, time.Minute }), fn: hang,
+			want: Classification{Code: CodeOpTimeout, Connection: true}, attempt: 1},
 		{name: "every attempt timed out", p: policy(func(p *Policy) { p.AttemptTimeout, p.MaxAttempts = 10*time.Millisecond, 2 }), fn: hang,
 			want: Classification{Retryable: true, Code: CodePoolTimeout, Connection: true, NotSent: true}, attempt: 2},
 		{name: "the caller's deadline", p: policy(nil), fn: hang, timeout: 20 * time.Millisecond,
@@ -693,7 +695,213 @@ func TestErrorCarriesTheVerdict(t *testing.T) {
 			if got != tt.want || e.Attempts != tt.attempt {
 				t.Errorf("verdict %+v after %d attempts\nwant    %+v after %d", got, e.Attempts, tt.want, tt.attempt)
 			}
+			// Only the caller's cancel may read as one: a budget that cuts
+			// an attempt cancels its context, but the cause is the budget's.
+			if !tt.want.Canceled && errors.Is(err, context.Canceled) {
+				t.Errorf("errors.Is(err, context.Canceled) on %v: reads as the caller's cancel", err)
+			}
 			checkAgrees(t, e)
 		})
 	}
+}
+
+// TestBudgetCutsALaterAttempt: once less budget is left than an attempt's
+// timeout, the budget cuts that attempt (a cancel, under the attempt's own
+// deadline); the call then reports the last finished attempt's verdict and
+// error, naming the budget. The first attempt fails at once and the
+// backoff takes 100ms, so the second starts with at most 300ms of the
+// budget left, less than its 350ms timeout; it may start up to 300ms late
+// on a loaded machine and still be the budget's to cut.
+func TestBudgetCutsALaterAttempt(t *testing.T) {
+	refused := refusedErr(t)
+	p := shortPolicy()
+	p.BaseDelay, p.MaxDelay, p.Jitter = 100*time.Millisecond, 100*time.Millisecond, false
+	p.AttemptTimeout = 350 * time.Millisecond
+	p.Budget = 400 * time.Millisecond
+	x, rec := newExec(t, p)
+	var second error
+	var secondDeadline bool
+	res, err := x.Do(context.Background(), Op{Name: "r"}, func(ctx context.Context) error {
+		if second != nil {
+			t.Error("a third attempt ran")
+		}
+		if len(rec.of(EventAttemptFailed)) == 0 {
+			return refused
+		}
+		_, secondDeadline = ctx.Deadline()
+		<-ctx.Done()
+		second = ctx.Err()
+		return second
+	})
+	e := asError(t, err)
+	if res.Attempts != 2 || e.Code != CodeUnreachable || !strings.HasPrefix(e.Reason, "budget 400ms spent; last attempt: ") || !errors.Is(err, refused) {
+		t.Errorf("attempts=%d code=%s reason=%q cause=%v, want 2 attempts, the first's P1001 and cause, naming the budget", res.Attempts, e.Code, e.Reason, e.Err)
+	}
+	if second != context.Canceled || !secondDeadline {
+		t.Errorf("second attempt: ctx.Err() %v, deadline set %v; want canceled by the budget under its own deadline", second, secondDeadline)
+	}
+	failed := rec.of(EventAttemptFailed)
+	if len(failed) != 2 || failed[0].Code != CodeUnreachable || failed[1].Code != CodeOpTimeout {
+		t.Errorf("attempt_failed events %+v, want P1001 then P1008 (cut by the budget)", failed)
+	}
+	if res.Elapsed < p.Budget || res.Elapsed > p.Budget+time.Second {
+		t.Errorf("elapsed %v, want the 400ms budget (plus scheduling)", res.Elapsed)
+	}
+}
+
+// TestHealthyCallAllocations: a healthy call allocates the attempt's
+// deadline context (the context, its timer and cancel function) and
+// nothing else. Allocations are exact, unlike times; BenchmarkDo_Wrapped
+// measures the time.
+func TestHealthyCallAllocations(t *testing.T) {
+	x, err := New(DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	op := Op{Name: "bench"}
+	do := func() {
+		if _, err := x.Do(ctx, op, trivial); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bare := testing.AllocsPerRun(100, func() {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		trivial(actx)
+		cancel()
+	})
+	if got := testing.AllocsPerRun(100, do); got > bare+1 || got > 5 {
+		t.Errorf("a healthy Do allocates %v times; a bare deadline context %v; want at most 5, and one above the context", got, bare)
+	}
+}
+
+// TestSuccessAsTheCallGivesUp: an attempt that succeeds in the instant its
+// caller or the budget gives up counts as the success it was (a write that
+// committed is reported committed), with one attempt and a succeeded event.
+func TestSuccessAsTheCallGivesUp(t *testing.T) {
+	tests := []struct {
+		name string
+		p    func(*Policy)
+		// fn is the attempt; cancel is the caller's.
+		fn func(ctx context.Context, cancel context.CancelFunc) error
+	}{
+		{name: "the caller canceled", fn: func(_ context.Context, cancel context.CancelFunc) error {
+			cancel()
+			return nil
+		}},
+		{name: "the budget ran out", p: func(p *Policy) { p.Budget = 20 * time.Millisecond },
+			fn: func(ctx context.Context, _ context.CancelFunc) error {
+				<-ctx.Done()
+				return nil
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := shortPolicy()
+			if tt.p != nil {
+				tt.p(&p)
+			}
+			x, rec := newExec(t, p)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			res, err := x.Do(ctx, Op{Name: "w", Kind: Write}, func(actx context.Context) error { return tt.fn(actx, cancel) })
+			if err != nil || res.Attempts != 1 || len(rec.of(EventSucceeded)) != 1 {
+				t.Errorf("Do = %+v, %v, %d succeeded events; want the attempt's success", res, err, len(rec.of(EventSucceeded)))
+			}
+		})
+	}
+}
+
+// FuzzExecutor drives the retry loop with arbitrary sequences of attempt
+// outcomes and checks it against a model of the policy: how many attempts
+// run (the read/write rule, MaxAttempts), which events are emitted, and
+// that the returned *Error agrees with its events and with Classify.
+func FuzzExecutor(f *testing.F) {
+	outcomes := []error{
+		nil,
+		&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, // retryable, NotSent
+		io.ErrUnexpectedEOF,                               // retryable, maybe sent
+		&pgconn.PgError{Code: "23505"},                    // not retryable
+		&pgconn.PgError{Code: "40001"},                    // retryable, RolledBack
+		&pgconn.PgError{Severity: "FATAL", Code: "28P01"}, // non-transient
+	}
+	f.Add([]byte{1, 1, 0}, uint8(0), uint8(3), false)
+	f.Add([]byte{2, 2, 2}, uint8(1), uint8(3), true)
+	f.Add([]byte{4, 1, 2, 0}, uint8(2), uint8(5), true)
+	f.Add([]byte{5}, uint8(0), uint8(3), true)
+	f.Add([]byte{}, uint8(1), uint8(1), false)
+	f.Fuzz(func(t *testing.T, seq []byte, kind, maxAttempts uint8, breaker bool) {
+		p := shortPolicy()
+		p.BaseDelay, p.MaxDelay, p.Jitter = 0, 0, false
+		p.AttemptTimeout, p.Budget = 0, 0
+		p.MaxAttempts = 1 + int(maxAttempts%5)
+		p.Breaker = BreakerSettings{Enabled: breaker, FailureThreshold: 1, Delay: time.Minute, SuccessThreshold: 1}
+		op := []Op{{Name: "r"}, {Name: "w", Kind: Write}, {Name: "u", Kind: Write, Idempotent: true}}[kind%3]
+		outcome := func(i int) error { // the i-th attempt's error (0-based)
+			if len(seq) == 0 {
+				return nil
+			}
+			return outcomes[int(seq[i%len(seq)])%len(outcomes)]
+		}
+
+		// The model: attempts until one succeeds, one may not be retried, or
+		// MaxAttempts ran.
+		wantAttempts, wantOK := 0, false
+		for i := range p.MaxAttempts {
+			wantAttempts = i + 1
+			err := outcome(i)
+			if err == nil {
+				wantOK = true
+				break
+			}
+			cl := Classify(err)
+			if !cl.Retryable || cl.Canceled || !(op.Kind == Read || op.Idempotent || cl.NotSent || cl.RolledBack) {
+				break
+			}
+		}
+
+		x, rec := newExec(t, p)
+		calls := 0
+		res, err := x.Do(context.Background(), op, func(context.Context) error {
+			calls++
+			return outcome(calls - 1)
+		})
+		if calls != wantAttempts || res.Attempts != wantAttempts || (err == nil) != wantOK {
+			t.Fatalf("calls=%d attempts=%d err=%v; the model says %d attempts, success %v", calls, res.Attempts, err, wantAttempts, wantOK)
+		}
+		failed, retried := len(rec.of(EventAttemptFailed)), len(rec.of(EventRetryScheduled))
+		if wantOK {
+			if failed != wantAttempts-1 || retried != wantAttempts-1 {
+				t.Fatalf("success after %d attempts: %d attempt_failed, %d retry_scheduled", wantAttempts, failed, retried)
+			}
+			kind := EventSucceeded
+			if wantAttempts > 1 {
+				kind = EventSucceededAfterRetries
+			}
+			if s := rec.of(kind); len(s) != 1 || s[0].Attempt != wantAttempts {
+				t.Fatalf("%s events %+v", kind, s)
+			}
+			return
+		}
+		e := asError(t, err)
+		if failed != wantAttempts || retried != wantAttempts-1 || e.Attempts != wantAttempts {
+			t.Fatalf("failure after %d attempts: %d attempt_failed, %d retry_scheduled, Error.Attempts %d", wantAttempts, failed, retried, e.Attempts)
+		}
+		last := outcome(wantAttempts - 1)
+		if g := rec.of(EventGaveUp); len(g) != 1 || g[0].Code != e.Code || g[0].Attempt != wantAttempts || !errors.Is(err, last) {
+			t.Fatalf("gave_up events %+v, Error %v (code %s), last attempt's error %v", g, e, e.Code, last)
+		}
+		if want := Classify(last).Code; e.Code != want {
+			t.Fatalf("Error code %s, the last attempt's %s", e.Code, want)
+		}
+		for i, s := range rec.of(EventRetryScheduled) {
+			if s.Attempt != i+1 || s.Delay != 0 {
+				t.Fatalf("retry_scheduled %d: %+v", i, s)
+			}
+		}
+		if breaker && e.Connection != (x.BreakerState() == stateOpen) {
+			t.Fatalf("breaker %s after a failure with Connection=%v", x.BreakerState(), e.Connection)
+		}
+		checkAgrees(t, e)
+	})
 }

@@ -39,7 +39,7 @@ func watchedStore(t *testing.T, url string, p resilience.Policy, tweak func(*pgx
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	x, err := resilience.New(p, resilience.WithAddr(cfg.Addr))
+	x, err := resilience.New(p, resilience.WithTarget(cfg.Target()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func open(t *testing.T, raw string, policy resilience.Policy) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	x, err := resilience.New(policy, resilience.WithAddr(cfg.Addr))
+	x, err := resilience.New(policy, resilience.WithTarget(cfg.Target()))
 	if err != nil {
 		t.Fatal(err)
 	}

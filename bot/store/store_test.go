@@ -46,7 +46,7 @@ func fastPolicy() resilience.Policy {
 func TestUnreachableDatabase(t *testing.T) {
 	addr := fakepg.ClosedAddr(t)
 	cfg, pool := poolAt(t, "postgresql://bot:hunter2secret@"+addr+"/p1001?pgbouncer=true&connect_timeout=1")
-	x, err := resilience.New(fastPolicy(), resilience.WithAddr(cfg.Addr))
+	x, err := resilience.New(fastPolicy(), resilience.WithTarget(cfg.Target()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestSchemaGate(t *testing.T) {
 	cfg, pool := poolAt(t, "postgresql://bot:pw@"+fakepg.ClosedAddr(t)+"/p1001?connect_timeout=1")
 	p := fastPolicy()
 	p.Budget = 200 * time.Millisecond
-	x, err := resilience.New(p, resilience.WithAddr(cfg.Addr))
+	x, err := resilience.New(p, resilience.WithTarget(cfg.Target()))
 	if err != nil {
 		t.Fatal(err)
 	}
