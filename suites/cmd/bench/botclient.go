@@ -19,16 +19,15 @@ type botClient struct {
 	http *http.Client
 }
 
-// readyPoll is how often startBot reads /readyz: it sets the resolution of
-// a bot's measured start (ReadyMS).
+// readyPoll is how often /readyz is read: it sets the resolution of a
+// bot's measured start (ReadyMS).
 const readyPoll = 100 * time.Millisecond
 
 func newBotClient(base, token string, conns int) *botClient {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// The default keeps 2 idle connections per host: a closed loop of 16
 	// would mostly measure TCP handshakes.
-	t.MaxIdleConnsPerHost = conns
-	t.MaxIdleConns = conns
+	t.MaxIdleConnsPerHost, t.MaxIdleConns = conns, conns
 	hc := &http.Client{Transport: t}
 	return &botClient{api: botapi.New(base, token, hc), http: hc}
 }
@@ -56,16 +55,4 @@ func (c *botClient) send(ctx context.Context, chat, text string, limit time.Dura
 		m.Reply = r
 	}
 	return m
-}
-
-// version reads bot_build_info's version label from /metrics.
-func (c *botClient) version(ctx context.Context) (string, error) {
-	metrics, err := c.api.Metrics(ctx)
-	if err != nil {
-		return "", err
-	}
-	if v := botapi.BuildVersion(metrics); v != "" {
-		return v, nil
-	}
-	return "", errors.New("/metrics has no bot_build_info{version}")
 }

@@ -80,30 +80,3 @@ func TestBotClientSend(t *testing.T) {
 		})
 	}
 }
-
-func TestBotClientVersion(t *testing.T) {
-	tests := []struct {
-		name, metrics, want, err string
-	}{
-		{"build info", "# TYPE bot_build_info gauge\nbot_build_info{commit=\"abc\",version=\"p1001 bot abc go1.26.8\"} 1\n# TYPE bot_outbox_depth gauge\nbot_outbox_depth 0\n",
-			"p1001 bot abc go1.26.8", ""},
-		{"no build info", "# TYPE bot_outbox_depth gauge\nbot_outbox_depth 0\n", "", "no bot_build_info{version}"},
-		{"no version label", "# TYPE bot_build_info gauge\nbot_build_info{commit=\"abc\"} 1\n", "", "no bot_build_info{version}"},
-		{"another metric's version", "# TYPE other_info gauge\nother_info{version=\"x\"} 1\n", "", "no bot_build_info{version}"},
-		{"not metrics", "bot_build_info{ 1\n", "", "parse metrics"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = w.Write([]byte(tt.metrics))
-			}))
-			defer srv.Close()
-			c := newBotClient(srv.URL, "", 2)
-			defer c.close()
-			got, err := c.version(context.Background())
-			if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
-				t.Errorf("version() = %q, %v; want %q, an error containing %q", got, err, tt.want, tt.err)
-			}
-		})
-	}
-}

@@ -40,26 +40,28 @@ type bencher struct {
 	faults scenarios.Target // the stack the outages are played on
 }
 
-// fallback runs cycles fault on/off cycles of o against bot.
-func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage, cycles int) (bench.FallbackResult, error) {
+// fallback runs fault on/off cycles of o against bot, as many and with
+// the cap that Settings.CapFor gives.
+func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage) (bench.FallbackResult, error) {
 	res := bench.FallbackResult{Config: bot.name, Outage: o, Fault: o.Describe()}
+	capAt, cycles := b.opts.CapFor(bot.name, o)
+	b.log.Info("time to fallback and recovery", "config", bot.name, "outage", o, "cycles", cycles, "cap", capAt)
 	for i := range cycles {
-		c, err := b.cycle(ctx, bot, o, i+1)
+		c, err := b.cycle(ctx, bot, o, i+1, capAt)
 		if err != nil {
 			return res, fmt.Errorf("%s bot, %s, cycle %d: %w", bot.name, o, i+1, err)
 		}
 		res.Cycles = append(res.Cycles, c)
-		b.log.Info("cycle", "config", bot.name, "outage", o, "cycle", i+1,
-			"first_ms", round(c.First.LatencyMS), "first_capped", c.First.Capped, "first_source", c.First.PromptSource,
-			"recovery_first_ms", round(c.Recovery.First.Value), "recovery_steady_ms", round(c.Recovery.Steady.Value))
+		b.log.Info("cycle", "config", bot.name, "outage", o, "cycle", i+1, "first_ms", int(c.First.LatencyMS),
+			"first_capped", c.First.Capped, "first_source", c.First.PromptSource, "held_ms", int(c.HeldMS), "recovery_ms", int(c.Recovery.First.Value))
 	}
 	res.Summarize()
 	return res, nil
 }
 
 // cycle: steady custom replies, fault on, the first message, the steady
-// state (open loop), fault off, recovery.
-func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int) (c bench.Cycle, err error) {
+// state (open loop), fault off once every reply is back, recovery.
+func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int, capAt time.Duration) (c bench.Cycle, err error) {
 	c.Index = index
 	if rec := b.until(ctx, bot, time.Now(), len(bot.chats), bench.Msg.Custom); !rec.Recovered {
 		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
@@ -75,8 +77,8 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 			err = errors.Join(err, b.env.ResetFaults(context.WithoutCancel(ctx)))
 		}
 	}()
-	c.First = bot.send(ctx, on, b.opts.Cap)
-	c.Steady = b.openLoop(ctx, bot, on)
+	c.First = bot.send(ctx, on, capAt)
+	c.Steady = b.openLoop(ctx, bot, on, capAt)
 	if err := ctx.Err(); err != nil {
 		return c, err
 	}
@@ -92,16 +94,16 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 
 // openLoop sends SteadyMessages, one every SteadyInterval whatever the
 // replies take, as users keep writing, and waits for all of them.
-func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []bench.Msg {
+func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time, capAt time.Duration) []bench.Msg {
 	out := make([]bench.Msg, b.opts.SteadyMessages)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for j := range out {
-		if !sleepUntil(ctx, start.Add(time.Duration(j)*b.opts.SteadyInterval)) {
+		if !sleepUntil(ctx, start.Add(time.Duration(j)*b.opts.SteadyInterval.D())) {
 			out = out[:j]
 			break
 		}
-		wg.Go(func() { out[j] = bot.send(ctx, since, b.opts.Cap) })
+		wg.Go(func() { out[j] = bot.send(ctx, since, capAt) })
 	}
 	wg.Wait()
 	return out
@@ -111,7 +113,7 @@ func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []
 // are ok (custom replies, say), or RecoveryTimeout passes. Times are from
 // since.
 func (b *bencher) until(ctx context.Context, bot *botRun, since time.Time, streak int, ok func(bench.Msg) bool) bench.Recovery {
-	timeout := b.opts.RecoveryTimeout
+	timeout := b.opts.RecoveryTimeout.D()
 	deadline := since.Add(timeout)
 	rec := bench.Recovery{First: bench.Stat{Value: bench.MS(timeout), AtLeast: true}, Steady: bench.Stat{Value: bench.MS(timeout), AtLeast: true}}
 	gotFirst, run := false, 0
@@ -120,11 +122,11 @@ func (b *bencher) until(ctx context.Context, bot *botRun, since time.Time, strea
 		if left <= 0 {
 			break
 		}
-		m := bot.send(ctx, since, min(b.opts.Cap, left))
+		m := bot.send(ctx, since, min(b.opts.Cap.D(), left))
 		rec.Messages++
 		if !ok(m) {
 			run = 0
-			sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
+			sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace.D()))
 			continue
 		}
 		run++
@@ -137,7 +139,7 @@ func (b *bencher) until(ctx context.Context, bot *botRun, since time.Time, strea
 			rec.Recovered = true
 			return rec
 		}
-		sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
+		sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace.D()))
 	}
 	return rec
 }
@@ -157,5 +159,3 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 		return true
 	}
 }
-
-func round(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }

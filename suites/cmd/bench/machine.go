@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"runtime"
 	"strconv"
@@ -13,45 +11,22 @@ import (
 
 // thisMachine describes the machine the bench runs on.
 func thisMachine() bench.Machine {
-	m := bench.Machine{
-		Cores:      runtime.NumCPU(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0),
-		GoVersion:  runtime.Version(),
-		OS:         runtime.GOOS,
-		Arch:       runtime.GOARCH,
-		LoadBefore: loadAverage(),
-	}
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		m.CPU = cpuModel(data)
+	m := bench.Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, LoadBefore: loadAverage()}
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo") // none: no CPU model
+	for line := range strings.Lines(string(cpuinfo)) {
+		if key, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(key) == "model name" {
+			m.CPU = strings.TrimSpace(value)
+			break
+		}
 	}
 	return m
 }
 
-// cpuModel is the first "model name" of /proc/cpuinfo.
-func cpuModel(cpuinfo []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(cpuinfo))
-	for sc.Scan() {
-		key, value, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(key) == "model name" {
-			return strings.TrimSpace(value)
-		}
-	}
-	return ""
-}
-
 // loadAverage is the 1-minute load average, 0 where /proc has none.
 func loadAverage() float64 {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(data))
-	if len(fields) == 0 {
-		return 0
-	}
-	v, err := strconv.ParseFloat(fields[0], 64)
-	if err != nil {
-		return 0
-	}
+	data, _ := os.ReadFile("/proc/loadavg")
+	first, _, _ := strings.Cut(string(data), " ")
+	v, _ := strconv.ParseFloat(first, 64)
 	return v
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/p1001/p1001/bot/dburl"
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/suites/report/bench"
 )
@@ -24,22 +24,19 @@ const overheadQuery = "SELECT prompt FROM chat_prompts WHERE chat_id = $1"
 // a shared machine falls on all alike; each round compares medians, which
 // a stray slow query does not move.
 func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.OverheadResult, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	// The pool as the bot configures it from pgbouncer=true (exec mode, no
+	// statement caches), with one connection.
+	cfg, err := dburl.Parse("the pooler DSN", dsn+"&pgbouncer=true&connection_limit=1")
 	if err != nil {
-		return nil, fmt.Errorf("overhead: pool config: %w", err)
+		return nil, fmt.Errorf("overhead: %w", err)
 	}
-	// As the bot does for pgbouncer=true: no named prepared statements.
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	cfg.ConnConfig.StatementCacheCapacity = 0
-	cfg.ConnConfig.DescriptionCacheCapacity = 0
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("overhead: pool: %w", err)
 	}
 	defer pool.Close()
 	policy := resilience.DefaultPolicy()
-	x, err := resilience.New(policy, resilience.WithTarget(resilience.TargetFromDSN(dsn)))
+	x, err := resilience.New(policy, resilience.WithTarget(cfg.Target()))
 	if err != nil {
 		return nil, fmt.Errorf("overhead: executor: %w", err)
 	}

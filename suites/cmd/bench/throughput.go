@@ -22,7 +22,7 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	case bench.SettingHealthy:
 	case bench.SettingLatency:
 		f, _ := scenarios.NamedFault(scenarios.TypeLatency)
-		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.Milliseconds()
+		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.D().Milliseconds()
 		err = f.Apply(ctx, b.faults)
 	case bench.SettingOutage:
 		err = bench.Refused.Fault().Apply(ctx, b.faults)
@@ -46,8 +46,8 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	}
 
 	start := time.Now()
-	winStart := start.Add(b.opts.Warmup)
-	winEnd := winStart.Add(b.opts.Window)
+	winStart := start.Add(b.opts.Warmup.D())
+	winEnd := winStart.Add(b.opts.Window.D())
 	var (
 		mu   sync.Mutex
 		done []bench.TimedMsg
@@ -56,9 +56,9 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	for range b.opts.Concurrency {
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(winEnd) {
-				m := bot.send(ctx, winStart, b.opts.Cap)
+				m := bot.send(ctx, winStart, b.opts.Cap.D())
 				at := time.Since(winStart)
-				if at >= 0 && at < b.opts.Window {
+				if at >= 0 && at < b.opts.Window.D() {
 					mu.Lock()
 					done = append(done, bench.TimedMsg{At: at, Msg: m})
 					mu.Unlock()
@@ -70,5 +70,5 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	return bench.Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window, done), nil
+	return bench.Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window.D(), done), nil
 }
