@@ -6,38 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report/bench"
 )
 
-// botRun is one bot container under measurement, with its chats.
-type botRun struct {
-	name   string
-	client *botClient
-	chats  []string
-	next   atomic.Int64 // messages sent, to pick chats in turn and number texts
-}
-
-// send sends the next message in turn, timed from since.
-func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration) bench.Msg {
-	n := b.next.Add(1)
-	chat := b.chats[int(n)%len(b.chats)]
-	sent := time.Now()
-	m := b.client.send(ctx, chat, fmt.Sprintf("bench message %d", n), limit)
-	m.SentMS = bench.MS(sent.Sub(since))
-	return m
-}
-
 // bencher holds what every measurement needs.
 type bencher struct {
-	env    *environment.Env
-	opts   Options
-	log    *slog.Logger
-	faults scenarios.Target // the stack the outages are played on
+	env  *environment.Env
+	opts Options
+	log  *slog.Logger
 }
 
 // fallback runs fault on/off cycles of o against bot, as many and with
@@ -67,7 +46,7 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
 			len(bot.chats), b.opts.RecoveryTimeout, rec.Messages)
 	}
-	if err := o.Fault().Apply(ctx, b.faults); err != nil {
+	if err := o.Fault().Apply(ctx, b.env.Faults()); err != nil {
 		return c, err
 	}
 	on := time.Now()
@@ -82,7 +61,7 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 	if err := ctx.Err(); err != nil {
 		return c, err
 	}
-	if err := o.Fault().Undo(ctx, b.faults); err != nil {
+	if err := o.Fault().Undo(ctx, b.env.Faults()); err != nil {
 		return c, err
 	}
 	off := time.Now()
@@ -109,53 +88,37 @@ func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time, ca
 	return out
 }
 
-// until sends messages one after another until streak of them in a row
-// are ok (custom replies, say), or RecoveryTimeout passes. Times are from
-// since.
+// until sends messages one after another, RecoveryPace apart, until
+// streak of them in a row are ok (custom replies, say), or RecoveryTimeout
+// passes. Times are from since.
 func (b *bencher) until(ctx context.Context, bot *botRun, since time.Time, streak int, ok func(bench.Msg) bool) bench.Recovery {
 	timeout := b.opts.RecoveryTimeout.D()
-	deadline := since.Add(timeout)
-	rec := bench.Recovery{First: bench.Stat{Value: bench.MS(timeout), AtLeast: true}, Steady: bench.Stat{Value: bench.MS(timeout), AtLeast: true}}
-	gotFirst, run := false, 0
-	for ctx.Err() == nil {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		m := bot.send(ctx, since, min(b.opts.Cap.D(), left))
+	timedOut := bench.Stat{Value: bench.MS(timeout), AtLeast: true}
+	rec := bench.Recovery{First: timedOut, Steady: timedOut}
+	for run := 0; ctx.Err() == nil && time.Since(since) < timeout; sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace.D())) {
+		m := bot.send(ctx, since, min(b.opts.Cap.D(), timeout-time.Since(since)))
 		rec.Messages++
 		if !ok(m) {
 			run = 0
-			sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace.D()))
 			continue
 		}
-		run++
-		if !gotFirst {
-			gotFirst = true
+		if run++; rec.First.AtLeast {
 			rec.First = bench.Stat{Value: bench.MS(time.Since(since))}
 		}
 		if run >= streak {
-			rec.Steady = bench.Stat{Value: bench.MS(time.Since(since))}
-			rec.Recovered = true
-			return rec
+			rec.Steady, rec.Recovered = bench.Stat{Value: bench.MS(time.Since(since))}, true
+			break
 		}
-		sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace.D()))
 	}
 	return rec
 }
 
 // sleepUntil waits for t; false when ctx ended first.
 func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-timer.C:
+	case <-time.After(time.Until(t)):
 		return true
 	}
 }

@@ -1,3 +1,16 @@
+// Command bench is `make bench`: on one testcontainers stack it measures
+// how long a user waits for a reply when the pooler goes away (the fault
+// kinds outage, black_hole and reset_peer, played through the scenario
+// format's fault table), with the runbook's configuration (3 attempts,
+// connect_timeout=30, no breaker, no budget) and p1001's defaults side by
+// side, how fast custom prompts come back, what the retry layer costs on
+// the healthy path, the bot's throughput under a fixed concurrency, and
+// what the harness itself costs. It writes reports/bench/<stamp>.md and
+// .json (suites/report/bench) and prints the markdown.
+//
+// It asserts nothing about speed: it exits 1 only when the run is invalid
+// (too few samples, a fault that never took effect) or could not be
+// carried out.
 package main
 
 import (
@@ -10,6 +23,8 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,29 +57,9 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o Options
-	dur := func(p *scenarios.Duration, name string, def time.Duration, usage string) {
-		fs.TextVar(p, name, scenarios.Duration(def), usage)
-	}
+	o.Settings.Flags(fs)
 	fs.StringVar(&o.Out, "out", "reports/bench", "directory for <stamp>.md and <stamp>.json")
 	fs.StringVar(&o.Stamp, "stamp", time.Now().UTC().Format("20060102T150405Z"), "the report's name")
-	dur(&o.Cap, "cap", 15*time.Second, "longest wait for one reply; a reply not back by then counts as >= cap and makes the run invalid")
-	fs.IntVar(&o.Cycles, "cycles", 8, "fault on/off cycles per outage and configuration")
-	dur(&o.SlowCap, "slow-cap", 2*time.Minute, "the cap for the runbook's black hole: past its 3 attempts of 30 s")
-	fs.IntVar(&o.SlowCycles, "slow-cycles", 2, "cycles for the runbook's black hole, where each waits out the slow cap's worth twice")
-	fs.IntVar(&o.SteadyMessages, "steady", 10, "messages after the first one, per cycle (the steady state)")
-	dur(&o.SteadyInterval, "steady-interval", 100*time.Millisecond, "steady-state messages go out one per interval, open loop")
-	fs.IntVar(&o.RecoveryStreak, "recovery-streak", 5, "custom replies in a row that count as recovered")
-	dur(&o.RecoveryTimeout, "recovery-timeout", 30*time.Second, "longest wait for recovery (and for steady custom replies before a fault)")
-	dur(&o.RecoveryPace, "recovery-pace", 25*time.Millisecond, "pause between messages while waiting for recovery")
-	fs.IntVar(&o.Chats, "chats", 16, "chats per bot, each with a custom prompt")
-	fs.IntVar(&o.Concurrency, "concurrency", 16, "clients of the throughput closed loop")
-	dur(&o.Warmup, "warmup", time.Second, "throughput: time before the window opens")
-	dur(&o.Window, "window", 5*time.Second, "throughput: the measured window (whole seconds)")
-	dur(&o.LatencyToxic, "latency", 50*time.Millisecond, "throughput: the latency toxic's delay")
-	fs.IntVar(&o.SpoolRounds, "spool-rounds", 2, "durable outbox cost: rounds of healthy throughput without the spool and in each SPOOL_FSYNC mode, in turn")
-	fs.IntVar(&o.OverheadRounds, "overhead-rounds", 40, "overhead: rounds of the three variants taking turns")
-	fs.IntVar(&o.OverheadBatch, "overhead-batch", 100, "overhead: queries per variant per round")
-	fs.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the micro-benchmarks")
 	fs.StringVar(&o.Benchstat, "benchstat", benchstatTool, "benchstat, as a module path@version for go run")
 	fs.StringVar(&o.Catalog, "catalog", "reports/latest/ginkgo.json", "the last chaos run's Ginkgo JSON report (read, not rerun)")
 	outages := fs.String("outages", "outage,black_hole,reset_peer", "fault kinds to measure: outage, black_hole, reset_peer (a subset makes the run invalid)")
@@ -72,31 +67,21 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument(s) %q", fs.Args())
-	}
 	var err error
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected argument(s) %q", fs.Args())
+	case !strings.Contains(o.Benchstat, "@"):
+		return o, errors.New("-benchstat: want a module path@version")
+	case o.Stamp == "" || strings.ContainsAny(o.Stamp, `/\`):
+		return o, errors.New("-stamp: want a file name")
+	case o.Timeout <= 0:
+		return o, errors.New("-timeout: want a positive duration")
+	}
 	if o.Outages, err = bench.ParseOutages(*outages); err != nil {
 		return o, fmt.Errorf("-outages: %w", err)
 	}
-	for _, c := range []struct {
-		name string
-		ok   bool
-	}{
-		{"-cap", o.Cap > 0}, {"-cycles", o.Cycles > 0}, {"-slow-cap", o.SlowCap > 0}, {"-slow-cycles", o.SlowCycles > 0},
-		{"-steady", o.SteadyMessages > 0}, {"-steady-interval", o.SteadyInterval > 0}, {"-recovery-streak", o.RecoveryStreak > 0},
-		{"-recovery-timeout", o.RecoveryTimeout > 0}, {"-recovery-pace", o.RecoveryPace >= 0}, {"-chats", o.Chats > 0},
-		{"-concurrency", o.Concurrency > 0}, {"-warmup", o.Warmup >= 0}, {"-window", o.Window >= 1e9 && o.Window%1e9 == 0},
-		{"-latency", o.LatencyToxic > 0 && o.LatencyToxic%1e6 == 0}, {"-spool-rounds", o.SpoolRounds > 0},
-		{"-overhead-rounds", o.OverheadRounds > 0}, {"-overhead-batch", o.OverheadBatch > 0}, {"-bench-count", o.BenchCount > 0},
-		{"-benchstat", strings.Contains(o.Benchstat, "@")}, {"-timeout", o.Timeout > 0},
-		{"-stamp", o.Stamp != "" && !strings.ContainsAny(o.Stamp, `/\`)},
-	} {
-		if !c.ok {
-			return o, fmt.Errorf("%s: invalid value (see -h)", c.name)
-		}
-	}
-	return o, nil
+	return o, o.Settings.Check()
 }
 
 func main() {
@@ -115,13 +100,12 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
-	rep, err := run(ctx, opts, log)
-	if err != nil {
+	switch rep, err := run(ctx, opts, log); {
+	case err != nil:
 		log.Error("bench failed", "err", err)
 		os.Exit(1)
-	}
-	if !rep.Valid {
-		log.Error("the run is invalid", "problems", len(rep.Problems))
+	case !rep.Valid:
+		log.Error("the run is invalid", "problems", rep.Problems)
 		os.Exit(1)
 	}
 }
@@ -165,11 +149,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 	if err != nil {
 		return nil, err
 	}
-	r.Images = []bench.Image{
-		{Role: "postgres", Name: cfg.PostgresImage}, {Role: "pgbouncer", Name: cfg.PgBouncerImage},
-		{Role: "toxiproxy", Name: cfg.ToxiproxyImage}, {Role: "bot", Name: cfg.BotImage},
-	}
-	if err := imageIDs(ctx, r.Images); err != nil {
+	if r.Images, err = images(ctx, cfg); err != nil {
 		return nil, err
 	}
 	// Both bots start from the same build even if the tag moves on
@@ -192,7 +172,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 	for k, v := range env.StartTimes {
 		r.Cost.StartTimesMS[k] = bench.MS(v)
 	}
-	b := &bencher{env: env, opts: opts, log: log, faults: env.Faults()}
+	b := &bencher{env: env, opts: opts, log: log}
 
 	var overheadChat string
 	for i := range r.Configs {
@@ -215,14 +195,8 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 		return nil, err
 	}
 
-	if r.Cost.Catalog, err = bench.ReadCatalog(opts.Catalog); err != nil {
+	if err := r.Cost.ReadCatalog(opts.Catalog); err != nil {
 		return nil, err
-	}
-	switch c := r.Cost.Catalog; {
-	case c == nil:
-		r.Cost.CatalogNote = fmt.Sprintf("no chaos run found at %s: run `make chaos` first", opts.Catalog)
-	case !c.Full:
-		r.Cost.CatalogNote = fmt.Sprintf("the last chaos run used the label filter %q: not the full catalog", c.LabelFilter)
 	}
 	r.LeftOut = bench.LeftOut(r)
 	r.Machine.LoadAfter = loadAverage()
@@ -243,20 +217,20 @@ func (b *bencher) withBot(ctx context.Context, c *bench.BotConfig, r *bench.Repo
 	if err != nil {
 		return fmt.Errorf("%s bot: %w", c.Name, err)
 	}
-	run := &botRun{name: c.Name, client: newBotClient(bot.URL, bot.Token, 2*b.opts.Concurrency)}
+	run := newBotRun(c.Name, bot.URL, bot.Token, 2*b.opts.Concurrency)
 	defer func() {
-		run.client.close()
+		run.http.CloseIdleConnections()
 		_, stopErr := b.env.StopBot(context.WithoutCancel(ctx))
 		err = errors.Join(err, stopErr)
 	}()
 	c.DatabaseURL = resilience.RedactDSN(bot.DatabaseURL)
-	if err := run.client.api.WaitReady(ctx, time.Minute, readyPoll); err != nil {
+	if err := run.api.WaitReady(ctx, time.Minute, readyPoll); err != nil {
 		return fmt.Errorf("%s bot: %w", c.Name, err)
 	}
 	r.Cost.BotStarts = append(r.Cost.BotStarts, bench.BotStart{
 		Config: c.Name, ContainerMS: bench.MS(b.env.StartTimes["bot"]), ReadyMS: bench.MS(time.Since(start)),
 	})
-	metrics, err := run.client.api.Metrics(ctx)
+	metrics, err := run.api.Metrics(ctx)
 	if err != nil {
 		return fmt.Errorf("%s bot: %w", c.Name, err)
 	}
@@ -265,7 +239,7 @@ func (b *bencher) withBot(ctx context.Context, c *bench.BotConfig, r *bench.Repo
 	}
 	for i := range b.opts.Chats {
 		chat := fmt.Sprintf("bench-%s-%s-c%d", b.opts.Stamp, c.Name, i)
-		if m := run.client.send(ctx, chat, "/setprompt persona of "+chat, b.opts.Cap.D()); !m.Replied() || m.Degraded {
+		if m := run.sendTo(ctx, chat, "/setprompt persona of "+chat, b.opts.Cap.D()); !m.Replied() || m.Degraded {
 			return fmt.Errorf("%s bot: /setprompt for %s was not saved (%+v)", c.Name, chat, m)
 		}
 		run.chats = append(run.chats, chat)
@@ -297,21 +271,45 @@ func (b *bencher) measureBot(ctx context.Context, bot *botRun, r *bench.Report) 
 	return nil
 }
 
-// imageIDs fills in each image's ID. It talks to Docker directly: the
-// testcontainers client would read its configuration before the
-// environment has set it (Ryuk off).
-func imageIDs(ctx context.Context, images []bench.Image) error {
+// images are the stack's images with their IDs. It talks to Docker
+// directly: the testcontainers client would read its configuration before
+// the environment has set it (Ryuk off).
+func images(ctx context.Context, cfg environment.Config) ([]bench.Image, error) {
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
+		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	defer cli.Close()
-	for i := range images {
-		res, err := cli.ImageInspect(ctx, images[i].Name)
+	images := []bench.Image{{Role: "postgres", Name: cfg.PostgresImage}, {Role: "pgbouncer", Name: cfg.PgBouncerImage},
+		{Role: "toxiproxy", Name: cfg.ToxiproxyImage}, {Role: "bot", Name: cfg.BotImage}}
+	for i, img := range images {
+		res, err := cli.ImageInspect(ctx, img.Name)
 		if err != nil {
-			return fmt.Errorf("image %s (%s): %w (make images builds it)", images[i].Name, images[i].Role, err)
+			return nil, fmt.Errorf("image %s (%s): %w (make images builds it)", img.Name, img.Role, err)
 		}
 		images[i].ID = res.ID
 	}
-	return nil
+	return images, nil
+}
+
+// thisMachine describes the machine the bench runs on.
+func thisMachine() bench.Machine {
+	m := bench.Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, LoadBefore: loadAverage()}
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo") // none: no CPU model
+	for line := range strings.Lines(string(cpuinfo)) {
+		if key, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(key) == "model name" {
+			m.CPU = strings.TrimSpace(value)
+			break
+		}
+	}
+	return m
+}
+
+// loadAverage is the 1-minute load average, 0 where /proc has none.
+func loadAverage() float64 {
+	data, _ := os.ReadFile("/proc/loadavg")
+	first, _, _ := strings.Cut(string(data), " ")
+	v, _ := strconv.ParseFloat(first, 64)
+	return v
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/report"
 )
 
@@ -71,45 +70,6 @@ type Image struct {
 	Role string `json:"role"`
 	Name string `json:"name"`
 	ID   string `json:"id,omitempty"`
-}
-
-// Settings are the run's knobs, as used; suites/cmd/bench's flags set
-// them directly.
-type Settings struct {
-	// Cap is the longest the client waits for one reply, Cycles the fault
-	// cycles per outage and configuration. The runbook's black hole gets
-	// SlowCap and SlowCycles instead (CapFor): its replies take up to 3
-	// attempts of 30 s, so the cap must lie past that for the figure to be
-	// the real one, and each cycle waits it out twice (the first message,
-	// then the steady state), so it runs fewer cycles to keep the run
-	// under 10 minutes.
-	Cap             scenarios.Duration `json:"cap"`
-	Cycles          int                `json:"cycles"`
-	SlowCap         scenarios.Duration `json:"slow_cap"`
-	SlowCycles      int                `json:"slow_cycles"`
-	SteadyMessages  int                `json:"steady_messages"`
-	SteadyInterval  scenarios.Duration `json:"steady_interval"`
-	RecoveryStreak  int                `json:"recovery_streak"`
-	RecoveryTimeout scenarios.Duration `json:"recovery_timeout"`
-	RecoveryPace    scenarios.Duration `json:"recovery_pace"`
-	Chats           int                `json:"chats"`
-	Concurrency     int                `json:"concurrency"`
-	Warmup          scenarios.Duration `json:"warmup"`
-	Window          scenarios.Duration `json:"window"`
-	LatencyToxic    scenarios.Duration `json:"latency_toxic"`
-	SpoolRounds     int                `json:"spool_rounds"`
-	OverheadRounds  int                `json:"overhead_rounds"`
-	OverheadBatch   int                `json:"overhead_batch"`
-	BenchCount      int                `json:"bench_count"`
-}
-
-// CapFor is the client's cap and the number of fault cycles for one
-// outage against one configuration.
-func (s Settings) CapFor(config string, o Outage) (time.Duration, int) {
-	if config == ConfigRunbook && o == BlackHole {
-		return s.SlowCap.D(), s.SlowCycles
-	}
-	return s.Cap.D(), s.Cycles
 }
 
 // BotConfig is one bot configuration as started.

@@ -12,7 +12,7 @@ import (
 	"github.com/p1001/p1001/suites/report/bench"
 )
 
-func TestBotClientSend(t *testing.T) {
+func TestSendTo(t *testing.T) {
 	release := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chats/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
@@ -53,13 +53,13 @@ func TestBotClientSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newBotClient(tt.base, "", 2)
-			defer c.close()
+			c := newBotRun("p1001", tt.base, "", 2)
+			defer c.http.CloseIdleConnections()
 			limit := noCap
 			if tt.want.Capped {
 				limit = capLimit
 			}
-			m := c.send(context.Background(), tt.chat, "hello", limit)
+			m := c.sendTo(context.Background(), tt.chat, "hello", limit)
 			if m.Chat != tt.chat || m.Replied() != tt.replied {
 				t.Errorf("send = %+v; want chat %s, replied %v", m, tt.chat, tt.replied)
 			}
