@@ -26,8 +26,10 @@ func TestParseOptionsDefaults(t *testing.T) {
 	}
 	// The runbook's black hole is measured to its end: its cap lies past
 	// the longest call the runbook's policy allows.
-	if worst := botConfigs()[0].Policy.WorstCaseCall(); o.SlowCap.D() <= worst {
-		t.Errorf("-slow-cap %s is not past the runbook policy's longest call %s", o.SlowCap, worst)
+	worst := botConfigs()[0].Policy.WorstCaseCall()
+	if capAt, cycles := o.CapFor(bench.ConfigRunbook, bench.BlackHole); capAt <= worst || cycles < bench.MinSlowCycles {
+		t.Errorf("the runbook's black hole gets a cap of %s (the policy's longest call is %s) and %d cycles (want at least %d)",
+			capAt, worst, cycles, bench.MinSlowCycles)
 	}
 }
 
