@@ -118,6 +118,8 @@ func main() {
 //     wait as long as connect_timeout (30 s), as the runbook's Prisma
 //     client does. An attempt timeout of 0 would instead let a query on
 //     an established but black-holed connection wait forever.
+//     Nor does it answer before its lookup ends: REPLY_DEADLINE=0 turns
+//     p1001's reply deadline off (a bot without one ignores it).
 //   - p1001: the shipped defaults (DESIGN.md section 4), nothing set.
 func botConfigs() []bench.BotConfig {
 	of := func(name string, b scenarios.Bot) bench.BotConfig {
@@ -129,6 +131,7 @@ func botConfigs() []bench.BotConfig {
 			URLParams: map[string]string{"connect_timeout": "30"},
 			Retry:     scenarios.Retry{MaxAttempts: new(3), AttemptTimeout: new(scenarios.Duration(30 * time.Second)), Budget: new(scenarios.Duration(0))},
 			Breaker:   scenarios.Breaker{Enabled: new(false)},
+			Env:       map[string]string{"REPLY_DEADLINE": "0"},
 		}),
 		of(bench.ConfigP1001, scenarios.Bot{URLParams: map[string]string{}}),
 	}
