@@ -208,7 +208,7 @@ func RenderMarkdown(r *Report) string {
 	p("The bench asserts nothing about speed. A run is invalid only when a figure has too few samples "+
 		"(fewer than %d cycles, %d in the runbook's black hole, or %d steady-state samples per outage and configuration, %d replies per throughput window, "+
 		"%d overhead rounds, %d runs per micro-benchmark), a wait was not measured to its end (a reply capped, or a cap not past the "+
-		"runbook policy's longest call), or a fault never took effect (a cycle with no degraded reply and no capped wait; "+
+		"runbook policy's longest call; a message with no outcome), or a fault never took effect (a cycle with no degraded reply and no capped wait; "+
 		"degraded replies while healthy; replies faster than the latency toxic; replies that did not fall back during the outage), "+
 		"or the two configurations ran different bot builds.\n\n",
 		MinCycles, MinSlowCycles, MinSteady, MinThroughputReplies, MinOverheadRounds, MinMicroRuns)

@@ -61,8 +61,20 @@ func Validate(r *Report) []string {
 				add("time to fallback, %s, %s: %d replies still not back at the %s cap: not measured to their end", o, cfg, f.Capped, capAt)
 			}
 			for _, c := range f.Cycles {
-				if !slices.ContainsFunc(append([]Msg{c.First}, c.Steady...), Msg.Effect) {
+				msgs := append([]Msg{c.First}, c.Steady...)
+				if !slices.ContainsFunc(msgs, Msg.Effect) {
 					add("time to fallback, %s, %s, cycle %d: no reply was degraded and none hit the cap: the fault never took effect", o, cfg, c.Index)
+				}
+				// Every reply names its prompt (docs/bot.md): one that does
+				// not was never received, so the cycle ended before it.
+				n := 0
+				for _, m := range msgs {
+					if m.Replied() && m.PromptSource == "" {
+						n++
+					}
+				}
+				if n > 0 {
+					add("time to fallback, %s, %s, cycle %d: %d messages have no outcome (no reply, no cap, no error)", o, cfg, c.Index, n)
 				}
 			}
 		}

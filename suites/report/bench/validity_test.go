@@ -88,6 +88,11 @@ func TestValidateFindsEachProblem(t *testing.T) {
 			f.Cycles[1].Steady[4] = capped(120000)
 			f.Summarize()
 		}, "black_hole, runbook: 1 replies still not back at the 2m0s cap: not measured to their end"},
+		{"messages with no outcome", func(r *Report) {
+			f := fallbackOf(r, ConfigP1001, BlackHole)
+			f.Cycles[2].Steady[7], f.Cycles[2].Steady[8] = Msg{}, Msg{}
+			f.Summarize()
+		}, "black_hole, p1001, cycle 3: 2 messages have no outcome"},
 		{"a cap short of the runbook's longest call", func(r *Report) { r.Settings.SlowCap = d(90 * time.Second) },
 			"black_hole, runbook: the cap 1m30s is not past the policy's longest call 1m30s"},
 		{"replies that did not fall back in the outage", func(r *Report) {
