@@ -6,66 +6,47 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report/bench"
 )
 
-// botRun is one bot container under measurement, with its chats.
-type botRun struct {
-	name   string
-	client *botClient
-	chats  []string
-	next   atomic.Int64 // messages sent, to pick chats in turn and number texts
-}
-
-// send sends the next message in turn, timed from since.
-func (b *botRun) send(ctx context.Context, since time.Time, limit time.Duration) bench.Msg {
-	n := b.next.Add(1)
-	chat := b.chats[int(n)%len(b.chats)]
-	sent := time.Now()
-	m := b.client.send(ctx, chat, fmt.Sprintf("bench message %d", n), limit)
-	m.SentMS = bench.MS(sent.Sub(since))
-	return m
-}
-
 // bencher holds what every measurement needs.
 type bencher struct {
-	env    *environment.Env
-	opts   Options
-	log    *slog.Logger
-	faults scenarios.Target // the stack the outages are played on
+	env  *environment.Env
+	opts Options
+	log  *slog.Logger
 }
 
-// fallback runs cycles fault on/off cycles of o against bot.
-func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage, cycles int) (bench.FallbackResult, error) {
+// fallback runs fault on/off cycles of o against bot, as many and with
+// the cap that Settings.CapFor gives.
+func (b *bencher) fallback(ctx context.Context, bot *botRun, o bench.Outage) (bench.FallbackResult, error) {
 	res := bench.FallbackResult{Config: bot.name, Outage: o, Fault: o.Describe()}
+	capAt, cycles := b.opts.CapFor(bot.name, o)
+	b.log.Info("time to fallback and recovery", "config", bot.name, "outage", o, "cycles", cycles, "cap", capAt)
 	for i := range cycles {
-		c, err := b.cycle(ctx, bot, o, i+1)
+		c, err := b.cycle(ctx, bot, o, i+1, capAt)
 		if err != nil {
 			return res, fmt.Errorf("%s bot, %s, cycle %d: %w", bot.name, o, i+1, err)
 		}
 		res.Cycles = append(res.Cycles, c)
-		b.log.Info("cycle", "config", bot.name, "outage", o, "cycle", i+1,
-			"first_ms", round(c.First.LatencyMS), "first_capped", c.First.Capped, "first_source", c.First.PromptSource,
-			"recovery_first_ms", round(c.Recovery.First.Value), "recovery_steady_ms", round(c.Recovery.Steady.Value))
+		b.log.Info("cycle", "config", bot.name, "outage", o, "cycle", i+1, "first_ms", int(c.First.LatencyMS),
+			"first_capped", c.First.Capped, "first_source", c.First.PromptSource, "held_ms", int(c.HeldMS), "recovery_ms", int(c.Recovery.First.Value))
 	}
 	res.Summarize()
 	return res, nil
 }
 
 // cycle: steady custom replies, fault on, the first message, the steady
-// state (open loop), fault off, recovery.
-func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int) (c bench.Cycle, err error) {
+// state (open loop), fault off once every reply is back, recovery.
+func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index int, capAt time.Duration) (c bench.Cycle, err error) {
 	c.Index = index
 	if rec := b.until(ctx, bot, time.Now(), len(bot.chats), bench.Msg.Custom); !rec.Recovered {
 		return c, fmt.Errorf("before the fault, the bot did not answer %d messages in a row with custom prompts within %s (%d sent)",
 			len(bot.chats), b.opts.RecoveryTimeout, rec.Messages)
 	}
-	if err := o.Fault().Apply(ctx, b.faults); err != nil {
+	if err := o.Fault().Apply(ctx, b.env.Faults()); err != nil {
 		return c, err
 	}
 	on := time.Now()
@@ -75,12 +56,12 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 			err = errors.Join(err, b.env.ResetFaults(context.WithoutCancel(ctx)))
 		}
 	}()
-	c.First = bot.send(ctx, on, b.opts.Cap)
-	c.Steady = b.openLoop(ctx, bot, on)
+	c.First = bot.send(ctx, on, capAt)
+	c.Steady = b.openLoop(ctx, bot, on, capAt)
 	if err := ctx.Err(); err != nil {
 		return c, err
 	}
-	if err := o.Fault().Undo(ctx, b.faults); err != nil {
+	if err := o.Fault().Undo(ctx, b.env.Faults()); err != nil {
 		return c, err
 	}
 	off := time.Now()
@@ -92,70 +73,52 @@ func (b *bencher) cycle(ctx context.Context, bot *botRun, o bench.Outage, index 
 
 // openLoop sends SteadyMessages, one every SteadyInterval whatever the
 // replies take, as users keep writing, and waits for all of them.
-func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time) []bench.Msg {
+func (b *bencher) openLoop(ctx context.Context, bot *botRun, since time.Time, capAt time.Duration) []bench.Msg {
 	out := make([]bench.Msg, b.opts.SteadyMessages)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for j := range out {
-		if !sleepUntil(ctx, start.Add(time.Duration(j)*b.opts.SteadyInterval)) {
+		if !sleepUntil(ctx, start.Add(time.Duration(j)*b.opts.SteadyInterval.D())) {
 			out = out[:j]
 			break
 		}
-		wg.Go(func() { out[j] = bot.send(ctx, since, b.opts.Cap) })
+		wg.Go(func() { out[j] = bot.send(ctx, since, capAt) })
 	}
 	wg.Wait()
 	return out
 }
 
-// until sends messages one after another until streak of them in a row
-// are ok (custom replies, say), or RecoveryTimeout passes. Times are from
-// since.
+// until sends messages one after another, RecoveryPace apart, until
+// streak of them in a row are ok (custom replies, say), or RecoveryTimeout
+// passes. Times are from since.
 func (b *bencher) until(ctx context.Context, bot *botRun, since time.Time, streak int, ok func(bench.Msg) bool) bench.Recovery {
-	timeout := b.opts.RecoveryTimeout
-	deadline := since.Add(timeout)
-	rec := bench.Recovery{First: bench.Stat{Value: bench.MS(timeout), AtLeast: true}, Steady: bench.Stat{Value: bench.MS(timeout), AtLeast: true}}
-	gotFirst, run := false, 0
-	for ctx.Err() == nil {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		m := bot.send(ctx, since, min(b.opts.Cap, left))
+	timeout := b.opts.RecoveryTimeout.D()
+	timedOut := bench.Stat{Value: bench.MS(timeout), AtLeast: true}
+	rec := bench.Recovery{First: timedOut, Steady: timedOut}
+	for run := 0; ctx.Err() == nil && time.Since(since) < timeout; sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace.D())) {
+		m := bot.send(ctx, since, min(b.opts.Cap.D(), timeout-time.Since(since)))
 		rec.Messages++
 		if !ok(m) {
 			run = 0
-			sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
 			continue
 		}
-		run++
-		if !gotFirst {
-			gotFirst = true
+		if run++; rec.First.AtLeast {
 			rec.First = bench.Stat{Value: bench.MS(time.Since(since))}
 		}
 		if run >= streak {
-			rec.Steady = bench.Stat{Value: bench.MS(time.Since(since))}
-			rec.Recovered = true
-			return rec
+			rec.Steady, rec.Recovered = bench.Stat{Value: bench.MS(time.Since(since))}, true
+			break
 		}
-		sleepUntil(ctx, time.Now().Add(b.opts.RecoveryPace))
 	}
 	return rec
 }
 
 // sleepUntil waits for t; false when ctx ended first.
 func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-timer.C:
+	case <-time.After(time.Until(t)):
 		return true
 	}
 }
-
-func round(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }

@@ -1,3 +1,16 @@
+// Command bench is `make bench`: on one testcontainers stack it measures
+// how long a user waits for a reply when the pooler goes away (the fault
+// kinds outage, black_hole and reset_peer, played through the scenario
+// format's fault table), with the runbook's configuration (3 attempts,
+// connect_timeout=30, no breaker, no budget) and p1001's defaults side by
+// side, how fast custom prompts come back, what the retry layer costs on
+// the healthy path, the bot's throughput under a fixed concurrency, and
+// what the harness itself costs. It writes reports/bench/<stamp>.md and
+// .json (suites/report/bench) and prints the markdown.
+//
+// It asserts nothing about speed: it exits 1 only when the run is invalid
+// (too few samples, a fault that never took effect) or could not be
+// carried out.
 package main
 
 import (
@@ -10,47 +23,30 @@ import (
 	"maps"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/p1001/p1001/suites/report/bench"
 
 	"github.com/moby/moby/client"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report"
+	"github.com/p1001/p1001/suites/report/bench"
 )
 
-// Options are the command line; the defaults are what `make bench` runs.
+// Options are the command line: the report's settings and where the run
+// goes. The defaults are what `make bench` runs.
 type Options struct {
-	Out   string
-	Stamp string
-	// Cap is the longest the client waits for one reply.
-	Cap time.Duration
-	// Cycles per outage and configuration; SlowCycles for the runbook's
-	// black hole, where every wait runs into the cap.
-	Cycles, SlowCycles int
-	SteadyMessages     int
-	SteadyInterval     time.Duration
-	RecoveryStreak     int
-	RecoveryTimeout    time.Duration
-	RecoveryPace       time.Duration
-	Chats              int
-	Concurrency        int
-	Warmup, Window     time.Duration
-	LatencyToxic       time.Duration
-	SpoolRounds        int
-	OverheadRounds     int
-	OverheadBatch      int
-	BenchCount         int
-	Benchstat          string
-	Catalog            string
-	Outages            []bench.Outage
-	Timeout            time.Duration
+	bench.Settings
+	Out, Stamp, Benchstat, Catalog string
+	Outages                        []bench.Outage
+	Timeout                        time.Duration
 }
 
 // benchstatTool is a version the Go module proxy serves.
@@ -61,69 +57,31 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o Options
+	o.Settings.Flags(fs)
 	fs.StringVar(&o.Out, "out", "reports/bench", "directory for <stamp>.md and <stamp>.json")
 	fs.StringVar(&o.Stamp, "stamp", time.Now().UTC().Format("20060102T150405Z"), "the report's name")
-	fs.DurationVar(&o.Cap, "cap", 15*time.Second, "longest wait for one reply; a reply not back by then counts as >= cap")
-	fs.IntVar(&o.Cycles, "cycles", 8, "fault on/off cycles per outage and configuration")
-	fs.IntVar(&o.SlowCycles, "slow-cycles", 4, "cycles for the runbook's black hole, where each costs about 2 caps")
-	fs.IntVar(&o.SteadyMessages, "steady", 10, "messages after the first one, per cycle (the steady state)")
-	fs.DurationVar(&o.SteadyInterval, "steady-interval", 100*time.Millisecond, "steady-state messages go out one per interval, open loop")
-	fs.IntVar(&o.RecoveryStreak, "recovery-streak", 5, "custom replies in a row that count as recovered")
-	fs.DurationVar(&o.RecoveryTimeout, "recovery-timeout", 30*time.Second, "longest wait for recovery (and for steady custom replies before a fault)")
-	fs.DurationVar(&o.RecoveryPace, "recovery-pace", 25*time.Millisecond, "pause between messages while waiting for recovery")
-	fs.IntVar(&o.Chats, "chats", 16, "chats per bot, each with a custom prompt")
-	fs.IntVar(&o.Concurrency, "concurrency", 16, "clients of the throughput closed loop")
-	fs.DurationVar(&o.Warmup, "warmup", time.Second, "throughput: time before the window opens")
-	fs.DurationVar(&o.Window, "window", 5*time.Second, "throughput: the measured window (whole seconds)")
-	fs.DurationVar(&o.LatencyToxic, "latency", 50*time.Millisecond, "throughput: the latency toxic's delay")
-	fs.IntVar(&o.SpoolRounds, "spool-rounds", 2, "durable outbox cost: rounds of healthy throughput without the spool and in each SPOOL_FSYNC mode, in turn")
-	fs.IntVar(&o.OverheadRounds, "overhead-rounds", 40, "overhead: rounds of the three variants taking turns")
-	fs.IntVar(&o.OverheadBatch, "overhead-batch", 100, "overhead: queries per variant per round")
-	fs.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the micro-benchmarks")
 	fs.StringVar(&o.Benchstat, "benchstat", benchstatTool, "benchstat, as a module path@version for go run")
 	fs.StringVar(&o.Catalog, "catalog", "reports/latest/ginkgo.json", "the last chaos run's Ginkgo JSON report (read, not rerun)")
 	outages := fs.String("outages", "outage,black_hole,reset_peer", "fault kinds to measure: outage, black_hole, reset_peer (a subset makes the run invalid)")
-	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "the whole run")
+	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "the whole run, a safety net (make bench's goal is under 10 minutes)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument(s) %q", fs.Args())
-	}
 	var err error
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected argument(s) %q", fs.Args())
+	case !strings.Contains(o.Benchstat, "@"):
+		return o, errors.New("-benchstat: want a module path@version")
+	case o.Stamp == "" || strings.ContainsAny(o.Stamp, `/\`):
+		return o, errors.New("-stamp: want a file name")
+	case o.Timeout <= 0:
+		return o, errors.New("-timeout: want a positive duration")
+	}
 	if o.Outages, err = bench.ParseOutages(*outages); err != nil {
 		return o, fmt.Errorf("-outages: %w", err)
 	}
-	for _, c := range []struct {
-		name string
-		ok   bool
-	}{
-		{"-cap", o.Cap > 0},
-		{"-cycles", o.Cycles > 0},
-		{"-slow-cycles", o.SlowCycles > 0},
-		{"-steady", o.SteadyMessages > 0},
-		{"-steady-interval", o.SteadyInterval > 0},
-		{"-recovery-streak", o.RecoveryStreak > 0},
-		{"-recovery-timeout", o.RecoveryTimeout > 0},
-		{"-recovery-pace", o.RecoveryPace >= 0},
-		{"-chats", o.Chats > 0},
-		{"-concurrency", o.Concurrency > 0},
-		{"-warmup", o.Warmup >= 0},
-		{"-window", o.Window >= time.Second && o.Window%time.Second == 0},
-		{"-latency", o.LatencyToxic > 0 && o.LatencyToxic%time.Millisecond == 0},
-		{"-spool-rounds", o.SpoolRounds > 0},
-		{"-overhead-rounds", o.OverheadRounds > 0},
-		{"-overhead-batch", o.OverheadBatch > 0},
-		{"-bench-count", o.BenchCount > 0},
-		{"-benchstat", strings.Contains(o.Benchstat, "@")},
-		{"-timeout", o.Timeout > 0},
-		{"-stamp", o.Stamp != "" && !strings.ContainsAny(o.Stamp, `/\`)},
-	} {
-		if !c.ok {
-			return o, fmt.Errorf("%s: invalid value (see -h)", c.name)
-		}
-	}
-	return o, nil
+	return o, o.Settings.Check()
 }
 
 func main() {
@@ -142,97 +100,59 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
-	rep, err := run(ctx, opts, log)
-	if err != nil {
+	switch rep, err := run(ctx, opts, log); {
+	case err != nil:
 		log.Error("bench failed", "err", err)
 		os.Exit(1)
-	}
-	if !rep.Valid {
-		log.Error("the run is invalid", "problems", len(rep.Problems))
+	case !rep.Valid:
+		log.Error("the run is invalid", "problems", rep.Problems)
 		os.Exit(1)
 	}
 }
 
-// botConfigs are the two configurations side by side. Both get the
+// botConfigs are the two configurations side by side, written as the
+// scenario format writes a bot, so that their environment and policy come
+// from its one table (scenarios.Scenario.BotEnv and Policy). Both get the
 // runbook's DATABASE_URL (pgbouncer=true&connection_limit=10&connect_timeout=30).
 //   - runbook: 3 attempts, no breaker, no budget, and each attempt may
 //     wait as long as connect_timeout (30 s), as the runbook's Prisma
 //     client does. An attempt timeout of 0 would instead let a query on
 //     an established but black-holed connection wait forever.
+//     Nor does it answer before its lookup ends: REPLY_DEADLINE=0 turns
+//     p1001's reply deadline off (a bot without one ignores it).
 //   - p1001: the shipped defaults (DESIGN.md section 4), nothing set.
 func botConfigs() []bench.BotConfig {
+	of := func(name string, b scenarios.Bot) bench.BotConfig {
+		s := scenarios.Scenario{Bot: b}
+		return bench.BotConfig{Name: name, Env: s.BotEnv(), URLParams: b.URLParams, Policy: report.PolicyOf(s.Policy())}
+	}
 	return []bench.BotConfig{
-		{
-			Name: bench.ConfigRunbook,
-			Env: map[string]string{
-				"DB_RETRY_MAX_ATTEMPTS":    "3",
-				"DB_RETRY_ATTEMPT_TIMEOUT": "30s",
-				"DB_RETRY_BUDGET":          "0",
-				"DB_BREAKER_ENABLED":       "false",
-			},
+		of(bench.ConfigRunbook, scenarios.Bot{
 			URLParams: map[string]string{"connect_timeout": "30"},
-		},
-		{Name: bench.ConfigP1001, Env: map[string]string{}, URLParams: map[string]string{}},
+			Retry:     scenarios.Retry{MaxAttempts: new(3), AttemptTimeout: new(scenarios.Duration(30 * time.Second)), Budget: new(scenarios.Duration(0))},
+			Breaker:   scenarios.Breaker{Enabled: new(false)},
+			Env:       map[string]string{"REPLY_DEADLINE": "0"},
+		}),
+		of(bench.ConfigP1001, scenarios.Bot{URLParams: map[string]string{}}),
 	}
-}
-
-// policyOf is the retry policy the bot derives from env, checked the way
-// the bot checks it, in the chaos report's units.
-func policyOf(env map[string]string) (report.Policy, error) {
-	var environ []string
-	for k, v := range env {
-		environ = append(environ, k+"="+v)
-	}
-	if err := resilience.CheckEnvNames(environ); err != nil {
-		return report.Policy{}, err
-	}
-	p, err := resilience.PolicyFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		return report.Policy{}, err
-	}
-	return report.PolicyOf(p), nil
 }
 
 func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, error) {
-	r := &bench.Report{
-		Schema: bench.Schema, Stamp: opts.Stamp, Started: time.Now().UTC(), Command: "make bench",
-		Machine: thisMachine(),
-		Settings: bench.Settings{
-			CapMS: bench.MS(opts.Cap), Cycles: opts.Cycles, SlowCycles: opts.SlowCycles,
-			SteadyMessages: opts.SteadyMessages, SteadyIntervalMS: bench.MS(opts.SteadyInterval),
-			RecoveryStreak: opts.RecoveryStreak, RecoveryTimeoutMS: bench.MS(opts.RecoveryTimeout), RecoveryPaceMS: bench.MS(opts.RecoveryPace),
-			Chats: opts.Chats, Concurrency: opts.Concurrency, WarmupMS: bench.MS(opts.Warmup), WindowMS: bench.MS(opts.Window),
-			LatencyToxicMS: int(opts.LatencyToxic.Milliseconds()),
-			SpoolRounds:    opts.SpoolRounds,
-			OverheadRounds: opts.OverheadRounds, OverheadBatch: opts.OverheadBatch, BenchCount: opts.BenchCount,
-		},
-	}
-	configs := botConfigs()
-	for i := range configs {
-		p, err := policyOf(configs[i].Env)
-		if err != nil {
-			return nil, fmt.Errorf("%s configuration: %w", configs[i].Name, err)
-		}
-		configs[i].Policy = p
-	}
+	r := &bench.Report{Schema: bench.Schema, Stamp: opts.Stamp, Started: time.Now().UTC(), Command: "make bench",
+		Machine: thisMachine(), Settings: opts.Settings, Configs: botConfigs()}
 
 	// First, while no container competes for the CPU.
 	log.Info("micro-benchmarks of resilience/ (go test -bench, then benchstat)", "count", opts.BenchCount)
-	micro, err := runMicro(ctx, opts.BenchCount, opts.Benchstat)
-	if err != nil {
+	var err error
+	if r.Micro, err = runMicro(ctx, opts.BenchCount, opts.Benchstat); err != nil {
 		return nil, err
 	}
-	r.Micro = micro
 
 	cfg, err := environment.ConfigFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	r.Images = []bench.Image{
-		{Role: "postgres", Name: cfg.PostgresImage}, {Role: "pgbouncer", Name: cfg.PgBouncerImage},
-		{Role: "toxiproxy", Name: cfg.ToxiproxyImage}, {Role: "bot", Name: cfg.BotImage},
-	}
-	if err := imageIDs(ctx, r.Images); err != nil {
+	if r.Images, err = images(ctx, cfg); err != nil {
 		return nil, err
 	}
 	// Both bots start from the same build even if the tag moves on
@@ -255,11 +175,11 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 	for k, v := range env.StartTimes {
 		r.Cost.StartTimesMS[k] = bench.MS(v)
 	}
-	b := &bencher{env: env, opts: opts, log: log, faults: env.Faults()}
+	b := &bencher{env: env, opts: opts, log: log}
 
 	var overheadChat string
-	for i := range configs {
-		err := b.withBot(ctx, &configs[i], r, func(bot *botRun) error {
+	for i := range r.Configs {
+		err := b.withBot(ctx, &r.Configs[i], r, func(bot *botRun) error {
 			overheadChat = bot.chats[0]
 			return b.measureBot(ctx, bot, r)
 		})
@@ -267,9 +187,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 			return nil, err
 		}
 	}
-	r.Configs = configs
 	r.Ratios = bench.Ratios(r.Fallback)
-
 	if err := b.spoolCost(ctx, r); err != nil {
 		return nil, err
 	}
@@ -280,79 +198,63 @@ func run(ctx context.Context, opts Options, log *slog.Logger) (*bench.Report, er
 		return nil, err
 	}
 
-	if r.Cost.Catalog, err = bench.ReadCatalog(opts.Catalog); err != nil {
+	if err := r.Cost.ReadCatalog(opts.Catalog); err != nil {
 		return nil, err
-	}
-	switch c := r.Cost.Catalog; {
-	case c == nil:
-		r.Cost.CatalogNote = fmt.Sprintf("no chaos run found at %s: run `make chaos` first", opts.Catalog)
-	case !c.Full:
-		r.Cost.CatalogNote = fmt.Sprintf("the last chaos run used the label filter %q: not the full catalog", c.LabelFilter)
 	}
 	r.LeftOut = bench.LeftOut(r)
 	r.Machine.LoadAfter = loadAverage()
 	r.WallS = time.Since(r.Started).Seconds()
 	r.Problems = bench.Validate(r)
 	r.Valid = len(r.Problems) == 0
-	return r, write(r, opts.Out, env.Secrets(), os.Stdout)
+	return r, r.Write(opts.Out, env.Secrets(), os.Stdout)
 }
 
-// startBot starts one configuration's bot, gives its chats their custom
-// prompts, and records its start time and version.
-func (b *bencher) startBot(ctx context.Context, c *bench.BotConfig, r *bench.Report) (*botRun, error) {
+// withBot starts c's bot, gives its chats their custom prompts, records
+// its start time and version, runs measure against it, and stops it.
+func (b *bencher) withBot(ctx context.Context, c *bench.BotConfig, r *bench.Report, measure func(*botRun) error) (err error) {
 	b.log.Info("starting a bot", "config", c.Name, "env", c.Env)
 	start := time.Now()
 	bot, err := b.env.StartBot(ctx, environment.BotOptions{
 		Path: environment.ProxyPooler, URLParams: maps.Clone(c.URLParams), Env: maps.Clone(c.Env),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
+		return fmt.Errorf("%s bot: %w", c.Name, err)
 	}
+	run := newBotRun(c.Name, bot.URL, bot.Token, 2*b.opts.Concurrency)
+	defer func() {
+		run.http.CloseIdleConnections()
+		_, stopErr := b.env.StopBot(context.WithoutCancel(ctx))
+		err = errors.Join(err, stopErr)
+	}()
 	c.DatabaseURL = resilience.RedactDSN(bot.DatabaseURL)
-	client := newBotClient(bot.URL, bot.Token, 2*b.opts.Concurrency)
-	if err := client.api.WaitReady(ctx, time.Minute, readyPoll); err != nil {
-		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
+	if err := run.api.WaitReady(ctx, time.Minute, readyPoll); err != nil {
+		return fmt.Errorf("%s bot: %w", c.Name, err)
 	}
 	r.Cost.BotStarts = append(r.Cost.BotStarts, bench.BotStart{
 		Config: c.Name, ContainerMS: bench.MS(b.env.StartTimes["bot"]), ReadyMS: bench.MS(time.Since(start)),
 	})
-	if c.BotVersion, err = client.version(ctx); err != nil {
-		return nil, fmt.Errorf("%s bot: %w", c.Name, err)
+	metrics, err := run.api.Metrics(ctx)
+	if err != nil {
+		return fmt.Errorf("%s bot: %w", c.Name, err)
 	}
-	run := &botRun{name: c.Name, client: client}
+	if c.BotVersion = botapi.BuildVersion(metrics); c.BotVersion == "" {
+		return fmt.Errorf("%s bot: /metrics has no bot_build_info{version}", c.Name)
+	}
 	for i := range b.opts.Chats {
 		chat := fmt.Sprintf("bench-%s-%s-c%d", b.opts.Stamp, c.Name, i)
-		m := client.send(ctx, chat, "/setprompt persona of "+chat, b.opts.Cap)
-		if !m.Replied() || m.Degraded {
-			return nil, fmt.Errorf("%s bot: /setprompt for %s was not saved (%+v)", c.Name, chat, m)
+		if m := run.sendTo(ctx, chat, "/setprompt persona of "+chat, b.opts.Cap.D()); !m.Replied() || m.Degraded {
+			return fmt.Errorf("%s bot: /setprompt for %s was not saved (%+v)", c.Name, chat, m)
 		}
 		run.chats = append(run.chats, chat)
 	}
-	return run, nil
-}
-
-// withBot starts c's bot, runs measure against it, and stops it.
-func (b *bencher) withBot(ctx context.Context, c *bench.BotConfig, r *bench.Report, measure func(*botRun) error) error {
-	bot, err := b.startBot(ctx, c, r)
-	if err != nil {
-		return err
-	}
-	err = measure(bot)
-	bot.client.close()
-	_, stopErr := b.env.StopBot(context.WithoutCancel(ctx))
-	return errors.Join(err, stopErr)
+	return measure(run)
 }
 
 // measureBot runs the fault cycles against one bot and, for p1001, the
 // throughput settings.
 func (b *bencher) measureBot(ctx context.Context, bot *botRun, r *bench.Report) error {
 	for _, o := range b.opts.Outages {
-		cycles := b.opts.Cycles
-		if bot.name == bench.ConfigRunbook && o == bench.BlackHole {
-			cycles = b.opts.SlowCycles
-		}
-		b.log.Info("time to fallback and recovery", "config", bot.name, "outage", o, "cycles", cycles)
-		res, err := b.fallback(ctx, bot, o, cycles)
+		res, err := b.fallback(ctx, bot, o)
 		if err != nil {
 			return err
 		}
@@ -372,49 +274,45 @@ func (b *bencher) measureBot(ctx context.Context, bot *botRun, r *bench.Report) 
 	return nil
 }
 
-// imageIDs fills in each image's ID. It talks to Docker directly: the
-// testcontainers client would read its configuration before the
-// environment has set it (Ryuk off).
-func imageIDs(ctx context.Context, images []bench.Image) error {
+// images are the stack's images with their IDs. It talks to Docker
+// directly: the testcontainers client would read its configuration before
+// the environment has set it (Ryuk off).
+func images(ctx context.Context, cfg environment.Config) ([]bench.Image, error) {
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
+		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	defer cli.Close()
-	for i := range images {
-		res, err := cli.ImageInspect(ctx, images[i].Name)
+	images := []bench.Image{{Role: "postgres", Name: cfg.PostgresImage}, {Role: "pgbouncer", Name: cfg.PgBouncerImage},
+		{Role: "toxiproxy", Name: cfg.ToxiproxyImage}, {Role: "bot", Name: cfg.BotImage}}
+	for i, img := range images {
+		res, err := cli.ImageInspect(ctx, img.Name)
 		if err != nil {
-			return fmt.Errorf("image %s (%s): %w (make images builds it)", images[i].Name, images[i].Role, err)
+			return nil, fmt.Errorf("image %s (%s): %w (make images builds it)", img.Name, img.Role, err)
 		}
 		images[i].ID = res.ID
 	}
-	return nil
+	return images, nil
 }
 
-// write stores <stamp>.json and <stamp>.md under dir and prints the
-// markdown to stdout. Neither may contain a secret: the database password
-// or a bot's API token (environment.Env.Secrets).
-func write(r *bench.Report, dir string, secrets []string, stdout io.Writer) error {
-	data, err := r.JSON()
-	if err != nil {
-		return err
+// thisMachine describes the machine the bench runs on.
+func thisMachine() bench.Machine {
+	m := bench.Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, LoadBefore: loadAverage()}
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo") // none: no CPU model
+	for line := range strings.Lines(string(cpuinfo)) {
+		if key, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(key) == "model name" {
+			m.CPU = strings.TrimSpace(value)
+			break
+		}
 	}
-	md := []byte(bench.RenderMarkdown(r))
-	if report.ContainsSecret(string(data), secrets...) || report.ContainsSecret(string(md), secrets...) {
-		return errors.New("the report contains a secret of the stack (the database password or a bot's API token): not written")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("report directory: %w", err)
-	}
-	base := filepath.Join(dir, r.Stamp)
-	if err := os.WriteFile(base+".json", data, 0o644); err != nil {
-		return fmt.Errorf("write the report: %w", err)
-	}
-	if err := os.WriteFile(base+".md", md, 0o644); err != nil {
-		return fmt.Errorf("write the report: %w", err)
-	}
-	if _, err := fmt.Fprintf(stdout, "%s\nreport: %s.md and %s.json\n", md, base, base); err != nil {
-		return fmt.Errorf("print the report: %w", err)
-	}
-	return nil
+	return m
+}
+
+// loadAverage is the 1-minute load average, 0 where /proc has none.
+func loadAverage() float64 {
+	data, _ := os.ReadFile("/proc/loadavg")
+	first, _, _ := strings.Cut(string(data), " ")
+	v, _ := strconv.ParseFloat(first, 64)
+	return v
 }

@@ -18,8 +18,9 @@ import (
 // with `go run`, so that go.mod needs no tool line for it).
 func runMicro(ctx context.Context, count int, benchstat string) (*bench.MicroResult, error) {
 	args := []string{"test", "-run=^$", "-bench=.", "-count=" + strconv.Itoa(count), "./resilience/"}
-	res := &bench.MicroResult{Command: "go " + strings.Join(args, " "), Count: count}
-	out, err := runGo(ctx, args...)
+	res := &bench.MicroResult{Command: "go " + strings.Join(args, " "), Count: count,
+		BenchstatCommand: "go run " + benchstat + " <output>"}
+	out, err := runGo(ctx, "", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -27,30 +28,25 @@ func runMicro(ctx context.Context, count int, benchstat string) (*bench.MicroRes
 	if res.Benchmarks, err = bench.ParseGoBench(out); err != nil {
 		return nil, err
 	}
-
-	// benchstat labels its column with the file's name.
+	// benchstat labels its column with the file's name, as given.
 	dir, err := os.MkdirTemp("", "p1001-bench-")
+	if err == nil {
+		defer os.RemoveAll(dir)
+		err = os.WriteFile(filepath.Join(dir, "resilience"), []byte(out), 0o600)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("benchstat input: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	input := filepath.Join(dir, "resilience")
-	if err := os.WriteFile(input, []byte(out), 0o600); err != nil {
-		return nil, fmt.Errorf("benchstat input: %w", err)
-	}
-	res.BenchstatCommand = "go run " + benchstat + " <output>"
-	table, err := runGo(ctx, "run", benchstat, input)
-	if err != nil {
-		return nil, err
-	}
-	res.Benchstat = strings.TrimRight(strings.ReplaceAll(table, dir+string(filepath.Separator), ""), "\n")
-	return res, nil
+	table, err := runGo(ctx, dir, "run", benchstat, "resilience")
+	res.Benchstat = strings.TrimRight(table, "\n")
+	return res, err
 }
 
-func runGo(ctx context.Context, args ...string) (string, error) {
+// runGo runs the go command in dir ("" for this one).
+func runGo(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go %s: %w\n%s%s", strings.Join(args, " "), err, stdout.Bytes(), stderr.Bytes())
 	}

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/p1001/p1001/bot/dburl"
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/suites/report/bench"
 )
@@ -24,22 +24,19 @@ const overheadQuery = "SELECT prompt FROM chat_prompts WHERE chat_id = $1"
 // a shared machine falls on all alike; each round compares medians, which
 // a stray slow query does not move.
 func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.OverheadResult, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	// The pool as the bot configures it from pgbouncer=true (exec mode, no
+	// statement caches), with one connection.
+	cfg, err := dburl.Parse("the pooler DSN", dsn+"&pgbouncer=true&connection_limit=1")
 	if err != nil {
-		return nil, fmt.Errorf("overhead: pool config: %w", err)
+		return nil, fmt.Errorf("overhead: %w", err)
 	}
-	// As the bot does for pgbouncer=true: no named prepared statements.
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	cfg.ConnConfig.StatementCacheCapacity = 0
-	cfg.ConnConfig.DescriptionCacheCapacity = 0
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("overhead: pool: %w", err)
 	}
 	defer pool.Close()
 	policy := resilience.DefaultPolicy()
-	x, err := resilience.New(policy, resilience.WithTarget(resilience.TargetFromDSN(dsn)))
+	x, err := resilience.New(policy, resilience.WithTarget(cfg.Target()))
 	if err != nil {
 		return nil, fmt.Errorf("overhead: executor: %w", err)
 	}
@@ -48,47 +45,42 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.
 		err := pool.QueryRow(ctx, overheadQuery, chat).Scan(&prompt)
 		return prompt, err
 	}
-	op := resilience.Op{Name: "getCustomPrompt"}
-	// The caller's ctx would be watched too; the bare variant must not be.
+	// The caller's ctx would be watched too; the bare variants must not be.
 	background := context.WithoutCancel(ctx)
 	const bare, deadline, wrapped = 0, 1, 2
-	variants := [3]func() error{
-		bare: func() error { _, err := lookup(background); return err },
-		deadline: func() error {
+	variants := [3]struct {
+		name string
+		run  func() error
+	}{
+		bare: {"bare", func() error { _, err := lookup(background); return err }},
+		deadline: {"bare with a deadline", func() error {
 			actx, cancel := context.WithTimeout(background, policy.AttemptTimeout)
 			defer cancel()
 			_, err := lookup(actx)
 			return err
-		},
-		wrapped: func() error { _, _, err := resilience.Query(ctx, x, op, lookup); return err },
-	}
-	names := [3]string{"bare", "bare with a deadline", "wrapped"}
-	timeOne := func(v int) (float64, error) {
-		start := time.Now()
-		if err := variants[v](); err != nil {
-			return 0, fmt.Errorf("overhead: %s query: %w", names[v], err)
-		}
-		return float64(time.Since(start)) / float64(time.Microsecond), nil
-	}
-
-	for i := range batch { // warm-up: the connection, PgBouncer's server link
-		if _, err := timeOne(i % len(variants)); err != nil {
-			return nil, err
-		}
+		}},
+		wrapped: {"wrapped", func() error {
+			_, _, err := resilience.Query(ctx, x, resilience.Op{Name: "getCustomPrompt"}, lookup)
+			return err
+		}},
 	}
 	var all [3][]bench.Sample
 	var ratios, ratiosDeadline []bench.Sample
-	for r := range rounds {
+	// Round -1 is the warm-up (the connection, PgBouncer's server link).
+	for r := -1; r < rounds; r++ {
 		var round [3][]bench.Sample
 		for i := range batch {
 			for k := range variants {
-				v := (r + i + k) % len(variants)
-				us, err := timeOne(v)
-				if err != nil {
-					return nil, err
+				v := (r + 1 + i + k) % len(variants)
+				start := time.Now()
+				if err := variants[v].run(); err != nil {
+					return nil, fmt.Errorf("overhead: %s query: %w", variants[v].name, err)
 				}
-				round[v] = append(round[v], bench.Sample{Value: us})
+				round[v] = append(round[v], bench.Sample{Value: float64(time.Since(start)) / float64(time.Microsecond)})
 			}
+		}
+		if r < 0 {
+			continue
 		}
 		var med [3]float64
 		for v := range round {

@@ -22,12 +22,10 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	case bench.SettingHealthy:
 	case bench.SettingLatency:
 		f, _ := scenarios.NamedFault(scenarios.TypeLatency)
-		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.Milliseconds()
-		err = f.Apply(ctx, b.faults)
+		f.Name, f.Attributes["latency"] = "bench-latency", b.opts.LatencyToxic.D().Milliseconds()
+		err = f.Apply(ctx, b.env.Faults())
 	case bench.SettingOutage:
-		err = bench.Refused.Fault().Apply(ctx, b.faults)
-	default:
-		err = fmt.Errorf("throughput setting %q: want %s, %s or %s", setting, bench.SettingHealthy, bench.SettingLatency, bench.SettingOutage)
+		err = bench.Refused.Fault().Apply(ctx, b.env.Faults())
 	}
 	if err != nil {
 		return res, err
@@ -38,16 +36,13 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 		// did not even try the database.
 		failedFast := func(m bench.Msg) bool { return m.Fallback() && m.Attempts == 0 }
 		if !b.until(ctx, bot, time.Now(), 1, failedFast).Recovered {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-			return res, fmt.Errorf("throughput, outage: no reply was failed fast by the breaker within %s", b.opts.RecoveryTimeout)
+			return res, errors.Join(ctx.Err(), fmt.Errorf("throughput, outage: no reply was failed fast by the breaker within %s", b.opts.RecoveryTimeout))
 		}
 	}
 
 	start := time.Now()
-	winStart := start.Add(b.opts.Warmup)
-	winEnd := winStart.Add(b.opts.Window)
+	winStart := start.Add(b.opts.Warmup.D())
+	winEnd := winStart.Add(b.opts.Window.D())
 	var (
 		mu   sync.Mutex
 		done []bench.TimedMsg
@@ -56,9 +51,9 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	for range b.opts.Concurrency {
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(winEnd) {
-				m := bot.send(ctx, winStart, b.opts.Cap)
+				m := bot.send(ctx, winStart, b.opts.Cap.D())
 				at := time.Since(winStart)
-				if at >= 0 && at < b.opts.Window {
+				if at >= 0 && at < b.opts.Window.D() {
 					mu.Lock()
 					done = append(done, bench.TimedMsg{At: at, Msg: m})
 					mu.Unlock()
@@ -70,5 +65,24 @@ func (b *bencher) throughput(ctx context.Context, bot *botRun, setting string) (
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	return bench.Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window, done), nil
+	return bench.Tally(setting, bot.name, b.opts.Concurrency, b.opts.Window.D(), done), nil
+}
+
+// spoolCost runs the healthy closed loop against each spool configuration,
+// SpoolRounds times in turn.
+func (b *bencher) spoolCost(ctx context.Context, r *bench.Report) error {
+	for round := range b.opts.SpoolRounds {
+		for _, c := range bench.SpoolConfigs() {
+			b.log.Info("durable outbox cost: healthy throughput", "config", c.Name, "round", round+1, "of", b.opts.SpoolRounds)
+			err := b.withBot(ctx, &c, r, func(bot *botRun) error {
+				res, err := b.throughput(ctx, bot, bench.SettingHealthy)
+				r.Spool = append(r.Spool, res)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("durable outbox cost, %s: %w", c.Name, err)
+			}
+		}
+	}
+	return nil
 }

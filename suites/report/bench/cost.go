@@ -37,6 +37,21 @@ func ReadCatalog(path string) (*Catalog, error) {
 	return ParseCatalog(path, data)
 }
 
+// ReadCatalog fills Catalog from the Ginkgo JSON report at path, or says
+// in CatalogNote why there is none, or why it is not the full catalog.
+func (c *Cost) ReadCatalog(path string) (err error) {
+	if c.Catalog, err = ReadCatalog(path); err != nil {
+		return err
+	}
+	switch cat := c.Catalog; {
+	case cat == nil:
+		c.CatalogNote = fmt.Sprintf("no chaos run found at %s: run `make chaos` first", path)
+	case !cat.Full:
+		c.CatalogNote = fmt.Sprintf("the last chaos run used the label filter %q: not the full catalog", cat.LabelFilter)
+	}
+	return nil
+}
+
 // ParseCatalog reads the suite report of a Ginkgo JSON report.
 func ParseCatalog(path string, data []byte) (*Catalog, error) {
 	var suites []struct {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/report"
 )
@@ -19,6 +20,8 @@ func fallback(latency float64, attempts int) Msg {
 
 func capped(limit float64) Msg { return Msg{LatencyMS: limit, Capped: true} }
 
+func d(v time.Duration) scenarios.Duration { return scenarios.Duration(v) }
+
 // validReport is a run that passes every validity check: the runbook's
 // black hole is capped throughout, everything else falls back.
 func validReport() *Report {
@@ -29,9 +32,9 @@ func validReport() *Report {
 		Images: []Image{{Role: "postgres", Name: "p1001/postgres:15", ID: "sha256:1db0ffe7595c5a3d0123"},
 			{Role: "bot", Name: "p1001/bot:dev", ID: "sha256:33805c1b9a35ffff"}},
 		Settings: Settings{
-			CapMS: 15000, Cycles: 3, SlowCycles: 3, SteadyMessages: 10, SteadyIntervalMS: 100, RecoveryStreak: 5,
-			RecoveryTimeoutMS: 30000, RecoveryPaceMS: 25, Chats: 16, Concurrency: 16, WarmupMS: 1000, WindowMS: 5000,
-			LatencyToxicMS: 50, OverheadRounds: 40, OverheadBatch: 100, BenchCount: 6,
+			Cap: d(15 * time.Second), Cycles: 3, SlowCap: d(2 * time.Minute), SlowCycles: 2, SteadyMessages: 10, SteadyInterval: d(100 * time.Millisecond),
+			RecoveryStreak: 5, RecoveryTimeout: d(30 * time.Second), RecoveryPace: d(25 * time.Millisecond), Chats: 16, Concurrency: 16,
+			Warmup: d(time.Second), Window: d(5 * time.Second), LatencyToxic: d(50 * time.Millisecond), OverheadRounds: 40, OverheadBatch: 100, BenchCount: 6,
 		},
 		Configs: []BotConfig{
 			{Name: ConfigRunbook, Env: map[string]string{"DB_BREAKER_ENABLED": "false"},
@@ -47,13 +50,14 @@ func validReport() *Report {
 	for _, cfg := range []string{ConfigRunbook, ConfigP1001} {
 		for _, o := range AllOutages() {
 			f := FallbackResult{Config: cfg, Outage: o, Fault: o.Describe()}
-			for i := range 3 {
+			_, cycles := r.Settings.CapFor(cfg, o)
+			for i := range cycles {
 				c := Cycle{Index: i + 1, HeldMS: 1200, Recovery: Recovery{First: Stat{Value: 30}, Steady: Stat{Value: 140}, Messages: 5, Recovered: true}}
 				switch {
 				case cfg == ConfigRunbook && o == BlackHole:
-					c.First = capped(15000)
-					for range 10 {
-						c.Steady = append(c.Steady, capped(15000))
+					c.First = fallback(90000+float64(i), 3)
+					for j := range 10 {
+						c.Steady = append(c.Steady, fallback(90100+float64(j), 3))
 					}
 				case cfg == ConfigRunbook:
 					c.First = fallback(200+float64(i), 3)
@@ -101,13 +105,12 @@ func validReport() *Report {
 		Command: "go test -run=^$ -bench=. -count=6 ./resilience/", Count: 6,
 		BenchstatCommand: "go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da <output>", Benchstat: "Query_Bare-2  23.7µ ± 1%",
 	}
-	for _, name := range []string{"Query_Bare", "Query_Wrapped"} {
-		ns := 23700.0
-		if name == "Query_Wrapped" {
-			ns = 32300
-		}
-		r.Micro.Benchmarks = append(r.Micro.Benchmarks, MicroBench{Name: name, Runs: 6,
-			NsPerOp: Summarize("ns/op", Exact(ns, ns, ns, ns, ns, ns)), AllocsPerOp: Summarize("allocs/op", Exact(20))})
+	for _, b := range []struct {
+		name       string
+		ns, allocs float64
+	}{{"Query_Bare", 23700, 20}, {"Query_Wrapped", 32300, 20}, {"Do_Wrapped", 900, 4}} {
+		r.Micro.Benchmarks = append(r.Micro.Benchmarks, MicroBench{Name: b.name, Runs: 6,
+			NsPerOp: Summarize("ns/op", Exact(b.ns, b.ns, b.ns, b.ns, b.ns, b.ns)), AllocsPerOp: Summarize("allocs/op", Exact(b.allocs))})
 	}
 	r.Cost = Cost{
 		StartTimesMS: map[string]float64{"postgres": 3790, "total": 3880},

@@ -12,7 +12,6 @@ import (
 func RenderMarkdown(r *Report) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	capText := fmtMS(r.Settings.CapMS)
 
 	p("# p1001 bench `%s`\n\n", r.Stamp)
 	if r.Valid {
@@ -32,6 +31,14 @@ func RenderMarkdown(r *Report) string {
 		images = append(images, fmt.Sprintf("%s `%s` (`%s`)", img.Role, img.Name, shortID(img.ID)))
 	}
 	p("Images: %s.\n\n", strings.Join(images, ", "))
+
+	p("## Headline\n\n")
+	p("p1001's figures against issue 15's goals, and the runbook configuration's black hole measured to its end (times are under the load shown above).\n\n")
+	p("| measure | figure | goal | met |\n|---|---|---|---|\n")
+	for _, h := range Headline(r) {
+		p("| %s | %s | %s | %s |\n", h.Measure, h.Figure, h.Goal, h.Met)
+	}
+	p("\n")
 
 	p("## Configurations\n\n")
 	p("Each configuration runs in its own bot container, one after the other, against the same stack and the same DATABASE_URL. " +
@@ -63,10 +70,11 @@ func RenderMarkdown(r *Report) string {
 	p("## 1. Time to fallback\n\n")
 	p("Each cycle: the bot answers custom replies; the fault goes on (pooler proxy); **first** is the next message; "+
 		"then %d messages go out one every %s whatever the replies take (**steady state**); the fault goes off. "+
-		"Latency is the HTTP round trip seen by the client. **Cap: the client waits at most %s for a reply**; "+
-		"a capped sample counts as ≥ %s, and every statistic it reaches is shown as ≥. "+
+		"Latency is the HTTP round trip seen by the client. **Cap: the client waits at most %s for a reply, %s in the runbook's "+
+		"black hole** (past its policy's longest call, so that the figure is the real one), which runs %d cycles (the others %d); "+
+		"a capped sample counts as ≥ the cap, every statistic it reaches is shown as ≥, and it makes the run invalid. "+
 		"Cells: min / median (p50) / p99 / max, nearest rank.\n\n",
-		s.SteadyMessages, fmtMS(s.SteadyIntervalMS), capText, capText)
+		s.SteadyMessages, s.SteadyInterval, s.Cap, s.SlowCap, s.SlowCycles, s.Cycles)
 	p("| outage | config | cycles | first message | steady state | n steady | fallbacks (first, steady) | capped | codes |\n")
 	p("|---|---|---:|---|---|---:|---|---:|---|\n")
 	for _, f := range r.Fallback {
@@ -92,7 +100,7 @@ func RenderMarkdown(r *Report) string {
 	p("## 2. Recovery\n\n")
 	p("From the fault going off: until the first custom-prompt reply, and until %d custom replies in a row "+
 		"(messages one after another, %s or more apart; at most %s, shown as ≥ when reached). Cells: min / median / max.\n\n",
-		s.RecoveryStreak, fmtMS(s.RecoveryPaceMS), fmtMS(s.RecoveryTimeoutMS))
+		s.RecoveryStreak, s.RecoveryPace, s.RecoveryTimeout)
 	p("| outage | config | fault held (median) | first custom reply | %d custom in a row |\n", s.RecoveryStreak)
 	p("|---|---|---:|---|---|\n")
 	for _, f := range r.Fallback {
@@ -141,9 +149,9 @@ func RenderMarkdown(r *Report) string {
 	if len(r.Throughput) > 0 {
 		t0 := r.Throughput[0]
 		p("A closed loop of %d clients (each sends, waits for the reply, sends again) against the %s bot, "+
-			"%s of warm-up, then a %s window. healthy: no fault; latency: %d ms latency toxic downstream on the pooler proxy; "+
+			"%s of warm-up, then a %s window. healthy: no fault; latency: %s latency toxic downstream on the pooler proxy; "+
 			"outage: pooler proxy disabled, measured once the breaker fails replies fast (all fallback).\n\n",
-			t0.Concurrency, t0.Config, fmtMS(s.WarmupMS), fmtMS(t0.WindowMS), s.LatencyToxicMS)
+			t0.Concurrency, t0.Config, s.Warmup, fmtMS(t0.WindowMS), s.LatencyToxic)
 	}
 	p("| setting | replies | replies/s | per second (min / median / max) | latency (min / median / p99 / max) | degraded | capped | errors |\n")
 	p("|---|---:|---:|---|---|---:|---:|---:|\n")
@@ -198,11 +206,12 @@ func RenderMarkdown(r *Report) string {
 
 	p("## Validity\n\n")
 	p("The bench asserts nothing about speed. A run is invalid only when a figure has too few samples "+
-		"(fewer than %d cycles or %d steady-state samples per outage and configuration, %d replies per throughput window, "+
-		"%d overhead rounds, %d runs per micro-benchmark) or a fault never took effect (a cycle with no degraded reply and no capped wait; "+
+		"(fewer than %d cycles, %d in the runbook's black hole, or %d steady-state samples per outage and configuration, %d replies per throughput window, "+
+		"%d overhead rounds, %d runs per micro-benchmark), a wait was not measured to its end (a reply capped, or a cap not past the "+
+		"runbook policy's longest call; a message with no outcome), or a fault never took effect (a cycle with no degraded reply and no capped wait; "+
 		"degraded replies while healthy; replies faster than the latency toxic; replies that did not fall back during the outage), "+
 		"or the two configurations ran different bot builds.\n\n",
-		MinCycles, MinSteady, MinThroughputReplies, MinOverheadRounds, MinMicroRuns)
+		MinCycles, MinSlowCycles, MinSteady, MinThroughputReplies, MinOverheadRounds, MinMicroRuns)
 	if len(r.Problems) == 0 {
 		p("No problem found.\n")
 	}

@@ -53,12 +53,21 @@ func TestRatios(t *testing.T) {
 	if bh.Outage != BlackHole {
 		t.Fatalf("second row is %s, want black_hole (the order of AllOutages)", bh.Outage)
 	}
-	// 15000 capped over p1001's first-message median 5001.
-	if bh.FirstMedian.Bound != ">=" || bh.FirstMedian.Value != 15000.0/5001 {
-		t.Errorf("black-hole first-message ratio %+v, want >= 15000/5001", bh.FirstMedian)
+	// The runbook's black hole measured to its end (median of 90000 and
+	// 90001, nearest rank) over p1001's first-message median 5001.
+	if bh.FirstMedian.Bound != "" || bh.FirstMedian.Value != 90000.0/5001 {
+		t.Errorf("black-hole first-message ratio %+v, want exact 90000/5001", bh.FirstMedian)
 	}
-	if bh.SteadyP99.Bound != ">=" || bh.SteadyP99.Value != 15000/1.9 {
-		t.Errorf("black-hole steady p99 ratio %+v, want >= 15000/1.9", bh.SteadyP99)
+	if bh.SteadyP99.Bound != "" || bh.SteadyP99.Value != 90109/1.9 {
+		t.Errorf("black-hole steady p99 ratio %+v, want exact 90109/1.9", bh.SteadyP99)
+	}
+	// A capped side makes it a bound.
+	f := &r.Fallback[1]
+	f.Cycles[0].First = capped(120000)
+	f.Cycles[1].First = capped(120000)
+	f.Summarize()
+	if got := Ratios(r.Fallback)[1].FirstMedian; got.Bound != ">=" || got.Value != 120000.0/5001 {
+		t.Errorf("capped black-hole first-message ratio %+v, want >= 120000/5001", got)
 	}
 	if ref := r.Ratios[0].FirstMedian; ref.Bound != "" || ref.Value != 201.0/101 {
 		t.Errorf("refused first-message ratio %+v, want exact 201/101", ref)

@@ -8,6 +8,7 @@ import (
 // The least a valid run has. Below them a figure is too thin to report.
 const (
 	MinCycles            = 3  // fault on/off cycles per outage and configuration
+	MinSlowCycles        = 2  // the same for the runbook's black hole (Settings.CapFor)
 	MinSteady            = 20 // steady-state messages per outage and configuration
 	MinThroughputReplies = 50 // replies inside a throughput window
 	MinOverheadRounds    = 10 // overhead rounds (bare, with a deadline, wrapped)
@@ -38,23 +39,51 @@ func Validate(r *Report) []string {
 
 	for _, cfg := range []string{ConfigRunbook, ConfigP1001} {
 		for _, o := range AllOutages() {
-			i := slices.IndexFunc(r.Fallback, func(f FallbackResult) bool { return f.Config == cfg && f.Outage == o })
-			if i < 0 {
+			f := r.fallback(cfg, o)
+			if f == nil {
 				add("time to fallback, %s, %s: not measured", o, cfg)
 				continue
 			}
-			f := r.Fallback[i]
-			if len(f.Cycles) < MinCycles {
-				add("time to fallback, %s, %s: %d fault cycles, want at least %d", o, cfg, len(f.Cycles), MinCycles)
+			want := MinCycles
+			if cfg == ConfigRunbook && o == BlackHole {
+				want = MinSlowCycles
+			}
+			if len(f.Cycles) < want {
+				add("time to fallback, %s, %s: %d fault cycles, want at least %d", o, cfg, len(f.Cycles), want)
 			}
 			if f.Steady.N < MinSteady {
 				add("time to fallback, %s, %s: %d steady-state samples, want at least %d", o, cfg, f.Steady.N, MinSteady)
 			}
+			// A capped wait is a bound, not a figure: every wait is measured
+			// to its end, the runbook's black hole too.
+			if f.Capped > 0 {
+				capAt, _ := r.Settings.CapFor(cfg, o)
+				add("time to fallback, %s, %s: %d replies still not back at the %s cap: not measured to their end", o, cfg, f.Capped, capAt)
+			}
 			for _, c := range f.Cycles {
-				if !slices.ContainsFunc(append([]Msg{c.First}, c.Steady...), Msg.Effect) {
+				msgs := append([]Msg{c.First}, c.Steady...)
+				if !slices.ContainsFunc(msgs, Msg.Effect) {
 					add("time to fallback, %s, %s, cycle %d: no reply was degraded and none hit the cap: the fault never took effect", o, cfg, c.Index)
 				}
+				// Every reply names its prompt (docs/bot.md): one that does
+				// not was never received, so the cycle ended before it.
+				n := 0
+				for _, m := range msgs {
+					if m.Replied() && m.PromptSource == "" {
+						n++
+					}
+				}
+				if n > 0 {
+					add("time to fallback, %s, %s, cycle %d: %d messages have no outcome (no reply, no cap, no error)", o, cfg, c.Index, n)
+				}
 			}
+		}
+	}
+	// The runbook's black hole waits out every attempt: its cap must lie
+	// past the longest call its policy allows.
+	for _, c := range r.Configs {
+		if worst := c.Policy.WorstCaseCall(); c.Name == ConfigRunbook && r.Settings.SlowCap.D() <= worst {
+			add("time to fallback, %s, %s: the cap %s is not past the policy's longest call %s", BlackHole, c.Name, r.Settings.SlowCap, worst)
 		}
 	}
 
@@ -90,9 +119,9 @@ func Validate(r *Report) []string {
 			}
 		case SettingLatency:
 			// Every reply reads the prompt: one round trip through the toxic.
-			if t.Latency.Median.Value < float64(r.Settings.LatencyToxicMS) {
-				add("throughput, latency: median reply %.1f ms is below the toxic's %d ms: the latency never took effect",
-					t.Latency.Median.Value, r.Settings.LatencyToxicMS)
+			if toxic := r.Settings.LatencyToxic; t.Latency.Median.Value < MS(toxic.D()) {
+				add("throughput, latency: median reply %.1f ms is below the toxic's %s: the latency never took effect",
+					t.Latency.Median.Value, toxic)
 			}
 		case SettingOutage:
 			if t.Degraded < t.Replies {

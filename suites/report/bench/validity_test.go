@@ -3,6 +3,7 @@ package bench
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateAcceptsAValidRun(t *testing.T) {
@@ -73,7 +74,27 @@ func TestValidateFindsEachProblem(t *testing.T) {
 		}, "healthy: 3 of 10000 replies were degraded"},
 		{"replies faster than the latency toxic", func(r *Report) {
 			throughputOf(r, SettingLatency).Latency = Summarize("ms", Exact(1, 2, 3))
-		}, "latency: median reply 2.0 ms is below the toxic's 50 ms"},
+		}, "latency: median reply 2.0 ms is below the toxic's 50ms"},
+		{"too few cycles of the runbook's black hole", func(r *Report) {
+			f := fallbackOf(r, ConfigRunbook, BlackHole)
+			f.Cycles = f.Cycles[:1]
+			for range 10 {
+				f.Cycles[0].Steady = append(f.Cycles[0].Steady, fallback(90000, 3))
+			}
+			f.Summarize()
+		}, "black_hole, runbook: 1 fault cycles, want at least 2"},
+		{"a reply still not back at the cap", func(r *Report) {
+			f := fallbackOf(r, ConfigRunbook, BlackHole)
+			f.Cycles[1].Steady[4] = capped(120000)
+			f.Summarize()
+		}, "black_hole, runbook: 1 replies still not back at the 2m0s cap: not measured to their end"},
+		{"messages with no outcome", func(r *Report) {
+			f := fallbackOf(r, ConfigP1001, BlackHole)
+			f.Cycles[2].Steady[7], f.Cycles[2].Steady[8] = Msg{}, Msg{}
+			f.Summarize()
+		}, "black_hole, p1001, cycle 3: 2 messages have no outcome"},
+		{"a cap short of the runbook's longest call", func(r *Report) { r.Settings.SlowCap = d(90 * time.Second) },
+			"black_hole, runbook: the cap 1m30s is not past the policy's longest call 1m30s"},
 		{"replies that did not fall back in the outage", func(r *Report) {
 			throughputOf(r, SettingOutage).Degraded = 24990
 		}, "outage: 10 of 25000 replies were not degraded"},

@@ -12,7 +12,7 @@ import (
 	"github.com/p1001/p1001/suites/report/bench"
 )
 
-func TestBotClientSend(t *testing.T) {
+func TestSendTo(t *testing.T) {
 	release := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chats/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
@@ -53,13 +53,13 @@ func TestBotClientSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newBotClient(tt.base, "", 2)
-			defer c.close()
+			c := newBotRun("p1001", tt.base, "", 2)
+			defer c.http.CloseIdleConnections()
 			limit := noCap
 			if tt.want.Capped {
 				limit = capLimit
 			}
-			m := c.send(context.Background(), tt.chat, "hello", limit)
+			m := c.sendTo(context.Background(), tt.chat, "hello", limit)
 			if m.Chat != tt.chat || m.Replied() != tt.replied {
 				t.Errorf("send = %+v; want chat %s, replied %v", m, tt.chat, tt.replied)
 			}
@@ -76,33 +76,6 @@ func TestBotClientSend(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("send = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestBotClientVersion(t *testing.T) {
-	tests := []struct {
-		name, metrics, want, err string
-	}{
-		{"build info", "# TYPE bot_build_info gauge\nbot_build_info{commit=\"abc\",version=\"p1001 bot abc go1.26.8\"} 1\n# TYPE bot_outbox_depth gauge\nbot_outbox_depth 0\n",
-			"p1001 bot abc go1.26.8", ""},
-		{"no build info", "# TYPE bot_outbox_depth gauge\nbot_outbox_depth 0\n", "", "no bot_build_info{version}"},
-		{"no version label", "# TYPE bot_build_info gauge\nbot_build_info{commit=\"abc\"} 1\n", "", "no bot_build_info{version}"},
-		{"another metric's version", "# TYPE other_info gauge\nother_info{version=\"x\"} 1\n", "", "no bot_build_info{version}"},
-		{"not metrics", "bot_build_info{ 1\n", "", "parse metrics"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = w.Write([]byte(tt.metrics))
-			}))
-			defer srv.Close()
-			c := newBotClient(srv.URL, "", 2)
-			defer c.close()
-			got, err := c.version(context.Background())
-			if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
-				t.Errorf("version() = %q, %v; want %q, an error containing %q", got, err, tt.want, tt.err)
 			}
 		})
 	}
