@@ -3,15 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/p1001/p1001/suites/environment"
 )
-
-// doctorTimeout is the doctor's step timeout in the narrated run: the
-// bot's attempt timeout, so a black hole costs the doctor what it costs one
-// attempt of the bot.
-const doctorTimeout = 2 * time.Second
 
 // doctorOutcome is one run of `bot doctor` against the bot's URL.
 type doctorOutcome struct {
@@ -26,6 +20,8 @@ func (d *Demo) startDoctor(ctx context.Context) {
 	if d.Doctor == nil {
 		return
 	}
+	// Its step timeout is the bot's attempt timeout (main), so a black hole
+	// costs the doctor what it costs one attempt of the bot.
 	ch := make(chan doctorOutcome, 1)
 	d.doctor = ch
 	go func() {
@@ -46,25 +42,24 @@ func (d *Demo) showDoctor(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	}
-	d.doctor = nil
 	if o.err != nil {
 		d.expect(false, "bot doctor ran against the bot's DATABASE_URL: %v", o.err)
 		return
 	}
-	d.N.line("doc", "| bot doctor, against the bot's DATABASE_URL inside the network:", false)
+	doc := func(format string, args ...any) { d.N.line("doc", "| "+fmt.Sprintf(format, args...)) }
+	doc("bot doctor, against the bot's DATABASE_URL inside the network:")
 	for _, s := range o.res.Report.Steps {
 		if s.Status == "skipped" {
 			continue
 		}
-		mark := map[string]string{"ok": "✔", "warn": "⚠", "fail": "✗"}[s.Status]
-		d.N.line("doc", fmt.Sprintf("| %s %-8s %s", mark, s.Name, s.Summary), false)
+		doc("%s %-8s %s", map[string]string{"ok": "✔", "warn": "⚠", "fail": "✗"}[s.Status], s.Name, s.Summary)
 		if s.Status == "fail" {
 			code := s.Code
 			if s.BotCode != "" {
 				code += " (the bot logs " + s.BotCode + ")"
 			}
-			d.N.line("doc", fmt.Sprintf("|   %s: %s", code, s.Reason), false)
-			d.N.line("doc", "|   advice: "+s.Advice, false)
+			doc("  %s: %s", code, s.Reason)
+			doc("  advice: %s", s.Advice)
 		}
 	}
 	rep := o.res.Report

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,10 +14,31 @@ import (
 	"github.com/p1001/p1001/suites/report"
 )
 
+// Bot is what the narrated runs and the console need from the bot: a
+// *botapi.Client.
+type Bot interface {
+	Send(ctx context.Context, chat, text string) (botapi.Reply, time.Duration, error)
+	Readiness(ctx context.Context) (botapi.Readiness, error)
+	Metrics(ctx context.Context) (map[string]float64, error)
+}
+
 // Reply is the bot's answer to one message and its round trip.
 type Reply struct {
 	botapi.Reply
 	Latency time.Duration
+}
+
+// send posts text to chat; a refusal's error shows the bot's answer as it came.
+func send(ctx context.Context, bot Bot, chat, text string) (Reply, error) {
+	r, latency, err := bot.Send(ctx, chat, text)
+	var status *botapi.StatusError
+	switch {
+	case errors.As(err, &status):
+		return Reply{}, fmt.Errorf("message to chat %s: HTTP %d: %s", chat, status.Status, status.Answer)
+	case err != nil:
+		return Reply{}, fmt.Errorf("message to chat %s: %w", chat, err)
+	}
+	return Reply{Reply: r, Latency: latency}, nil
 }
 
 // Format shows the reply with what it tells about the database:
@@ -40,7 +63,7 @@ func roundDuration(d time.Duration) time.Duration {
 
 // Narrator prints timestamped lines. The bot's log stream and the steps
 // write from different goroutines, so every line goes out whole, and every
-// line is scrubbed of the secrets it was told about.
+// line is scrubbed of the secrets it was told about (report.Scrub).
 type Narrator struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -50,7 +73,7 @@ type Narrator struct {
 }
 
 // NewNarrator writes to w; times are shown as wall clock and as time since
-// now() at creation.
+// now() at creation (nil: time.Now).
 func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	if now == nil {
 		now = time.Now
@@ -58,59 +81,123 @@ func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	return &Narrator{w: w, start: now(), now: now}
 }
 
-// AddSecret makes every later line mask secret (report.Scrub).
+// AddSecret makes every later line mask secret.
 func (n *Narrator) AddSecret(secret string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.secrets = append(n.secrets, secret)
 }
 
-func (n *Narrator) line(mark, text string, raw bool) {
+func (n *Narrator) line(mark, text string) { n.print(mark, text, false) }
+
+func (n *Narrator) print(mark, text string, raw bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	t := n.now()
 	if !raw {
 		text = report.Scrub(text, n.secrets...)
 	}
-	for i, l := range strings.Split(text, "\n") {
-		stamp := fmt.Sprintf("%s %+7.1fs", t.Format("15:04:05.000"), t.Sub(n.start).Seconds())
-		if i > 0 {
-			stamp = strings.Repeat(" ", len(stamp))
-		}
+	stamp := fmt.Sprintf("%s %+7.1fs", t.Format("15:04:05.000"), t.Sub(n.start).Seconds())
+	for l := range strings.SplitSeq(text, "\n") {
 		fmt.Fprintf(n.w, "%s %s %s\n", stamp, mark, l)
+		stamp = strings.Repeat(" ", len(stamp))
 	}
 }
 
 func (n *Narrator) Step(i, total int, title string) {
-	n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, total, title), false)
+	n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, total, title))
 }
 
 func (n *Narrator) Say(format string, args ...any) {
-	n.line("   ", fmt.Sprintf(format, args...), false)
+	n.line("   ", fmt.Sprintf(format, args...))
 }
-
-func (n *Narrator) OK(format string, args ...any) { n.line(" ok", fmt.Sprintf(format, args...), false) }
-
+func (n *Narrator) OK(format string, args ...any) { n.line(" ok", fmt.Sprintf(format, args...)) }
 func (n *Narrator) Fail(format string, args ...any) {
-	n.line("!!!", "FAIL: "+fmt.Sprintf(format, args...), false)
+	n.line("!!!", "FAIL: "+fmt.Sprintf(format, args...))
 }
 
 // You shows what the user (or the demo) sent the bot.
-func (n *Narrator) You(text string) { n.line("you", "> "+text, false) }
+func (n *Narrator) You(text string)   { n.line("you", "> "+text) }
+func (n *Narrator) Bot(r Reply)       { n.line("bot", "< "+r.Format()) }
+func (n *Narrator) Log(l botlog.Line) { n.line("log", "| "+FormatLine(l)) }
 
-func (n *Narrator) Bot(r Reply) { n.line("bot", "< "+r.Format(), false) }
-
-func (n *Narrator) Log(l botlog.Line) { n.line("log", "| "+FormatLine(l), false) }
-
-// LogCount shows a line the bot logged count times.
-func (n *Narrator) LogCount(c LineCount) {
-	n.line("log", fmt.Sprintf("| %dx %s", c.Count, FormatLine(c.Line)), false)
+// LogGroups shows the narrated lines among lines once for each key (the
+// same but for the time: FormatLine; the same kind of line: message), in
+// the order each first appeared, with how many there were: a burst of
+// identical fast-fail lines reads as one line with a count.
+func (n *Narrator) LogGroups(lines []botlog.Line, key func(botlog.Line) string) {
+	var firsts []botlog.Line
+	count := map[string]int{}
+	for _, l := range lines {
+		if Narrated(l) {
+			if count[key(l)]++; count[key(l)] == 1 {
+				firsts = append(firsts, l)
+			}
+		}
+	}
+	for _, l := range firsts {
+		n.line("log", fmt.Sprintf("| %dx %s", count[key(l)], FormatLine(l)))
+	}
 }
 
-// Secret prints text unscrubbed: only for what the user asked to see
+func message(l botlog.Line) string { return l.Msg }
+
+// Secret prints text unscrubbed: only what the user asked to see
 // (SHOW_SECRETS=1).
 func (n *Narrator) Secret(format string, args ...any) {
-	n.line("   ", fmt.Sprintf(format, args...), true)
+	n.print("   ", fmt.Sprintf(format, args...), true)
 }
 
 func (n *Narrator) Elapsed() time.Duration { return n.now().Sub(n.start) }
+
+// Narrated tells whether l is one of the lines the run shows as the bot
+// logs them: the retry layer's, the prompt lookup's and the message
+// handler's (the runbook's lines), and the bot's advice on its URL.
+func Narrated(l botlog.Line) bool {
+	switch botlog.KindOf(l) {
+	case botlog.LookupFellBack, botlog.LookupError, botlog.HandlerDegraded, botlog.HandlerError, botlog.PreparedThroughPooler:
+		return true
+	}
+	return botlog.IsRetry(l)
+}
+
+// NewLogWatcher returns a watcher of the bot's log that shows the
+// narrated lines on n as they come.
+func NewLogWatcher(n *Narrator) *botlog.Watcher {
+	return botlog.NewWatcher(func(l botlog.Line) {
+		if Narrated(l) {
+			n.Log(l)
+		}
+	})
+}
+
+// shownAttrs are the attributes worth a glance, in the order shown; the
+// rest (max_attempts, delay_ms, ...) repeat what the message says.
+var shownAttrs = []string{"op", "chat", "code", "source", "attempts", "reason", "state", "error", "err"}
+
+// FormatLine renders l on one line: level, message, then the attributes
+// that matter, the error last (it holds "P1001: Can't reach database
+// server at ...").
+func FormatLine(l botlog.Line) string {
+	var b strings.Builder
+	if l.Level != "" {
+		fmt.Fprintf(&b, "%-5s ", l.Level)
+	}
+	b.WriteString(l.Msg)
+	for _, k := range shownAttrs {
+		v, ok := l.Attrs[k]
+		if f, isNum := v.(float64); isNum && f == float64(int64(f)) {
+			v = int64(f) // JSON numbers decode as float64
+		}
+		// Multi-line errors (pgx lists every address it tried) stay on one line.
+		s := strings.Join(strings.Fields(fmt.Sprint(v)), " ")
+		if !ok || s == "" {
+			continue
+		}
+		if strings.ContainsAny(s, " \"") {
+			s = fmt.Sprintf("%q", s)
+		}
+		fmt.Fprintf(&b, " %s=%s", k, s)
+	}
+	return b.String()
+}

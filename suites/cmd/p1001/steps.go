@@ -8,89 +8,92 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 )
 
 // Expectation is what a fault must make the bot show.
 type Expectation struct {
-	// ReplyCodes are the codes the first degraded reply may carry: the code
-	// the retry layer gave up with.
-	ReplyCodes []string
-	// LogCodes must each appear as the code of at least one documented
-	// line of that first lookup (a retry line or the give-up line).
-	LogCodes []string
-	// ErrorText must appear in the error of the [getCustomPrompt] line,
-	// which always starts with the reply's code (Prisma's message).
-	ErrorText string
-	// Reason must appear in that line's reason attribute, the cause the
-	// bot logs beside Prisma's message.
-	Reason string
-	// Meta is the server the degraded reply must name ("host:port" of
-	// its meta), "" for no check.
-	Meta string
-	// Attempts is what the lookup's attempts must be.
-	Attempts AttemptRule
+	ReplyCodes []string // the first degraded reply's code is one of them
+	LogCodes   []string // each is the code of a [Prisma Retry] line of that lookup
+	// ErrorText is in the error of its [getCustomPrompt] line (Prisma's
+	// message, after the reply's code), Reason in its reason attribute.
+	ErrorText, Reason string
+	Meta              string // the reply's meta, "host:port" ("": no check)
+	Attempts          AttemptRule
 }
 
 // AttemptRule is what a fault makes of the lookup's attempts.
 type AttemptRule int
 
 const (
-	// SomeRetries: at least two (one retry), at most the policy's maximum:
-	// attempts that wait for a timeout run into the call's budget first.
-	SomeRetries AttemptRule = iota
-	// AllAttempts: the policy's maximum, as for a fault that fails fast.
-	AllAttempts
-	// NotRetried: one attempt, given up at once: a refusal that only a
-	// change of configuration or credentials fixes (NonTransient).
-	NotRetried
+	SomeRetries AttemptRule = iota // 2 to max: waiting attempts may spend the call's budget first
+	AllAttempts                    // max, as for a fault that fails fast
+	NotRetried                     // a refusal only new configuration or credentials fix (NonTransient)
 )
 
-// DemoBot is what the narrated run needs from the bot: a *botapi.Client.
-type DemoBot interface {
-	ConsoleBot
-	Metrics(ctx context.Context) (map[string]float64, error)
-}
+// cantReach is Prisma's P1001 message for the pooler proxy, as docs/bot.md
+// documents it.
+const cantReach = "P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."
 
-// gauge reads one unlabelled gauge or counter from /metrics.
-func gauge(ctx context.Context, bot DemoBot, name string) (float64, error) {
-	metrics, err := bot.Metrics(ctx)
-	if err != nil {
-		return 0, err
+// expectations says, per fault, what the bot shows with the runbook's
+// DATABASE_URL, as seen on the real stack; README.md ("Reproduce P1001")
+// explains each code with resilience.Classify. A fault that fails fast
+// lets every attempt run; one that makes attempts wait for the attempt
+// timeout (2 s) may run into the call's budget (5 s) first.
+func expectations(f scenarios.Fault) Expectation {
+	switch f.Type {
+	case scenarios.TypeTimeout, scenarios.TypeLatency: // the black hole; latency above the attempt timeout
+		// The query on the open connection times out: P1008. A new
+		// connection hangs in the handshake: P1002, whether its own
+		// connect_timeout or the attempt's deadline ends it; the liveness
+		// check of an idle connection hangs: P1008 (the store tells both
+		// from an exhausted pool, P2024, even when pgxpool starts a connect
+		// at the deadline). The call's budget may cut the last attempt.
+		return Expectation{ReplyCodes: []string{"P1002", "P1008"}, LogCodes: []string{"P1008"}}
+	case scenarios.TypeResetPeer:
+		// The query on the open connection is reset: P1017. Reconnects are
+		// reset during the handshake, which is P1001 by design (DESIGN.md
+		// section 4), and the call gives up with it.
+		return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1017", "P1001"}, Attempts: AllAttempts,
+			ErrorText: cantReach, Reason: "connection reset during connect", Meta: "toxiproxy:6543"}
+	case scenarios.TypeClientLimit:
+		// PgBouncer refuses every new client (max_client_conn) after
+		// dropping the bot's: too many connections, retried, as a place
+		// may free up.
+		return Expectation{ReplyCodes: []string{"P2037"}, LogCodes: []string{"P2037"}, Attempts: AllAttempts,
+			ErrorText: "P2037: Too many database connections opened", Reason: "max_client_conn", Meta: "toxiproxy:6543"}
+	case scenarios.TypePasswordRotation:
+		// On the direct path (botPath) the server refuses the login: P1000,
+		// never retried (every retry is one more failed login; Supavisor
+		// blocks a project for that). The session the fault ended may
+		// cost one attempt first (P1017).
+		return Expectation{ReplyCodes: []string{"P1000"}, LogCodes: []string{"P1000"}, Attempts: NotRetried,
+			ErrorText: "P1000: Authentication failed against database server at `toxiproxy`", Meta: "toxiproxy:5432"}
 	}
-	v, ok := metrics[name]
-	if !ok {
-		return 0, fmt.Errorf("/metrics has no %s", name)
-	}
-	return v, nil
+	return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1001"}, Attempts: AllAttempts,
+		ErrorText: cantReach, Meta: "toxiproxy:6543"}
 }
 
 // Bounds of the narrated run. They are generous: they tell "the breaker
 // answered" from "the retries ran", not fast from slow.
 const (
-	// fastFailBound: a reply the breaker failed fast comes back well under
-	// one attempt's backoff; DESIGN.md's target is 50 ms.
+	// fastFailBound: well under one attempt's backoff; DESIGN.md's target
+	// for a reply the breaker failed fast is 50 ms.
 	fastFailBound = 250 * time.Millisecond
-	// recoveryBound: the breaker's delay (DB_BREAKER_DELAY, 1 s by
-	// default) plus one outbox retry (2 s at most), with a wide margin.
+	// recoveryBound: the breaker's delay (1 s) plus one outbox retry (2 s
+	// at most), with a wide margin.
 	recoveryBound = 20 * time.Second
-	// logWait: how long a documented line may take to come through
-	// Docker's log stream after the reply it explains.
-	logWait = 5 * time.Second
-	// drainWait: how long the bot's outbox may take to write the message
-	// log once the database answers.
-	drainWait = 20 * time.Second
-	// breakerMessages is how many messages step 4 sends.
-	breakerMessages = 3
-	pollEvery       = 250 * time.Millisecond
+	// logWait: for a line to come through Docker's log stream after the
+	// reply it explains; drainWait: for the outbox to write the message log.
+	logWait, drainWait = 5 * time.Second, 20 * time.Second
+	breakerMessages    = 3
+	pollEvery          = 250 * time.Millisecond
 )
 
-type Timing struct {
-	LogWait       time.Duration
-	PollEvery     time.Duration
-	RecoveryBound time.Duration
-}
+// Timing is the bounds above; tests shorten them.
+type Timing struct{ LogWait, PollEvery, RecoveryBound time.Duration }
 
 // Verdict records the promises of a narrated run, each kept or broken,
 // as the narrator shows them.
@@ -98,9 +101,6 @@ type Verdict struct {
 	N        *Narrator
 	failures []string
 }
-
-// Failures are the broken promises, in order.
-func (v *Verdict) Failures() []string { return slices.Clone(v.failures) }
 
 // expect records one promise: ok is whether it was kept.
 func (v *Verdict) expect(ok bool, format string, args ...any) bool {
@@ -120,29 +120,25 @@ type Step struct {
 	Run   func(context.Context) error
 }
 
-// Demo is the narrated reproduction: steps 1 to 5 (main does the clean-up).
+// Demo is the narrated reproduction of a fault (main adds the clean-up).
 type Demo struct {
-	Verdict
-	Bot  DemoBot
-	Logs *botlog.Watcher
-	// Target is the stack the fault is played on (environment.Env.Faults).
-	Target scenarios.Target
-	Fault  scenarios.Fault
-	Expect Expectation
-	Chat   string
-	// MaxAttempts is the bot's retry policy (from its [Bot] serving line).
-	MaxAttempts int
-	// Timing is the constants above but in tests, which shorten it.
-	Timing Timing
+	*Verdict
+	Bot         Bot
+	Logs        *botlog.Watcher
+	Target      scenarios.Target // the stack the fault is played on (environment.Env.Faults)
+	Fault       scenarios.Fault
+	Expect      Expectation
+	Chat        string
+	MaxAttempts int // the bot's retry policy's
+	Timing      Timing
 	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
 	// while the fault is on; its verdict shows after the breaker step.
 	Doctor func(ctx context.Context) (*environment.DoctorResult, error)
 
-	persona string
-	doctor  chan doctorOutcome
+	doctor chan doctorOutcome
 }
 
-// Steps are steps 1 to 5, in order.
+// Steps are the narrated steps, in order.
 func (d *Demo) Steps() []Step {
 	return []Step{
 		{"set a custom prompt and show a reply that uses it", d.StepCustom},
@@ -153,20 +149,26 @@ func (d *Demo) Steps() []Step {
 	}
 }
 
+const persona = "You are a lighthouse keeper who answers in short, calm sentences."
+
 func (d *Demo) send(ctx context.Context, text string) (Reply, error) {
 	d.N.You(text)
 	r, err := send(ctx, d.Bot, d.Chat, text)
-	if err != nil {
-		return r, err
+	if err == nil {
+		d.N.Bot(r)
 	}
-	d.N.Bot(r)
-	return r, nil
+	return r, err
+}
+
+func fromHandler(chat string) func(botlog.Line) bool {
+	return func(l botlog.Line) bool {
+		return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Attr("chat") == chat
+	}
 }
 
 // StepCustom sets the chat's prompt and shows a reply that quotes it.
 func (d *Demo) StepCustom(ctx context.Context) error {
-	d.persona = "You are a lighthouse keeper who answers in short, calm sentences."
-	set, err := d.send(ctx, "/setprompt "+d.persona)
+	set, err := d.send(ctx, "/setprompt "+persona)
 	if err != nil {
 		return err
 	}
@@ -187,24 +189,8 @@ func (d *Demo) StepCustom(ctx context.Context) error {
 }
 
 func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
-	deadline := time.Now().Add(drainWait)
-	for {
-		depth, err := gauge(ctx, d.Bot, "bot_outbox_depth")
-		if err != nil {
-			return err
-		}
-		if depth == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the bot's outbox still holds %v record(s) after %s", depth, drainWait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	_, err := botapi.WaitOutboxEmpty(ctx, d.Bot, drainWait, 100*time.Millisecond)
+	return err
 }
 
 func (d *Demo) StepCut(ctx context.Context) error {
@@ -216,8 +202,8 @@ func (d *Demo) StepCut(ctx context.Context) error {
 	return nil
 }
 
-// StepDegraded sends one message through the fault: the retries, the P1001
-// line and the fallback show in the bot's log, and the reply still comes.
+// StepDegraded sends one message through the fault: the retries and the
+// fallback show in the bot's log, and the reply still comes.
 func (d *Demo) StepDegraded(ctx context.Context) error {
 	mark := d.Logs.Mark()
 	const text = "Are you still there?"
@@ -226,89 +212,86 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	chat := map[string]string{"chat": d.Chat}
-	fromHandler := func(l botlog.Line) bool {
-		return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
-	}
-	// The handler logs before it replies; wait for the line to come through
-	// so that the log reads in the order things happened.
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
-		return botlog.Count(lines, fromHandler) > 0
-	})
+	// The handler logs before it replies; wait for its line so that the
+	// log reads in the order things happened.
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) > 0 })
 	d.N.Bot(r)
 
+	e, maxA := d.Expect, d.MaxAttempts
 	d.expect(r.Degraded && r.PromptSource == scenarios.SourceCached && strings.Contains(r.Text, "lighthouse keeper"),
 		"a reply still arrived (after %s), from the cached custom prompt (prompt_source=%s, degraded=%v)",
 		roundDuration(r.Latency), r.PromptSource, r.Degraded)
-	d.expect(slices.Contains(d.Expect.ReplyCodes, r.Code), "code %s (want %s)", r.Code, strings.Join(d.Expect.ReplyCodes, " or "))
-	if d.Expect.Meta != "" {
-		d.expect(r.Meta.String() == d.Expect.Meta, "the reply names the server: meta %s (want %s)", r.Meta, d.Expect.Meta)
+	d.expect(slices.Contains(e.ReplyCodes, r.Code), "code %s (want %s)", r.Code, strings.Join(e.ReplyCodes, " or "))
+	if e.Meta != "" {
+		d.expect(r.Meta.String() == e.Meta, "the reply names the server: meta %s (want %s)", r.Meta, e.Meta)
 	}
-	switch d.Expect.Attempts {
+	switch e.Attempts {
 	case AllAttempts:
-		d.expect(r.Attempts == d.MaxAttempts, "the lookup made %d attempt(s) (want all %d)", r.Attempts, d.MaxAttempts)
+		d.expect(r.Attempts == maxA, "the lookup made %d attempt(s) (want all %d)", r.Attempts, maxA)
 	case NotRetried:
 		// An attempt on a connection the fault closed may come first.
-		d.expect(r.Attempts >= 1 && r.Attempts < d.MaxAttempts,
-			"the lookup gave up early: %d attempt(s) of %d (retrying cannot fix %s, and would make it worse)", r.Attempts, d.MaxAttempts, r.Code)
+		d.expect(r.Attempts >= 1 && r.Attempts < maxA,
+			"the lookup gave up early: %d attempt(s) of %d (retrying cannot fix %s, and would make it worse)", r.Attempts, maxA, r.Code)
 	default:
-		d.expect(r.Attempts >= 2 && r.Attempts <= d.MaxAttempts,
-			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, d.MaxAttempts)
+		d.expect(r.Attempts >= 2 && r.Attempts <= maxA,
+			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, maxA)
 	}
 
-	lookup := map[string]string{"op": "getCustomPrompt"}
 	// The documented line that shows the policy at work: the first retry
 	// scheduled, or for a refusal not retried, the give-up right after the
 	// attempt it refused, with its code.
-	firstRetry := func(l botlog.Line) bool {
+	lookup := func(l botlog.Line) bool { return l.Attr("op") == "getCustomPrompt" }
+	want, firstText := botlog.Retry{Kind: botlog.RetryScheduled, Attempt: 1}, fmt.Sprintf("Attempt 1/%d failed, retrying in ... op=getCustomPrompt", maxA)
+	if e.Attempts == NotRetried {
+		want, firstText = botlog.Retry{Kind: botlog.GaveUp, Attempt: r.Attempts}, fmt.Sprintf("Giving up after %d/%d attempts op=getCustomPrompt code=%s", r.Attempts, maxA, r.Code)
+	}
+	first := func(l botlog.Line) bool {
 		rl, ok := botlog.RetryOf(l)
-		return ok && rl.Kind == botlog.RetryScheduled && rl.Attempt == 1 && rl.MaxAttempts == d.MaxAttempts && l.Has(lookup)
+		return ok && rl.Kind == want.Kind && rl.Attempt == want.Attempt && rl.MaxAttempts == maxA && lookup(l) &&
+			(want.Kind != botlog.GaveUp || l.Attr("code") == r.Code)
 	}
-	firstText := fmt.Sprintf("Attempt 1/%d failed, retrying in ... op=getCustomPrompt", d.MaxAttempts)
-	if d.Expect.Attempts == NotRetried {
-		firstRetry = func(l botlog.Line) bool {
-			rl, ok := botlog.RetryOf(l)
-			return ok && rl.Kind == botlog.GaveUp && rl.Attempt == r.Attempts && rl.MaxAttempts == d.MaxAttempts &&
-				l.Has(lookup) && l.Attr("code") == r.Code
-		}
-		firstText = fmt.Sprintf("Giving up after %d/%d attempts op=getCustomPrompt code=%s", r.Attempts, d.MaxAttempts, r.Code)
-	}
-	fellBack := func(l botlog.Line) bool { return l.Is(botlog.LookupFellBack) && l.Has(chat) }
-	breakerOpened := func(l botlog.Line) bool {
-		r, ok := botlog.RetryOf(l)
-		return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerOpen
+	fellBack := func(l botlog.Line) bool { return l.Is(botlog.LookupFellBack) && l.Attr("chat") == d.Chat }
+	opened := func(l botlog.Line) bool {
+		rl, ok := botlog.RetryOf(l)
+		return ok && rl.Kind == botlog.BreakerChanged && rl.State == botlog.BreakerOpen
 	}
 	var lines []botlog.Line
 	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool {
 		lines = slices.Clone(ls)
-		return botlog.Count(ls, firstRetry) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, breakerOpened) > 0
+		return botlog.Count(ls, first) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, opened) > 0
 	})
-	d.expect(botlog.Count(lines, firstRetry) > 0, "log: %s%s", botlog.RetryPrefix, firstText)
-	var gaveUp, reason string
+	d.expect(botlog.Count(lines, first) > 0, "log: %s%s", botlog.RetryPrefix, firstText)
+	var gaveUp botlog.Line
+	codes := map[string]bool{}
 	for _, l := range lines {
 		if fellBack(l) {
-			gaveUp, reason = l.Attr("error"), l.Attr("reason")
+			gaveUp = l
+		}
+		if botlog.IsRetry(l) && lookup(l) {
+			codes[l.Attr("code")] = true
 		}
 	}
-	d.expect(gaveUp != "", "log: %s", botlog.LookupFellBack)
-	d.expect(strings.HasPrefix(gaveUp, r.Code+": ") && strings.Contains(gaveUp, d.Expect.ErrorText),
-		"its error is the reply's code in Prisma's words%s (error=%q)", quoteIf(" and holds ", d.Expect.ErrorText), gaveUp)
-	if d.Expect.Reason != "" {
-		d.expect(strings.Contains(reason, d.Expect.Reason), "its reason says %q (reason=%q)", d.Expect.Reason, reason)
+	errText := gaveUp.Attr("error")
+	d.expect(errText != "", "log: %s", botlog.LookupFellBack)
+	d.expect(strings.HasPrefix(errText, r.Code+": ") && strings.Contains(errText, e.ErrorText),
+		"its error is the reply's code in Prisma's words%s (error=%q)", quoteIf(" and holds ", e.ErrorText), errText)
+	if e.Reason != "" {
+		d.expect(strings.Contains(gaveUp.Attr("reason"), e.Reason), "its reason says %q (reason=%q)", e.Reason, gaveUp.Attr("reason"))
 	}
-	d.expect(botlog.Count(lines, func(l botlog.Line) bool { return l.Is(botlog.HandlerDegraded) && l.Has(chat) }) > 0,
+	d.expect(botlog.Count(lines, func(l botlog.Line) bool { return l.Is(botlog.HandlerDegraded) && l.Attr("chat") == d.Chat }) > 0,
 		"log: %s", botlog.HandlerDegraded)
-	seen := map[string]bool{}
-	for _, l := range lines {
-		if botlog.IsRetry(l) && l.Has(lookup) {
-			seen[l.Attr("code")] = true
-		}
+	for _, code := range e.LogCodes {
+		d.expect(codes[code], "log: a %sline with code=%s", botlog.RetryPrefix, code)
 	}
-	for _, code := range d.Expect.LogCodes {
-		d.expect(seen[code], "log: a %sline with code=%s", botlog.RetryPrefix, code)
-	}
-	d.expect(botlog.Count(lines, breakerOpened) > 0, "log: %sCircuit breaker %s", botlog.RetryPrefix, botlog.BreakerOpen)
+	d.expect(botlog.Count(lines, opened) > 0, "log: %sCircuit breaker %s", botlog.RetryPrefix, botlog.BreakerOpen)
 	return nil
+}
+
+func quoteIf(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s%q", prefix, s)
 }
 
 // StepBreaker sends a few more messages while the breaker is open: each is
@@ -329,12 +312,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 		}
 	}
 	// Let their log lines through before the next step speaks.
-	chat := map[string]string{"chat": d.Chat}
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
-		return botlog.Count(lines, func(l botlog.Line) bool {
-			return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
-		}) >= breakerMessages
-	})
+	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) >= breakerMessages })
 	d.expect(fast == breakerMessages,
 		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
 		fast, breakerMessages, fastFailBound, roundDuration(slowest))
@@ -342,7 +320,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 	return nil
 }
 
-// StepRestore clears the fault and sends a message every pollEvery until a
+// StepRestore clears the fault and sends a message every PollEvery until a
 // reply uses the custom prompt again; the recovery time runs from the
 // moment the fault is gone.
 func (d *Demo) StepRestore(ctx context.Context) error {
@@ -366,11 +344,11 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 			}) > 0
 		})
 		d.Logs.Mute(false)
-		for _, g := range GroupNarrated(d.Logs.Since(mark)) {
-			d.N.LogCount(g)
-		}
+		d.N.LogGroups(d.Logs.Since(mark), FormatLine)
 	}()
 
+	// Replies that read the same (source, degraded, attempts) are counted,
+	// not repeated.
 	var last string
 	repeats := 0
 	flush := func() {
@@ -386,8 +364,6 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Replies that say the same (source, degraded, attempts) are
-		// counted, not repeated.
 		if sig := fmt.Sprintf("%s/%v/%d", r.PromptSource, r.Degraded, r.Attempts); sig != last {
 			flush()
 			d.N.You(text)
@@ -396,9 +372,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		} else {
 			repeats++
 		}
-		if r.PromptSource == scenarios.SourceCustom && !r.Degraded {
-			flush()
-			recovered = true
+		if recovered = r.PromptSource == scenarios.SourceCustom && !r.Degraded; recovered {
 			break
 		}
 		select {
@@ -425,11 +399,4 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		d.N.Say("message log: the outbox is empty again (what was said during the fault is in postgres)")
 	}
 	return nil
-}
-
-func quoteIf(prefix, s string) string {
-	if s == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s%q", prefix, s)
 }
