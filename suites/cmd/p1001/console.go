@@ -15,8 +15,8 @@ import (
 	"github.com/p1001/p1001/scenarios"
 )
 
-// faultOf is the fault a kind names in the fault table, its toxic named
-// p1001-<kind>; delay is a latency toxic's.
+// faultOf is the fault table's fault for kind, its toxic named p1001-<kind>;
+// delay is a latency toxic's.
 func faultOf(kind string, delay time.Duration) (scenarios.Fault, error) {
 	f, err := scenarios.NamedFault(kind)
 	if err == nil && f.Type == scenarios.TypeLatency {
@@ -49,7 +49,6 @@ var faultWords = map[string]string{
 	"down": scenarios.TypeOutage, "blackhole": scenarios.KindBlackHole, "reset": scenarios.TypeResetPeer, "latency": scenarios.TypeLatency,
 }
 
-// bareWords are the commands without an argument.
 var bareWords = []string{"down", "up", "reset", "blackhole", "status", "help", "quit"}
 
 // ParseCommand reads one console line. Command words are case-insensitive;
@@ -75,8 +74,7 @@ func ParseCommand(line string) (Command, error) {
 	return Command{Word: w}, nil
 }
 
-// parseLatency reads `latency 800` (milliseconds) or `latency 2s`, up to a
-// minute: far past any timeout the bot has.
+// parseLatency reads `latency 800` (ms) or `latency 2s`, up to a minute.
 func parseLatency(arg string) (time.Duration, error) {
 	const want = "milliseconds (latency 800) or a duration (latency 2s)"
 	if arg == "" {
@@ -148,8 +146,7 @@ func (s Summary) Format(elapsed time.Duration) string {
 	return b.String() + fmt.Sprintf("  faults applied: %d: %s", len(s.Faults), strings.Join(s.Faults, ", "))
 }
 
-// counts is "k n, ..." for the keys first (always), then m's other keys,
-// sorted.
+// counts is "k n, ..." for the keys first, then m's others, sorted.
 func counts(m map[string]int, first ...string) string {
 	rest := slices.DeleteFunc(slices.Sorted(maps.Keys(m)), func(k string) bool { return slices.Contains(first, k) })
 	var parts []string
@@ -168,13 +165,12 @@ func btoi(b bool) int {
 
 // Console chats with the bot and toggles faults on the pooler proxy.
 type Console struct {
-	Bot Bot
-	// Target is the stack the faults are played on (environment.Env.Faults).
-	Target scenarios.Target
+	Bot    Bot
+	Target scenarios.Target // the stack the faults are played on (environment.Env.Faults)
 	N      *Narrator
 	Chat   string
-	// WatchEvery is how often the bot's /readyz is polled to announce
-	// database and breaker changes; 0 turns the watcher off.
+	// WatchEvery is how often /readyz is polled to announce database and
+	// breaker changes; 0: never.
 	WatchEvery time.Duration
 
 	active  []scenarios.Fault // in the order applied
@@ -182,8 +178,8 @@ type Console struct {
 	opened  time.Time
 }
 
-// Prepare gives the console's chat a custom prompt, so that a fallback to
-// the cached prompt or the default is plain to see.
+// Prepare gives the chat a custom prompt: a fallback to the cached prompt
+// or the default is then plain to see.
 func (c *Console) Prepare(ctx context.Context) error {
 	const persona = "You are a ship's radio operator. You keep answering in any weather."
 	r, err := send(ctx, c.Bot, c.Chat, "/setprompt "+persona)
@@ -199,11 +195,13 @@ func (c *Console) Prepare(ctx context.Context) error {
 }
 
 // Run reads commands from in until quit, end of input or ctx's end, then
-// prints the summary and returns it.
+// prints the summary.
 func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 	c.opened = time.Now()
-	lines, readErr := make(chan string), make(chan error, 1)
+	lines := make(chan string)
+	var readErr error // set before lines is closed
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(in)
 		for sc.Scan() {
 			select {
@@ -212,7 +210,7 @@ func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 				return
 			}
 		}
-		readErr <- sc.Err()
+		readErr = sc.Err()
 	}()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -229,14 +227,14 @@ loop:
 		case <-ctx.Done():
 			c.N.Say("interrupted")
 			break loop
-		case err := <-readErr:
-			if err != nil {
-				c.N.Fail("reading the console: %v", err)
-			}
-			break loop
-		case line := <-lines:
+		case line, ok := <-lines:
 			cmd, err := ParseCommand(line)
 			switch {
+			case !ok && readErr != nil:
+				c.N.Fail("reading the console: %v", readErr)
+				break loop
+			case !ok:
+				break loop
 			case err != nil:
 				c.N.Say("%v", err)
 			case cmd.Word == "quit":
@@ -335,9 +333,8 @@ func (c *Console) faults() string {
 	return strings.Join(names, ", ")
 }
 
-// dbState reads the bot's /readyz: key changes with its database state or
-// breaker, line says them ("database down (P1001), breaker open"); when
-// /readyz does not answer, key is "" and line the error.
+// dbState reads /readyz: key changes with the database state or breaker,
+// line says them ("database down (P1001), breaker open") or the error.
 func (c *Console) dbState(ctx context.Context) (key, line string) {
 	r, err := c.Bot.Readiness(ctx)
 	if err != nil {
@@ -350,8 +347,7 @@ func (c *Console) dbState(ctx context.Context) (key, line string) {
 	return r.DB.State + "/" + r.DB.Breaker, fmt.Sprintf("database %s, breaker %s", state, r.DB.Breaker)
 }
 
-// watch announces every change of the bot's database state or breaker
-// from last.
+// watch announces every change of dbState's key from last.
 func (c *Console) watch(ctx context.Context, last string) {
 	t := time.NewTicker(c.WatchEvery)
 	defer t.Stop()

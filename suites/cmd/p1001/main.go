@@ -84,12 +84,9 @@ func botPath(f scenarios.Fault) string {
 }
 
 const (
-	demoChat    = "p1001-demo"
-	consoleChat = "console"
-	// busyChats x busyMessages: enough at once for the pooler to hand the
-	// bot's statements to other server connections (FAULT=missing-pgbouncer).
-	busyChats, busyMessages = 8, 10
-	readyWait, readyPoll    = 60 * time.Second, 200 * time.Millisecond
+	demoChat             = "p1001-demo"
+	consoleChat          = "console"
+	readyWait, readyPoll = 60 * time.Second, 200 * time.Millisecond
 	// replyTimeout bounds one message: far above the retry layer's budget,
 	// so that a slow degraded reply is shown, not cut off.
 	replyTimeout = 30 * time.Second
@@ -209,17 +206,14 @@ func (st *stack) play(ctx context.Context, opts Options) {
 		c.Run(ctx, os.Stdin)
 		return
 	}
-	timing := Timing{LogWait: logWait, PollEvery: pollEvery, RecoveryBound: recoveryBound}
-	var steps []Step
-	if opts.MissingPgBouncer {
-		steps = (&URLDemo{Verdict: st.Verdict, Bot: st.client, Logs: st.logs, Chats: busyChats, Messages: busyMessages, Timing: timing}).Steps()
-	} else {
-		d := &Demo{Verdict: st.Verdict, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
-			Chat: demoChat, MaxAttempts: st.policy.MaxAttempts, Timing: timing}
+	d := &Demo{Verdict: st.Verdict, Bot: st.client, Logs: st.logs, Target: st.env.Faults(), Fault: opts.Fault, Expect: expectations(opts.Fault),
+		Chat: demoChat, MaxAttempts: st.policy.MaxAttempts, LogWait: logWait, PollEvery: pollEvery, RecoveryBound: recoveryBound}
+	steps := d.URLSteps()
+	if !opts.MissingPgBouncer {
+		steps = d.Steps()
 		d.Doctor = func(ctx context.Context) (*environment.DoctorResult, error) {
 			return st.env.RunDoctor(ctx, st.bot.DatabaseURL, "-timeout", st.policy.AttemptTimeout.String())
 		}
-		steps = d.Steps()
 	}
 	st.steps = len(steps) + 1
 	for i, s := range steps {

@@ -14,8 +14,7 @@ import (
 	"github.com/p1001/p1001/suites/report"
 )
 
-// Bot is what the narrated runs and the console need from the bot: a
-// *botapi.Client.
+// Bot is what the narrated runs and the console need: a *botapi.Client.
 type Bot interface {
 	Send(ctx context.Context, chat, text string) (botapi.Reply, time.Duration, error)
 	Readiness(ctx context.Context) (botapi.Readiness, error)
@@ -72,8 +71,8 @@ type Narrator struct {
 	secrets []string
 }
 
-// NewNarrator writes to w; times are shown as wall clock and as time since
-// now() at creation (nil: time.Now).
+// NewNarrator writes to w, each line stamped with the wall clock and the
+// time since now() at creation (nil: time.Now).
 func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	if now == nil {
 		now = time.Now
@@ -107,19 +106,15 @@ func (n *Narrator) print(mark, text string, raw bool) {
 func (n *Narrator) Step(i, total int, title string) {
 	n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, total, title))
 }
-
-func (n *Narrator) Say(format string, args ...any) {
-	n.line("   ", fmt.Sprintf(format, args...))
-}
-func (n *Narrator) OK(format string, args ...any) { n.line(" ok", fmt.Sprintf(format, args...)) }
+func (n *Narrator) Say(format string, args ...any) { n.line("   ", fmt.Sprintf(format, args...)) }
+func (n *Narrator) OK(format string, args ...any)  { n.line(" ok", fmt.Sprintf(format, args...)) }
 func (n *Narrator) Fail(format string, args ...any) {
 	n.line("!!!", "FAIL: "+fmt.Sprintf(format, args...))
 }
-
-// You shows what the user (or the demo) sent the bot.
-func (n *Narrator) You(text string)   { n.line("you", "> "+text) }
-func (n *Narrator) Bot(r Reply)       { n.line("bot", "< "+r.Format()) }
-func (n *Narrator) Log(l botlog.Line) { n.line("log", "| "+FormatLine(l)) }
+func (n *Narrator) You(text string)        { n.line("you", "> "+text) } // what the user (or the demo) sent
+func (n *Narrator) Bot(r Reply)            { n.line("bot", "< "+r.Format()) }
+func (n *Narrator) Log(l botlog.Line)      { n.line("log", "| "+FormatLine(l)) }
+func (n *Narrator) Elapsed() time.Duration { return n.now().Sub(n.start) }
 
 // LogGroups shows the narrated lines among lines once for each key (the
 // same but for the time: FormatLine; the same kind of line: message), in
@@ -148,18 +143,13 @@ func (n *Narrator) Secret(format string, args ...any) {
 	n.print("   ", fmt.Sprintf(format, args...), true)
 }
 
-func (n *Narrator) Elapsed() time.Duration { return n.now().Sub(n.start) }
-
 // Narrated tells whether l is one of the lines the run shows as the bot
 // logs them: the retry layer's, the prompt lookup's and the message
 // handler's (the runbook's lines), and the bot's advice on its URL.
-func Narrated(l botlog.Line) bool {
-	switch botlog.KindOf(l) {
-	case botlog.LookupFellBack, botlog.LookupError, botlog.HandlerDegraded, botlog.HandlerError, botlog.PreparedThroughPooler:
-		return true
-	}
-	return botlog.IsRetry(l)
-}
+func Narrated(l botlog.Line) bool { return botlog.IsRetry(l) || narrated[botlog.KindOf(l)] }
+
+var narrated = map[botlog.Kind]bool{botlog.LookupFellBack: true, botlog.LookupError: true,
+	botlog.HandlerDegraded: true, botlog.HandlerError: true, botlog.PreparedThroughPooler: true}
 
 // NewLogWatcher returns a watcher of the bot's log that shows the
 // narrated lines on n as they come.
@@ -186,10 +176,8 @@ func FormatLine(l botlog.Line) string {
 	b.WriteString(l.Msg)
 	for _, k := range shownAttrs {
 		v, ok := l.Attrs[k]
-		if f, isNum := v.(float64); isNum && f == float64(int64(f)) {
-			v = int64(f) // JSON numbers decode as float64
-		}
-		// Multi-line errors (pgx lists every address it tried) stay on one line.
+		// Multi-line errors (pgx lists every address it tried) stay on one
+		// line; JSON's numbers (float64) print as the integers they are.
 		s := strings.Join(strings.Fields(fmt.Sprint(v)), " ")
 		if !ok || s == "" {
 			continue

@@ -38,37 +38,30 @@ const (
 const cantReach = "P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."
 
 // expectations says, per fault, what the bot shows with the runbook's
-// DATABASE_URL, as seen on the real stack; README.md ("Reproduce P1001")
-// explains each code with resilience.Classify. A fault that fails fast
-// lets every attempt run; one that makes attempts wait for the attempt
-// timeout (2 s) may run into the call's budget (5 s) first.
+// DATABASE_URL on the real stack (README.md, "Reproduce P1001", explains
+// each code). A fault that fails fast lets every attempt run; one that
+// makes attempts wait for their timeout may spend the call's budget first.
 func expectations(f scenarios.Fault) Expectation {
 	switch f.Type {
 	case scenarios.TypeTimeout, scenarios.TypeLatency: // the black hole; latency above the attempt timeout
-		// The query on the open connection times out: P1008. A new
-		// connection hangs in the handshake: P1002, whether its own
-		// connect_timeout or the attempt's deadline ends it; the liveness
-		// check of an idle connection hangs: P1008 (the store tells both
-		// from an exhausted pool, P2024, even when pgxpool starts a connect
-		// at the deadline). The call's budget may cut the last attempt.
+		// The query on the open connection times out: P1008; a new
+		// connection's handshake hangs: P1002; an idle one's liveness check
+		// hangs: P1008 (the store tells both from an exhausted pool, P2024).
 		return Expectation{ReplyCodes: []string{"P1002", "P1008"}, LogCodes: []string{"P1008"}}
 	case scenarios.TypeResetPeer:
-		// The query on the open connection is reset: P1017. Reconnects are
-		// reset during the handshake, which is P1001 by design (DESIGN.md
-		// section 4), and the call gives up with it.
+		// The query on the open connection is reset: P1017; reconnects are
+		// reset in the handshake: P1001 by design (DESIGN.md section 4).
 		return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1017", "P1001"}, Attempts: AllAttempts,
 			ErrorText: cantReach, Reason: "connection reset during connect", Meta: "toxiproxy:6543"}
 	case scenarios.TypeClientLimit:
-		// PgBouncer refuses every new client (max_client_conn) after
-		// dropping the bot's: too many connections, retried, as a place
-		// may free up.
+		// PgBouncer drops the bot's clients and refuses new ones: too many
+		// connections, retried, as a place may free up.
 		return Expectation{ReplyCodes: []string{"P2037"}, LogCodes: []string{"P2037"}, Attempts: AllAttempts,
 			ErrorText: "P2037: Too many database connections opened", Reason: "max_client_conn", Meta: "toxiproxy:6543"}
 	case scenarios.TypePasswordRotation:
-		// On the direct path (botPath) the server refuses the login: P1000,
-		// never retried (every retry is one more failed login; Supavisor
-		// blocks a project for that). The session the fault ended may
-		// cost one attempt first (P1017).
+		// On the direct path (botPath) the login is refused: P1000, never
+		// retried (Supavisor blocks a project for repeated failed logins);
+		// the session the fault ended may cost one attempt first (P1017).
 		return Expectation{ReplyCodes: []string{"P1000"}, LogCodes: []string{"P1000"}, Attempts: NotRetried,
 			ErrorText: "P1000: Authentication failed against database server at `toxiproxy`", Meta: "toxiproxy:5432"}
 	}
@@ -90,10 +83,8 @@ const (
 	logWait, drainWait = 5 * time.Second, 20 * time.Second
 	breakerMessages    = 3
 	pollEvery          = 250 * time.Millisecond
+	pollOutbox         = 100 * time.Millisecond
 )
-
-// Timing is the bounds above; tests shorten them.
-type Timing struct{ LogWait, PollEvery, RecoveryBound time.Duration }
 
 // Verdict records the promises of a narrated run, each kept or broken,
 // as the narrator shows them.
@@ -130,12 +121,15 @@ type Demo struct {
 	Expect      Expectation
 	Chat        string
 	MaxAttempts int // the bot's retry policy's
-	Timing      Timing
+	// The bounds above (tests shorten them).
+	LogWait, PollEvery, RecoveryBound time.Duration
 	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
 	// while the fault is on; its verdict shows after the breaker step.
 	Doctor func(ctx context.Context) (*environment.DoctorResult, error)
 
-	doctor chan doctorOutcome
+	doctorDone chan struct{} // closed once doctor, doctorErr are set
+	doctor     *environment.DoctorResult
+	doctorErr  error
 }
 
 // Steps are the narrated steps, in order.
@@ -181,16 +175,11 @@ func (d *Demo) StepCustom(ctx context.Context) error {
 		"the reply uses the custom prompt (prompt_source=%s, degraded=%v)", r.PromptSource, r.Degraded)
 	// The message log is written after the reply; let it land, so that the
 	// fault meets no write in flight and the first failure is the message's.
-	if err := d.waitOutboxEmpty(ctx); err != nil {
+	if _, err := botapi.WaitOutboxEmpty(ctx, d.Bot, drainWait, pollOutbox); err != nil {
 		return err
 	}
 	d.N.Say("message log written (outbox empty): the database is idle")
 	return nil
-}
-
-func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
-	_, err := botapi.WaitOutboxEmpty(ctx, d.Bot, drainWait, 100*time.Millisecond)
-	return err
 }
 
 func (d *Demo) StepCut(ctx context.Context) error {
@@ -214,7 +203,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	}
 	// The handler logs before it replies; wait for its line so that the
 	// log reads in the order things happened.
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) > 0 })
+	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) > 0 })
 	d.N.Bot(r)
 
 	e, maxA := d.Expect, d.MaxAttempts
@@ -256,7 +245,7 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		return ok && rl.Kind == botlog.BreakerChanged && rl.State == botlog.BreakerOpen
 	}
 	var lines []botlog.Line
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool {
 		lines = slices.Clone(ls)
 		return botlog.Count(ls, first) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, opened) > 0
 	})
@@ -312,7 +301,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 		}
 	}
 	// Let their log lines through before the next step speaks.
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) >= breakerMessages })
+	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) >= breakerMessages })
 	d.expect(fast == breakerMessages,
 		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
 		fast, breakerMessages, fastFailBound, roundDuration(slowest))
@@ -329,15 +318,14 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	}
 	restored := time.Now()
 	d.N.OK("%s restored", d.Fault.Where())
-	t := d.Timing
-	d.N.Say("sending a message every %s until a reply uses the custom prompt again", t.PollEvery)
+	d.N.Say("sending a message every %s until a reply uses the custom prompt again", d.PollEvery)
 	d.N.Say("(the bot's log lines meanwhile are counted, and shown once the custom prompt is back)")
 	mark := d.Logs.Mark()
 	d.Logs.Mute(true)
 	defer func() {
 		// The probe that closed the breaker is logged before the reply that
 		// shows it; wait for its line so that the count is complete.
-		d.Logs.WaitFor(ctx, mark, t.LogWait, func(lines []botlog.Line) bool {
+		d.Logs.WaitFor(ctx, mark, d.LogWait, func(lines []botlog.Line) bool {
 			return botlog.Count(lines, func(l botlog.Line) bool {
 				r, ok := botlog.RetryOf(l)
 				return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerClosed
@@ -358,7 +346,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		}
 	}
 	recovered := false
-	for n := 1; time.Since(restored) < t.RecoveryBound; n++ {
+	for n := 1; time.Since(restored) < d.RecoveryBound; n++ {
 		text := fmt.Sprintf("Back yet? (%d)", n)
 		r, err := send(ctx, d.Bot, d.Chat, text)
 		if err != nil {
@@ -378,12 +366,12 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(t.PollEvery):
+		case <-time.After(d.PollEvery):
 		}
 	}
 	flush()
 	recovery := time.Since(restored)
-	if !d.expect(recovered, "custom replies again %s after the restore (bound %s)", recovery.Round(10*time.Millisecond), t.RecoveryBound) {
+	if !d.expect(recovered, "custom replies again %s after the restore (bound %s)", recovery.Round(10*time.Millisecond), d.RecoveryBound) {
 		return nil
 	}
 	d.N.Say("(the breaker lets no call through until its delay, DB_BREAKER_DELAY, has passed; then one probe closes it)")
@@ -393,10 +381,57 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	}
 	d.expect(r.PromptSource == scenarios.SourceCustom && !r.Degraded && r.Attempts == 1,
 		"and the next one too (prompt_source=%s, degraded=%v, attempts %d)", r.PromptSource, r.Degraded, r.Attempts)
-	if err := d.waitOutboxEmpty(ctx); err != nil {
+	if _, err := botapi.WaitOutboxEmpty(ctx, d.Bot, drainWait, pollOutbox); err != nil {
 		d.N.Say("message log: %v", err)
 	} else {
 		d.N.Say("message log: the outbox is empty again (what was said during the fault is in postgres)")
 	}
 	return nil
+}
+
+// startDoctor runs the doctor in the background as soon as the fault is on:
+// the breaker stays open for only its delay, so the steps cannot wait.
+func (d *Demo) startDoctor(ctx context.Context) {
+	if d.Doctor != nil {
+		d.doctorDone = make(chan struct{})
+		go func() {
+			defer close(d.doctorDone)
+			d.doctor, d.doctorErr = d.Doctor(ctx)
+		}()
+	}
+}
+
+// showDoctor shows the doctor's verdict next to the bot's log lines; the
+// doctor must name a failure while the fault is on.
+func (d *Demo) showDoctor(ctx context.Context) {
+	if d.doctorDone == nil {
+		return
+	}
+	select {
+	case <-d.doctorDone:
+	case <-ctx.Done():
+		return
+	}
+	if d.doctorErr != nil {
+		d.expect(false, "bot doctor ran against the bot's DATABASE_URL: %v", d.doctorErr)
+		return
+	}
+	doc := func(format string, args ...any) { d.N.line("doc", "| "+fmt.Sprintf(format, args...)) }
+	doc("bot doctor, against the bot's DATABASE_URL inside the network:")
+	rep := d.doctor.Report
+	for _, s := range rep.Steps {
+		if s.Status == "skipped" {
+			continue
+		}
+		doc("%s %-8s %s", map[string]string{"ok": "✔", "warn": "⚠", "fail": "✗"}[s.Status], s.Name, s.Summary)
+		if s.Status == "fail" {
+			code := s.Code
+			if s.BotCode != "" {
+				code += " (the bot logs " + s.BotCode + ")"
+			}
+			doc("  %s: %s", code, s.Reason)
+			doc("  advice: %s", s.Advice)
+		}
+	}
+	d.expect(!rep.Healthy && rep.FailedStep != "", "bot doctor names the fault: %s", rep.Verdict())
 }

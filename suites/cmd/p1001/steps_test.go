@@ -47,7 +47,7 @@ func TestDemoTellsKeptFromBrokenPromises(t *testing.T) {
 			bot := &fakeBot{proxy: proxy, logs: logs, b: tt.b}
 			d := &Demo{Verdict: &Verdict{N: n}, Bot: bot, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
 				Expect: expectations(outage), Chat: "demo", MaxAttempts: 3,
-				Timing: Timing{LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond}}
+				LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond}
 			if tt.expect != nil {
 				d.Expect = *tt.expect
 			}
@@ -78,7 +78,7 @@ func TestDemoShowsTheDocumentedLinesBeforeTheReply(t *testing.T) {
 	logs := NewLogWatcher(n)
 	proxy := &fakeProxy{}
 	d := &Demo{Verdict: &Verdict{N: n}, Bot: &fakeBot{proxy: proxy, logs: logs}, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
-		Expect: expectations(outage), Chat: "demo", MaxAttempts: 3, Timing: Timing{LogWait: 50 * time.Millisecond}}
+		Expect: expectations(outage), Chat: "demo", MaxAttempts: 3, LogWait: 50 * time.Millisecond}
 	ctx := context.Background()
 	if err := d.StepCut(ctx); err != nil {
 		t.Fatal(err)

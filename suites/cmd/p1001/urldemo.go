@@ -8,24 +8,17 @@ import (
 	"github.com/p1001/p1001/suites/botlog"
 )
 
-// URLDemo is the narrated run of a DATABASE_URL mistake: busy chats
-// through PgBouncer in transaction mode with pgx's named prepared
-// statements, which the pooler loses or mixes up between its server
-// connections.
-type URLDemo struct {
-	*Verdict
-	Bot  Bot
-	Logs *botlog.Watcher
-	// Chats send Messages each, all at once: one chat alone rarely gets
-	// two server connections, so the mix-up needs a busy bot.
-	Chats, Messages int
-	Timing          Timing
-}
+// busyChats send busyMessages each, all at once: one chat alone rarely
+// gets two server connections, so the mix-up needs a busy bot.
+const busyChats, busyMessages = 8, 10
 
-// Steps are the URL demo's steps, in order.
-func (d *URLDemo) Steps() []Step {
+// URLSteps narrate a DATABASE_URL mistake instead of a fault
+// (FAULT=missing-pgbouncer): busy chats through PgBouncer in transaction
+// mode with pgx's named prepared statements, which the pooler loses or
+// mixes up between its server connections.
+func (d *Demo) URLSteps() []Step {
 	return []Step{
-		{fmt.Sprintf("send %d messages from each of %d chats at once, through the transaction pooler", d.Messages, d.Chats), d.StepBusy},
+		{fmt.Sprintf("send %d messages from each of %d chats at once, through the transaction pooler", busyMessages, busyChats), d.StepBusy},
 		{"the bot's advice: one line that says what to change", d.StepAdvice},
 	}
 }
@@ -33,7 +26,7 @@ func (d *URLDemo) Steps() []Step {
 // StepBusy sends the messages: every one is answered, the ones whose
 // statement the pooler lost are degraded with DB_ERROR (no outage: the
 // honest code) and never retried (retrying cannot fix a configuration).
-func (d *URLDemo) StepBusy(ctx context.Context) error {
+func (d *Demo) StepBusy(ctx context.Context) error {
 	// The burst's lines are counted, not streamed: each kind once, with
 	// how many there were.
 	mark := d.Logs.Mark()
@@ -44,9 +37,9 @@ func (d *URLDemo) StepBusy(ctx context.Context) error {
 		first                                     *Reply
 		total, degraded, wrongCode, retried, lost int
 	)
-	for c := range d.Chats {
+	for c := range busyChats {
 		wg.Go(func() {
-			for m := range d.Messages {
+			for m := range busyMessages {
 				r, err := send(ctx, d.Bot, fmt.Sprintf("p1001-busy-%d", c), fmt.Sprintf("Hello %d", m))
 				mu.Lock()
 				total++
@@ -80,10 +73,10 @@ func (d *URLDemo) StepBusy(ctx context.Context) error {
 }
 
 // StepAdvice waits for the bot's advice line and checks it came once.
-func (d *URLDemo) StepAdvice(ctx context.Context) error {
+func (d *Demo) StepAdvice(ctx context.Context) error {
 	advice := func(l botlog.Line) bool { return l.Is(botlog.PreparedThroughPooler) }
 	var lines []botlog.Line
-	d.Logs.WaitFor(ctx, 0, d.Timing.LogWait, func(ls []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, 0, d.LogWait, func(ls []botlog.Line) bool {
 		lines = ls
 		return botlog.Count(ls, advice) > 0
 	})

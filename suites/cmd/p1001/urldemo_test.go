@@ -70,8 +70,8 @@ func TestURLDemoTellsKeptFromBrokenPromises(t *testing.T) {
 			logs := NewLogWatcher(n)
 			bot := tt.bot
 			bot.logs = logs
-			d := &URLDemo{Verdict: &Verdict{N: n}, Bot: bot, Logs: logs, Chats: 3, Messages: 4, Timing: Timing{LogWait: 50 * time.Millisecond}}
-			for _, s := range d.Steps() {
+			d := &Demo{Verdict: &Verdict{N: n}, Bot: bot, Logs: logs, LogWait: 50 * time.Millisecond}
+			for _, s := range d.URLSteps() {
 				if err := s.Run(context.Background()); err != nil {
 					t.Fatalf("%s: %v", s.Title, err)
 				}
