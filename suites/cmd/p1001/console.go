@@ -15,8 +15,7 @@ import (
 	"github.com/p1001/p1001/scenarios"
 )
 
-// faultOf is the fault table's fault for kind, its toxic named p1001-<kind>;
-// delay is a latency toxic's.
+// faultOf is the table's fault for kind (toxic p1001-<kind>; delay: latency's).
 func faultOf(kind string, delay time.Duration) (scenarios.Fault, error) {
 	f, err := scenarios.NamedFault(kind)
 	if err == nil && f.Type == scenarios.TypeLatency {
@@ -37,23 +36,22 @@ func label(f scenarios.Fault) string {
 	return strings.TrimPrefix(f.Name, "p1001-")
 }
 
-// Command is one console line: a command word, or a chat message.
+// Command is a console line: a command word, or a chat message.
 type Command struct {
 	Word    string        // "" for a message or a blank line
 	Text    string        // the message
 	Latency time.Duration // latency's delay
 }
 
-// faultWords are the console's fault commands: kinds of the fault table.
+// faultWords are the fault commands: kinds of the fault table.
 var faultWords = map[string]string{
 	"down": scenarios.TypeOutage, "blackhole": scenarios.KindBlackHole, "reset": scenarios.TypeResetPeer, "latency": scenarios.TypeLatency,
 }
 
 var bareWords = []string{"down", "up", "reset", "blackhole", "status", "help", "quit"}
 
-// ParseCommand reads one console line. Command words are case-insensitive;
-// anything that is not a command is a chat message, and `say <text>` sends
-// text that would otherwise read as a command.
+// ParseCommand reads a console line: a command word (any case), else a
+// message; `say <text>` sends text that would read as a command.
 func ParseCommand(line string) (Command, error) {
 	line = strings.TrimSpace(line)
 	word, rest, _ := strings.Cut(line, " ")
@@ -114,9 +112,8 @@ type Summary struct {
 	Faults  []string // the fault commands that took effect: "+3.2s down"
 }
 
-// Format counts the replies: by prompt source (in the order of prompt
-// resolution, then any other), degraded by code, fast-failed (attempts 0:
-// the breaker answered); elapsed is the session's length.
+// Format counts the replies by prompt source (in the order of prompt
+// resolution), degraded by code, and fast-failed (attempts 0: the breaker).
 func (s Summary) Format(elapsed time.Duration) string {
 	sources, codes := map[string]int{}, map[string]int{}
 	degraded, fast, slowest := 0, 0, time.Duration(0)
@@ -165,21 +162,18 @@ func btoi(b bool) int {
 
 // Console chats with the bot and toggles faults on the pooler proxy.
 type Console struct {
-	Bot    Bot
-	Target scenarios.Target // the stack the faults are played on (environment.Env.Faults)
-	N      *Narrator
-	Chat   string
-	// WatchEvery is how often /readyz is polled to announce database and
-	// breaker changes; 0: never.
-	WatchEvery time.Duration
+	Bot        Bot
+	Target     scenarios.Target // the stack the faults are played on (environment.Env.Faults)
+	N          *Narrator
+	Chat       string
+	WatchEvery time.Duration // how often /readyz is polled to announce changes (0: never)
 
 	active  []scenarios.Fault // in the order applied
 	summary Summary
 	opened  time.Time
 }
 
-// Prepare gives the chat a custom prompt: a fallback to the cached prompt
-// or the default is then plain to see.
+// Prepare gives the chat a custom prompt, so that a fallback shows.
 func (c *Console) Prepare(ctx context.Context) error {
 	const persona = "You are a ship's radio operator. You keep answering in any weather."
 	r, err := send(ctx, c.Bot, c.Chat, "/setprompt "+persona)
@@ -194,8 +188,7 @@ func (c *Console) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// Run reads commands from in until quit, end of input or ctx's end, then
-// prints the summary.
+// Run reads commands until quit, end of input or ctx's end.
 func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 	c.opened = time.Now()
 	lines := make(chan string)
@@ -215,8 +208,7 @@ func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if c.WatchEvery > 0 {
-		// The first state is read before any command runs: a fault the
-		// user applies at once is then a change, not the starting point.
+		// Read first: a fault applied at once is then a change.
 		key, _ := c.dbState(ctx)
 		go c.watch(watchCtx, key)
 	}
@@ -279,8 +271,7 @@ func (c *Console) Do(ctx context.Context, cmd Command) {
 	}
 }
 
-// apply puts f in force; a fault of the same type is replaced (a new
-// latency), or left alone when it is the same.
+// apply puts f in force, in place of a fault of its type (a new latency).
 func (c *Console) apply(ctx context.Context, f scenarios.Fault) {
 	if i := slices.IndexFunc(c.active, func(a scenarios.Fault) bool { return a.Type == f.Type }); i >= 0 {
 		if c.active[i].Describe() == f.Describe() {
@@ -302,7 +293,6 @@ func (c *Console) apply(ctx context.Context, f scenarios.Fault) {
 	c.N.OK("%s: %s", label(f), f.Describe())
 }
 
-// up clears every fault, the last applied first.
 func (c *Console) up(ctx context.Context) {
 	if len(c.active) == 0 {
 		c.N.Say("no fault in force")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -24,17 +25,13 @@ import (
 	"github.com/p1001/p1001/suites/report"
 )
 
-// Options are the command line (hack/p1001.sh maps FAULT, ARGS, KEEP and
-// SHOW_SECRETS onto it).
+// Options are the command line (hack/p1001.sh maps make's variables onto it).
 type Options struct {
 	Fault                          scenarios.Fault // FAULT= (default outage)
 	Interactive, Keep, ShowSecrets bool
-	// MissingPgBouncer: FAULT=missing-pgbouncer, a mistake in DATABASE_URL
-	// rather than a fault (URLDemo).
-	MissingPgBouncer bool
+	MissingPgBouncer               bool // FAULT=missing-pgbouncer: a URL mistake, not a fault (URLSteps)
 }
 
-// ParseOptions reads the command line.
 func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("p1001", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -57,10 +54,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	case *latency <= 0 || *latency%time.Millisecond != 0:
 		return o, fmt.Errorf("-latency %s: want a positive whole number of milliseconds", *latency)
 	}
-	kind := *fault
-	if kind == "" {
-		kind = scenarios.TypeOutage
-	}
+	kind := cmp.Or(*fault, scenarios.TypeOutage)
 	if o.MissingPgBouncer = strings.ReplaceAll(kind, "-", "_") == "missing_pgbouncer"; o.MissingPgBouncer {
 		return o, nil
 	}
@@ -71,24 +65,11 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	return o, nil
 }
 
-// botPath is the proxy the bot's DATABASE_URL goes through for a fault:
-// the runbook's pooler, but the direct path for a password rotation (as its
-// catalog twin): the stack's PgBouncer checks clients against its own
-// password list and keeps its server connections, so a rotation does not
-// reach the bot through it (Supavisor would refuse as the server does).
-func botPath(f scenarios.Fault) string {
-	if f.Type == scenarios.TypePasswordRotation {
-		return environment.ProxyDirect
-	}
-	return environment.ProxyPooler
-}
-
 const (
 	demoChat             = "p1001-demo"
 	consoleChat          = "console"
 	readyWait, readyPoll = 60 * time.Second, 200 * time.Millisecond
-	// replyTimeout bounds one message: far above the retry layer's budget,
-	// so that a slow degraded reply is shown, not cut off.
+	// replyTimeout: far above the retry budget, so a slow reply is shown.
 	replyTimeout = 30 * time.Second
 )
 
@@ -101,8 +82,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "p1001:", err)
 		os.Exit(2)
 	}
-	// testcontainers narrates every container it creates, starts and stops;
-	// the narration here says what matters, and errors come back as errors.
+	// testcontainers narrates every container; errors come back as errors.
 	tclog.SetDefault(tclog.NewNoopLogger())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -120,8 +100,7 @@ type stack struct {
 	bot    *environment.Bot
 	client *botapi.Client
 	logs   *botlog.Watcher
-	// policy is resilience's defaults: the bot gets no DB_RETRY_* or
-	// DB_BREAKER_*; the steps hold its replies and log lines to it.
+	// policy: resilience's defaults (the bot gets no DB_RETRY_*, DB_BREAKER_*).
 	policy resilience.Policy
 
 	steps int // the narrated run's step count; 0 for the console
@@ -148,7 +127,6 @@ func run(ctx context.Context, opts Options) int {
 	return st.finish(cleanCtx, opts)
 }
 
-// start starts the environment and the bot, and narrates it.
 func (st *stack) start(ctx context.Context, cfg environment.Config, opts Options) (err error) {
 	n := st.N
 	n.Say("starting postgres, pgbouncer (transaction mode) and toxiproxy on a private Docker network (run %s)", cfg.RunID)
@@ -158,22 +136,16 @@ func (st *stack) start(ctx context.Context, cfg environment.Config, opts Options
 	t := st.env.StartTimes
 	n.OK("stack up in %s (postgres %s, pgbouncer %s, toxiproxy %s)", round(t["total"]), round(t["postgres"]), round(t["pgbouncer"]), round(t["toxiproxy"]))
 	st.logs = NewLogWatcher(n)
-	bot := environment.BotOptions{Path: environment.ProxyPooler, LogLines: st.logs.Accept}
+	bot, url := environment.BotOptions{LogLines: st.logs.Accept}, "the runbook's pooler URL"
 	switch {
 	case opts.MissingPgBouncer:
-		// Migrations through the direct URL (Prisma's directUrl), so that
-		// the narration judges the message path only.
-		bot.URLParams = map[string]string{"pgbouncer": ""} // removed
+		// Migrations take the direct URL (Prisma's directUrl): only messages meet the mistake.
+		bot.URLParams, url = map[string]string{"pgbouncer": ""}, url+" without pgbouncer=true" // "": removed
 		bot.Env = map[string]string{"MIGRATE_DATABASE_URL": st.env.DSNs().ContainerDirect}
-	case !opts.Interactive:
-		bot.Path = botPath(opts.Fault)
-	}
-	url := "the runbook's pooler URL"
-	if bot.Path == environment.ProxyDirect {
-		url = "the direct URL (no pooler)"
-	}
-	if len(bot.URLParams) > 0 {
-		url += fmt.Sprintf(", parameters overridden: %v", bot.URLParams)
+	case opts.Fault.Type == scenarios.TypePasswordRotation && !opts.Interactive:
+		// Direct, as the catalog twin: PgBouncer checks its own password list
+		// and keeps its server connections (Supavisor would refuse as Postgres).
+		bot.Path, url = environment.ProxyDirect, "the direct URL (no pooler)"
 	}
 	n.Say("starting the bot (%s) with %s", cfg.BotImage, url)
 	if st.bot, err = st.env.StartBot(ctx, bot); err != nil {
@@ -195,7 +167,6 @@ func (st *stack) start(ctx context.Context, cfg environment.Config, opts Options
 
 func round(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
 
-// play runs the console or the narrated steps.
 func (st *stack) play(ctx context.Context, opts Options) {
 	if opts.Interactive {
 		c := &Console{Bot: st.client, Target: st.env.Faults(), N: st.N, Chat: consoleChat, WatchEvery: 250 * time.Millisecond}
@@ -225,9 +196,7 @@ func (st *stack) play(ctx context.Context, opts Options) {
 	}
 }
 
-// finish is the last step: stop the bot and remove the stack, or keep it
-// and say how to reach it. It prints the verdict and returns the exit
-// status.
+// finish removes or keeps the stack and returns the verdict's exit status.
 func (st *stack) finish(ctx context.Context, opts Options) int {
 	n := st.N
 	title := "clean up: stop the bot (it flushes its outbox), remove the containers and the network"

@@ -197,7 +197,7 @@ func TestSend(t *testing.T) {
 	if r.PromptSource != "cached" || !r.Degraded || r.Attempts != 3 || r.Code != "P1001" || r.Latency <= 0 {
 		t.Errorf("Send = %+v", r)
 	}
-	if _, err := send(ctx, c, "long", "hi"); err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "longer than 4096") {
+	if _, err := send(ctx, c, "long", "hi"); err == nil || !strings.Contains(err.Error(), "status 400") || !strings.Contains(err.Error(), "longer than 4096") {
 		t.Errorf("Send to a refusing bot: %v, want the status and the bot's error", err)
 	}
 }

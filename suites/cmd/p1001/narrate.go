@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -27,14 +26,9 @@ type Reply struct {
 	Latency time.Duration
 }
 
-// send posts text to chat; a refusal's error shows the bot's answer as it came.
 func send(ctx context.Context, bot Bot, chat, text string) (Reply, error) {
 	r, latency, err := bot.Send(ctx, chat, text)
-	var status *botapi.StatusError
-	switch {
-	case errors.As(err, &status):
-		return Reply{}, fmt.Errorf("message to chat %s: HTTP %d: %s", chat, status.Status, status.Answer)
-	case err != nil:
+	if err != nil {
 		return Reply{}, fmt.Errorf("message to chat %s: %w", chat, err)
 	}
 	return Reply{Reply: r, Latency: latency}, nil
@@ -60,9 +54,8 @@ func roundDuration(d time.Duration) time.Duration {
 	return d.Round(100 * time.Microsecond)
 }
 
-// Narrator prints timestamped lines. The bot's log stream and the steps
-// write from different goroutines, so every line goes out whole, and every
-// line is scrubbed of the secrets it was told about (report.Scrub).
+// Narrator prints timestamped lines, each whole (the log stream writes
+// from its own goroutine) and scrubbed of the secrets it was told.
 type Narrator struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -71,8 +64,7 @@ type Narrator struct {
 	secrets []string
 }
 
-// NewNarrator writes to w, each line stamped with the wall clock and the
-// time since now() at creation (nil: time.Now).
+// NewNarrator stamps lines with now() and the time since (nil: time.Now).
 func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	if now == nil {
 		now = time.Now
@@ -80,7 +72,6 @@ func NewNarrator(w io.Writer, now func() time.Time) *Narrator {
 	return &Narrator{w: w, start: now(), now: now}
 }
 
-// AddSecret makes every later line mask secret.
 func (n *Narrator) AddSecret(secret string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -103,23 +94,17 @@ func (n *Narrator) print(mark, text string, raw bool) {
 	}
 }
 
-func (n *Narrator) Step(i, total int, title string) {
-	n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, total, title))
-}
-func (n *Narrator) Say(format string, args ...any) { n.line("   ", fmt.Sprintf(format, args...)) }
-func (n *Narrator) OK(format string, args ...any)  { n.line(" ok", fmt.Sprintf(format, args...)) }
-func (n *Narrator) Fail(format string, args ...any) {
-	n.line("!!!", "FAIL: "+fmt.Sprintf(format, args...))
-}
-func (n *Narrator) You(text string)        { n.line("you", "> "+text) } // what the user (or the demo) sent
-func (n *Narrator) Bot(r Reply)            { n.line("bot", "< "+r.Format()) }
-func (n *Narrator) Log(l botlog.Line)      { n.line("log", "| "+FormatLine(l)) }
-func (n *Narrator) Elapsed() time.Duration { return n.now().Sub(n.start) }
+func (n *Narrator) Step(i, of int, t string) { n.line("==>", fmt.Sprintf("Step %d/%d: %s", i, of, t)) }
+func (n *Narrator) Say(f string, a ...any)   { n.line("   ", fmt.Sprintf(f, a...)) }
+func (n *Narrator) OK(f string, a ...any)    { n.line(" ok", fmt.Sprintf(f, a...)) }
+func (n *Narrator) Fail(f string, a ...any)  { n.line("!!!", "FAIL: "+fmt.Sprintf(f, a...)) }
+func (n *Narrator) You(text string)          { n.line("you", "> "+text) } // what the user (or the demo) sent
+func (n *Narrator) Bot(r Reply)              { n.line("bot", "< "+r.Format()) }
+func (n *Narrator) Log(l botlog.Line)        { n.line("log", "| "+FormatLine(l)) }
+func (n *Narrator) Elapsed() time.Duration   { return n.now().Sub(n.start) }
 
-// LogGroups shows the narrated lines among lines once for each key (the
-// same but for the time: FormatLine; the same kind of line: message), in
-// the order each first appeared, with how many there were: a burst of
-// identical fast-fail lines reads as one line with a count.
+// LogGroups shows the narrated lines once per key (FormatLine: the same
+// but the time; message: the same kind), first seen first, with a count.
 func (n *Narrator) LogGroups(lines []botlog.Line, key func(botlog.Line) string) {
 	var firsts []botlog.Line
 	count := map[string]int{}
@@ -135,24 +120,17 @@ func (n *Narrator) LogGroups(lines []botlog.Line, key func(botlog.Line) string) 
 	}
 }
 
-func message(l botlog.Line) string { return l.Msg }
+// Secret prints unscrubbed what the user asked to see (SHOW_SECRETS=1).
+func (n *Narrator) Secret(f string, a ...any) { n.print("   ", fmt.Sprintf(f, a...), true) }
 
-// Secret prints text unscrubbed: only what the user asked to see
-// (SHOW_SECRETS=1).
-func (n *Narrator) Secret(format string, args ...any) {
-	n.print("   ", fmt.Sprintf(format, args...), true)
-}
-
-// Narrated tells whether l is one of the lines the run shows as the bot
-// logs them: the retry layer's, the prompt lookup's and the message
-// handler's (the runbook's lines), and the bot's advice on its URL.
+// Narrated tells whether the run shows l: the retry layer's, the prompt
+// lookup's and the handler's lines (the runbook's), and the URL advice.
 func Narrated(l botlog.Line) bool { return botlog.IsRetry(l) || narrated[botlog.KindOf(l)] }
 
 var narrated = map[botlog.Kind]bool{botlog.LookupFellBack: true, botlog.LookupError: true,
 	botlog.HandlerDegraded: true, botlog.HandlerError: true, botlog.PreparedThroughPooler: true}
 
-// NewLogWatcher returns a watcher of the bot's log that shows the
-// narrated lines on n as they come.
+// NewLogWatcher shows the bot's narrated lines on n as they come.
 func NewLogWatcher(n *Narrator) *botlog.Watcher {
 	return botlog.NewWatcher(func(l botlog.Line) {
 		if Narrated(l) {
@@ -161,13 +139,11 @@ func NewLogWatcher(n *Narrator) *botlog.Watcher {
 	})
 }
 
-// shownAttrs are the attributes worth a glance, in the order shown; the
-// rest (max_attempts, delay_ms, ...) repeat what the message says.
+// shownAttrs are worth a glance; the rest repeat the message.
 var shownAttrs = []string{"op", "chat", "code", "source", "attempts", "reason", "state", "error", "err"}
 
-// FormatLine renders l on one line: level, message, then the attributes
-// that matter, the error last (it holds "P1001: Can't reach database
-// server at ...").
+// FormatLine renders l on one line: level, message, the attributes that
+// matter, the error last.
 func FormatLine(l botlog.Line) string {
 	var b strings.Builder
 	if l.Level != "" {

@@ -97,7 +97,7 @@ func TestLogGroups(t *testing.T) {
 	}{
 		{name: "lines that read the same", key: FormatLine,
 			want: []string{"2x " + parseFormat(t, handlerLine), "2x " + parseFormat(t, gaveUpLine), "1x " + parseFormat(t, otherChat)}},
-		{name: "lines of the same kind", key: message,
+		{name: "lines of the same kind", key: func(l botlog.Line) string { return l.Msg },
 			want: []string{"3x " + parseFormat(t, handlerLine), "2x " + parseFormat(t, gaveUpLine)}},
 	}
 	for _, tt := range tests {

@@ -33,8 +33,7 @@ const (
 	NotRetried                     // a refusal only new configuration or credentials fix (NonTransient)
 )
 
-// cantReach is Prisma's P1001 message for the pooler proxy, as docs/bot.md
-// documents it.
+// cantReach is Prisma's P1001 message for the pooler proxy (docs/bot.md).
 const cantReach = "P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."
 
 // expectations says, per fault, what the bot shows with the runbook's
@@ -59,7 +58,7 @@ func expectations(f scenarios.Fault) Expectation {
 		return Expectation{ReplyCodes: []string{"P2037"}, LogCodes: []string{"P2037"}, Attempts: AllAttempts,
 			ErrorText: "P2037: Too many database connections opened", Reason: "max_client_conn", Meta: "toxiproxy:6543"}
 	case scenarios.TypePasswordRotation:
-		// On the direct path (botPath) the login is refused: P1000, never
+		// On the direct path (main) the login is refused: P1000, never
 		// retried (Supavisor blocks a project for repeated failed logins);
 		// the session the fault ended may cost one attempt first (P1017).
 		return Expectation{ReplyCodes: []string{"P1000"}, LogCodes: []string{"P1000"}, Attempts: NotRetried,
@@ -69,14 +68,12 @@ func expectations(f scenarios.Fault) Expectation {
 		ErrorText: cantReach, Meta: "toxiproxy:6543"}
 }
 
-// Bounds of the narrated run. They are generous: they tell "the breaker
-// answered" from "the retries ran", not fast from slow.
+// Bounds of the narrated run, generous: they tell "the breaker answered"
+// from "the retries ran", not fast from slow.
 const (
-	// fastFailBound: well under one attempt's backoff; DESIGN.md's target
-	// for a reply the breaker failed fast is 50 ms.
+	// fastFailBound: under one backoff; DESIGN.md's target is 50 ms.
 	fastFailBound = 250 * time.Millisecond
-	// recoveryBound: the breaker's delay (1 s) plus one outbox retry (2 s
-	// at most), with a wide margin.
+	// recoveryBound: the breaker's delay plus an outbox retry, and margin.
 	recoveryBound = 20 * time.Second
 	// logWait: for a line to come through Docker's log stream after the
 	// reply it explains; drainWait: for the outbox to write the message log.
@@ -86,14 +83,12 @@ const (
 	pollOutbox         = 100 * time.Millisecond
 )
 
-// Verdict records the promises of a narrated run, each kept or broken,
-// as the narrator shows them.
+// Verdict records the promises of a run, kept or broken, as N shows them.
 type Verdict struct {
 	N        *Narrator
 	failures []string
 }
 
-// expect records one promise: ok is whether it was kept.
 func (v *Verdict) expect(ok bool, format string, args ...any) bool {
 	msg := fmt.Sprintf(format, args...)
 	if ok {
@@ -105,7 +100,6 @@ func (v *Verdict) expect(ok bool, format string, args ...any) bool {
 	return ok
 }
 
-// Step is one narrated step.
 type Step struct {
 	Title string
 	Run   func(context.Context) error
@@ -123,8 +117,7 @@ type Demo struct {
 	MaxAttempts int // the bot's retry policy's
 	// The bounds above (tests shorten them).
 	LogWait, PollEvery, RecoveryBound time.Duration
-	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
-	// while the fault is on; its verdict shows after the breaker step.
+	// Doctor runs `bot doctor` against the bot's DATABASE_URL (nil: none).
 	Doctor func(ctx context.Context) (*environment.DoctorResult, error)
 
 	doctorDone chan struct{} // closed once doctor, doctorErr are set
@@ -132,7 +125,6 @@ type Demo struct {
 	doctorErr  error
 }
 
-// Steps are the narrated steps, in order.
 func (d *Demo) Steps() []Step {
 	return []Step{
 		{"set a custom prompt and show a reply that uses it", d.StepCustom},
@@ -160,7 +152,6 @@ func fromHandler(chat string) func(botlog.Line) bool {
 	}
 }
 
-// StepCustom sets the chat's prompt and shows a reply that quotes it.
 func (d *Demo) StepCustom(ctx context.Context) error {
 	set, err := d.send(ctx, "/setprompt "+persona)
 	if err != nil {
@@ -173,8 +164,7 @@ func (d *Demo) StepCustom(ctx context.Context) error {
 	}
 	d.expect(r.PromptSource == scenarios.SourceCustom && !r.Degraded && strings.Contains(r.Text, "lighthouse keeper"),
 		"the reply uses the custom prompt (prompt_source=%s, degraded=%v)", r.PromptSource, r.Degraded)
-	// The message log is written after the reply; let it land, so that the
-	// fault meets no write in flight and the first failure is the message's.
+	// Let the message log land: the fault then meets no write in flight.
 	if _, err := botapi.WaitOutboxEmpty(ctx, d.Bot, drainWait, pollOutbox); err != nil {
 		return err
 	}
@@ -201,11 +191,9 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The handler logs before it replies; wait for its line so that the
-	// log reads in the order things happened.
+	// The handler logs before it replies: the log reads in order.
 	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) > 0 })
 	d.N.Bot(r)
-
 	e, maxA := d.Expect, d.MaxAttempts
 	d.expect(r.Degraded && r.PromptSource == scenarios.SourceCached && strings.Contains(r.Text, "lighthouse keeper"),
 		"a reply still arrived (after %s), from the cached custom prompt (prompt_source=%s, degraded=%v)",
@@ -225,7 +213,6 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 		d.expect(r.Attempts >= 2 && r.Attempts <= maxA,
 			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, maxA)
 	}
-
 	// The documented line that shows the policy at work: the first retry
 	// scheduled, or for a refusal not retried, the give-up right after the
 	// attempt it refused, with its code.
@@ -262,8 +249,12 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	}
 	errText := gaveUp.Attr("error")
 	d.expect(errText != "", "log: %s", botlog.LookupFellBack)
+	holds := ""
+	if e.ErrorText != "" {
+		holds = fmt.Sprintf(" and holds %q", e.ErrorText)
+	}
 	d.expect(strings.HasPrefix(errText, r.Code+": ") && strings.Contains(errText, e.ErrorText),
-		"its error is the reply's code in Prisma's words%s (error=%q)", quoteIf(" and holds ", e.ErrorText), errText)
+		"its error is the reply's code in Prisma's words%s (error=%q)", holds, errText)
 	if e.Reason != "" {
 		d.expect(strings.Contains(gaveUp.Attr("reason"), e.Reason), "its reason says %q (reason=%q)", e.Reason, gaveUp.Attr("reason"))
 	}
@@ -276,20 +267,11 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	return nil
 }
 
-func quoteIf(prefix, s string) string {
-	if s == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s%q", prefix, s)
-}
-
-// StepBreaker sends a few more messages while the breaker is open: each is
-// answered at once, without touching the database. They go back to back:
-// the breaker stays open only for its delay (DB_BREAKER_DELAY).
+// StepBreaker sends a few messages back to back while the breaker is open
+// (only for its delay): each is answered at once, without the database.
 func (d *Demo) StepBreaker(ctx context.Context) error {
 	mark := d.Logs.Mark()
-	fast := 0
-	var slowest time.Duration
+	fast, slowest := 0, time.Duration(0)
 	for i := 1; i <= breakerMessages; i++ {
 		r, err := d.send(ctx, fmt.Sprintf("Still there? (%d/%d)", i, breakerMessages))
 		if err != nil {
@@ -300,7 +282,6 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 			fast++
 		}
 	}
-	// Let their log lines through before the next step speaks.
 	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) >= breakerMessages })
 	d.expect(fast == breakerMessages,
 		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
@@ -310,8 +291,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 }
 
 // StepRestore clears the fault and sends a message every PollEvery until a
-// reply uses the custom prompt again; the recovery time runs from the
-// moment the fault is gone.
+// reply uses the custom prompt again, timing the recovery.
 func (d *Demo) StepRestore(ctx context.Context) error {
 	if err := d.Fault.Undo(ctx, d.Target); err != nil {
 		return err
@@ -323,8 +303,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	mark := d.Logs.Mark()
 	d.Logs.Mute(true)
 	defer func() {
-		// The probe that closed the breaker is logged before the reply that
-		// shows it; wait for its line so that the count is complete.
+		// The probe that closed the breaker is logged before its reply.
 		d.Logs.WaitFor(ctx, mark, d.LogWait, func(lines []botlog.Line) bool {
 			return botlog.Count(lines, func(l botlog.Line) bool {
 				r, ok := botlog.RetryOf(l)
@@ -335,38 +314,33 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 		d.N.LogGroups(d.Logs.Since(mark), FormatLine)
 	}()
 
-	// Replies that read the same (source, degraded, attempts) are counted,
-	// not repeated.
-	var last string
-	repeats := 0
+	// Replies that read the same are counted, not repeated.
+	last, repeats, recovered := "", 0, false
 	flush := func() {
 		if repeats > 0 {
 			d.N.Say("... and %d more like it", repeats)
-			repeats = 0
 		}
 	}
-	recovered := false
-	for n := 1; time.Since(restored) < d.RecoveryBound; n++ {
+	for n := 1; !recovered && time.Since(restored) < d.RecoveryBound; n++ {
 		text := fmt.Sprintf("Back yet? (%d)", n)
 		r, err := send(ctx, d.Bot, d.Chat, text)
 		if err != nil {
 			return err
 		}
-		if sig := fmt.Sprintf("%s/%v/%d", r.PromptSource, r.Degraded, r.Attempts); sig != last {
+		if sig := fmt.Sprintf("%s/%v/%d", r.PromptSource, r.Degraded, r.Attempts); sig == last {
+			repeats++
+		} else {
 			flush()
 			d.N.You(text)
 			d.N.Bot(r)
-			last = sig
-		} else {
-			repeats++
+			last, repeats = sig, 0
 		}
-		if recovered = r.PromptSource == scenarios.SourceCustom && !r.Degraded; recovered {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d.PollEvery):
+		if recovered = r.PromptSource == scenarios.SourceCustom && !r.Degraded; !recovered {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d.PollEvery):
+			}
 		}
 	}
 	flush()
@@ -389,8 +363,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	return nil
 }
 
-// startDoctor runs the doctor in the background as soon as the fault is on:
-// the breaker stays open for only its delay, so the steps cannot wait.
+// startDoctor runs the doctor beside the steps: they cannot wait for it.
 func (d *Demo) startDoctor(ctx context.Context) {
 	if d.Doctor != nil {
 		d.doctorDone = make(chan struct{})
@@ -401,8 +374,7 @@ func (d *Demo) startDoctor(ctx context.Context) {
 	}
 }
 
-// showDoctor shows the doctor's verdict next to the bot's log lines; the
-// doctor must name a failure while the fault is on.
+// showDoctor shows the doctor's verdict, which must name the fault.
 func (d *Demo) showDoctor(ctx context.Context) {
 	if d.doctorDone == nil {
 		return

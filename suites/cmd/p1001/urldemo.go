@@ -23,12 +23,10 @@ func (d *Demo) URLSteps() []Step {
 	}
 }
 
-// StepBusy sends the messages: every one is answered, the ones whose
-// statement the pooler lost are degraded with DB_ERROR (no outage: the
-// honest code) and never retried (retrying cannot fix a configuration).
+// StepBusy: every message is answered; those whose statement the pooler
+// lost are degraded with DB_ERROR (no outage) and never retried.
 func (d *Demo) StepBusy(ctx context.Context) error {
-	// The burst's lines are counted, not streamed: each kind once, with
-	// how many there were.
+	// The burst's lines are counted, not streamed.
 	mark := d.Logs.Mark()
 	d.Logs.Mute(true)
 	var (
@@ -60,7 +58,7 @@ func (d *Demo) StepBusy(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.Logs.Mute(false)
-	d.N.LogGroups(d.Logs.Since(mark), message)
+	d.N.LogGroups(d.Logs.Since(mark), func(l botlog.Line) string { return l.Msg }) // each kind once
 	if first != nil {
 		d.N.Say("the first degraded reply:")
 		d.N.Bot(*first)
@@ -72,7 +70,6 @@ func (d *Demo) StepBusy(ctx context.Context) error {
 	return nil
 }
 
-// StepAdvice waits for the bot's advice line and checks it came once.
 func (d *Demo) StepAdvice(ctx context.Context) error {
 	advice := func(l botlog.Line) bool { return l.Is(botlog.PreparedThroughPooler) }
 	var lines []botlog.Line
