@@ -239,21 +239,11 @@ func (t target) BotRestart(ctx context.Context, container string) error {
 // settle waits until the outbox is empty (or settleTimeout passes; the
 // checkers judge what is left) and returns the metrics read then.
 func settle(ctx context.Context, bot *botapi.Client) (map[string]float64, error) {
-	deadline := time.Now().Add(settleTimeout)
-	for {
-		metrics, err := bot.Metrics(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read the bot's metrics: %w", err)
-		}
-		if metrics["bot_outbox_depth"] == 0 || time.Now().After(deadline) {
-			return metrics, nil
-		}
-		select {
-		case <-ctx.Done():
-			return metrics, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	metrics, err := botapi.WaitOutboxEmpty(ctx, bot, settleTimeout, 200*time.Millisecond)
+	if errors.Is(err, botapi.ErrOutboxNotEmpty) {
+		err = nil
 	}
+	return metrics, err
 }
 
 // Persona is the custom prompt seeded for a chat.

@@ -13,86 +13,81 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
-	"github.com/p1001/p1001/suites/botapi"
 )
 
-// CommandKind is what one console line asks for.
-type CommandKind int
+// faultOf is the table's fault for kind (toxic p1001-<kind>; delay: latency's).
+func faultOf(kind string, delay time.Duration) (scenarios.Fault, error) {
+	f, err := scenarios.NamedFault(kind)
+	if err == nil && f.Type == scenarios.TypeLatency {
+		f.Attributes["latency"] = delay.Milliseconds()
+	}
+	f.Name = "p1001-" + f.Name
+	return f, err
+}
 
-const (
-	CmdNone      CommandKind = iota // blank line
-	CmdMessage                      // a chat message (Text)
-	CmdDown                         // disable the pooler proxy
-	CmdUp                           // remove every fault
-	CmdLatency                      // latency toxic (Latency)
-	CmdReset                        // reset_peer toxic
-	CmdBlackhole                    // timeout toxic, timeout 0
-	CmdStatus
-	CmdHelp
-	CmdQuit
-)
+// label is the fault's short name: "down", "latency 800ms", "black_hole".
+func label(f scenarios.Fault) string {
+	switch f.Type {
+	case scenarios.TypeOutage:
+		return "down"
+	case scenarios.TypeLatency:
+		return "latency " + (time.Duration(f.Attributes["latency"]) * time.Millisecond).String()
+	}
+	return strings.TrimPrefix(f.Name, "p1001-")
+}
 
+// Command is a console line: a command word, or a chat message.
 type Command struct {
-	Kind    CommandKind
-	Text    string        // CmdMessage
-	Latency time.Duration // CmdLatency
+	Word    string        // "" for a message or a blank line
+	Text    string        // the message
+	Latency time.Duration // latency's delay
 }
 
-// maxLatency bounds `latency`: Toxiproxy takes whole milliseconds, and a
-// minute is far past any timeout the bot has.
-const maxLatency = time.Minute
-
-var bareCommands = map[string]CommandKind{
-	"down": CmdDown, "up": CmdUp, "reset": CmdReset, "blackhole": CmdBlackhole,
-	"status": CmdStatus, "help": CmdHelp, "quit": CmdQuit,
+// faultWords are the fault commands: kinds of the fault table.
+var faultWords = map[string]string{
+	"down": scenarios.TypeOutage, "blackhole": scenarios.KindBlackHole, "reset": scenarios.TypeResetPeer, "latency": scenarios.TypeLatency,
 }
 
-// ParseCommand reads one console line. Command words are case-insensitive;
-// anything that is not a command is a chat message, and `say <text>` sends
-// text that would otherwise read as a command.
+var bareWords = []string{"down", "up", "reset", "blackhole", "status", "help", "quit"}
+
+// ParseCommand reads a console line: a command word (any case), else a
+// message; `say <text>` sends text that would read as a command.
 func ParseCommand(line string) (Command, error) {
 	line = strings.TrimSpace(line)
-	if line == "" {
-		return Command{Kind: CmdNone}, nil
-	}
 	word, rest, _ := strings.Cut(line, " ")
-	rest = strings.TrimSpace(rest)
-	switch w := strings.ToLower(word); {
+	w, rest := strings.ToLower(word), strings.TrimSpace(rest)
+	switch {
+	case w == "say" && rest == "":
+		return Command{}, errors.New("say needs the text to send, e.g. say down")
 	case w == "say":
-		if rest == "" {
-			return Command{}, errors.New("say needs the text to send, e.g. say down")
-		}
-		return Command{Kind: CmdMessage, Text: rest}, nil
+		return Command{Text: rest}, nil
 	case w == "latency":
 		d, err := parseLatency(rest)
-		if err != nil {
-			return Command{}, err
-		}
-		return Command{Kind: CmdLatency, Latency: d}, nil
-	case bareCommands[w] != CmdNone:
-		if rest != "" {
-			return Command{}, fmt.Errorf("%s takes no arguments (to send the line as a message: say %s)", w, line)
-		}
-		return Command{Kind: bareCommands[w]}, nil
+		return Command{Word: w, Latency: d}, err
+	case !slices.Contains(bareWords, w):
+		return Command{Text: line}, nil
+	case rest != "":
+		return Command{}, fmt.Errorf("%s takes no arguments (to send the line as a message: say %s)", w, line)
 	}
-	return Command{Kind: CmdMessage, Text: line}, nil
+	return Command{Word: w}, nil
 }
 
-// parseLatency reads `latency 800` (milliseconds) or `latency 2s`.
+// parseLatency reads `latency 800` (ms) or `latency 2s`, up to a minute.
 func parseLatency(arg string) (time.Duration, error) {
+	const want = "milliseconds (latency 800) or a duration (latency 2s)"
 	if arg == "" {
-		return 0, errors.New("latency needs a delay: milliseconds (latency 800) or a duration (latency 2s)")
+		return 0, errors.New("latency needs a delay: " + want)
 	}
-	var d time.Duration
-	if ms, err := strconv.Atoi(arg); err == nil {
-		d = time.Duration(ms) * time.Millisecond
-	} else if d, err = time.ParseDuration(arg); err != nil {
-		return 0, fmt.Errorf("latency %q: want milliseconds (latency 800) or a duration (latency 2s)", arg)
+	d, err := time.ParseDuration(arg)
+	if ms, msErr := strconv.Atoi(arg); msErr == nil {
+		d, err = time.Duration(ms)*time.Millisecond, nil
 	}
-	if d < time.Millisecond || d > maxLatency {
-		return 0, fmt.Errorf("latency %q: want between 1ms and %s", arg, maxLatency)
-	}
-	if d%time.Millisecond != 0 {
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("latency %q: want %s", arg, want)
+	case d < time.Millisecond || d > time.Minute:
+		return 0, fmt.Errorf("latency %q: want between 1ms and %s", arg, time.Minute)
+	case d%time.Millisecond != 0:
 		return 0, fmt.Errorf("latency %q: Toxiproxy takes whole milliseconds", arg)
 	}
 	return d, nil
@@ -110,135 +105,96 @@ const consoleHelp = `commands:
   quit           leave with a summary (Ctrl-D too)
 anything else is a message to chat %q (the bot's /setprompt, /prompt, /reset work too)`
 
-// FaultEvent is one fault command that took effect.
-type FaultEvent struct {
-	At   time.Duration // since the console opened
-	What string
-}
-
-// Summary counts what happened in a console session.
+// Summary is what happened in a console session.
 type Summary struct {
-	Messages    int
-	Failed      int // no reply: HTTP or transport error
-	BySource    map[string]int
-	Degraded    int
-	Codes       map[string]int
-	FastFailed  int // degraded with attempts 0: the breaker answered
-	Slowest     time.Duration
-	FaultEvents []FaultEvent
+	Replies []Reply
+	Failed  int      // messages without a reply (HTTP or transport error)
+	Faults  []string // the fault commands that took effect: "+3.2s down"
 }
 
-func (s *Summary) AddReply(r Reply) {
-	s.Messages++
-	if s.BySource == nil {
-		s.BySource = map[string]int{}
-	}
-	s.BySource[r.PromptSource]++
-	if r.Degraded {
-		s.Degraded++
-		if s.Codes == nil {
-			s.Codes = map[string]int{}
-		}
-		s.Codes[r.Code]++
-		if r.Attempts == 0 {
-			s.FastFailed++
-		}
-	}
-	s.Slowest = max(s.Slowest, r.Latency)
-}
-
-func (s *Summary) AddFailure() {
-	s.Messages++
-	s.Failed++
-}
-
-func (s *Summary) AddFault(at time.Duration, what string) {
-	s.FaultEvents = append(s.FaultEvents, FaultEvent{At: at, What: what})
-}
-
-// knownSources come first in the summary, in the order of prompt resolution.
-var knownSources = []string{scenarios.SourceCustom, scenarios.SourceCached, scenarios.SourceDefault}
-
-// Format renders the summary; elapsed is the session's length.
+// Format counts the replies by prompt source (in the order of prompt
+// resolution), degraded by code, and fast-failed (attempts 0: the breaker).
 func (s Summary) Format(elapsed time.Duration) string {
+	sources, codes := map[string]int{}, map[string]int{}
+	degraded, fast, slowest := 0, 0, time.Duration(0)
+	for _, r := range s.Replies {
+		sources[r.PromptSource]++
+		slowest = max(slowest, r.Latency)
+		if r.Degraded {
+			degraded++
+			codes[r.Code]++
+			fast += btoi(r.Attempts == 0)
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "summary: %d message(s) in %s, %d without a reply\n", s.Messages, elapsed.Round(100*time.Millisecond), s.Failed)
-	var sources []string
-	for _, k := range knownSources {
-		sources = append(sources, fmt.Sprintf("%s %d", k, s.BySource[k]))
+	fmt.Fprintf(&b, "summary: %d message(s) in %s, %d without a reply\n", len(s.Replies)+s.Failed, round(elapsed), s.Failed)
+	fmt.Fprintf(&b, "  by prompt source: %s\n", counts(sources, scenarios.SourceCustom, scenarios.SourceCached, scenarios.SourceDefault))
+	fmt.Fprintf(&b, "  degraded: %d", degraded)
+	if degraded > 0 {
+		fmt.Fprintf(&b, " (%s)", counts(codes))
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.BySource)) {
-		if !slices.Contains(knownSources, k) {
-			sources = append(sources, fmt.Sprintf("%s %d", k, s.BySource[k]))
-		}
+	fmt.Fprintf(&b, ", of which fast-failed by the breaker (attempts 0): %d\n", fast)
+	if len(s.Replies) > 0 {
+		fmt.Fprintf(&b, "  slowest reply: %s\n", roundDuration(slowest))
 	}
-	fmt.Fprintf(&b, "  by prompt source: %s\n", strings.Join(sources, ", "))
-	fmt.Fprintf(&b, "  degraded: %d", s.Degraded)
-	if len(s.Codes) > 0 {
-		var codes []string
-		for _, c := range slices.Sorted(maps.Keys(s.Codes)) {
-			codes = append(codes, fmt.Sprintf("%s %d", c, s.Codes[c]))
-		}
-		fmt.Fprintf(&b, " (%s)", strings.Join(codes, ", "))
+	if len(s.Faults) == 0 {
+		return b.String() + "  faults applied: none"
 	}
-	fmt.Fprintf(&b, ", of which fast-failed by the breaker (attempts 0): %d\n", s.FastFailed)
-	if s.Messages > s.Failed {
-		fmt.Fprintf(&b, "  slowest reply: %s\n", roundDuration(s.Slowest))
-	}
-	if len(s.FaultEvents) == 0 {
-		b.WriteString("  faults applied: none")
-		return b.String()
-	}
-	var events []string
-	for _, e := range s.FaultEvents {
-		events = append(events, fmt.Sprintf("+%.1fs %s", e.At.Seconds(), e.What))
-	}
-	fmt.Fprintf(&b, "  faults applied: %d: %s", len(s.FaultEvents), strings.Join(events, ", "))
-	return b.String()
+	return b.String() + fmt.Sprintf("  faults applied: %d: %s", len(s.Faults), strings.Join(s.Faults, ", "))
 }
 
-// ConsoleBot is what the console needs from the bot: a *botapi.Client.
-type ConsoleBot interface {
-	Send(ctx context.Context, chat, text string) (botapi.Reply, time.Duration, error)
-	Readiness(ctx context.Context) (botapi.Readiness, error)
+// counts is "k n, ..." for the keys first, then m's others, sorted.
+func counts(m map[string]int, first ...string) string {
+	rest := slices.DeleteFunc(slices.Sorted(maps.Keys(m)), func(k string) bool { return slices.Contains(first, k) })
+	var parts []string
+	for _, k := range slices.Concat(first, rest) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
-// send posts text to chat; a refusal's error shows the bot's answer as it came.
-func send(ctx context.Context, bot ConsoleBot, chat, text string) (Reply, error) {
-	r, latency, err := bot.Send(ctx, chat, text)
-	var status *botapi.StatusError
-	switch {
-	case errors.As(err, &status):
-		return Reply{}, fmt.Errorf("message to chat %s: HTTP %d: %s", chat, status.Status, status.Answer)
-	case err != nil:
-		return Reply{}, fmt.Errorf("message to chat %s: %w", chat, err)
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
-	return Reply{Reply: r, Latency: latency}, nil
+	return 0
 }
 
 // Console chats with the bot and toggles faults on the pooler proxy.
 type Console struct {
-	Bot ConsoleBot
-	// Target is the stack the faults are played on (environment.Env.Faults).
-	Target scenarios.Target
-	N      *Narrator
-	Chat   string
-	// WatchEvery is how often the bot's /readyz is polled to announce
-	// database and breaker changes; 0 turns the watcher off.
-	WatchEvery time.Duration
+	Bot        Bot
+	Target     scenarios.Target // the stack the faults are played on (environment.Env.Faults)
+	N          *Narrator
+	Chat       string
+	WatchEvery time.Duration // how often /readyz is polled to announce changes (0: never)
 
 	active  []scenarios.Fault // in the order applied
 	summary Summary
 	opened  time.Time
 }
 
-// Run reads commands from in until quit, end of input or ctx's end, then
-// prints the summary and returns it.
+// Prepare gives the chat a custom prompt, so that a fallback shows.
+func (c *Console) Prepare(ctx context.Context) error {
+	const persona = "You are a ship's radio operator. You keep answering in any weather."
+	r, err := send(ctx, c.Bot, c.Chat, "/setprompt "+persona)
+	if err == nil && r.Degraded {
+		err = fmt.Errorf("could not set the console chat's prompt: %s", r.Format())
+	}
+	if err != nil {
+		return err
+	}
+	c.N.Say("chat %q has the custom prompt %q", c.Chat, persona)
+	c.N.Say(consoleHelp, c.Chat)
+	return nil
+}
+
+// Run reads commands until quit, end of input or ctx's end.
 func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 	c.opened = time.Now()
 	lines := make(chan string)
-	readErr := make(chan error, 1)
+	var readErr error // set before lines is closed
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(in)
 		for sc.Scan() {
 			select {
@@ -247,16 +203,15 @@ func (c *Console) Run(ctx context.Context, in io.Reader) Summary {
 				return
 			}
 		}
-		readErr <- sc.Err()
+		readErr = sc.Err()
 	}()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if c.WatchEvery > 0 {
-		// The first state is read before any command runs: a fault the
-		// user applies at once is then a change, not the starting point.
-		go c.watch(watchCtx, c.dbState(ctx))
+		// Read first: a fault applied at once is then a change.
+		key, _ := c.dbState(ctx)
+		go c.watch(watchCtx, key)
 	}
-
 	c.N.Say("console ready: type a message or a command (help lists them); chat %q", c.Chat)
 loop:
 	for {
@@ -264,21 +219,21 @@ loop:
 		case <-ctx.Done():
 			c.N.Say("interrupted")
 			break loop
-		case err := <-readErr:
-			if err != nil {
-				c.N.Fail("reading the console: %v", err)
-			}
-			break loop
-		case line := <-lines:
+		case line, ok := <-lines:
 			cmd, err := ParseCommand(line)
-			if err != nil {
-				c.N.Say("%v", err)
-				continue
-			}
-			if cmd.Kind == CmdQuit {
+			switch {
+			case !ok && readErr != nil:
+				c.N.Fail("reading the console: %v", readErr)
 				break loop
+			case !ok:
+				break loop
+			case err != nil:
+				c.N.Say("%v", err)
+			case cmd.Word == "quit":
+				break loop
+			default:
+				c.Do(ctx, cmd)
 			}
-			c.Do(ctx, cmd)
 		}
 	}
 	stopWatch()
@@ -287,58 +242,54 @@ loop:
 }
 
 func (c *Console) Do(ctx context.Context, cmd Command) {
-	switch cmd.Kind {
-	case CmdNone, CmdQuit:
-	case CmdMessage:
+	kind, isFault := faultWords[cmd.Word]
+	switch {
+	case isFault:
+		if f, err := faultOf(kind, cmd.Latency); err != nil {
+			c.N.Fail("%v", err)
+		} else {
+			c.apply(ctx, f)
+		}
+	case cmd.Word == "up":
+		c.up(ctx)
+	case cmd.Word == "status":
+		_, readyz := c.dbState(ctx)
+		c.N.Say("faults in force: %s", c.faults())
+		c.N.Say("bot /readyz: %s", readyz)
+		c.N.Say("%s", c.summary.Format(time.Since(c.opened)))
+	case cmd.Word == "help":
+		c.N.Say(consoleHelp, c.Chat)
+	case cmd.Text != "":
 		r, err := send(ctx, c.Bot, c.Chat, cmd.Text)
 		if err != nil {
-			c.summary.AddFailure()
+			c.summary.Failed++
 			c.N.Fail("no reply: %v", err)
 			return
 		}
-		c.summary.AddReply(r)
+		c.summary.Replies = append(c.summary.Replies, r)
 		c.N.Bot(r)
-	case CmdDown, CmdBlackhole, CmdReset, CmdLatency:
-		kind := map[CommandKind]string{CmdDown: scenarios.TypeOutage, CmdBlackhole: scenarios.KindBlackHole,
-			CmdReset: scenarios.TypeResetPeer, CmdLatency: scenarios.TypeLatency}[cmd.Kind]
-		f, err := faultOf(kind, cmd.Latency)
-		if err != nil {
-			c.N.Fail("%v", err)
-			return
-		}
-		c.apply(ctx, f)
-	case CmdUp:
-		c.up(ctx)
-	case CmdStatus:
-		c.status(ctx)
-	case CmdHelp:
-		c.N.Say(consoleHelp, c.Chat)
 	}
 }
 
+// apply puts f in force, in place of a fault of its type (a new latency).
 func (c *Console) apply(ctx context.Context, f scenarios.Fault) {
-	for i, a := range c.active {
-		if a.Type != f.Type {
-			continue
-		}
-		if a.Describe() == f.Describe() {
+	if i := slices.IndexFunc(c.active, func(a scenarios.Fault) bool { return a.Type == f.Type }); i >= 0 {
+		if c.active[i].Describe() == f.Describe() {
 			c.N.Say("%s is already in force (up removes it)", label(f))
 			return
 		}
-		// A new latency replaces the old one.
-		if err := a.Undo(ctx, c.Target); err != nil {
+		if err := c.active[i].Undo(ctx, c.Target); err != nil {
 			c.N.Fail("%s: %v", label(f), err)
 			return
 		}
 		c.active = slices.Delete(c.active, i, i+1)
-		break
 	}
 	if err := f.Apply(ctx, c.Target); err != nil {
 		c.N.Fail("%s: %v", label(f), err)
 		return
 	}
 	c.active = append(c.active, f)
-	c.summary.AddFault(time.Since(c.opened), label(f))
+	c.summary.Faults = append(c.summary.Faults, fmt.Sprintf("+%.1fs %s", time.Since(c.opened).Seconds(), label(f)))
 	c.N.OK("%s: %s", label(f), f.Describe())
 }
 
@@ -347,7 +298,7 @@ func (c *Console) up(ctx context.Context) {
 		c.N.Say("no fault in force")
 		return
 	}
-	var cleared []string
+	cleared := c.faults()
 	for len(c.active) > 0 {
 		f := c.active[len(c.active)-1]
 		if err := f.Undo(ctx, c.Target); err != nil {
@@ -355,50 +306,38 @@ func (c *Console) up(ctx context.Context) {
 			return
 		}
 		c.active = c.active[:len(c.active)-1]
-		cleared = append(cleared, label(f))
 	}
-	c.summary.AddFault(time.Since(c.opened), "up")
-	c.N.OK("up: cleared %s; the breaker lets a probe through once its delay has passed", strings.Join(cleared, ", "))
+	c.summary.Faults = append(c.summary.Faults, fmt.Sprintf("+%.1fs up", time.Since(c.opened).Seconds()))
+	c.N.OK("up: cleared %s; the breaker lets a probe through once its delay has passed", cleared)
 }
 
-func (c *Console) status(ctx context.Context) {
-	faults := "none"
-	if len(c.active) > 0 {
-		var names []string
-		for _, f := range c.active {
-			names = append(names, label(f))
-		}
-		faults = strings.Join(names, ", ")
+// faults names the faults in force, the last applied first.
+func (c *Console) faults() string {
+	var names []string
+	for _, f := range slices.Backward(c.active) {
+		names = append(names, label(f))
 	}
-	c.N.Say("faults in force: %s", faults)
-	if r, err := c.Bot.Readiness(ctx); err != nil {
-		c.N.Say("bot /readyz: %v", err)
-	} else {
-		c.N.Say("bot /readyz: %s", readinessLine(r))
+	if names == nil {
+		return "none"
 	}
-	c.N.Say("%s", c.summary.Format(time.Since(c.opened)))
+	return strings.Join(names, ", ")
 }
 
-// readinessLine is the bot's view of its database in one line.
-func readinessLine(r botapi.Readiness) string {
+// dbState reads /readyz: key changes with the database state or breaker,
+// line says them ("database down (P1001), breaker open") or the error.
+func (c *Console) dbState(ctx context.Context) (key, line string) {
+	r, err := c.Bot.Readiness(ctx)
+	if err != nil {
+		return "", err.Error()
+	}
 	state := r.DB.State
 	if state != "up" && r.DB.LastCode != "" {
 		state += " (" + r.DB.LastCode + ")"
 	}
-	return fmt.Sprintf("database %s, breaker %s", state, r.DB.Breaker)
+	return r.DB.State + "/" + r.DB.Breaker, fmt.Sprintf("database %s, breaker %s", state, r.DB.Breaker)
 }
 
-// dbState is the bot's database state and breaker, "" when unknown.
-func (c *Console) dbState(ctx context.Context) string {
-	r, err := c.Bot.Readiness(ctx)
-	if err != nil {
-		return ""
-	}
-	return r.DB.State + "/" + r.DB.Breaker
-}
-
-// watch announces every change of the bot's database state or breaker
-// from last.
+// watch announces every change of dbState's key from last.
 func (c *Console) watch(ctx context.Context, last string) {
 	t := time.NewTicker(c.WatchEvery)
 	defer t.Stop()
@@ -408,13 +347,11 @@ func (c *Console) watch(ctx context.Context, last string) {
 			return
 		case <-t.C:
 		}
-		if r, err := c.Bot.Readiness(ctx); err == nil {
-			if now := r.DB.State + "/" + r.DB.Breaker; now != last {
-				if last != "" {
-					c.N.Say("bot: %s", readinessLine(r))
-				}
-				last = now
+		if key, line := c.dbState(ctx); key != "" && key != last {
+			if last != "" {
+				c.N.Say("bot: %s", line)
 			}
+			last = key
 		}
 	}
 }

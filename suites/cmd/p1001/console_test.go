@@ -17,19 +17,19 @@ func TestParseCommand(t *testing.T) {
 		want    Command
 		wantErr string // fragment of the error; "" = no error
 	}{
-		{line: "", want: Command{Kind: CmdNone}},
-		{line: "   ", want: Command{Kind: CmdNone}},
-		{line: "down", want: Command{Kind: CmdDown}},
-		{line: "  DOWN ", want: Command{Kind: CmdDown}},
-		{line: "up", want: Command{Kind: CmdUp}},
-		{line: "reset", want: Command{Kind: CmdReset}},
-		{line: "blackhole", want: Command{Kind: CmdBlackhole}},
-		{line: "status", want: Command{Kind: CmdStatus}},
-		{line: "help", want: Command{Kind: CmdHelp}},
-		{line: "quit", want: Command{Kind: CmdQuit}},
-		{line: "latency 800", want: Command{Kind: CmdLatency, Latency: 800 * time.Millisecond}},
-		{line: "latency 2s", want: Command{Kind: CmdLatency, Latency: 2 * time.Second}},
-		{line: "latency   1500ms", want: Command{Kind: CmdLatency, Latency: 1500 * time.Millisecond}},
+		{line: "", want: Command{}},
+		{line: "   ", want: Command{}},
+		{line: "down", want: Command{Word: "down"}},
+		{line: "  DOWN ", want: Command{Word: "down"}},
+		{line: "up", want: Command{Word: "up"}},
+		{line: "reset", want: Command{Word: "reset"}},
+		{line: "blackhole", want: Command{Word: "blackhole"}},
+		{line: "status", want: Command{Word: "status"}},
+		{line: "help", want: Command{Word: "help"}},
+		{line: "quit", want: Command{Word: "quit"}},
+		{line: "latency 800", want: Command{Word: "latency", Latency: 800 * time.Millisecond}},
+		{line: "latency 2s", want: Command{Word: "latency", Latency: 2 * time.Second}},
+		{line: "latency   1500ms", want: Command{Word: "latency", Latency: 1500 * time.Millisecond}},
 		{line: "latency", wantErr: "latency needs a delay"},
 		{line: "latency fast", wantErr: `latency "fast": want milliseconds`},
 		{line: "latency 0", wantErr: "between 1ms and 1m0s"},
@@ -38,13 +38,13 @@ func TestParseCommand(t *testing.T) {
 		{line: "latency 1.5ms", wantErr: "whole milliseconds"},
 		{line: "down now", wantErr: "say down now"},
 		{line: "quit please", wantErr: "quit takes no arguments"},
-		{line: "say down", want: Command{Kind: CmdMessage, Text: "down"}},
-		{line: "say  latency 800 ", want: Command{Kind: CmdMessage, Text: "latency 800"}},
+		{line: "say down", want: Command{Text: "down"}},
+		{line: "say  latency 800 ", want: Command{Text: "latency 800"}},
 		{line: "say", wantErr: "say needs the text"},
-		{line: "hello there", want: Command{Kind: CmdMessage, Text: "hello there"}},
-		{line: "/setprompt You are a pirate.", want: Command{Kind: CmdMessage, Text: "/setprompt You are a pirate."}},
-		{line: "/reset", want: Command{Kind: CmdMessage, Text: "/reset"}},
-		{line: "downtime is bad", want: Command{Kind: CmdMessage, Text: "downtime is bad"}},
+		{line: "hello there", want: Command{Text: "hello there"}},
+		{line: "/setprompt You are a pirate.", want: Command{Text: "/setprompt You are a pirate."}},
+		{line: "/reset", want: Command{Text: "/reset"}},
+		{line: "downtime is bad", want: Command{Text: "downtime is bad"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
@@ -63,14 +63,16 @@ func TestParseCommand(t *testing.T) {
 }
 
 func TestSummaryFormat(t *testing.T) {
+	reply := func(source string, degraded bool, code string, attempts int, latency time.Duration) Reply {
+		return Reply{Reply: botapi.Reply{PromptSource: source, Degraded: degraded, Code: code, Attempts: attempts}, Latency: latency}
+	}
 	tests := []struct {
-		name  string
-		build func(*Summary)
-		want  string
+		name string
+		s    Summary
+		want string
 	}{
 		{
-			name:  "nothing happened",
-			build: func(*Summary) {},
+			name: "nothing happened",
 			want: "summary: 0 message(s) in 2s, 0 without a reply\n" +
 				"  by prompt source: custom 0, cached 0, default 0\n" +
 				"  degraded: 0, of which fast-failed by the breaker (attempts 0): 0\n" +
@@ -78,16 +80,16 @@ func TestSummaryFormat(t *testing.T) {
 		},
 		{
 			name: "an outage and a recovery",
-			build: func(s *Summary) {
-				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "custom", Attempts: 1}, Latency: 12 * time.Millisecond})
-				s.AddFault(3200*time.Millisecond, "down")
-				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "cached", Degraded: true, Code: "P1001", Attempts: 3}, Latency: 80 * time.Millisecond})
-				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "cached", Degraded: true, Code: "P1001"}, Latency: time.Millisecond})
-				s.AddFault(9*time.Second, "latency 800ms")
-				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "default", Degraded: true, Code: "P2024", Attempts: 3}, Latency: 5002 * time.Millisecond})
-				s.AddFailure()
-				s.AddFault(15*time.Second, "up")
-				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "custom", Attempts: 1}})
+			s: Summary{
+				Replies: []Reply{
+					reply("custom", false, "", 1, 12*time.Millisecond),
+					reply("cached", true, "P1001", 3, 80*time.Millisecond),
+					reply("cached", true, "P1001", 0, time.Millisecond),
+					reply("default", true, "P2024", 3, 5002*time.Millisecond),
+					reply("custom", false, "", 1, 0),
+				},
+				Failed: 1,
+				Faults: []string{"+3.2s down", "+9.0s latency 800ms", "+15.0s up"},
 			},
 			want: "summary: 6 message(s) in 2s, 1 without a reply\n" +
 				"  by prompt source: custom 2, cached 2, default 1\n" +
@@ -97,9 +99,7 @@ func TestSummaryFormat(t *testing.T) {
 		},
 		{
 			name: "an unknown prompt source is counted, not dropped",
-			build: func(s *Summary) {
-				s.AddReply(Reply{Reply: botapi.Reply{PromptSource: "telepathy"}, Latency: time.Millisecond})
-			},
+			s:    Summary{Replies: []Reply{reply("telepathy", false, "", 0, time.Millisecond)}},
 			want: "summary: 1 message(s) in 2s, 0 without a reply\n" +
 				"  by prompt source: custom 0, cached 0, default 0, telepathy 1\n" +
 				"  degraded: 0, of which fast-failed by the breaker (attempts 0): 0\n" +
@@ -109,9 +109,7 @@ func TestSummaryFormat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var s Summary
-			tt.build(&s)
-			if got := s.Format(2 * time.Second); got != tt.want {
+			if got := tt.s.Format(2 * time.Second); got != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
 			}
 		})
@@ -134,11 +132,12 @@ func TestConsoleDownMessageUpMessage(t *testing.T) {
 	if got := strings.Join(proxy.Calls(), ","); got != "disable,enable" {
 		t.Errorf("proxy calls %q, want disable,enable", got)
 	}
-	if s.Messages != 3 || s.BySource["custom"] != 2 || s.BySource["cached"] != 1 || s.Degraded != 1 || s.Codes["P1001"] != 1 {
-		t.Errorf("summary %+v: want 3 messages, custom 2, cached 1, 1 degraded with P1001", s)
+	if got := s.Format(0); !strings.Contains(got, "3 message(s)") || !strings.Contains(got, "custom 2, cached 1, default 0") ||
+		!strings.Contains(got, "degraded: 1 (P1001 1)") {
+		t.Errorf("summary %s: want 3 messages, custom 2, cached 1, 1 degraded with P1001", got)
 	}
-	if len(s.FaultEvents) != 2 || s.FaultEvents[0].What != "down" || s.FaultEvents[1].What != "up" {
-		t.Errorf("fault events %+v, want down then up", s.FaultEvents)
+	if len(s.Faults) != 2 || !strings.HasSuffix(s.Faults[0], "s down") || !strings.HasSuffix(s.Faults[1], "s up") {
+		t.Errorf("faults %q, want down then up", s.Faults)
 	}
 	for _, want := range []string{
 		"bot < [cached | DEGRADED P1001 | attempts 3",
@@ -176,6 +175,8 @@ func TestConsoleFaultCommands(t *testing.T) {
 			wantCalls: "add p1001-reset_peer reset_peer upstream 1.0 timeout=0,add p1001-black_hole timeout downstream 1.0 timeout=0," +
 				"remove p1001-black_hole,remove p1001-reset_peer",
 			wantFault: 3, wantOut: []string{"up: cleared black_hole, reset_peer"}},
+		{name: "status names the faults in force and the bot's view", input: "down\nhello\nstatus\n", wantCalls: "disable", wantFault: 1,
+			wantOut: []string{"faults in force: down", "bot /readyz: database down (P1001), breaker open"}},
 		{name: "a bad command is explained, not sent", input: "latency soon\ndown please\n", wantCalls: "",
 			wantOut: []string{`latency "soon": want milliseconds`, "say down please"}},
 		{name: "end of input ends the console", input: "down", wantCalls: "disable", wantFault: 1,
@@ -187,8 +188,8 @@ func TestConsoleFaultCommands(t *testing.T) {
 			if got := strings.Join(proxy.Calls(), ","); got != tt.wantCalls {
 				t.Errorf("proxy calls\n%s\nwant\n%s", got, tt.wantCalls)
 			}
-			if len(s.FaultEvents) != tt.wantFault {
-				t.Errorf("fault events %+v, want %d", s.FaultEvents, tt.wantFault)
+			if len(s.Faults) != tt.wantFault {
+				t.Errorf("faults %q, want %d", s.Faults, tt.wantFault)
 			}
 			for _, want := range tt.wantOut {
 				if !strings.Contains(out, want) {
@@ -204,11 +205,11 @@ func TestConsoleReportsWhatFailed(t *testing.T) {
 	proxy := &fakeProxy{failAdd: errors.New("toxiproxy said no")}
 	c := &Console{Bot: errBot{}, Target: fakeTarget{proxy}, N: NewNarrator(&out, nil), Chat: "console"}
 	s := c.Run(context.Background(), strings.NewReader("latency 800\nhello\nstatus\n"))
-	if s.Messages != 1 || s.Failed != 1 {
+	if len(s.Replies) != 0 || s.Failed != 1 {
 		t.Errorf("summary %+v: want the message counted as failed", s)
 	}
-	if len(s.FaultEvents) != 0 {
-		t.Errorf("a fault that was refused was recorded: %+v", s.FaultEvents)
+	if len(s.Faults) != 0 {
+		t.Errorf("a fault that was refused was recorded: %q", s.Faults)
 	}
 	for _, want := range []string{"FAIL: latency 800ms: toxiproxy said no", "FAIL: no reply: message to chat console: connection refused",
 		"faults in force: none", "bot /readyz: connection refused"} {

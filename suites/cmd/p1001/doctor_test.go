@@ -33,11 +33,11 @@ func TestDemoShowsTheDoctorsVerdict(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			n := NewNarrator(&out, nil)
-			logs := NewLogWatcher(n.Log)
+			logs := NewLogWatcher(n)
 			proxy := &fakeProxy{}
-			d := &Demo{Verdict: Verdict{N: n}, Bot: &fakeBot{proxy: proxy, logs: logs, b: behaviour{recoverAfter: 2}}, Logs: logs, Target: fakeTarget{proxy},
+			d := &Demo{Verdict: &Verdict{N: n}, Bot: &fakeBot{proxy: proxy, logs: logs, b: behaviour{recoverAfter: 2}}, Logs: logs, Target: fakeTarget{proxy},
 				Fault: outage, Expect: expectations(outage), Chat: "demo", MaxAttempts: 3,
-				Timing: Timing{LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond},
+				LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond,
 				Doctor: func(context.Context) (*environment.DoctorResult, error) {
 					if tt.report == nil {
 						return nil, tt.err
@@ -49,7 +49,7 @@ func TestDemoShowsTheDoctorsVerdict(t *testing.T) {
 					t.Fatalf("%s: %v\n%s", s.Title, err, out.String())
 				}
 			}
-			failures := strings.Join(d.Failures(), "\n")
+			failures := strings.Join(d.failures, "\n")
 			if tt.wantFailure == "" && failures != "" || !strings.Contains(failures, tt.wantFailure) {
 				t.Errorf("failures %q, want %q\n%s", failures, tt.wantFailure, out.String())
 			}

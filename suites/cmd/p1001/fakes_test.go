@@ -242,6 +242,10 @@ func (errBot) Readiness(context.Context) (botapi.Readiness, error) {
 	return botapi.Readiness{}, errors.New("connection refused")
 }
 
+func (errBot) Metrics(context.Context) (map[string]float64, error) {
+	return nil, errors.New("connection refused")
+}
+
 // syncBuffer is a bytes.Buffer that a test may read while the console
 // writes to it.
 type syncBuffer struct {

@@ -8,101 +8,87 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 )
 
 // Expectation is what a fault must make the bot show.
 type Expectation struct {
-	// ReplyCodes are the codes the first degraded reply may carry: the code
-	// the retry layer gave up with.
-	ReplyCodes []string
-	// LogCodes must each appear as the code of at least one documented
-	// line of that first lookup (a retry line or the give-up line).
-	LogCodes []string
-	// ErrorText must appear in the error of the [getCustomPrompt] line,
-	// which always starts with the reply's code (Prisma's message).
-	ErrorText string
-	// Reason must appear in that line's reason attribute, the cause the
-	// bot logs beside Prisma's message.
-	Reason string
-	// Meta is the server the degraded reply must name ("host:port" of
-	// its meta), "" for no check.
-	Meta string
-	// Attempts is what the lookup's attempts must be.
-	Attempts AttemptRule
+	ReplyCodes []string // the first degraded reply's code is one of them
+	LogCodes   []string // each is the code of a [Prisma Retry] line of that lookup
+	// ErrorText is in the error of its [getCustomPrompt] line (Prisma's
+	// message, after the reply's code), Reason in its reason attribute.
+	ErrorText, Reason string
+	Meta              string // the reply's meta, "host:port" ("": no check)
+	Attempts          AttemptRule
 }
 
 // AttemptRule is what a fault makes of the lookup's attempts.
 type AttemptRule int
 
 const (
-	// SomeRetries: at least two (one retry), at most the policy's maximum:
-	// attempts that wait for a timeout run into the call's budget first.
-	SomeRetries AttemptRule = iota
-	// AllAttempts: the policy's maximum, as for a fault that fails fast.
-	AllAttempts
-	// NotRetried: one attempt, given up at once: a refusal that only a
-	// change of configuration or credentials fixes (NonTransient).
-	NotRetried
+	SomeRetries AttemptRule = iota // 2 to max: waiting attempts may spend the call's budget first
+	AllAttempts                    // max, as for a fault that fails fast
+	NotRetried                     // a refusal only new configuration or credentials fix (NonTransient)
 )
 
-// DemoBot is what the narrated run needs from the bot: a *botapi.Client.
-type DemoBot interface {
-	ConsoleBot
-	Metrics(ctx context.Context) (map[string]float64, error)
+// cantReach is Prisma's P1001 message for the pooler proxy (docs/bot.md).
+const cantReach = "P1001: Can't reach database server at `toxiproxy`:`6543` Please make sure your database server is running at `toxiproxy`:`6543`."
+
+// expectations says, per fault, what the bot shows with the runbook's
+// DATABASE_URL on the real stack (README.md, "Reproduce P1001", explains
+// each code). A fault that fails fast lets every attempt run; one that
+// makes attempts wait for their timeout may spend the call's budget first.
+func expectations(f scenarios.Fault) Expectation {
+	switch f.Type {
+	case scenarios.TypeTimeout, scenarios.TypeLatency: // the black hole; latency above the attempt timeout
+		// The query on the open connection times out: P1008; a new
+		// connection's handshake hangs: P1002; an idle one's liveness check
+		// hangs: P1008 (the store tells both from an exhausted pool, P2024).
+		return Expectation{ReplyCodes: []string{"P1002", "P1008"}, LogCodes: []string{"P1008"}}
+	case scenarios.TypeResetPeer:
+		// The query on the open connection is reset: P1017; reconnects are
+		// reset in the handshake: P1001 by design (DESIGN.md section 4).
+		return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1017", "P1001"}, Attempts: AllAttempts,
+			ErrorText: cantReach, Reason: "connection reset during connect", Meta: "toxiproxy:6543"}
+	case scenarios.TypeClientLimit:
+		// PgBouncer drops the bot's clients and refuses new ones: too many
+		// connections, retried, as a place may free up.
+		return Expectation{ReplyCodes: []string{"P2037"}, LogCodes: []string{"P2037"}, Attempts: AllAttempts,
+			ErrorText: "P2037: Too many database connections opened", Reason: "max_client_conn", Meta: "toxiproxy:6543"}
+	case scenarios.TypePasswordRotation:
+		// On the direct path (main) the login is refused: P1000, never
+		// retried (Supavisor blocks a project for repeated failed logins);
+		// the session the fault ended may cost one attempt first (P1017).
+		return Expectation{ReplyCodes: []string{"P1000"}, LogCodes: []string{"P1000"}, Attempts: NotRetried,
+			ErrorText: "P1000: Authentication failed against database server at `toxiproxy`", Meta: "toxiproxy:5432"}
+	}
+	return Expectation{ReplyCodes: []string{"P1001"}, LogCodes: []string{"P1001"}, Attempts: AllAttempts,
+		ErrorText: cantReach, Meta: "toxiproxy:6543"}
 }
 
-// gauge reads one unlabelled gauge or counter from /metrics.
-func gauge(ctx context.Context, bot DemoBot, name string) (float64, error) {
-	metrics, err := bot.Metrics(ctx)
-	if err != nil {
-		return 0, err
-	}
-	v, ok := metrics[name]
-	if !ok {
-		return 0, fmt.Errorf("/metrics has no %s", name)
-	}
-	return v, nil
-}
-
-// Bounds of the narrated run. They are generous: they tell "the breaker
-// answered" from "the retries ran", not fast from slow.
+// Bounds of the narrated run, generous: they tell "the breaker answered"
+// from "the retries ran", not fast from slow.
 const (
-	// fastFailBound: a reply the breaker failed fast comes back well under
-	// one attempt's backoff; DESIGN.md's target is 50 ms.
+	// fastFailBound: under one backoff; DESIGN.md's target is 50 ms.
 	fastFailBound = 250 * time.Millisecond
-	// recoveryBound: the breaker's delay (DB_BREAKER_DELAY, 1 s by
-	// default) plus one outbox retry (2 s at most), with a wide margin.
+	// recoveryBound: the breaker's delay plus an outbox retry, and margin.
 	recoveryBound = 20 * time.Second
-	// logWait: how long a documented line may take to come through
-	// Docker's log stream after the reply it explains.
-	logWait = 5 * time.Second
-	// drainWait: how long the bot's outbox may take to write the message
-	// log once the database answers.
-	drainWait = 20 * time.Second
-	// breakerMessages is how many messages step 4 sends.
-	breakerMessages = 3
-	pollEvery       = 250 * time.Millisecond
+	// logWait: for a line to come through Docker's log stream after the
+	// reply it explains; drainWait: for the outbox to write the message log.
+	logWait, drainWait = 5 * time.Second, 20 * time.Second
+	breakerMessages    = 3
+	pollEvery          = 250 * time.Millisecond
+	pollOutbox         = 100 * time.Millisecond
 )
 
-type Timing struct {
-	LogWait       time.Duration
-	PollEvery     time.Duration
-	RecoveryBound time.Duration
-}
-
-// Verdict records the promises of a narrated run, each kept or broken,
-// as the narrator shows them.
+// Verdict records the promises of a run, kept or broken, as N shows them.
 type Verdict struct {
 	N        *Narrator
 	failures []string
 }
 
-// Failures are the broken promises, in order.
-func (v *Verdict) Failures() []string { return slices.Clone(v.failures) }
-
-// expect records one promise: ok is whether it was kept.
 func (v *Verdict) expect(ok bool, format string, args ...any) bool {
 	msg := fmt.Sprintf(format, args...)
 	if ok {
@@ -114,35 +100,31 @@ func (v *Verdict) expect(ok bool, format string, args ...any) bool {
 	return ok
 }
 
-// Step is one narrated step.
 type Step struct {
 	Title string
 	Run   func(context.Context) error
 }
 
-// Demo is the narrated reproduction: steps 1 to 5 (main does the clean-up).
+// Demo is the narrated reproduction of a fault (main adds the clean-up).
 type Demo struct {
-	Verdict
-	Bot  DemoBot
-	Logs *botlog.Watcher
-	// Target is the stack the fault is played on (environment.Env.Faults).
-	Target scenarios.Target
-	Fault  scenarios.Fault
-	Expect Expectation
-	Chat   string
-	// MaxAttempts is the bot's retry policy (from its [Bot] serving line).
-	MaxAttempts int
-	// Timing is the constants above but in tests, which shorten it.
-	Timing Timing
-	// Doctor, when set, runs `bot doctor` against the bot's DATABASE_URL
-	// while the fault is on; its verdict shows after the breaker step.
+	*Verdict
+	Bot         Bot
+	Logs        *botlog.Watcher
+	Target      scenarios.Target // the stack the fault is played on (environment.Env.Faults)
+	Fault       scenarios.Fault
+	Expect      Expectation
+	Chat        string
+	MaxAttempts int // the bot's retry policy's
+	// The bounds above (tests shorten them).
+	LogWait, PollEvery, RecoveryBound time.Duration
+	// Doctor runs `bot doctor` against the bot's DATABASE_URL (nil: none).
 	Doctor func(ctx context.Context) (*environment.DoctorResult, error)
 
-	persona string
-	doctor  chan doctorOutcome
+	doctorDone chan struct{} // closed once doctor, doctorErr are set
+	doctor     *environment.DoctorResult
+	doctorErr  error
 }
 
-// Steps are steps 1 to 5, in order.
 func (d *Demo) Steps() []Step {
 	return []Step{
 		{"set a custom prompt and show a reply that uses it", d.StepCustom},
@@ -153,20 +135,25 @@ func (d *Demo) Steps() []Step {
 	}
 }
 
+const persona = "You are a lighthouse keeper who answers in short, calm sentences."
+
 func (d *Demo) send(ctx context.Context, text string) (Reply, error) {
 	d.N.You(text)
 	r, err := send(ctx, d.Bot, d.Chat, text)
-	if err != nil {
-		return r, err
+	if err == nil {
+		d.N.Bot(r)
 	}
-	d.N.Bot(r)
-	return r, nil
+	return r, err
 }
 
-// StepCustom sets the chat's prompt and shows a reply that quotes it.
+func fromHandler(chat string) func(botlog.Line) bool {
+	return func(l botlog.Line) bool {
+		return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Attr("chat") == chat
+	}
+}
+
 func (d *Demo) StepCustom(ctx context.Context) error {
-	d.persona = "You are a lighthouse keeper who answers in short, calm sentences."
-	set, err := d.send(ctx, "/setprompt "+d.persona)
+	set, err := d.send(ctx, "/setprompt "+persona)
 	if err != nil {
 		return err
 	}
@@ -177,34 +164,12 @@ func (d *Demo) StepCustom(ctx context.Context) error {
 	}
 	d.expect(r.PromptSource == scenarios.SourceCustom && !r.Degraded && strings.Contains(r.Text, "lighthouse keeper"),
 		"the reply uses the custom prompt (prompt_source=%s, degraded=%v)", r.PromptSource, r.Degraded)
-	// The message log is written after the reply; let it land, so that the
-	// fault meets no write in flight and the first failure is the message's.
-	if err := d.waitOutboxEmpty(ctx); err != nil {
+	// Let the message log land: the fault then meets no write in flight.
+	if _, err := botapi.WaitOutboxEmpty(ctx, d.Bot, drainWait, pollOutbox); err != nil {
 		return err
 	}
 	d.N.Say("message log written (outbox empty): the database is idle")
 	return nil
-}
-
-func (d *Demo) waitOutboxEmpty(ctx context.Context) error {
-	deadline := time.Now().Add(drainWait)
-	for {
-		depth, err := gauge(ctx, d.Bot, "bot_outbox_depth")
-		if err != nil {
-			return err
-		}
-		if depth == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the bot's outbox still holds %v record(s) after %s", depth, drainWait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func (d *Demo) StepCut(ctx context.Context) error {
@@ -216,8 +181,8 @@ func (d *Demo) StepCut(ctx context.Context) error {
 	return nil
 }
 
-// StepDegraded sends one message through the fault: the retries, the P1001
-// line and the fallback show in the bot's log, and the reply still comes.
+// StepDegraded sends one message through the fault: the retries and the
+// fallback show in the bot's log, and the reply still comes.
 func (d *Demo) StepDegraded(ctx context.Context) error {
 	mark := d.Logs.Mark()
 	const text = "Are you still there?"
@@ -226,98 +191,87 @@ func (d *Demo) StepDegraded(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	chat := map[string]string{"chat": d.Chat}
-	fromHandler := func(l botlog.Line) bool {
-		return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
-	}
-	// The handler logs before it replies; wait for the line to come through
-	// so that the log reads in the order things happened.
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
-		return botlog.Count(lines, fromHandler) > 0
-	})
+	// The handler logs before it replies: the log reads in order.
+	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) > 0 })
 	d.N.Bot(r)
-
+	e, maxA := d.Expect, d.MaxAttempts
 	d.expect(r.Degraded && r.PromptSource == scenarios.SourceCached && strings.Contains(r.Text, "lighthouse keeper"),
 		"a reply still arrived (after %s), from the cached custom prompt (prompt_source=%s, degraded=%v)",
 		roundDuration(r.Latency), r.PromptSource, r.Degraded)
-	d.expect(slices.Contains(d.Expect.ReplyCodes, r.Code), "code %s (want %s)", r.Code, strings.Join(d.Expect.ReplyCodes, " or "))
-	if d.Expect.Meta != "" {
-		d.expect(r.Meta.String() == d.Expect.Meta, "the reply names the server: meta %s (want %s)", r.Meta, d.Expect.Meta)
+	d.expect(slices.Contains(e.ReplyCodes, r.Code), "code %s (want %s)", r.Code, strings.Join(e.ReplyCodes, " or "))
+	if e.Meta != "" {
+		d.expect(r.Meta.String() == e.Meta, "the reply names the server: meta %s (want %s)", r.Meta, e.Meta)
 	}
-	switch d.Expect.Attempts {
+	switch e.Attempts {
 	case AllAttempts:
-		d.expect(r.Attempts == d.MaxAttempts, "the lookup made %d attempt(s) (want all %d)", r.Attempts, d.MaxAttempts)
+		d.expect(r.Attempts == maxA, "the lookup made %d attempt(s) (want all %d)", r.Attempts, maxA)
 	case NotRetried:
 		// An attempt on a connection the fault closed may come first.
-		d.expect(r.Attempts >= 1 && r.Attempts < d.MaxAttempts,
-			"the lookup gave up early: %d attempt(s) of %d (retrying cannot fix %s, and would make it worse)", r.Attempts, d.MaxAttempts, r.Code)
+		d.expect(r.Attempts >= 1 && r.Attempts < maxA,
+			"the lookup gave up early: %d attempt(s) of %d (retrying cannot fix %s, and would make it worse)", r.Attempts, maxA, r.Code)
 	default:
-		d.expect(r.Attempts >= 2 && r.Attempts <= d.MaxAttempts,
-			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, d.MaxAttempts)
+		d.expect(r.Attempts >= 2 && r.Attempts <= maxA,
+			"the lookup retried: %d attempt(s), at most %d (waiting attempts may spend the call's budget first)", r.Attempts, maxA)
 	}
-
-	lookup := map[string]string{"op": "getCustomPrompt"}
 	// The documented line that shows the policy at work: the first retry
 	// scheduled, or for a refusal not retried, the give-up right after the
 	// attempt it refused, with its code.
-	firstRetry := func(l botlog.Line) bool {
+	lookup := func(l botlog.Line) bool { return l.Attr("op") == "getCustomPrompt" }
+	want, firstText := botlog.Retry{Kind: botlog.RetryScheduled, Attempt: 1}, fmt.Sprintf("Attempt 1/%d failed, retrying in ... op=getCustomPrompt", maxA)
+	if e.Attempts == NotRetried {
+		want, firstText = botlog.Retry{Kind: botlog.GaveUp, Attempt: r.Attempts}, fmt.Sprintf("Giving up after %d/%d attempts op=getCustomPrompt code=%s", r.Attempts, maxA, r.Code)
+	}
+	first := func(l botlog.Line) bool {
 		rl, ok := botlog.RetryOf(l)
-		return ok && rl.Kind == botlog.RetryScheduled && rl.Attempt == 1 && rl.MaxAttempts == d.MaxAttempts && l.Has(lookup)
+		return ok && rl.Kind == want.Kind && rl.Attempt == want.Attempt && rl.MaxAttempts == maxA && lookup(l) &&
+			(want.Kind != botlog.GaveUp || l.Attr("code") == r.Code)
 	}
-	firstText := fmt.Sprintf("Attempt 1/%d failed, retrying in ... op=getCustomPrompt", d.MaxAttempts)
-	if d.Expect.Attempts == NotRetried {
-		firstRetry = func(l botlog.Line) bool {
-			rl, ok := botlog.RetryOf(l)
-			return ok && rl.Kind == botlog.GaveUp && rl.Attempt == r.Attempts && rl.MaxAttempts == d.MaxAttempts &&
-				l.Has(lookup) && l.Attr("code") == r.Code
-		}
-		firstText = fmt.Sprintf("Giving up after %d/%d attempts op=getCustomPrompt code=%s", r.Attempts, d.MaxAttempts, r.Code)
-	}
-	fellBack := func(l botlog.Line) bool { return l.Is(botlog.LookupFellBack) && l.Has(chat) }
-	breakerOpened := func(l botlog.Line) bool {
-		r, ok := botlog.RetryOf(l)
-		return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerOpen
+	fellBack := func(l botlog.Line) bool { return l.Is(botlog.LookupFellBack) && l.Attr("chat") == d.Chat }
+	opened := func(l botlog.Line) bool {
+		rl, ok := botlog.RetryOf(l)
+		return ok && rl.Kind == botlog.BreakerChanged && rl.State == botlog.BreakerOpen
 	}
 	var lines []botlog.Line
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(ls []botlog.Line) bool {
+	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool {
 		lines = slices.Clone(ls)
-		return botlog.Count(ls, firstRetry) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, breakerOpened) > 0
+		return botlog.Count(ls, first) > 0 && botlog.Count(ls, fellBack) > 0 && botlog.Count(ls, opened) > 0
 	})
-	d.expect(botlog.Count(lines, firstRetry) > 0, "log: %s%s", botlog.RetryPrefix, firstText)
-	var gaveUp, reason string
+	d.expect(botlog.Count(lines, first) > 0, "log: %s%s", botlog.RetryPrefix, firstText)
+	var gaveUp botlog.Line
+	codes := map[string]bool{}
 	for _, l := range lines {
 		if fellBack(l) {
-			gaveUp, reason = l.Attr("error"), l.Attr("reason")
+			gaveUp = l
+		}
+		if botlog.IsRetry(l) && lookup(l) {
+			codes[l.Attr("code")] = true
 		}
 	}
-	d.expect(gaveUp != "", "log: %s", botlog.LookupFellBack)
-	d.expect(strings.HasPrefix(gaveUp, r.Code+": ") && strings.Contains(gaveUp, d.Expect.ErrorText),
-		"its error is the reply's code in Prisma's words%s (error=%q)", quoteIf(" and holds ", d.Expect.ErrorText), gaveUp)
-	if d.Expect.Reason != "" {
-		d.expect(strings.Contains(reason, d.Expect.Reason), "its reason says %q (reason=%q)", d.Expect.Reason, reason)
+	errText := gaveUp.Attr("error")
+	d.expect(errText != "", "log: %s", botlog.LookupFellBack)
+	holds := ""
+	if e.ErrorText != "" {
+		holds = fmt.Sprintf(" and holds %q", e.ErrorText)
 	}
-	d.expect(botlog.Count(lines, func(l botlog.Line) bool { return l.Is(botlog.HandlerDegraded) && l.Has(chat) }) > 0,
+	d.expect(strings.HasPrefix(errText, r.Code+": ") && strings.Contains(errText, e.ErrorText),
+		"its error is the reply's code in Prisma's words%s (error=%q)", holds, errText)
+	if e.Reason != "" {
+		d.expect(strings.Contains(gaveUp.Attr("reason"), e.Reason), "its reason says %q (reason=%q)", e.Reason, gaveUp.Attr("reason"))
+	}
+	d.expect(botlog.Count(lines, func(l botlog.Line) bool { return l.Is(botlog.HandlerDegraded) && l.Attr("chat") == d.Chat }) > 0,
 		"log: %s", botlog.HandlerDegraded)
-	seen := map[string]bool{}
-	for _, l := range lines {
-		if botlog.IsRetry(l) && l.Has(lookup) {
-			seen[l.Attr("code")] = true
-		}
+	for _, code := range e.LogCodes {
+		d.expect(codes[code], "log: a %sline with code=%s", botlog.RetryPrefix, code)
 	}
-	for _, code := range d.Expect.LogCodes {
-		d.expect(seen[code], "log: a %sline with code=%s", botlog.RetryPrefix, code)
-	}
-	d.expect(botlog.Count(lines, breakerOpened) > 0, "log: %sCircuit breaker %s", botlog.RetryPrefix, botlog.BreakerOpen)
+	d.expect(botlog.Count(lines, opened) > 0, "log: %sCircuit breaker %s", botlog.RetryPrefix, botlog.BreakerOpen)
 	return nil
 }
 
-// StepBreaker sends a few more messages while the breaker is open: each is
-// answered at once, without touching the database. They go back to back:
-// the breaker stays open only for its delay (DB_BREAKER_DELAY).
+// StepBreaker sends a few messages back to back while the breaker is open
+// (only for its delay): each is answered at once, without the database.
 func (d *Demo) StepBreaker(ctx context.Context) error {
 	mark := d.Logs.Mark()
-	fast := 0
-	var slowest time.Duration
+	fast, slowest := 0, time.Duration(0)
 	for i := 1; i <= breakerMessages; i++ {
 		r, err := d.send(ctx, fmt.Sprintf("Still there? (%d/%d)", i, breakerMessages))
 		if err != nil {
@@ -328,13 +282,7 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 			fast++
 		}
 	}
-	// Let their log lines through before the next step speaks.
-	chat := map[string]string{"chat": d.Chat}
-	d.Logs.WaitFor(ctx, mark, d.Timing.LogWait, func(lines []botlog.Line) bool {
-		return botlog.Count(lines, func(l botlog.Line) bool {
-			return (l.Is(botlog.HandlerDegraded) || l.Is(botlog.HandlerError)) && l.Has(chat)
-		}) >= breakerMessages
-	})
+	d.Logs.WaitFor(ctx, mark, d.LogWait, func(ls []botlog.Line) bool { return botlog.Count(ls, fromHandler(d.Chat)) >= breakerMessages })
 	d.expect(fast == breakerMessages,
 		"%d/%d replies failed fast by the breaker (attempts 0, prompt_source cached, under %s; slowest %s)",
 		fast, breakerMessages, fastFailBound, roundDuration(slowest))
@@ -342,74 +290,62 @@ func (d *Demo) StepBreaker(ctx context.Context) error {
 	return nil
 }
 
-// StepRestore clears the fault and sends a message every pollEvery until a
-// reply uses the custom prompt again; the recovery time runs from the
-// moment the fault is gone.
+// StepRestore clears the fault and sends a message every PollEvery until a
+// reply uses the custom prompt again, timing the recovery.
 func (d *Demo) StepRestore(ctx context.Context) error {
 	if err := d.Fault.Undo(ctx, d.Target); err != nil {
 		return err
 	}
 	restored := time.Now()
 	d.N.OK("%s restored", d.Fault.Where())
-	t := d.Timing
-	d.N.Say("sending a message every %s until a reply uses the custom prompt again", t.PollEvery)
+	d.N.Say("sending a message every %s until a reply uses the custom prompt again", d.PollEvery)
 	d.N.Say("(the bot's log lines meanwhile are counted, and shown once the custom prompt is back)")
 	mark := d.Logs.Mark()
 	d.Logs.Mute(true)
 	defer func() {
-		// The probe that closed the breaker is logged before the reply that
-		// shows it; wait for its line so that the count is complete.
-		d.Logs.WaitFor(ctx, mark, t.LogWait, func(lines []botlog.Line) bool {
+		// The probe that closed the breaker is logged before its reply.
+		d.Logs.WaitFor(ctx, mark, d.LogWait, func(lines []botlog.Line) bool {
 			return botlog.Count(lines, func(l botlog.Line) bool {
 				r, ok := botlog.RetryOf(l)
 				return ok && r.Kind == botlog.BreakerChanged && r.State == botlog.BreakerClosed
 			}) > 0
 		})
 		d.Logs.Mute(false)
-		for _, g := range GroupNarrated(d.Logs.Since(mark)) {
-			d.N.LogCount(g)
-		}
+		d.N.LogGroups(d.Logs.Since(mark), FormatLine)
 	}()
 
-	var last string
-	repeats := 0
+	// Replies that read the same are counted, not repeated.
+	last, repeats, recovered := "", 0, false
 	flush := func() {
 		if repeats > 0 {
 			d.N.Say("... and %d more like it", repeats)
-			repeats = 0
 		}
 	}
-	recovered := false
-	for n := 1; time.Since(restored) < t.RecoveryBound; n++ {
+	for n := 1; !recovered && time.Since(restored) < d.RecoveryBound; n++ {
 		text := fmt.Sprintf("Back yet? (%d)", n)
 		r, err := send(ctx, d.Bot, d.Chat, text)
 		if err != nil {
 			return err
 		}
-		// Replies that say the same (source, degraded, attempts) are
-		// counted, not repeated.
-		if sig := fmt.Sprintf("%s/%v/%d", r.PromptSource, r.Degraded, r.Attempts); sig != last {
+		if sig := fmt.Sprintf("%s/%v/%d", r.PromptSource, r.Degraded, r.Attempts); sig == last {
+			repeats++
+		} else {
 			flush()
 			d.N.You(text)
 			d.N.Bot(r)
-			last = sig
-		} else {
-			repeats++
+			last, repeats = sig, 0
 		}
-		if r.PromptSource == scenarios.SourceCustom && !r.Degraded {
-			flush()
-			recovered = true
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(t.PollEvery):
+		if recovered = r.PromptSource == scenarios.SourceCustom && !r.Degraded; !recovered {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d.PollEvery):
+			}
 		}
 	}
 	flush()
 	recovery := time.Since(restored)
-	if !d.expect(recovered, "custom replies again %s after the restore (bound %s)", recovery.Round(10*time.Millisecond), t.RecoveryBound) {
+	if !d.expect(recovered, "custom replies again %s after the restore (bound %s)", recovery.Round(10*time.Millisecond), d.RecoveryBound) {
 		return nil
 	}
 	d.N.Say("(the breaker lets no call through until its delay, DB_BREAKER_DELAY, has passed; then one probe closes it)")
@@ -419,7 +355,7 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	}
 	d.expect(r.PromptSource == scenarios.SourceCustom && !r.Degraded && r.Attempts == 1,
 		"and the next one too (prompt_source=%s, degraded=%v, attempts %d)", r.PromptSource, r.Degraded, r.Attempts)
-	if err := d.waitOutboxEmpty(ctx); err != nil {
+	if _, err := botapi.WaitOutboxEmpty(ctx, d.Bot, drainWait, pollOutbox); err != nil {
 		d.N.Say("message log: %v", err)
 	} else {
 		d.N.Say("message log: the outbox is empty again (what was said during the fault is in postgres)")
@@ -427,9 +363,47 @@ func (d *Demo) StepRestore(ctx context.Context) error {
 	return nil
 }
 
-func quoteIf(prefix, s string) string {
-	if s == "" {
-		return ""
+// startDoctor runs the doctor beside the steps: they cannot wait for it.
+func (d *Demo) startDoctor(ctx context.Context) {
+	if d.Doctor != nil {
+		d.doctorDone = make(chan struct{})
+		go func() {
+			defer close(d.doctorDone)
+			d.doctor, d.doctorErr = d.Doctor(ctx)
+		}()
 	}
-	return fmt.Sprintf("%s%q", prefix, s)
+}
+
+// showDoctor shows the doctor's verdict, which must name the fault.
+func (d *Demo) showDoctor(ctx context.Context) {
+	if d.doctorDone == nil {
+		return
+	}
+	select {
+	case <-d.doctorDone:
+	case <-ctx.Done():
+		return
+	}
+	if d.doctorErr != nil {
+		d.expect(false, "bot doctor ran against the bot's DATABASE_URL: %v", d.doctorErr)
+		return
+	}
+	doc := func(format string, args ...any) { d.N.line("doc", "| "+fmt.Sprintf(format, args...)) }
+	doc("bot doctor, against the bot's DATABASE_URL inside the network:")
+	rep := d.doctor.Report
+	for _, s := range rep.Steps {
+		if s.Status == "skipped" {
+			continue
+		}
+		doc("%s %-8s %s", map[string]string{"ok": "✔", "warn": "⚠", "fail": "✗"}[s.Status], s.Name, s.Summary)
+		if s.Status == "fail" {
+			code := s.Code
+			if s.BotCode != "" {
+				code += " (the bot logs " + s.BotCode + ")"
+			}
+			doc("  %s: %s", code, s.Reason)
+			doc("  advice: %s", s.Advice)
+		}
+	}
+	d.expect(!rep.Healthy && rep.FailedStep != "", "bot doctor names the fault: %s", rep.Verdict())
 }

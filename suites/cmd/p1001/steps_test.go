@@ -42,12 +42,12 @@ func TestDemoTellsKeptFromBrokenPromises(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			n := NewNarrator(&out, nil)
-			logs := NewLogWatcher(n.Log)
+			logs := NewLogWatcher(n)
 			proxy := &fakeProxy{}
 			bot := &fakeBot{proxy: proxy, logs: logs, b: tt.b}
-			d := &Demo{Verdict: Verdict{N: n}, Bot: bot, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
+			d := &Demo{Verdict: &Verdict{N: n}, Bot: bot, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
 				Expect: expectations(outage), Chat: "demo", MaxAttempts: 3,
-				Timing: Timing{LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond}}
+				LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond}
 			if tt.expect != nil {
 				d.Expect = *tt.expect
 			}
@@ -56,7 +56,7 @@ func TestDemoTellsKeptFromBrokenPromises(t *testing.T) {
 					t.Fatalf("%s: %v\n%s", s.Title, err, out.String())
 				}
 			}
-			failures := d.Failures()
+			failures := d.failures
 			if len(failures) != len(tt.wantFailures) {
 				t.Fatalf("failures %q, want %d matching %q\n%s", failures, len(tt.wantFailures), tt.wantFailures, out.String())
 			}
@@ -75,10 +75,10 @@ func TestDemoTellsKeptFromBrokenPromises(t *testing.T) {
 func TestDemoShowsTheDocumentedLinesBeforeTheReply(t *testing.T) {
 	var out bytes.Buffer
 	n := NewNarrator(&out, nil)
-	logs := NewLogWatcher(n.Log)
+	logs := NewLogWatcher(n)
 	proxy := &fakeProxy{}
-	d := &Demo{Verdict: Verdict{N: n}, Bot: &fakeBot{proxy: proxy, logs: logs}, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
-		Expect: expectations(outage), Chat: "demo", MaxAttempts: 3, Timing: Timing{LogWait: 50 * time.Millisecond}}
+	d := &Demo{Verdict: &Verdict{N: n}, Bot: &fakeBot{proxy: proxy, logs: logs}, Logs: logs, Target: fakeTarget{proxy}, Fault: outage,
+		Expect: expectations(outage), Chat: "demo", MaxAttempts: 3, LogWait: 50 * time.Millisecond}
 	ctx := context.Background()
 	if err := d.StepCut(ctx); err != nil {
 		t.Fatal(err)

@@ -67,16 +67,16 @@ func TestURLDemoTellsKeptFromBrokenPromises(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			n := NewNarrator(&out, nil)
-			logs := NewLogWatcher(n.Log)
+			logs := NewLogWatcher(n)
 			bot := tt.bot
 			bot.logs = logs
-			d := &URLDemo{Verdict: Verdict{N: n}, Bot: bot, Logs: logs, Chats: 3, Messages: 4, Timing: Timing{LogWait: 50 * time.Millisecond}}
-			for _, s := range d.Steps() {
+			d := &Demo{Verdict: &Verdict{N: n}, Bot: bot, Logs: logs, LogWait: 50 * time.Millisecond}
+			for _, s := range d.URLSteps() {
 				if err := s.Run(context.Background()); err != nil {
 					t.Fatalf("%s: %v", s.Title, err)
 				}
 			}
-			failures := d.Failures()
+			failures := d.failures
 			if len(failures) != len(tt.wantFailures) {
 				t.Fatalf("failures %q, want %d matching %q\n%s", failures, len(tt.wantFailures), tt.wantFailures, out.String())
 			}
@@ -86,15 +86,5 @@ func TestURLDemoTellsKeptFromBrokenPromises(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestParseOptionsMissingPgBouncer(t *testing.T) {
-	o, err := ParseOptions([]string{"-fault", "missing-pgbouncer"}, &bytes.Buffer{})
-	if err != nil || !o.MissingPgBouncer {
-		t.Fatalf("ParseOptions = %+v, %v; want the URL demo", o, err)
-	}
-	if v, ok := o.URLParams["pgbouncer"]; !ok || v != "" {
-		t.Errorf("URLParams = %v, want pgbouncer removed (empty value)", o.URLParams)
 	}
 }

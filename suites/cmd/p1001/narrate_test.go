@@ -2,7 +2,6 @@ package main
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/p1001/p1001/suites/botlog"
@@ -56,14 +55,9 @@ func TestNarratedAndFormat(t *testing.T) {
 	}
 }
 
-func TestLogWatcherEchoesNarratedLinesAndKeepsAll(t *testing.T) {
-	var mu sync.Mutex
-	var echoed []string
-	w := NewLogWatcher(func(l botlog.Line) {
-		mu.Lock()
-		defer mu.Unlock()
-		echoed = append(echoed, l.Msg)
-	})
+func TestLogWatcherShowsNarratedLinesAndKeepsAll(t *testing.T) {
+	var out strings.Builder
+	w := NewLogWatcher(NewNarrator(&out, nil))
 	// Docker may hand over several lines at once.
 	w.Accept([]byte(servingLine + "\n" + retryLine + "\n\n"))
 	w.Mute(true)
@@ -72,29 +66,52 @@ func TestLogWatcherEchoesNarratedLinesAndKeepsAll(t *testing.T) {
 	w.Accept([]byte(gaveUpLine))
 	w.Accept([]byte(outboxLine))
 
-	mu.Lock()
-	got := strings.Join(echoed, " | ")
-	mu.Unlock()
-	want := "[Prisma Retry] Attempt 1/3 failed, retrying in 44ms... | [getCustomPrompt] Database connection error after retries, using fallback prompt"
-	if got != want {
-		t.Errorf("echoed %q, want %q (narrated lines only, none while muted)", got, want)
+	var shown []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		_, msg, _ := strings.Cut(l, "log | ")
+		shown = append(shown, msg)
+	}
+	want := []string{parseFormat(t, retryLine), parseFormat(t, gaveUpLine)}
+	if strings.Join(shown, "\n") != strings.Join(want, "\n") {
+		t.Errorf("shown\n%s\nwant (narrated lines only, none while muted)\n%s", strings.Join(shown, "\n"), strings.Join(want, "\n"))
 	}
 	if all := w.Since(0); len(all) != 5 {
 		t.Errorf("kept %d lines, want all 5 (muted and undocumented ones too)", len(all))
 	}
 }
 
-func TestGroupNarrated(t *testing.T) {
+func parseFormat(t *testing.T, raw string) string { return FormatLine(parse(t, raw)) }
+
+func TestLogGroups(t *testing.T) {
+	// The same handler line for two chats, the lookup's line twice for one.
+	otherChat := strings.Replace(handlerLine, `"chat":"p1001-demo"`, `"chat":"p1001-busy-1"`, 1)
+	raws := []string{handlerLine, servingLine, gaveUpLine, otherChat, outboxLine, handlerLine, gaveUpLine}
 	var lines []botlog.Line
-	for _, raw := range []string{handlerLine, servingLine, gaveUpLine, handlerLine, outboxLine, handlerLine, gaveUpLine} {
+	for _, raw := range raws {
 		lines = append(lines, parse(t, raw))
 	}
-	groups := GroupNarrated(lines)
-	if len(groups) != 2 {
-		t.Fatalf("got %d groups, want 2 (other lines left out): %+v", len(groups), groups)
+	tests := []struct {
+		name string
+		key  func(botlog.Line) string
+		want []string
+	}{
+		{name: "lines that read the same", key: FormatLine,
+			want: []string{"2x " + parseFormat(t, handlerLine), "2x " + parseFormat(t, gaveUpLine), "1x " + parseFormat(t, otherChat)}},
+		{name: "lines of the same kind", key: func(l botlog.Line) string { return l.Msg },
+			want: []string{"3x " + parseFormat(t, handlerLine), "2x " + parseFormat(t, gaveUpLine)}},
 	}
-	if !strings.HasPrefix(groups[0].Line.Msg, "[MessageHandler]") || groups[0].Count != 3 ||
-		!strings.HasPrefix(groups[1].Line.Msg, "[getCustomPrompt]") || groups[1].Count != 2 {
-		t.Errorf("groups %+v: want [MessageHandler] x3 then [getCustomPrompt] x2, in order of first appearance", groups)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			NewNarrator(&out, nil).LogGroups(lines, tt.key)
+			var got []string
+			for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				_, g, _ := strings.Cut(l, "log | ")
+				got = append(got, g)
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n%s\nwant (other lines left out, in order of first appearance)\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }
