@@ -2,9 +2,10 @@
 SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
-# make chaos LABELS='smoke' passes a Ginkgo label filter.
+# make chaos LABELS='smoke' passes a Ginkgo label filter; PROCS=N runs N
+# Ginkgo processes, each with its own stack; SHARD=i/n plays shard i of n.
 LABELS ?=
-export LABELS FORCE GINKGO_FLAGS
+export LABELS FORCE GINKGO_FLAGS PROCS SHARD
 # make p1001 FAULT=black-hole ARGS=-i KEEP=1 SHOW_SECRETS=1
 export FAULT ARGS KEEP SHOW_SECRETS
 
@@ -24,7 +25,7 @@ test: ## unit tests with -race; needs Go only (no Docker, no database)
 integration: ## integration-tagged tests (bot/store, bot/cmd/bot, bot/app) against a throwaway local PostgreSQL, or P1001_TEST_DATABASE_URL (no Docker)
 	hack/integration.sh
 
-chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
+chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (LABELS=, PROCS=N stacks side by side, SHARD=i/n of the catalog) (needs Docker)
 	hack/chaos.sh
 
 p1001: ## reproduce P1001 with narration (FAULT=outage|black-hole|reset_peer|latency|client-limit|password-rotation|missing-pgbouncer, ARGS=-i console, KEEP=1) (needs Docker)
