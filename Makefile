@@ -41,12 +41,15 @@ images: ## build the offline images (FORCE=1 rebuilds present ones)
 clean: ## remove leftover containers and networks by label (IMAGES=1, REPORTS=1: those too)
 	hack/clean.sh
 
-# make report RUN=reports/<run> rebuilds that run's report from its histories.
+# make report RUN=reports/<run> rebuilds that run's report from its histories;
+# make report MERGE='reports/a reports/b' OUT=reports/merged merges runs (shards).
 RUN ?= reports/latest
+MERGE ?=
+OUT ?= reports/merged
 .PHONY: report report-screenshot
 
-report: ## rebuild report.json, report.md, index.html of RUN (default reports/latest) from its histories, no containers
-	go run ./hack/report "$(RUN)"
+report: ## rebuild report.json, report.md, index.html of RUN (default reports/latest) from its histories; MERGE='dirs' OUT=dir merges runs into one report; no containers
+	@if [ -n "$(MERGE)" ]; then go run ./hack/report -out "$(OUT)" $(MERGE); else go run ./hack/report "$(RUN)"; fi
 
 report-screenshot: ## render RUN's index.html in headless Chromium to index.png (installs chromium when root)
 	RUN="$(RUN)" hack/report/screenshot.sh
