@@ -43,7 +43,11 @@ func TestChaos(t *testing.T) {
 	}
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	userLabelFilter = suiteConfig.LabelFilter
-	suiteConfig.LabelFilter = shardLabelFilter(suiteShard, userLabelFilter)
+	// Shards 2..n run the catalog only (their part of it: which
+	// scenarios a shard holds is decided where the table is built,
+	// scenarios_test.go, and the others are not specs of the run at all);
+	// the specs outside the catalog run once, in shard 1.
+	suiteConfig.LabelFilter = suiteShard.LabelFilter(catalogLabel, userLabelFilter)
 	RunSpecs(t, "p1001 chaos", suiteConfig, reporterConfig)
 }
 
@@ -55,21 +59,6 @@ var (
 	suiteShard      shard.Shard
 	userLabelFilter string
 )
-
-// shardLabelFilter narrows the run's label filter to the catalog's
-// scenarios (catalogLabel) in every shard but the first: the specs outside
-// the catalog (smoke, bot, auth, ...) run once, in shard 1. Which
-// scenarios a shard holds is decided where the table is built
-// (scenarios_test.go): the others are not specs of the run at all.
-func shardLabelFilter(s shard.Shard, filter string) string {
-	if s.First() {
-		return filter
-	}
-	if filter == "" {
-		return catalogLabel
-	}
-	return catalogLabel + " && (" + filter + ")"
-}
 
 // stack is the environment shared by the specs of this process. Under
 // `ginkgo -p` (make chaos PROCS=N) every process starts its own: network,

@@ -103,3 +103,17 @@ func (s Shard) Select(files []string) ([]string, error) {
 // First reports whether s is the shard that also runs the specs outside
 // the catalog (smoke, bot, auth, ...): shard 1, or no sharding.
 func (s Shard) First() bool { return s.Count == 0 || s.Index == 1 }
+
+// LabelFilter narrows a run's Ginkgo label filter to the specs carrying
+// catalog (the scenario specs) in every shard but the first, so that the
+// specs outside the catalog run once, in shard 1. It composes with the
+// user's filter by "&&".
+func (s Shard) LabelFilter(catalog, filter string) string {
+	switch {
+	case s.First():
+		return filter
+	case filter == "":
+		return catalog
+	}
+	return catalog + " && (" + filter + ")"
+}

@@ -169,3 +169,23 @@ func TestNoShardingAndFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelFilter(t *testing.T) {
+	tests := []struct {
+		s            Shard
+		filter, want string
+	}{
+		{Shard{}, "", ""},
+		{Shard{}, "smoke", "smoke"},
+		{Shard{1, 4}, "", ""},
+		{Shard{1, 4}, "fault:outage", "fault:outage"},
+		{Shard{2, 4}, "", "catalog"},
+		{Shard{2, 4}, "fault:outage || smoke", "catalog && (fault:outage || smoke)"},
+		{Shard{4, 4}, "!smoke", "catalog && (!smoke)"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.LabelFilter("catalog", tt.filter); got != tt.want {
+			t.Errorf("%v.LabelFilter(%q) = %q, want %q", tt.s, tt.filter, got, tt.want)
+		}
+	}
+}
