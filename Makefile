@@ -2,9 +2,10 @@
 SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
-# make chaos LABELS='smoke' passes a Ginkgo label filter.
+# make chaos LABELS='smoke' passes a Ginkgo label filter; PROCS=N runs N
+# Ginkgo processes, each with its own stack; SHARD=i/n plays shard i of n.
 LABELS ?=
-export LABELS FORCE GINKGO_FLAGS
+export LABELS FORCE GINKGO_FLAGS PROCS SHARD
 # make p1001 FAULT=black-hole ARGS=-i KEEP=1 SHOW_SECRETS=1
 export FAULT ARGS KEEP SHOW_SECRETS
 
@@ -24,7 +25,7 @@ test: ## unit tests with -race; needs Go only (no Docker, no database)
 integration: ## integration-tagged tests (bot/store, bot/cmd/bot, bot/app) against a throwaway local PostgreSQL, or P1001_TEST_DATABASE_URL (no Docker)
 	hack/integration.sh
 
-chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (needs Docker)
+chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (LABELS=, PROCS=N stacks side by side, SHARD=i/n of the catalog) (needs Docker)
 	hack/chaos.sh
 
 p1001: ## reproduce P1001 with narration (FAULT=outage|black-hole|reset_peer|latency|client-limit|password-rotation|missing-pgbouncer, ARGS=-i console, KEEP=1) (needs Docker)
@@ -40,12 +41,15 @@ images: ## build the offline images (FORCE=1 rebuilds present ones)
 clean: ## remove leftover containers and networks by label (IMAGES=1, REPORTS=1: those too)
 	hack/clean.sh
 
-# make report RUN=reports/<run> rebuilds that run's report from its histories.
+# make report RUN=reports/<run> rebuilds that run's report from its histories;
+# make report MERGE='reports/a reports/b' OUT=reports/merged merges runs (shards).
 RUN ?= reports/latest
+MERGE ?=
+OUT ?= reports/merged
 .PHONY: report report-screenshot
 
-report: ## rebuild report.json, report.md, index.html of RUN (default reports/latest) from its histories, no containers
-	go run ./hack/report "$(RUN)"
+report: ## rebuild report.json, report.md, index.html of RUN (default reports/latest) from its histories; MERGE='dirs' OUT=dir merges runs into one report; no containers
+	@if [ -n "$(MERGE)" ]; then go run ./hack/report -out "$(OUT)" $(MERGE); else go run ./hack/report "$(RUN)"; fi
 
 report-screenshot: ## render RUN's index.html in headless Chromium to index.png (installs chromium when root)
 	RUN="$(RUN)" hack/report/screenshot.sh

@@ -2,10 +2,26 @@
 # make chaos: builds the images that are missing, runs the Ginkgo chaos suites
 # against real containers, and writes the reports under reports/<run>/.
 # LABELS is a Ginkgo label filter (make chaos LABELS='smoke').
+# PROCS=N runs N Ginkgo processes, each with its own stack (network,
+# Postgres, PgBouncer, Toxiproxy, bots), labelled org.p1001.process=<n>.
+# SHARD=i/n plays shard i of n of the catalog (suites/shard: the scenario
+# files sorted by name, dealt round n shards); the specs outside the
+# catalog run in shard 1 only. All three compose.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . hack/lib.sh
+
+procs=${PROCS:-1}
+case "$procs" in
+'' | *[!0-9]* | 0) die "PROCS=$procs: want a number of Ginkgo processes, 1 or more" ;;
+esac
+if [ -n "${SHARD:-}" ]; then
+	[[ "$SHARD" =~ ^([0-9]+)/([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 1 ] &&
+		[ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
+		die "SHARD=$SHARD: want i/n with 1 <= i <= n, such as SHARD=1/4"
+fi
+export P1001_SHARD="${SHARD:-}"
 
 require_docker
 hack/images/build.sh
@@ -19,11 +35,12 @@ export P1001_RUN_ID="$run_id" P1001_REPORT_DIR="$root/$out"
 # Whatever happens (failure, Ctrl-C), nothing of this run stays behind.
 trap 'remove_by_label "$RUN_LABEL_KEY=$run_id"' EXIT
 
-say "running the chaos suites (labels: ${LABELS:-all}), reports in $out"
+say "running the chaos suites (labels: ${LABELS:-all}, shard: ${SHARD:-all}, processes: $procs), reports in $out"
 args=(--tags chaos --timeout="${TIMEOUT:-40m}"
 	--poll-progress-after=60s --poll-progress-interval=30s
 	--junit-report=junit.xml --json-report=ginkgo.json --output-dir="$out")
 [ -n "${LABELS:-}" ] && args+=(--label-filter="$LABELS")
+[ "$procs" -gt 1 ] && args+=(--procs="$procs")
 [ -t 1 ] || args+=(--no-color)
 # shellcheck disable=SC2086 # GINKGO_FLAGS is a word list (e.g. --repeat=2)
 status=0

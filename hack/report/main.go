@@ -1,11 +1,13 @@
 // Command report rebuilds a chaos run's report (report.json, report.md,
 // index.html) from its histories, run.json and suite.json, without running
-// containers:
+// containers, or merges several runs' into one:
 //
 //	go run ./hack/report [-scenarios DIR] [RUN_DIR]
+//	go run ./hack/report [-scenarios DIR] -out OUT_DIR RUN_DIR...
 //
 // RUN_DIR defaults to reports/latest; the catalog to P1001_SCENARIOS, else
-// scenarios/. `make report RUN=<dir>` runs it.
+// scenarios/. `make report RUN=<dir>` runs the first form, `make report
+// MERGE='<dir> <dir>...' OUT=<dir>` the second (report.MergeRuns).
 package main
 
 import (
@@ -29,8 +31,24 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	catalogDir := fs.String("scenarios", cmp.Or(os.Getenv("P1001_SCENARIOS"), "scenarios"), "scenario catalog directory")
+	out := fs.String("out", "", "merge the run directories given into this one")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *out != "" {
+		if fs.NArg() == 0 {
+			return fmt.Errorf("-out %s: name the run directories to merge", *out)
+		}
+		catalog, err := scenarios.LoadDir(*catalogDir)
+		if err != nil {
+			return fmt.Errorf("load the catalog: %w", err)
+		}
+		r, err := report.MergeRuns(*out, fs.Args(), catalog)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: %s; open %s/%s\n", *out, r.Headline(), *out, report.HTMLFile)
+		return nil
 	}
 	if fs.NArg() > 1 {
 		return fmt.Errorf("want at most one run directory, got %d arguments", fs.NArg())

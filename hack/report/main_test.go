@@ -39,6 +39,25 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// -out merges the runs given (report.MergeRuns has the rules' tests).
+func TestRunMerge(t *testing.T) {
+	t.Setenv(report.StepSummaryEnv, "")
+	catalog := filepath.Join("..", "..", "suites", "report", "testdata", "catalog")
+	out := filepath.Join(t.TempDir(), "merged")
+	if err := run([]string{"-scenarios", catalog, "-out", out, copyRun(t)}); err != nil {
+		t.Fatalf("run -out: %v", err)
+	}
+	for _, name := range []string{report.JSONFile, report.MergeFile, report.SuiteFile} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+	err := run([]string{"-scenarios", catalog, "-out", filepath.Join(t.TempDir(), "m"), copyRun(t), copyRun(t)})
+	if err == nil || !strings.Contains(err.Error(), "ran in two runs") {
+		t.Errorf("the same run twice: %v, want a refusal", err)
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	t.Setenv(report.StepSummaryEnv, "")
 	catalog := filepath.Join("..", "..", "suites", "report", "testdata", "catalog")
@@ -56,6 +75,8 @@ func TestRunErrors(t *testing.T) {
 		{"two run dirs", []string{"-scenarios", catalog, "a", "b"}, "at most one run directory"},
 		{"missing catalog", []string{"-scenarios", filepath.Join(t.TempDir(), "nope"), copyRun(t)}, "load the catalog"},
 		{"unknown flag", []string{"-colour"}, "flag provided but not defined"},
+		{"-out without runs", []string{"-scenarios", catalog, "-out", filepath.Join(t.TempDir(), "m")}, "name the run directories"},
+		{"-out with a missing catalog", []string{"-scenarios", filepath.Join(t.TempDir(), "nope"), "-out", filepath.Join(t.TempDir(), "m"), copyRun(t)}, "load the catalog"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

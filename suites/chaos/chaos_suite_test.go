@@ -1,13 +1,18 @@
 //go:build chaos
 
 // Package chaos holds the Ginkgo chaos suites. They run against real
-// postgres, pgbouncer and toxiproxy containers, started once per process
-// and shared by the specs, with faults reset between specs.
+// postgres, pgbouncer and toxiproxy containers, started once per Ginkgo
+// process and shared by that process's specs, with faults reset between
+// specs. No spec needs Serial: every spec touches only its own process's
+// stack (its containers, networks, ports, Postgres settings and the
+// bot it starts), and writes only its own files (its scenario's history,
+// its evidence directory).
 package chaos
 
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
@@ -24,6 +29,7 @@ import (
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report"
+	"github.com/p1001/p1001/suites/shard"
 )
 
 func TestChaos(t *testing.T) {
@@ -31,19 +37,62 @@ func TestChaos(t *testing.T) {
 	// A failed Expect on a connect error would print its Config, password
 	// included, to the terminal, ginkgo.json and junit.xml.
 	format.RegisterCustomFormatter(report.FormatError)
-	RunSpecs(t, "p1001 chaos")
+	var err error
+	if suiteShard, err = shard.Parse(os.Getenv(shard.Env)); err != nil {
+		t.Fatalf("%s: %v", shard.Env, err)
+	}
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	userLabelFilter = suiteConfig.LabelFilter
+	// Shards 2..n run the catalog only (their part of it: which
+	// scenarios a shard holds is decided where the table is built,
+	// scenarios_test.go, and the others are not specs of the run at all);
+	// the specs outside the catalog run once, in shard 1.
+	suiteConfig.LabelFilter = suiteShard.LabelFilter(catalogLabel, userLabelFilter)
+	RunSpecs(t, "p1001 chaos", suiteConfig, reporterConfig)
 }
 
-// stack is the environment shared by the specs of this process.
+// suiteShard is the slice of the catalog this run plays (make chaos
+// SHARD=i/n; the zero Shard: all of it), userLabelFilter the label filter
+// the run was given (make chaos LABELS=), before the shard narrowed it.
+// Both are set once, before the specs are built.
+var (
+	suiteShard      shard.Shard
+	userLabelFilter string
+)
+
+// stack is the environment shared by the specs of this process. Under
+// `ginkgo -p` (make chaos PROCS=N) every process starts its own: network,
+// Postgres, PgBouncer, Toxiproxy and bots, labelled with the process
+// (environment.ProcessLabel) and removed by the process at its end.
 var stack *environment.Env
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	// Every failure, of a spec or of a suite node, leaves its evidence.
-	DeferOnFailure(gatherEvidence, NodeTimeout(time.Minute))
+// SynchronizedBeforeSuite: process 1 makes the configuration (images, run
+// ID, the random password) and every process starts its stack from it.
+// One password for all the stacks of a run lets process 1, which builds
+// the report from every process's files, check them all for it; each
+// stack is still private (own network, containers, ports).
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	cfg, err := environment.ConfigFromEnv()
 	Expect(err).NotTo(HaveOccurred())
+	b, err := json.Marshal(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}, func(ctx SpecContext, b []byte) {
+	// Every failure, of a spec or of a suite node, leaves its evidence.
+	DeferOnFailure(gatherEvidence, NodeTimeout(time.Minute))
+	var cfg environment.Config
+	Expect(json.Unmarshal(b, &cfg)).To(Succeed())
+	cfg.Process = GinkgoParallelProcess()
+	var err error
 	stack, err = environment.Start(ctx, cfg)
 	Expect(err).NotTo(HaveOccurred(), "start the chaos environment")
+	// Runs after the stack's removal (cleanups run last in, first out):
+	// what this process wrote (histories, evidence) may not hold its bots'
+	// API tokens. Process 1 checks the report itself (ReportAfterSuite).
+	DeferCleanup(func() {
+		Expect(report.CheckNoSecrets(reportDir(), stack.Secrets()...)).To(Succeed(),
+			"no file of process %d may carry the stack's password or a bot's API token", GinkgoParallelProcess())
+	})
 	DeferCleanup(func(ctx SpecContext) {
 		Expect(stack.Close(ctx)).To(Succeed(), "remove the chaos environment")
 	}, NodeTimeout(2*time.Minute))
@@ -112,13 +161,17 @@ func gatherEvidence(ctx SpecContext) {
 
 // The report (report.md, index.html, report.json) is built from the
 // histories in the report dir once every spec has run, also after a
-// failure or an interrupt. A report that cannot be built, or that would
-// carry the stack's password or a bot's API token, fails the suite.
+// failure or an interrupt. Under `ginkgo -p` this runs once, on process 1,
+// after every process has ended, with every process's specs: one report.
+// A report that cannot be built, or that would carry the stack's password
+// or a bot's API token, fails the suite.
 var _ = ReportAfterSuite("chaos report", func(r Report) {
 	dir := reportDir()
 	info := report.NewRunInfo(cmp.Or(os.Getenv("P1001_RUN_ID"), "adhoc"), r.StartTime)
 	info.GinkgoVersion = types.VERSION
 	info.LabelFilter = r.SuiteConfig.LabelFilter
+	info.Shard = suiteShard.String()
+	info.Processes = r.SuiteConfig.ParallelTotal
 	var secrets []string
 	if stack != nil { // nil when the stack never came up
 		cfg := stack.Config()
@@ -133,7 +186,10 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 		for part, d := range stack.StartTimes {
 			info.StartTimesMS[part] = float64(d.Microseconds()) / 1000
 		}
-		secrets = stack.Secrets() // the password and every bot's API token
+		// The password (every process's stack shares it) and process 1's
+		// bots' API tokens; the other processes' tokens are caught by
+		// their shape below.
+		secrets = stack.Secrets()
 	}
 	_, err := report.WriteRunInfo(dir, info)
 	Expect(err).NotTo(HaveOccurred(), "write run.json")
@@ -143,17 +199,30 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	// the whole run's, not only the scenarios'.
 	sel, err := report.NewSelector(r.SuiteDescription, r.SuiteConfig)
 	Expect(err).NotTo(HaveOccurred())
-	var selected []string
+	userConfig := r.SuiteConfig
+	userConfig.LabelFilter = userLabelFilter
+	userSel, err := report.NewSelector(r.SuiteDescription, userConfig)
+	Expect(err).NotTo(HaveOccurred())
+	inShard, err := shardOf(catalog, suiteShard)
+	Expect(err).NotTo(HaveOccurred())
+	var selected, wanted []string
 	for _, s := range catalog {
-		if sel(scenarioSpecText(s.Name), s.Labels) {
+		labels := append([]string{catalogLabel}, s.Labels...)
+		if userSel(scenarioSpecText(s.Name), labels) {
+			wanted = append(wanted, s.Name)
+		}
+		if inShard[s.Name] && sel(scenarioSpecText(s.Name), labels) {
 			selected = append(selected, s.Name)
 		}
 	}
 	suite, err := report.SuiteFromGinkgo(r, scenarioOf, selected)
 	Expect(err).NotTo(HaveOccurred())
+	suite.Shard = suiteShard.String()
+	suite.CatalogSelected = wanted
 	Expect(report.WriteSuite(dir, suite)).To(Succeed(), "write %s", report.SuiteFile)
 	rep, err := report.Build(dir, catalog)
 	Expect(err).NotTo(HaveOccurred(), "build the report in %s", dir)
 	Expect(report.CheckNoSecrets(dir, secrets...)).To(Succeed(), "no report file may carry the stack's password or a bot's API token")
+	Expect(report.CheckNoMatch(dir, environment.TokenPattern)).To(Succeed(), "no report file may carry a bot's API token (of any process)")
 	GinkgoWriter.Printf("report: %s; open %s/%s\n", rep.Headline(), dir, report.HTMLFile)
 })

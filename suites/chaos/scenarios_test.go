@@ -17,6 +17,7 @@ import (
 	"github.com/p1001/p1001/suites/checks"
 	"github.com/p1001/p1001/suites/history"
 	"github.com/p1001/p1001/suites/runner"
+	"github.com/p1001/p1001/suites/shard"
 )
 
 // catalogDir is the scenario catalog; P1001_SCENARIOS points elsewhere.
@@ -90,17 +91,52 @@ func scenarioOf(sr types.SpecReport) string {
 	return ""
 }
 
+// catalogLabel is on every scenario spec besides the scenario's own
+// labels: LABELS=catalog runs the catalog only, LABELS='!catalog' the rest,
+// and a shard other than the first runs only the catalog (its part).
+const catalogLabel = "catalog"
+
+// shardOf says which catalog scenarios are in s, by name: s deals the
+// scenario files (package shard), so a scenario with two fault labels is
+// in one shard, once.
+func shardOf(catalog []scenarios.Scenario, s shard.Shard) (map[string]bool, error) {
+	files := make([]string, len(catalog))
+	byFile := map[string]string{}
+	for i, sc := range catalog {
+		files[i] = sc.File
+		byFile[sc.File] = sc.Name
+	}
+	in, err := s.Select(files)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s of the catalog: %w", s, err)
+	}
+	out := map[string]bool{}
+	for _, f := range in {
+		out[byFile[f]] = true
+	}
+	return out, nil
+}
+
 var _ = Describe(scenarioContainer, func() {
 	catalog, err := scenarios.LoadDir(catalogDir())
 	if err != nil {
 		It("catalog loads", func() { Fail(err.Error()) })
 		return
 	}
+	inShard, err := shardOf(catalog, suiteShard)
+	if err != nil {
+		It("catalog shards", func() { Fail(err.Error()) })
+		return
+	}
 	entries := make([]TableEntry, 0, len(catalog))
 	for _, s := range catalog {
+		if !inShard[s.Name] {
+			continue // another shard's: not a spec of this run
+		}
 		// The timeout is generous: a scenario's traffic lasts seconds, and
 		// this only bounds a hang.
-		entries = append(entries, Entry(s.Name, Label(s.Labels...), SpecTimeout(3*time.Minute), s))
+		labels := append([]string{catalogLabel}, s.Labels...)
+		entries = append(entries, Entry(s.Name, Label(labels...), SpecTimeout(3*time.Minute), s))
 	}
 	DescribeTable(scenarioTable, playScenario, entries)
 })

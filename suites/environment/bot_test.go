@@ -43,3 +43,21 @@ func TestDatabaseURLHost(t *testing.T) {
 		})
 	}
 }
+
+// Every token a stack makes has the shape the report's leak check looks
+// for across processes (TokenPattern).
+func TestTokenPattern(t *testing.T) {
+	var e Env
+	for range 20 {
+		tok, err := e.newToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !TokenPattern.MatchString("Bearer " + tok + ".") {
+			t.Errorf("TokenPattern does not match the token %q", tok)
+		}
+	}
+	if TokenPattern.MatchString("p1001-20261129T184500Z-p2-0a1b2c3d") {
+		t.Error("TokenPattern matches a network name")
+	}
+}

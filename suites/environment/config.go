@@ -5,13 +5,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strconv"
 )
 
-// Label is set on every container and network the environment creates, so
-// that `make clean` can find leftovers. RunLabel narrows it to one run.
+// Label is set on every container, network and volume the environment
+// creates, so that `make clean` can find leftovers. RunLabel narrows it to
+// one run, ProcessLabel to one Ginkgo process of a run (make chaos PROCS=N
+// runs N stacks side by side).
 const (
-	Label    = "org.p1001.project"
-	RunLabel = "org.p1001.run"
+	Label        = "org.p1001.project"
+	RunLabel     = "org.p1001.run"
+	ProcessLabel = "org.p1001.process"
 )
 
 // Network aliases and ports, as in DESIGN.md section 2.
@@ -57,6 +61,10 @@ type Config struct {
 	// RunID goes into the RunLabel of everything started, so that the
 	// caller (hack/chaos.sh) can remove exactly this run's leftovers.
 	RunID string
+	// Process is the Ginkgo parallel process (1..N) whose stack this is;
+	// 0 outside Ginkgo. It goes into ProcessLabel and into the names of
+	// the networks and volumes, so that N stacks of one run share nothing.
+	Process int
 }
 
 // ConfigFromEnv reads the image names from P1001_*_IMAGE and makes a fresh
@@ -97,5 +105,18 @@ func randomPassword() (string, error) {
 }
 
 func (c Config) labels() map[string]string {
-	return map[string]string{Label: "p1001", RunLabel: c.RunID}
+	l := map[string]string{Label: "p1001", RunLabel: c.RunID}
+	if c.Process > 0 {
+		l[ProcessLabel] = strconv.Itoa(c.Process)
+	}
+	return l
+}
+
+// namePrefix starts the name of every network and volume of the stack:
+// p1001-<run>, and -p<process> under Ginkgo's parallel processes.
+func (c Config) namePrefix() string {
+	if c.Process > 0 {
+		return fmt.Sprintf("p1001-%s-p%d", c.RunID, c.Process)
+	}
+	return "p1001-" + c.RunID
 }

@@ -125,14 +125,14 @@ func (e *Env) BotRestart(ctx context.Context, name string) error {
 	return e.RestartBot(ctx)
 }
 
-// createVolume makes a named volume, p1001-<run>-<what>-<random>, with the
+// createVolume makes a named volume, p1001-<run>[-p<process>]-<what>-<random>, with the
 // project's labels so that make clean finds a leftover one.
 func (e *Env) createVolume(ctx context.Context, what string) (string, error) {
 	suffix := make([]byte, 4)
 	if _, err := rand.Read(suffix); err != nil {
 		return "", fmt.Errorf("volume name: %w", err)
 	}
-	name := fmt.Sprintf("p1001-%s-%s-%x", e.cfg.RunID, what, suffix)
+	name := fmt.Sprintf("%s-%s-%x", e.cfg.namePrefix(), what, suffix)
 	err := e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
 		if _, err := cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: e.cfg.labels()}); err != nil {
 			return fmt.Errorf("create volume %s: %w", name, err)
@@ -217,7 +217,8 @@ func (e *Env) connect(ctx context.Context, id, alias string) error {
 	})
 }
 
-// createNetwork makes the private network, named p1001-<run>-<random>.
+// createNetwork makes the private network, named
+// p1001-<run>[-p<process>]-<random>.
 // The name matters: a container on several networks publishes its ports
 // through the network whose name sorts first, and the bot must keep its
 // mapping on the default "bridge" while a partition cuts it from this one.
@@ -228,7 +229,7 @@ func (e *Env) createNetwork(ctx context.Context) error {
 	if _, err := rand.Read(suffix); err != nil {
 		return fmt.Errorf("network name: %w", err)
 	}
-	name := fmt.Sprintf("p1001-%s-%x", e.cfg.RunID, suffix)
+	name := fmt.Sprintf("%s-%x", e.cfg.namePrefix(), suffix)
 	return e.withDocker(ctx, func(cli *testcontainers.DockerClient) error {
 		res, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: e.cfg.labels()})
 		if err != nil {

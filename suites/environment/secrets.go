@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 )
 
 // newToken makes a bot's API token and remembers it for Secrets.
@@ -26,3 +27,8 @@ func (e *Env) Secrets() []string {
 	defer e.mu.Unlock()
 	return append([]string{e.cfg.Password}, e.tokens...)
 }
+
+// TokenPattern matches every API token newToken makes, whichever process's
+// stack gave it: a report built by one process checks the files of all for
+// tokens it never saw (the suite's ReportAfterSuite).
+var TokenPattern = regexp.MustCompile(`\bp1001-[0-9a-f]{48}\b`)

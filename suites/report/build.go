@@ -94,12 +94,23 @@ func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Repor
 		return r, nil, err
 	}
 	if ok {
-		info.LabelFilter = redact(info.LabelFilter)
-		for i := range info.Images {
-			info.Images[i].Name = redact(info.Images[i].Name)
-			info.Images[i].Version = redact(info.Images[i].Version)
+		r.Environment = redactInfo(info)
+	}
+	m, merged, err := ReadMerge(runDir)
+	if err != nil {
+		return r, nil, err
+	}
+	if merged {
+		for _, mr := range m.Runs {
+			mr.Source = redact(mr.Source)
+			if mr.Environment != nil {
+				mr.Environment = redactInfo(*mr.Environment)
+				if r.Environment == nil {
+					r.Environment = mr.Environment
+				}
+			}
+			r.Runs = append(r.Runs, mr)
 		}
-		r.Environment = &info
 	}
 	suite, known, err := ReadSuite(runDir)
 	if err != nil {
@@ -208,6 +219,16 @@ func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Repor
 	return r, charts, nil
 }
 
+// redactInfo is run.json as a report may show it.
+func redactInfo(info RunInfo) *RunInfo {
+	info.LabelFilter = redact(info.LabelFilter)
+	for i := range info.Images {
+		info.Images[i].Name = redact(info.Images[i].Name)
+		info.Images[i].Version = redact(info.Images[i].Version)
+	}
+	return &info
+}
+
 // addSpecs copies suite.json's specs into the report with their verdicts
 // and evidence, and counts them.
 func (r *Report) addSpecs(runDir string, suite Suite) error {
@@ -282,8 +303,25 @@ func verdictReasons(r Report, suite Suite) []string {
 			out = append(out, fmt.Sprintf("%d of %d selected specs did not run", missing, r.SpecsSelected))
 		}
 	}
-	if n := len(r.Incomplete); n > 0 {
-		out = append(out, fmt.Sprintf("%d selected scenario(s) did not complete: %s", n, names(r.Incomplete)))
+	incomplete := r.Incomplete
+	if len(r.Runs) > 0 {
+		// A merge: a selected scenario without a history ran in no run
+		// (a shard missing from the merge, or a run that stopped early).
+		var none []string
+		incomplete = nil
+		for _, name := range r.Incomplete {
+			if slices.Contains(r.NotRun, name) {
+				none = append(none, name)
+			} else {
+				incomplete = append(incomplete, name)
+			}
+		}
+		if n := len(none); n > 0 {
+			out = append(out, fmt.Sprintf("%d catalog scenario(s) ran in none of the %d merged runs: %s", n, len(r.Runs), names(none)))
+		}
+	}
+	if n := len(incomplete); n > 0 {
+		out = append(out, fmt.Sprintf("%d selected scenario(s) did not complete: %s", n, names(incomplete)))
 	}
 	var broken, invalid, specFailed []string
 	for _, s := range r.Scenarios {

@@ -207,9 +207,26 @@ func runLine(r Report) string {
 			parts = append(parts, "Ginkgo "+e.GinkgoVersion)
 		}
 		parts = append(parts, fmt.Sprintf("%d cores", e.Cores))
+		if e.Processes > 1 {
+			parts = append(parts, fmt.Sprintf("%d Ginkgo processes, a stack each", e.Processes))
+		}
+		if e.Shard != "" && len(r.Runs) == 0 {
+			parts = append(parts, "shard "+e.Shard+" of the catalog")
+		}
 	}
 	if r.BotBuild != "" {
 		parts = append(parts, "bot `"+r.BotBuild+"`")
+	}
+	if len(r.Runs) > 0 {
+		var runs []string
+		for _, mr := range r.Runs {
+			run := "`" + mr.Name + "`"
+			if mr.Shard != "" {
+				run += " (shard " + mr.Shard + ")"
+			}
+			runs = append(runs, fmt.Sprintf("%s: %d", run, len(mr.Scenarios)))
+		}
+		parts = append(parts, fmt.Sprintf("merged from %d runs (scenarios each: %s)", len(r.Runs), strings.Join(runs, ", ")))
 	}
 	return strings.Join(parts, " · ") + ". The score starts at 100 and each failed scenario takes its severity's share of what is left (15, 25 or 40 %; a failed spec outside the scenarios 40 %); the verdict is the gate, the score only sits next to it."
 }

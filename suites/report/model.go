@@ -61,8 +61,12 @@ type Report struct {
 	Score *float64 `json:"score"`
 	// Severities is the weight of each fault kind in the score.
 	Severities map[string]int `json:"severities"`
-	// Environment is run.json; null when the run dir has none.
+	// Environment is run.json; null when the run dir has none. In a
+	// merged report (make report MERGE=), the first run's.
 	Environment *RunInfo `json:"environment"`
+	// Runs are the runs a merged report was built from (merge.json), each
+	// with its own environment; omitted for a single run.
+	Runs []MergedRun `json:"runs,omitempty"`
 	// BotBuild is the bot's build (its bot_build_info version label), as
 	// the first history with metrics reported it.
 	BotBuild  string     `json:"bot_build,omitempty"`

@@ -97,7 +97,33 @@ func CheckNoSecrets(runDir string, secrets ...string) error {
 	if strings.Join(secrets, "") == "" {
 		return nil // nothing to look for
 	}
-	var leaks []string
+	leaks, err := filesWith(runDir, func(b []byte) bool { return ContainsSecret(string(b), secrets...) })
+	if err != nil {
+		return err
+	}
+	if len(leaks) > 0 {
+		return errors.New("report: a secret of the stack (its password or a bot's API token) appears in " + strings.Join(leaks, ", "))
+	}
+	return nil
+}
+
+// CheckNoMatch walks runDir and fails if any file holds a match of re (the
+// shape of a secret, such as environment.TokenPattern), naming the files,
+// never the match.
+func CheckNoMatch(runDir string, re *regexp.Regexp) error {
+	leaks, err := filesWith(runDir, re.Match)
+	if err != nil {
+		return err
+	}
+	if len(leaks) > 0 {
+		return errors.New("report: a secret (a bot's API token, by its shape) appears in " + strings.Join(leaks, ", "))
+	}
+	return nil
+}
+
+// filesWith lists the files under runDir whose content has.
+func filesWith(runDir string, has func([]byte) bool) ([]string, error) {
+	var found []string
 	err := filepath.WalkDir(runDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -106,18 +132,15 @@ func CheckNoSecrets(runDir string, secrets ...string) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
 		}
-		if ContainsSecret(string(b), secrets...) {
-			leaks = append(leaks, path)
+		if has(b) {
+			found = append(found, path)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("check %s for secrets: %w", runDir, err)
+		return nil, fmt.Errorf("check %s for secrets: %w", runDir, err)
 	}
-	if len(leaks) > 0 {
-		return errors.New("report: a secret of the stack (its password or a bot's API token) appears in " + strings.Join(leaks, ", "))
-	}
-	return nil
+	return found, nil
 }
 
 // FormatError is a Gomega custom formatter (format.RegisterCustomFormatter)

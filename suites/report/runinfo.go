@@ -46,7 +46,14 @@ type RunInfo struct {
 	Cores int    `json:"cores"`
 	// LabelFilter is the Ginkgo label filter of the run ("" = everything).
 	LabelFilter string `json:"label_filter,omitempty"`
-	// StartTimesMS is how long each part of the stack took to be ready.
+	// Shard is the slice of the catalog the run played (make chaos
+	// SHARD=i/n), "" for the whole catalog.
+	Shard string `json:"shard,omitempty"`
+	// Processes is how many Ginkgo processes ran the specs side by side,
+	// each with its own stack (make chaos PROCS=N).
+	Processes int `json:"processes,omitempty"`
+	// StartTimesMS is how long each part of the stack took to be ready
+	// (process 1's stack, when several ran).
 	StartTimesMS map[string]float64 `json:"start_times_ms,omitempty"`
 }
 

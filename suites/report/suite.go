@@ -39,6 +39,12 @@ type Suite struct {
 	// ScenariosSelected are the catalog scenarios whose spec the filters
 	// selected: each must complete, or the run fails.
 	ScenariosSelected []string `json:"scenarios_selected"`
+	// Shard is the run's slice of the catalog ("i/n", "" for all of it).
+	// CatalogSelected are the catalog scenarios the run's filters select,
+	// shard aside: what the runs of every shard must cover together (a
+	// merged report, MergeRuns, fails on one that none of them ran).
+	Shard           string   `json:"shard,omitempty"`
+	CatalogSelected []string `json:"catalog_selected,omitempty"`
 	// Specs are Ginkgo's spec reports, suite nodes (BeforeSuite, ...)
 	// included, in the order they ran.
 	Specs []Spec `json:"specs"`
