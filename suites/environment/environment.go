@@ -38,6 +38,9 @@ type DSNs struct {
 	// HostPostgres reaches postgres from the host through its own mapped
 	// port, bypassing toxiproxy: for seeding and for checks after a fault.
 	HostPostgres string
+	// HostPgBouncer reaches PgBouncer from the host through its own mapped
+	// port, bypassing toxiproxy: for probing PgBouncer itself.
+	HostPgBouncer string
 	// HostPooler and HostDirect go through toxiproxy's mapped ports, so
 	// faults apply to them.
 	HostPooler string
@@ -296,10 +299,19 @@ func (e *Env) refreshDSNs(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres port: %w", err)
 	}
+	bouncerHost, err := e.PgBouncer.Host(ctx)
+	if err != nil {
+		return fmt.Errorf("pgbouncer host: %w", err)
+	}
+	bouncerPort, err := e.PgBouncer.MappedPort(ctx, strconv.Itoa(PortPgBouncer)+"/tcp")
+	if err != nil {
+		return fmt.Errorf("pgbouncer port: %w", err)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.dsns = DSNs{
 		HostPostgres:    e.dsn(pgHost, pgPort.Num(), ""),
+		HostPgBouncer:   e.dsn(bouncerHost, bouncerPort.Num(), ""),
 		HostPooler:      e.dsn(host, pooler.Num(), ""),
 		HostDirect:      e.dsn(host, direct.Num(), ""),
 		ContainerPooler: e.dsn(AliasToxiproxy, PortPooler, ""),

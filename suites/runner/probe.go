@@ -76,10 +76,13 @@ func probeTarget(env *environment.Env, f scenarios.Fault) (kind, where string, d
 	case scenarios.TypeKill, scenarios.TypeBotRestart:
 		return history.ProbeContainer, f.Target, nil
 	case scenarios.TypeRestart:
+		// The restarted container itself, not through Toxiproxy: a toxic
+		// on the same path (slow_close) may hold a dead connection open
+		// past the restart, which would hide it from the probe.
 		if f.Target == scenarios.TargetPostgres {
-			return history.ProbeSQL, scenarios.ProxyDirect, via(scenarios.ProxyDirect)
+			return history.ProbeSQL, f.Target, func() string { return env.DSNs().HostPostgres }
 		}
-		return history.ProbeSQL, scenarios.ProxyPooler, via(scenarios.ProxyPooler)
+		return history.ProbeSQL, f.Target, func() string { return env.DSNs().HostPgBouncer }
 	case scenarios.TypePause, scenarios.TypeClientLimit, scenarios.TypeIdleReaping:
 		return history.ProbeSQL, scenarios.ProxyPooler, via(scenarios.ProxyPooler)
 	case scenarios.TypeServerLimit, scenarios.TypePasswordRotation:
@@ -108,8 +111,10 @@ func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, ba
 	case scenarios.TypeIdleReaping:
 		// Idle past PgBouncer's timeout between two probes.
 		every = time.Second
-	case scenarios.TypeServerLimit, scenarios.TypePasswordRotation:
-		// Only a new login meets these; one already in keeps working.
+	case scenarios.TypeServerLimit, scenarios.TypePasswordRotation, scenarios.TypeRestart:
+		// Only a new login meets these; one already in keeps working (a
+		// stopping PgBouncer or Postgres serves its clients until they
+		// leave, and only refuses new ones).
 		fresh = true
 	}
 	for next := max(f.At.D()-probeLead, 0); next < f.End(); next = max(next+every, now()) {

@@ -9,7 +9,7 @@ import (
 
 // TestProbeTarget: each fault is probed where it acts, so that a probe
 // can show its effect: through its proxy, through the path to the
-// restarted or paused container, or in Docker's view of a partition.
+// restarted container itself, through the path to the paused one, or in Docker's view of a partition.
 func TestProbeTarget(t *testing.T) {
 	tests := []struct {
 		fault       scenarios.Fault
@@ -17,8 +17,8 @@ func TestProbeTarget(t *testing.T) {
 	}{
 		{scenarios.Fault{Type: scenarios.TypeOutage, Proxy: scenarios.ProxyDirect}, history.ProbeSQL, scenarios.ProxyDirect},
 		{scenarios.Fault{Type: scenarios.TypeTimeout, Proxy: scenarios.ProxyPooler}, history.ProbeSQL, scenarios.ProxyPooler},
-		{scenarios.Fault{Type: scenarios.TypeRestart, Target: scenarios.TargetPostgres}, history.ProbeSQL, scenarios.ProxyDirect},
-		{scenarios.Fault{Type: scenarios.TypeRestart, Target: scenarios.TargetPgBouncer}, history.ProbeSQL, scenarios.ProxyPooler},
+		{scenarios.Fault{Type: scenarios.TypeRestart, Target: scenarios.TargetPostgres}, history.ProbeSQL, scenarios.TargetPostgres},
+		{scenarios.Fault{Type: scenarios.TypeRestart, Target: scenarios.TargetPgBouncer}, history.ProbeSQL, scenarios.TargetPgBouncer},
 		{scenarios.Fault{Type: scenarios.TypePause, Target: scenarios.TargetPgBouncer}, history.ProbeSQL, scenarios.ProxyPooler},
 		{scenarios.Fault{Type: scenarios.TypeClientLimit, Target: scenarios.TargetPgBouncer}, history.ProbeSQL, scenarios.ProxyPooler},
 		{scenarios.Fault{Type: scenarios.TypeIdleReaping, Target: scenarios.TargetPgBouncer}, history.ProbeSQL, scenarios.ProxyPooler},
