@@ -162,6 +162,8 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 		CacheSize:       cfg.PromptCacheSize,
 		MaxMessageRunes: cfg.MaxMessageChars,
 		MaxPromptRunes:  cfg.MaxPromptChars,
+		ReplyDeadline:   cfg.ReplyDeadline,
+		MaxLookups:      cfg.MaxPromptLookups,
 		Logger:          log,
 		Observer:        rt.Metrics,
 	})
@@ -169,6 +171,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 		pool.Close()
 		return nil, err
 	}
+	rt.Metrics.RegisterLookups(rt.Handler)
 	return rt, nil
 }
 

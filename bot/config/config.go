@@ -47,9 +47,13 @@ type Config struct {
 	DefaultPrompt      string
 	PromptMaxStaleness time.Duration
 	PromptCacheSize    int
-	MaxMessageChars    int
-	MaxPromptChars     int
-	MaxBodyBytes       int64
+	// ReplyDeadline is how long a reply waits for the prompt lookup (0:
+	// until it ends); MaxPromptLookups caps the lookups running at once.
+	ReplyDeadline    time.Duration
+	MaxPromptLookups int
+	MaxMessageChars  int
+	MaxPromptChars   int
+	MaxBodyBytes     int64
 
 	OutboxCapacity      int
 	OutboxBatchSize     int
@@ -100,6 +104,8 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		DefaultPrompt:       r.str("DEFAULT_PROMPT", chat.DefaultPrompt),
 		PromptMaxStaleness:  r.duration("PROMPT_MAX_STALENESS", DefaultPromptMaxStaleness, 0),
 		PromptCacheSize:     r.integer("PROMPT_CACHE_SIZE", chat.DefaultCacheSize, 1, 10_000_000),
+		ReplyDeadline:       r.duration("REPLY_DEADLINE", chat.DefaultReplyDeadline, 0),
+		MaxPromptLookups:    r.integer("MAX_PROMPT_LOOKUPS", chat.DefaultMaxLookups, 1, 1_000_000),
 		MaxMessageChars:     r.integer("MAX_MESSAGE_CHARS", chat.DefaultMaxMessageRunes, 1, 1<<20),
 		MaxPromptChars:      r.integer("MAX_PROMPT_CHARS", chat.DefaultMaxPromptRunes, 1, 1<<20),
 		MaxBodyBytes:        int64(r.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 256, 64<<20)),
@@ -288,7 +294,7 @@ func Names() []string {
 	return []string{
 		"HTTP_ADDR", "API_TOKEN", "API_AUTH", "METRICS_ADDR", "LOG_FORMAT", "LOG_LEVEL",
 		"DATABASE_URL", "MIGRATE_DATABASE_URL", "MIGRATE_ON_START",
-		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE",
+		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE", "REPLY_DEADLINE", "MAX_PROMPT_LOOKUPS",
 		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",
 		"OUTBOX_CAPACITY", "OUTBOX_BATCH_SIZE", "OUTBOX_RETRY_MAX_DELAY", "SHUTDOWN_TIMEOUT",
 		"SPOOL_PATH", "SPOOL_MAX_BYTES", "SPOOL_FSYNC",
