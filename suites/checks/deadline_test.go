@@ -104,11 +104,13 @@ func TestWriteLatencyBound(t *testing.T) {
 	}
 	write := func(latency time.Duration) func(*history.History) {
 		return func(h *history.History) {
-			setOp(h, 4, func(o *history.Op) { o.Kind, o.Text, o.Complete = history.SetPrompt, "/setprompt You are a cat.", o.Invoke+latency })
+			setOp(h, 4, func(o *history.Op) {
+				o.Kind, o.Text, o.Complete = history.SetPrompt, "/setprompt You are a cat.", o.Invoke+latency
+			})
 		}
 	}
 	runCases(t, LatencyBound, NameLatency, false, []checkCase{
-		{name: "a write keeps its budget", scenario: bounds, history: write(2*time.Second), pass: true,
+		{name: "a write keeps its budget", scenario: bounds, history: write(2 * time.Second), pass: true,
 			promise: []string{"within 1.5s, every write (/setprompt, /reset) within 2.5s"}},
 		{name: "but not past its bound", scenario: bounds, history: write(2600 * ms),
 			detail: []string{"op #4", "write took 2.6s (outcome ok), bound 2.5s"}, ops: []int{4}},
