@@ -46,6 +46,9 @@ var errNoSlot = errors.New("chat: every prompt lookup slot is busy")
 // slot is free. It gives up with errNoSlot when expired fires first, or
 // with ctx's error.
 func (fs *flights) join(ctx context.Context, chatID string, expired <-chan time.Time, run func(f *flight)) (*flight, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller left: no lookup for nobody
+	}
 	fs.mu.Lock()
 	f, ok := fs.byID[chatID]
 	fs.mu.Unlock()

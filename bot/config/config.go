@@ -51,9 +51,12 @@ type Config struct {
 	// until it ends); MaxPromptLookups caps the lookups running at once.
 	ReplyDeadline    time.Duration
 	MaxPromptLookups int
-	MaxMessageChars  int
-	MaxPromptChars   int
-	MaxBodyBytes     int64
+	// PoolMinConns is the pool connections kept open once the database
+	// has answered (POOL_MIN_CONNS, default the pool's size; app.warmPool).
+	PoolMinConns    int
+	MaxMessageChars int
+	MaxPromptChars  int
+	MaxBodyBytes    int64
 
 	OutboxCapacity      int
 	OutboxBatchSize     int
@@ -146,6 +149,13 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 	db, err := dburl.Parse("DATABASE_URL", r.str("DATABASE_URL", ""))
 	r.fail(err)
 	c.DB = db
+	if db != nil {
+		// Warm connections: a lookup on an open connection is one round
+		// trip, a new one about four (TCP, startup, SCRAM, the query), which
+		// under 300 ms of latency is past the 1 s reply deadline.
+		size := int(db.Pool.MaxConns)
+		c.PoolMinConns = r.integer("POOL_MIN_CONNS", size, 0, size)
+	}
 	if db != nil {
 		// A copy, not the same pointer: app.Build caps each one's connect
 		// timeout differently.
@@ -294,7 +304,7 @@ func Names() []string {
 	return []string{
 		"HTTP_ADDR", "API_TOKEN", "API_AUTH", "METRICS_ADDR", "LOG_FORMAT", "LOG_LEVEL",
 		"DATABASE_URL", "MIGRATE_DATABASE_URL", "MIGRATE_ON_START",
-		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE", "REPLY_DEADLINE", "MAX_PROMPT_LOOKUPS",
+		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE", "REPLY_DEADLINE", "MAX_PROMPT_LOOKUPS", "POOL_MIN_CONNS",
 		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",
 		"OUTBOX_CAPACITY", "OUTBOX_BATCH_SIZE", "OUTBOX_RETRY_MAX_DELAY", "SHUTDOWN_TIMEOUT",
 		"SPOOL_PATH", "SPOOL_MAX_BYTES", "SPOOL_FSYNC",
