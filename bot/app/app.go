@@ -131,7 +131,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL=%s: %w", cfg.DB.Redacted, err)
 	}
-	rt.warm = newWarmPool(pool, cfg.PoolMinConns, cfg.Retry.AttemptTimeout)
+	rt.warm = newWarmPool(pgxPool{pool}, cfg.PoolMinConns, cfg.Retry.AttemptTimeout)
 	x, err := resilience.New(cfg.Retry,
 		resilience.WithTarget(cfg.DB.Target()),
 		resilience.WithObserver(resilience.NewSlogObserver(log)),

@@ -24,7 +24,7 @@ import (
 // the missing connections at once, in the background, and returns them
 // to the pool. One top-up at a time, at most one a second.
 type warmPool struct {
-	pool    poolStats
+	pool    warmable
 	min     int
 	timeout time.Duration // of one top-up: the connects' own bound
 
@@ -34,15 +34,30 @@ type warmPool struct {
 	wg   sync.WaitGroup
 }
 
-// poolStats is what the warmer needs of *pgxpool.Pool.
-type poolStats interface {
-	Stat() *pgxpool.Stat
-	Acquire(ctx context.Context) (*pgxpool.Conn, error)
+// warmable is what the warmer needs of the pool (pgxPool for *pgxpool.Pool).
+type warmable interface {
+	counts() (total, acquired int)
+	acquire(ctx context.Context) (release func(), err error)
+}
+
+type pgxPool struct{ *pgxpool.Pool }
+
+func (p pgxPool) counts() (int, int) {
+	st := p.Stat()
+	return int(st.TotalConns()), int(st.AcquiredConns())
+}
+
+func (p pgxPool) acquire(ctx context.Context) (func(), error) {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Release, nil
 }
 
 const warmEvery = time.Second
 
-func newWarmPool(pool poolStats, min int, timeout time.Duration) *warmPool {
+func newWarmPool(pool warmable, min int, timeout time.Duration) *warmPool {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
@@ -54,9 +69,8 @@ func (w *warmPool) Observe(e resilience.Event) {
 	if w.min <= 0 || e.Kind != resilience.EventSucceeded && e.Kind != resilience.EventSucceededAfterRetries {
 		return
 	}
-	st := w.pool.Stat()
-	missing := w.min - int(st.TotalConns())
-	if missing <= 0 || st.AcquiredConns() > 0 || !w.busy.CompareAndSwap(false, true) {
+	total, acquired := w.pool.counts()
+	if total >= w.min || acquired > 0 || !w.busy.CompareAndSwap(false, true) {
 		return
 	}
 	w.mu.Lock()
@@ -79,19 +93,19 @@ func (w *warmPool) Observe(e resilience.Event) {
 func (w *warmPool) topUp(n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
-	conns := make([]*pgxpool.Conn, n)
+	releases := make([]func(), n)
 	var wg sync.WaitGroup
-	for i := range conns {
+	for i := range releases {
 		wg.Go(func() {
-			if c, err := w.pool.Acquire(ctx); err == nil {
-				conns[i] = c
+			if release, err := w.pool.acquire(ctx); err == nil {
+				releases[i] = release
 			}
 		})
 	}
 	wg.Wait()
-	for _, c := range conns {
-		if c != nil {
-			c.Release()
+	for _, release := range releases {
+		if release != nil {
+			release()
 		}
 	}
 }
