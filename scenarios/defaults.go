@@ -79,6 +79,9 @@ func (s *Scenario) applyDefaults(set func(path string, zero bool) bool) {
 			e.ReplyLatencyBound = Duration(w + DefaultLatencyMargin)
 		}
 	}
+	if !set("expect.write_latency_bound", e.WriteLatencyBound == 0) {
+		e.WriteLatencyBound = e.ReplyLatencyBound
+	}
 	if !set("expect.recovery_within", e.RecoveryWithin == 0) {
 		e.RecoveryWithin = Duration(DefaultRecoveryWithin)
 	}

@@ -184,8 +184,14 @@ type Expect struct {
 	PromptSources           PromptSources `yaml:"prompt_sources"`
 	AllAnswered             bool          `yaml:"all_answered"`
 	// ReplyLatencyBound bounds every reply during faults (default: the
-	// policy's worst case + DefaultLatencyMargin).
-	ReplyLatencyBound   Duration `yaml:"reply_latency_bound"`
+	// policy's worst case + DefaultLatencyMargin); writes (/setprompt
+	// text, /reset) are held to WriteLatencyBound instead.
+	ReplyLatencyBound Duration `yaml:"reply_latency_bound"`
+	// WriteLatencyBound bounds the writes during faults (default:
+	// ReplyLatencyBound): they keep the policy's full budget while the
+	// replies that read the prompt stop waiting at the bot's reply
+	// deadline, so a bound tightened to that deadline needs its own for them.
+	WriteLatencyBound   Duration `yaml:"write_latency_bound,omitempty"`
 	RecoveryWithin      Duration `yaml:"recovery_within"`
 	NoAckedWriteLost    bool     `yaml:"no_acked_write_lost"`
 	OutboxDrained       bool     `yaml:"outbox_drained"`

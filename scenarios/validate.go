@@ -419,6 +419,9 @@ func (s Scenario) validateExpect(v *validator) {
 	if e.ReplyLatencyBound <= 0 {
 		v.errf("expect.reply_latency_bound", "must be above 0, got %s (there is no default when bot.retry sets neither budget nor attempt_timeout)", e.ReplyLatencyBound)
 	}
+	if e.WriteLatencyBound <= 0 && e.ReplyLatencyBound > 0 {
+		v.errf("expect.write_latency_bound", "must be above 0, got %s", e.WriteLatencyBound)
+	}
 	if e.RecoveryWithin <= 0 {
 		v.errf("expect.recovery_within", "must be above 0, got %s", e.RecoveryWithin)
 	}

@@ -61,6 +61,7 @@ type Runtime struct {
 	Handler *chat.Handler
 
 	migrated chan struct{}
+	warm     *warmPool
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -124,11 +125,13 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	}
 	// The store tells a hung connect (P1002/P1001) from a busy pool (P2024).
 	watch := store.WatchPool(cfg.DB.Pool)
-	// pgxpool connects lazily (MinConns is 0): this succeeds with the database down.
+	// pgxpool connects lazily (MinConns is 0): this succeeds with the
+	// database down. warmPool keeps POOL_MIN_CONNS open once it answers.
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.DB.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL=%s: %w", cfg.DB.Redacted, err)
 	}
+	rt.warm = newWarmPool(pgxPool{pool}, cfg.PoolMinConns, cfg.Retry.AttemptTimeout)
 	x, err := resilience.New(cfg.Retry,
 		resilience.WithTarget(cfg.DB.Target()),
 		resilience.WithObserver(resilience.NewSlogObserver(log)),
@@ -136,6 +139,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 		resilience.WithObserver(rt.Tracker),
 		resilience.WithObserver(resetOnBrokenConn(pool)),
 		resilience.WithObserver(poolerAdvice(log, cfg.DB.PgBouncer)),
+		resilience.WithObserver(rt.warm),
 	)
 	if err != nil {
 		pool.Close()
@@ -162,6 +166,8 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 		CacheSize:       cfg.PromptCacheSize,
 		MaxMessageRunes: cfg.MaxMessageChars,
 		MaxPromptRunes:  cfg.MaxPromptChars,
+		ReplyDeadline:   cfg.ReplyDeadline,
+		MaxLookups:      cfg.MaxPromptLookups,
 		Logger:          log,
 		Observer:        rt.Metrics,
 	})
@@ -169,6 +175,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 		pool.Close()
 		return nil, err
 	}
+	rt.Metrics.RegisterLookups(rt.Handler)
 	return rt, nil
 }
 
@@ -302,6 +309,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		rt.cancel()
 	}
 	rt.wg.Wait()
+	rt.warm.Wait()
 	var err error
 	select {
 	case <-rt.migrated:

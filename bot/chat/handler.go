@@ -9,6 +9,18 @@
 //
 //	[getCustomPrompt] Database connection error after retries, using fallback prompt
 //	[MessageHandler] Database connection error, replying in degraded mode
+//
+// A reply waits for the prompt lookup at most Options.ReplyDeadline. Past
+// it, the reply uses the fallback chain at once, degraded with P1008 and
+// the attempts made so far, and the handler logs
+//
+//	[getCustomPrompt] Database slow, replying with the fallback prompt while the lookup continues
+//
+// while the lookup runs on to its own end (attempts, budget, log lines) to
+// refresh the cache and drive the breaker. One lookup per chat runs at a
+// time (later messages of the chat join it), at most Options.MaxLookups
+// in all. Writes (/setprompt, /reset) have no deadline: their answer is
+// the truth.
 package chat
 
 import (
@@ -17,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -97,8 +110,14 @@ type Options struct {
 	CacheSize       int           // chats kept in the cache; default DefaultCacheSize
 	MaxMessageRunes int           // default DefaultMaxMessageRunes
 	MaxPromptRunes  int           // default DefaultMaxPromptRunes
-	Logger          *slog.Logger
-	Observer        Observer
+	// ReplyDeadline is how long a reply waits for the prompt lookup before
+	// it answers from the fallback chain; 0 waits for the lookup's end.
+	ReplyDeadline time.Duration
+	// MaxLookups caps the prompt lookups running at once (all chats);
+	// default DefaultMaxLookups.
+	MaxLookups int
+	Logger     *slog.Logger
+	Observer   Observer
 	// Now and NewKey exist for tests.
 	Now    func() time.Time
 	NewKey func() string
@@ -110,6 +129,8 @@ const (
 	DefaultCacheSize       = 10000                          // PROMPT_CACHE_SIZE
 	DefaultMaxMessageRunes = 4096                           // MAX_MESSAGE_CHARS; Telegram's limit
 	DefaultMaxPromptRunes  = 2000                           // MAX_PROMPT_CHARS
+	DefaultReplyDeadline   = time.Second                    // REPLY_DEADLINE
+	DefaultMaxLookups      = 64                             // MAX_PROMPT_LOOKUPS
 )
 
 // Handler handles messages. It is safe for concurrent use.
@@ -120,6 +141,7 @@ type Handler struct {
 	opts      Options
 	log       *slog.Logger
 	cache     *promptCache
+	flights   *flights
 }
 
 // New returns a Handler.
@@ -139,6 +161,9 @@ func New(store Store, resp responder.Responder, sink LogSink, opts Options) (*Ha
 	if opts.MaxPromptRunes <= 0 {
 		opts.MaxPromptRunes = DefaultMaxPromptRunes
 	}
+	if opts.MaxLookups <= 0 {
+		opts.MaxLookups = DefaultMaxLookups
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -151,9 +176,17 @@ func New(store Store, resp responder.Responder, sink LogSink, opts Options) (*Ha
 	}
 	return &Handler{
 		store: store, responder: resp, sink: sink, opts: opts, log: log,
-		cache: newPromptCache(opts.CacheSize, opts.MaxStaleness, opts.Now),
+		cache:   newPromptCache(opts.CacheSize, opts.MaxStaleness, opts.Now),
+		flights: newFlights(opts.MaxLookups),
 	}, nil
 }
+
+// LookupsInFlight is the number of prompt lookups running now (a metric).
+func (h *Handler) LookupsInFlight() int { return h.flights.inFlight() }
+
+// Wait returns once every prompt lookup started so far has ended; each is
+// bounded by the retry policy's budget.
+func (h *Handler) Wait() { h.flights.wg.Wait() }
 
 // InputError is bad input from the user or transport; transports answer 400.
 type InputError struct {
@@ -236,31 +269,76 @@ type resolved struct {
 }
 
 // resolvePrompt reads the custom prompt through the retry layer and falls
-// back to the cache, then to the default.
+// back to the cache, then to the default. It joins the chat's running
+// lookup, if any, and waits for it at most Options.ReplyDeadline.
 func (h *Handler) resolvePrompt(ctx context.Context, chatID string) (resolved, error) {
-	stored, res, err := h.store.GetPrompt(ctx, chatID)
-	attempts := res.Attempts
-	if err == nil {
-		h.cache.put(chatID, stored.Text, stored.Found)
-		if stored.Found {
-			return resolved{prompt: stored.Text, source: SourceCustom, attempts: attempts}, nil
-		}
-		return resolved{prompt: h.opts.DefaultPrompt, source: SourceDefault, attempts: attempts}, nil
+	var expired <-chan time.Time
+	if d := h.opts.ReplyDeadline; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		expired = t.C
 	}
-	if ctx.Err() != nil {
+	f, err := h.flights.join(ctx, chatID, expired, func(f *flight) { h.lookup(ctx, chatID, f) })
+	switch {
+	case errors.Is(err, errNoSlot):
+		return h.pastDeadline(chatID, 0, "every one of the "+strconv.Itoa(h.opts.MaxLookups)+" lookup slots is busy"), nil
+	case err != nil:
+		return resolved{}, fmt.Errorf("chat: prompt lookup: %w", err)
+	}
+	select {
+	case <-f.done:
+	case <-expired:
+		select {
+		case <-f.done: // both at once: the lookup's answer is the better one
+		default:
+			return h.pastDeadline(chatID, f.progress.Attempts(), "lookup still running"), nil
+		}
+	case <-ctx.Done():
 		return resolved{}, fmt.Errorf("chat: prompt lookup: %w", ctx.Err())
 	}
+	if f.err == nil {
+		if f.stored.Found {
+			return resolved{prompt: f.stored.Text, source: SourceCustom, attempts: f.res.Attempts}, nil
+		}
+		return resolved{prompt: h.opts.DefaultPrompt, source: SourceDefault, attempts: f.res.Attempts}, nil
+	}
 	r := h.fallback(chatID)
-	r.attempts = attempts
-	v := verdict(err)
+	r.attempts = f.res.Attempts
+	v := verdict(f.err)
 	r.code, r.meta = v.code, v.meta
+	return r, nil
+}
+
+// lookup runs one prompt lookup to its end, detached from the request
+// that started it (the replies may stop waiting; the lookup does not), and
+// logs its failure once for every reply that shares it.
+func (h *Handler) lookup(ctx context.Context, chatID string, f *flight) {
+	ctx = resilience.WithProgress(context.WithoutCancel(ctx), &f.progress)
+	f.stored, f.res, f.err = h.store.GetPrompt(ctx, chatID)
+	if f.err == nil {
+		h.flights.settle(f, func() { h.cache.put(chatID, f.stored.Text, f.stored.Found) })
+		return
+	}
+	v := verdict(f.err)
 	line := "[getCustomPrompt] Database connection error after retries, using fallback prompt"
-	if r.code == codeDBError {
+	if v.code == codeDBError {
 		line = "[getCustomPrompt] Database error, using fallback prompt"
 	}
-	h.log.Error(line, "chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts,
-		"reason", v.reason, "error", err.Error())
-	return r, nil
+	h.log.Error(line, "chat", chatID, "code", v.code, "source", string(h.fallback(chatID).source), "attempts", f.res.Attempts,
+		"reason", v.reason, "error", f.err.Error())
+}
+
+// pastDeadline is the reply that stopped waiting for the lookup: the
+// fallback chain, P1008 ("timed out"), and the attempts started so far,
+// a lower bound of the lookup's own.
+func (h *Handler) pastDeadline(chatID string, attempts int, why string) resolved {
+	r := h.fallback(chatID)
+	r.attempts = attempts
+	r.code = string(resilience.CodeOpTimeout)
+	h.log.Warn("[getCustomPrompt] Database slow, replying with the fallback prompt while the lookup continues",
+		"chat", chatID, "code", r.code, "source", string(r.source), "attempts", attempts,
+		"deadline", h.opts.ReplyDeadline.String(), "reason", why)
+	return r
 }
 
 // fallback is the cached custom prompt if fresh, else the default.
@@ -333,7 +411,7 @@ func (h *Handler) setPrompt(ctx context.Context, chatID, prompt string) (Reply, 
 	}
 	res, err := h.store.SetPrompt(ctx, chatID, prompt)
 	if err == nil {
-		h.cache.put(chatID, prompt, true)
+		h.flights.detach(chatID, func() { h.cache.put(chatID, prompt, true) })
 		return Reply{Text: "Saved. I'll answer as: " + responder.Persona(prompt), PromptSource: SourceCustom, Attempts: res.Attempts}, nil
 	}
 	if ctx.Err() != nil {
@@ -346,7 +424,7 @@ func (h *Handler) setPrompt(ctx context.Context, chatID, prompt string) (Reply, 
 func (h *Handler) resetPrompt(ctx context.Context, chatID string) (Reply, error) {
 	res, err := h.store.ResetPrompt(ctx, chatID)
 	if err == nil {
-		h.cache.put(chatID, "", false)
+		h.flights.detach(chatID, func() { h.cache.put(chatID, "", false) })
 		return Reply{Text: "Reset. I'll answer with the default prompt: " + responder.Persona(h.opts.DefaultPrompt),
 			PromptSource: SourceDefault, Attempts: res.Attempts}, nil
 	}

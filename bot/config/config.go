@@ -47,9 +47,16 @@ type Config struct {
 	DefaultPrompt      string
 	PromptMaxStaleness time.Duration
 	PromptCacheSize    int
-	MaxMessageChars    int
-	MaxPromptChars     int
-	MaxBodyBytes       int64
+	// ReplyDeadline is how long a reply waits for the prompt lookup (0:
+	// until it ends); MaxPromptLookups caps the lookups running at once.
+	ReplyDeadline    time.Duration
+	MaxPromptLookups int
+	// PoolMinConns is the pool connections kept open once the database
+	// has answered (POOL_MIN_CONNS, default the pool's size; app.warmPool).
+	PoolMinConns    int
+	MaxMessageChars int
+	MaxPromptChars  int
+	MaxBodyBytes    int64
 
 	OutboxCapacity      int
 	OutboxBatchSize     int
@@ -100,6 +107,8 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 		DefaultPrompt:       r.str("DEFAULT_PROMPT", chat.DefaultPrompt),
 		PromptMaxStaleness:  r.duration("PROMPT_MAX_STALENESS", DefaultPromptMaxStaleness, 0),
 		PromptCacheSize:     r.integer("PROMPT_CACHE_SIZE", chat.DefaultCacheSize, 1, 10_000_000),
+		ReplyDeadline:       r.duration("REPLY_DEADLINE", chat.DefaultReplyDeadline, 0),
+		MaxPromptLookups:    r.integer("MAX_PROMPT_LOOKUPS", chat.DefaultMaxLookups, 1, 1_000_000),
 		MaxMessageChars:     r.integer("MAX_MESSAGE_CHARS", chat.DefaultMaxMessageRunes, 1, 1<<20),
 		MaxPromptChars:      r.integer("MAX_PROMPT_CHARS", chat.DefaultMaxPromptRunes, 1, 1<<20),
 		MaxBodyBytes:        int64(r.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 256, 64<<20)),
@@ -140,6 +149,13 @@ func Load(lookup func(string) (string, bool), environ []string) (Config, error) 
 	db, err := dburl.Parse("DATABASE_URL", r.str("DATABASE_URL", ""))
 	r.fail(err)
 	c.DB = db
+	if db != nil {
+		// Warm connections: a lookup on an open connection is one round
+		// trip, a new one about four (TCP, startup, SCRAM, the query), which
+		// under 300 ms of latency is past the 1 s reply deadline.
+		size := int(db.Pool.MaxConns)
+		c.PoolMinConns = r.integer("POOL_MIN_CONNS", size, 0, size)
+	}
 	if db != nil {
 		// A copy, not the same pointer: app.Build caps each one's connect
 		// timeout differently.
@@ -288,7 +304,7 @@ func Names() []string {
 	return []string{
 		"HTTP_ADDR", "API_TOKEN", "API_AUTH", "METRICS_ADDR", "LOG_FORMAT", "LOG_LEVEL",
 		"DATABASE_URL", "MIGRATE_DATABASE_URL", "MIGRATE_ON_START",
-		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE",
+		"DEFAULT_PROMPT", "PROMPT_MAX_STALENESS", "PROMPT_CACHE_SIZE", "REPLY_DEADLINE", "MAX_PROMPT_LOOKUPS", "POOL_MIN_CONNS",
 		"MAX_MESSAGE_CHARS", "MAX_PROMPT_CHARS", "MAX_BODY_BYTES",
 		"OUTBOX_CAPACITY", "OUTBOX_BATCH_SIZE", "OUTBOX_RETRY_MAX_DELAY", "SHUTDOWN_TIMEOUT",
 		"SPOOL_PATH", "SPOOL_MAX_BYTES", "SPOOL_FSYNC",

@@ -206,6 +206,19 @@ func (m *Metrics) RegisterHealth(t *health.Tracker) {
 	)
 }
 
+// LookupCounter reports the prompt lookups running now (*chat.Handler).
+type LookupCounter interface{ LookupsInFlight() int }
+
+// RegisterLookups exposes the prompt lookups in flight: one per chat at
+// most, MAX_PROMPT_LOOKUPS in all; past the reply deadline they run on
+// in the background.
+func (m *Metrics) RegisterLookups(l LookupCounter) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bot_prompt_lookups_in_flight",
+		Help: "Prompt lookups running now, those replies stopped waiting for (REPLY_DEADLINE) included.",
+	}, func() float64 { return float64(l.LookupsInFlight()) }))
+}
+
 // RegisterPool exposes pgxpool statistics.
 func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {
 	m.Registry.MustRegister(&poolCollector{pool: pool})

@@ -56,6 +56,7 @@ func TestRegisteredCollectorsLint(t *testing.T) {
 	tr := health.New(health.Options{})
 	tr.Observe(resilience.Event{Kind: resilience.EventSucceeded})
 	m.RegisterHealth(tr)
+	m.RegisterLookups(lookups(3))
 	m.TelegramUpdate("replied")
 	m.ResponderFallback(nil)
 
@@ -69,8 +70,12 @@ bot_outbox_dropped_total{reason="overflow"} 2
 # HELP bot_db_up 1 when the last finished database call reached the server, 0 when it failed for availability or none finished yet.
 # TYPE bot_db_up gauge
 bot_db_up 1
+# HELP bot_prompt_lookups_in_flight Prompt lookups running now, those replies stopped waiting for (REPLY_DEADLINE) included.
+# TYPE bot_prompt_lookups_in_flight gauge
+bot_prompt_lookups_in_flight 3
 `
-	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "bot_outbox_depth", "bot_outbox_dropped_total", "bot_db_up"); err != nil {
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "bot_outbox_depth", "bot_outbox_dropped_total", "bot_db_up",
+		"bot_prompt_lookups_in_flight"); err != nil {
 		t.Error(err)
 	}
 	problems, err := testutil.GatherAndLint(m.Registry)
@@ -83,3 +88,7 @@ bot_db_up 1
 		}
 	}
 }
+
+type lookups int
+
+func (l lookups) LookupsInFlight() int { return int(l) }

@@ -38,6 +38,10 @@ const (
 
 	// LookupFellBack: the prompt lookup gave up on a connection error.
 	LookupFellBack
+	// LookupPastDeadline: a reply stopped waiting for the prompt lookup at
+	// the reply deadline (REPLY_DEADLINE); the lookup runs on in the
+	// background and logs its own end.
+	LookupPastDeadline
 	// LookupError: the prompt lookup met a database error that is not
 	// about availability (code DB_ERROR).
 	LookupError
@@ -102,6 +106,7 @@ var fixedLines = []struct {
 	text string
 }{
 	{LookupFellBack, "[getCustomPrompt] Database connection error after retries, using fallback prompt"},
+	{LookupPastDeadline, "[getCustomPrompt] Database slow, replying with the fallback prompt while the lookup continues"},
 	{LookupError, "[getCustomPrompt] Database error, using fallback prompt"},
 	{HandlerDegraded, "[MessageHandler] Database connection error, replying in degraded mode"},
 	{HandlerError, "[MessageHandler] Database error, replying in degraded mode"},

@@ -33,19 +33,25 @@ type codeSeen struct {
 
 // codesOf lists the codes the bot gave for failures of its own calls:
 // degraded replies that tried the database (attempts > 0: a reply the open
-// breaker failed fast carries the breaker's P1001, whatever the cause) and
-// [Prisma Retry] lines with a code, except the breaker's fast fails.
-func codesOf(h history.History) []codeSeen {
+// breaker failed fast carries the breaker's P1001, whatever the cause),
+// [Prisma Retry] lines with a code, except the breaker's fast fails, and
+// the [getCustomPrompt] lines of lookups that gave up after trying. A
+// reply that stopped waiting at the reply deadline is left out: its P1008
+// says the bot stopped waiting, not what the fault did; its lookup's codes
+// are in that lookup's log lines.
+func codesOf(r rules, h history.History) []codeSeen {
 	var out []codeSeen
 	for i := range h.Ops {
 		o := &h.Ops[i]
-		if o.Outcome == history.OK && o.Degraded && o.Code != "" && o.Attempts > 0 {
+		if o.Outcome == history.OK && o.Degraded && o.Code != "" && o.Attempts > 0 && !pastDeadline(r, *o) {
 			out = append(out, codeSeen{code: o.Code, from: describeOp(*o), start: o.Invoke, end: end(*o), placed: true, op: o, log: -1})
 		}
 	}
 	for i, l := range h.Logs {
 		c := l.Attr("code")
-		if c == "" || !botlog.IsRetry(l) || l.Is(botlog.BreakerRejected) {
+		n, _ := l.Int("attempts")
+		lookupGaveUp := l.Is(botlog.LookupFellBack) && n > 0
+		if c == "" || !(botlog.IsRetry(l) || lookupGaveUp) || l.Is(botlog.BreakerRejected) {
 			continue
 		}
 		cs := codeSeen{code: c, from: fmt.Sprintf("log line %d %q", i, l.Msg), log: i}
@@ -60,7 +66,8 @@ func codesOf(h history.History) []codeSeen {
 
 // CodesByCause: each fault with declared codes (expect.codes.<fault>)
 // shows each of its must codes, on a degraded reply that tried the
-// database or a [Prisma Retry] line, from codeLead before its start until
+// database (not one past the reply deadline), a [Prisma Retry] line or a
+// lookup's [getCustomPrompt] fallback line, from codeLead before its start until
 // recovery_within after its stop; and every code seen in that span is one
 // that a fault active then must or may produce. A code seen while a fault
 // without declared codes was also active is not judged, nor one seen
@@ -89,7 +96,7 @@ func CodesByCause(s scenarios.Scenario, h history.History) Result {
 		}
 		return w.start - codeLead, stop
 	}
-	seen := codesOf(h)
+	seen := codesOf(r, h)
 	for _, w := range tl.windows {
 		fc, ok := r.codes[w.fault]
 		if !ok {

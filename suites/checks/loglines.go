@@ -18,7 +18,9 @@ const NameLogLines = "log-lines"
 // and the lines the history makes necessary are there: "Attempt 1/Y
 // failed" once any reply reports 2 or more attempts (a retry happened),
 // the [MessageHandler] and (for lookups) [getCustomPrompt] connection-error
-// lines once a reply is degraded with a connection-class code, and Prisma's
+// lines once a reply is degraded with a connection-class code (for a reply
+// past the reply deadline, the [getCustomPrompt] "Database slow" line
+// instead: its lookup may yet succeed), and Prisma's
 // "P1001: Can't reach database server at `host`:`port`" text once a reply
 // is degraded with P1001, naming the host and port of that reply's meta
 // (which it must carry).
@@ -66,7 +68,7 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 		return ok && (rl.Kind == botlog.AttemptFailed || rl.Kind == botlog.RetryScheduled) &&
 			rl.Attempt == 1 && rl.MaxAttempts == r.policy.MaxAttempts
 	}
-	var retried, degraded, lookup, p1001 *history.Op
+	var retried, degraded, lookup, late, p1001 *history.Op
 	for i := range h.Ops {
 		o := &h.Ops[i]
 		if o.Attempts >= 2 && retried == nil {
@@ -78,7 +80,10 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 		if degraded == nil {
 			degraded = o
 		}
-		if lookup == nil && isLookup(*o) {
+		switch {
+		case late == nil && pastDeadline(r, *o):
+			late = o
+		case lookup == nil && isLookup(*o) && !pastDeadline(r, *o):
 			lookup = o
 		}
 		if p1001 == nil && o.Code == "P1001" {
@@ -93,6 +98,10 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 	}
 	if lookup != nil && !anyLine(func(l botlog.Line, _ string) bool { return l.Is(botlog.LookupFellBack) }) {
 		v.op(*lookup, "lookup degraded with %s, but no log line says %q", lookup.Code, botlog.LookupFellBack)
+	}
+	if late != nil && !anyLine(func(l botlog.Line, _ string) bool { return l.Is(botlog.LookupPastDeadline) }) {
+		v.op(*late, "reply past the %s reply deadline (%s, %s), but no log line says %q",
+			r.replyDeadline, late.Code, late.Latency().Round(1e6), botlog.LookupPastDeadline)
 	}
 	if p1001 != nil {
 		want := "P1001: Can't reach database server at `host`:`port`"

@@ -24,6 +24,8 @@ type rules struct {
 	sources          map[Phase][]string
 	allAnswered      bool
 	latencyBound     time.Duration // 0: the policy bounds nothing
+	writeBound       time.Duration // of /setprompt text and /reset
+	replyDeadline    time.Duration // REPLY_DEADLINE; 0: none
 	recoveryWithin   time.Duration
 	noAckedWriteLost bool
 	outboxDrained    bool
@@ -42,6 +44,12 @@ type rules struct {
 // scenario leaves it unset (docs/bot.md).
 const DefaultPromptMaxStaleness = 10 * time.Minute
 
+// DefaultReplyDeadline is the bot's REPLY_DEADLINE (docs/bot.md, "Reply
+// deadline"), which scenarios do not change: a reply that reads the prompt
+// waits for the lookup at most this long, then answers from the fallback
+// chain with code P1008 and the attempts started so far.
+const DefaultReplyDeadline = time.Second
+
 func rulesOf(s scenarios.Scenario) rules {
 	e := s.Expect
 	r := rules{
@@ -50,6 +58,8 @@ func rulesOf(s scenarios.Scenario) rules {
 		attempts:         e.AttemptsPerFailedLookup,
 		allAnswered:      e.AllAnswered,
 		latencyBound:     e.ReplyLatencyBound.D(),
+		writeBound:       e.WriteLatencyBound.D(),
+		replyDeadline:    DefaultReplyDeadline,
 		recoveryWithin:   e.RecoveryWithin.D(),
 		noAckedWriteLost: e.NoAckedWriteLost,
 		outboxDrained:    e.OutboxDrained,
@@ -64,6 +74,9 @@ func rulesOf(s scenarios.Scenario) rules {
 	}
 	if s.Bot.PromptMaxStaleness != nil {
 		r.staleness = s.Bot.PromptMaxStaleness.D()
+	}
+	if r.writeBound <= 0 {
+		r.writeBound = r.latencyBound
 	}
 	r.policy = s.Policy()
 	if err := r.policy.Validate(); err != nil {
