@@ -69,6 +69,12 @@ type FaultEvent struct {
 	// proxy enabled for good, RESUME returned, the bot reconnected, or the
 	// restarted (killed) container ran again.
 	Stop time.Duration
+	// Undoing is when the call that undoes the fault began. The fault may
+	// be gone from then on: removing a toxic frees each open connection
+	// while the call still runs, so a request can succeed before Stop.
+	// 0 for a restart, kill or bot-restart (one call, measured whole) and
+	// in histories written before it was recorded.
+	Undoing time.Duration
 	// Err is set when applying or undoing the fault failed (passwords
 	// redacted). A fault that failed to apply has Stop == Start.
 	Err string
@@ -204,6 +210,7 @@ func (p *faultPlayer) play(ctx context.Context) (started bool, err error) {
 		}
 		p.ev.Start = p.now()
 		_ = SleepUntil(ctx, p.base.Add(p.f.End())) // on ctx end: undo now
+		p.ev.Undoing = p.now()
 		if err := op(ctx, opTimeout, func(c context.Context) error { return p.f.Undo(c, p.t) }); err != nil {
 			p.fail("undo", err)
 		}
@@ -245,6 +252,7 @@ func (p *faultPlayer) flap(ctx context.Context) (started bool) {
 		_ = SleepUntil(ctx, end)
 	}
 	if down {
+		p.ev.Undoing = p.now()
 		if err := op(ctx, opTimeout, undo); err != nil {
 			p.fail("undo", err)
 		}

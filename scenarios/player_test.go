@@ -207,6 +207,10 @@ func TestPlaySteadyFaults(t *testing.T) {
 				if ev.Applying < f.At.D() || ev.Applying > calls[0].at {
 					t.Errorf("applying at %s, want between at (%s) and the apply call (%s)", ev.Applying, f.At, calls[0].at)
 				}
+				// Undoing: when the undo call began, after the fault's end.
+				if ev.Undoing < f.End() || ev.Undoing > calls[1].at {
+					t.Errorf("undoing at %s, want between the end (%s) and the undo call (%s)", ev.Undoing, f.End(), calls[1].at)
+				}
 				if tt.checkAttrs {
 					got := fake.toxic[ProxyPooler]["lat"]
 					want := map[string]any{"latency": int64(300), "jitter": int64(50)}

@@ -171,11 +171,17 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 	for _, w := range cut {
 		f := r.faults[w.fault]
 		for _, o := range h.Ops {
-			if o.Outcome != history.OK || o.Degraded || o.Invoke < w.start || end(o) > w.stop {
+			// Until the undo began, not until it returned: a toxic's removal
+			// frees the bot's connections while the call still runs.
+			if o.Outcome != history.OK || o.Degraded || o.Invoke < w.start || end(o) > w.until {
 				continue
 			}
-			v.op(o, "answered from a fresh database read (prompt_source %q, not degraded) between %s and %s, inside fault %s (%s on %s, [%s, %s)), when no database call could succeed",
-				o.PromptSource, offset(o.Invoke), offset(o.Complete), w.fault, f.Type, f.Where(), offset(w.start), offset(w.stop))
+			undoing := ""
+			if w.until < w.stop {
+				undoing = ", undone from " + offset(w.until)
+			}
+			v.op(o, "answered from a fresh database read (prompt_source %q, not degraded) between %s and %s, inside fault %s (%s on %s, [%s, %s)%s), when no database call could succeed",
+				o.PromptSource, offset(o.Invoke), offset(o.Complete), w.fault, f.Type, f.Where(), offset(w.start), offset(w.stop), undoing)
 		}
 	}
 	if r.staleness > 0 {

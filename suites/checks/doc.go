@@ -87,7 +87,9 @@
 //     fault or transition phase took more than one attempt; none: no fault
 //     planned or measured.
 //   - prompt-claims: no op answered without degradation lies entirely
-//     inside the window of a fault that cuts the bot's database path
+//     inside the window of a fault that cuts the bot's database path, up to
+//     the start of the call that undid it (FaultEvent.Undoing: removing a
+//     toxic frees the bot's connections before that call returns)
 //     (outage without flap, timeout, reset_peer 0, dns on bot.database's proxy;
 //     pause on the pooler path; partition of the bot) and that a probe
 //     proved (guard-effect); no degraded "default" reply while an op of that

@@ -220,6 +220,17 @@ func TestPromptClaims(t *testing.T) {
 		{name: "a custom read that overlaps the fault's edge is possible", history: func(h *history.History) {
 			setOp(h, 9, func(o *history.Op) { o.Invoke = 4990 * ms })
 		}, pass: true},
+		// The toxic's removal frees the bot's connections while the undo
+		// call still runs: a read that ends then is possible, one that
+		// ended before the call began is not.
+		{name: "a custom read that ends while the undo runs is possible", history: func(h *history.History) {
+			h.Faults[0].Undoing = 4900 * ms
+			setOp(h, 8, func(o *history.Op) { o.Invoke, o.Complete, o.PromptSource, o.Degraded, o.Code = 4850*ms, 4950*ms, "custom", false, "" })
+		}, pass: true},
+		{name: "a custom read that ends before the undo began is not", history: func(h *history.History) {
+			h.Faults[0].Undoing = 4900 * ms
+			setOp(h, 8, func(o *history.Op) { o.Invoke, o.Complete, o.PromptSource, o.Degraded, o.Code = 4800*ms, 4890*ms, "custom", false, "" })
+		}, detail: []string{"op #8", "inside fault cut (outage on pooler, [2s, 5s), undone from 4.9s)"}, ops: []int{8}},
 		{name: "default although the cached prompt was fresh", history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.PromptSource = "default" })
 		}, detail: []string{"op #4", "fell back to the default prompt, but op #2 read or saved the chat's prompt between 1.5s and 1.51s"}, ops: []int{4}},

@@ -39,7 +39,10 @@ type window struct {
 	// from is when the fault could first act: the start of the call that
 	// applied it (FaultEvent.Applying), at most start.
 	from time.Duration
-	err  string
+	// until is when the fault last surely acted: the start of the call
+	// that undid it (FaultEvent.Undoing), at most stop.
+	until time.Duration
+	err   string
 }
 
 // cutsBot reports whether the window takes the bot itself down (kill,
@@ -64,18 +67,21 @@ func newTimeline(h history.History, grace time.Duration) timeline {
 		if stop < e.Start {
 			stop = forever // never stopped, as far as the history knows
 		}
-		from := e.Start
+		from, until := e.Start, stop
 		if e.Applying > 0 && e.Applying < e.Start {
 			from = e.Applying
+		}
+		if e.Undoing > 0 && e.Undoing < stop {
+			until = e.Undoing
 		}
 		i, ok := at[e.Fault]
 		if !ok {
 			at[e.Fault] = len(ws)
-			ws = append(ws, window{fault: e.Fault, typ: e.Type, start: e.Start, stop: stop, from: from, err: e.Err})
+			ws = append(ws, window{fault: e.Fault, typ: e.Type, start: e.Start, stop: stop, from: from, until: until, err: e.Err})
 			continue
 		}
 		w := &ws[i]
-		w.start, w.stop, w.from = min(w.start, e.Start), max(w.stop, stop), min(w.from, from)
+		w.start, w.stop, w.from, w.until = min(w.start, e.Start), max(w.stop, stop), min(w.from, from), max(w.until, until)
 		if w.err == "" {
 			w.err = e.Err
 		}
