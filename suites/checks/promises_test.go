@@ -225,11 +225,15 @@ func TestPromptClaims(t *testing.T) {
 		// ended before the call began is not.
 		{name: "a custom read that ends while the undo runs is possible", history: func(h *history.History) {
 			h.Faults[0].Undoing = 4900 * ms
-			setOp(h, 8, func(o *history.Op) { o.Invoke, o.Complete, o.PromptSource, o.Degraded, o.Code = 4850*ms, 4950*ms, "custom", false, "" })
+			setOp(h, 8, func(o *history.Op) {
+				o.Invoke, o.Complete, o.PromptSource, o.Degraded, o.Code = 4850*ms, 4950*ms, "custom", false, ""
+			})
 		}, pass: true},
 		{name: "a custom read that ends before the undo began is not", history: func(h *history.History) {
 			h.Faults[0].Undoing = 4900 * ms
-			setOp(h, 8, func(o *history.Op) { o.Invoke, o.Complete, o.PromptSource, o.Degraded, o.Code = 4800*ms, 4890*ms, "custom", false, "" })
+			setOp(h, 8, func(o *history.Op) {
+				o.Invoke, o.Complete, o.PromptSource, o.Degraded, o.Code = 4800*ms, 4890*ms, "custom", false, ""
+			})
 		}, detail: []string{"op #8", "inside fault cut (outage on pooler, [2s, 5s), undone from 4.9s)"}, ops: []int{8}},
 		{name: "default although the cached prompt was fresh", history: func(h *history.History) {
 			setOp(h, 4, func(o *history.Op) { o.PromptSource = "default" })
