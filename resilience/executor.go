@@ -177,6 +177,7 @@ type call struct {
 	parent   context.Context
 	start    time.Time
 	attempts int
+	progress *Progress      // the caller's, from ctx (WithProgress); nil when none
 	last     Classification // of the last attempt that ran to its end
 	lastErr  error
 	budget   bool // stopped because the budget was spent
@@ -199,7 +200,7 @@ func (c *call) emit(e Event) {
 // (NotSent, or RolledBack for 40001/40P01) or op.Idempotent is set. Every
 // failure is returned as *Error.
 func (x *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) error) (Result, error) {
-	c := call{x: x, op: op, parent: ctx, start: time.Now()}
+	c := call{x: x, op: op, parent: ctx, start: time.Now(), progress: progressOf(ctx)}
 	if err := ctx.Err(); err != nil {
 		return c.finish(err)
 	}
@@ -234,6 +235,9 @@ func (c *call) run(fn func(ctx context.Context) error) error {
 			return errBudgetSpent
 		}
 		c.attempts++
+		if c.progress != nil {
+			c.progress.n.Add(1)
+		}
 		timedOut, err := c.attempt(fn)
 		if err == nil {
 			return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -904,4 +905,26 @@ func FuzzExecutor(f *testing.F) {
 		}
 		checkAgrees(t, e)
 	})
+}
+
+// TestProgressCountsAttemptsAsTheyStart: a caller that stops waiting (the
+// bot's reply deadline) reads the attempts started so far, while the call
+// is still running, and the count ends equal to the Result's.
+func TestProgressCountsAttemptsAsTheyStart(t *testing.T) {
+	refused := refusedErr(t)
+	x, _ := newExec(t, shortPolicy())
+	var p Progress
+	ctx := WithProgress(context.Background(), &p)
+	var seen []int
+	res, _ := x.Do(ctx, Op{Name: "getCustomPrompt"}, func(context.Context) error {
+		seen = append(seen, p.Attempts())
+		return refused
+	})
+	if want := []int{1, 2, 3}; !slices.Equal(seen, want) || res.Attempts != 3 || p.Attempts() != 3 {
+		t.Errorf("attempts seen inside = %v (want %v), Result %d, Progress %d", seen, want, res.Attempts, p.Attempts())
+	}
+	// Without a Progress in the context nothing is counted anywhere.
+	if _, err := x.Do(context.Background(), Op{Name: "getCustomPrompt"}, func(context.Context) error { return nil }); err != nil || p.Attempts() != 3 {
+		t.Errorf("a call without the Progress changed it: %d, %v", p.Attempts(), err)
+	}
 }

@@ -16,17 +16,21 @@ func (p *Progress) Attempts() int { return int(p.n.Load()) }
 
 type progressKey struct{}
 
-// WithProgress returns ctx carrying p: NoteAttempt on a context derived
-// from it counts into p.
+// WithProgress returns ctx carrying p: Executor.Do on ctx (or a context
+// derived from it) counts each attempt into p as it starts.
 func WithProgress(ctx context.Context, p *Progress) context.Context {
 	return context.WithValue(ctx, progressKey{}, p)
 }
 
-// NoteAttempt counts one attempt into the Progress ctx carries, if any.
-// The function given to Executor.Do calls it first: the context Do hands
-// it derives from the caller's, so the value reaches it.
+func progressOf(ctx context.Context) *Progress {
+	p, _ := ctx.Value(progressKey{}).(*Progress)
+	return p
+}
+
+// NoteAttempt counts one attempt into the Progress ctx carries, if any:
+// for fakes that stand in for Executor.Do in tests.
 func NoteAttempt(ctx context.Context) {
-	if p, ok := ctx.Value(progressKey{}).(*Progress); ok {
+	if p := progressOf(ctx); p != nil {
 		p.n.Add(1)
 	}
 }

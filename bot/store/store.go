@@ -170,7 +170,6 @@ func (s *Store) GetPrompt(ctx context.Context, chatID string) (chat.StoredPrompt
 	}
 	return resilience.Query(ctx, s.x, resilience.Op{Name: OpGetPrompt, Kind: resilience.Read},
 		func(ctx context.Context) (chat.StoredPrompt, error) {
-			resilience.NoteAttempt(ctx) // the reply deadline reads the attempts so far
 			var p chat.StoredPrompt
 			err := s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
 				return conn.QueryRow(ctx, s.sqlGet, chatID).Scan(&p.Text)
