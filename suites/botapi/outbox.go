@@ -7,9 +7,14 @@ import (
 	"time"
 )
 
-// MetricOutboxDepth is the bot's gauge of message-log records not yet
-// written to the database (docs/bot.md, "Metrics").
-const MetricOutboxDepth = "bot_outbox_depth"
+// The bot's outbox metrics (docs/bot.md, "Metrics").
+const (
+	// MetricOutboxDepth: message-log records not yet written to the database.
+	MetricOutboxDepth    = "bot_outbox_depth"
+	MetricOutboxDropped  = "bot_outbox_dropped_total"
+	MetricOutboxRejected = "bot_outbox_rejected_total"
+	MetricOutboxLost     = "bot_outbox_lost_total"
+)
 
 // ErrOutboxNotEmpty: the outbox still held records when the wait ended.
 var ErrOutboxNotEmpty = errors.New("the bot's outbox is not empty")

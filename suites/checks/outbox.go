@@ -4,19 +4,12 @@ import (
 	"strings"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/history"
 )
 
 // Name of the outbox check (stable id).
 const NameOutbox = "outbox-drained"
-
-// Outbox metrics (bot/metrics).
-const (
-	metricOutboxDepth    = "bot_outbox_depth"
-	metricOutboxDropped  = "bot_outbox_dropped_total"
-	metricOutboxRejected = "bot_outbox_rejected_total"
-	metricOutboxLost     = "bot_outbox_lost_total"
-)
 
 // OutboxDrained: after recovery bot_outbox_depth is 0 and
 // bot_outbox_dropped_total is reported and 0; bot_outbox_rejected_total
@@ -38,10 +31,10 @@ func OutboxDrained(s scenarios.Scenario, h history.History) Result {
 		required bool
 		what     string
 	}{
-		{metricOutboxDepth, true, "records still queued"},
-		{metricOutboxDropped, true, "records dropped on overflow"},
-		{metricOutboxRejected, false, "records rejected by the database"},
-		{metricOutboxLost, false, "records lost at shutdown"},
+		{botapi.MetricOutboxDepth, true, "records still queued"},
+		{botapi.MetricOutboxDropped, true, "records dropped on overflow"},
+		{botapi.MetricOutboxRejected, false, "records rejected by the database"},
+		{botapi.MetricOutboxLost, false, "records lost at shutdown"},
 	} {
 		val, ok := metric(h.MetricsAfter, m.name)
 		switch {
