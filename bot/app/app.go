@@ -61,9 +61,12 @@ type Runtime struct {
 	Handler *chat.Handler
 
 	migrated chan struct{}
-	warm     *warmPool
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// migrateTried is closed once the migrator's first attempt ended, as
+	// a success or a failure: requests waiting for the schema stop then.
+	migrateTried chan struct{}
+	warm         *warmPool
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 // resetter is the part of *pgxpool.Pool that resetOnBrokenConn needs.
@@ -89,7 +92,7 @@ const migrateConnectTimeout = 10 * time.Second
 
 // Build creates the runtime. It does not touch the database.
 func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err error) {
-	rt := &Runtime{Config: cfg, Log: log, Metrics: metrics.New(version), migrated: make(chan struct{})}
+	rt := &Runtime{Config: cfg, Log: log, Metrics: metrics.New(version), migrated: make(chan struct{}), migrateTried: make(chan struct{})}
 
 	if cfg.DB.CapConnectTimeout(cfg.Retry.AttemptTimeout) {
 		log.Info("[Config] connect_timeout capped by the retry policy's attempt timeout",
@@ -150,7 +153,7 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	rt.Metrics.RegisterPool(pool)
 	// A request that needs the schema waits for the migrator, within one
 	// call's budget; past it the reply is degraded with the migrator's code.
-	rt.Store = store.New(pool, x, cfg.DB, store.WithSchemaGate(rt.migrated, rt.Tracker.MigrationCause), watch)
+	rt.Store = store.New(pool, x, cfg.DB, store.WithSchemaGate(rt.migrated, rt.migrateTried, rt.Tracker.MigrationCause), watch)
 
 	var resp responder.Responder = responder.Template{}
 	if cfg.Responder == "openai" {
@@ -206,6 +209,7 @@ func (rt *Runtime) Start() {
 	} else {
 		rt.Tracker.Migrated()
 		close(rt.migrated)
+		close(rt.migrateTried)
 	}
 	rt.wg.Go(func() { rt.Outbox.Run(ctx, rt.Store, rt.migrated) })
 }
@@ -240,6 +244,8 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 		failures  int // consecutive failures of the same kind
 		lastKind  bool
 	)
+	tried := sync.OnceFunc(func() { close(rt.migrateTried) })
+	defer tried()
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, time.Minute)
 		applied, err := store.Migrate(actx, rt.Config.MigrateDB, rt.Log)
@@ -271,6 +277,7 @@ func (rt *Runtime) migrateUntilDone(ctx context.Context) {
 			f.Meta = rt.Config.MigrateDB.Target().Meta()
 		}
 		rt.Tracker.MigrationFailed(f)
+		tried() // after the cause is known: the waiting requests read it
 		cause := string(c.Code) + " " + c.Reason
 		if c.Code == "" {
 			cause = msg // unclassified: the message is the only way to tell two apart

@@ -46,8 +46,9 @@ type Option func(*Store)
 
 // schemaGate holds the prompt operations back until the migrations ran.
 type schemaGate struct {
-	ready <-chan struct{}
-	cause func() (code string, nonTransient bool)
+	ready   <-chan struct{}
+	settled <-chan struct{}
+	cause   func() (code string, nonTransient bool)
 }
 
 // ErrSchemaPending is the cause of a call that gave up waiting for the
@@ -61,10 +62,11 @@ var ErrSchemaPending = errors.New("schema not in place yet: the migrations have 
 // migrator's last code (cause(); P1001 when it has none yet), cause
 // ErrSchemaPending and 0 attempts: the bot's own migration is not a
 // database error ("relation does not exist") the user should see. Once the
-// migrator has failed (the database is away, or refuses us), waiting could
-// only delay a fallback, so they fail at once.
-func WithSchemaGate(ready <-chan struct{}, cause func() (code string, nonTransient bool)) Option {
-	return func(s *Store) { s.schema = &schemaGate{ready: ready, cause: cause} }
+// migrator's first attempt has ended (settled is closed) without the
+// schema, the database is away or refuses us, and waiting could only delay
+// a fallback: they fail at once, also those already waiting.
+func WithSchemaGate(ready, settled <-chan struct{}, cause func() (code string, nonTransient bool)) Option {
+	return func(s *Store) { s.schema = &schemaGate{ready: ready, settled: settled, cause: cause} }
 }
 
 // New returns a Store on pool. cfg supplies the Prisma pool_timeout,
@@ -107,10 +109,10 @@ func (s *Store) awaitSchema(ctx context.Context, op string) error {
 		return nil
 	default:
 	}
-	// Wait only while the migrator has not failed yet (its first attempt
-	// is under way): once it has, the database is known to be away (or to
-	// refuse us), and a reply that waited for it would only be a slow
-	// fallback; a bot restarted during an outage answers at once.
+	// Wait only while the migrator's first attempt is under way: once it
+	// failed, the database is known to be away (or to refuse us), and a
+	// reply that waited for it would only be a slow fallback; a bot
+	// restarted during an outage answers at once.
 	if code, _ := s.schema.cause(); code == "" {
 		var expired <-chan time.Time
 		if d := s.x.Policy().WorstCaseCall(); d > 0 {
@@ -121,6 +123,12 @@ func (s *Store) awaitSchema(ctx context.Context, op string) error {
 		select {
 		case <-s.schema.ready:
 			return nil
+		case <-s.schema.settled:
+			select {
+			case <-s.schema.ready:
+				return nil
+			default:
+			}
 		case <-ctx.Done():
 			return fmt.Errorf("%s: waiting for the schema: %w", op, ctx.Err())
 		case <-expired:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,23 +172,38 @@ func TestSchemaGate(t *testing.T) {
 		code         string
 		nonTransient bool
 		openAfter    time.Duration // 0: never
+		failAfter    time.Duration // the migrator's first attempt fails with code then; 0: never
 		wantCode     resilience.Code
 		wantAttempts int
 		minWait      time.Duration
 		maxWait      time.Duration
 	}{
-		{"never migrated, no failure yet: P1001 after the budget", "", false, 0, resilience.CodeUnreachable, 0, p.Budget, time.Second},
-		{"the migrator failed (P1002): at once, its code", "P1002", false, 0, resilience.CodeTimeout, 0, 0, 50 * time.Millisecond},
-		{"wrong password: at once, P1000", "P1000", true, 0, resilience.CodeAuthFailed, 0, 0, 50 * time.Millisecond},
-		{"migrated while waiting: the database is asked", "", false, 50 * time.Millisecond, resilience.CodeUnreachable, 3, 50 * time.Millisecond, time.Second},
+		{"never migrated, no failure yet: P1001 after the budget", "", false, 0, 0, resilience.CodeUnreachable, 0, p.Budget, time.Second},
+		{"the migrator failed (P1002): at once, its code", "P1002", false, 0, 0, resilience.CodeTimeout, 0, 0, 50 * time.Millisecond},
+		{"wrong password: at once, P1000", "P1000", true, 0, 0, resilience.CodeAuthFailed, 0, 0, 50 * time.Millisecond},
+		{"migrated while waiting: the database is asked", "", false, 50 * time.Millisecond, 0, resilience.CodeUnreachable, 3, 50 * time.Millisecond, time.Second},
+		// A request that came before the migrator's first failure stops
+		// waiting at that failure, not at the end of the budget.
+		{"the migrator fails while waiting: then, its code", "P1000", true, 0, 50 * time.Millisecond, resilience.CodeAuthFailed, 0, 50 * time.Millisecond, p.Budget - 50*time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ready := make(chan struct{})
+			ready, settled := make(chan struct{}), make(chan struct{})
 			if tt.openAfter > 0 {
-				time.AfterFunc(tt.openAfter, func() { close(ready) })
+				time.AfterFunc(tt.openAfter, func() { close(ready); close(settled) })
 			}
-			s := New(pool, x, cfg, WithSchemaGate(ready, func() (string, bool) { return tt.code, tt.nonTransient }))
+			var failed atomic.Bool
+			failed.Store(tt.failAfter == 0)
+			if tt.failAfter > 0 {
+				time.AfterFunc(tt.failAfter, func() { failed.Store(true); close(settled) })
+			}
+			cause := func() (string, bool) {
+				if !failed.Load() {
+					return "", false
+				}
+				return tt.code, tt.nonTransient
+			}
+			s := New(pool, x, cfg, WithSchemaGate(ready, settled, cause))
 			start := time.Now()
 			res, err := s.SetPrompt(context.Background(), "c1", "p")
 			attempts := res.Attempts
@@ -213,7 +229,7 @@ func TestSchemaGate(t *testing.T) {
 	}
 
 	t.Run("the caller's context ends the wait", func(t *testing.T) {
-		s := New(pool, x, cfg, WithSchemaGate(make(chan struct{}), func() (string, bool) { return "", false }))
+		s := New(pool, x, cfg, WithSchemaGate(make(chan struct{}), make(chan struct{}), func() (string, bool) { return "", false }))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		_, _, err := s.GetPrompt(ctx, "c1")
