@@ -222,12 +222,12 @@ func (rt *Runtime) Migrated() <-chan struct{} { return rt.migrated }
 // with the ceiling doubling (resilience.Policy.Backoff without jitter), so
 // bots started together spread out and none comes back sooner than half
 // the ceiling. While the database is unreachable the ceiling stays short
-// (250 ms to 5 s), so the schema follows the database's return within
-// seconds. A non-transient failure (wrong password, unknown database, TLS)
+// (250 ms to 1 s), so the schema follows the database's return within a
+// second: until then the schema gate fails requests at once. A non-transient failure (wrong password, unknown database, TLS)
 // backs off from 1 s to about a minute: retrying it is what makes
 // Supabase's pooler block a project for too many authentication failures.
 func migrateDelay(failures int, nonTransient bool) time.Duration {
-	p := resilience.Policy{BaseDelay: 250 * time.Millisecond, Factor: 2, MaxDelay: 5 * time.Second}
+	p := resilience.Policy{BaseDelay: 250 * time.Millisecond, Factor: 2, MaxDelay: time.Second}
 	if nonTransient {
 		p.BaseDelay, p.MaxDelay = time.Second, time.Minute
 	}

@@ -506,7 +506,7 @@ func TestMigrateDelay(t *testing.T) {
 	}{
 		{1, false, 125 * time.Millisecond, 250 * time.Millisecond},
 		{3, false, 500 * time.Millisecond, time.Second},
-		{10, false, 2500 * time.Millisecond, 5 * time.Second},
+		{10, false, 500 * time.Millisecond, time.Second},
 		{1, true, 500 * time.Millisecond, time.Second},
 		{4, true, 4 * time.Second, 8 * time.Second},
 		{7, true, 30 * time.Second, time.Minute},
