@@ -56,10 +56,13 @@ report-screenshot: ## render RUN's index.html in headless Chromium to index.png 
 bench: ## time to fallback (runbook config vs p1001), recovery, overhead, throughput: reports/bench/<time>.md (needs Docker, ~6 min)
 	hack/bench.sh
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet (both tag sets), actionlint on .github/workflows (with shellcheck on their run: scripts when installed)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 	go vet -tags chaos ./suites/...
+	go tool actionlint
+	@if command -v shellcheck >/dev/null 2>&1; then shellcheck .github/scripts/*.sh; \
+	else echo "lint: shellcheck is not installed: actionlint skipped the workflow's run: scripts (apt-get install shellcheck)"; fi
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
