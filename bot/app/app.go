@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/p1001/p1001/bot/chat"
@@ -73,14 +74,22 @@ type Runtime struct {
 type resetter interface{ Reset() }
 
 // resetOnBrokenConn empties the pool when an attempt finds its connection
-// closed under it (P1017). After a network cut or a pooler restart every
-// idle connection is as dead as the one that failed, and the next
-// attempts would spend themselves on them, each another P1017, instead of
-// reconnecting: a lookup could give up without ever trying a new
-// connection. Connections in use are closed when they are released.
+// closed under it (P1017), or gets no answer on it at all (P1008 without a
+// server error: not a statement_timeout). After a network cut, a pooler
+// restart or a peer that vanished every idle connection is as dead as the
+// one that failed, and the pool keeps them warm (POOL_MIN_CONNS): the next
+// attempts would spend themselves on them, each another P1017 or another
+// attempt timeout, instead of reconnecting, and a lookup could give up
+// without ever trying a new connection (nor learning that the name no
+// longer resolves, or that the server refuses). Connections in use are
+// closed when they are released.
 func resetOnBrokenConn(pool resetter) resilience.Observer {
 	return resilience.ObserverFunc(func(e resilience.Event) {
-		if e.Kind == resilience.EventAttemptFailed && e.Code == resilience.CodeConnClosed {
+		if e.Kind != resilience.EventAttemptFailed {
+			return
+		}
+		var answered *pgconn.PgError
+		if e.Code == resilience.CodeConnClosed || (e.Code == resilience.CodeOpTimeout && !errors.As(e.Err, &answered)) {
 			pool.Reset()
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/p1001/p1001/bot/chat"
@@ -351,7 +352,10 @@ func TestResetOnBrokenConn(t *testing.T) {
 	}{
 		{"closed connection resets the pool", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeConnClosed}, 1},
 		{"refused connect leaves it", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeUnreachable}, 0},
-		{"timeout leaves it", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeOpTimeout}, 0},
+		{"no answer on a connection resets the pool", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeOpTimeout, Err: context.DeadlineExceeded}, 1},
+		{"a statement_timeout (the server answered) leaves it", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodeOpTimeout,
+			Err: fmt.Errorf("query: %w", &pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"})}, 0},
+		{"a pool wait (P2024) leaves it", resilience.Event{Kind: resilience.EventAttemptFailed, Code: resilience.CodePoolTimeout}, 0},
 		{"a give-up is not an attempt", resilience.Event{Kind: resilience.EventGaveUp, Code: resilience.CodeConnClosed}, 0},
 	}
 	for _, tt := range tests {
