@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -106,10 +107,24 @@ func ReplyEffect(s scenarios.Scenario, h history.History) Result {
 		}
 		return v.result()
 	case scenarios.EffectRetried:
-		v := newVerdict(NameReplyEffect, false, "The faults show in the replies: at least one reply during a fault or its grace period needed a retry.")
+		v := newVerdict(NameReplyEffect, false, "The faults show in the replies: at least one reply during a fault or its grace period needed a retry "+
+			"(or, for a reply that stopped waiting at the reply deadline, its lookup logged one then).")
 		n, retried := countDuringFaults(h, tl, func(o history.Op) bool { return o.Attempts > 1 })
-		if retried == 0 {
-			v.fail("no reply took more than one attempt among the %d requests during the faults and their grace period", n)
+		if retried > 0 {
+			return v.result()
+		}
+		// A reply past the deadline shows only the attempts started by then:
+		// the lookup's retry, if any, is on its own log line.
+		_, late := countDuringFaults(h, tl, func(o history.Op) bool { return pastDeadline(r, o) })
+		logged := 0
+		for _, l := range h.Logs {
+			if l.Is(botlog.RetryScheduled) && !l.Time.IsZero() && !h.Base.IsZero() && tl.during(l.Time.Sub(h.Base)) {
+				logged++
+			}
+		}
+		if late == 0 || logged == 0 {
+			v.fail("no reply took more than one attempt among the %d requests during the faults and their grace period "+
+				"(%d replies past the reply deadline, %d %sretry lines then)", n, late, logged, botlog.RetryPrefix)
 		}
 		return v.result()
 	case scenarios.EffectUnanswered:

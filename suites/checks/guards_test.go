@@ -1,10 +1,12 @@
 package checks
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -112,6 +114,21 @@ func TestReplyEffect(t *testing.T) {
 			latencyFault(h)
 			setOp(h, 5, func(o *history.Op) { o.Attempts = 2 })
 		}, pass: true},
+		// A reply past the reply deadline shows the attempts started by
+		// then; its lookup's retry is on a log line inside the fault.
+		{name: "retried: a reply past the deadline, its lookup's retry logged then", scenario: retried, history: func(h *history.History) {
+			latencyFault(h)
+			setOp(h, 5, func(o *history.Op) {
+				o.PromptSource, o.Degraded, o.Code, o.Attempts, o.Complete = "default", true, "P1008", 1, o.Invoke+1010*ms
+			})
+		}, pass: true},
+		{name: "retried: a reply past the deadline, no retry logged", scenario: retried, history: func(h *history.History) {
+			latencyFault(h)
+			setOp(h, 5, func(o *history.Op) {
+				o.PromptSource, o.Degraded, o.Code, o.Attempts, o.Complete = "default", true, "P1008", 1, o.Invoke+1010*ms
+			})
+			h.Logs = slices.DeleteFunc(h.Logs, func(l botlog.Line) bool { return l.Is(botlog.RetryScheduled) })
+		}, detail: []string{"(1 replies past the reply deadline, 0 [Prisma Retry] retry lines then)"}},
 		{name: "slower enough", scenario: slower(700 * ms), history: latencyFault, pass: true},
 		{name: "not slower enough", scenario: slower(time.Second), history: latencyFault,
 			promise: []string{"at least 1s slower"}, detail: []string{"median latency 800ms during the faults against 10ms when healthy: only 790ms slower"}},

@@ -99,6 +99,17 @@ func (t timeline) hasFaults() bool { return len(t.windows) > 0 }
 
 // end is when an op finished, or its invoke when the history has no
 // completion for it.
+// during reports whether the offset t lies inside a fault window, from
+// when the fault could first act to the end of its grace period.
+func (t timeline) during(at time.Duration) bool {
+	for _, w := range t.windows {
+		if at >= w.from && (w.stop == forever || at < w.stop+t.grace) {
+			return true
+		}
+	}
+	return false
+}
+
 func end(o history.Op) time.Duration { return max(o.Complete, o.Invoke) }
 
 func (t timeline) phase(o history.Op) Phase {
