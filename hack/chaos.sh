@@ -2,7 +2,7 @@
 # make chaos: builds the images that are missing, runs the Ginkgo chaos suites
 # against real containers, and writes the reports under reports/<run>/.
 # LABELS is a Ginkgo label filter (make chaos LABELS='smoke').
-# PROCS=N runs N Ginkgo processes, each with its own stack (network,
+# PROCS=N (default 2) runs N Ginkgo processes, each with its own stack (network,
 # Postgres, PgBouncer, Toxiproxy, bots), labelled org.p1001.process=<n>.
 # SHARD=i/n plays shard i of n of the catalog (suites/shard: the scenario
 # files sorted by name, dealt round n shards); the specs outside the
@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . hack/lib.sh
 
-procs=${PROCS:-1}
+procs=${PROCS:-2}
 case "$procs" in
 '' | *[!0-9]* | 0) die "PROCS=$procs: want a number of Ginkgo processes, 1 or more" ;;
 esac
