@@ -45,7 +45,7 @@ func CacheAge(s scenarios.Scenario, h history.History) Result {
 		promise = fmt.Sprintf("A cached reply reports its prompt's age (prompt_age_ms), at most %s (PROMPT_MAX_STALENESS), within the bounds the harness's timing of the chat's reads and saves sets, and a chat switches from its cached to the default prompt once the limit passed.", r.staleness)
 	}
 	v := newVerdict(NameCacheAge, false, promise)
-	fills := fillsOf(h, cutWindows(r, h))
+	fills := fillsOf(r, h, cutWindows(r, h))
 	cachedSeen := false
 	for _, o := range h.Ops {
 		if o.Outcome != history.OK || o.PromptSource != scenarios.SourceCached {
@@ -65,9 +65,9 @@ func CacheAge(s scenarios.Scenario, h history.History) Result {
 		var latestEnd, definite time.Duration = -forever, -forever
 		for _, f := range fills[o.Chat] {
 			if f.earliest < o.Complete && (!known || !f.known || f.persona == persona) {
-				latestEnd = max(latestEnd, f.op.Complete)
+				latestEnd = max(latestEnd, f.end(o.Complete))
 			}
-			if f.op.Complete <= o.Invoke {
+			if !f.maybe && f.op.Complete <= o.Invoke {
 				definite = max(definite, f.earliest)
 			}
 		}
@@ -107,7 +107,7 @@ func switched(h history.History, fills map[string][]fill, staleness time.Duratio
 			latest := -forever
 			for _, f := range fills[o.Chat] {
 				if f.op.Invoke < o.Complete {
-					latest = max(latest, f.op.Complete)
+					latest = max(latest, f.end(o.Complete))
 				}
 			}
 			if o.Invoke-latest > staleness {

@@ -32,7 +32,11 @@ func replyPersona(o history.Op) (string, bool) {
 
 // fill is a moment the bot's prompt cache may have taken a chat's custom
 // prompt: a reply that read it fresh (custom, not degraded) or an
-// acknowledged /setprompt, within [earliest, op.Complete].
+// acknowledged /setprompt, within [earliest, op.Complete]; or, maybe, the
+// lookup behind a reply that stopped waiting at the reply deadline: it
+// goes on in the background and, if it succeeds, refreshes the cache
+// after that reply began (it was still running then) and at most one
+// call's worst case after it (latest).
 type fill struct {
 	op      history.Op
 	persona string
@@ -41,11 +45,29 @@ type fill struct {
 	// proven fault that cuts the bot's path, that fault's stop: no read
 	// could succeed before it.
 	earliest time.Duration
+	// maybe: a background lookup, which may have failed; latest bounds
+	// its end.
+	maybe  bool
+	latest time.Duration
 }
 
-func fillsOf(h history.History, cut []window) map[string][]fill {
+// end is the latest the fill can have reached the cache, as far as a
+// reply that ended at before can tell: a background lookup may have ended
+// any time until then.
+func (f fill) end(before time.Duration) time.Duration {
+	if f.maybe {
+		return min(f.latest, before)
+	}
+	return f.op.Complete
+}
+
+func fillsOf(r rules, h history.History, cut []window) map[string][]fill {
 	out := map[string][]fill{}
 	for _, o := range h.Ops {
+		if pastDeadline(r, o) {
+			out[o.Chat] = append(out[o.Chat], fill{op: o, earliest: o.Invoke, maybe: true, latest: o.Invoke + r.policy.WorstCaseCall()})
+			continue
+		}
 		if o.Outcome != history.OK || o.Degraded || o.PromptSource != scenarios.SourceCustom {
 			continue
 		}
@@ -59,7 +81,7 @@ func fillsOf(h history.History, cut []window) map[string][]fill {
 				earliest = w.stop
 			}
 		}
-		out[o.Chat] = append(out[o.Chat], fill{o, p, ok, earliest})
+		out[o.Chat] = append(out[o.Chat], fill{op: o, persona: p, known: ok, earliest: earliest})
 	}
 	return out
 }
@@ -90,7 +112,7 @@ func CacheStaleness(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NameStaleness, false, fmt.Sprintf(
 		"A cached reply quotes the chat's own prompt, read or saved by the bot at most %s (PROMPT_MAX_STALENESS) before, as the history shows.", r.staleness))
-	fills := fillsOf(h, cutWindows(r, h))
+	fills := fillsOf(r, h, cutWindows(r, h))
 	for _, o := range h.Ops {
 		if o.Outcome != history.OK || o.PromptSource != scenarios.SourceCached {
 			continue
@@ -105,7 +127,7 @@ func CacheStaleness(s scenarios.Scenario, h history.History) Result {
 			if f.earliest >= o.Complete || (known && f.known && f.persona != persona) {
 				continue
 			}
-			if youngest == nil || f.op.Complete > youngest.op.Complete {
+			if youngest == nil || f.end(o.Complete) > youngest.end(o.Complete) {
 				youngest = &fills[o.Chat][i]
 			}
 		}
@@ -116,9 +138,9 @@ func CacheStaleness(s scenarios.Scenario, h history.History) Result {
 		switch {
 		case youngest == nil:
 			v.op(o, "claims the cached prompt%s, but the history shows no read or save of it by the bot before", quoted)
-		case o.Invoke-youngest.op.Complete > r.staleness+time.Millisecond:
+		case o.Invoke-youngest.end(o.Complete) > r.staleness+time.Millisecond:
 			v.op(o, "claims the cached prompt%s, but the bot last read or saved it in op #%d, which ended %s before this request began: older than %s",
-				quoted, youngest.op.Index, (o.Invoke - youngest.op.Complete).Round(time.Millisecond), r.staleness)
+				quoted, youngest.op.Index, (o.Invoke - youngest.end(o.Complete)).Round(time.Millisecond), r.staleness)
 		}
 	}
 	return v.result()
@@ -185,7 +207,7 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 		}
 	}
 	if r.staleness > 0 {
-		fills := fillsOf(h, cut)
+		fills := fillsOf(r, h, cut)
 		writes := writesOf(h)
 		tl := newTimeline(h, r.recoveryWithin)
 		for _, o := range h.Ops {
@@ -194,7 +216,9 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 			}
 			var youngest *history.Op
 			for _, f := range fills[o.Chat] {
-				if f.op.Complete >= o.Invoke || o.Complete-f.op.Invoke > r.staleness || resetBetween(writes[o.Chat], f.op.Invoke, o.Complete) ||
+				// A background lookup may have failed: it never makes the
+				// cached prompt certain.
+				if f.maybe || f.op.Complete >= o.Invoke || o.Complete-f.op.Invoke > r.staleness || resetBetween(writes[o.Chat], f.op.Invoke, o.Complete) ||
 					tl.botRestartedBetween(f.op.Invoke, o.Complete) {
 					continue
 				}

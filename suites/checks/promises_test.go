@@ -376,6 +376,14 @@ func TestCacheAge(t *testing.T) {
 			detail: []string{"op #8", "reports a cached prompt 2.5s old: want 0 to 2s"}, ops: []int{8}},
 		{name: "an age younger than the harness allows (a bot lying about it)", history: age(8, 900),
 			detail: []string{"op #8", "900ms old, but the last read or save that could have filled it ended 2.49s before this request began"}, ops: []int{8}},
+		// #6 (c1, 3s) stopped waiting at the reply deadline: its lookup
+		// went on and may have refreshed c1's cache before #8 (4s).
+		{name: "a younger age after a reply past the deadline", history: func(h *history.History) {
+			setOp(h, 6, func(o *history.Op) {
+				o.PromptSource, o.PromptAgeMS, o.Degraded, o.Code, o.Attempts, o.Complete = "default", nil, true, "P1008", 1, o.Invoke+1010*ms
+			})
+			age(8, 900)(h)
+		}, pass: true},
 		{name: "an age older than the harness allows", history: age(5, 800),
 			detail: []string{"op #5", "800ms old, but a read or save of the chat began at most 705ms before this reply ended"}, ops: []int{5}},
 		{name: "the age's resolution is allowed at both ends", history: func(h *history.History) {
