@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/p1001/p1001/scenarios"
@@ -197,12 +198,20 @@ func (e *Env) limitClients(ctx context.Context, ch *stackChange) error {
 		if c["database"] == "pgbouncer" {
 			continue
 		}
-		// A client that left meanwhile is no error worth failing for.
-		if _, err := admin.Exec(ctx, "KILL_CLIENT "+c["id"]); err != nil && !strings.Contains(err.Error(), "no such client") {
+		// A client that left between SHOW CLIENTS and its KILL_CLIENT
+		// (PgBouncer 1.24: "client not found") is gone already, as wanted.
+		if _, err := admin.Exec(ctx, "KILL_CLIENT "+c["id"]); err != nil && !clientGone(err) {
 			return fmt.Errorf("pgbouncer KILL_CLIENT: %w", err)
 		}
 	}
 	return nil
+}
+
+// clientGone reports whether KILL_CLIENT failed because the client had
+// already disconnected.
+func clientGone(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Message == "client not found" || strings.Contains(pe.Message, "no such client"))
 }
 
 // setPgBouncer SETs each setting on PgBouncer's admin console (on admin,
