@@ -280,29 +280,3 @@ func TestWriteOutdatesRunningLookup(t *testing.T) {
 		t.Errorf("after the write, the cache answers %q (%s), want the new prompt", r.Text, r.PromptSource)
 	}
 }
-
-// TestJoinerWaitsWhatIsLeft: a message that joins its chat's running
-// lookup waits only for what is left of that lookup's deadline, so that in
-// a black hole the messages after the first fall back at once rather than
-// one deadline each.
-func TestJoinerWaitsWhatIsLeft(t *testing.T) {
-	const deadline = 300 * time.Millisecond
-	store := newBlackHole(1)
-	h, _ := newDeadlineHandler(t, store, deadline, 0)
-	defer func() { close(store.release); h.Wait() }()
-	if r, err := h.Handle(context.Background(), Message{ChatID: "c1", Text: "first"}); err != nil || r.Code != "P1008" {
-		t.Fatalf("first reply = %+v, %v; want the deadline's P1008", r, err)
-	}
-	start := time.Now()
-	r, err := h.Handle(context.Background(), Message{ChatID: "c1", Text: "second"})
-	took := time.Since(start)
-	if err != nil || !r.Degraded || r.Code != "P1008" {
-		t.Fatalf("second reply = %+v, %v; want degraded P1008", r, err)
-	}
-	if took >= deadline/2 {
-		t.Errorf("the second reply took %s: it joined a lookup past its deadline (%s) and should not wait again", took, deadline)
-	}
-	if n := store.reads.Load(); n != 1 {
-		t.Errorf("%d lookups reached the store, want the one both messages share", n)
-	}
-}

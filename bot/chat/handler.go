@@ -285,16 +285,6 @@ func (h *Handler) resolvePrompt(ctx context.Context, chatID string) (resolved, e
 	case err != nil:
 		return resolved{}, fmt.Errorf("chat: prompt lookup: %w", err)
 	}
-	if d := h.opts.ReplyDeadline; d > 0 {
-		// A reply that joined a running lookup waits only for what is left
-		// of that lookup's deadline: once one reply fell back, the next
-		// ones of the chat do at once instead of a second apart each.
-		if left := time.Until(f.started.Add(d)); left < d {
-			t := time.NewTimer(max(left, 0))
-			defer t.Stop()
-			expired = t.C
-		}
-	}
 	select {
 	case <-f.done:
 	case <-expired:

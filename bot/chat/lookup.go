@@ -15,7 +15,6 @@ import (
 // runs on within its own attempts and budget to refresh the cache and to
 // tell the breaker how the database is.
 type flight struct {
-	started  time.Time     // replies that join it wait until started + the reply deadline at most
 	done     chan struct{} // closed when the fields below are set
 	progress resilience.Progress
 	stored   StoredPrompt
@@ -69,7 +68,7 @@ func (fs *flights) join(ctx context.Context, chatID string, expired <-chan time.
 		<-fs.slots
 		return f, nil
 	}
-	f = &flight{started: time.Now(), done: make(chan struct{})}
+	f = &flight{done: make(chan struct{})}
 	fs.byID[chatID] = f
 	fs.mu.Unlock()
 	fs.wg.Go(func() {
