@@ -92,6 +92,10 @@ var _ = Describe("the reply deadline", Label("bot", "deadline"), func() {
 			slowest = max(slowest, a.latency)
 			Expect(a.latency).To(BeNumerically("<=", replyDeadline+deadlineMargin),
 				"message %d took %s, past the %s deadline + %s", i, a.latency, replyDeadline, deadlineMargin)
+			// The harness's clock, not the reply's word: a reply that stopped
+			// waiting at the deadline took at least the deadline.
+			Expect(a.latency).To(BeNumerically(">=", replyDeadline),
+				"message %d took %s: before the %s deadline, so it did not wait for the black-holed lookup", i, a.latency, replyDeadline)
 			Expect(a.r.Degraded).To(BeTrue(), "message %d: %+v", i, a.r)
 			Expect(a.r.Code).To(Equal("P1008"), "message %d: a reply that stopped waiting says P1008: %+v", i, a.r)
 			Expect(a.r.PromptSource).To(Equal("cached"), "message %d: the seeded prompt is cached: %+v", i, a.r)
