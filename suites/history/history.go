@@ -60,6 +60,9 @@ func (o Op) Acked() bool { return o.Kind == SetPrompt && o.Outcome == OK && !o.D
 // History is everything recorded for one scenario run.
 type History struct {
 	Scenario string `json:"scenario"`
+	// Target is the bot under test and what of it the harness saw; nil
+	// for p1001's own bot recorded before targets (it shows everything).
+	Target *TargetInfo `json:"target,omitempty"`
 	// Base is the wall-clock time of offset 0 (traffic start).
 	Base   time.Time              `json:"base"`
 	Ops    []Op                   `json:"ops"`
