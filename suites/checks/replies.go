@@ -135,10 +135,10 @@ func Recovered(s scenarios.Scenario, h history.History) Result {
 // request from the deadline on must be answered (outcome ok, HTTP 200, a
 // reply with text), not only some.
 type recovery struct {
-	r                       rules
-	p                       prompts
+	r                        rules
+	p                        prompts
 	seesDegraded, seesSource bool
-	blackBox                bool
+	blackBox                 bool
 }
 
 func recoveryOf(r rules, p prompts, h history.History) recovery {
