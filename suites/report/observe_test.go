@@ -83,7 +83,7 @@ func targetRun(t *testing.T, s scenarios.Scenario, mod func(*history.History)) (
 	}
 	suite := Suite{Schema: SuiteSchema, Succeeded: true, FailureReasons: []string{}, SpecsTotal: 1, SpecsSelected: 1,
 		ScenariosSelected: []string{s.Name},
-		Specs: []Spec{{Name: "scenario keeps the bot's promises " + s.Name, Node: "It", Scenario: s.Name, Labels: []string{}, State: "passed", Selected: true}}}
+		Specs:             []Spec{{Name: "scenario keeps the bot's promises " + s.Name, Node: "It", Scenario: s.Name, Labels: []string{}, State: "passed", Selected: true}}}
 	if err := WriteSuite(runDir, suite); err != nil {
 		t.Fatal(err)
 	}
