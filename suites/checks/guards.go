@@ -256,6 +256,9 @@ func GuardSteadyState(s scenarios.Scenario, h history.History) Result {
 	// the bot's claims, judged only when the target shows them.
 	seesDegraded := v.part(h, "no reply degraded", history.SeesDegraded)
 	seesSource := v.part(h, "every reply with its chat's own prompt", history.SeesPromptSource, history.SeesDegraded)
+	if !seesDegraded {
+		v.res.Promise = fmt.Sprintf("The bot is healthy before the first fault and after recovery: at least %d requests each, all answered.", minSteady)
+	}
 	steady := func(when string, ops []history.Op) {
 		if len(ops) < minSteady {
 			v.fail("only %d requests %s", len(ops), when)

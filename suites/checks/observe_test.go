@@ -211,6 +211,13 @@ func TestRunByObservability(t *testing.T) {
 					t.Errorf("%s: parts left out without saying so: %q", name, r.Detail)
 				}
 			}
+			// A judged check promises only what it judged.
+			if p := got[NameAnswered].Promise; !h.Sees(history.SeesMessageLog) && strings.Contains(p, "message_log") {
+				t.Errorf("%s promises the message_log part it left out: %s", NameAnswered, p)
+			}
+			if p := got[NameSteadyState].Promise; !h.Sees(history.SeesDegraded) && strings.Contains(p, "degraded") {
+				t.Errorf("%s promises the degraded part it left out: %s", NameSteadyState, p)
+			}
 			var failed []string
 			for _, r := range Failed(rs) {
 				failed = append(failed, r.Name)
