@@ -81,7 +81,8 @@ for base in "$naive_url" "$fixed_url"; do
 	expect "message after /reset" "$(send "$base" c1 hi)" "200 [You are a helpful assistant.] You said: hi"
 	expect "bad JSON" "$(curl -sS -o /dev/null -w '%{http_code}' -d '{"text":' "$base/chats/c1/messages")" 400
 	expect "missing text" "$(curl -sS -o /dev/null -w '%{http_code}' -d '{"txt":"hi"}' "$base/chats/c1/messages")" 400
-	expect "65 KiB body" "$(head -c 66560 /dev/zero | tr '\0' a | curl -sS -o /dev/null -w '%{http_code}' --data-binary @- "$base/chats/c1/messages")" 413
+	expect "64 KiB body" "$(printf '{"text":"%s"}' "$(head -c 65525 /dev/zero | tr '\0' a)" | curl -sS -o /dev/null -w '%{http_code}' --data-binary @- "$base/chats/c1/messages")" 200
+	expect "64 KiB + 1 body" "$(head -c 65537 /dev/zero | tr '\0' a | curl -sS -o /dev/null -w '%{http_code}' --data-binary @- "$base/chats/c1/messages")" 413
 done
 send "$fixed_url" c3 '/setprompt You are a cat.' >/dev/null
 

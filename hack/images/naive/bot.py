@@ -44,6 +44,8 @@ class UTCFormatter(logging.Formatter):
 
 def redact(url):
     """The URL without its password (user info or ?password=), for the log."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return "(a key=value DSN, not shown)"  # it may hold password=...
     p = urlsplit(url)
     user, at, host = p.netloc.rpartition("@")
     if at and ":" in user:
@@ -146,7 +148,6 @@ class Bot:
 
 
 class Handler(BaseHTTPRequestHandler):
-    bot = None  # set in main; the server makes one Handler per request
     server_version = "naive-bot"
 
     def log_message(self, fmt, *args):  # the access log, in our format
@@ -189,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(text, str) or not text.strip():
             return self.send(400, {"error": "text is required"})
         try:
-            answer = self.bot.reply(chat, text)
+            answer = self.server.bot.reply(chat, text)
         except Exception:  # naive: any database error is a 500, traceback logged
             log.exception("POST %s failed", self.path)
             return self.send(500, "Internal Server Error", "text/plain")
@@ -203,6 +204,10 @@ class Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
 
+    def __init__(self, address, bot):
+        self.bot = bot  # the handlers' self.server.bot
+        super().__init__(address, Handler)
+
 
 def main():
     handler = logging.StreamHandler(sys.stderr)
@@ -213,8 +218,8 @@ def main():
         log.error("DATABASE_URL is not set")
         return 2
     fixed = "--fixed" in sys.argv[1:]
-    Handler.bot = Bot(dsn, os.environ.get("DEFAULT_PROMPT", "You are a helpful assistant."), fixed)
-    server = Server(("", int(os.environ.get("PORT", "8080"))), Handler)
+    bot = Bot(dsn, os.environ.get("DEFAULT_PROMPT", "You are a helpful assistant."), fixed)
+    server = Server(("", int(os.environ.get("PORT", "8080"))), bot)
 
     def stop(signum, _frame):
         log.info("signal %d: stopping", signum)
