@@ -69,10 +69,12 @@ class Bot:
         self.dsn, self.default_prompt, self.fixed = dsn, default_prompt, fixed
         # psycopg2's defaults in naive mode: no connect timeout and no
         # statement timeout, so a black-holed database hangs the request.
-        # The fix bounds both. NB: the timeout travels as a startup option;
-        # a pooler that drops startup options (PgBouncer's
-        # ignore_startup_parameters=options) drops it too.
-        self.connect_kw = {"connect_timeout": 2, "options": "-c statement_timeout=2000"} if fixed else {}
+        # The fix bounds both: the statement timeout with SET LOCAL in each
+        # transaction, since a transaction pooler drops startup options
+        # (PgBouncer's ignore_startup_parameters=options, as Supabase's).
+        # A black hole after the connect still hangs: libpq has no read
+        # timeout, and the server never sees the statement to time it out.
+        self.connect_kw = {"connect_timeout": 2} if fixed else {}
 
     def query(self, sql, params, fetch=False):
         """One connection per call, closed at once: no pool to go stale,
@@ -80,6 +82,8 @@ class Bot:
         conn = psycopg2.connect(self.dsn, **self.connect_kw)
         try:
             with conn, conn.cursor() as cur:  # `with conn` commits
+                if self.fixed:
+                    cur.execute("SET LOCAL statement_timeout = 2000")
                 cur.execute(sql, params)
                 return cur.fetchone() if fetch else None
         finally:
