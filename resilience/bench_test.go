@@ -55,10 +55,17 @@ func BenchmarkDo_Wrapped(b *testing.B) {
 	}
 }
 
-// A real simple-protocol query over loopback to the in-process fake server.
+// A real simple-protocol query over loopback to the in-process fake server,
+// through the tracer the bot installs (QueryDeadlines).
 func benchConn(b *testing.B) *pgx.Conn {
 	f := fakepg.Start(b, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Text("be nice") }})
-	conn, err := pgx.Connect(context.Background(), fakeDSN(f))
+	cc, err := pgx.ParseConfig(fakeDSN(f))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// As the bot's pool: every variant's query passes through the tracer.
+	InstallQueryDeadlines(cc)
+	conn, err := pgx.ConnectConfig(context.Background(), cc)
 	if err != nil {
 		b.Fatal(err)
 	}

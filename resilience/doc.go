@@ -22,7 +22,11 @@
 //	if errors.As(err, &rerr) && rerr.Code == resilience.CodeUnreachable { ... fallback ... }
 //
 // fn must use the ctx it is given: it carries the attempt timeout and the
-// budget, and it is how a canceled caller stops an attempt. fn may run
+// budget, and it is how a canceled caller stops an attempt. A caller whose
+// context cannot be canceled gets a deadline shared with other attempts
+// (at most AttemptTimeout/64 late); install QueryDeadlines on the pool's
+// ConnConfig so that a read's query then runs unwatched, bounded by its
+// socket's read deadline (attemptctx.go says why). fn may run
 // several times. Every failed call returns a *Error, whose Error() is the
 // code and Prisma's own message for it, word for word (the Prisma 6 engine's
 // templates, whose URL parameters the runbook uses): "P1001: Can't reach

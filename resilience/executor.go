@@ -74,6 +74,8 @@ type Executor struct {
 	// cause (P1000, ...) under its own code, since "can't reach" would send
 	// the reader after the network instead of the password.
 	lastFailure atomic.Pointer[Classification]
+	// slot is the attempts' shared deadline context (see attemptctx.go).
+	slot atomic.Pointer[attemptSlot]
 
 	stateMu  sync.Mutex
 	reported string // the breaker state last reported to the observers
@@ -299,6 +301,9 @@ func (c *call) run(fn func(ctx context.Context) error) error {
 // failsafe-go's timeout did). While the budget outlasts the attempt's
 // deadline, which is always so for a first attempt under sane settings,
 // the deadline alone does and one context is all a healthy call allocates.
+// When the caller's context cannot be canceled (the bot's detached
+// lookups), that deadline is a shared one (attemptctx.go): no timer per
+// attempt, and a read's query may run unwatched (QueryDeadlines).
 //
 // timedOut says whether the attempt's own timeout cut it.
 func (c *call) attempt(fn func(ctx context.Context) error) (timedOut bool, err error) {
@@ -309,6 +314,14 @@ func (c *call) attempt(fn func(ctx context.Context) error) (timedOut bool, err e
 	now := c.start
 	if c.attempts > 1 {
 		now = time.Now()
+	}
+	if t := p.AttemptTimeout; t > 0 && ctx.Done() == nil &&
+		(p.Budget <= 0 || p.Budget-now.Sub(c.start) > t+t/slotsPerTimeout) {
+		// A caller that cannot cancel, an attempt the budget does not cut:
+		// a shared deadline (attemptctx.go).
+		a := &attemptCtx{Context: ctx, slot: c.x.slotFor(now, t), read: c.op.Kind == Read}
+		err = fn(a)
+		return err != nil && a.timedOut(), err
 	}
 	if p.Budget > 0 {
 		left := p.Budget - now.Sub(c.start)

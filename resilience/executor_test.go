@@ -831,10 +831,16 @@ func FuzzExecutor(f *testing.F) {
 	f.Add([]byte{4, 1, 2, 0}, uint8(2), uint8(5), true)
 	f.Add([]byte{5}, uint8(0), uint8(3), true)
 	f.Add([]byte{}, uint8(1), uint8(1), false)
+	f.Add([]byte{2, 1, 0}, uint8(0), uint8(0x83), true)
 	f.Fuzz(func(t *testing.T, seq []byte, kind, maxAttempts uint8, breaker bool) {
 		p := shortPolicy()
 		p.BaseDelay, p.MaxDelay, p.Jitter = 0, 0, false
 		p.AttemptTimeout, p.Budget = 0, 0
+		if maxAttempts&0x80 != 0 {
+			// Attempts on the shared deadline (a caller that cannot
+			// cancel), which no outcome here reaches.
+			p.AttemptTimeout = time.Minute
+		}
 		p.MaxAttempts = 1 + int(maxAttempts%5)
 		p.Breaker = BreakerSettings{Enabled: breaker, FailureThreshold: 1, Delay: time.Minute, SuccessThreshold: 1}
 		op := []Op{{Name: "r"}, {Name: "w", Kind: Write}, {Name: "u", Kind: Write, Idempotent: true}}[kind%3]

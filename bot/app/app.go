@@ -137,6 +137,10 @@ func Build(cfg config.Config, log *slog.Logger, version string) (_ *Runtime, err
 	}
 	// The store tells a hung connect (P1002/P1001) from a busy pool (P2024).
 	watch := store.WatchPool(cfg.DB.Pool)
+	// A healthy lookup's query runs unwatched, bounded by its socket's
+	// deadline (resilience.QueryDeadlines); after WatchPool, which needs
+	// the tracer slot empty.
+	resilience.InstallQueryDeadlines(cfg.DB.Pool.ConnConfig)
 	// pgxpool connects lazily (MinConns is 0): this succeeds with the
 	// database down. warmPool keeps POOL_MIN_CONNS open once it answers.
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg.DB.Pool)

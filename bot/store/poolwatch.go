@@ -193,7 +193,9 @@ func isTimeout(err error) bool {
 // *resilience.AcquireTimeoutError saying what it was waiting for.
 func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	actx, cancel := ctx, context.CancelFunc(func() {})
-	if s.acquireTimeout > 0 {
+	// A pool_timeout past ctx's deadline could not fire first: no timer
+	// (the attempt's deadline ends the wait, as it would end this one's).
+	if d, ok := ctx.Deadline(); s.acquireTimeout > 0 && (!ok || time.Until(d) > s.acquireTimeout) {
 		actx, cancel = context.WithTimeoutCause(ctx, s.acquireTimeout, errPoolTimeout)
 	}
 	defer cancel()

@@ -19,7 +19,9 @@ const overheadQuery = "SELECT prompt FROM chat_prompts WHERE chat_id = $1"
 // through the pooler proxy (toxiproxy, PgBouncer): bare with a context
 // that has no deadline, bare with the attempt timeout's deadline (what any
 // caller with a timeout pays: pgx then watches the context), and through
-// a resilience.Executor with the default policy. The three take turns
+// a resilience.Executor with the default policy, called as the bot calls
+// it for a lookup (a caller's context that cannot be canceled, the pool's
+// tracer resilience.QueryDeadlines). The three take turns
 // query by query, each in another order than the last, so that drift on
 // a shared machine falls on all alike; each round compares medians, which
 // a stray slow query does not move.
@@ -30,6 +32,9 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.
 	if err != nil {
 		return nil, fmt.Errorf("overhead: %w", err)
 	}
+	// The bot's tracer: a lookup's query runs unwatched, bounded by its
+	// socket's deadline. The bare variants' queries pass through it too.
+	resilience.InstallQueryDeadlines(cfg.Pool.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("overhead: pool: %w", err)
@@ -60,7 +65,9 @@ func overhead(ctx context.Context, dsn, chat string, rounds, batch int) (*bench.
 			return err
 		}},
 		wrapped: {"wrapped", func() error {
-			_, _, err := resilience.Query(ctx, x, resilience.Op{Name: "getCustomPrompt"}, lookup)
+			// As the bot's lookup: detached from the request (it runs on
+			// past the reply deadline), bounded by the policy alone.
+			_, _, err := resilience.Query(background, x, resilience.Op{Name: "getCustomPrompt"}, lookup)
 			return err
 		}},
 	}

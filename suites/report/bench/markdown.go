@@ -113,7 +113,8 @@ func RenderMarkdown(r *Report) string {
 	if o := r.Overhead; o != nil {
 		p("`%s` over one pooled pgx connection (exec mode, as with `pgbouncer=true`), %s: bare pgx with a context "+
 			"that has no deadline; bare with the attempt timeout's deadline (what any caller with a timeout pays: pgx then "+
-			"watches the context); and through `resilience.Executor` with `DefaultPolicy()` (no observers). %d rounds of %d "+
+			"watches the context); and through `resilience.Executor` with `DefaultPolicy()` (no observers), called as the bot calls it for a "+
+			"lookup (a detached caller's context; the pool's tracer `resilience.QueryDeadlines`, which all three pass through). %d rounds of %d "+
 			"queries per variant, the three taking turns query by query.\n\n", o.Query, o.Path, o.Rounds, o.Batch)
 		p("| variant | queries | min | median | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, v := range []struct {
