@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report"
 	"github.com/p1001/p1001/suites/shard"
+	"github.com/p1001/p1001/targets"
 )
 
 func TestChaos(t *testing.T) {
@@ -110,6 +112,21 @@ func resetFaults(ctx context.Context) {
 var _ = BeforeEach(resetFaults)
 var _ = AfterEach(resetFaults)
 
+// The specs outside the catalog and the stack's own smoke specs test
+// p1001's bot itself (its binary, /readyz, doctor, auth, the reply
+// deadline, its URL parameters): against another target they are skipped,
+// each by name with the reason, before any of its setup starts a bot
+// (this node is outermost, so it runs before their BeforeAll). The
+// catalog plays against any target.
+var _ = BeforeEach(func() {
+	sr := CurrentSpecReport()
+	if t := stack.Target(); t.Name != targets.P1001Name && scenarioOf(sr) == "" &&
+		(len(sr.ContainerHierarchyTexts) == 0 || sr.ContainerHierarchyTexts[0] != stackContainer) {
+		Skip(fmt.Sprintf("p1001-only: %q tests p1001's own bot, and the target is %s (%s); the catalog plays against it",
+			sr.FullText(), t.Name, t.File))
+	}
+})
+
 // A spec's evidence never shows an earlier spec's bot.
 var _ = BeforeEach(func() { stack.ForgetBotLogs() })
 
@@ -176,6 +193,7 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	if stack != nil { // nil when the stack never came up
 		cfg := stack.Config()
 		info.RunID = cfg.RunID
+		info.Target = stack.Target().Name
 		info.Images = []report.Image{
 			report.NewImage("postgres", cfg.PostgresImage),
 			report.NewImage("pgbouncer", cfg.PgBouncerImage),

@@ -40,7 +40,7 @@ var _ = Describe("a database URL", Label("dburl", "bot"), func() {
 		// server connections of PgBouncer's: one client alone would keep
 		// getting the same one back and never see the clash.
 		driver, err := traffic.New(traffic.Config{
-			BotURL: bot.URL, BotToken: bot.Token, ChatPrefix: fmt.Sprintf("nopgb-%d", time.Now().UnixNano()),
+			API: stack.Target().API, BotURL: bot.URL, BotToken: bot.Token, ChatPrefix: fmt.Sprintf("nopgb-%d", time.Now().UnixNano()),
 			Chats: 8, Rate: 40, Duration: 3 * time.Second, Concurrency: 16, Seed: 1,
 		}, time.Now())
 		Expect(err).NotTo(HaveOccurred())
@@ -77,7 +77,7 @@ var _ = Describe("a database URL", Label("dburl", "bot"), func() {
 	// sendAll sends n messages to one chat and returns the replies.
 	sendAll := func(ctx SpecContext, bot *environment.Bot, n int) []botapi.Reply {
 		GinkgoHelper()
-		c := botapi.New(bot.URL, bot.Token, nil)
+		c := botapi.New(stack.Target().API, bot.URL, bot.Token, nil)
 		chat := fmt.Sprintf("tls-%d", time.Now().UnixNano())
 		var out []botapi.Reply
 		for i := range n {

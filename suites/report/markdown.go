@@ -199,6 +199,9 @@ func runLine(r Report) string {
 	}
 	parts := []string{first}
 	if e := r.Environment; e != nil {
+		if e.Target != "" {
+			parts = append(parts, "target `"+e.Target+"`")
+		}
 		if e.LabelFilter != "" {
 			parts = append(parts, "labels `"+e.LabelFilter+"`")
 		}

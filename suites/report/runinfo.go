@@ -29,6 +29,9 @@ type RunInfo struct {
 	RunID string `json:"run_id"`
 	// Started is when the suite started (wall clock, UTC).
 	Started time.Time `json:"started"`
+	// Target names the bot under test: its target file's name (targets/,
+	// make chaos TARGET=); "" in runs from before targets: p1001's own.
+	Target string `json:"target,omitempty"`
 	// Images are the container images the stack ran, by role (postgres,
 	// pgbouncer, toxiproxy, bot).
 	Images []Image `json:"images"`
