@@ -31,9 +31,18 @@ case "$target" in
 /*) export P1001_TARGET="$target" ;;
 *) export P1001_TARGET="$root/$target" ;;
 esac
+# STACK=existing plays against a stack someone else started (docs/targets.md):
+# P1001_TOXIPROXY_URL, P1001_BOT_URL, P1001_CHECK_DSN (and P1001_BOT_TOKEN) say
+# where. One stack: one Ginkgo process.
+export P1001_STACK="${STACK:-}"
+case "$P1001_STACK" in
+"") ;;
+existing) procs=1 ;;
+*) die "STACK=$P1001_STACK: want existing (or nothing: the harness starts its own)" ;;
+esac
 
 require_docker
-hack/images/build.sh
+[ -n "$P1001_STACK" ] || hack/images/build.sh
 
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
 out="reports/$run_id"

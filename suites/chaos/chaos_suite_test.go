@@ -120,6 +120,9 @@ var _ = AfterEach(resetFaults)
 // catalog plays against any target.
 var _ = BeforeEach(func() {
 	sr := CurrentSpecReport()
+	if stack.Existing() && scenarioOf(sr) == "" {
+		Skip(fmt.Sprintf("not playable on an existing stack: %q needs the harness's own containers", sr.FullText()))
+	}
 	if t := stack.Target(); t.Name != targets.P1001Name && scenarioOf(sr) == "" &&
 		(len(sr.ContainerHierarchyTexts) == 0 || sr.ContainerHierarchyTexts[0] != stackContainer) {
 		Skip(fmt.Sprintf("p1001-only: %q tests p1001's own bot, and the target is %s (%s); the catalog plays against it",
@@ -194,11 +197,16 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 		cfg := stack.Config()
 		info.RunID = cfg.RunID
 		info.Target = stack.Target().Name
-		info.Images = []report.Image{
-			report.NewImage("postgres", cfg.PostgresImage),
-			report.NewImage("pgbouncer", cfg.PgBouncerImage),
-			report.NewImage("toxiproxy", cfg.ToxiproxyImage),
-			report.NewImage("bot", cfg.BotImage),
+		if stack.Existing() {
+			info.Stack = environment.StackExisting
+		}
+		if !stack.Existing() { // someone else's images are not known
+			info.Images = []report.Image{
+				report.NewImage("postgres", cfg.PostgresImage),
+				report.NewImage("pgbouncer", cfg.PgBouncerImage),
+				report.NewImage("toxiproxy", cfg.ToxiproxyImage),
+				report.NewImage("bot", cfg.BotImage),
+			}
 		}
 		info.StartTimesMS = map[string]float64{}
 		for part, d := range stack.StartTimes {

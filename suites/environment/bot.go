@@ -146,6 +146,10 @@ func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 // it from the database. Only one bot runs at a time; stop it with StopBot.
 func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	t := e.target
+	if x := e.cfg.Existing; x != nil {
+		// Someone else's bot, already running: the harness only talks to it.
+		return &Bot{URL: strings.TrimRight(x.BotURL, "/"), Token: x.BotToken}, nil
+	}
 	dbURL, err := e.DatabaseURL(opts)
 	if err != nil {
 		return nil, err
@@ -275,6 +279,9 @@ func (e *Env) ensureSchema(ctx context.Context) error {
 // BotURL is the running bot's HTTP API as reached from the host now: a
 // bot started again after a kill or restart may have another host port.
 func (e *Env) BotURL(ctx context.Context) (string, error) {
+	if x := e.cfg.Existing; x != nil {
+		return strings.TrimRight(x.BotURL, "/"), nil
+	}
 	e.mu.Lock()
 	bot := e.bot
 	e.mu.Unlock()

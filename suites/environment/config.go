@@ -56,6 +56,9 @@ type Config struct {
 	// TargetFile is the target file of the bot under test (P1001_TARGET,
 	// make chaos TARGET=); "" is p1001's own, built in (targets.P1001).
 	TargetFile string
+	// Existing, when set, is a stack someone else started: the harness
+	// starts no container (P1001_STACK=existing, existing.go).
+	Existing *ExistingStack `json:"existing,omitempty"`
 	// BotImage is the target's image (targets.Target.ImageName, read
 	// where the configuration is made), for the report.
 	BotImage string
@@ -86,7 +89,12 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	existing, err := existingFromEnv()
+	if err != nil {
+		return Config{}, err
+	}
 	cfg := Config{
+		Existing:       existing,
 		PostgresImage:  getenv(envPostgres, defaultPGImage),
 		ToxiproxyImage: getenv(envToxiproxy, defaultTPImage),
 		TargetFile:     file,

@@ -111,6 +111,13 @@ func (e *Env) DSNs() DSNs {
 
 // Start brings the stack up. On error it removes whatever it had started.
 func Start(ctx context.Context, cfg Config) (env *Env, err error) {
+	target, err := LoadTarget(cfg.TargetFile)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Existing != nil {
+		return attach(ctx, cfg, target)
+	}
 	if err := configureTestcontainers(); err != nil {
 		return nil, err
 	}
@@ -118,10 +125,6 @@ func Start(ctx context.Context, cfg Config) (env *Env, err error) {
 		return nil, err
 	}
 
-	target, err := LoadTarget(cfg.TargetFile)
-	if err != nil {
-		return nil, err
-	}
 	env = &Env{cfg: cfg, target: target, StartTimes: map[string]time.Duration{}, Proxies: map[string]*toxiproxy.Proxy{}}
 	if env.publishIP, err = publishAddr(ctx); err != nil {
 		return nil, err

@@ -202,6 +202,9 @@ func runLine(r Report) string {
 		if e.Target != "" {
 			parts = append(parts, "target `"+e.Target+"`")
 		}
+		if e.Stack != "" {
+			parts = append(parts, e.Stack+" stack")
+		}
 		if e.LabelFilter != "" {
 			parts = append(parts, "labels `"+e.LabelFilter+"`")
 		}

@@ -32,6 +32,9 @@ type RunInfo struct {
 	// Target names the bot under test: its target file's name (targets/,
 	// make chaos TARGET=); "" in runs from before targets: p1001's own.
 	Target string `json:"target,omitempty"`
+	// Stack is "existing" for a stack the harness did not start (make
+	// chaos STACK=existing); "" for its own.
+	Stack string `json:"stack,omitempty"`
 	// Images are the container images the stack ran, by role (postgres,
 	// pgbouncer, toxiproxy, bot).
 	Images []Image `json:"images"`
