@@ -5,8 +5,8 @@
 # PROCS=N (default 2) runs N Ginkgo processes, each with its own stack (network,
 # Postgres, PgBouncer, Toxiproxy, bots), labelled org.p1001.process=<n>.
 # SHARD=i/n plays shard i of n of the catalog (suites/shard: the scenario
-# files sorted by name, dealt round n shards); the specs outside the
-# catalog run in shard 1 only. All three compose.
+# files sorted by name, dealt round n shards); the smoke specs run in
+# shard 1, the other spec files are dealt too. All three compose.
 # TARGET=targets/<name>.yaml (default targets/p1001.yaml) is the bot under test
 # (docs/targets.md); against another target than p1001 the specs about p1001's
 # own bot are skipped by name and the catalog plays against the target.

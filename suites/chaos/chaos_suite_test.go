@@ -17,6 +17,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -44,23 +45,29 @@ func TestChaos(t *testing.T) {
 		t.Fatalf("%s: %v", shard.Env, err)
 	}
 	suiteConfig, reporterConfig := GinkgoConfiguration()
-	userLabelFilter = suiteConfig.LabelFilter
-	// Shards 2..n run the catalog only (their part of it: which
-	// scenarios a shard holds is decided where the table is built,
-	// scenarios_test.go, and the others are not specs of the run at all);
-	// the specs outside the catalog run once, in shard 1.
-	suiteConfig.LabelFilter = suiteShard.LabelFilter(catalogLabel, userLabelFilter)
+	// Which catalog scenarios a shard holds is decided where the table is
+	// built (scenarios_test.go; the others are not specs of the run at
+	// all). The spec files outside the catalog are dealt here, the smoke
+	// specs' to shard 1.
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = slices.DeleteFunc(files, func(f string) bool { return f == "chaos_suite_test.go" || f == "scenarios_test.go" })
+	skip, err := suiteShard.SkipSpecs(files, []string{"smoke_test.go", "bot_test.go"})
+	if err != nil {
+		t.Fatalf("shard %s: %v", suiteShard, err)
+	}
+	for _, f := range skip {
+		suiteConfig.SkipFiles = append(suiteConfig.SkipFiles, "/"+regexp.QuoteMeta(f)+"$")
+	}
 	RunSpecs(t, "p1001 chaos", suiteConfig, reporterConfig)
 }
 
 // suiteShard is the slice of the catalog this run plays (make chaos
-// SHARD=i/n; the zero Shard: all of it), userLabelFilter the label filter
-// the run was given (make chaos LABELS=), before the shard narrowed it.
-// Both are set once, before the specs are built.
-var (
-	suiteShard      shard.Shard
-	userLabelFilter string
-)
+// SHARD=i/n; the zero Shard: all of it), set once, before the specs are
+// built.
+var suiteShard shard.Shard
 
 // stack is the environment shared by the specs of this process. Under
 // `ginkgo -p` (make chaos PROCS=N) every process starts its own: network,
@@ -225,19 +232,16 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	// the whole run's, not only the scenarios'.
 	sel, err := report.NewSelector(r.SuiteDescription, r.SuiteConfig)
 	Expect(err).NotTo(HaveOccurred())
-	userConfig := r.SuiteConfig
-	userConfig.LabelFilter = userLabelFilter
-	userSel, err := report.NewSelector(r.SuiteDescription, userConfig)
-	Expect(err).NotTo(HaveOccurred())
 	inShard, err := shardOf(catalog, suiteShard)
 	Expect(err).NotTo(HaveOccurred())
 	var selected, wanted []string
 	for _, s := range catalog {
 		labels := append([]string{catalogLabel}, s.Labels...)
-		if userSel(scenarioSpecText(s.Name), labels) {
-			wanted = append(wanted, s.Name)
+		if !sel(scenarioSpecText(s.Name), labels) {
+			continue
 		}
-		if inShard[s.Name] && sel(scenarioSpecText(s.Name), labels) {
+		wanted = append(wanted, s.Name)
+		if inShard[s.Name] {
 			selected = append(selected, s.Name)
 		}
 	}

@@ -95,8 +95,7 @@ func scenarioOf(sr types.SpecReport) string {
 }
 
 // catalogLabel is on every scenario spec besides the scenario's own
-// labels: LABELS=catalog runs the catalog only, LABELS='!catalog' the rest,
-// and a shard other than the first runs only the catalog (its part).
+// labels: LABELS=catalog runs the catalog only, LABELS='!catalog' the rest.
 const catalogLabel = "catalog"
 
 // shardOf says which catalog scenarios are in s, by name: s deals the

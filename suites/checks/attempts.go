@@ -65,12 +65,19 @@ func AttemptsBounded(s scenarios.Scenario, h history.History) Result {
 	v := newVerdict(NameAttempts, false, fmt.Sprintf(
 		"A prompt lookup that fails after retries shows exactly %d attempts (on its reply, or on its log line when the reply stopped waiting at the %s reply deadline, whose reply shows at most that many), and no request takes more than the policy's %d.",
 		r.attempts, r.replyDeadline, r.policy.MaxAttempts))
+	if un, ok := v.unobservable(h, needsAttempts); ok {
+		return un
+	}
 	if r.policyErr != nil {
 		v.fail("%v", r.policyErr)
 		return v.result()
 	}
+	// A failed lookup is a degraded reply with a connection-class code:
+	// without both fields only the max is judged.
+	exact := v.part(h, "a failed lookup's exact attempts", history.SeesDegraded, history.SeesCode)
 	for _, o := range h.Ops {
 		switch {
+		case !exact && o.Attempts >= 0 && o.Attempts <= r.policy.MaxAttempts:
 		case o.Attempts > r.policy.MaxAttempts:
 			v.op(o, "%d attempts, more than the policy's max %d", o.Attempts, r.policy.MaxAttempts)
 		case o.Attempts < 0:
@@ -84,6 +91,9 @@ func AttemptsBounded(s scenarios.Scenario, h history.History) Result {
 			v.op(o, "degraded %s lookup after %d attempts, want exactly %d (or 0 when the breaker fails it fast)",
 				o.Code, o.Attempts, r.attempts)
 		}
+	}
+	if !exact || !v.part(h, "the attempts on the lookup's fallback log line", history.SeesFallbackLog) {
+		return v.result()
 	}
 	for i, l := range h.Logs {
 		if !l.Is(botlog.LookupFellBack) || !isConnectionCode(l.Attr("code")) {

@@ -129,6 +129,10 @@ func Backoff(s scenarios.Scenario, h history.History) Result {
 	v := newVerdict(NameBackoff, false, fmt.Sprintf(
 		"Retries wait as the policy says, by the log's clock: after attempt n a delay up to min(%s x %g^(n-1), %s)%s, really waited.",
 		p.BaseDelay, p.Factor, p.MaxDelay, map[bool]string{true: ", uniformly spread", false: ", exactly"}[p.Jitter]))
+	// Before the skip below: a log the target does not show has no retry.
+	if un, ok := v.unobservable(h, needsRetryLog); ok {
+		return un
+	}
 	if r.policyErr != nil {
 		v.fail("%v", r.policyErr)
 		return v.result()
@@ -328,6 +332,9 @@ func AttemptTimeout(s scenarios.Scenario, h history.History) Result {
 	}
 	if p.AttemptTimeout <= 0 {
 		return v.skip("the policy has no attempt timeout")
+	}
+	if un, ok := v.unobservable(h, needsRetryLog); ok {
+		return un
 	}
 	retries, ends, _ := retryTiming(h)
 	if len(retries) == 0 {

@@ -45,6 +45,11 @@ func CacheAge(s scenarios.Scenario, h history.History) Result {
 		promise = fmt.Sprintf("A cached reply reports its prompt's age (prompt_age_ms), at most %s (PROMPT_MAX_STALENESS), within the bounds the harness's timing of the chat's reads and saves sets, and a chat switches from its cached to the default prompt once the limit passed.", r.staleness)
 	}
 	v := newVerdict(NameCacheAge, false, promise)
+	// Before the skip below: a target that shows no prompt_source shows
+	// no cached reply either.
+	if un, ok := v.unobservable(h, needsCacheAge); ok {
+		return un
+	}
 	fills := fillsOf(r, h, cutWindows(r, h))
 	cachedSeen := false
 	for _, o := range h.Ops {

@@ -112,6 +112,12 @@ func CacheStaleness(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NameStaleness, false, fmt.Sprintf(
 		"A cached reply quotes the chat's own prompt, read or saved by the bot at most %s (PROMPT_MAX_STALENESS) before, as the history shows.", r.staleness))
+	// Fills are fresh (custom, not degraded) replies, and lookups past the
+	// reply deadline (degraded, P1008): without these fields, a missing
+	// fill would break the promise falsely.
+	if un, ok := v.unobservable(h, needsStaleness); ok {
+		return un
+	}
 	fills := fillsOf(r, h, cutWindows(r, h))
 	for _, o := range h.Ops {
 		if o.Outcome != history.OK || o.PromptSource != scenarios.SourceCached {
@@ -189,6 +195,9 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NamePromptClaims, false,
 		"A reply's prompt source is possible: not a fresh read while a proven fault cuts the bot's database path, nor the default prompt while the chat's cached prompt was fresh.")
+	if un, ok := v.unobservable(h, needsClaims); ok {
+		return un
+	}
 	cut := cutWindows(r, h)
 	for _, w := range cut {
 		f := r.faults[w.fault]
@@ -206,7 +215,7 @@ func PromptClaims(s scenarios.Scenario, h history.History) Result {
 				o.PromptSource, offset(o.Invoke), offset(o.Complete), w.fault, f.Type, f.Where(), offset(w.start), offset(w.stop), undoing)
 		}
 	}
-	if r.staleness > 0 {
+	if r.staleness > 0 && v.part(h, "no default prompt while the chat's cached prompt was fresh", history.SeesPromptSource) {
 		fills := fillsOf(r, h, cut)
 		writes := writesOf(h)
 		tl := newTimeline(h, r.recoveryWithin)

@@ -41,17 +41,19 @@ type codeSeen struct {
 // are in that lookup's log lines.
 func codesOf(r rules, h history.History) []codeSeen {
 	var out []codeSeen
+	replies := h.Sees(history.SeesCode) && h.Sees(history.SeesDegraded) && h.Sees(history.SeesAttempts)
 	for i := range h.Ops {
 		o := &h.Ops[i]
-		if o.Outcome == history.OK && o.Degraded && o.Code != "" && o.Attempts > 0 && !pastDeadline(r, *o) {
+		if replies && o.Outcome == history.OK && o.Degraded && o.Code != "" && o.Attempts > 0 && !pastDeadline(r, *o) {
 			out = append(out, codeSeen{code: o.Code, from: describeOp(*o), start: o.Invoke, end: end(*o), placed: true, op: o, log: -1})
 		}
 	}
 	for i, l := range h.Logs {
 		c := l.Attr("code")
 		n, _ := l.Int("attempts")
-		lookupGaveUp := l.Is(botlog.LookupFellBack) && n > 0
-		if c == "" || !(botlog.IsRetry(l) || lookupGaveUp) || l.Is(botlog.BreakerRejected) {
+		retry := botlog.IsRetry(l) && h.Sees(history.SeesRetryLog)
+		lookupGaveUp := l.Is(botlog.LookupFellBack) && n > 0 && h.Sees(history.SeesFallbackLog)
+		if c == "" || !(retry || lookupGaveUp) || l.Is(botlog.BreakerRejected) {
 			continue
 		}
 		cs := codeSeen{code: c, from: fmt.Sprintf("log line %d %q", i, l.Msg), log: i}
@@ -88,6 +90,19 @@ func CodesByCause(s scenarios.Scenario, h history.History) Result {
 		parts = append(parts, part)
 	}
 	v := newVerdict(NameCodes, false, fmt.Sprintf("Each fault shows the Prisma codes its cause implies, and no other: %s.", strings.Join(parts, "; ")))
+	// Codes come from degraded replies that tried the database, retry
+	// lines and fallback lines: at least one source must be seen.
+	if un, ok := v.unobservable(h, needsCodes); ok {
+		return un
+	}
+	if len(unseen(h, history.SeesDegraded, history.SeesAttempts)) > 0 && len(unseen(h, anyLog...)) == len(anyLog) {
+		un, _ := v.unobservable(h, []history.Evidence{history.SeesDegraded, history.SeesAttempts, history.SeesRetryLog, history.SeesFallbackLog})
+		return un
+	}
+	// A must code is looked for in every source: with one unseen, its
+	// absence proves nothing.
+	must := v.part(h, "each fault shows the codes its cause implies (the codes it shows are judged)",
+		history.SeesDegraded, history.SeesAttempts, history.SeesRetryLog, history.SeesFallbackLog)
 	tl := newTimeline(h, r.recoveryWithin)
 	span := func(w window) (time.Duration, time.Duration) {
 		stop := w.stop
@@ -104,6 +119,9 @@ func CodesByCause(s scenarios.Scenario, h history.History) Result {
 		}
 		from, to := span(w)
 		for _, c := range fc.Must {
+			if !must {
+				break
+			}
 			if !slices.ContainsFunc(seen, func(cs codeSeen) bool {
 				return cs.code == c && (!cs.placed || cs.start < to && cs.end >= from)
 			}) {

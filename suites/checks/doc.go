@@ -7,7 +7,8 @@
 // # API
 //
 //	Run(s, h) []Result         every guard and check, in the order of Checks()
-//	Failed(rs) []Result        the results that did not pass
+//	Failed(rs) []Result        the results that broke their promise
+//	Inconclusive(rs) bool      nothing broke, and no behaviour check was observable
 //	Measure(s, h) Figures      the report row's numbers
 //	PhaseOf(s, h, op) Phase    healthy | fault | transition | recovery
 //	KeepPromises(s)            Gomega matcher over history.History (or *History):
@@ -21,9 +22,61 @@
 // (message in chat c2 at 2.31s): ..."), and the indexes of every offending
 // op (Ops) and log line (Logs). Skipped is set, with Passed, when the
 // scenario does not ask for the promise or it cannot apply (no faults to
-// recover from); a score should leave skipped results out. The matcher's
-// failure message is one line per failed result, "[name] promise — detail",
-// guards first.
+// recover from); a score should leave skipped results out. NotObservable
+// is set, with Passed false, when the history's target does not show what
+// the check needs (see Observability); read State (met, broken, skipped,
+// not observable), never Passed alone. The matcher's failure message is
+// one line per broken result, "[name] promise — detail", guards first.
+//
+// # Observability
+//
+// Every target shows each reply's status, text and timing; the harness
+// also sees what it measures itself (fault events, its probes, Postgres's
+// connection log). The rest is evidence a target may not show
+// (history.Evidence: reply fields prompt_source, degraded, attempts,
+// code, prompt_age; retry and fallback log lines; prompts in Postgres,
+// message_log, metrics, commands). History.Target names the target and
+// what it shows; a history without one is p1001's own bot, which shows
+// everything, and is judged exactly as before.
+//
+// Each Check declares the evidence it needs (Needs, all of them; AnyOf,
+// one of them; effect-on-replies by its effect, EffectNeeds). Against a
+// target that does not show it the check is not observable: neither met
+// nor broken, with Unseen naming the evidence and Detail the reason
+// ("not observable: target naive does not show attempts"), and Run turns
+// any verdict a checker gave without it into that. A check with a part
+// that needs more judges the rest, and names the part it left out in
+// Unseen and Detail ("not judged (target naive does not show
+// message_log): ..."). Where the parts are lenient allowances (the reply
+// deadline), leaving them out makes the check stricter, and it says so.
+// Not observable results fail nothing (Failed, KeepPromises); a run in
+// which no behaviour check was observable and nothing broke is
+// Inconclusive, which the report never calls a pass. docs/report.md has
+// the table of what each check needs and does without it.
+//
+//   - Black-box, against any target: guard-faults-played, guard-traffic,
+//     guard-effect, connect-rate, latency-bound; every-message-answered
+//     (its message_log part needs message_log); guard-steady-state's
+//     answers (not degraded needs degraded, the chat's own prompt
+//     prompt_source and degraded); recovered (see below);
+//     effect-on-replies slower, unanswered and none.
+//   - recovered: not degraded needs degraded, the recovery sources
+//     prompt_source and degraded. With neither, answers are all that show
+//     recovery, so every request invoked from recovery_within after the
+//     last stop on must be answered (outcome ok, HTTP 200, text), not only
+//     some: a bot still answering 500 has not recovered.
+//   - attempts-bounded needs attempts (exact attempts of a failed lookup:
+//     degraded and code; the fallback line's: fallback_log); retried-lookups
+//     degraded, attempts, prompt_source (its quote: prompts; its log:
+//     retry_log); log-lines retry_log or fallback_log, each line's rule
+//     the kinds it reads; codes-by-cause code and a source (replies with
+//     degraded and attempts, or a log), its must codes every source.
+//   - prompt-sources needs prompt_source and degraded; prompt-claims
+//     degraded (its cached part prompt_source); cache-staleness
+//     prompt_source, degraded, code; cache-age those and prompt_age;
+//     backoff and attempt-timeout retry_log; no-acked-write-lost prompts
+//     and commands; outbox-drained metrics; effect-on-replies degraded
+//     (effect degraded) or attempts (retried).
 //
 // # Phases
 //
@@ -185,7 +238,12 @@
 // the first degraded reply completed after it (0 if none). Recovery runs
 // from the last fault stop to the invoke of the first answered op after it
 // from which on every answered op is recovered (as in "recovered"); -1 if
-// never. With no faults (Faults == 0) both are 0.
+// never. With no faults (Faults == 0) both are 0. Figures the target does
+// not let the harness measure are zero and named in NotObservable
+// (custom, cached, default: prompt_source; degraded, time_to_fallback:
+// degraded; max_attempts: attempts). Time to fallback has no black-box
+// stand-in: the first failed request after a fault began would measure
+// how soon the bot broke, not how soon it fell back.
 //
 // The checks read a scenario as the loader made it, defaults filled in
 // (scenarios.Parse; scenarios.Normalize for one built in code): they apply

@@ -34,15 +34,57 @@ type Figures struct {
 	// Recovery runs from the last fault stop to the invoke of the first
 	// request of the answered replies, invoked after that stop, from which
 	// on every one is recovered (in the recovery set, custom by default,
-	// and not degraded); -1 if that never happened.
+	// and not degraded); -1 if that never happened. Against a target that
+	// shows neither degraded nor prompt_source, from the first request
+	// from which on every request is answered (as in "recovered").
 	Recovery time.Duration `json:"recovery"`
+	// NotObservable names the figures the history's target does not let
+	// the harness measure (their fields are zero and mean nothing):
+	// FigCustom, FigCached, FigDefault (prompt_source), FigDegraded and
+	// FigTimeToFallback (degraded), FigMaxAttempts (attempts).
+	NotObservable []string `json:"not_observable,omitempty"`
 }
+
+// Figure names, as Figures.NotObservable lists them (report.json's).
+const (
+	FigCustom         = "custom"
+	FigCached         = "cached"
+	FigDefault        = "default"
+	FigDegraded       = "degraded"
+	FigMaxAttempts    = "max_attempts"
+	FigTimeToFallback = "time_to_fallback"
+)
+
+// Sees reports whether the figure named fig was measured.
+func (f Figures) Sees(fig string) bool { return !slices.Contains(f.NotObservable, fig) }
 
 // Measure computes the report's figures for h.
 func Measure(s scenarios.Scenario, h history.History) Figures {
+	f := measure(s, h)
+	f.blank()
+	return f
+}
+
+func measure(s scenarios.Scenario, h history.History) Figures {
 	r := rulesOf(s)
 	tl := newTimeline(h, r.recoveryWithin)
 	f := Figures{Messages: len(h.Ops), Faults: len(tl.windows)}
+	// Time to fallback is the bot's own claim (a degraded reply): the
+	// first failed request after the fault began would be another figure
+	// (how soon the bot broke), not a fallback, so none stands in for it.
+	if !h.Sees(history.SeesPromptSource) {
+		f.NotObservable = append(f.NotObservable, FigCustom, FigCached, FigDefault)
+	}
+	if !h.Sees(history.SeesDegraded) {
+		f.NotObservable = append(f.NotObservable, FigDegraded)
+	}
+	if !h.Sees(history.SeesAttempts) {
+		f.NotObservable = append(f.NotObservable, FigMaxAttempts)
+	}
+	if !h.Sees(history.SeesDegraded) {
+		f.NotObservable = append(f.NotObservable, FigTimeToFallback)
+	}
+
 	var lat []time.Duration
 	for _, o := range h.Ops {
 		f.MaxAttempts = max(f.MaxAttempts, o.Attempts)
@@ -79,14 +121,14 @@ func Measure(s scenarios.Scenario, h history.History) Figures {
 	if tl.lastStop == forever {
 		return f
 	}
-	p := newPrompts(s, h)
+	rc := recoveryOf(r, newPrompts(s, h), h)
 	var from *history.Op
 	for _, o := range byInvoke(h.Ops) {
-		if o.Outcome != history.OK || o.Invoke < tl.lastStop {
+		if o.Outcome != history.OK && !rc.blackBox || o.Invoke < tl.lastStop {
 			continue
 		}
 		switch {
-		case !recoveredReply(r, p, o):
+		case !rc.recovered(o):
 			from = nil
 		case from == nil:
 			from = &o
@@ -96,6 +138,27 @@ func Measure(s scenarios.Scenario, h history.History) Figures {
 		f.Recovery = from.Invoke - tl.lastStop
 	}
 	return f
+}
+
+// blank zeroes the figures that were not observable, so that no number
+// measured from absent fields survives.
+func (f *Figures) blank() {
+	for _, fig := range f.NotObservable {
+		switch fig {
+		case FigCustom:
+			f.Custom = 0
+		case FigCached:
+			f.Cached = 0
+		case FigDefault:
+			f.Default = 0
+		case FigDegraded:
+			f.Degraded = 0
+		case FigMaxAttempts:
+			f.MaxAttempts = 0
+		case FigTimeToFallback:
+			f.TimeToFallback = 0
+		}
+	}
 }
 
 // percentile is the nearest-rank q-quantile of d (0 when d is empty).

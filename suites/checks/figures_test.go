@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -84,7 +85,7 @@ func TestMeasure(t *testing.T) {
 			if tt.want != nil {
 				tt.want(&want)
 			}
-			if got := Measure(testScenario(), h); got != want {
+			if got := Measure(testScenario(), h); !reflect.DeepEqual(got, want) {
 				t.Errorf("Measure =\n %+v\nwant\n %+v", got, want)
 			}
 		})

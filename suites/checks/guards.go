@@ -101,6 +101,9 @@ func ReplyEffect(s scenarios.Scenario, h history.History) Result {
 	switch r.effect {
 	case scenarios.EffectDegraded:
 		v := newVerdict(NameReplyEffect, false, "The faults show in the replies: at least one degraded reply during a fault or its grace period.")
+		if un, ok := v.unobservable(h, EffectNeeds(r.effect)); ok {
+			return un
+		}
 		n, degraded := countDuringFaults(h, tl, func(o history.Op) bool { return o.Degraded })
 		if degraded == 0 {
 			v.fail("no degraded reply among the %d requests during the faults and their grace period", n)
@@ -109,10 +112,17 @@ func ReplyEffect(s scenarios.Scenario, h history.History) Result {
 	case scenarios.EffectRetried:
 		v := newVerdict(NameReplyEffect, false, "The faults show in the replies: at least one reply during a fault or its grace period needed a retry "+
 			"(or, for a reply that stopped waiting at the reply deadline, its lookup logged one then).")
+		if un, ok := v.unobservable(h, EffectNeeds(r.effect)); ok {
+			return un
+		}
 		n, retried := countDuringFaults(h, tl, func(o history.Op) bool { return o.Attempts > 1 })
 		if retried > 0 {
 			return v.result()
 		}
+		// Without them no reply reads as past the deadline: the check
+		// fails on the replies alone, which is the stricter reading.
+		v.part(h, "the allowance for replies past the reply deadline, whose retry only the log shows",
+			history.SeesDegraded, history.SeesCode, history.SeesRetryLog)
 		// A reply past the deadline shows only the attempts started by then:
 		// the lookup's retry, if any, is on its own log line.
 		_, late := countDuringFaults(h, tl, func(o history.Op) bool { return pastDeadline(r, o) })
@@ -242,6 +252,13 @@ func GuardSteadyState(s scenarios.Scenario, h history.History) Result {
 			after = append(after, o)
 		}
 	}
+	// The answers are black-box; "not degraded" and "its own prompt" are
+	// the bot's claims, judged only when the target shows them.
+	seesDegraded := v.part(h, "no reply degraded", history.SeesDegraded)
+	seesSource := v.part(h, "every reply with its chat's own prompt", history.SeesPromptSource, history.SeesDegraded)
+	if !seesDegraded {
+		v.res.Promise = fmt.Sprintf("The bot is healthy before the first fault and after recovery: at least %d requests each, all answered.", minSteady)
+	}
 	steady := func(when string, ops []history.Op) {
 		if len(ops) < minSteady {
 			v.fail("only %d requests %s", len(ops), when)
@@ -250,9 +267,9 @@ func GuardSteadyState(s scenarios.Scenario, h history.History) Result {
 			switch {
 			case o.Outcome != history.OK:
 				v.op(o, "%s: outcome %s%s", when, o.Outcome, statusAndError(o))
-			case o.Degraded:
+			case seesDegraded && o.Degraded:
 				v.op(o, "%s: degraded %s", when, o.Code)
-			case p.source(o) != scenarios.SourceCustom:
+			case seesSource && p.source(o) != scenarios.SourceCustom:
 				v.op(o, "%s: prompt_source %q", when, o.PromptSource)
 			}
 		}

@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/history"
@@ -24,6 +25,9 @@ func PromptSources(s scenarios.Scenario, h history.History) Result {
 	v := newVerdict(NamePromptSources, false, fmt.Sprintf(
 		"Replies use %s prompts when healthy, %s during a fault, and %s after recovery.",
 		list(r.sources[Healthy]), list(r.sources[Fault]), list(r.sources[Recovery])))
+	if un, ok := v.unobservable(h, needsSources); ok {
+		return un
+	}
 	tl := newTimeline(h, r.recoveryWithin)
 	p := newPrompts(s, h)
 	for _, o := range h.Ops {
@@ -81,6 +85,9 @@ func Recovered(s scenarios.Scenario, h history.History) Result {
 	r := rulesOf(s)
 	v := newVerdict(NameRecovered, false, fmt.Sprintf(
 		"Replies are %s and not degraded again within %s after the last fault clears.", list(r.sources[Recovery]), r.recoveryWithin))
+	if !h.Sees(history.SeesDegraded) {
+		v.res.Promise = fmt.Sprintf("Every request is answered again (HTTP 200, a reply with text) from %s after the last fault clears.", r.recoveryWithin)
+	}
 	tl := newTimeline(h, r.recoveryWithin)
 	if !tl.hasFaults() {
 		return v.skip("no faults to recover from")
@@ -91,13 +98,25 @@ func Recovered(s scenarios.Scenario, h history.History) Result {
 	}
 	deadline := tl.lastStop + r.recoveryWithin
 	p := newPrompts(s, h)
+	rec := recoveryOf(r, p, h)
+	v.part(h, "replies not degraded", history.SeesDegraded)
+	v.part(h, "replies with the recovery prompt sources", history.SeesPromptSource, history.SeesDegraded)
 	answered := 0
 	for _, o := range byInvoke(h.Ops) {
-		if o.Outcome != history.OK || o.Invoke < deadline {
+		if o.Invoke < deadline {
 			continue
 		}
-		answered++
-		if !recoveredReply(r, p, o) {
+		if o.Outcome != history.OK && !rec.blackBox {
+			continue
+		}
+		if rec.answered(o) {
+			answered++
+		}
+		switch {
+		case rec.blackBox && !rec.answered(o):
+			v.op(o, "invoked %s after the last fault stopped (at %s), not answered: outcome %s%s",
+				offset(o.Invoke-tl.lastStop), offset(tl.lastStop), o.Outcome, statusAndError(o))
+		case !rec.recovered(o):
 			v.op(o, "invoked %s after the last fault stopped (at %s), prompt_source %q%s",
 				offset(o.Invoke-tl.lastStop), offset(tl.lastStop), o.PromptSource, degradedNote(o))
 		}
@@ -109,8 +128,39 @@ func Recovered(s scenarios.Scenario, h history.History) Result {
 	return v.result()
 }
 
-func recoveredReply(r rules, p prompts, o history.Op) bool {
-	return o.Outcome == history.OK && !o.Degraded && slices.Contains(r.sources[Recovery], p.source(o))
+// recovery says which replies show the bot recovered, by what the
+// target shows: not degraded (when it shows degraded), with a recovery
+// prompt source (when it shows prompt_source and degraded). A target that
+// shows neither shows recovery only as answers (blackBox): then every
+// request from the deadline on must be answered (outcome ok, HTTP 200, a
+// reply with text), not only some.
+type recovery struct {
+	r                        rules
+	p                        prompts
+	seesDegraded, seesSource bool
+	blackBox                 bool
+}
+
+func recoveryOf(r rules, p prompts, h history.History) recovery {
+	rc := recovery{r: r, p: p, seesDegraded: h.Sees(history.SeesDegraded)}
+	rc.seesSource = rc.seesDegraded && h.Sees(history.SeesPromptSource)
+	rc.blackBox = !rc.seesDegraded && !rc.seesSource
+	return rc
+}
+
+// answered: outcome ok and, for a black-box target, HTTP 200 with text
+// (the bot's own fields say the rest for the others).
+func (rc recovery) answered(o history.Op) bool {
+	if rc.blackBox {
+		return o.Outcome == history.OK && o.Status == 200 && strings.TrimSpace(o.Reply.Text) != ""
+	}
+	return o.Outcome == history.OK
+}
+
+// recovered: answered, and back to normal as far as the target shows.
+func (rc recovery) recovered(o history.Op) bool {
+	return rc.answered(o) && !(rc.seesDegraded && o.Degraded) &&
+		(!rc.seesSource || slices.Contains(rc.r.sources[Recovery], rc.p.source(o)))
 }
 
 func degradedNote(o history.Op) string {

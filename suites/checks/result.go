@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,12 +19,22 @@ type Result struct {
 	// Guard marks a validity guard: when it fails, the scenario proved
 	// nothing, whatever the behaviour checks say.
 	Guard bool `json:"guard"`
-	// Passed is the verdict. A skipped check has Passed true.
+	// Passed is the verdict. A skipped check has Passed true; a check
+	// that is not observable has Passed false (it was never met), and is
+	// no failure either: read State, or Failed, not Passed alone.
 	Passed bool `json:"passed"`
 	// Skipped is set when the scenario does not ask for this promise
 	// (e.g. outbox_drained: false) or there is nothing it could apply to
 	// (no faults to recover from). A score should not count it.
 	Skipped bool `json:"skipped,omitempty"`
+	// NotObservable is set when the history's target does not show
+	// evidence the check needs (Unseen names it): the promise was not
+	// judged, neither met nor broken. A score should not count it.
+	NotObservable bool `json:"not_observable,omitempty"`
+	// Unseen is the evidence the target did not show: what made the check
+	// not observable, or, on a judged check, what a part of it needed
+	// (that part was left out, and Detail says so). In AllEvidence order.
+	Unseen []history.Evidence `json:"unseen,omitempty"`
 	// Promise is the promise in one sentence, with the scenario's numbers.
 	Promise string `json:"promise"`
 	// Detail says what broke (at most maxExamples examples, then a count),
@@ -45,61 +56,199 @@ func (r Result) String() string {
 	return s
 }
 
-// Failed returns the results that did not pass, in order.
+// States of a result (Result.State).
+const (
+	StateMet           = "met"
+	StateBroken        = "broken"
+	StateSkipped       = "skipped"
+	StateNotObservable = "not observable"
+)
+
+// State is the result's verdict in one word: met, broken, skipped, or
+// not observable. Only broken fails a scenario; only met and broken are
+// scored.
+func (r Result) State() string {
+	switch {
+	case r.NotObservable:
+		return StateNotObservable
+	case r.Skipped:
+		return StateSkipped
+	case r.Passed:
+		return StateMet
+	}
+	return StateBroken
+}
+
+// Failed returns the results that broke their promise, in order: not the
+// skipped ones, nor those the target did not let the harness observe.
 func Failed(rs []Result) []Result {
 	var out []Result
 	for _, r := range rs {
-		if !r.Passed {
+		if r.State() == StateBroken {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
+// Inconclusive reports whether rs judged nothing of the bot's behaviour:
+// nothing broke, and not one behaviour check was met, because at least
+// one was not observable and the rest were skipped. Such a run is no
+// pass: the harness could not see whether the bot kept its promises.
+func Inconclusive(rs []Result) bool {
+	unseen := false
+	for _, r := range rs {
+		switch r.State() {
+		case StateBroken:
+			return false
+		case StateMet:
+			if !r.Guard {
+				return false
+			}
+		case StateNotObservable:
+			unseen = unseen || !r.Guard
+		}
+	}
+	return unseen
+}
+
 // Check is one named checker.
 type Check struct {
 	Name  string
 	Guard bool
+	// Needs is the evidence the check needs to see at all: against a
+	// history whose target does not show one of them, it is not
+	// observable (Run enforces it). Parts of a check may need more; the
+	// check leaves those parts out and names their evidence in Unseen.
+	Needs []history.Evidence
+	// AnyOf, when set, is evidence of which the check needs at least one
+	// (log-lines: the retry or the fallback lines).
+	AnyOf []history.Evidence
 	Run   func(scenarios.Scenario, history.History) Result
 }
 
+// The evidence each check needs at all (Check.Needs).
+var (
+	needsAttempts     = []history.Evidence{history.SeesAttempts}
+	needsRetried      = []history.Evidence{history.SeesDegraded, history.SeesAttempts, history.SeesPromptSource}
+	needsCodes        = []history.Evidence{history.SeesCode}
+	needsSources      = []history.Evidence{history.SeesPromptSource, history.SeesDegraded}
+	needsClaims       = []history.Evidence{history.SeesDegraded}
+	needsStaleness    = []history.Evidence{history.SeesPromptSource, history.SeesDegraded, history.SeesCode}
+	needsCacheAge     = []history.Evidence{history.SeesPromptSource, history.SeesDegraded, history.SeesCode, history.SeesPromptAge}
+	needsRetryLog     = []history.Evidence{history.SeesRetryLog}
+	needsAckedWrites  = []history.Evidence{history.SeesPrompts, history.SeesCommands}
+	needsOutbox       = []history.Evidence{history.SeesMetrics}
+	anyLog            = []history.Evidence{history.SeesRetryLog, history.SeesFallbackLog}
+	needsReplyEffects = map[string][]history.Evidence{
+		scenarios.EffectDegraded: {history.SeesDegraded},
+		scenarios.EffectRetried:  {history.SeesAttempts},
+	}
+)
+
 // Checks lists every guard and check in the order Run reports them: the
 // validity guards first (a failed guard makes the rest meaningless), then
-// the behaviour checks.
+// the behaviour checks. A check with no Needs is black-box: it reads only
+// what every target shows (status, reply text, timing) and what the
+// harness itself measured (faults, probes, Postgres's own log).
+// effect-on-replies needs what its expect.effect reads (EffectNeeds).
 func Checks() []Check {
 	return []Check{
-		{NameFaultsPlayed, true, GuardFaultsPlayed},
-		{NameTraffic, true, GuardTraffic},
-		{NameEffect, true, GuardEffect},
-		{NameSteadyState, true, GuardSteadyState},
-		{NameAnswered, false, EveryMessageAnswered},
-		{NameReplyEffect, false, ReplyEffect},
-		{NameAttempts, false, AttemptsBounded},
-		{NameRetriedLookups, false, RetriedLookups},
-		{NameLogLines, false, LogLines},
-		{NameCodes, false, CodesByCause},
-		{NameConnectRate, false, ConnectRate},
-		{NamePromptSources, false, PromptSources},
-		{NamePromptClaims, false, PromptClaims},
-		{NameStaleness, false, CacheStaleness},
-		{NameCacheAge, false, CacheAge},
-		{NameLatency, false, LatencyBound},
-		{NameBackoff, false, Backoff},
-		{NameAttemptTimeout, false, AttemptTimeout},
-		{NameRecovered, false, Recovered},
-		{NameAckedWrites, false, NoAckedWriteLost},
-		{NameOutbox, false, OutboxDrained},
+		{NameFaultsPlayed, true, nil, nil, GuardFaultsPlayed},
+		{NameTraffic, true, nil, nil, GuardTraffic},
+		{NameEffect, true, nil, nil, GuardEffect},
+		{NameSteadyState, true, nil, nil, GuardSteadyState},
+		{NameAnswered, false, nil, nil, EveryMessageAnswered},
+		{NameReplyEffect, false, nil, nil, ReplyEffect},
+		{NameAttempts, false, needsAttempts, nil, AttemptsBounded},
+		{NameRetriedLookups, false, needsRetried, nil, RetriedLookups},
+		{NameLogLines, false, nil, anyLog, LogLines},
+		{NameCodes, false, needsCodes, nil, CodesByCause},
+		{NameConnectRate, false, nil, nil, ConnectRate},
+		{NamePromptSources, false, needsSources, nil, PromptSources},
+		{NamePromptClaims, false, needsClaims, nil, PromptClaims},
+		{NameStaleness, false, needsStaleness, nil, CacheStaleness},
+		{NameCacheAge, false, needsCacheAge, nil, CacheAge},
+		{NameLatency, false, nil, nil, LatencyBound},
+		{NameBackoff, false, needsRetryLog, nil, Backoff},
+		{NameAttemptTimeout, false, needsRetryLog, nil, AttemptTimeout},
+		{NameRecovered, false, nil, nil, Recovered},
+		{NameAckedWrites, false, needsAckedWrites, nil, NoAckedWriteLost},
+		{NameOutbox, false, needsOutbox, nil, OutboxDrained},
 	}
 }
 
-// Run runs every guard and check over h, in the fixed order of Checks.
+// EffectNeeds is the evidence effect-on-replies needs for an
+// expect.effect: degraded reads the degraded field, retried the attempts;
+// slower, unanswered and none are black-box.
+func EffectNeeds(effect string) []history.Evidence { return needsReplyEffects[effect] }
+
+// Run runs every guard and check over h, in the fixed order of Checks. A
+// check that judged although h's target does not show what it needs (a
+// checker that forgot to ask) is turned into a not-observable result: a
+// verdict on evidence the harness did not see is never reported.
 func Run(s scenarios.Scenario, h history.History) []Result {
 	cs := Checks()
 	out := make([]Result, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, c.Run(s, h))
+		res := c.Run(s, h)
+		needs := c.Needs
+		if c.Name == NameReplyEffect {
+			needs = EffectNeeds(s.Expect.Effect)
+		}
+		if res.State() == StateMet || res.State() == StateBroken {
+			if un, ok := notObservable(res.Name, res.Guard, res.Promise, h, needs, c.AnyOf); ok {
+				res = un
+			}
+		}
+		out = append(out, res)
 	}
 	return out
+}
+
+// unseen returns the evidence of needs that h's target does not show, in
+// AllEvidence order.
+func unseen(h history.History, needs ...history.Evidence) []history.Evidence {
+	var out []history.Evidence
+	for _, e := range history.AllEvidence {
+		if slices.Contains(needs, e) && !h.Sees(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// notObservable is the result of a check that h's target does not let
+// the harness judge: it does not show one of needs, or none of anyOf.
+// ok is false when it shows them.
+func notObservable(name string, guard bool, promise string, h history.History, needs, anyOf []history.Evidence) (Result, bool) {
+	missing := unseen(h, needs...)
+	if len(anyOf) > 0 && len(unseen(h, anyOf...)) == len(anyOf) {
+		missing = unseen(h, slices.Concat(needs, anyOf)...)
+	} else if len(missing) == 0 {
+		return Result{}, false
+	}
+	detail := fmt.Sprintf("not observable: %s does not show %s", targetName(h), evidenceList(missing))
+	if len(anyOf) > 0 && len(needs) == 0 {
+		detail = fmt.Sprintf("not observable: %s shows none of %s", targetName(h), evidenceList(missing))
+	}
+	return Result{Name: name, Guard: guard, Promise: promise, NotObservable: true, Unseen: missing, Detail: detail}, true
+}
+
+// targetName names the history's bot for a reader.
+func targetName(h history.History) string {
+	if h.Target == nil || h.Target.Name == "" {
+		return "the target"
+	}
+	return "target " + h.Target.Name
+}
+
+func evidenceList(es []history.Evidence) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = string(e)
+	}
+	return strings.Join(s, ", ")
 }
 
 // maxExamples bounds the examples quoted in a Detail; the rest are counted.
@@ -151,6 +300,32 @@ func (v *verdict) add(example string) {
 // note adds a remark shown even when the check passes.
 func (v *verdict) note(format string, args ...any) {
 	v.res.Detail = joinSentences(v.res.Detail, fmt.Sprintf(format, args...))
+}
+
+// unobservable returns the not-observable result when h's target does
+// not show needs (or none of anyOf); ok is false when the check can judge.
+func (v *verdict) unobservable(h history.History, needs []history.Evidence, anyOf ...history.Evidence) (Result, bool) {
+	return notObservable(v.res.Name, v.res.Guard, v.res.Promise, h, needs, anyOf)
+}
+
+// part reports whether h's target shows what one part of the check needs.
+// When it does not, the part is left out: its evidence goes to Unseen and
+// a note says what was not judged.
+func (v *verdict) part(h history.History, what string, needs ...history.Evidence) bool {
+	missing := unseen(h, needs...)
+	if len(missing) == 0 {
+		return true
+	}
+	for _, e := range missing {
+		if !slices.Contains(v.res.Unseen, e) {
+			v.res.Unseen = append(v.res.Unseen, e)
+		}
+	}
+	slices.SortStableFunc(v.res.Unseen, func(a, b history.Evidence) int {
+		return slices.Index(history.AllEvidence, a) - slices.Index(history.AllEvidence, b)
+	})
+	v.note("not judged (%s does not show %s): %s", targetName(h), evidenceList(missing), what)
+	return false
 }
 
 func (v *verdict) skip(format string, args ...any) Result {

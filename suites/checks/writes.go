@@ -29,6 +29,9 @@ func NoAckedWriteLost(s scenarios.Scenario, h history.History) Result {
 	if !r.noAckedWriteLost {
 		return v.skip("expect.no_acked_write_lost is false")
 	}
+	if un, ok := v.unobservable(h, needsAckedWrites); ok {
+		return un
+	}
 	writes := writesOf(h)
 	chats := make([]string, 0, len(writes))
 	for c, ws := range writes {

@@ -156,6 +156,14 @@ func (e *Env) removeVolume(ctx context.Context, name string) error {
 // pooler under maintenance does.
 func (e *Env) PausePgBouncer(ctx context.Context) error { return e.pgbouncerAdmin(ctx, "PAUSE") }
 
+// ReconnectPgBouncer sends RECONNECT on pgbouncer's admin console: each
+// server connection is closed once released and replaced by a new one, as a
+// pooler does when it rebalances. Session state a client left on the old
+// ones (prepared statements) is gone.
+func (e *Env) ReconnectPgBouncer(ctx context.Context) error {
+	return e.pgbouncerAdmin(ctx, "RECONNECT")
+}
+
 // ResumePgBouncer sends RESUME.
 func (e *Env) ResumePgBouncer(ctx context.Context) error { return e.pgbouncerAdmin(ctx, "RESUME") }
 

@@ -76,14 +76,34 @@ func (e *Env) ServerSetting(ctx context.Context, name, value string) error {
 
 // ProxyConnections returns when postgres logged each connection it
 // received from Toxiproxy (the direct path: the bot's, and probes sent
-// through it), after since, by the log's own timestamps (log_line_prefix
-// '%m [%p] ', Postgres' default). Only lines logged while log_connections
-// was on exist.
+// through it), after since, by the log's own timestamps. Only lines logged
+// while log_connections was on exist.
 func (e *Env) ProxyConnections(ctx context.Context, since time.Time) ([]time.Time, error) {
 	ip, err := e.ToxiproxyIP(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("toxiproxy's address: %w", err)
 	}
+	lines, err := e.ServerLog(ctx, since, "connection received: host="+ip+" ")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, len(lines))
+	for i, l := range lines {
+		out[i] = l.At
+	}
+	return out, nil
+}
+
+// ServerLogLine is one line of postgres' log.
+type ServerLogLine struct {
+	At   time.Time
+	Text string
+}
+
+// ServerLog returns postgres' log lines that contain mark, logged at or
+// after since by their own timestamps (log_line_prefix '%m [%p] ',
+// Postgres' default).
+func (e *Env) ServerLog(ctx context.Context, since time.Time, mark string) ([]ServerLogLine, error) {
 	rc, err := e.Postgres.Logs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres logs: %w", err)
@@ -93,15 +113,14 @@ func (e *Env) ProxyConnections(ctx context.Context, since time.Time) ([]time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("postgres logs: %w", err)
 	}
-	return connectionsFrom(data, ip, since)
+	return serverLines(data, mark, since)
 }
 
-// connectionsFrom parses postgres log lines "<ts> [pid] LOG:  connection
-// received: host=<ip> port=..." for one host.
-func connectionsFrom(logs []byte, host string, since time.Time) ([]time.Time, error) {
+// serverLines parses postgres log lines "<ts> [pid] LEVEL:  text" that
+// contain mark.
+func serverLines(logs []byte, mark string, since time.Time) ([]ServerLogLine, error) {
 	const layout = "2006-01-02 15:04:05.000 MST"
-	mark := "connection received: host=" + host + " "
-	var out []time.Time
+	var out []ServerLogLine
 	sc := bufio.NewScanner(bytes.NewReader(logs))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
@@ -117,7 +136,7 @@ func connectionsFrom(logs []byte, host string, since time.Time) ([]time.Time, er
 			return nil, fmt.Errorf("postgres log: timestamp of %q: %w", line, err)
 		}
 		if !at.Before(since) {
-			out = append(out, at)
+			out = append(out, ServerLogLine{At: at, Text: line})
 		}
 	}
 	return out, sc.Err()

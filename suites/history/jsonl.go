@@ -13,7 +13,7 @@ import (
 
 // history.jsonl holds one JSON object per line, each with a "record":
 //
-//	{"record":"run", "scenario":..., "base":...}                      first line
+//	{"record":"run", "scenario":..., "base":..., "target":...}        first line (target omitted for p1001's own bot)
 //	{"record":"op", ...Op}                                             one per request
 //	{"record":"fault", ...scenarios.FaultEvent}                        one per fault
 //	{"record":"log", ...botlog.Line}                                   one per bot log line
@@ -27,6 +27,10 @@ type runLine struct {
 	Record   string    `json:"record"`
 	Scenario string    `json:"scenario"`
 	Base     time.Time `json:"base"`
+	// Target is stored so that a report built later from the file knows
+	// what the harness could see: without it every check would read the
+	// history as p1001's own bot, which shows everything.
+	Target *TargetInfo `json:"target,omitempty"`
 }
 
 type opLine struct {
@@ -64,7 +68,7 @@ type stateLine struct {
 func (h History) WriteJSONL(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
-	if err := enc.Encode(runLine{"run", h.Scenario, h.Base}); err != nil {
+	if err := enc.Encode(runLine{"run", h.Scenario, h.Base, h.Target}); err != nil {
 		return fmt.Errorf("write history: %w", err)
 	}
 	for _, op := range h.Ops {
@@ -114,7 +118,7 @@ func ReadJSONL(r io.Reader) (History, error) {
 		case "run":
 			var v runLine
 			err = json.Unmarshal(line, &v)
-			h.Scenario, h.Base = v.Scenario, v.Base
+			h.Scenario, h.Base, h.Target = v.Scenario, v.Base, v.Target
 		case "op":
 			var v opLine
 			err = json.Unmarshal(line, &v)

@@ -15,6 +15,7 @@ import (
 func TestJSONLRoundTrip(t *testing.T) {
 	want := History{
 		Scenario: "outage-pooler",
+		Target:   &TargetInfo{Name: "naive", Observes: []Evidence{SeesPrompts, SeesCommands}},
 		Base:     time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
 		Ops: []Op{
 			{Index: 0, Chat: "c0", Kind: Message, Text: "hi", Invoke: time.Millisecond, Complete: 3 * time.Millisecond, Outcome: OK, Status: 200, Reply: botapi.Reply{Text: "[persona] You said: hi", PromptSource: "custom", Attempts: 1}},

@@ -177,15 +177,20 @@ func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Repor
 		if row.Verdict == Pass {
 			row.Score = 1
 		}
-		outcomes = append(outcomes, outcome{severity: row.Severity, kept: row.Verdict == Pass})
+		// An inconclusive scenario was not judged: it neither keeps nor
+		// costs anything in the score (the verdict says it is no pass).
+		if row.Verdict != Inconclusive {
+			outcomes = append(outcomes, outcome{severity: row.Severity, kept: row.Verdict == Pass})
+		}
 		sr := seriesOf(s, h)
 		row.Breaker = sr.breaker
 		if row.Breaker == nil {
 			row.Breaker = []BreakerSpan{}
 		}
-		row.Retries = len(sr.retries)
-		_, rates := retryRates(sr.retries, sr.end)
-		row.PeakRetriesPerSecond = slices.Max(rates)
+		if sr.seesRetries {
+			_, rates := retryRates(sr.retries, sr.end)
+			row.Retries, row.PeakRetriesPerSecond = ptr(len(sr.retries)), ptr(slices.Max(rates))
+		}
 		chart, err := renderChart(sr, row.BreakerEnabled)
 		if err != nil {
 			return r, nil, fmt.Errorf("scenario %s: %w", s.Name, err)
@@ -197,8 +202,11 @@ func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Repor
 		r.Scenarios = append(r.Scenarios, row)
 		r.ScenariosRun++
 		r.ScenariosSelected++
-		if row.Verdict == Pass {
+		switch row.Verdict {
+		case Pass:
 			r.ScenariosPassed++
+		case Inconclusive:
+			r.ScenariosInconclusive++
 		}
 	}
 	for _, sp := range r.Specs {
@@ -208,13 +216,19 @@ func assemble(runDir string, catalog []scenarios.Scenario, now time.Time) (Repor
 	}
 	r.Score = score(outcomes)
 	r.VerdictReasons = verdictReasons(r, suite)
+	unjudged := inconclusiveReasons(r)
 	switch {
 	case len(r.VerdictReasons) > 0:
 		r.Verdict = Fail
 	case known && suite.SpecsSelected == 0 || !known && r.ScenariosRun == 0:
 		r.Verdict = Empty
+	case len(unjudged) > 0:
+		r.Verdict = Inconclusive
 	default:
 		r.Verdict = Pass
+	}
+	if r.Verdict != Empty {
+		r.VerdictReasons = append(r.VerdictReasons, unjudged...)
 	}
 	return r, charts, nil
 }
@@ -352,6 +366,21 @@ func verdictReasons(r Report, suite Suite) []string {
 	return out
 }
 
+// inconclusiveReasons says which scenarios the harness could not judge:
+// they make a run that nothing failed inconclusive, never a pass.
+func inconclusiveReasons(r Report) []string {
+	var list []string
+	for _, s := range r.Scenarios {
+		if s.Verdict == Inconclusive && !slices.Contains(r.Incomplete, s.Name) {
+			list = append(list, s.Name)
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d scenario(s) judged nothing: every behaviour check was not observable against the target: %s", len(list), names(list))}
+}
+
 func names(list []string) string {
 	if len(list) <= maxReasonNames {
 		return strings.Join(list, ", ")
@@ -428,6 +457,12 @@ func scenarioRow(sev map[string]int, s scenarios.Scenario, h history.History) (S
 		Faults:         []Fault{},
 		Checks:         []Check{},
 	}
+	if h.Target != nil {
+		t := *h.Target
+		t.Name = redact(t.Name)
+		t.Observes = append([]history.Evidence{}, t.Observes...)
+		row.Target = &t
+	}
 	for _, e := range h.Faults {
 		f := Fault{Name: redact(e.Fault), Type: e.Type, Where: redact(e.Where), StartMS: ms(e.Start), Error: redact(e.Err)}
 		if e.Stop >= e.Start {
@@ -435,45 +470,64 @@ func scenarioRow(sev map[string]int, s scenarios.Scenario, h history.History) (S
 		}
 		row.Faults = append(row.Faults, f)
 	}
-	for _, res := range checks.Run(s, h) {
+	results := checks.Run(s, h)
+	for _, res := range results {
 		row.Checks = append(row.Checks, Check{
-			Name:    res.Name,
-			Guard:   res.Guard,
-			Passed:  res.Passed,
-			Skipped: res.Skipped,
-			Promise: redact(res.Promise),
-			Detail:  redact(res.Detail),
-			Ops:     res.Ops,
-			Logs:    res.Logs,
+			Name:          res.Name,
+			Guard:         res.Guard,
+			Passed:        res.Passed,
+			Skipped:       res.Skipped,
+			NotObservable: res.NotObservable,
+			Unseen:        res.Unseen,
+			Promise:       redact(res.Promise),
+			Detail:        redact(res.Detail),
+			Ops:           res.Ops,
+			Logs:          res.Logs,
 		})
-		if !res.Passed {
+		// Read by state, not Passed: a check not observable has Passed
+		// false and fails nothing.
+		switch res.State() {
+		case checks.StateBroken:
 			row.Verdict = Fail
 			row.Invalid = row.Invalid || res.Guard
-		}
-		if !res.Skipped {
 			row.ChecksCounted++
-			if res.Passed {
-				row.ChecksMet++
-			}
+		case checks.StateMet:
+			row.ChecksCounted++
+			row.ChecksMet++
+		case checks.StateNotObservable:
+			row.ChecksNotObservable++
 		}
+	}
+	if checks.Inconclusive(results) {
+		row.Verdict = Inconclusive
 	}
 	if row.ChecksCounted > 0 {
 		row.Share = float64(row.ChecksMet) / float64(row.ChecksCounted)
 	}
 	f := checks.Measure(s, h)
+	seen := func(fig string, v int) *int {
+		if !f.Sees(fig) {
+			row.Figures.NotObservable = append(row.Figures.NotObservable, fig)
+			return nil
+		}
+		return &v
+	}
 	row.Figures = Figures{
-		Messages:    f.Messages,
-		Custom:      f.Custom,
-		Cached:      f.Cached,
-		Default:     f.Default,
-		Degraded:    f.Degraded,
-		MaxAttempts: f.MaxAttempts,
-		P50MS:       ms(f.P50),
-		P99MS:       ms(f.P99),
-		Faults:      f.Faults,
+		Messages: f.Messages,
+		P50MS:    ms(f.P50),
+		P99MS:    ms(f.P99),
+		Faults:   f.Faults,
+	}
+	row.Figures.Custom = seen(checks.FigCustom, f.Custom)
+	row.Figures.Cached = seen(checks.FigCached, f.Cached)
+	row.Figures.Default = seen(checks.FigDefault, f.Default)
+	row.Figures.Degraded = seen(checks.FigDegraded, f.Degraded)
+	row.Figures.MaxAttempts = seen(checks.FigMaxAttempts, f.MaxAttempts)
+	if !f.Sees(checks.FigTimeToFallback) {
+		row.Figures.NotObservable = append(row.Figures.NotObservable, figTimeToFallback)
 	}
 	if f.Faults > 0 {
-		if f.TimeToFallback > 0 {
+		if f.TimeToFallback > 0 && f.Sees(checks.FigTimeToFallback) {
 			row.Figures.TimeToFallbackMS = ptr(ms(f.TimeToFallback))
 		}
 		if f.Recovery >= 0 {
@@ -482,6 +536,9 @@ func scenarioRow(sev map[string]int, s scenarios.Scenario, h history.History) (S
 	}
 	return row, nil
 }
+
+// figTimeToFallback is the time-to-fallback figure's JSON name.
+const figTimeToFallback = "time_to_fallback_ms"
 
 // historyPath is a scenario's history file relative to the run dir, with
 // forward slashes (it is also a link).

@@ -218,7 +218,7 @@ func breakerPlot(sr series, enabled bool, endS float64) *plot.Plot {
 	p.Y.Tick.Marker = plot.ConstantTicks{}
 	p.X.Tick.Marker = plot.ConstantTicks{}
 	// No fault shading here: it would change the state colours.
-	p.Add(breakerBand{spans: sr.breaker, enabled: enabled, end: endS})
+	p.Add(breakerBand{spans: sr.breaker, enabled: enabled, seen: sr.seesRetries, end: endS})
 	return p
 }
 
@@ -231,6 +231,12 @@ func retriesPlot(sr series, endS float64) (*plot.Plot, error) {
 	p.Y.Tick.Marker = plainTicks{}
 	p.Add(plotter.NewGrid())
 	p.Add(faultShading{faults: sr.faults, end: endS})
+	if !sr.seesRetries {
+		// No line at 0: the retries are unknown, not none.
+		p.Y.Min, p.Y.Max = 0, 4
+		p.Add(greyBand{label: "retries not observable (the target shows no retry log)", end: endS})
+		return p, nil
+	}
 	starts, rates := retryRates(sr.retries, sr.end)
 	xys := make(plotter.XYs, 0, len(starts)+1)
 	peak := 0.0
@@ -316,6 +322,7 @@ func (f faultShading) Plot(c draw.Canvas, p *plot.Plot) {
 type breakerBand struct {
 	spans   []BreakerSpan
 	enabled bool
+	seen    bool // the target shows the retry log the states come from
 	end     float64
 }
 
@@ -338,11 +345,30 @@ func (b breakerBand) Plot(c draw.Canvas, p *plot.Plot) {
 		fill(trX(0), trX(b.end), disabledColor, "breaker disabled")
 		return
 	}
+	if !b.seen {
+		greyBand{label: "breaker not observable (the target shows no retry log)", end: b.end}.Plot(c, p)
+		return
+	}
 	for _, sp := range b.spans {
 		x0 := trX(time.Duration(sp.FromMS * float64(time.Millisecond)).Seconds())
 		x1 := trX(time.Duration(sp.ToMS * float64(time.Millisecond)).Seconds())
 		fill(x0, x1, breakerColors[sp.State], sp.State)
 	}
+}
+
+// greyBand fills the whole data area grey with a label in its middle: a
+// panel whose data the target does not show.
+type greyBand struct {
+	label string
+	end   float64
+}
+
+func (g greyBand) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	x0, x1 := trX(0), trX(g.end)
+	c.FillPolygon(disabledColor, []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}})
+	sty := text.Style{Color: color.Black, Font: font.From(plot.DefaultFont, 9), Handler: p.TextHandler, XAlign: draw.XCenter, YAlign: draw.YCenter}
+	c.FillText(sty, vg.Point{X: (x0 + x1) / 2, Y: (c.Min.Y + c.Max.Y) / 2}, g.label)
 }
 
 // plainTicks are plot.DefaultTicks labelled without trailing zeros

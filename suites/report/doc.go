@@ -14,6 +14,12 @@
 // or a missing suite.json fails the run. WriteEvidence stores a failed
 // spec's logs under failures/, scrubbed and redacted.
 //
+// A history recorded against a target that does not show some evidence
+// (history.TargetInfo) renders its checks not observable as such, with
+// the reason, out of the counts and the score, and its unmeasured figures
+// as n/a (null in report.json); a scenario, and a run, that judged no
+// behaviour is inconclusive, never a pass.
+//
 // Build is a pure function of the run dir and the catalog: it reads each
 // scenarios/<name>/history.jsonl, run.json and suite.json, and runs checks.Run and
 // checks.Measure, which are deterministic, so `make report RUN=<dir>`

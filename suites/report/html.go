@@ -24,6 +24,7 @@ type page struct {
 	OtherSpecs  []SpecResult
 	Failures    []failureItem
 	Costs       []severityCost
+	Unobserved  []unobservedGroup
 }
 
 type severityCost struct {
@@ -35,6 +36,9 @@ type pageRow struct {
 	Scenario
 	FaultText    string
 	P50, P99     string
+	Sources      string // custom / cached / default, or n/a
+	MaxAttempts  string
+	RetriesText  string // "N (peak M/s)", or n/a
 	Fallback     string
 	Recovery     string
 	VerdictText  string
@@ -54,7 +58,7 @@ func brokenPromises(r Report) []brokenPromise {
 	var out []brokenPromise
 	for _, s := range r.Scenarios {
 		for _, c := range s.Checks {
-			if c.Passed {
+			if c.Passed || c.NotObservable {
 				continue
 			}
 			kind := "broke"
@@ -78,6 +82,34 @@ var pageFuncs = template.FuncMap{
 	"pct":    func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
 	"join":   strings.Join,
 	"upper":  func(v Verdict) string { return strings.ToUpper(string(v)) },
+	"state":  checkState,
+}
+
+// checkState is a check's verdict as the page shows it: its CSS class and
+// its word. A check not observable reads neither met nor broken.
+func checkState(c Check) (st struct{ Class, Text string }) {
+	switch {
+	case c.NotObservable:
+		st.Class, st.Text = "unobserved", "not observable"
+	case c.Skipped:
+		st.Class, st.Text = "skipped", "skipped"
+	case c.Passed:
+		st.Class, st.Text = "pass", "met"
+	case c.Guard:
+		st.Class, st.Text = "invalid", "BROKEN"
+	default:
+		st.Class, st.Text = "fail", "BROKEN"
+	}
+	return st
+}
+
+// retriesText is the retry count and peak rate, or n/a when the target
+// shows no retry log.
+func retriesText(s Scenario) string {
+	if s.Retries == nil || s.PeakRetriesPerSecond == nil {
+		return notObservableText
+	}
+	return fmt.Sprintf("%d (peak %.0f/s)", *s.Retries, *s.PeakRetriesPerSecond)
 }
 
 var pageTemplate = template.Must(template.New("index").Funcs(pageFuncs).Parse(indexTemplate))
@@ -92,6 +124,9 @@ func renderHTML(r Report, charts map[string]string) ([]byte, error) {
 			FaultText:   faultSummary(s),
 			P50:         fmtMS(s.Figures.P50MS),
 			P99:         fmtMS(s.Figures.P99MS),
+			Sources:     sourcesText(s.Figures),
+			MaxAttempts: count(s.Figures.MaxAttempts),
+			RetriesText: retriesText(s),
 			Fallback:    fallbackText(s.Figures),
 			Recovery:    recoveryText(s.Figures),
 			VerdictText: verdictCell(s),
@@ -102,6 +137,7 @@ func renderHTML(r Report, charts map[string]string) ([]byte, error) {
 		p.Rows = append(p.Rows, row)
 	}
 	p.Broken = brokenPromises(r)
+	p.Unobserved = unobserved(r)
 	p.OtherSpecs = otherSpecs(r)
 	p.Failures = failures(r)
 	for _, sev := range slices.Sorted(maps.Keys(failureCost)) {

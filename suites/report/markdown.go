@@ -3,8 +3,12 @@ package report
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/p1001/p1001/suites/checks"
+	"github.com/p1001/p1001/suites/history"
 )
 
 // detailLimit bounds a failure's detail in report.md; report.json and
@@ -29,9 +33,9 @@ func renderMarkdown(r Report) string {
 		b.WriteString("|---|---|---:|---|---:|---:|---:|---:|---:|---|\n")
 		for _, s := range r.Scenarios {
 			fig := s.Figures
-			fmt.Fprintf(&b, "| [%s](%s) | %s | %d | %d / %d / %d | %d | %s | %s | %s | %s | %s |\n",
-				s.Name, s.History, mdCell(faultSummary(s)), fig.Messages, fig.Custom, fig.Cached, fig.Default,
-				fig.MaxAttempts, fmtMS(fig.P50MS), fmtMS(fig.P99MS),
+			fmt.Fprintf(&b, "| [%s](%s) | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+				s.Name, s.History, mdCell(faultSummary(s)), fig.Messages, sourcesText(fig),
+				count(fig.MaxAttempts), fmtMS(fig.P50MS), fmtMS(fig.P99MS),
 				fallbackText(fig), recoveryText(fig), verdictEmoji[verdictClass(s)]+" "+verdictCell(s))
 		}
 		b.WriteString("\n")
@@ -84,6 +88,13 @@ func renderMarkdown(r Report) string {
 		b.WriteString("## Broken promises\n\n")
 		b.WriteString(strings.Join(broken, "\n") + "\n\n")
 	}
+	if groups := unobserved(r); len(groups) > 0 {
+		b.WriteString("## Not observable\n\n" + unobservedIntro + "\n\n")
+		for _, g := range groups {
+			fmt.Fprintf(&b, "- `%s` %s in %d scenario(s) (%s): %s\n", g.Check, g.Kind, len(g.Scenarios), names(g.Scenarios), mdInline(g.Reason))
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("Open `index.html` for the charts (latency per message, fault windows, breaker state, retries) and every checker's verdict; `report.json` has the same content (schema `" + Schema + "`).\n")
 	return b.String()
 }
@@ -107,6 +118,9 @@ func verdictLine(r Report) string {
 	scen := "no scenario selected"
 	if r.ScenariosSelected > 0 {
 		scen = fmt.Sprintf("%d of %d scenarios kept all promises", r.ScenariosPassed, r.ScenariosSelected)
+	}
+	if r.ScenariosInconclusive > 0 {
+		scen += fmt.Sprintf(", %d judged nothing (not observable)", r.ScenariosInconclusive)
 	}
 	return fmt.Sprintf("%s: %s · %s · resilience score %s",
 		strings.ToUpper(string(r.Verdict)), specs, scen, scoreText(r.Score))
@@ -162,10 +176,11 @@ func failures(r Report) []failureItem {
 // verdictEmoji marks verdicts in Markdown (GitHub renders them; the HTML
 // uses colours instead, as a headless browser may have no emoji font).
 var verdictEmoji = map[string]string{
-	string(Pass): "✅", string(Fail): "❌", string(Empty): "⚪", "invalid": "⚠️",
+	string(Pass): "✅", string(Fail): "❌", string(Empty): "⚪", "invalid": "⚠️", string(Inconclusive): "❔",
 }
 
-// verdictClass is pass, fail, or invalid (a validity guard failed).
+// verdictClass is pass, fail, inconclusive, or invalid (a validity guard
+// failed).
 func verdictClass(s Scenario) string {
 	if s.Invalid {
 		return "invalid"
@@ -223,6 +238,7 @@ func runLine(r Report) string {
 	if r.BotBuild != "" {
 		parts = append(parts, "bot `"+r.BotBuild+"`")
 	}
+	parts = append(parts, targets(r)...)
 	if len(r.Runs) > 0 {
 		var runs []string
 		for _, mr := range r.Runs {
@@ -260,10 +276,32 @@ func faultSummary(s Scenario) string {
 	return strings.Join(parts, "; ")
 }
 
+// notObservableText stands for a figure the target did not let the
+// harness measure: never a zero.
+const notObservableText = "n/a"
+
+// count prints a count, or n/a when it was not observable.
+func count(v *int) string {
+	if v == nil {
+		return notObservableText
+	}
+	return fmt.Sprint(*v)
+}
+
+// sourcesText is the custom / cached / default cell.
+func sourcesText(f Figures) string {
+	if f.Custom == nil && f.Cached == nil && f.Default == nil {
+		return notObservableText
+	}
+	return count(f.Custom) + " / " + count(f.Cached) + " / " + count(f.Default)
+}
+
 func fallbackText(f Figures) string {
 	switch {
 	case f.Faults == 0:
 		return "—"
+	case slices.Contains(f.NotObservable, figTimeToFallback):
+		return notObservableText
 	case f.TimeToFallbackMS == nil:
 		return "none"
 	}
@@ -281,10 +319,108 @@ func recoveryText(f Figures) string {
 }
 
 func verdictCell(s Scenario) string {
-	if s.Verdict == Pass {
+	switch {
+	case s.Verdict == Inconclusive:
+		return fmt.Sprintf("inconclusive (%d checks not observable, no behaviour judged)", s.ChecksNotObservable)
+	case s.Verdict == Pass && s.ChecksNotObservable > 0:
+		return fmt.Sprintf("pass (%d not observable)", s.ChecksNotObservable)
+	case s.Verdict == Pass:
 		return "pass"
+	case s.ChecksNotObservable > 0:
+		return fmt.Sprintf("%s (%d of %d checks met, %d not observable)", verdictClass(s), s.ChecksMet, s.ChecksCounted, s.ChecksNotObservable)
 	}
 	return fmt.Sprintf("%s (%d of %d checks met)", verdictClass(s), s.ChecksMet, s.ChecksCounted)
+}
+
+// unobservedIntro explains the Not observable section.
+const unobservedIntro = "Promises the target does not let the harness see (it does not show the reply field, log lines, " +
+	"table or metrics they read): never met, never broken, left out of the score; and the parts of judged checks left out for the same reason."
+
+// unobservedGroup is one check left unjudged, whole or in part, for the
+// same reason in several scenarios.
+type unobservedGroup struct {
+	Check, Kind, Reason string
+	Scenarios           []string
+}
+
+// unobserved groups the checks not observable (and the judged checks
+// with parts left out) by check and reason, in check order.
+func unobserved(r Report) []unobservedGroup {
+	var out []unobservedGroup
+	at := map[string]int{}
+	for _, s := range r.Scenarios {
+		for _, c := range s.Checks {
+			if len(c.Unseen) == 0 || c.Skipped {
+				continue
+			}
+			kind, reason := "not observable", c.Detail
+			if !c.NotObservable {
+				kind = "judged without " + evidenceText(c.Unseen)
+				reason = unjudgedParts(c.Detail)
+			}
+			key := c.Name + "\x00" + kind + "\x00" + reason
+			i, ok := at[key]
+			if !ok {
+				i = len(out)
+				at[key] = i
+				out = append(out, unobservedGroup{Check: c.Name, Kind: kind, Reason: reason})
+			}
+			out[i].Scenarios = append(out[i].Scenarios, s.Name)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b unobservedGroup) int { return checkOrder(a.Check) - checkOrder(b.Check) })
+	return out
+}
+
+// unjudgedParts keeps the "not judged (...)" notes of a detail.
+func unjudgedParts(detail string) string {
+	var parts []string
+	for _, p := range strings.Split(detail, ". ") {
+		if strings.HasPrefix(p, "not judged (") {
+			parts = append(parts, strings.TrimSuffix(p, "."))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func evidenceText(es []history.Evidence) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = string(e)
+	}
+	return strings.Join(s, ", ")
+}
+
+func checkOrder(name string) int {
+	for i, c := range checks.Checks() {
+		if c.Name == name {
+			return i
+		}
+	}
+	return len(name)
+}
+
+// targets describes the targets the run's histories were recorded
+// against (none for p1001's own bot recorded without one).
+func targets(r Report) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range r.Scenarios {
+		t := s.Target
+		if t == nil {
+			continue
+		}
+		shows := evidenceText(t.Observes)
+		if shows == "" {
+			shows = "nothing beyond status, reply text and timing"
+		}
+		d := fmt.Sprintf("target `%s` (shows %s)", t.Name, shows)
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // fmtMS prints milliseconds the way a reader compares them: 0.8ms, 42ms,

@@ -2,6 +2,8 @@ package report
 
 import (
 	"time"
+
+	"github.com/p1001/p1001/suites/history"
 )
 
 // Schema versions report.json. A change that removes or renames a field,
@@ -20,6 +22,11 @@ const (
 	Fail Verdict = "fail"
 	// Empty: the filters selected no spec: it proves nothing either way.
 	Empty Verdict = "empty"
+	// Inconclusive: nothing failed, but the harness could not judge: a
+	// scenario whose every behaviour check was not observable against its
+	// target (checks.Inconclusive), or a run with such a scenario. Never
+	// a pass.
+	Inconclusive Verdict = "inconclusive"
 )
 
 // Report is report.json. docs/report.md documents every field.
@@ -41,9 +48,12 @@ type Report struct {
 	SpecsPassed   int  `json:"specs_passed"`
 	SpecsFailed   int  `json:"specs_failed"`
 	// ScenariosRun counts the scenarios with a history in the run;
-	// ScenariosPassed those that kept every promise.
-	ScenariosRun    int `json:"scenarios_run"`
-	ScenariosPassed int `json:"scenarios_passed"`
+	// ScenariosPassed those that kept every promise; ScenariosInconclusive
+	// those whose target let the harness judge none of their behaviour
+	// (omitted when 0).
+	ScenariosRun          int `json:"scenarios_run"`
+	ScenariosPassed       int `json:"scenarios_passed"`
+	ScenariosInconclusive int `json:"scenarios_inconclusive,omitempty"`
 	// CatalogSize is the number of scenarios in the catalog; NotRun names
 	// those without a history (label-filtered, or the run stopped early).
 	CatalogSize int      `json:"catalog_size"`
@@ -101,14 +111,24 @@ type Scenario struct {
 	// largest of their severities, the scenario's weight in the score.
 	Kinds    []string `json:"kinds"`
 	Severity int      `json:"severity"`
-	Verdict  Verdict  `json:"verdict"`
+	// Target is the bot the history was recorded against and the evidence
+	// it shows; omitted for p1001's own bot recorded without a target
+	// (which shows everything).
+	Target *history.TargetInfo `json:"target,omitempty"`
+	// Verdict is pass, fail, or inconclusive (nothing failed, and no
+	// behaviour check was observable).
+	Verdict Verdict `json:"verdict"`
 	// Invalid is set when a validity guard failed: the run proved nothing.
 	Invalid bool `json:"invalid"`
-	// ChecksCounted is the number of non-skipped results (guards included),
-	// ChecksMet those that passed, Share = met/counted (0 when none counted).
-	ChecksCounted int     `json:"checks_counted"`
-	ChecksMet     int     `json:"checks_met"`
-	Share         float64 `json:"share"`
+	// ChecksCounted is the number of results judged (guards included):
+	// neither skipped nor not observable. ChecksMet those that passed,
+	// Share = met/counted (0 when none counted). ChecksNotObservable
+	// counts those the target did not let the harness judge (omitted when
+	// 0); they are in neither.
+	ChecksCounted       int     `json:"checks_counted"`
+	ChecksMet           int     `json:"checks_met"`
+	ChecksNotObservable int     `json:"checks_not_observable,omitempty"`
+	Share               float64 `json:"share"`
 	// Score is the scenario's score: 1 when it kept every promise and its
 	// spec passed, else 0 (see docs/report.md).
 	Score float64 `json:"score"`
@@ -126,10 +146,11 @@ type Scenario struct {
 	Breaker        []BreakerSpan `json:"breaker"`
 	// Retries counts the bot's "[Prisma Retry] Attempt X/Y failed" lines with
 	// X < Y (a retry followed); PeakRetriesPerSecond is the largest rate
-	// over 250 ms bins.
-	Retries              int     `json:"retries"`
-	PeakRetriesPerSecond float64 `json:"peak_retries_per_second"`
-	Checks               []Check `json:"checks"`
+	// over 250 ms bins. Both are null, and Breaker is empty, when the
+	// target does not show its retry log.
+	Retries              *int     `json:"retries"`
+	PeakRetriesPerSecond *float64 `json:"peak_retries_per_second"`
+	Checks               []Check  `json:"checks"`
 }
 
 // Fault is one measured fault event (offsets from the history's base).
@@ -145,21 +166,28 @@ type Fault struct {
 }
 
 // Figures are the report row's numbers (checks.Measure, in report units).
+// Custom, Cached, Default, Degraded and MaxAttempts are null when the
+// target does not show what they count (NotObservable names them).
 type Figures struct {
 	Messages    int     `json:"messages"`
-	Custom      int     `json:"custom"`
-	Cached      int     `json:"cached"`
-	Default     int     `json:"default"`
-	Degraded    int     `json:"degraded"`
-	MaxAttempts int     `json:"max_attempts"`
+	Custom      *int    `json:"custom"`
+	Cached      *int    `json:"cached"`
+	Default     *int    `json:"default"`
+	Degraded    *int    `json:"degraded"`
+	MaxAttempts *int    `json:"max_attempts"`
 	P50MS       float64 `json:"p50_ms"`
 	P99MS       float64 `json:"p99_ms"`
 	Faults      int     `json:"faults"`
 	// TimeToFallbackMS is null when there was no fault or no degraded reply
-	// after the first fault started.
+	// after the first fault started, or the target does not show degraded
+	// (NotObservable says which).
 	TimeToFallbackMS *float64 `json:"time_to_fallback_ms"`
 	// RecoveryMS is null when there was no fault, or it never recovered.
 	RecoveryMS *float64 `json:"recovery_ms"`
+	// NotObservable names the figures the target did not let the harness
+	// measure, by their JSON names (custom, cached, default, degraded,
+	// max_attempts, time_to_fallback_ms); omitted when it saw them all.
+	NotObservable []string `json:"not_observable,omitempty"`
 }
 
 // BreakerSpan is the breaker's state from FromMS to ToMS.
@@ -169,14 +197,20 @@ type BreakerSpan struct {
 	ToMS   float64 `json:"to_ms"`
 }
 
-// Check is one checker's verdict (checks.Result, redacted).
+// Check is one checker's verdict (checks.Result, redacted). A check the
+// target did not let the harness observe has NotObservable set and Passed
+// false: it was never met, and it fails nothing.
 type Check struct {
-	Name    string `json:"name"`
-	Guard   bool   `json:"guard"`
-	Passed  bool   `json:"passed"`
-	Skipped bool   `json:"skipped"`
-	Promise string `json:"promise"`
-	Detail  string `json:"detail,omitempty"`
+	Name          string `json:"name"`
+	Guard         bool   `json:"guard"`
+	Passed        bool   `json:"passed"`
+	Skipped       bool   `json:"skipped"`
+	NotObservable bool   `json:"not_observable,omitempty"`
+	// Unseen is the evidence the target did not show: why the check is not
+	// observable, or what the parts it left out needed.
+	Unseen  []history.Evidence `json:"unseen,omitempty"`
+	Promise string             `json:"promise"`
+	Detail  string             `json:"detail,omitempty"`
 	// Ops are the offending ops' indexes, Logs the offending log lines'
 	// positions in the history.
 	Ops  []int `json:"ops,omitempty"`

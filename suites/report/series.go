@@ -23,6 +23,10 @@ type series struct {
 	breaker []BreakerSpan // ms
 	retries []time.Duration
 	end     time.Duration // x range: [0, end]
+	// seesRetries: the target shows its retry log, from which the
+	// breaker's state and the retries come; without it both are unknown,
+	// not "closed" and "none".
+	seesRetries bool
 }
 
 // point is one answered (or failed) request.
@@ -35,7 +39,7 @@ type point struct {
 }
 
 func seriesOf(s scenarios.Scenario, h history.History) series {
-	sr := series{faults: h.Faults, end: s.Traffic.Duration.D()}
+	sr := series{faults: h.Faults, end: s.Traffic.Duration.D(), seesRetries: h.Sees(history.SeesRetryLog)}
 	for _, o := range h.Ops {
 		sr.end = max(sr.end, o.Invoke, o.Complete)
 		sr.points = append(sr.points, point{
@@ -52,6 +56,9 @@ func seriesOf(s scenarios.Scenario, h history.History) series {
 	// Half a second of margin keeps the last points off the frame.
 	sr.end += 500 * time.Millisecond
 
+	if !sr.seesRetries {
+		return sr
+	}
 	var changes []stateChange
 	for _, l := range h.Logs {
 		at := l.Time.Sub(h.Base)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -99,9 +100,10 @@ func (s Spec) isSpec() bool { return s.Node == types.NodeTypeIt.String() }
 
 // Selector says whether the run's filters select a spec, by its full text
 // and labels, as Ginkgo decides it: label filter, then --focus and --skip
-// regexps over "<suite description> <spec text>". (File and semver
-// filters are not replicated; the suite's count check still catches a
-// selected spec that did not run.)
+// regexps over "<suite description> <spec text>". (File filters apply in
+// SuiteFromGinkgo, which has the specs' code locations; semver filters
+// are not replicated: the suite's count check still catches a selected
+// spec that did not run.)
 type Selector func(text string, labels []string) bool
 
 // NewSelector builds the Selector of a run's Ginkgo configuration.
@@ -143,6 +145,15 @@ func SuiteFromGinkgo(r types.Report, scenarioOf func(types.SpecReport) string, s
 	if err != nil {
 		return Suite{}, err
 	}
+	// A shard skips the spec files dealt to the others (--skip-file).
+	focusFiles, err := types.ParseFileFilters(r.SuiteConfig.FocusFiles)
+	if err != nil {
+		return Suite{}, fmt.Errorf("focus files: %w", err)
+	}
+	skipFiles, err := types.ParseFileFilters(r.SuiteConfig.SkipFiles)
+	if err != nil {
+		return Suite{}, fmt.Errorf("skip files: %w", err)
+	}
 	s := Suite{
 		Schema:            SuiteSchema,
 		Succeeded:         r.SuiteSucceeded,
@@ -169,7 +180,9 @@ func SuiteFromGinkgo(r types.Report, scenarioOf func(types.SpecReport) string, s
 			DurationMS: ms(sr.RunTime),
 		}
 		if sr.LeafNodeType.Is(types.NodeTypeIt) {
-			sp.Selected = sel(sr.FullText(), sr.Labels())
+			at := append(slices.Clone(sr.ContainerHierarchyLocations), sr.LeafNodeLocation)
+			sp.Selected = sel(sr.FullText(), sr.Labels()) &&
+				(len(focusFiles) == 0 || focusFiles.Matches(at)) && !skipFiles.Matches(at)
 		}
 		if sr.State.Is(types.SpecStateFailureStates) || sr.Failure.Message != "" {
 			sp.Failure = redact(failureText(sr.Failure))

@@ -317,6 +317,42 @@ func TestNewSelector(t *testing.T) {
 	}
 }
 
+// A shard skips the spec files dealt to the others (--skip-file): those
+// specs are not selected, so the run does not count them as selected specs
+// that never ran.
+func TestSuiteFromGinkgoFileFilters(t *testing.T) {
+	spec := func(file string) types.SpecReport {
+		return types.SpecReport{LeafNodeType: types.NodeTypeIt, ContainerHierarchyTexts: []string{file}, LeafNodeText: "x",
+			ContainerHierarchyLocations: []types.CodeLocation{{FileName: "/s/" + file, LineNumber: 3}},
+			LeafNodeLocation:            types.CodeLocation{FileName: "/s/" + file, LineNumber: 9}, State: types.SpecStateSkipped}
+	}
+	tests := []struct {
+		cfg  types.SuiteConfig
+		want []bool // auth, doctor
+	}{
+		{types.SuiteConfig{}, []bool{true, true}},
+		{types.SuiteConfig{SkipFiles: []string{`/auth_test\.go$`}}, []bool{false, true}},
+		{types.SuiteConfig{FocusFiles: []string{`/auth_test\.go$`}}, []bool{true, false}},
+		{types.SuiteConfig{SkipFiles: []string{`/doctor_test\.go:9`}}, []bool{true, false}},
+	}
+	for _, tt := range tests {
+		r := types.Report{SuiteDescription: "p1001 chaos", SuiteConfig: tt.cfg,
+			SpecReports: types.SpecReports{spec("auth_test.go"), spec("doctor_test.go")}}
+		s, err := SuiteFromGinkgo(r, scenarioSpecOf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range tt.want {
+			if s.Specs[i].Selected != want {
+				t.Errorf("%+v: %s selected = %v, want %v", tt.cfg, s.Specs[i].Name, s.Specs[i].Selected, want)
+			}
+		}
+	}
+	if _, err := SuiteFromGinkgo(types.Report{SuiteConfig: types.SuiteConfig{SkipFiles: []string{"("}}}, scenarioSpecOf, nil); err == nil {
+		t.Error("a broken file filter: no error")
+	}
+}
+
 func TestSuiteFromGinkgo(t *testing.T) {
 	r := types.Report{
 		SuiteDescription:           "p1001 chaos",

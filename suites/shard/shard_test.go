@@ -170,22 +170,46 @@ func TestNoShardingAndFirst(t *testing.T) {
 	}
 }
 
-func TestLabelFilter(t *testing.T) {
-	tests := []struct {
-		s            Shard
-		filter, want string
-	}{
-		{Shard{}, "", ""},
-		{Shard{}, "smoke", "smoke"},
-		{Shard{1, 4}, "", ""},
-		{Shard{1, 4}, "fault:outage", "fault:outage"},
-		{Shard{2, 4}, "", "catalog"},
-		{Shard{2, 4}, "fault:outage || smoke", "catalog && (fault:outage || smoke)"},
-		{Shard{4, 4}, "!smoke", "catalog && (!smoke)"},
-	}
-	for _, tt := range tests {
-		if got := tt.s.LabelFilter("catalog", tt.filter); got != tt.want {
-			t.Errorf("%v.LabelFilter(%q) = %q, want %q", tt.s, tt.filter, got, tt.want)
+func TestSkipSpecs(t *testing.T) {
+	specs := []string{"suites/chaos/auth_test.go", "bot_test.go", "dburl_test.go", "deadline_test.go",
+		"doctor_test.go", "security_test.go", "smoke_test.go", "startup_test.go"}
+	first := []string{"smoke_test.go", "bot_test.go"}
+	for _, n := range []int{1, 2, 3, 4, 7, 9} {
+		runs := map[string]int{}
+		for i := 1; i <= n; i++ {
+			skip, err := Shard{i, n}.SkipSpecs(specs, first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range specs {
+				if !slices.Contains(skip, filepath.Base(f)) {
+					runs[filepath.Base(f)]++
+					if slices.Contains(first, filepath.Base(f)) && i != 1 {
+						t.Errorf("n=%d: %s runs in shard %d, want the first only", n, f, i)
+					}
+				}
+			}
 		}
+		for _, f := range specs {
+			if runs[filepath.Base(f)] != 1 {
+				t.Errorf("n=%d: %s runs in %d shards, want exactly one", n, f, runs[filepath.Base(f)])
+			}
+		}
+	}
+	// From the last shard down: of the six dealt files, sorted by name,
+	// shard 4 gets the first and fifth, shard 1 only the fourth (doctor).
+	skip, err := Shard{1, 4}.SkipSpecs(specs, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"auth_test.go", "dburl_test.go", "deadline_test.go", "security_test.go", "startup_test.go"}
+	if !slices.Equal(skip, want) {
+		t.Errorf("shard 1/4 skips %v, want %v", skip, want)
+	}
+	if skip, _ := (Shard{}).SkipSpecs(specs, first); skip != nil {
+		t.Errorf("the zero Shard skips %v, want nothing", skip)
+	}
+	if _, err := (Shard{1, 2}).SkipSpecs([]string{"a/x_test.go", "b/x_test.go"}, nil); err == nil {
+		t.Error("two files of one base name: no error")
 	}
 }
