@@ -121,6 +121,7 @@ func (v *validator) oneOf(field, value string, allowed ...string) {
 var (
 	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	sqlIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	method   = regexp.MustCompile(`^[A-Z]+$`)
 	// The names a timestamp's Go layout may not lack.
 	layoutParts = []string{"2006", "15", "04", "05"}
 )
@@ -213,7 +214,7 @@ func (v *validator) path(field, p string) {
 
 func (t *Target) validateMessages(v *validator) {
 	m := t.Messages
-	if !regexp.MustCompile(`^[A-Z]+$`).MatchString(m.Method) {
+	if !method.MatchString(m.Method) {
 		v.errf("messages.method", "%q: want an HTTP method such as POST", m.Method)
 	}
 	if v.required("messages.path", m.Path) {

@@ -69,7 +69,7 @@ func (t Target) parseText(raw string) botlog.Line {
 			continue
 		}
 		group := func(name string) string { return m[p.re.SubexpIndex(name)] }
-		x, y := group2int(p.re.SubexpIndex("attempt"), m), group2int(p.re.SubexpIndex("max"), m)
+		x, y := intGroup(p.re.SubexpIndex("attempt"), m), intGroup(p.re.SubexpIndex("max"), m)
 		var msg string
 		switch p.kind {
 		case lineRetryScheduled:
@@ -90,7 +90,7 @@ func (t Target) parseText(raw string) botlog.Line {
 	return l
 }
 
-func group2int(i int, m []string) int {
+func intGroup(i int, m []string) int {
 	if i < 0 {
 		return 0
 	}
