@@ -32,8 +32,8 @@ case "$target" in
 *) export P1001_TARGET="$root/$target" ;;
 esac
 # STACK=existing plays against a stack someone else started (docs/targets.md):
-# P1001_TOXIPROXY_URL, P1001_BOT_URL, P1001_CHECK_DSN (and P1001_BOT_TOKEN) say
-# where. One stack: one Ginkgo process.
+# P1001_TOXIPROXY_URL, P1001_BOT_URL, P1001_CHECK_DSN (and P1001_BOT_TOKEN,
+# P1001_POOLER_DSN, P1001_DIRECT_DSN) say where. One stack: one Ginkgo process.
 export P1001_STACK="${STACK:-}"
 case "$P1001_STACK" in
 "") ;;

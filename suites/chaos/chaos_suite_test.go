@@ -137,6 +137,25 @@ var _ = BeforeEach(func() {
 	}
 })
 
+// notPlayable maps the catalog scenarios this process's stack cannot
+// play to why; nil when it can play them all (or never came up).
+func notPlayable() map[string]string {
+	if stack == nil || !stack.Existing() {
+		return nil
+	}
+	catalog, err := scenarios.LoadDir(catalogDir())
+	if err != nil {
+		return nil // the catalog's own spec fails on it
+	}
+	out := map[string]string{}
+	for _, s := range catalog {
+		if why := stack.NotPlayable(s); why != "" {
+			out[s.Name] = why
+		}
+	}
+	return out
+}
+
 // A spec's evidence never shows an earlier spec's bot.
 var _ = BeforeEach(func() { stack.ForgetBotLogs() })
 
@@ -207,6 +226,7 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 		if stack.Existing() {
 			info.Stack = environment.StackExisting
 		}
+		info.NotPlayable = notPlayable()
 		if !stack.Existing() { // someone else's images are not known
 			info.Images = []report.Image{
 				report.NewImage("postgres", cfg.PostgresImage),
@@ -235,7 +255,11 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	inShard, err := shardOf(catalog, suiteShard)
 	Expect(err).NotTo(HaveOccurred())
 	var selected, wanted []string
+	skipped := notPlayable()
 	for _, s := range catalog {
+		if _, no := skipped[s.Name]; no {
+			continue // skipped by name, with its reason (run.json)
+		}
 		labels := append([]string{catalogLabel}, s.Labels...)
 		if !sel(scenarioSpecText(s.Name), labels) {
 			continue

@@ -28,6 +28,8 @@ const (
 	envBotURL       = "P1001_BOT_URL"
 	envBotToken     = "P1001_BOT_TOKEN"
 	envCheckDSN     = "P1001_CHECK_DSN"
+	envPoolerDSN    = "P1001_POOLER_DSN"
+	envDirectDSN    = "P1001_DIRECT_DSN"
 
 	// StackExisting is P1001_STACK's value for an existing stack.
 	StackExisting = "existing"
@@ -45,6 +47,12 @@ type ExistingStack struct {
 	// DSN reaches the bot's database without Toxiproxy: the harness seeds
 	// and reads the chats' prompts through it.
 	DSN string `json:"dsn"`
+	// PoolerDSN and DirectDSN, optional, reach the database through
+	// Toxiproxy's pooler and direct proxies as the harness sees them: the
+	// fault probes' path, the evidence that a fault took effect without
+	// the bot. Without them a scenario's validity guard cannot be met.
+	PoolerDSN string `json:"pooler_dsn,omitempty"`
+	DirectDSN string `json:"direct_dsn,omitempty"`
 }
 
 // existingFromEnv reads P1001_STACK and, for an existing stack, its
@@ -62,6 +70,8 @@ func existingFromEnv() (*ExistingStack, error) {
 		BotURL:       os.Getenv(envBotURL),
 		BotToken:     os.Getenv(envBotToken),
 		DSN:          os.Getenv(envCheckDSN),
+		PoolerDSN:    os.Getenv(envPoolerDSN),
+		DirectDSN:    os.Getenv(envDirectDSN),
 	}
 	var errs []error
 	for _, v := range []struct{ env, value string }{
@@ -99,7 +109,7 @@ func attach(ctx context.Context, cfg Config, target targets.Target) (*Env, error
 	for name, p := range proxies {
 		e.Proxies[name] = p
 	}
-	e.dsns = DSNs{HostPostgres: x.DSN}
+	e.dsns = DSNs{HostPostgres: x.DSN, HostPooler: x.PoolerDSN, HostDirect: x.DirectDSN}
 	return e, nil
 }
 
@@ -136,9 +146,11 @@ func (x *ExistingStack) secrets() []string {
 		return nil
 	}
 	var out []string
-	if u, err := url.Parse(x.DSN); err == nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			out = append(out, pw)
+	for _, dsn := range []string{x.DSN, x.PoolerDSN, x.DirectDSN} {
+		if u, err := url.Parse(dsn); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" && !slices.Contains(out, pw) {
+				out = append(out, pw)
+			}
 		}
 	}
 	if x.BotToken != "" {

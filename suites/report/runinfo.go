@@ -35,6 +35,10 @@ type RunInfo struct {
 	// Stack is "existing" for a stack the harness did not start (make
 	// chaos STACK=existing); "" for its own.
 	Stack string `json:"stack,omitempty"`
+	// NotPlayable maps each catalog scenario this stack cannot play to
+	// why (an existing stack: faults that need the Docker API, ...); they
+	// are skipped by name, and not selected.
+	NotPlayable map[string]string `json:"not_playable,omitempty"`
 	// Images are the container images the stack ran, by role (postgres,
 	// pgbouncer, toxiproxy, bot).
 	Images []Image `json:"images"`
