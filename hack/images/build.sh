@@ -7,3 +7,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/pgbouncer/build.sh"
 "$here/toxiproxy/build.sh"
 "$here/bot/build.sh"
+"$here/naive/build.sh"
