@@ -272,10 +272,10 @@ func TestParseLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := tg.ParseLogs([]byte(`2026-11-29T21:30:00.123Z [Prisma Retry] Attempt 1/3 failed: connection refused, retrying in 100ms
-2026-11-29T21:30:00.300Z [Prisma Retry] Giving up after 3/3 attempts: connection refused
-2026-11-29T21:30:00.301Z [getCustomPrompt] Database unreachable, using the default prompt
-2026-11-29T21:30:01.000Z [Prisma Retry] Succeeded on attempt 2/3
+	out := tg.ParseLogs([]byte(`2026-11-29T21:30:00.123Z WARNING [Prisma Retry] Attempt 1/3 failed: connection refused, retrying in 100ms
+2026-11-29T21:30:00.300Z WARNING [Prisma Retry] Giving up after 3/3 attempts: connection refused
+2026-11-29T21:30:00.301Z WARNING [getCustomPrompt] Database unreachable, using the default prompt
+2026-11-29T21:30:01.000Z INFO [Prisma Retry] Succeeded on attempt 2/3
 
 a traceback line without a stamp
 `))
