@@ -36,7 +36,7 @@ test: ## go test -race -vet=all ./... (full vet included), then go vet -tags cha
 integration: ## integration-tagged tests (bot/store, bot/cmd/bot, bot/app) against a throwaway local PostgreSQL, or P1001_TEST_DATABASE_URL (no Docker)
 	hack/integration.sh
 
-chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (LABELS=, PROCS=N stacks side by side, SHARD=i/n of the catalog) (needs Docker)
+chaos: ## build missing images, run the Ginkgo chaos suites, write reports/<run>/ (TARGET=targets/<bot>.yaml, LABELS=, PROCS=N stacks side by side, SHARD=i/n of the catalog) (needs Docker)
 	hack/chaos.sh
 
 p1001: ## reproduce P1001 with narration (FAULT=outage|black-hole|reset_peer|latency|client-limit|password-rotation|missing-pgbouncer, ARGS=-i console, KEEP=1) (needs Docker)

@@ -7,6 +7,9 @@
 # SHARD=i/n plays shard i of n of the catalog (suites/shard: the scenario
 # files sorted by name, dealt round n shards); the smoke specs run in
 # shard 1, the other spec files are dealt too. All three compose.
+# TARGET=targets/<name>.yaml (default targets/p1001.yaml) is the bot under test
+# (docs/targets.md); against another target than p1001 the specs about p1001's
+# own bot are skipped by name and the catalog plays against the target.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,9 +25,24 @@ if [ -n "${SHARD:-}" ]; then
 		die "SHARD=$SHARD: want i/n with 1 <= i <= n, such as SHARD=1/4"
 fi
 export P1001_SHARD="${SHARD:-}"
+target=${TARGET:-targets/p1001.yaml}
+[ -f "$target" ] || die "TARGET=$target: no such target file (see targets/)"
+case "$target" in
+/*) export P1001_TARGET="$target" ;;
+*) export P1001_TARGET="$root/$target" ;;
+esac
+# STACK=existing plays against a stack someone else started (docs/targets.md):
+# P1001_TOXIPROXY_URL, P1001_BOT_URL, P1001_CHECK_DSN (and P1001_BOT_TOKEN,
+# P1001_POOLER_DSN, P1001_DIRECT_DSN) say where. One stack: one Ginkgo process.
+export P1001_STACK="${STACK:-}"
+case "$P1001_STACK" in
+"") ;;
+existing) procs=1 ;;
+*) die "STACK=$P1001_STACK: want existing (or nothing: the harness starts its own)" ;;
+esac
 
 require_docker
-hack/images/build.sh
+[ -n "$P1001_STACK" ] || hack/images/build.sh
 
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
 out="reports/$run_id"
@@ -35,7 +53,7 @@ export P1001_RUN_ID="$run_id" P1001_REPORT_DIR="$root/$out"
 # Whatever happens (failure, Ctrl-C), nothing of this run stays behind.
 trap 'remove_by_label "$RUN_LABEL_KEY=$run_id"' EXIT
 
-say "running the chaos suites (labels: ${LABELS:-all}, shard: ${SHARD:-all}, processes: $procs), reports in $out"
+say "running the chaos suites (target: $target, labels: ${LABELS:-all}, shard: ${SHARD:-all}, processes: $procs), reports in $out"
 args=(--tags chaos --timeout="${TIMEOUT:-40m}"
 	--poll-progress-after=60s --poll-progress-interval=30s
 	--junit-report=junit.xml --json-report=ginkgo.json --output-dir="$out")

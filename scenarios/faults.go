@@ -373,6 +373,16 @@ func (f Fault) IsSetting() bool { r, _ := recipeOf(f.Type); return r.setting }
 // IsToxic reports whether the fault is a Toxiproxy toxic.
 func (f Fault) IsToxic() bool { r, _ := recipeOf(f.Type); return r.attrs != nil }
 
+// ThroughToxiproxy reports whether the fault is played through Toxiproxy's
+// API alone (a toxic, or a proxy disabled): the faults an existing stack,
+// whose containers the harness does not own, can play. The others act on
+// containers, their networks (dns takes Toxiproxy off one) or the stack's
+// settings.
+func (f Fault) ThroughToxiproxy() bool {
+	r, _ := recipeOf(f.Type)
+	return r.onProxy && f.Type != TypeDNS
+}
+
 // Where is the proxy or container the fault acts on.
 func (f Fault) Where() string {
 	if f.Proxy != "" {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"github.com/p1001/p1001/internal/strictyaml"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -81,7 +82,7 @@ func FuzzParse(f *testing.F) {
 }
 
 // checkErrors asserts the shape of Parse's error: *Error values naming the
-// file, at most maxReported of them plus a count of the rest.
+// file, at most strictyaml.MaxReported of them plus a count of the rest.
 func checkErrors(t *testing.T, file string, err error) {
 	t.Helper()
 	joined, ok := err.(interface{ Unwrap() []error })
@@ -89,7 +90,7 @@ func checkErrors(t *testing.T, file string, err error) {
 		t.Fatalf("error is not a joined list: %T %v", err, err)
 	}
 	errs := joined.Unwrap()
-	if len(errs) == 0 || len(errs) > maxReported+1 {
+	if len(errs) == 0 || len(errs) > strictyaml.MaxReported+1 {
 		t.Fatalf("%d errors", len(errs))
 	}
 	for _, e := range errs {
@@ -107,8 +108,8 @@ func checkErrors(t *testing.T, file string, err error) {
 		errors.As(e, &se)
 		lines[i] = se.Line
 	}
-	if n := len(lines); n > maxReported {
-		lines = lines[:maxReported] // the count line has no line number
+	if n := len(lines); n > strictyaml.MaxReported {
+		lines = lines[:strictyaml.MaxReported] // the count line has no line number
 	}
 	if !slices.IsSorted(lines) {
 		t.Fatalf("errors not sorted by line: %v", lines)

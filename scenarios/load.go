@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"github.com/p1001/p1001/internal/strictyaml"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,30 +21,30 @@ const Ext = ".yaml"
 // name must equal its base name. Every problem of the file is returned,
 // joined, each as an *Error naming the line and the field.
 func Parse(name string, data []byte) (Scenario, error) {
-	probs := &problems{file: name, bad: map[string]bool{}}
-	root := parseDocument(data, probs)
+	probs := strictyaml.NewProblems(name)
+	root := strictyaml.ParseDocument(data, probs, "scenario", "a mapping with name, description, labels, traffic, faults, expect")
 	if root == nil {
-		return Scenario{}, probs.err()
+		return Scenario{}, probs.Err()
 	}
 	if root.Kind != yaml.MappingNode {
-		probs.add(root.Line, "", "expected a scenario mapping (name, description, labels, traffic, faults, expect), got %s", kindName(root))
-		return Scenario{}, probs.err()
+		probs.Add(root.Line, "", "expected a scenario mapping (name, description, labels, traffic, faults, expect), got %s", strictyaml.KindName(root))
+		return Scenario{}, probs.Err()
 	}
 	var s Scenario
-	d := &decoder{probs: probs, pos: positions{}, expanding: map[*yaml.Node]bool{}}
-	d.decode("", root, reflect.ValueOf(&s).Elem())
-	if d.tooBig {
-		return Scenario{}, probs.err()
+	d := strictyaml.NewDecoder(probs)
+	d.Decode("", root, reflect.ValueOf(&s).Elem())
+	if d.TooBig() {
+		return Scenario{}, probs.Err()
 	}
 	s.File = name
-	s.applyDefaults(func(path string, _ bool) bool { return d.pos.has(path) })
-	s.validate(&validator{probs: probs, pos: d.pos})
+	s.applyDefaults(func(path string, _ bool) bool { return d.Pos.Has(path) })
+	s.validate(&validator{probs: probs, pos: d.Pos})
 	if strings.HasSuffix(name, Ext) && s.Name != "" {
 		if base := strings.TrimSuffix(filepath.Base(name), Ext); s.Name != base {
-			probs.add(d.pos.line("name"), "name", "%q must equal the file's base name %q", s.Name, base)
+			probs.Add(d.Pos.Line("name"), "name", "%q must equal the file's base name %q", s.Name, base)
 		}
 	}
-	if err := probs.err(); err != nil {
+	if err := probs.Err(); err != nil {
 		return Scenario{}, err
 	}
 	return s, nil

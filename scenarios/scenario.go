@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"github.com/p1001/p1001/internal/strictyaml"
 	"reflect"
 	"slices"
 	"strings"
@@ -56,26 +57,12 @@ const (
 
 // Duration is a time.Duration written in Go syntax ("300ms", "2s") in YAML
 // and JSON.
-type Duration time.Duration
+type Duration = strictyaml.Duration
 
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalText writes d in Go syntax; yaml and encoding/json both use it.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// UnmarshalText reads Go syntax ("300ms"). A bare number is an error: it
-// has no unit.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := parseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
+// Error is one problem of a scenario file: "file:line: field.path: message".
+// Load, Parse and LoadDir return every problem of a file, each as an
+// *Error, joined with errors.Join and sorted by line.
+type Error = strictyaml.Error
 
 // Scenario is one scenario file, with defaults applied.
 type Scenario struct {

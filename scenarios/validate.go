@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"github.com/p1001/p1001/internal/strictyaml"
 	"maps"
 	"math"
 	"slices"
@@ -15,27 +16,28 @@ import (
 
 // validator reports problems on the line of the field they concern.
 type validator struct {
-	probs *problems
-	pos   positions
+	probs *strictyaml.Problems
+	pos   strictyaml.Positions
 }
 
 func (v *validator) errf(field, format string, args ...any) {
-	if v.probs.bad[field] {
+	if v.probs.Bad[field] {
 		return // already reported as undecodable
 	}
-	v.probs.add(v.pos.line(field), field, format, args...)
+	v.probs.Add(v.pos.Line(field), field, format, args...)
 }
 
 // Validate checks a scenario that already has its defaults (as Load and
 // Parse return it); the errors carry no line numbers. Load and Parse run
 // the same checks with lines.
 func (s Scenario) Validate() error {
-	probs := &problems{file: s.File, bad: map[string]bool{}}
-	if probs.file == "" {
-		probs.file = s.Name
+	file := s.File
+	if file == "" {
+		file = s.Name
 	}
-	s.validate(&validator{probs: probs, pos: positions{}})
-	return probs.err()
+	probs := strictyaml.NewProblems(file)
+	s.validate(&validator{probs: probs, pos: strictyaml.Positions{}})
+	return probs.Err()
 }
 
 func (s Scenario) validate(v *validator) {
@@ -317,7 +319,7 @@ func (s Scenario) validateOverlaps(v *validator) {
 			}
 			if a.At.D() < b.End() && b.At.D() < a.End() {
 				where := ""
-				if line := v.pos.line(fmt.Sprintf("faults[%d]", j)); line > 0 {
+				if line := v.pos.Line(fmt.Sprintf("faults[%d]", j)); line > 0 {
 					where = fmt.Sprintf(" (line %d)", line)
 				}
 				v.errf(fmt.Sprintf("faults[%d]", i), "window [%s, %s) overlaps faults[%d] %q [%s, %s)%s on %s",

@@ -1,6 +1,7 @@
-// Package botapi is the harness's one client of the bot's HTTP API
-// (docs/bot.md): send a message and time it, read /readyz and /metrics,
-// wait for the bot to be ready.
+// Package botapi is the harness's one client of a bot's HTTP API, as its
+// target file describes it (API; p1001's own in docs/bot.md): send a
+// message and time it, wait for the bot to be ready, and where the target
+// maps them, read p1001's /readyz and /metrics.
 package botapi
 
 import (
@@ -12,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -84,21 +84,22 @@ const getTimeout = 5 * time.Second
 
 // Client talks to one bot. It is safe for concurrent use.
 type Client struct {
+	api        API
 	base       atomic.Pointer[string]
 	token      string
 	http       *http.Client
 	getTimeout time.Duration
 }
 
-// New returns a client of the bot at base (http://host:port). token is
-// the bot's API_TOKEN, sent on every request as "Authorization: Bearer
-// <token>" ("" sends none: a bot on loopback without one). hc may be nil
-// for http.DefaultClient; its timeout bounds each request.
-func New(base, token string, hc *http.Client) *Client {
+// New returns a client of the bot at base (http://host:port) that speaks
+// api. token is the bot's API token, sent on every request as
+// "Authorization: Bearer <token>" ("" sends none). hc may be nil for
+// http.DefaultClient; its timeout bounds each request.
+func New(api API, base, token string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	c := &Client{token: token, http: hc, getTimeout: getTimeout}
+	c := &Client{api: api, token: token, http: hc, getTimeout: getTimeout}
 	c.SetBase(base)
 	return c
 }
@@ -111,6 +112,13 @@ func (c *Client) SetBase(base string) {
 }
 
 func (c *Client) url(path string) string { return *c.base.Load() + path }
+
+// API is what the client speaks.
+func (c *Client) API() API { return c.api }
+
+// ErrNotMapped: the target does not show what was asked for (its file
+// maps no such endpoint).
+var ErrNotMapped = errors.New("not mapped by the target")
 
 // StatusError is a non-200 answer to a message.
 type StatusError struct {
@@ -129,23 +137,21 @@ func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %s", e.Sta
 // have reached the bot.
 var ErrNotSent = errors.New("no answer")
 
-// Send posts text to chat and returns the reply and its latency: the
-// round trip as seen from here, from handing the request to the transport
-// until the whole answer was read. Errors: *StatusError for a non-200
-// answer, ErrNotSent (wrapped) when no answer came, anything else for an
-// answer that is not the documented JSON. Once the request went out, the
-// latency is set also with an error: how long it took to fail.
+// Send sends text to chat as the API says and returns the reply and its
+// latency: the round trip as seen from here, from handing the request to
+// the transport until the whole answer was read. Errors: *StatusError for
+// a non-200 answer, ErrNotSent (wrapped) when no answer came, anything
+// else for an answer that is not the API's reply. Once the request went
+// out, the latency is set also with an error: how long it took to fail.
 func (c *Client) Send(ctx context.Context, chat, text string) (Reply, time.Duration, error) {
-	body, err := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequestWithContext(ctx, c.api.Method,
+		c.url(c.api.MessagePath(chat)), bytes.NewReader(c.api.MessageBody(text)))
 	if err != nil {
 		return Reply{}, 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		c.url("/v1/chats/"+url.PathEscape(chat)+"/messages"), bytes.NewReader(body))
-	if err != nil {
-		return Reply{}, 0, err
+	if c.api.ContentType != "" {
+		req.Header.Set("Content-Type", c.api.ContentType)
 	}
-	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
 	status, data, err := c.do(req)
 	latency := time.Since(start)
@@ -161,11 +167,8 @@ func (c *Client) Send(ctx context.Context, chat, text string) (Reply, time.Durat
 		}
 		return Reply{}, latency, &StatusError{Status: status, Body: e.Error, Answer: string(bytes.TrimSpace(data))}
 	}
-	var r Reply
-	if err := json.Unmarshal(data, &r); err != nil {
-		return Reply{}, latency, fmt.Errorf("reply is not JSON: %.200q", data)
-	}
-	return r, latency, nil
+	r, err := c.api.ParseReply(data)
+	return r, latency, err
 }
 
 // do sends req with the token and reads the whole answer; an error means
@@ -186,32 +189,43 @@ func (c *Client) do(req *http.Request) (int, []byte, error) {
 	return resp.StatusCode, data, nil
 }
 
-// Readiness reads /readyz.
+// Readiness reads the p1001-style readiness document (API.Readyz).
 func (c *Client) Readiness(ctx context.Context) (Readiness, error) {
 	var r Readiness
-	data, err := c.get(ctx, "/readyz")
+	if c.api.Readyz == "" {
+		return r, fmt.Errorf("readiness document: %w", ErrNotMapped)
+	}
+	data, err := c.get(ctx, c.api.Readyz)
 	if err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return r, fmt.Errorf("/readyz is not JSON: %.200q", data)
+		return r, fmt.Errorf("%s is not JSON: %.200q", c.api.Readyz, data)
 	}
 	return r, nil
 }
 
-// Metrics reads /metrics as name{labels} -> value (see ParseMetrics).
+// Metrics reads the Prometheus endpoint (API.Metrics) as name{labels} ->
+// value (see ParseMetrics).
 func (c *Client) Metrics(ctx context.Context) (map[string]float64, error) {
-	data, err := c.get(ctx, "/metrics")
+	if c.api.Metrics == "" {
+		return nil, fmt.Errorf("metrics: %w", ErrNotMapped)
+	}
+	data, err := c.get(ctx, c.api.Metrics)
 	if err != nil {
 		return nil, err
 	}
 	return ParseMetrics(data)
 }
 
-// WaitReady polls /readyz every poll until the bot reports its database
-// up and its migrations applied, for at most timeout; the error then names
-// the last state seen.
+// WaitReady polls every poll until the bot is ready, for at most timeout;
+// the error then names the last state seen. Ready is, with a readiness
+// document (API.Readyz), its database up and its migrations applied;
+// else the health path answering its status.
 func (c *Client) WaitReady(ctx context.Context, timeout, poll time.Duration) error {
+	if c.api.Readyz == "" {
+		return c.waitHealthy(ctx, timeout, poll)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := "no answer yet"
@@ -236,17 +250,50 @@ func (c *Client) WaitReady(ctx context.Context, timeout, poll time.Duration) err
 	}
 }
 
-// get reads path; an answer other than 200 is an error showing its start.
-func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+// waitHealthy polls the health path until it answers its status.
+func (c *Client) waitHealthy(ctx context.Context, timeout, poll time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := "no answer yet"
+	for {
+		status, data, err := c.getStatus(ctx, c.api.Health)
+		switch {
+		case err == nil && status == c.api.HealthStatus:
+			return nil
+		case ctx.Err() != nil:
+		case err != nil:
+			last = err.Error()
+		default:
+			last = fmt.Sprintf("HTTP %d: %.200s", status, bytes.TrimSpace(data))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the bot's %s did not answer %d within %s (last: %s)", c.api.Health, c.api.HealthStatus, timeout, last)
+		case <-time.After(poll):
+		}
+	}
+}
+
+// getStatus reads path and returns its status and body.
+func (c *Client) getStatus(ctx context.Context, path string) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.getTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", path, err)
+		return 0, nil, fmt.Errorf("GET %s: %w", path, err)
 	}
 	status, data, err := c.do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", path, err)
+		return 0, nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	return status, data, nil
+}
+
+// get reads path; an answer other than 200 is an error showing its start.
+func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	status, data, err := c.getStatus(ctx, path)
+	if err != nil {
+		return nil, err
 	}
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: HTTP %d: %.200s", path, status, bytes.TrimSpace(data))

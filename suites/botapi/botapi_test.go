@@ -32,7 +32,7 @@ func TestSend(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 
-	c := New(srv.URL+"/", "", nil)
+	c := New(testAPI, srv.URL+"/", "", nil)
 	r, latency, err := c.Send(context.Background(), "ok", "hello")
 	if err != nil || latency <= 0 {
 		t.Fatalf("Send(ok) = %+v, %v, %v; want a reply with its latency", r, latency, err)
@@ -52,8 +52,8 @@ func TestSend(t *testing.T) {
 		{"JSON error body", "bad", c, http.StatusBadRequest, `{"error":"text is empty","field":"text"}`, false, true},
 		{"non-JSON error body", "html", c, http.StatusBadGateway, `<html>bad gateway</html>`, false, true},
 		{"garbled 200", "garbled", c, 0, "", false, true},
-		{"nothing listening", "ok", New(closed.URL, "", nil), 0, "", true, true},
-		{"unusable base URL", "ok", New("http://[::1", "", nil), 0, "", false, false},
+		{"nothing listening", "ok", New(testAPI, closed.URL, "", nil), 0, "", true, true},
+		{"unusable base URL", "ok", New(testAPI, "http://[::1", "", nil), 0, "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,7 +86,7 @@ func TestReadiness(t *testing.T) {
 		_, _ = w.Write([]byte(`{"status":"ready","db":{"state":"up","migrated":true,"breaker":"closed"}}`))
 	}))
 	defer srv.Close()
-	r, err := New(srv.URL, "", nil).Readiness(context.Background())
+	r, err := New(testAPI, srv.URL, "", nil).Readiness(context.Background())
 	if err != nil || !r.Ready() || r.DB.Breaker != "closed" {
 		t.Fatalf("Readiness() = %+v, %v", r, err)
 	}
@@ -134,7 +134,7 @@ func TestGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(srv.URL+tt.base, "", nil)
+			c := New(testAPI, srv.URL+tt.base, "", nil)
 			c.getTimeout = 100 * time.Millisecond
 			ready, err := c.Readiness(context.Background())
 			if !errorContains(err, tt.readyz) {
@@ -183,7 +183,7 @@ func TestWaitReady(t *testing.T) {
 				_, _ = w.Write([]byte(tt.answers[min(n, len(tt.answers))-1]))
 			}))
 			defer srv.Close()
-			err := New(srv.URL, "", nil).WaitReady(context.Background(), 300*time.Millisecond, 10*time.Millisecond)
+			err := New(testAPI, srv.URL, "", nil).WaitReady(context.Background(), 300*time.Millisecond, 10*time.Millisecond)
 			if !errorContains(err, tt.err) {
 				t.Errorf("WaitReady() = %v, want an error containing %q", err, tt.err)
 			}
@@ -215,7 +215,7 @@ func TestEveryRequestCarriesTheToken(t *testing.T) {
 				_, _ = w.Write([]byte(`{"reply":"hi","prompt_source":"custom","attempts":1}`))
 			}
 		}))
-		c := New(srv.URL, give, nil)
+		c := New(testAPI, srv.URL, give, nil)
 		ctx := context.Background()
 		if _, _, err := c.Send(ctx, "c1", "hello"); err != nil {
 			t.Fatal(err)
@@ -243,4 +243,17 @@ func TestEveryRequestCarriesTheToken(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testAPI is p1001's API as its target file maps it (the package's tests
+// cannot import targets, which imports botapi; api_test.go checks the
+// target files themselves).
+var testAPI = API{
+	Method: "POST", Path: "/v1/chats/{chat}/messages", Body: `{"text":"{text}"}`, ContentType: "application/json",
+	Reply: ReplyPaths{
+		Text: JSONPath{"reply"}, PromptSource: JSONPath{"prompt_source"}, Degraded: JSONPath{"degraded"},
+		Attempts: JSONPath{"attempts"}, Code: JSONPath{"code"}, PromptAgeMS: JSONPath{"prompt_age_ms"},
+		Meta: JSONPath{"meta"}, Command: JSONPath{"command"},
+	},
+	Health: "/healthz", HealthStatus: 200, Readyz: "/readyz", Metrics: "/metrics",
 }

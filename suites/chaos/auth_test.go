@@ -87,7 +87,7 @@ var _ = Describe("a wrong password", Label("auth", "bot"), Ordered, ContinueOnFa
 
 		start := countAtServer(ctx, toxiproxyIP)
 		driver, err := traffic.New(traffic.Config{
-			BotURL: bot.URL, BotToken: bot.Token, ChatPrefix: fmt.Sprintf("auth-%s-%d", name, time.Now().UnixNano()),
+			API: stack.Target().API, BotURL: bot.URL, BotToken: bot.Token, ChatPrefix: fmt.Sprintf("auth-%s-%d", name, time.Now().UnixNano()),
 			Chats: 10, Rate: authRate, Duration: authDuration, Concurrency: 40, Seed: 1,
 		}, start.at)
 		Expect(err).NotTo(HaveOccurred())
@@ -165,7 +165,7 @@ type authRun struct {
 // readiness reads /readyz once; /readyz is open, so no API token.
 func readiness(ctx context.Context, url string) botapi.Readiness {
 	GinkgoHelper()
-	r, err := botapi.New(url, "", nil).Readiness(ctx)
+	r, err := botapi.New(stack.Target().API, url, "", nil).Readiness(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }

@@ -35,7 +35,7 @@ var _ = Describe("the bot binary", Label("smoke", "bot"), func() {
 		// Matched redacted: a failure message must not print the password.
 		Expect(resilience.RedactDSN(bot.DatabaseURL)).To(HaveSuffix("@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"))
 
-		client := botapi.New(bot.URL, bot.Token, nil)
+		client := botapi.New(stack.Target().API, bot.URL, bot.Token, nil)
 		// What this spec needs is the schema in place: /readyz says when
 		// (a request sent earlier waits for it, within its budget).
 		Expect(client.WaitReady(ctx, time.Minute, 100*time.Millisecond)).To(Succeed())

@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ import (
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/report"
 	"github.com/p1001/p1001/suites/shard"
+	"github.com/p1001/p1001/targets"
 )
 
 func TestChaos(t *testing.T) {
@@ -117,6 +119,43 @@ func resetFaults(ctx context.Context) {
 var _ = BeforeEach(resetFaults)
 var _ = AfterEach(resetFaults)
 
+// The specs outside the catalog and the stack's own smoke specs test
+// p1001's bot itself (its binary, /readyz, doctor, auth, the reply
+// deadline, its URL parameters): against another target they are skipped,
+// each by name with the reason, before any of its setup starts a bot
+// (this node is outermost, so it runs before their BeforeAll). The
+// catalog plays against any target.
+var _ = BeforeEach(func() {
+	sr := CurrentSpecReport()
+	if stack.Existing() && scenarioOf(sr) == "" {
+		Skip(fmt.Sprintf("not playable on an existing stack: %q needs the harness's own containers", sr.FullText()))
+	}
+	if t := stack.Target(); t.Name != targets.P1001Name && scenarioOf(sr) == "" &&
+		(len(sr.ContainerHierarchyTexts) == 0 || sr.ContainerHierarchyTexts[0] != stackContainer) {
+		Skip(fmt.Sprintf("p1001-only: %q tests p1001's own bot, and the target is %s (%s); the catalog plays against it",
+			sr.FullText(), t.Name, t.File))
+	}
+})
+
+// notPlayable maps the catalog scenarios this process's stack cannot
+// play to why; nil when it can play them all (or never came up).
+func notPlayable() map[string]string {
+	if stack == nil || !stack.Existing() {
+		return nil
+	}
+	catalog, err := scenarios.LoadDir(catalogDir())
+	if err != nil {
+		return nil // the catalog's own spec fails on it
+	}
+	out := map[string]string{}
+	for _, s := range catalog {
+		if why := stack.NotPlayable(s); why != "" {
+			out[s.Name] = why
+		}
+	}
+	return out
+}
+
 // A spec's evidence never shows an earlier spec's bot.
 var _ = BeforeEach(func() { stack.ForgetBotLogs() })
 
@@ -183,11 +222,18 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	if stack != nil { // nil when the stack never came up
 		cfg := stack.Config()
 		info.RunID = cfg.RunID
-		info.Images = []report.Image{
-			report.NewImage("postgres", cfg.PostgresImage),
-			report.NewImage("pgbouncer", cfg.PgBouncerImage),
-			report.NewImage("toxiproxy", cfg.ToxiproxyImage),
-			report.NewImage("bot", cfg.BotImage),
+		info.Target = stack.Target().Name
+		if stack.Existing() {
+			info.Stack = environment.StackExisting
+		}
+		info.NotPlayable = notPlayable()
+		if !stack.Existing() { // someone else's images are not known
+			info.Images = []report.Image{
+				report.NewImage("postgres", cfg.PostgresImage),
+				report.NewImage("pgbouncer", cfg.PgBouncerImage),
+				report.NewImage("toxiproxy", cfg.ToxiproxyImage),
+				report.NewImage("bot", cfg.BotImage),
+			}
 		}
 		info.StartTimesMS = map[string]float64{}
 		for part, d := range stack.StartTimes {
@@ -209,7 +255,11 @@ var _ = ReportAfterSuite("chaos report", func(r Report) {
 	inShard, err := shardOf(catalog, suiteShard)
 	Expect(err).NotTo(HaveOccurred())
 	var selected, wanted []string
+	skipped := notPlayable()
 	for _, s := range catalog {
+		if _, no := skipped[s.Name]; no {
+			continue // skipped by name, with its reason (run.json)
+		}
 		labels := append([]string{catalogLabel}, s.Labels...)
 		if !sel(scenarioSpecText(s.Name), labels) {
 			continue

@@ -48,7 +48,7 @@ var _ = Describe("a database URL", Label("dburl", "bot"), func() {
 		send := func(d time.Duration) []history.Op {
 			GinkgoHelper()
 			driver, err := traffic.New(traffic.Config{
-				BotURL: bot.URL, BotToken: bot.Token, ChatPrefix: chats,
+				API: stack.Target().API, BotURL: bot.URL, BotToken: bot.Token, ChatPrefix: chats,
 				Chats: 8, Rate: 40, Duration: d, Concurrency: 16, Seed: 1,
 			}, time.Now())
 			Expect(err).NotTo(HaveOccurred())
@@ -96,7 +96,7 @@ var _ = Describe("a database URL", Label("dburl", "bot"), func() {
 	// sendAll sends n messages to one chat and returns the replies.
 	sendAll := func(ctx SpecContext, bot *environment.Bot, n int) []botapi.Reply {
 		GinkgoHelper()
-		c := botapi.New(bot.URL, bot.Token, nil)
+		c := botapi.New(stack.Target().API, bot.URL, bot.Token, nil)
 		chat := fmt.Sprintf("tls-%d", time.Now().UnixNano())
 		var out []botapi.Reply
 		for i := range n {

@@ -32,7 +32,7 @@ var _ = Describe("the reply deadline", Label("bot", "deadline"), func() {
 			_, err := stack.StopBot(ctx)
 			Expect(err).NotTo(HaveOccurred())
 		})
-		client := botapi.New(bot.URL, bot.Token, nil)
+		client := botapi.New(stack.Target().API, bot.URL, bot.Token, nil)
 		Expect(client.WaitReady(ctx, time.Minute, 100*time.Millisecond)).To(Succeed())
 		run := time.Now().UnixNano()
 		chat := func(i int) string { return fmt.Sprintf("herd-%d-%d", run, i%chats) }

@@ -39,6 +39,9 @@ func reportDir() string {
 
 // playScenario runs one catalog entry and checks every promise.
 func playScenario(ctx SpecContext, s scenarios.Scenario) {
+	if why := stack.NotPlayable(s); why != "" {
+		Skip(why)
+	}
 	h, err := runner.Run(ctx, stack, s, runner.Options{
 		RunID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff),
 		Seed:  uint64(GinkgoRandomSeed()),

@@ -123,12 +123,12 @@ var _ = Describe("the stack's exposure", Label("security"), func() {
 	It("answers the message API only with the bot's token", func(ctx SpecContext) {
 		Expect(bot.Token).NotTo(BeEmpty(), "the harness gives every bot a token")
 		for _, token := range []string{"", bot.Token + "x"} {
-			_, _, err := botapi.New(bot.URL, token, nil).Send(ctx, "security", "hello")
+			_, _, err := botapi.New(stack.Target().API, bot.URL, token, nil).Send(ctx, "security", "hello")
 			var status *botapi.StatusError
 			Expect(errors.As(err, &status)).To(BeTrue(), "without the right token: %v", err)
 			Expect(status.Status).To(Equal(http.StatusUnauthorized))
 		}
-		client := botapi.New(bot.URL, bot.Token, nil)
+		client := botapi.New(stack.Target().API, bot.URL, bot.Token, nil)
 		_, _, err := client.Send(ctx, "security", "hello")
 		Expect(err).NotTo(HaveOccurred())
 		m, err := client.Metrics(ctx)

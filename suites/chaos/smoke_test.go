@@ -60,7 +60,11 @@ func timeQuery(ctx context.Context, conn *pgx.Conn) time.Duration {
 	return time.Since(start)
 }
 
-var _ = Describe("the chaos environment", Label("smoke"), func() {
+// stackContainer holds the specs of the stack itself, which run against
+// any target.
+const stackContainer = "the chaos environment"
+
+var _ = Describe(stackContainer, Label("smoke"), func() {
 	It("routes the pooler proxy through pgbouncer and the direct proxy straight to postgres", func(ctx SpecContext) {
 		pgbouncerIP, err := stack.PgBouncer.ContainerIP(ctx)
 		Expect(err).NotTo(HaveOccurred())

@@ -91,7 +91,7 @@ func startOnEmptyDatabase(ctx SpecContext, admin *pgx.Conn, iteration int, laten
 
 	bot, stop := startBot(ctx, environment.BotOptions{Database: name})
 
-	client := botapi.New(bot.URL, bot.Token, nil)
+	client := botapi.New(stack.Target().API, bot.URL, bot.Token, nil)
 	type sent struct {
 		chat, text string
 		setprompt  bool

@@ -374,6 +374,10 @@ func TestNoAckedWriteLost(t *testing.T) {
 			addWrite(h, history.SetPrompt, "/setprompt You are a cat.", 2200*ms, 6*time.Second, history.Info, false)
 			h.Prompts["c2"] = "You are a cat."
 		}, pass: true},
+		{name: "a 200 the target does not count as saved is no acknowledgement", history: func(h *history.History) {
+			addWrite(h, history.SetPrompt, "/setprompt You are a cat.", 9*time.Second, 20*ms, history.OK, false)
+			h.Ops[len(h.Ops)-1].Unacked = true
+		}, pass: true},
 		{name: "unconfirmed write may have landed, even late", history: func(h *history.History) {
 			addWrite(h, history.SetPrompt, "/setprompt You are a cat.", 1000*ms, 200*ms, history.OK, true)
 			h.Prompts["c2"] = "You are a cat."

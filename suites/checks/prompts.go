@@ -42,7 +42,9 @@ func writesOf(h history.History) map[string][]write {
 			continue
 		}
 		w := write{op: o, value: value, end: forever}
-		if o.Outcome == history.OK && !o.Degraded {
+		// Unacked: the target's acknowledgement rule (commands.ack) did
+		// not count the 200 as saved (naive-fixed's "Could not save ...").
+		if o.Outcome == history.OK && !o.Degraded && !o.Unacked {
 			w.acked, w.end = true, o.Complete
 		}
 		out[o.Chat] = append(out[o.Chat], w)

@@ -8,27 +8,20 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/p1001/p1001/scenarios"
-)
-
-// PortBot is the bot's HTTP port inside its container.
-const PortBot = 8080
-
-// The bot's spool (its durable outbox) lives on a named volume of its own,
-// so that a killed or restarted bot finds it again.
-const (
-	SpoolDir  = "/var/lib/p1001"
-	SpoolPath = SpoolDir + "/spool.db"
+	"github.com/p1001/p1001/targets"
 )
 
 // BotStopGrace is how long a bot-restart waits after SIGTERM before Docker
@@ -84,8 +77,9 @@ type Bot struct {
 	Token string
 }
 
-// DatabaseURL builds the container-side DATABASE_URL for opts, as a
-// Prisma/Supabase user writes it.
+// DatabaseURL builds the container-side database URL for opts in the
+// target's style: as a Prisma/Supabase user writes it (prisma), or a
+// plain libpq URL (libpq: URLParams do not apply).
 func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 	path := opts.Path
 	if path == "" {
@@ -101,11 +95,15 @@ func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 		return "", fmt.Errorf("bot path %q: want %q or %q", path, ProxyPooler, ProxyDirect)
 	}
 	// Built by hand to keep the runbook's order: url.Values would sort it.
-	params := [][2]string{{"connection_limit", "10"}, {"connect_timeout", "30"}}
-	if path == ProxyPooler {
-		params = append([][2]string{{"pgbouncer", "true"}}, params...)
+	var params [][2]string
+	overrides := map[string]string{}
+	if e.target.Database.URLStyle == targets.StylePrisma {
+		params = [][2]string{{"connection_limit", "10"}, {"connect_timeout", "30"}}
+		if path == ProxyPooler {
+			params = append([][2]string{{"pgbouncer", "true"}}, params...)
+		}
+		overrides = maps.Clone(opts.URLParams)
 	}
-	overrides := maps.Clone(opts.URLParams)
 	var query []string
 	for _, kv := range params {
 		if v, ok := overrides[kv[0]]; ok {
@@ -142,30 +140,38 @@ func (e *Env) DatabaseURL(opts BotOptions) (string, error) {
 	return u.String(), nil
 }
 
-// StartBot starts the bot on the private network (alias "bot") and waits
-// for /healthz. The container keeps its port mapping on the default bridge,
-// so the host still reaches it while a partition cuts it from the database.
-// Only one bot runs at a time; stop it with StopBot.
+// StartBot starts the target's bot on the private network (alias "bot")
+// and waits for its health path. The container keeps its port mapping on
+// the default bridge, so the host still reaches it while a partition cuts
+// it from the database. Only one bot runs at a time; stop it with StopBot.
 func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
+	t := e.target
+	if x := e.cfg.Existing; x != nil {
+		// Someone else's bot, already running: the harness only talks to it.
+		return &Bot{URL: strings.TrimRight(x.BotURL, "/"), Token: x.BotToken}, nil
+	}
 	dbURL, err := e.DatabaseURL(opts)
 	if err != nil {
 		return nil, err
 	}
-	token, err := e.newToken()
-	if err != nil {
+	if err := e.ensureSchema(ctx); err != nil {
 		return nil, err
 	}
-	env := map[string]string{
-		"DATABASE_URL": dbURL,
-		"HTTP_ADDR":    ":" + strconv.Itoa(PortBot),
-		"LOG_FORMAT":   "json",
-		"SPOOL_PATH":   SpoolPath,
-		// The bot listens beyond its container's loopback: it needs one.
-		"API_TOKEN": token,
+	env := maps.Clone(t.Image.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env[t.Database.URLEnv] = dbURL
+	if t.Image.TokenEnv != "" {
+		token, err := e.newToken()
+		if err != nil {
+			return nil, err
+		}
+		env[t.Image.TokenEnv] = token
 	}
 	maps.Copy(env, opts.Env)
-	if _, own := opts.Env["API_TOKEN"]; !own && opts.Env["API_AUTH"] == "none" {
-		delete(env, "API_TOKEN") // the bot refuses both together
+	if _, own := opts.Env[t.Image.TokenEnv]; !own && opts.Env["API_AUTH"] == "none" {
+		delete(env, t.Image.TokenEnv) // p1001's bot refuses both together
 	}
 	namesID := ""
 	if opts.ByName {
@@ -173,22 +179,27 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 			return nil, err
 		}
 	}
-	volume, err := e.createVolume(ctx, "spool")
-	if err != nil {
-		return nil, err
-	}
-
-	start := time.Now()
-	httpPort := strconv.Itoa(PortBot) + "/tcp"
 	var extra []testcontainers.ContainerCustomizer
+	volume := ""
+	if t.Image.Volume != "" {
+		if volume, err = e.createVolume(ctx, "spool"); err != nil {
+			return nil, err
+		}
+		extra = append(extra, testcontainers.WithMounts(testcontainers.VolumeMount(volume, testcontainers.ContainerMountTarget(t.Image.Volume))))
+	}
+	if len(t.Image.Command) > 0 {
+		extra = append(extra, testcontainers.WithCmd(t.Image.Command...))
+	}
 	if opts.LogLines != nil {
 		extra = append(extra, testcontainers.WithLogConsumers(logFunc(opts.LogLines)))
 	}
+
+	start := time.Now()
+	httpPort := e.botPort()
 	c, err := testcontainers.Run(ctx, e.cfg.BotImage, append(extra,
 		testcontainers.WithLabels(e.cfg.labels()),
 		testcontainers.WithEnv(env),
 		e.publish(httpPort),
-		testcontainers.WithMounts(testcontainers.VolumeMount(volume, SpoolDir)),
 		// Joined to the private network before it starts, so that its first
 		// connection attempts already resolve "toxiproxy". Its ports stay
 		// published on the default bridge (see createNetwork), so that a
@@ -207,7 +218,8 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 				})
 			}},
 		}),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(httpPort).
+		testcontainers.WithWaitStrategy(wait.ForHTTP(t.Health.Path).WithPort(httpPort).
+			WithStatusCodeMatcher(func(status int) bool { return status == t.Health.Status }).
 			WithStartupTimeout(30*time.Second)),
 	)...)
 	e.mu.Lock()
@@ -225,19 +237,58 @@ func (e *Env) StartBot(ctx context.Context, opts BotOptions) (*Bot, error) {
 	if err != nil {
 		return nil, errors.Join(err, discardLogs(e.StopBot(ctx)))
 	}
-	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL, Token: env["API_TOKEN"]}, nil
+	return &Bot{Container: c, URL: endpoint, DatabaseURL: dbURL, Token: env[t.Image.TokenEnv]}, nil
+}
+
+// botPort is the bot's HTTP port inside its container, as Docker names it.
+func (e *Env) botPort() string { return strconv.Itoa(e.target.Image.Port) + "/tcp" }
+
+// ensureSchema applies the target's schema file (database.migrations:
+// sql) once per stack, before its first bot starts.
+func (e *Env) ensureSchema(ctx context.Context) error {
+	if e.target.Database.Migrations != targets.MigrationsSQL {
+		return nil
+	}
+	e.mu.Lock()
+	done := e.schemaApplied
+	e.mu.Unlock()
+	if done {
+		return nil
+	}
+	path := e.target.SchemaPath()
+	sql, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("target %s: database.schema: %w", e.target.File, err)
+	}
+	conn, err := pgx.Connect(ctx, e.DSNs().HostPostgres)
+	if err != nil {
+		return fmt.Errorf("apply %s: %w", path, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	// Without arguments pgx sends the simple protocol: the file's
+	// statements run as one multi-statement query.
+	if _, err := conn.Exec(ctx, string(sql)); err != nil {
+		return fmt.Errorf("apply %s: %w", path, err)
+	}
+	e.mu.Lock()
+	e.schemaApplied = true
+	e.mu.Unlock()
+	return nil
 }
 
 // BotURL is the running bot's HTTP API as reached from the host now: a
 // bot started again after a kill or restart may have another host port.
 func (e *Env) BotURL(ctx context.Context) (string, error) {
+	if x := e.cfg.Existing; x != nil {
+		return strings.TrimRight(x.BotURL, "/"), nil
+	}
 	e.mu.Lock()
 	bot := e.bot
 	e.mu.Unlock()
 	if bot == nil {
 		return "", errors.New("bot endpoint: no bot is running")
 	}
-	endpoint, err := bot.PortEndpoint(ctx, strconv.Itoa(PortBot)+"/tcp", "http")
+	endpoint, err := bot.PortEndpoint(ctx, e.botPort(), "http")
 	if err != nil {
 		return "", fmt.Errorf("bot endpoint: %w", err)
 	}

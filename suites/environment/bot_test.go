@@ -1,6 +1,10 @@
 package environment
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/p1001/p1001/targets"
+)
 
 func TestJoinLives(t *testing.T) {
 	for _, tc := range []struct {
@@ -20,23 +24,30 @@ func TestJoinLives(t *testing.T) {
 }
 
 func TestDatabaseURLHost(t *testing.T) {
-	e := &Env{cfg: Config{User: "bot", Password: "pw", Database: "p1001"}}
+	cfg := Config{User: "bot", Password: "pw", Database: "p1001"}
+	prisma := &Env{cfg: cfg, target: targets.P1001()}
+	libpq := &Env{cfg: cfg, target: targets.Target{Database: targets.Database{URLStyle: targets.StyleLibpq}}}
 	for _, tc := range []struct {
 		name string
+		e    *Env
 		opts BotOptions
 		want string
 	}{
-		{"the pooler, as the runbook writes it", BotOptions{},
+		{"the pooler, as the runbook writes it", prisma, BotOptions{},
 			"postgresql://bot:pw@toxiproxy:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"},
-		{"the pooler by its name (a dns fault)", BotOptions{ByName: true},
+		{"the pooler by its name (a dns fault)", prisma, BotOptions{ByName: true},
 			"postgresql://bot:pw@db-pooler:6543/p1001?pgbouncer=true&connection_limit=10&connect_timeout=30"},
-		{"the direct path by its name", BotOptions{Path: ProxyDirect, ByName: true},
+		{"the direct path by its name", prisma, BotOptions{Path: ProxyDirect, ByName: true},
 			"postgresql://bot:pw@db-direct:5432/p1001?connection_limit=10&connect_timeout=30"},
-		{"an empty value removes a key", BotOptions{URLParams: map[string]string{"pgbouncer": ""}},
+		{"an empty value removes a key", prisma, BotOptions{URLParams: map[string]string{"pgbouncer": ""}},
 			"postgresql://bot:pw@toxiproxy:6543/p1001?connection_limit=10&connect_timeout=30"},
+		{"libpq: plain, the scenario's Prisma parameters left out", libpq, BotOptions{URLParams: map[string]string{"connection_limit": "2"}},
+			"postgresql://bot:pw@toxiproxy:6543/p1001?sslmode=disable"},
+		{"libpq: the direct path, another password", libpq, BotOptions{Path: ProxyDirect, Password: "wrong"},
+			"postgresql://bot:wrong@toxiproxy:5432/p1001?sslmode=disable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := e.DatabaseURL(tc.opts)
+			got, err := tc.e.DatabaseURL(tc.opts)
 			if err != nil || got != tc.want {
 				t.Errorf("DatabaseURL(%+v) = %q, %v; want %q", tc.opts, got, err, tc.want)
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"github.com/p1001/p1001/targets"
 )
 
 // Label is set on every container, network and volume the environment
@@ -37,11 +39,10 @@ const (
 	envPostgres    = "P1001_POSTGRES_IMAGE"
 	envPgBouncer   = "P1001_PGBOUNCER_IMAGE"
 	envToxiproxy   = "P1001_TOXIPROXY_IMAGE"
-	envBot         = "P1001_BOT_IMAGE"
+	envTarget      = "P1001_TARGET"
 	defaultPGImage = "p1001/postgres:15"
 	defaultPBImage = "p1001/pgbouncer:1.24"
 	defaultTPImage = "p1001/toxiproxy:2.12.0"
-	defaultBot     = "p1001/bot:dev"
 )
 
 // Config says which images to run and with which credentials.
@@ -52,7 +53,15 @@ type Config struct {
 	// some cancel requests: p1001/pgbouncer carries 1.24.
 	PgBouncerImage string
 	ToxiproxyImage string
-	BotImage       string
+	// TargetFile is the target file of the bot under test (P1001_TARGET,
+	// make chaos TARGET=); "" is p1001's own, built in (targets.P1001).
+	TargetFile string
+	// Existing, when set, is a stack someone else started: the harness
+	// starts no container (P1001_STACK=existing, existing.go).
+	Existing *ExistingStack `json:"existing,omitempty"`
+	// BotImage is the target's image (targets.Target.ImageName, read
+	// where the configuration is made), for the report.
+	BotImage string
 
 	User     string
 	Password string
@@ -67,17 +76,29 @@ type Config struct {
 	Process int
 }
 
-// ConfigFromEnv reads the image names from P1001_*_IMAGE and makes a fresh
-// random password, so that every report can be checked for leaks of it.
+// ConfigFromEnv reads the image names from P1001_*_IMAGE and the target
+// from P1001_TARGET, and makes a fresh random password, so that every
+// report can be checked for leaks of it.
 func ConfigFromEnv() (Config, error) {
 	pw, err := randomPassword()
 	if err != nil {
 		return Config{}, err
 	}
+	file := os.Getenv(envTarget)
+	target, err := LoadTarget(file)
+	if err != nil {
+		return Config{}, err
+	}
+	existing, err := existingFromEnv()
+	if err != nil {
+		return Config{}, err
+	}
 	cfg := Config{
+		Existing:       existing,
 		PostgresImage:  getenv(envPostgres, defaultPGImage),
 		ToxiproxyImage: getenv(envToxiproxy, defaultTPImage),
-		BotImage:       getenv(envBot, defaultBot),
+		TargetFile:     file,
+		BotImage:       target.ImageName(),
 		User:           defaultUser,
 		Password:       pw,
 		Database:       defaultDB,
@@ -85,6 +106,18 @@ func ConfigFromEnv() (Config, error) {
 	}
 	cfg.PgBouncerImage = getenv(envPgBouncer, defaultPBImage)
 	return cfg, nil
+}
+
+// LoadTarget loads a target file; "" is p1001's own.
+func LoadTarget(file string) (targets.Target, error) {
+	if file == "" {
+		return targets.P1001(), nil
+	}
+	t, err := targets.Load(file)
+	if err != nil {
+		return t, fmt.Errorf("%s: %w", envTarget, err)
+	}
+	return t, nil
 }
 
 func getenv(key, fallback string) string {

@@ -26,6 +26,8 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/p1001/p1001/targets"
 )
 
 const startupTimeout = 90 * time.Second
@@ -57,6 +59,10 @@ type DSNs struct {
 // Env is a running stack. Close it, also when a spec fails.
 type Env struct {
 	cfg Config
+	// target is the bot under test (Config.TargetFile).
+	target targets.Target
+	// schemaApplied: the target's schema file was applied (ensureSchema).
+	schemaApplied bool
 	// NetworkID and NetworkName identify the private network.
 	NetworkID, NetworkName string
 
@@ -105,6 +111,13 @@ func (e *Env) DSNs() DSNs {
 
 // Start brings the stack up. On error it removes whatever it had started.
 func Start(ctx context.Context, cfg Config) (env *Env, err error) {
+	target, err := LoadTarget(cfg.TargetFile)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Existing != nil {
+		return attach(ctx, cfg, target)
+	}
 	if err := configureTestcontainers(); err != nil {
 		return nil, err
 	}
@@ -112,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (env *Env, err error) {
 		return nil, err
 	}
 
-	env = &Env{cfg: cfg, StartTimes: map[string]time.Duration{}, Proxies: map[string]*toxiproxy.Proxy{}}
+	env = &Env{cfg: cfg, target: target, StartTimes: map[string]time.Duration{}, Proxies: map[string]*toxiproxy.Proxy{}}
 	if env.publishIP, err = publishAddr(ctx); err != nil {
 		return nil, err
 	}
@@ -147,6 +160,9 @@ func Start(ctx context.Context, cfg Config) (env *Env, err error) {
 
 // Config returns the configuration the stack was started with.
 func (e *Env) Config() Config { return e.cfg }
+
+// Target is the bot under test.
+func (e *Env) Target() targets.Target { return e.target }
 
 func (e *Env) track(c testcontainers.Container, name string, since time.Time) {
 	e.mu.Lock()

@@ -25,7 +25,7 @@ func (e *Env) newToken() (string, error) {
 func (e *Env) Secrets() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]string{e.cfg.Password}, e.tokens...)
+	return append(append([]string{e.cfg.Password}, e.tokens...), e.cfg.Existing.secrets()...)
 }
 
 // TokenPattern matches every API token newToken makes, whichever process's

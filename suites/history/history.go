@@ -48,14 +48,19 @@ type Op struct {
 
 	Status int `json:"status,omitempty"`
 	botapi.Reply
-	Error string `json:"error,omitempty"`
+	// Unacked: a /setprompt answered 200 that the target's
+	// acknowledgement rule (commands.ack) does not count as saved.
+	Unacked bool   `json:"unacked,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // Latency is how long the reply took.
 func (o Op) Latency() time.Duration { return o.Complete - o.Invoke }
 
 // Acked reports whether the bot acknowledged a /setprompt as saved.
-func (o Op) Acked() bool { return o.Kind == SetPrompt && o.Outcome == OK && !o.Degraded }
+func (o Op) Acked() bool {
+	return o.Kind == SetPrompt && o.Outcome == OK && !o.Degraded && !o.Unacked
+}
 
 // History is everything recorded for one scenario run.
 type History struct {

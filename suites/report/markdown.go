@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -214,6 +215,15 @@ func runLine(r Report) string {
 	}
 	parts := []string{first}
 	if e := r.Environment; e != nil {
+		if e.Target != "" && len(targets(r)) == 0 { // no scenario says what it showed
+			parts = append(parts, "target `"+e.Target+"`")
+		}
+		if e.Stack != "" {
+			parts = append(parts, e.Stack+" stack")
+		}
+		for _, name := range slices.Sorted(maps.Keys(e.NotPlayable)) {
+			parts = append(parts, fmt.Sprintf("%s %s", name, e.NotPlayable[name]))
+		}
 		if e.LabelFilter != "" {
 			parts = append(parts, "labels `"+e.LabelFilter+"`")
 		}

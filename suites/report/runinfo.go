@@ -29,6 +29,16 @@ type RunInfo struct {
 	RunID string `json:"run_id"`
 	// Started is when the suite started (wall clock, UTC).
 	Started time.Time `json:"started"`
+	// Target names the bot under test: its target file's name (targets/,
+	// make chaos TARGET=); "" in runs from before targets: p1001's own.
+	Target string `json:"target,omitempty"`
+	// Stack is "existing" for a stack the harness did not start (make
+	// chaos STACK=existing); "" for its own.
+	Stack string `json:"stack,omitempty"`
+	// NotPlayable maps each catalog scenario this stack cannot play to
+	// why (an existing stack: faults that need the Docker API, ...); they
+	// are skipped by name, and not selected.
+	NotPlayable map[string]string `json:"not_playable,omitempty"`
 	// Images are the container images the stack ran, by role (postgres,
 	// pgbouncer, toxiproxy, bot).
 	Images []Image `json:"images"`

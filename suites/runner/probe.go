@@ -96,6 +96,11 @@ func probeTarget(env *environment.Env, f scenarios.Fault) (kind, where string, d
 
 func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, base time.Time) []history.Probe {
 	kind, where, dsn := probeTarget(env, f)
+	if kind == history.ProbeSQL && dsn() == "" {
+		// An existing stack: the harness has no DSN through its proxies;
+		// only Toxiproxy's own state is looked at.
+		kind = ""
+	}
 	deadline := probeDeadline
 	if f.Type == scenarios.TypeLatency {
 		deadline += time.Duration(f.Attributes["latency"]+f.Attributes["jitter"]) * time.Millisecond
@@ -135,6 +140,7 @@ func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, ba
 			if err != nil {
 				p.Err = resilience.RedactText(err.Error())
 			}
+		case "":
 		default:
 			conn = probeSQL(ctx, conn, dsn(), deadline, &p)
 			if fresh {
@@ -143,7 +149,9 @@ func probeFault(ctx context.Context, env *environment.Env, f scenarios.Fault, ba
 			}
 		}
 		p.End = now()
-		out = append(out, p)
+		if kind != "" {
+			out = append(out, p)
+		}
 		if !toxicsDone && now() >= toxicsAt {
 			toxicsDone = true
 			t := history.Probe{Fault: f.Name, Kind: history.ProbeToxics, Where: f.Proxy, Start: now()}

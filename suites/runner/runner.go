@@ -15,10 +15,10 @@ import (
 
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
-	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/environment"
 	"github.com/p1001/p1001/suites/history"
 	"github.com/p1001/p1001/suites/traffic"
+	"github.com/p1001/p1001/targets"
 )
 
 // Options tune a run.
@@ -45,6 +45,8 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		progress = func(string, ...any) {}
 	}
 	h.Scenario = s.Name
+	tg := env.Target()
+	h.Target = tg.Info()
 	if err := env.ResetFaults(ctx); err != nil {
 		return h, err
 	}
@@ -67,13 +69,14 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 			err = errors.Join(err, stopErr)
 		}
 	}()
-	client := botapi.New(bot.URL, bot.Token, nil)
+	client := botapi.New(tg.API, bot.URL, bot.Token, nil)
 	// A healthy phase must start healthy: database up, migrations applied.
 	if err := client.WaitReady(ctx, readyTimeout, 200*time.Millisecond); err != nil {
 		return h, err
 	}
 
 	cfg := traffic.Config{
+		API:         tg.API,
 		BotURL:      bot.URL,
 		BotToken:    bot.Token,
 		ChatPrefix:  s.Name + "-" + opts.RunID,
@@ -89,7 +92,7 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 		chats[i] = cfg.ChatID(i)
 	}
 	if s.Traffic.CustomPrompts {
-		if err := seedPrompts(ctx, env.DSNs().HostPostgres, chats); err != nil {
+		if err := seedPrompts(ctx, env.DSNs().HostPostgres, tg, chats); err != nil {
 			return h, err
 		}
 	}
@@ -171,16 +174,17 @@ func Run(ctx context.Context, env *environment.Env, s scenarios.Scenario, opts O
 	}
 
 	progress("%s: traffic done, letting the bot settle", s.Name)
-	h.MetricsAfter, err = settle(ctx, client)
-	if err != nil {
-		return h, err
+	if tg.API.Metrics != "" {
+		if h.MetricsAfter, err = settle(ctx, client); err != nil {
+			return h, err
+		}
 	}
-	if h.Prompts, h.Logged, h.LoggedReplies, err = readDatabase(ctx, env.DSNs().HostPostgres, chats); err != nil {
+	if h.Prompts, h.Logged, h.LoggedReplies, err = readDatabase(ctx, env.DSNs().HostPostgres, tg, chats); err != nil {
 		return h, err
 	}
 	stopped = true
 	logs, err := env.StopBot(ctx)
-	h.Logs = botlog.ParseAll(logs)
+	h.Logs = tg.ParseLogs(logs)
 	return h, err
 }
 
@@ -249,42 +253,58 @@ func settle(ctx context.Context, bot *botapi.Client) (map[string]float64, error)
 // Persona is the custom prompt seeded for a chat.
 func Persona(chat string) string { return "persona of " + chat }
 
-func seedPrompts(ctx context.Context, dsn string, chats []string) error {
+// seedPrompts stores each chat's persona with the target's seed query.
+func seedPrompts(ctx context.Context, dsn string, t targets.Target, chats []string) error {
+	if t.Database.SeedPrompt == "" {
+		return fmt.Errorf("the scenario starts its chats with custom prompts, and target %s has no database.seed_prompt", t.Name)
+	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("seed prompts: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	for _, chat := range chats {
-		if _, err := conn.Exec(ctx, `INSERT INTO chat_prompts (chat_id, prompt) VALUES ($1, $2)
-			ON CONFLICT (chat_id) DO UPDATE SET prompt = EXCLUDED.prompt, updated_at = now()`, chat, Persona(chat)); err != nil {
+		if _, err := conn.Exec(ctx, t.Database.SeedPrompt, chat, Persona(chat)); err != nil {
 			return fmt.Errorf("seed the prompt of %s: %w", chat, err)
 		}
 	}
 	return nil
 }
 
-// readDatabase reads, straight from postgres, the chats' prompts and how
-// often each of their messages (direction 'in', by text) and replies
-// ('out', by text) was logged.
-func readDatabase(ctx context.Context, dsn string, chats []string) (prompts map[string]string, in, out map[string]int, err error) {
+// readDatabase reads, straight from postgres, what the target maps: the
+// chats' prompts (database.prompt_query) and how often each of their
+// messages and replies was logged, by text (database.message_log).
+func readDatabase(ctx context.Context, dsn string, t targets.Target, chats []string) (prompts map[string]string, in, out map[string]int, err error) {
+	db := t.Database
+	if db.PromptQuery == "" && db.MessageLog == nil {
+		return nil, nil, nil, nil
+	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("read postgres after the run: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	prompts = map[string]string{}
-	rows, err := conn.Query(ctx, `SELECT chat_id, prompt FROM chat_prompts WHERE chat_id = ANY($1)`, chats)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read prompts: %w", err)
+	if db.PromptQuery != "" {
+		prompts = map[string]string{}
+		for _, chat := range chats {
+			var prompt string
+			switch err := conn.QueryRow(ctx, db.PromptQuery, chat).Scan(&prompt); {
+			case errors.Is(err, pgx.ErrNoRows):
+			case err != nil:
+				return nil, nil, nil, fmt.Errorf("read the prompt of %s: %w", chat, err)
+			default:
+				prompts[chat] = prompt
+			}
+		}
 	}
-	var chat, prompt string
-	if _, err := pgx.ForEachRow(rows, []any{&chat, &prompt}, func() error { prompts[chat] = prompt; return nil }); err != nil {
-		return nil, nil, nil, fmt.Errorf("read prompts: %w", err)
+	m := db.MessageLog
+	if m == nil {
+		return prompts, nil, nil, nil
 	}
 	in, out = map[string]int{}, map[string]int{}
-	rows, err = conn.Query(ctx, `SELECT direction, body, count(*) FROM message_log
-		WHERE chat_id = ANY($1) GROUP BY direction, body`, chats)
+	// The names are the target file's, checked to be plain SQL names.
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT %s, %s, count(*) FROM %s WHERE %s = ANY($1) GROUP BY 1, 2`,
+		m.Direction, m.Body, m.Table, m.Chat), chats)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("read the message log: %w", err)
 	}
@@ -292,9 +312,9 @@ func readDatabase(ctx context.Context, dsn string, chats []string) (prompts map[
 	var n int
 	if _, err := pgx.ForEachRow(rows, []any{&direction, &body, &n}, func() error {
 		switch direction {
-		case "in":
+		case m.In:
 			in[body] = n
-		case "out":
+		case m.Out:
 			out[body] = n
 		default:
 			return fmt.Errorf("row with direction %q", direction)

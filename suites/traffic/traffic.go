@@ -19,6 +19,8 @@ import (
 
 // Config says what to send.
 type Config struct {
+	// API is how to speak to the bot (its target's).
+	API    botapi.API
 	BotURL string
 	// BotToken is the bot's API token; never recorded.
 	BotToken string
@@ -30,7 +32,8 @@ type Config struct {
 	Duration    time.Duration
 	Concurrency int // most requests in flight; 0 means Chats
 	// Commands maps "setprompt", "prompt" and "reset" to the share of
-	// requests that are that command; the rest are plain messages.
+	// requests that are that command; the rest are plain messages. A
+	// command the API has no text for is sent as a plain message.
 	Commands map[string]float64
 	// Seed makes the command mix and chat order repeatable.
 	Seed uint64
@@ -79,7 +82,7 @@ func New(cfg Config, base time.Time) (*Driver, error) {
 	}
 	d := &Driver{
 		cfg:    cfg,
-		client: botapi.New(cfg.BotURL, cfg.BotToken, &http.Client{Timeout: cfg.RequestTimeout}),
+		client: botapi.New(cfg.API, cfg.BotURL, cfg.BotToken, &http.Client{Timeout: cfg.RequestTimeout}),
 		base:   base,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x9001)),
 	}
@@ -157,18 +160,21 @@ func (d *Driver) next(i int) history.Op {
 	chat := d.cfg.ChatID(i % d.cfg.Chats)
 	op := history.Op{Index: i, Chat: chat, Kind: history.Message, Text: fmt.Sprintf("hello %d from %s", i, chat)}
 	r := d.rng.Float64()
+	cmds := d.cfg.API.Commands
 	for _, c := range []struct {
-		name string
-		kind history.Kind
-		text string
+		name, template string
+		kind           history.Kind
+		text           string
 	}{
-		{"setprompt", history.SetPrompt, fmt.Sprintf("/setprompt persona-%d of %s", i, chat)},
-		{"prompt", history.GetPrompt, "/prompt"},
-		{"reset", history.Reset, "/reset"},
+		{"setprompt", cmds.SetPrompt, history.SetPrompt, cmds.SetPromptText(fmt.Sprintf("persona-%d of %s", i, chat))},
+		{"prompt", cmds.Prompt, history.GetPrompt, cmds.Prompt},
+		{"reset", cmds.Reset, history.Reset, cmds.Reset},
 	} {
 		share := d.cfg.Commands[c.name]
 		if r < share {
-			op.Kind, op.Text = c.kind, c.text
+			if c.template != "" {
+				op.Kind, op.Text = c.kind, c.text
+			}
 			break
 		}
 		r -= share
@@ -193,6 +199,7 @@ func (d *Driver) send(ctx context.Context, op history.Op) history.Op {
 	default:
 		op.Outcome, op.Status = history.OK, http.StatusOK
 		op.Reply = r
+		op.Unacked = op.Kind == history.SetPrompt && !d.cfg.API.Commands.Acked(r)
 	}
 	return op
 }

@@ -5,13 +5,19 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/history"
+	"github.com/p1001/p1001/targets"
 )
+
+// p1001 is p1001's API, as its target file maps it.
+var p1001 = targets.P1001().API
 
 // fakeBot answers like bot/httpapi: degraded for chat c1, 500 for texts
 // containing "boom", and a slow reply for "slow".
@@ -50,7 +56,7 @@ func TestRunRecordsEveryRequest(t *testing.T) {
 	srv, seen := fakeBot(t)
 	base := time.Now()
 	d, err := New(Config{
-		BotURL: srv.URL, ChatPrefix: "t", Chats: 2, Rate: 200, Duration: 100 * time.Millisecond,
+		API: p1001, BotURL: srv.URL, ChatPrefix: "t", Chats: 2, Rate: 200, Duration: 100 * time.Millisecond,
 		Commands: map[string]float64{"setprompt": 0.25}, Seed: 1,
 	}, base)
 	if err != nil {
@@ -86,6 +92,10 @@ func TestRunRecordsEveryRequest(t *testing.T) {
 			if !strings.HasPrefix(op.Text, "/setprompt ") {
 				t.Errorf("op %d is a setprompt with text %q", i, op.Text)
 			}
+			// p1001 acknowledges by its degraded field.
+			if op.Acked() == wantDegraded || op.Unacked != wantDegraded {
+				t.Errorf("op %d (%s): acked %v, unacked %v", i, op.Chat, op.Acked(), op.Unacked)
+			}
 		}
 	}
 	if setprompts == 0 || setprompts == len(ops) {
@@ -110,7 +120,7 @@ func TestRunOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := New(Config{BotURL: tt.url, ChatPrefix: "t", Chats: 1, Rate: 1, Duration: time.Second}, time.Now())
+			d, err := New(Config{API: p1001, BotURL: tt.url, ChatPrefix: "t", Chats: 1, Rate: 1, Duration: time.Second}, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +139,7 @@ func TestRunOutcomes(t *testing.T) {
 func TestRunFollowsTheBot(t *testing.T) {
 	first, _ := fakeBot(t)
 	second, seen := fakeBot(t)
-	d, err := New(Config{BotURL: first.URL, ChatPrefix: "t", Chats: 2, Rate: 100, Duration: 300 * time.Millisecond}, time.Now())
+	d, err := New(Config{API: p1001, BotURL: first.URL, ChatPrefix: "t", Chats: 2, Rate: 100, Duration: 300 * time.Millisecond}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +170,7 @@ func TestRunFollowsTheBot(t *testing.T) {
 // rate until the new end; an earlier end never shortens it.
 func TestExtendTo(t *testing.T) {
 	srv, _ := fakeBot(t)
-	d, err := New(Config{BotURL: srv.URL, ChatPrefix: "t", Chats: 2, Rate: 100, Duration: 100 * time.Millisecond}, time.Now())
+	d, err := New(Config{API: p1001, BotURL: srv.URL, ChatPrefix: "t", Chats: 2, Rate: 100, Duration: 100 * time.Millisecond}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,5 +203,65 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		if _, err := New(tt.cfg, time.Now()); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("New(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
 		}
+	}
+}
+
+// TestTargetCommands: the commands are the target's texts, a target
+// without one sends a plain message instead, and an answer the target's
+// rule does not count as saved is recorded as not acknowledged.
+func TestTargetCommands(t *testing.T) {
+	var mu sync.Mutex
+	var texts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Text string }
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		texts = append(texts, req.Text)
+		mu.Unlock()
+		reply := "You said: " + req.Text
+		if strings.HasPrefix(req.Text, "!set ") {
+			reply = "Could not save"
+			if strings.Contains(req.Text, "persona-0 ") {
+				reply = "Saved"
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"message": map[string]string{"text": reply}})
+	}))
+	defer srv.Close()
+	api := p1001
+	api.Path, api.Reply = "/c/{chat}", botapi.ReplyPaths{Text: botapi.JSONPath{"message", "text"}}
+	api.Commands = botapi.Commands{SetPrompt: "!set {prompt}", AckText: regexp.MustCompile(`^Saved$`)}
+	d, err := New(Config{API: api, BotURL: srv.URL, ChatPrefix: "t", Chats: 1, Rate: 200, Duration: 50 * time.Millisecond,
+		Commands: map[string]float64{"setprompt": 0.5, "reset": 0.5}, Seed: 1}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := d.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sets, acked int
+	for _, op := range ops {
+		switch op.Kind {
+		case history.SetPrompt:
+			sets++
+			if !strings.HasPrefix(op.Text, "!set persona-") {
+				t.Errorf("op %d: setprompt text %q", op.Index, op.Text)
+			}
+			if op.Acked() {
+				acked++
+				if op.Index != 0 {
+					t.Errorf("op %d: %q acknowledged", op.Index, op.Reply.Text)
+				}
+			}
+		case history.Reset:
+			t.Errorf("op %d: a reset, and the target has none", op.Index)
+		}
+	}
+	if sets == 0 || sets == len(ops) {
+		t.Errorf("setprompt share 0.5 gave %d of %d", sets, len(ops))
+	}
+	if ops[0].Kind == history.SetPrompt && acked != 1 {
+		t.Errorf("%d acknowledged writes, want op 0's only", acked)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/report/bench"
+	"github.com/p1001/p1001/targets"
 )
 
 // botRun is one bot container under measurement: botapi's client with
@@ -33,7 +34,7 @@ func newBotRun(name, base, token string, conns int) *botRun {
 	// would mostly measure TCP handshakes.
 	t.MaxIdleConnsPerHost, t.MaxIdleConns = conns, conns
 	hc := &http.Client{Transport: t}
-	return &botRun{name: name, api: botapi.New(base, token, hc), http: hc}
+	return &botRun{name: name, api: botapi.New(targets.P1001().API, base, token, hc), http: hc}
 }
 
 // send sends the next message in turn, timed from since.

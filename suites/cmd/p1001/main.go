@@ -152,7 +152,7 @@ func (st *stack) start(ctx context.Context, cfg environment.Config, opts Options
 		return err
 	}
 	n.AddSecret(st.bot.Token)
-	st.client = botapi.New(st.bot.URL, st.bot.Token, &http.Client{Timeout: replyTimeout})
+	st.client = botapi.New(st.env.Target().API, st.bot.URL, st.bot.Token, &http.Client{Timeout: replyTimeout})
 	if err := st.client.WaitReady(ctx, readyWait, readyPoll); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
+	"github.com/p1001/p1001/targets"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -187,7 +188,7 @@ func TestSend(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := botapi.New(srv.URL+"/", "", nil)
+	c := botapi.New(targets.P1001().API, srv.URL+"/", "", nil)
 	ctx := context.Background()
 
 	r, err := send(ctx, c, "a/b", "hi")

@@ -1,4 +1,9 @@
-package scenarios
+// Package strictyaml decodes one YAML document into Go structs strictly:
+// unknown keys, duplicate keys, wrong kinds and untyped numbers are errors
+// naming the file, the line and the field path, and decoding goes on after
+// an error to report them all. The scenario catalog and the target files
+// both load through it, so both refuse the same mistakes the same way.
+package strictyaml
 
 import (
 	"bytes"
@@ -20,12 +25,34 @@ import (
 // that an alias bomb is an error rather than an out-of-memory.
 const maxNodes = 20000
 
-// maxDuration bounds every duration, so that sums of them cannot overflow.
-const maxDuration = 24 * time.Hour
+// MaxDuration bounds every duration, so that sums of them cannot overflow.
+const MaxDuration = 24 * time.Hour
 
-// Error is one problem found in a scenario file. Load, Parse and LoadDir
-// return every problem of a file, each as an *Error, joined with
-// errors.Join and sorted by line.
+// Duration is a time.Duration written in Go syntax ("300ms", "2s") in YAML
+// and JSON.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes d in Go syntax; yaml and encoding/json both use it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads Go syntax ("300ms"). A bare number is an error: it
+// has no unit.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Error is one problem found in a file. Problems.Err returns every problem
+// of a file, each as an *Error, joined with errors.Join and sorted by line.
 type Error struct {
 	File  string
 	Line  int    // 1-based; 0 when the problem has no single line
@@ -47,24 +74,34 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// problems collects the errors of one file.
-type problems struct {
+// Problems collects the errors of one file.
+type Problems struct {
 	file string
 	list []*Error
-	// bad holds fields that already failed to decode, so validation does
+	// Bad holds fields that already failed to decode, so validation does
 	// not report them a second time (a bad duration is not also "missing").
-	bad map[string]bool
+	Bad map[string]bool
 }
 
-func (p *problems) add(line int, field, format string, args ...any) {
+// NewProblems collects the problems of file.
+func NewProblems(file string) *Problems {
+	return &Problems{file: file, Bad: map[string]bool{}}
+}
+
+// File is the file the problems are of.
+func (p *Problems) File() string { return p.file }
+
+// Add records a problem on line (0: none) of field ("": the whole file).
+func (p *Problems) Add(line int, field, format string, args ...any) {
 	p.list = append(p.list, &Error{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // maxReported bounds the errors reported for one file; the rest are
 // counted in a last line.
-const maxReported = 50
+const MaxReported = 50
 
-func (p *problems) err() error {
+// Err is every problem, joined and sorted by line; nil when there is none.
+func (p *Problems) Err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
@@ -76,8 +113,8 @@ func (p *problems) err() error {
 	})
 	var errs []error
 	for i, e := range p.list {
-		if i == maxReported {
-			errs = append(errs, &Error{File: p.file, Msg: fmt.Sprintf("%d more problems not shown", len(p.list)-maxReported)})
+		if i == MaxReported {
+			errs = append(errs, &Error{File: p.file, Msg: fmt.Sprintf("%d more problems not shown", len(p.list)-MaxReported)})
 			break
 		}
 		errs = append(errs, e)
@@ -85,18 +122,18 @@ func (p *problems) err() error {
 	return errors.Join(errs...)
 }
 
-// positions maps a field path to the YAML node of its value, so that
+// Positions maps a field path to the YAML node of its value, so that
 // validation can name the line of what it rejects.
-type positions map[string]*yaml.Node
+type Positions map[string]*yaml.Node
 
-// has reports whether the file set the field.
-func (ps positions) has(path string) bool { _, ok := ps[path]; return ok }
+// Has reports whether the file set the field.
+func (ps Positions) Has(path string) bool { _, ok := ps[path]; return ok }
 
-// line returns the line of path, or of its nearest ancestor that the file
+// Line returns the line of path, or of its nearest ancestor that the file
 // has (a missing field is reported on its parent's line, a missing
 // top-level field on the document's); 0 when none.
-func (ps positions) line(path string) int {
-	for p := path; ; p = parentPath(p) {
+func (ps Positions) Line(path string) int {
+	for p := path; ; p = ParentPath(p) {
 		if n, ok := ps[p]; ok {
 			return n.Line
 		}
@@ -106,7 +143,7 @@ func (ps positions) line(path string) int {
 	}
 }
 
-func parentPath(p string) string {
+func ParentPath(p string) string {
 	i := strings.LastIndexAny(p, ".[")
 	if i < 0 {
 		return ""
@@ -114,33 +151,46 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
-func joinPath(parent, key string) string {
+// JoinPath is parent.key.
+func JoinPath(parent, key string) string {
 	if parent == "" {
 		return key
 	}
 	return parent + "." + key
 }
 
-// decoder turns a YAML node tree into Go values strictly: unknown keys,
+// Decoder turns a YAML node tree into Go values strictly: unknown keys,
 // duplicate keys, wrong kinds and untyped numbers are all errors naming
 // the field and the line. It keeps going after an error to report them all.
-type decoder struct {
-	probs     *problems
-	pos       positions
+type Decoder struct {
+	probs *Problems
+	// Pos holds the node of every field decoded, by path.
+	Pos       Positions
 	visits    int
 	tooBig    bool
 	expanding map[*yaml.Node]bool
 }
 
+// NewDecoder reports to probs.
+func NewDecoder(probs *Problems) *Decoder {
+	return &Decoder{probs: probs, Pos: Positions{}, expanding: map[*yaml.Node]bool{}}
+}
+
+// TooBig reports whether the document expanded past maxNodes (decoding
+// stopped: its value is incomplete).
+func (d *Decoder) TooBig() bool { return d.tooBig }
+
 var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// parseDocument parses data into its single document's root node.
-func parseDocument(data []byte, probs *problems) (root *yaml.Node) {
+// ParseDocument parses data into its single document's root node; nil
+// after a problem. noun names the document ("scenario") and shape says
+// what it holds ("a mapping with name, ..."), for the messages.
+func ParseDocument(data []byte, probs *Problems, noun, shape string) (root *yaml.Node) {
 	defer func() {
 		// The parser is third-party code; a panic on hostile input must
 		// not take the suite down with it.
 		if r := recover(); r != nil {
-			probs.add(0, "", "YAML parser failed: %v", r)
+			probs.Add(0, "", "YAML parser failed: %v", r)
 			root = nil
 		}
 	}()
@@ -148,7 +198,7 @@ func parseDocument(data []byte, probs *problems) (root *yaml.Node) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			probs.add(0, "", "empty file: expected a scenario (a mapping with name, description, labels, traffic, faults, expect)")
+			probs.Add(0, "", "empty file: expected a %s (%s)", noun, shape)
 		} else {
 			addSyntaxError(probs, err)
 		}
@@ -161,11 +211,11 @@ func parseDocument(data []byte, probs *problems) (root *yaml.Node) {
 		addSyntaxError(probs, err)
 		return nil
 	default:
-		probs.add(next.Line, "", "more than one YAML document: a scenario file holds exactly one")
+		probs.Add(next.Line, "", "more than one YAML document: a %s file holds exactly one", noun)
 		return nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		probs.add(doc.Line, "", "expected one YAML document")
+		probs.Add(doc.Line, "", "expected one YAML document")
 		return nil
 	}
 	return doc.Content[0]
@@ -184,27 +234,28 @@ var zeroBasedParserErrors = []string{
 	"did not find expected node content",
 }
 
-func addSyntaxError(probs *problems, err error) {
+func addSyntaxError(probs *Problems, err error) {
 	msg := err.Error()
 	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		if slices.Contains(zeroBasedParserErrors, m[2]) {
 			line++
 		}
-		probs.add(line, "", "YAML syntax: %s", m[2])
+		probs.Add(line, "", "YAML syntax: %s", m[2])
 		return
 	}
-	probs.add(0, "", "YAML syntax: %s", strings.TrimPrefix(msg, "yaml: "))
+	probs.Add(0, "", "YAML syntax: %s", strings.TrimPrefix(msg, "yaml: "))
 }
 
 var durationType = reflect.TypeFor[Duration]()
 
-func (d *decoder) errf(path string, n *yaml.Node, format string, args ...any) {
-	d.probs.bad[path] = true
-	d.probs.add(n.Line, path, format, args...)
+func (d *Decoder) errf(path string, n *yaml.Node, format string, args ...any) {
+	d.probs.Bad[path] = true
+	d.probs.Add(n.Line, path, format, args...)
 }
 
-func kindName(n *yaml.Node) string {
+// KindName describes a node for a message: "a mapping", a quoted scalar, ...
+func KindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -219,8 +270,8 @@ func kindName(n *yaml.Node) string {
 	return "an unexpected node"
 }
 
-// decode stores n into v, which is addressable.
-func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
+// Decode stores n, at field path, into v, which is addressable.
+func (d *Decoder) Decode(path string, n *yaml.Node, v reflect.Value) {
 	if d.tooBig {
 		return
 	}
@@ -229,8 +280,8 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		d.errf(path, n, "the file expands to more than %d YAML nodes (check its aliases)", maxNodes)
 		return
 	}
-	if _, seen := d.pos[path]; !seen {
-		d.pos[path] = n
+	if _, seen := d.Pos[path]; !seen {
+		d.Pos[path] = n
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil || d.expanding[n.Alias] {
@@ -238,7 +289,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 			return
 		}
 		d.expanding[n.Alias] = true
-		d.decode(path, n.Alias, v)
+		d.Decode(path, n.Alias, v)
 		delete(d.expanding, n.Alias)
 		return
 	}
@@ -257,7 +308,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		elem := reflect.New(v.Type().Elem())
-		d.decode(path, n, elem.Elem())
+		d.Decode(path, n, elem.Elem())
 		v.Set(elem)
 	case reflect.Struct:
 		d.decodeStruct(path, n, v)
@@ -274,12 +325,12 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 			return
 		}
 		if n.ShortTag() != "!!bool" {
-			d.errf(path, n, "expected true or false, got %s", kindName(n))
+			d.errf(path, n, "expected true or false, got %s", KindName(n))
 			return
 		}
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			d.errf(path, n, "expected true or false, got %s", kindName(n))
+			d.errf(path, n, "expected true or false, got %s", KindName(n))
 			return
 		}
 		v.SetBool(b)
@@ -289,7 +340,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		}
 		var i int64
 		if n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-			d.errf(path, n, "expected an integer, got %s", kindName(n))
+			d.errf(path, n, "expected an integer, got %s", KindName(n))
 			return
 		}
 		if v.OverflowInt(i) {
@@ -303,7 +354,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		}
 		var f float64
 		if tag := n.ShortTag(); (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil {
-			d.errf(path, n, "expected a number, got %s", kindName(n))
+			d.errf(path, n, "expected a number, got %s", KindName(n))
 			return
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) || v.OverflowFloat(f) {
@@ -318,9 +369,9 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 }
 
 // scalar returns the text of a plain scalar, or reports that n is not one.
-func (d *decoder) scalar(path string, n *yaml.Node, want string) (string, bool) {
+func (d *Decoder) scalar(path string, n *yaml.Node, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.errf(path, n, "expected %s, got %s", want, kindName(n))
+		d.errf(path, n, "expected %s, got %s", want, KindName(n))
 		return "", false
 	}
 	switch n.ShortTag() {
@@ -331,12 +382,12 @@ func (d *decoder) scalar(path string, n *yaml.Node, want string) (string, bool) 
 	return "", false
 }
 
-func (d *decoder) decodeDuration(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeDuration(path string, n *yaml.Node, v reflect.Value) {
 	s, ok := d.scalar(path, n, `a duration such as "300ms" or "2s"`)
 	if !ok {
 		return
 	}
-	dur, err := parseDuration(s)
+	dur, err := ParseDuration(s)
 	if err != nil {
 		d.errf(path, n, "%v", err)
 		return
@@ -344,9 +395,9 @@ func (d *decoder) decodeDuration(path string, n *yaml.Node, v reflect.Value) {
 	v.SetInt(int64(dur))
 }
 
-// parseDuration reads Go syntax and rejects bare numbers (no unit) and
-// durations longer than maxDuration.
-func parseDuration(s string) (time.Duration, error) {
+// ParseDuration reads Go syntax and rejects bare numbers (no unit) and
+// durations longer than MaxDuration.
+func ParseDuration(s string) (time.Duration, error) {
 	dur, err := time.ParseDuration(s)
 	if err != nil {
 		if _, numErr := strconv.ParseFloat(s, 64); numErr == nil {
@@ -354,24 +405,24 @@ func parseDuration(s string) (time.Duration, error) {
 		}
 		return 0, fmt.Errorf("invalid duration %q (use Go syntax, e.g. 300ms, 2s, 1m30s)", s)
 	}
-	if dur > maxDuration || dur < -maxDuration {
-		return 0, fmt.Errorf("duration %s is out of range (at most %s)", dur, maxDuration)
+	if dur > MaxDuration || dur < -MaxDuration {
+		return 0, fmt.Errorf("duration %s is out of range (at most %s)", dur, MaxDuration)
 	}
 	return dur, nil
 }
 
 // mapPairs walks a mapping's key/value pairs, rejecting non-scalar, merge
 // and duplicate keys.
-func (d *decoder) mapPairs(path string, n *yaml.Node, fn func(key string, k, val *yaml.Node)) {
+func (d *Decoder) mapPairs(path string, n *yaml.Node, fn func(key string, k, val *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
-		d.errf(path, n, "expected a mapping, got %s", kindName(n))
+		d.errf(path, n, "expected a mapping, got %s", KindName(n))
 		return
 	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.errf(path, k, "keys must be plain strings, got %s", kindName(k))
+			d.errf(path, k, "keys must be plain strings, got %s", KindName(k))
 			continue
 		}
 		if k.ShortTag() == "!!merge" {
@@ -379,7 +430,7 @@ func (d *decoder) mapPairs(path string, n *yaml.Node, fn func(key string, k, val
 			continue
 		}
 		if line, dup := seen[k.Value]; dup {
-			d.errf(joinPath(path, k.Value), k, "duplicate key (first at line %d)", line)
+			d.errf(JoinPath(path, k.Value), k, "duplicate key (first at line %d)", line)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -387,7 +438,7 @@ func (d *decoder) mapPairs(path string, n *yaml.Node, fn func(key string, k, val
 	}
 }
 
-func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 	t := v.Type()
 	fields := map[string]int{}
 	var names []string
@@ -400,23 +451,23 @@ func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 		names = append(names, name)
 	}
 	d.mapPairs(path, n, func(key string, k, val *yaml.Node) {
-		field := joinPath(path, key)
+		field := JoinPath(path, key)
 		i, ok := fields[key]
 		if !ok {
 			d.errf(field, k, "unknown field (known: %s)", strings.Join(names, ", "))
 			return
 		}
-		d.decode(field, val, v.Field(i))
+		d.Decode(field, val, v.Field(i))
 	})
 }
 
-func (d *decoder) decodeMap(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeMap(path string, n *yaml.Node, v reflect.Value) {
 	m := reflect.MakeMap(v.Type())
 	d.mapPairs(path, n, func(key string, k, val *yaml.Node) {
 		elem := reflect.New(v.Type().Elem()).Elem()
 		// String values (env, url_params) take any scalar as its text, so
 		// OUTBOX_CAPACITY: 1000 needs no quotes.
-		d.decode(joinPath(path, key), val, elem)
+		d.Decode(JoinPath(path, key), val, elem)
 		m.SetMapIndex(reflect.ValueOf(key), elem)
 	})
 	if m.Len() > 0 {
@@ -424,9 +475,9 @@ func (d *decoder) decodeMap(path string, n *yaml.Node, v reflect.Value) {
 	}
 }
 
-func (d *decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.SequenceNode {
-		d.errf(path, n, "expected a list, got %s", kindName(n))
+		d.errf(path, n, "expected a list, got %s", KindName(n))
 		return
 	}
 	if len(n.Content) == 0 {
@@ -434,7 +485,7 @@ func (d *decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
-		d.decode(fmt.Sprintf("%s[%d]", path, i), item, s.Index(i))
+		d.Decode(fmt.Sprintf("%s[%d]", path, i), item, s.Index(i))
 	}
 	v.Set(s)
 }
