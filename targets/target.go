@@ -235,6 +235,7 @@ func (t Target) Evidence() []history.Evidence {
 		history.SeesRetryLog: t.Logs.Format == LogJSON || t.Logs.Lines.RetryScheduled != "" ||
 			t.Logs.Lines.AttemptFailed != "" || t.Logs.Lines.GaveUp != "" || t.Logs.Lines.Succeeded != "",
 		history.SeesFallbackLog: t.Logs.Format == LogJSON || t.Logs.Lines.Fallback != "",
+		history.SeesBotLog:      t.Logs.Format == LogJSON,
 		history.SeesPrompts:     t.Database.PromptQuery != "",
 		history.SeesMessageLog:  t.Database.MessageLog != nil,
 		history.SeesMetrics:     t.Metrics.Path != "",

@@ -37,7 +37,6 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 	}
 	// Each part reads the lines of one kind, and the reply fields that
 	// make a line necessary; the target may map some and not others.
-	literal := len(r.logLines) == 0 || v.part(h, "the lines of expect.log_lines", history.SeesRetryLog, history.SeesFallbackLog)
 	counts := v.part(h, "the retry lines' X/Y counts", history.SeesRetryLog)
 	firstRetry := v.part(h, "a first-retry line once a reply shows 2 or more attempts", history.SeesRetryLog, history.SeesAttempts)
 	fellBack := v.part(h, "the fallback lines once a reply is degraded with a connection-class code", history.SeesFallbackLog, history.SeesDegraded, history.SeesCode)
@@ -54,7 +53,19 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 		return false
 	}
 	for _, want := range r.logLines {
-		if literal && !anyLine(func(_ botlog.Line, text string) bool { return strings.Contains(text, want) }) {
+		// A target mapped by patterns shows the retry and fallback kinds
+		// only: a line of another kind is not judged against it.
+		need := history.SeesBotLog
+		switch {
+		case strings.HasPrefix(want, botlog.RetryPrefix):
+			need = history.SeesRetryLog
+		case strings.Contains(botlog.LookupFellBack.String(), want):
+			need = history.SeesFallbackLog
+		}
+		if !v.part(h, fmt.Sprintf("the line %q of expect.log_lines", want), need) {
+			continue
+		}
+		if !anyLine(func(_ botlog.Line, text string) bool { return strings.Contains(text, want) }) {
 			v.fail("no log line contains %q (expect.log_lines)", want)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
 )
 
@@ -359,5 +360,38 @@ func TestMeasureByObservability(t *testing.T) {
 	}
 	if g := Measure(testScenario(), goodHistory()); len(g.NotObservable) != 0 {
 		t.Errorf("p1001's own history: NotObservable = %v", g.NotObservable)
+	}
+}
+
+// An expect.log_lines entry needs the evidence of its kind: a target
+// mapped by patterns shows retry and fallback lines, never p1001's
+// [MessageHandler] line, so that entry is not judged against it; p1001's
+// own bot (bot_log) is held to it.
+func TestLiteralLogLinesByKind(t *testing.T) {
+	s := testScenario()
+	const handler = "[MessageHandler] Database connection error, replying in degraded mode"
+	s.Expect.LogLines = append(s.Expect.LogLines, handler)
+	tests := []struct {
+		name   string
+		target func(*history.History)
+		state  string
+	}{
+		{"p1001's own bot", func(*history.History) {}, StateBroken},
+		{"json logs", asTarget("json", history.SeesRetryLog, history.SeesFallbackLog, history.SeesBotLog), StateBroken},
+		{"retry and fallback patterns", asTarget("fixed", history.SeesRetryLog, history.SeesFallbackLog), StateMet},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := goodHistory()
+			h.Logs = slices.DeleteFunc(h.Logs, func(l botlog.Line) bool { return strings.Contains(l.Msg, "[MessageHandler]") })
+			tt.target(&h)
+			r := LogLines(s, h)
+			if r.State() != tt.state {
+				t.Errorf("state %q, want %q\n%s", r.State(), tt.state, r)
+			}
+			if tt.state == StateMet && !strings.Contains(r.Detail, "not judged") {
+				t.Errorf("the unjudged line is not named: %s", r)
+			}
+		})
 	}
 }

@@ -18,6 +18,10 @@ const (
 	// fallbacks (the connection-error and lookup lines).
 	SeesRetryLog    Evidence = "retry_log"
 	SeesFallbackLog Evidence = "fallback_log"
+	// Every documented line of docs/bot.md as p1001's bot logs it (JSON):
+	// a target whose text lines are mapped by pattern shows only the
+	// retry and fallback kinds.
+	SeesBotLog Evidence = "bot_log"
 	// Postgres, read by the harness: the chat prompts a write acknowledged
 	// (the target names the query) and the message log table.
 	SeesPrompts    Evidence = "prompts"
@@ -32,7 +36,7 @@ const (
 // AllEvidence is every kind, in a fixed order.
 var AllEvidence = []Evidence{
 	SeesPromptSource, SeesDegraded, SeesAttempts, SeesCode, SeesPromptAge,
-	SeesRetryLog, SeesFallbackLog, SeesPrompts, SeesMessageLog, SeesMetrics, SeesCommands,
+	SeesRetryLog, SeesFallbackLog, SeesBotLog, SeesPrompts, SeesMessageLog, SeesMetrics, SeesCommands,
 }
 
 // TargetInfo names the bot a history was recorded against and what of it
