@@ -1,6 +1,7 @@
 package botapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -33,16 +34,20 @@ func TestWaitOutboxEmpty(t *testing.T) {
 		wantDepth float64
 		wantErr   string
 		notEmpty  bool
+		timeout   time.Duration
 	}{
 		{name: "empty at once", bot: depths{0.0}},
-		{name: "drains", bot: depths{3.0, 1.0, 0.0}},
-		{name: "never drains", bot: depths{2.0}, wantDepth: 2, wantErr: "2 record(s) after 30ms", notEmpty: true},
+		// A wait that ends on an empty outbox gets a long timeout: on a
+		// loaded machine 30ms could pass between two reads (it did once).
+		{name: "drains", bot: depths{3.0, 1.0, 0.0}, timeout: time.Minute},
+		{name: "never drains", bot: depths{2.0}, wantDepth: 2, wantErr: "2 record(s) after 30ms", notEmpty: true, timeout: 30 * time.Millisecond},
 		{name: "no gauge", bot: depths{nil}, wantErr: "/metrics has no bot_outbox_depth"},
 		{name: "no metrics", bot: depths{errors.New("connection refused")}, wantErr: "read the bot's metrics: connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := WaitOutboxEmpty(context.Background(), &tt.bot, 30*time.Millisecond, time.Millisecond)
+			timeout := cmp.Or(tt.timeout, 30*time.Millisecond)
+			m, err := WaitOutboxEmpty(context.Background(), &tt.bot, timeout, time.Millisecond)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("WaitOutboxEmpty = %v, want error %q", err, tt.wantErr)
 			}
