@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // OpenAIConfig configures the OpenAI-compatible responder.
@@ -20,7 +19,8 @@ type OpenAIConfig struct {
 	Model   string
 	// Timeout bounds one reply, retries included.
 	Timeout time.Duration
-	// MaxRetries is the client's own retries on 429/5xx/connection errors.
+	// MaxRetries is the client's own retries on 408/409/429/5xx and
+	// connection errors (retry.go).
 	MaxRetries int
 	// Fallback is the reply when the model cannot be reached.
 	Fallback string
@@ -36,7 +36,7 @@ const DefaultTimeout = 20 * time.Second
 
 // OpenAI is a chat-completions client with a polite fallback.
 type OpenAI struct {
-	client   openai.Client
+	client   *openai.Client
 	model    string
 	timeout  time.Duration
 	fallback string
@@ -62,18 +62,17 @@ func NewOpenAI(cfg OpenAIConfig, log *slog.Logger, onFallback func(error)) (*Ope
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := []option.RequestOption{
-		option.WithBaseURL(cfg.BaseURL),
-		option.WithMaxRetries(max(cfg.MaxRetries, 0)),
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
 	}
-	if cfg.APIKey != "" {
-		opts = append(opts, option.WithAPIKey(cfg.APIKey))
-	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
-	}
+	// The key is sent as a bearer token only when set (local servers need
+	// none); go-openai does the retries' requests through retrier.
+	c := openai.DefaultConfig(cfg.APIKey)
+	c.BaseURL = cfg.BaseURL
+	c.HTTPClient = &retrier{client: hc, maxRetries: max(cfg.MaxRetries, 0)}
 	return &OpenAI{
-		client:     openai.NewClient(opts...),
+		client:     openai.NewClientWithConfig(c),
 		model:      cfg.Model,
 		timeout:    cfg.Timeout,
 		fallback:   cfg.Fallback,
@@ -103,11 +102,11 @@ func (o *OpenAI) Respond(ctx context.Context, req Request) (string, error) {
 func (o *OpenAI) complete(ctx context.Context, req Request) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	resp, err := o.client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+	resp, err := o.client.CreateChatCompletion(ctx, openai.ChatCompletionRequest{
 		Model: o.model,
-		Messages: []openai.ChatCompletionMessageParamUnion{
-			openai.SystemMessage(req.Prompt),
-			openai.UserMessage(req.Text),
+		Messages: []openai.ChatCompletionMessage{
+			{Role: openai.ChatMessageRoleSystem, Content: req.Prompt},
+			{Role: openai.ChatMessageRoleUser, Content: req.Text},
 		},
 	})
 	if err != nil {

@@ -168,3 +168,113 @@ func TestNewOpenAIValidates(t *testing.T) {
 		t.Error("empty model accepted")
 	}
 }
+
+// TestOpenAIRetries: the client's own retries (OPENAI_MAX_RETRIES) follow
+// the status and the server's retry headers, and resend the whole request.
+func TestOpenAIRetries(t *testing.T) {
+	type answer struct {
+		status  int
+		headers map[string]string
+		hangUp  bool // close the connection without an answer
+	}
+	fast := map[string]string{"Retry-After-Ms": "1"}
+	ok := answer{status: http.StatusOK}
+	tests := []struct {
+		name         string
+		maxRetries   int
+		answers      []answer // by attempt; the last one repeats
+		wantReply    string
+		wantAttempts int32
+	}{
+		{"503 then a reply", 1, []answer{{status: 503, headers: fast}, ok}, "pong", 2},
+		{"429 every time", 2, []answer{{status: 429, headers: fast}}, "fallback", 3},
+		{"408 and 409 are retried", 2, []answer{{status: 408, headers: fast}, {status: 409, headers: fast}, ok}, "pong", 3},
+		{"no retries configured", 0, []answer{{status: 503, headers: fast}, ok}, "fallback", 1},
+		{"400 is not retried", 3, []answer{{status: 400}, ok}, "fallback", 1},
+		{"the server says not to", 3, []answer{{status: 503, headers: map[string]string{"x-should-retry": "false"}}, ok}, "fallback", 1},
+		{"the server says to", 1, []answer{{status: 400, headers: map[string]string{"x-should-retry": "true", "Retry-After-Ms": "1"}}, ok}, "pong", 2},
+		{"Retry-After past two minutes", 3, []answer{{status: 503, headers: map[string]string{"Retry-After": "121"}}, ok}, "fallback", 1},
+		{"connection dropped then a reply", 1, []answer{{hangUp: true}, ok}, "pong", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var attempts atomic.Int32
+			srv := fakeModel(t, func(w http.ResponseWriter, r *http.Request) {
+				n := int(attempts.Add(1))
+				var body struct {
+					Messages []struct{ Content string } `json:"messages"`
+				}
+				if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Messages) != 2 || body.Messages[1].Content != "ping" {
+					t.Errorf("attempt %d: body %+v, %v; want the whole request again", n, body, err)
+				}
+				if a := r.Header.Get("Authorization"); a != "" {
+					t.Errorf("Authorization %q sent without an API key", a)
+				}
+				a := tt.answers[min(n, len(tt.answers))-1]
+				if a.hangUp {
+					conn, _, err := w.(http.Hijacker).Hijack()
+					if err != nil {
+						t.Errorf("hijack: %v", err)
+						return
+					}
+					conn.Close()
+					return
+				}
+				for k, v := range a.headers {
+					w.Header().Set(k, v)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(a.status)
+				if a.status == http.StatusOK {
+					io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"pong"}}]}`)
+				} else {
+					io.WriteString(w, `{"error":{"message":"try later"}}`)
+				}
+			})
+			r, err := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Timeout: 10 * time.Second, MaxRetries: tt.maxRetries, Fallback: "fallback"}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply, err := r.Respond(context.Background(), Request{ChatID: "c", Prompt: "p", Text: "ping"})
+			if err != nil || reply != tt.wantReply {
+				t.Errorf("Respond = %q, %v; want %q", reply, err, tt.wantReply)
+			}
+			if got := attempts.Load(); got != tt.wantAttempts {
+				t.Errorf("%d attempts, want %d", got, tt.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	tests := []struct {
+		name     string
+		headers  map[string]string
+		attempt  int
+		min, max time.Duration
+		wantOK   bool
+	}{
+		{"first backoff", nil, 0, 375 * time.Millisecond, 500 * time.Millisecond, true},
+		{"doubles", nil, 2, 1500 * time.Millisecond, 2 * time.Second, true},
+		{"capped at 8s", nil, 10, 6 * time.Second, 8 * time.Second, true},
+		{"Retry-After-Ms first", map[string]string{"Retry-After-Ms": "250", "Retry-After": "9"}, 0, 250 * time.Millisecond, 250 * time.Millisecond, true},
+		{"Retry-After seconds", map[string]string{"Retry-After": "1.5"}, 0, 1500 * time.Millisecond, 1500 * time.Millisecond, true},
+		{"Retry-After date", map[string]string{"Retry-After": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, 0, 0, 0, false},
+		{"two minutes is still waited", map[string]string{"Retry-After": "120"}, 0, 2 * time.Minute, 2 * time.Minute, true},
+		{"past two minutes", map[string]string{"Retry-After-Ms": "120001"}, 0, 0, 0, false},
+		{"overflow", map[string]string{"Retry-After": "1e999"}, 0, 0, 0, false},
+		{"garbage falls back to the backoff", map[string]string{"Retry-After": "soon"}, 0, 375 * time.Millisecond, 500 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := &http.Response{Header: http.Header{}}
+			for k, v := range tt.headers {
+				res.Header.Set(k, v)
+			}
+			d, ok := retryDelay(res, tt.attempt)
+			if ok != tt.wantOK || (ok && (d < tt.min || d > tt.max)) {
+				t.Errorf("retryDelay = %v, %v; want %v in [%v, %v]", d, ok, tt.wantOK, tt.min, tt.max)
+			}
+		})
+	}
+}
