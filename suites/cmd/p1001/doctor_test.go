@@ -37,7 +37,7 @@ func TestDemoShowsTheDoctorsVerdict(t *testing.T) {
 			proxy := &fakeProxy{}
 			d := &Demo{Verdict: &Verdict{N: n}, Bot: &fakeBot{proxy: proxy, logs: logs, b: behaviour{recoverAfter: 2}}, Logs: logs, Target: fakeTarget{proxy},
 				Fault: outage, Expect: expectations(outage), Chat: "demo", MaxAttempts: 3,
-				LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: 200 * time.Millisecond,
+				LogWait: 50 * time.Millisecond, PollEvery: time.Millisecond, RecoveryBound: time.Minute,
 				Doctor: func(context.Context) (*environment.DoctorResult, error) {
 					if tt.report == nil {
 						return nil, tt.err
