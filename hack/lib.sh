@@ -88,3 +88,34 @@ need_mmdebstrap() {
 		die "mmdebstrap is missing: install it (apt-get install mmdebstrap) or run as root"
 	fi
 }
+
+# debian_rootfs <suite> <out.tar> <packages> [mmdebstrap options...] makes a
+# minimal Debian rootfs (the essential variant plus the packages, without
+# docs, man pages, locales and apt's caches) with mmdebstrap. The mirror:
+# P1001_DEBIAN_SOURCES (bookworm) or P1001_DEBIAN_SOURCES_TRIXIE (trixie), a
+# file or a "deb ..." line; for bookworm on a bookworm host, the host's own
+# sources (known to work here); otherwise mmdebstrap's default mirror.
+debian_rootfs() {
+	local suite=$1 out=$2 packages=$3 f
+	shift 3
+	local mirror=() override=P1001_DEBIAN_SOURCES
+	[ "$suite" = trixie ] && override=P1001_DEBIAN_SOURCES_TRIXIE
+	if [ -n "${!override:-}" ]; then
+		mirror=("${!override}")
+	elif [ "$suite" = bookworm ] && grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release; then
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+			[ -s "$f" ] && mirror+=("$f")
+		done
+	fi
+	need_mmdebstrap
+	mmdebstrap --variant=essential --mode=root --quiet \
+		--include="$packages" \
+		--dpkgopt='path-exclude=/usr/share/doc/*' \
+		--dpkgopt='path-exclude=/usr/share/man/*' \
+		--dpkgopt='path-exclude=/usr/share/info/*' \
+		--dpkgopt='path-exclude=/usr/share/locale/*' \
+		--dpkgopt='path-exclude=/usr/share/lintian/*' \
+		"$@" \
+		--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log' \
+		"$suite" "$out" "${mirror[@]}"
+}

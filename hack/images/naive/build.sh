@@ -14,27 +14,12 @@ require_docker
 built_here "$image" P1001_NAIVE_BOT_IMAGE || exit 0
 inputs=$(inputs_hash hack/images/naive)
 image_wanted "$image" "$inputs" || exit 0
-need_mmdebstrap
-
-# P1001_DEBIAN_SOURCES_TRIXIE overrides the mirror with a file or a "deb ..."
-# line; otherwise mmdebstrap's default mirror (deb.debian.org).
-mirror_args=()
-[ -n "${P1001_DEBIAN_SOURCES_TRIXIE:-}" ] && mirror_args=("$P1001_DEBIAN_SOURCES_TRIXIE")
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 say "$image: mmdebstrap trixie with python3, python3-psycopg2 (a minute or two)"
-mmdebstrap --variant=essential --mode=root --quiet \
-	--include=python3-psycopg2 \
-	--dpkgopt='path-exclude=/usr/share/doc/*' \
-	--dpkgopt='path-exclude=/usr/share/man/*' \
-	--dpkgopt='path-exclude=/usr/share/info/*' \
-	--dpkgopt='path-exclude=/usr/share/locale/*' \
-	--dpkgopt='path-exclude=/usr/share/lintian/*' \
-	--customize-hook="mkdir -p \"\$1/app\" && install -m 0644 '$here/bot.py' '$here/schema.sql' \"\$1/app/\"" \
-	--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log' \
-	trixie "$work/rootfs.tar" "${mirror_args[@]}"
+debian_rootfs trixie "$work/rootfs.tar" python3-psycopg2 \
+	--customize-hook="mkdir -p \"\$1/app\" && install -m 0644 '$here/bot.py' '$here/schema.sql' \"\$1/app/\""
 say "$image: rootfs $(du -h "$work/rootfs.tar" | cut -f1), importing"
 
 # nobody:nogroup (65534) has a passwd entry, which libpq looks up.

@@ -14,27 +14,12 @@ require_docker
 built_here "$image" P1001_PGBOUNCER_IMAGE || exit 0
 inputs=$(inputs_hash hack/images/pgbouncer hack/images/postgres/pgbouncer-entrypoint.sh)
 image_wanted "$image" "$inputs" || exit 0
-need_mmdebstrap
-
-# P1001_DEBIAN_SOURCES overrides the mirror with a file or a "deb ..." line;
-# otherwise mmdebstrap's default mirror (deb.debian.org).
-mirror_args=()
-[ -n "${P1001_DEBIAN_SOURCES_TRIXIE:-}" ] && mirror_args=("$P1001_DEBIAN_SOURCES_TRIXIE")
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 say "$image: mmdebstrap trixie with pgbouncer (a minute or two)"
-mmdebstrap --variant=essential --mode=root --quiet \
-	--include=pgbouncer,util-linux \
-	--dpkgopt='path-exclude=/usr/share/doc/*' \
-	--dpkgopt='path-exclude=/usr/share/man/*' \
-	--dpkgopt='path-exclude=/usr/share/info/*' \
-	--dpkgopt='path-exclude=/usr/share/locale/*' \
-	--dpkgopt='path-exclude=/usr/share/lintian/*' \
-	--customize-hook="install -m 0755 '$here/../postgres/pgbouncer-entrypoint.sh' \"\$1/usr/local/bin/pgbouncer-entrypoint.sh\"" \
-	--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log' \
-	trixie "$work/rootfs.tar" "${mirror_args[@]}"
+debian_rootfs trixie "$work/rootfs.tar" pgbouncer,util-linux \
+	--customize-hook="install -m 0755 '$here/../postgres/pgbouncer-entrypoint.sh' \"\$1/usr/local/bin/pgbouncer-entrypoint.sh\""
 say "$image: rootfs $(du -h "$work/rootfs.tar" | cut -f1), importing"
 
 docker import --change "LABEL $PROJECT_LABEL" --change "LABEL org.p1001.inputs=$inputs" \
