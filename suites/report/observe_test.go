@@ -12,42 +12,10 @@ import (
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/checks"
 	"github.com/p1001/p1001/suites/history"
+	"github.com/p1001/p1001/suites/history/historytest"
 )
 
-// blind records h as against a target named name that shows only obs:
-// the reply fields, logs and postgres reads it does not show are absent.
-func blind(name string, obs ...history.Evidence) func(*history.History) {
-	return func(h *history.History) {
-		h.Target = &history.TargetInfo{Name: name, Observes: append([]history.Evidence{}, obs...)}
-		for i := range h.Ops {
-			o := &h.Ops[i]
-			if !h.Sees(history.SeesPromptSource) {
-				o.PromptSource = ""
-			}
-			if !h.Sees(history.SeesDegraded) {
-				o.Degraded = false
-			}
-			if !h.Sees(history.SeesAttempts) {
-				o.Attempts = 0
-			}
-			if !h.Sees(history.SeesCode) {
-				o.Code, o.Meta = "", nil
-			}
-		}
-		if !h.Sees(history.SeesRetryLog) && !h.Sees(history.SeesFallbackLog) {
-			h.Logs = nil
-		}
-		if !h.Sees(history.SeesPrompts) {
-			h.Prompts = nil
-		}
-		if !h.Sees(history.SeesMessageLog) {
-			h.Logged, h.LoggedReplies = nil, nil
-		}
-		if !h.Sees(history.SeesMetrics) {
-			h.MetricsAfter = nil
-		}
-	}
-}
+var blind = historytest.AsTarget
 
 // answers500 makes every third request of h fail with HTTP 500, as a bot
 // without retry or fallback does while its database is away.
