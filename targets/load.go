@@ -127,6 +127,11 @@ var (
 )
 
 func (t *Target) validate(v *validator) {
+	if t.Policy != nil {
+		if err := t.Policy.Resolved().Validate(); err != nil {
+			v.errf("policy", "%v", err)
+		}
+	}
 	v.required("name", t.Name)
 	v.required("description", t.Description)
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
@@ -165,6 +166,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown nested key", strings.Replace(minimal, "  name: some/bot:1\n", "  name: some/bot:1\n  tag: x\n", 1),
 			[]string{"t.yaml:5: image.tag: unknown field"}},
 		{"duplicate key", minimal + "name: u\n", []string{"t.yaml:11: name: duplicate key (first at line 1)"}},
+		{"a policy the bot could not run", minimal + "policy:\n  retry:\n    max_attempts: 0\n",
+			[]string{"t.yaml:12: policy: resilience: policy MaxAttempts must be >= 1, got 0"}},
+		{"unknown policy key", minimal + "policy:\n  retry:\n    retries: 3\n",
+			[]string{"t.yaml:13: policy.retry.retries: unknown field"}},
 		{"name must be the file's", strings.Replace(minimal, "name: t\n", "name: other\n", 1),
 			[]string{`t.yaml:1: name: "other" must equal the file's base name "t"`}},
 		{"missing required fields", "name: t\n", []string{
@@ -271,6 +276,15 @@ func TestParseLogs(t *testing.T) {
 	tg, err := Load("naive-fixed.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Its policy is bot.py's: the checks hold its retries to it.
+	p := tg.Info().Policy
+	if p == nil || p.MaxAttempts != 3 || p.BaseDelay != 100*time.Millisecond || p.MaxDelay != 200*time.Millisecond ||
+		p.Jitter || p.Budget != 0 || p.Breaker.Enabled {
+		t.Errorf("naive-fixed's policy = %+v, want bot.py --fixed's", p)
+	}
+	if (P1001().Info().Policy) != nil {
+		t.Error("p1001's bot takes the scenario's policy: its target must not fix one")
 	}
 	out := tg.ParseLogs([]byte(`2026-11-29T21:30:00.123Z WARNING [Prisma Retry] Attempt 1/3 failed: connection refused, retrying in 100ms
 2026-11-29T21:30:00.300Z WARNING [Prisma Retry] Giving up after 3/3 attempts: connection refused

@@ -12,6 +12,8 @@ import (
 	"os"
 	"regexp"
 
+	"github.com/p1001/p1001/resilience"
+	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botapi"
 	"github.com/p1001/p1001/suites/history"
 )
@@ -72,6 +74,13 @@ type Target struct {
 	Commands    Commands    `yaml:"commands"`
 	Logs        Logs        `yaml:"logs"`
 	Metrics     Metrics     `yaml:"metrics"`
+	// Policy, when set, is the retry policy fixed in the bot's code: the
+	// scenario's bot.retry and bot.breaker do not reach such a bot, so
+	// the checks that read retries (attempts, backoff, attempt timeout,
+	// the X/Y of the retry lines) hold it to this one. Without it they
+	// hold the bot to the scenario's policy, which p1001's bot takes from
+	// its environment.
+	Policy *Policy `yaml:"policy"`
 
 	// File is where the target was loaded from.
 	File string `yaml:"-"`
@@ -79,6 +88,20 @@ type Target struct {
 	API botapi.API `yaml:"-"`
 	// lines are logs.lines, compiled.
 	lines []linePattern
+}
+
+// Policy is a bot's own retry policy, in the scenario format's words
+// (bot.retry, bot.breaker); fields left out are p1001's defaults
+// (resilience.DefaultPolicy), so a target spells out every one that
+// differs.
+type Policy struct {
+	Retry   scenarios.Retry   `yaml:"retry"`
+	Breaker scenarios.Breaker `yaml:"breaker"`
+}
+
+// Resolved is the policy the bot runs with.
+func (p Policy) Resolved() resilience.Policy {
+	return scenarios.Scenario{Bot: scenarios.Bot{Retry: p.Retry, Breaker: p.Breaker}}.Policy()
 }
 
 // Image says what container to run.
@@ -252,7 +275,12 @@ func (t Target) Evidence() []history.Evidence {
 
 // Info is what a history records of the target.
 func (t Target) Info() *history.TargetInfo {
-	return &history.TargetInfo{Name: t.Name, Observes: t.Evidence()}
+	info := &history.TargetInfo{Name: t.Name, Observes: t.Evidence()}
+	if t.Policy != nil {
+		p := t.Policy.Resolved()
+		info.Policy = &p
+	}
+	return info
 }
 
 // linePattern is one compiled logs.lines pattern.

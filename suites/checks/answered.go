@@ -23,7 +23,7 @@ const NameAnswered = "every-message-answered"
 // expect.outbox_drained is set) message_log holds every message and reply
 // exactly once after recovery, across restarts: see checkLogged.
 func EveryMessageAnswered(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameAnswered, false, "Every request gets exactly one HTTP 200 reply, and every answered message and its reply are in message_log exactly once.")
 	if !r.allAnswered {
 		return v.skip("expect.all_answered is false")

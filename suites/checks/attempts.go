@@ -61,7 +61,7 @@ func isWrite(o history.Op) bool {
 // the max only: a write may rightly stop retrying early once its
 // statement may have been sent.
 func AttemptsBounded(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameAttempts, false, fmt.Sprintf(
 		"A prompt lookup that fails after retries shows exactly %d attempts (on its reply, or on its log line when the reply stopped waiting at the %s reply deadline, whose reply shows at most that many), and no request takes more than the policy's %d.",
 		r.attempts, r.replyDeadline, r.policy.MaxAttempts))

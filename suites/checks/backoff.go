@@ -124,7 +124,7 @@ func sortedKeys[V any](m map[string]V) []string {
 //     alpha jitterAlpha, from minJitterSamples delays): a bot that never
 //     waits, or whose delays do not grow, fails once there are enough.
 func Backoff(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	p := r.policy
 	v := newVerdict(NameBackoff, false, fmt.Sprintf(
 		"Retries wait as the policy says, by the log's clock: after attempt n a delay up to min(%s x %g^(n-1), %s)%s, really waited.",
@@ -321,7 +321,7 @@ func countRetries(retries map[string]map[int][]retryLine) int {
 // reply's latency (latency-bound) bounds them. Attempts the bot started
 // without waiting (see Backoff) have no known start and are not judged.
 func AttemptTimeout(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	p := r.policy
 	bound := p.AttemptTimeout + AttemptTimeoutMargin
 	v := newVerdict(NameAttemptTimeout, false, fmt.Sprintf(

@@ -39,7 +39,7 @@ const ageResolution = time.Millisecond
 // the harness's clock). Whether a default reply came too early is
 // prompt-claims' promise, and a cached one too late cache-staleness'.
 func CacheAge(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	promise := fmt.Sprintf("A cached reply reports its prompt's age (prompt_age_ms), at most %s (PROMPT_MAX_STALENESS), and within the bounds the harness's timing of the chat's reads and saves sets.", r.staleness)
 	if s.Expect.CacheExpiry {
 		promise = fmt.Sprintf("A cached reply reports its prompt's age (prompt_age_ms), at most %s (PROMPT_MAX_STALENESS), within the bounds the harness's timing of the chat's reads and saves sets, and a chat switches from its cached to the default prompt once the limit passed.", r.staleness)

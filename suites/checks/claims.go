@@ -109,7 +109,7 @@ func cutWindows(r rules, h history.History) []window {
 // limit before the reply began (the most lenient reading of both
 // intervals). With the cache off (0) no reply may claim it.
 func CacheStaleness(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameStaleness, false, fmt.Sprintf(
 		"A cached reply quotes the chat's own prompt, read or saved by the bot at most %s (PROMPT_MAX_STALENESS) before, as the history shows.", r.staleness))
 	// Fills are fresh (custom, not degraded) replies, and lookups past the
@@ -192,7 +192,7 @@ func cuts(f scenarios.Fault, botPath string) bool {
 //     cache lives in memory) in between. (A cached reply is judged by
 //     cache-staleness.)
 func PromptClaims(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NamePromptClaims, false,
 		"A reply's prompt source is possible: not a fresh read while a proven fault cuts the bot's database path, nor the default prompt while the chat's cached prompt was fresh.")
 	if un, ok := v.unobservable(h, needsClaims); ok {

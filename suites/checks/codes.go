@@ -76,7 +76,7 @@ func codesOf(r rules, h history.History) []codeSeen {
 // outside every fault's span, nor a log line without a time (for must
 // codes it counts for every fault).
 func CodesByCause(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	if len(r.codes) == 0 {
 		return newVerdict(NameCodes, false, "Each fault shows the Prisma codes its cause implies, and no other.").skip("expect.codes declares no fault's codes")
 	}

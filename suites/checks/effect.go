@@ -132,7 +132,7 @@ type proof struct {
 // effect-on-replies). Without faults the guard passes when none was
 // planned or measured.
 func GuardEffect(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	tl := newTimeline(h, r.recoveryWithin)
 	v := newVerdict(NameEffect, true, "Every fault took effect, as the harness's own probes of the stack show (without the bot).")
 	if len(r.planned) == 0 {

@@ -66,7 +66,7 @@ func Measure(s scenarios.Scenario, h history.History) Figures {
 }
 
 func measure(s scenarios.Scenario, h history.History) Figures {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	tl := newTimeline(h, r.recoveryWithin)
 	f := Figures{Messages: len(h.Ops), Faults: len(tl.windows)}
 	// Time to fallback is the bot's own claim (a degraded reply): the

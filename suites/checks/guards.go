@@ -26,7 +26,7 @@ const minSteady = 3
 // Without it, a fault the player never applied would leave every op
 // "healthy" and every other check vacuously green.
 func GuardFaultsPlayed(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameFaultsPlayed, true, "Every planned fault was applied and undone, with its start and stop measured.")
 	tl := newTimeline(h, r.recoveryWithin)
 	measured := map[string]window{}
@@ -60,7 +60,7 @@ func GuardFaultsPlayed(s scenarios.Scenario, h history.History) Result {
 // window where the bot held every one of the driver's slots
 // (traffic.concurrency) for 90% of it passes with a note.
 func GuardTraffic(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameTraffic, true, fmt.Sprintf("Each fault window met at least %d requests.", r.minPerFault))
 	tl := newTimeline(h, r.recoveryWithin)
 	if !tl.hasFaults() {
@@ -96,7 +96,7 @@ func GuardTraffic(s scenarios.Scenario, h history.History) Result {
 // says;
 // none: no fault was planned or measured.
 func ReplyEffect(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	tl := newTimeline(h, r.recoveryWithin)
 	switch r.effect {
 	case scenarios.EffectDegraded:
@@ -237,7 +237,7 @@ func countDuringFaults(h history.History, tl timeline, match func(history.Op) bo
 // fresh default for a chat without one). With no faults the whole run is
 // the steady state.
 func GuardSteadyState(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameSteadyState, true, fmt.Sprintf(
 		"The bot is healthy before the first fault and after recovery: at least %d requests each, all answered, none degraded, all with the chat's own prompt.",
 		minSteady))

@@ -25,7 +25,7 @@ const NameLogLines = "log-lines"
 // is degraded with P1001, naming the host and port of that reply's meta
 // (which it must carry).
 func LogLines(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameLogLines, false, fmt.Sprintf(
 		"The documented log lines are present, and every %sline counts attempts as X/%d.", botlog.RetryPrefix, r.policy.MaxAttempts))
 	if un, ok := v.unobservable(h, nil, anyLog...); ok {

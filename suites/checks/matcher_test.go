@@ -137,7 +137,7 @@ expect:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rulesOf(s)
+	r := rulesOf(s, history.History{})
 	if r.policyErr != nil || r.policy.MaxAttempts != 4 || r.attempts != 4 {
 		t.Errorf("policy max %d, attempts per failed lookup %d, err %v; want 4, 4, nil", r.policy.MaxAttempts, r.attempts, r.policyErr)
 	}

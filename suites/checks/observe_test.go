@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/scenarios"
 	"github.com/p1001/p1001/suites/botlog"
 	"github.com/p1001/p1001/suites/history"
@@ -355,6 +356,33 @@ func TestLiteralLogLinesByKind(t *testing.T) {
 			}
 			if tt.state == StateMet && !strings.Contains(r.Detail, "not judged") {
 				t.Errorf("the unjudged line is not named: %s", r)
+			}
+		})
+	}
+}
+
+// A bot whose policy is fixed in its code (a target's policy block) is held
+// to its own, not to the scenario's bot.retry, which never reached it.
+func TestTargetPolicy(t *testing.T) {
+	s := testScenario() // max 3 attempts
+	five := resilience.DefaultPolicy()
+	five.MaxAttempts = 5
+	tests := []struct {
+		name   string
+		policy *resilience.Policy
+		want   string
+	}{
+		{"the scenario's policy", nil, StateBroken},
+		{"the target's own policy", &five, StateMet},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := goodHistory()
+			historytest.AsTarget("fixed", history.SeesAttempts, history.SeesRetryLog)(&h)
+			h.Target.Policy = tt.policy
+			setOp(&h, 4, func(o *history.Op) { o.Attempts = 4 })
+			if r := AttemptsBounded(s, h); r.State() != tt.want {
+				t.Errorf("4 attempts: %q, want %q\n%s", r.State(), tt.want, r)
 			}
 		})
 	}

@@ -17,7 +17,7 @@ const NameOutbox = "outbox-drained"
 // no way to allow drops: a scenario that overflows its outbox on purpose
 // sets outbox_drained: false.
 func OutboxDrained(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameOutbox, false, "After recovery the message-log outbox is empty and dropped nothing.")
 	if !r.outboxDrained {
 		return v.skip("expect.outbox_drained is false")

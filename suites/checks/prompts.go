@@ -74,7 +74,7 @@ type prompts struct {
 }
 
 func newPrompts(s scenarios.Scenario, h history.History) prompts {
-	return prompts{writes: writesOf(h), customPrompts: rulesOf(s).customPrompts}
+	return prompts{writes: writesOf(h), customPrompts: rulesOf(s, h).customPrompts}
 }
 
 // mayHaveNoCustom reports whether o's chat may have had no custom prompt

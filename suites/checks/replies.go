@@ -21,7 +21,7 @@ const (
 // fresh, non-degraded "default" counts as "custom" for a chat that may
 // have no custom prompt at that moment (never seeded, or reset).
 func PromptSources(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NamePromptSources, false, fmt.Sprintf(
 		"Replies use %s prompts when healthy, %s during a fault, and %s after recovery.",
 		list(r.sources[Healthy]), list(r.sources[Fault]), list(r.sources[Recovery])))
@@ -47,7 +47,7 @@ func PromptSources(s scenarios.Scenario, h history.History) Result {
 // (/setprompt text, /reset), which keep the policy's full budget, within
 // expect.write_latency_bound.
 func LatencyBound(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	claim := fmt.Sprintf("Every reply during a fault or within %s after it arrives within %s.", r.recoveryWithin, r.latencyBound)
 	if r.writeBound != r.latencyBound {
 		claim = fmt.Sprintf("Every reply during a fault or within %s after it arrives within %s, every write (/setprompt, /reset) within %s.",
@@ -82,7 +82,7 @@ func LatencyBound(s scenarios.Scenario, h history.History) Result {
 // plus expect.recovery_within, and every one answered from then on is
 // back to the recovery set (custom by default) and not degraded.
 func Recovered(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameRecovered, false, fmt.Sprintf(
 		"Replies are %s and not degraded again within %s after the last fault clears.", list(r.sources[Recovery]), r.recoveryWithin))
 	if !h.Sees(history.SeesDegraded) {

@@ -109,7 +109,7 @@ func ConnectRate(s scenarios.Scenario, h history.History) Result {
 	if bound == 0 {
 		return v.skip("expect.max_connects_per_second is not set")
 	}
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	tl := newTimeline(h, r.recoveryWithin)
 	for _, w := range tl.windows {
 		if w.stop == forever {

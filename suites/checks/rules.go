@@ -8,9 +8,11 @@ import (
 
 	"github.com/p1001/p1001/resilience"
 	"github.com/p1001/p1001/scenarios"
+	"github.com/p1001/p1001/suites/history"
 )
 
-// rules is a scenario's expect block read once. The scenario comes from the
+// rules is a scenario's expect block read once, with the policy the bot
+// ran with. The scenario comes from the
 // loader (scenarios.Parse, or scenarios.Normalize for one built in code),
 // which has filled in its defaults. Only this file knows the scenarios
 // package's field names.
@@ -50,7 +52,7 @@ const DefaultPromptMaxStaleness = 10 * time.Minute
 // chain with code P1008 and the attempts started so far.
 const DefaultReplyDeadline = time.Second
 
-func rulesOf(s scenarios.Scenario) rules {
+func rulesOf(s scenarios.Scenario, h history.History) rules {
 	e := s.Expect
 	r := rules{
 		effect:           e.Effect,
@@ -79,6 +81,11 @@ func rulesOf(s scenarios.Scenario) rules {
 		r.writeBound = r.latencyBound
 	}
 	r.policy = s.Policy()
+	// A bot whose policy is fixed in its code does not take the
+	// scenario's bot.retry and bot.breaker: it is held to its own.
+	if h.Target != nil && h.Target.Policy != nil {
+		r.policy = *h.Target.Policy
+	}
 	if err := r.policy.Validate(); err != nil {
 		r.policyErr = fmt.Errorf("scenario %s: bot.retry/bot.breaker: %w", s.Name, err)
 	}

@@ -158,7 +158,7 @@ func (t timeline) botRestartedBetween(from, to time.Duration) bool {
 // soon as its interval overlaps a window, even if it was invoked just
 // before: its database call may well have met the fault.
 func PhaseOf(s scenarios.Scenario, h history.History, op history.Op) Phase {
-	return newTimeline(h, rulesOf(s).recoveryWithin).phase(op)
+	return newTimeline(h, rulesOf(s, h).recoveryWithin).phase(op)
 }
 
 func cmpDur(a, b time.Duration) int {

@@ -23,7 +23,7 @@ const NameAckedWrites = "no-acked-write-lost"
 // invoked after w's latest effect. A chat with no acknowledged write is
 // not checked: its seeded prompt is not in the history.
 func NoAckedWriteLost(s scenarios.Scenario, h history.History) Result {
-	r := rulesOf(s)
+	r := rulesOf(s, h)
 	v := newVerdict(NameAckedWrites, false,
 		"Every /setprompt acknowledged as saved is what postgres holds after recovery, unless a later write may have replaced it.")
 	if !r.noAckedWriteLost {

@@ -1,5 +1,7 @@
 package history
 
+import "github.com/p1001/p1001/resilience"
+
 // Evidence is one thing the harness can see of a bot beyond its reply's
 // text, status and timing (which every target shows). A target description
 // (targets.Target) lists what it maps; a check that needs evidence the
@@ -46,6 +48,10 @@ type TargetInfo struct {
 	Name string `json:"name"`
 	// Observes lists the evidence the target shows.
 	Observes []Evidence `json:"observes"`
+	// Policy, when set, is the retry policy fixed in the bot's code
+	// (targets' policy block): the scenario's bot.retry and bot.breaker
+	// do not reach it, and the checks hold its retries to this one.
+	Policy *resilience.Policy `json:"policy,omitempty"`
 }
 
 // Sees reports whether the history's target showed e. A history without a
