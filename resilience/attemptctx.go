@@ -95,6 +95,15 @@ func (unwatched) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (unwatched) Done() <-chan struct{}       { return nil }
 func (unwatched) Err() error                  { return nil }
 
+// unwatchedAttempt is unwatched for the attempt's own context, the usual
+// case: a struct of one pointer, so returning it as a context.Context
+// allocates nothing (unwatched{ctx} allocates its interface per query).
+type unwatchedAttempt struct{ *attemptCtx }
+
+func (unwatchedAttempt) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (unwatchedAttempt) Done() <-chan struct{}       { return nil }
+func (unwatchedAttempt) Err() error                  { return nil }
+
 // QueryDeadlines is a pgx.QueryTracer: a query run on a read attempt's
 // context (Do with a Read op whose caller's context cannot be canceled)
 // runs unwatched, bounded by a read deadline on its connection's socket at
@@ -113,12 +122,16 @@ func (QueryDeadlines) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx
 	if err := conn.PgConn().Conn().SetReadDeadline(a.slot.deadline); err != nil {
 		return ctx
 	}
+	if ctx == context.Context(a) {
+		return unwatchedAttempt{a}
+	}
 	return unwatched{ctx}
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.
 func (QueryDeadlines) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
-	if _, ok := ctx.(unwatched); ok {
+	switch ctx.(type) {
+	case unwatched, unwatchedAttempt:
 		_ = conn.PgConn().Conn().SetReadDeadline(time.Time{}) // a closed connection has none to clear
 	}
 }

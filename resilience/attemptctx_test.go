@@ -13,6 +13,8 @@ import (
 	"github.com/p1001/p1001/internal/fakepg"
 )
 
+type testKey struct{}
+
 // queryCtxs records whether each query pgx ran had a Done channel (pgx
 // watches exactly those). It runs after QueryDeadlines, so it sees the
 // context the query ran on.
@@ -63,11 +65,14 @@ func TestQueryDeadlines(t *testing.T) {
 		name        string
 		parent      context.Context
 		kind        OpKind
+		derive      func(context.Context) context.Context // the query's context from the attempt's; nil: the attempt's own
 		wantWatched bool
 	}{
-		{"a read of a caller that cannot cancel runs unwatched", context.WithoutCancel(canceled), Read, false},
-		{"a read of a cancelable caller is watched", canceled, Read, true},
-		{"a write is watched (the server gets a cancel request)", context.Background(), Write, true},
+		{"a read of a caller that cannot cancel runs unwatched", context.WithoutCancel(canceled), Read, nil, false},
+		{"a read's query on values added to the attempt's context runs unwatched", context.Background(), Read,
+			func(ctx context.Context) context.Context { return context.WithValue(ctx, testKey{}, 1) }, false},
+		{"a read of a cancelable caller is watched", canceled, Read, nil, true},
+		{"a write is watched (the server gets a cancel request)", context.Background(), Write, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fakepg.Start(t, &fakepg.Server{Answer: func(string) fakepg.Reply { return fakepg.Text("be nice") }})
@@ -77,6 +82,9 @@ func TestQueryDeadlines(t *testing.T) {
 			var attemptCtx context.Context
 			_, err := x.Do(tc.parent, Op{Name: "q", Kind: tc.kind}, func(ctx context.Context) error {
 				attemptCtx = ctx
+				if tc.derive != nil {
+					ctx = tc.derive(ctx)
+				}
 				_, err := conn.Exec(ctx, "select 1")
 				return err
 			})

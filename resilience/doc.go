@@ -149,9 +149,12 @@
 //
 // A healthy call allocates only the attempt's deadline context (the
 // context, its timer and its cancel function: 4 allocations, what
-// context.WithTimeout costs any caller) and, with the breaker on, takes
-// its lock twice; failsafe-go's per-call execution, policy executors and
-// closures (31 allocations) are not on the call path. pgx watches any
+// context.WithTimeout costs any caller; 1 when the caller's context cannot
+// be canceled, which shares a deadline, see attemptctx.go) and, with the
+// breaker on, takes its lock only when the breaker is not closed or its
+// last record was a failure (Executor.breakerHealthy); failsafe-go's
+// per-call execution, policy executors and closures (31 allocations) are
+// not on the call path. pgx watches any
 // cancellable context a query is given (7 allocations per query), which a
 // bare query with a deadline pays alike. BenchmarkDo_Wrapped against
 // BenchmarkDo_BareWithDeadline measures the difference.

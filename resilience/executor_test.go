@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -932,5 +933,98 @@ func TestProgressCountsAttemptsAsTheyStart(t *testing.T) {
 	// Without a Progress in the context nothing is counted anywhere.
 	if _, err := x.Do(context.Background(), Op{Name: "getCustomPrompt"}, func(context.Context) error { return nil }); err != nil || p.Attempts() != 3 {
 		t.Errorf("a call without the Progress changed it: %d, %v", p.Attempts(), err)
+	}
+}
+
+// The breaker's lock-free healthy path (breakerHealthy) must keep its
+// decisions: a success between failures breaks their run, however the
+// calls before it went.
+func TestBreakerHealthyPathCountsConsecutiveFailures(t *testing.T) {
+	refused := refusedErr(t)
+	outcome := map[rune]error{'s': nil, 'f': refused, 'u': &pgconn.PgError{Code: "23505"}} // u: the server answered
+	for _, tc := range []struct {
+		calls string // one outcome per call (every attempt of it)
+		want  string
+	}{
+		{"ssfsf", "closed"},
+		{"ssff", "open"},
+		{"sfsf", "closed"},
+		{"sfuf", "closed"},
+		{"fsssff", "open"},
+		{"sfssf", "closed"},
+	} {
+		t.Run(tc.calls, func(t *testing.T) {
+			x, _ := newExec(t, breakerPolicy())
+			for _, o := range tc.calls {
+				x.Do(context.Background(), Op{Name: "r"}, func(context.Context) error { return outcome[o] })
+			}
+			if st := x.BreakerState(); st != tc.want {
+				t.Errorf("breaker %s, want %s", st, tc.want)
+			}
+		})
+	}
+}
+
+// A call that started while the breaker was healthy and succeeds after
+// another call's failure still records its success: the failure run is
+// broken, and one more failure does not open the breaker (threshold 2).
+func TestBreakerHealthySuccessAfterAFailureIsRecorded(t *testing.T) {
+	refused := refusedErr(t)
+	x, _ := newExec(t, breakerPolicy())
+	ok := func(context.Context) error { return nil }
+	fail := func(context.Context) error { return refused }
+	x.Do(context.Background(), Op{Name: "r"}, ok) // healthy from here
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := x.Do(context.Background(), Op{Name: "r"}, func(context.Context) error {
+			close(started)
+			<-release
+			return nil
+		})
+		done <- err
+	}()
+	<-started
+	x.Do(context.Background(), Op{Name: "r"}, fail)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	x.Do(context.Background(), Op{Name: "r"}, fail)
+	if st := x.BreakerState(); st != "closed" {
+		t.Errorf("breaker %s after failure, success, failure; want closed (threshold 2)", st)
+	}
+}
+
+// A half-open breaker that needs two successes to close is never taken
+// for healthy after the first: the second call asks for its permit and
+// records its success, which closes the breaker.
+func TestBreakerHalfOpenIsNotHealthy(t *testing.T) {
+	refused := refusedErr(t)
+	p := breakerPolicy()
+	p.Breaker = BreakerSettings{Enabled: true, FailureThreshold: 1, Delay: 10 * time.Millisecond, SuccessThreshold: 2}
+	x, _ := newExec(t, p)
+	ok := func(context.Context) error { return nil }
+	x.Do(context.Background(), Op{Name: "r"}, ok)
+	x.Do(context.Background(), Op{Name: "r"}, func(context.Context) error { return refused })
+	// The first call past the delay is the first probe.
+	for guard := time.Now().Add(10 * time.Second); ; {
+		_, err := x.Do(context.Background(), Op{Name: "r"}, ok)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrCircuitOpen) || time.Now().After(guard) {
+			t.Fatalf("probe: %v", err)
+		}
+		runtime.Gosched()
+	}
+	if st := x.BreakerState(); st != "half-open" {
+		t.Fatalf("breaker %s after one successful probe, want half-open (2 needed)", st)
+	}
+	if _, err := x.Do(context.Background(), Op{Name: "r"}, ok); err != nil {
+		t.Fatal(err)
+	}
+	if st := x.BreakerState(); st != "closed" {
+		t.Errorf("breaker %s after two successful probes, want closed", st)
 	}
 }
