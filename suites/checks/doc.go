@@ -69,8 +69,8 @@
 //     degraded and code; the fallback line's: fallback_log); retried-lookups
 //     degraded, attempts, prompt_source (its quote: prompts; its log:
 //     retry_log); log-lines retry_log or fallback_log, each line's rule
-//     the kinds it reads (an expect.log_lines entry: retry_log for a retry
-//     line, fallback_log for the lookup's fallback line, else bot_log); codes-by-cause code and a source (replies with
+//     the kinds it reads (expect.log_lines: bot_log, p1001's own lines
+//     under the scenario's configuration); codes-by-cause code and a source (replies with
 //     degraded and attempts, or a log), its must codes every source.
 //   - prompt-sources needs prompt_source and degraded; prompt-claims
 //     degraded (its cached part prompt_source); cache-staleness

@@ -53,16 +53,10 @@ func LogLines(s scenarios.Scenario, h history.History) Result {
 		return false
 	}
 	for _, want := range r.logLines {
-		// A target mapped by patterns shows the retry and fallback kinds
-		// only: a line of another kind is not judged against it.
-		need := history.SeesBotLog
-		switch {
-		case strings.HasPrefix(want, botlog.RetryPrefix):
-			need = history.SeesRetryLog
-		case strings.Contains(botlog.LookupFellBack.String(), want):
-			need = history.SeesFallbackLog
-		}
-		if !v.part(h, fmt.Sprintf("the line %q of expect.log_lines", want), need) {
+		// The scenario's literal lines are p1001's, under the scenario's
+		// configuration ("Attempt 1/4" with its bot.retry): another bot is
+		// judged by the rules below, which read its mapped lines.
+		if !v.part(h, fmt.Sprintf("the line %q of expect.log_lines", want), history.SeesBotLog) {
 			continue
 		}
 		if !anyLine(func(_ botlog.Line, text string) bool { return strings.Contains(text, want) }) {

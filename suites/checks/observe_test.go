@@ -124,7 +124,7 @@ func TestRunByObservability(t *testing.T) {
 			},
 			want: with(blind, map[string]want{
 				NameAttempts:       {state: StateBroken, unseen: E(deg, code), ops: []int{4}, detail: "4 attempts, more than the policy's max 3"},
-				NameLogLines:       met(deg, code, flog),
+				NameLogLines:       met(deg, code, flog, history.SeesBotLog),
 				NameBackoff:        met(),
 				NameAttemptTimeout: met(),
 				NameReplyEffect:    no(deg),
@@ -328,10 +328,10 @@ func TestMeasureByObservability(t *testing.T) {
 	}
 }
 
-// An expect.log_lines entry needs the evidence of its kind: a target
-// mapped by patterns shows retry and fallback lines, never p1001's
-// [MessageHandler] line, so that entry is not judged against it; p1001's
-// own bot (bot_log) is held to it.
+// The scenario's expect.log_lines are p1001's own lines under the
+// scenario's configuration: a target mapped by patterns is not held to
+// them (its retry lines are judged by the generic rules); p1001's own bot
+// (bot_log) is.
 func TestLiteralLogLinesByKind(t *testing.T) {
 	s := testScenario()
 	const handler = "[MessageHandler] Database connection error, replying in degraded mode"
