@@ -38,7 +38,7 @@ func Parse(name string, data []byte) (Scenario, error) {
 	}
 	s.File = name
 	s.applyDefaults(func(path string, _ bool) bool { return d.Pos.Has(path) })
-	s.validate(&validator{probs: probs, pos: d.Pos})
+	s.validate(&validator{strictyaml.Validator{Probs: probs, Pos: d.Pos}})
 	if strings.HasSuffix(name, Ext) && s.Name != "" {
 		if base := strings.TrimSuffix(filepath.Base(name), Ext); s.Name != base {
 			probs.Add(d.Pos.Line("name"), "name", "%q must equal the file's base name %q", s.Name, base)

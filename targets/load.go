@@ -55,11 +55,11 @@ func Parse(name string, data []byte) (Target, error) {
 	}
 	t.File = name
 	t.applyDefaults()
-	v := &validator{probs: probs, pos: d.Pos}
+	v := &validator{strictyaml.Validator{Probs: probs, Pos: d.Pos}}
 	t.validate(v)
 	if strings.HasSuffix(name, Ext) && t.Name != "" {
 		if base := strings.TrimSuffix(filepath.Base(name), Ext); t.Name != base {
-			v.errf("name", "%q must equal the file's base name %q", t.Name, base)
+			v.Errf("name", "%q must equal the file's base name %q", t.Name, base)
 		}
 	}
 	if err := probs.Err(); err != nil {
@@ -88,22 +88,12 @@ func (t *Target) applyDefaults() {
 	set(&t.Logs.Format, DefaultLogFormat)
 }
 
-// validator reports problems on the line of the field they concern.
-type validator struct {
-	probs *strictyaml.Problems
-	pos   strictyaml.Positions
-}
-
-func (v *validator) errf(field, format string, args ...any) {
-	if v.probs.Bad[field] {
-		return // its decoding failed already
-	}
-	v.probs.Add(v.pos.Line(field), field, format, args...)
-}
+// validator is the loader's strictyaml.Validator, with its own checks.
+type validator struct{ strictyaml.Validator }
 
 func (v *validator) required(field, value string) bool {
 	if value == "" {
-		v.errf(field, "is required")
+		v.Errf(field, "is required")
 		return false
 	}
 	return true
@@ -115,7 +105,7 @@ func (v *validator) oneOf(field, value string, allowed ...string) {
 			return
 		}
 	}
-	v.errf(field, "%q: want one of %s", value, strings.Join(allowed, ", "))
+	v.Errf(field, "%q: want one of %s", value, strings.Join(allowed, ", "))
 }
 
 var (
@@ -129,7 +119,7 @@ var (
 func (t *Target) validate(v *validator) {
 	if t.Policy != nil {
 		if err := t.Policy.Resolved().Validate(); err != nil {
-			v.errf("policy", "%v", err)
+			v.Errf("policy", "%v", err)
 		}
 	}
 	v.required("name", t.Name)
@@ -137,49 +127,49 @@ func (t *Target) validate(v *validator) {
 
 	v.required("image.name", t.Image.Name)
 	if t.Image.NameEnv != "" && !envName.MatchString(t.Image.NameEnv) {
-		v.errf("image.name_env", "%q is not an environment variable name", t.Image.NameEnv)
+		v.Errf("image.name_env", "%q is not an environment variable name", t.Image.NameEnv)
 	}
 	if t.Image.Port < 1 || t.Image.Port > 65535 {
-		v.errf("image.port", "%d: want a port, 1 to 65535", t.Image.Port)
+		v.Errf("image.port", "%d: want a port, 1 to 65535", t.Image.Port)
 	}
 	for k := range t.Image.Env {
 		if !envName.MatchString(k) {
-			v.errf("image.env."+k, "%q is not an environment variable name", k)
+			v.Errf("image.env."+k, "%q is not an environment variable name", k)
 		}
 	}
 	if t.Image.TokenEnv != "" && !envName.MatchString(t.Image.TokenEnv) {
-		v.errf("image.token_env", "%q is not an environment variable name", t.Image.TokenEnv)
+		v.Errf("image.token_env", "%q is not an environment variable name", t.Image.TokenEnv)
 	}
 	if t.Image.Volume != "" && !strings.HasPrefix(t.Image.Volume, "/") {
-		v.errf("image.volume", "%q: want an absolute path in the container", t.Image.Volume)
+		v.Errf("image.volume", "%q: want an absolute path in the container", t.Image.Volume)
 	}
 
 	db := t.Database
 	if !envName.MatchString(db.URLEnv) {
-		v.errf("database.url_env", "%q is not an environment variable name", db.URLEnv)
+		v.Errf("database.url_env", "%q is not an environment variable name", db.URLEnv)
 	}
 	v.oneOf("database.url_style", db.URLStyle, StylePrisma, StyleLibpq)
 	v.oneOf("database.migrations", db.Migrations, MigrationsSelf, MigrationsSQL)
 	switch {
 	case db.Migrations == MigrationsSQL && db.Schema == "":
-		v.errf("database.schema", "is required with migrations: sql (the SQL file the harness applies)")
+		v.Errf("database.schema", "is required with migrations: sql (the SQL file the harness applies)")
 	case db.Migrations != MigrationsSQL && db.Schema != "":
-		v.errf("database.schema", "only with migrations: sql (the bot migrates on its own)")
+		v.Errf("database.schema", "only with migrations: sql (the bot migrates on its own)")
 	}
 	for field, q := range map[string]string{"database.seed_prompt": db.SeedPrompt, "database.prompt_query": db.PromptQuery} {
 		if q != "" && !strings.Contains(q, "$1") {
-			v.errf(field, "the query takes the chat id as $1")
+			v.Errf(field, "the query takes the chat id as $1")
 		}
 	}
 	if db.SeedPrompt != "" && !strings.Contains(db.SeedPrompt, "$2") {
-		v.errf("database.seed_prompt", "the query takes the prompt as $2")
+		v.Errf("database.seed_prompt", "the query takes the prompt as $2")
 	}
 	if m := db.MessageLog; m != nil {
 		for _, c := range []struct{ field, value string }{
 			{"table", m.Table}, {"chat", m.Chat}, {"direction", m.Direction}, {"body", m.Body},
 		} {
 			if v.required("database.message_log."+c.field, c.value) && !sqlIdent.MatchString(c.value) {
-				v.errf("database.message_log."+c.field, "%q: want a lower-case SQL name", c.value)
+				v.Errf("database.message_log."+c.field, "%q: want a lower-case SQL name", c.value)
 			}
 		}
 		v.required("database.message_log.in", m.In)
@@ -190,7 +180,7 @@ func (t *Target) validate(v *validator) {
 		v.path("health.path", t.Health.Path)
 	}
 	if http.StatusText(t.Health.Status) == "" {
-		v.errf("health.status", "%d is not an HTTP status", t.Health.Status)
+		v.Errf("health.status", "%d is not an HTTP status", t.Health.Status)
 	}
 	if t.Health.Readyz != "" {
 		v.path("health.readyz", t.Health.Readyz)
@@ -213,29 +203,29 @@ func (t *Target) validate(v *validator) {
 // path checks an HTTP path.
 func (v *validator) path(field, p string) {
 	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ?#") {
-		v.errf(field, "%q: want a path such as /healthz (no query)", p)
+		v.Errf(field, "%q: want a path such as /healthz (no query)", p)
 	}
 }
 
 func (t *Target) validateMessages(v *validator) {
 	m := t.Messages
 	if !method.MatchString(m.Method) {
-		v.errf("messages.method", "%q: want an HTTP method such as POST", m.Method)
+		v.Errf("messages.method", "%q: want an HTTP method such as POST", m.Method)
 	}
 	if v.required("messages.path", m.Path) {
 		v.path("messages.path", strings.ReplaceAll(m.Path, botapi.PlaceholderChat, "c"))
 		if strings.Count(m.Path, botapi.PlaceholderChat) != 1 {
-			v.errf("messages.path", "%q: want {chat} once", m.Path)
+			v.Errf("messages.path", "%q: want {chat} once", m.Path)
 		}
 	}
 	if v.required("messages.body", m.Body) {
 		if strings.Count(m.Body, botapi.PlaceholderText) != 1 {
-			v.errf("messages.body", "%q: want {text} once", m.Body)
+			v.Errf("messages.body", "%q: want {text} once", m.Body)
 		} else if botapi.IsJSON(m.ContentType) {
 			// The text goes in escaped, so the body must be JSON around
 			// it: try one with every character JSON escapes.
 			if body := t.API.MessageBody("a \"quoted\"\\\n\ttext"); !json.Valid(body) {
-				v.errf("messages.body", "%q is not JSON once {text} is put in (write it inside a JSON string: {\"text\": \"{text}\"})", m.Body)
+				v.Errf("messages.body", "%q is not JSON once {text} is put in (write it inside a JSON string: {\"text\": \"{text}\"})", m.Body)
 			}
 		}
 	}
@@ -244,7 +234,7 @@ func (t *Target) validateMessages(v *validator) {
 	}
 	f := t.ReplyFields
 	if m.Reply == Raw && f != (ReplyFields{}) {
-		v.errf("reply_fields", "need a JSON reply: messages.reply is raw")
+		v.Errf("reply_fields", "need a JSON reply: messages.reply is raw")
 	}
 	r := &t.API.Reply
 	for _, p := range []struct {
@@ -268,7 +258,7 @@ func (t *Target) validateMessages(v *validator) {
 func (v *validator) jsonPath(field, s string) botapi.JSONPath {
 	p, err := botapi.ParseJSONPath(s)
 	if err != nil {
-		v.errf(field, "%v", err)
+		v.Errf(field, "%v", err)
 	}
 	return p
 }
@@ -279,27 +269,27 @@ func (t *Target) validateCommands(v *validator) {
 		return
 	}
 	if v.required("commands.set_prompt", c.SetPrompt) && strings.Count(c.SetPrompt, botapi.PlaceholderPrompt) != 1 {
-		v.errf("commands.set_prompt", "%q: want {prompt} once", c.SetPrompt)
+		v.Errf("commands.set_prompt", "%q: want {prompt} once", c.SetPrompt)
 	}
 	v.required("commands.prompt", c.Prompt)
 	v.required("commands.reset", c.Reset)
 	cmds := botapi.Commands{SetPrompt: c.SetPrompt, Prompt: c.Prompt, Reset: c.Reset, AckField: c.Ack.Field}
 	switch {
 	case c.Ack.Text != "" && c.Ack.Field != "":
-		v.errf("commands.ack", "text or field, not both")
+		v.Errf("commands.ack", "text or field, not both")
 	case c.Ack.Text != "":
 		re, err := regexp.Compile(c.Ack.Text)
 		if err != nil {
-			v.errf("commands.ack.text", "%v", err)
+			v.Errf("commands.ack.text", "%v", err)
 		}
 		cmds.AckText = re
 	case c.Ack.Field != "":
 		v.oneOf("commands.ack.field", c.Ack.Field, botapi.AckFieldDegraded)
 		if c.Ack.Field == botapi.AckFieldDegraded && t.ReplyFields.Degraded == "" {
-			v.errf("commands.ack.field", "degraded is not mapped in reply_fields")
+			v.Errf("commands.ack.field", "degraded is not mapped in reply_fields")
 		}
 	default:
-		v.errf("commands.ack", "is required: text (a regexp on the reply) or field (degraded)")
+		v.Errf("commands.ack", "is required: text (a regexp on the reply) or field (degraded)")
 	}
 	t.API.Commands = cmds
 }
@@ -309,14 +299,14 @@ func (t *Target) validateLogs(v *validator) {
 	v.oneOf("logs.format", l.Format, LogNone, LogJSON, LogText)
 	if l.Format != LogText {
 		if l.Timestamp != "" || l.Lines != (LogLines{}) {
-			v.errf("logs", "timestamp and lines are for format: text")
+			v.Errf("logs", "timestamp and lines are for format: text")
 		}
 		return
 	}
 	if v.required("logs.timestamp", l.Timestamp) {
 		for _, part := range layoutParts {
 			if !strings.Contains(l.Timestamp, part) {
-				v.errf("logs.timestamp", "%q: want a Go time layout with the date and time, such as 2006-01-02T15:04:05.000Z07:00", l.Timestamp)
+				v.Errf("logs.timestamp", "%q: want a Go time layout with the date and time, such as 2006-01-02T15:04:05.000Z07:00", l.Timestamp)
 				break
 			}
 		}
@@ -334,20 +324,20 @@ func (t *Target) validateLogs(v *validator) {
 		field := "logs.lines." + p.kind
 		re, err := regexp.Compile(p.re)
 		if err != nil {
-			v.errf(field, "%v", err)
+			v.Errf(field, "%v", err)
 			continue
 		}
 		if want := lineGroups[p.kind]; want != nil {
 			for _, g := range want {
 				if re.SubexpIndex(g) < 0 {
-					v.errf(field, "needs the named group (?P<%s>...)", g)
+					v.Errf(field, "needs the named group (?P<%s>...)", g)
 				}
 			}
 		}
 		t.lines = append(t.lines, linePattern{p.kind, re})
 	}
-	if len(t.lines) == 0 && !v.probs.Bad["logs.lines"] {
-		v.errf("logs.lines", "format: text needs at least one pattern")
+	if len(t.lines) == 0 && !v.Probs.Bad["logs.lines"] {
+		v.Errf("logs.lines", "format: text needs at least one pattern")
 	}
 }
 

@@ -489,3 +489,18 @@ func (d *Decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 	}
 	v.Set(s)
 }
+
+// Validator reports the problems a loader finds after decoding on the line
+// of the field they concern.
+type Validator struct {
+	Probs *Problems
+	Pos   Positions
+}
+
+// Errf reports a problem of field, unless its decoding failed already.
+func (v *Validator) Errf(field, format string, args ...any) {
+	if v.Probs.Bad[field] {
+		return
+	}
+	v.Probs.Add(v.Pos.Line(field), field, format, args...)
+}
