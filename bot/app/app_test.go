@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +23,9 @@ import (
 	"github.com/p1001/p1001/bot/httpapi"
 	"github.com/p1001/p1001/internal/fakepg"
 	"github.com/p1001/p1001/resilience"
+
+	"github.com/p1001/p1001/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // unreachableConfig points the bot at a loopback port where nothing
 // listens, with a fast retry policy.
@@ -101,7 +84,7 @@ func post(t *testing.T, base, chatID, text string) httpapi.MessageResponse {
 func TestServeWithTheDatabaseDown(t *testing.T) {
 	const budget = 300 * time.Millisecond
 	cfg := unreachableConfig(t, map[string]string{"DB_RETRY_BUDGET": budget.String()})
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := NewLogger("text", slog.LevelInfo, logs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -236,7 +219,7 @@ func TestShutdownDuringAnOutageKeepsTheSpool(t *testing.T) {
 	})
 	serve := func(t *testing.T, work func(base string)) (took time.Duration, logs string) {
 		t.Helper()
-		buf := &syncBuffer{}
+		buf := &syncbuf.Buffer{}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -454,7 +437,7 @@ func TestMigratorBacksOffNonTransientFailures(t *testing.T) {
 		"DATABASE_URL":    "postgresql://bot:hunter2secret@" + srv.Addr() + "/p1001?pgbouncer=true",
 		"DB_RETRY_BUDGET": "200ms",
 	})
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	rt, err := Build(cfg, NewLogger("text", slog.LevelInfo, logs), "test")
 	if err != nil {
 		t.Fatal(err)

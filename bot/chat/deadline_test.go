@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/p1001/p1001/bot/responder"
 	"github.com/p1001/p1001/resilience"
+
+	"github.com/p1001/p1001/internal/syncbuf"
 )
 
 // blackHole is a Store whose prompt reads hang until released, the way a
@@ -56,9 +57,9 @@ func (b *blackHole) SetPrompt(ctx context.Context, chatID, prompt string) (resil
 	return b.fakeStore.SetPrompt(ctx, chatID, prompt)
 }
 
-func newDeadlineHandler(t *testing.T, store Store, deadline time.Duration, maxLookups int) (*Handler, *bytes.Buffer) {
+func newDeadlineHandler(t *testing.T, store Store, deadline time.Duration, maxLookups int) (*Handler, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h, err := New(store, responder.Template{}, &fakeSink{}, Options{
 		DefaultPrompt: "You are the default bot.",
 		MaxStaleness:  time.Minute,
@@ -69,19 +70,7 @@ func newDeadlineHandler(t *testing.T, store Store, deadline time.Duration, maxLo
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, &logs.buf
-}
-
-// syncBuffer is a log buffer that background lookups may write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
+	return h, logs
 }
 
 // deadlineMargin is what a reply may take past the deadline here: timer

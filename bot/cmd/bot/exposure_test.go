@@ -8,29 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/p1001/p1001/internal/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer the server writes while the test reads
-// (also used by the integration tests).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 const testToken = "tok-5f1c9a1e3b7d4c2a8e6f0b9d"
 
@@ -97,7 +79,7 @@ func TestServeBeyondLoopbackNeedsAToken(t *testing.T) {
 		t.Run("serves: "+tt.name, func(t *testing.T) {
 			tt.env["LOG_FORMAT"] = "json"
 			tt.env["LOG_LEVEL"] = "debug"
-			stderr := &lockedBuffer{}
+			stderr := &syncbuf.Buffer{}
 			port, stop := serveInBackground(t, tt.env, stderr)
 			url := "http://" + net.JoinHostPort("127.0.0.1", port) + "/v1/chats/c1/messages"
 			if got := post(t, url, tt.token); got != http.StatusOK {
@@ -127,7 +109,7 @@ func TestServeBeyondLoopbackNeedsAToken(t *testing.T) {
 // serveInBackground runs `bot serve` and returns the port it listens on
 // (read from its "[Bot] serving" line) and stop, which ends it (as SIGTERM
 // does) and returns its exit code.
-func serveInBackground(t *testing.T, env map[string]string, stderr *lockedBuffer) (port string, stop func() int) {
+func serveInBackground(t *testing.T, env map[string]string, stderr *syncbuf.Buffer) (port string, stop func() int) {
 	t.Helper()
 	lookup, environ := lookupFrom(env)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -182,7 +164,7 @@ func post(t *testing.T, url, token string) int {
 func TestMetricsOnTheirOwnListener(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": "postgresql://bot:pw@" + closedAddr(t) + "/p1001", "MIGRATE_ON_START": "false",
 		"HTTP_ADDR": "0.0.0.0:0", "API_TOKEN": testToken, "METRICS_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json", "SHUTDOWN_TIMEOUT": "100ms"}
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	port, stop := serveInBackground(t, env, stderr)
 	var metricsAddr string
 	sc := bufio.NewScanner(strings.NewReader(stderr.String()))

@@ -26,6 +26,8 @@ import (
 	"github.com/p1001/p1001/bot/dburl"
 	"github.com/p1001/p1001/bot/health"
 	"github.com/p1001/p1001/bot/httpapi"
+
+	"github.com/p1001/p1001/internal/syncbuf"
 )
 
 // TestIntegrationBinaryRoundTrip builds the static binary, runs `bot serve`
@@ -116,7 +118,7 @@ func buildBot(t *testing.T) string {
 type runningBot struct {
 	base   string
 	cmd    *exec.Cmd
-	logs   *lockedBuffer
+	logs   *syncbuf.Buffer
 	exited chan error
 }
 
@@ -125,7 +127,7 @@ type runningBot struct {
 func startBot(t *testing.T, bin string, env ...string) *runningBot {
 	t.Helper()
 	addr := closedAddr(t) // free now, for the bot to listen on
-	b := &runningBot{base: "http://" + addr, logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	b := &runningBot{base: "http://" + addr, logs: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	b.cmd = exec.Command(bin, "serve")
 	b.cmd.Env = append([]string{"HTTP_ADDR=" + addr, "LOG_FORMAT=json"}, env...)
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs

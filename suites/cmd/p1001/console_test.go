@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/p1001/p1001/suites/botapi"
+
+	"github.com/p1001/p1001/internal/syncbuf"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -220,7 +222,7 @@ func TestConsoleReportsWhatFailed(t *testing.T) {
 }
 
 func TestConsoleAnnouncesDatabaseChanges(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	proxy := &fakeProxy{}
 	bot := &fakeBot{proxy: proxy}
 	c := &Console{Bot: bot, Target: fakeTarget{proxy}, N: NewNarrator(&out, nil), Chat: "console", WatchEvery: time.Millisecond}

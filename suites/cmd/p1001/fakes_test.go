@@ -246,25 +246,6 @@ func (errBot) Metrics(context.Context) (map[string]float64, error) {
 	return nil, errors.New("connection refused")
 }
 
-// syncBuffer is a bytes.Buffer that a test may read while the console
-// writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newLineFeed is console input typed one line at a time; closing the
 // channel ends the input.
 func newLineFeed() (io.Reader, chan<- string) {
